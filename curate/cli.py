@@ -1,0 +1,327 @@
+"""The ``curate`` command: a thin skin over the Python API.
+
+Errors a user can cause print one line (``error: ...``) and exit 2; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import curate
+from curate import io
+from curate.errors import ConfigError, CurateError, Where
+
+app = typer.Typer(
+    help="Clean, deduplicate and validate training data for extractive QA, retrieval and classification.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+schema_app = typer.Typer(help="Show the dataset schema kinds.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+_state = {"debug": False}
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn CurateError into one line + exit 2; anything else into a short internal-error line."""
+    try:
+        yield
+    except CurateError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        err.print(
+            f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}')} "
+            "(run with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(3) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"curate {curate.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _parse_renames(pairs: list[str] | None) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs or []:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise ConfigError("bad --rename", value=pair, hint="write SOURCE=TARGET, e.g. --rename document=text")
+        mapping[source] = target
+    return mapping
+
+
+RenameOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 (typer needs Optional here)
+    typer.Option("--rename", help="Map a source column to a schema column: SOURCE=TARGET (repeatable)."),
+]
+KindOpt = Annotated[Optional[str], typer.Option("--kind", help="Schema kind (see `curate schema list`).")]  # noqa: UP045
+FromOpt = Annotated[Optional[str], typer.Option("--from", help=f"Input format: {', '.join(io.FORMATS)}.")]  # noqa: UP045
+QuoteOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--quote", help="CSV/TSV quote character ('none' for none). Default: \" for CSV, none for TSV."),
+]
+
+
+def _quote(value: str | None) -> Any:
+    if value is None:
+        return "default"
+    return None if value.lower() == "none" else value
+
+
+# ----------------------------------------------------------------------------- run
+
+
+class _RichReporter:
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task: Any = None
+
+    def stage_started(self, stage: Any, index: int, total_rows: int) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(f"{index:02d} {stage.id}", total=total_rows)
+
+    def rows_done(self, rows: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, rows)
+
+    def stage_finished(self, run: Any) -> None:
+        s = run.stats
+        note = " (resumed)" if run.resumed else f" in {s.seconds:.2f}s"
+        err.print(
+            f"  {run.dir.name}: {s.rows_in:,} in, {s.rows_kept:,} kept, {s.rows_rejected:,} rejected{note}",
+            highlight=False,
+        )
+
+
+@app.command()
+def run(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
+    input: Annotated[Optional[Path], typer.Option("--input", help="Replace the pipeline's input path.")] = None,  # noqa: UP045
+    output: Annotated[Optional[Path], typer.Option("--output", help="Run folder (default runs/<name>).")] = None,  # noqa: UP045
+    force: Annotated[bool, typer.Option("--force", help="Run every stage again, even when up to date.")] = False,
+) -> None:
+    """Run a pipeline; finished stages whose inputs and params did not change are resumed."""
+    from curate.pipeline import run_pipeline
+    from curate.report.summary import summary_table
+
+    with _errors():
+        reporter = _RichReporter()
+        with reporter.progress:
+            result = run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter)
+        out.print(summary_table(result))
+        out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)
+        for path in result.exports:
+            out.print(f"export: {path}", highlight=False)
+        out.print(f"report: {result.dir / 'report.md'}   manifest: {result.manifest_path}", highlight=False)
+
+
+# ----------------------------------------------------------------------------- convert
+
+
+@app.command()
+def convert(
+    src: Annotated[Path, typer.Argument(help="Input file or folder.")],
+    dst: Annotated[Path, typer.Argument(help="Output file or folder.")],
+    from_: FromOpt = None,
+    to: Annotated[Optional[str], typer.Option("--to", help=f"Output format: {', '.join(io.WRITE_FORMATS)}.")] = None,  # noqa: UP045
+    kind: KindOpt = None,
+    rename: RenameOpt = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Split of a datasets folder.")] = None,  # noqa: UP045
+    skip_bad_rows: Annotated[
+        bool, typer.Option("--skip-bad-rows", help="Put unreadable rows in a quarantine file instead of failing.")
+    ] = False,
+    quarantine: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--quarantine", help="Quarantine file (default DST + .quarantine.jsonl)."),
+    ] = None,
+    quote: QuoteOpt = None,
+) -> None:
+    """Convert between formats (squad, jsonl, csv, tsv, parquet, beir, hf) with column renames."""
+    with _errors():
+        fmt = from_ or io.detect_format(src)
+        target = to or io.detect_format(dst, writing=True)
+        if (fmt in ("beir",) and kind is None) or (
+            fmt == "parquet" and src.is_dir() and kind is None and target == "beir"
+        ):
+            parts = io.read_bundle(src, format=fmt)
+            io.write_bundle(parts, dst, format="beir" if target == "beir" else "parquet")
+            counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in parts.items())
+            out.print(f"wrote {dst} ({counts})", highlight=False)
+            return
+        qfile = quarantine or dst.with_name(dst.name + ".quarantine.jsonl")
+        dataset = io.read(
+            src,
+            format=from_,
+            kind=kind,
+            rename=_parse_renames(rename),
+            split=split,
+            on_error="skip" if skip_bad_rows else "fail",
+            quarantine=qfile if skip_bad_rows else None,
+            quote=_quote(quote),
+        )
+        io.write(dataset, dst, format=to, quote=_quote(quote))
+        out.print(f"wrote {dst} ({dataset.num_rows:,} rows, kind {dataset.kind})", highlight=False)
+        bad = int(dataset.metadata.get("quarantined_rows", 0))
+        if bad:
+            err.print(f"{bad:,} unreadable rows skipped -> {qfile}", highlight=False)
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+@app.command()
+def validate(
+    src: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
+    kind: KindOpt = None,
+    from_: FromOpt = None,
+    rename: RenameOpt = None,
+    report: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--report", help="Write one row per problem (row, id, field, problem, detail): .csv/.tsv/.jsonl/.parquet."
+        ),
+    ] = None,
+    repair: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--repair", help="MRC: write repaired rows here; unrepairable rows go to DST's .rejected.jsonl."),
+    ] = None,
+    quote: QuoteOpt = None,
+) -> None:
+    """Check schema conformance and (MRC) every answer span. Exit 0 clean, 1 problems, 2 unusable."""
+    from curate.validate import find_problems
+    from curate.validate import repair as repair_spans
+
+    with _errors():
+        dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
+        result = find_problems(dataset)
+        if report is not None:
+            io.write_table(result.problems, report)
+        if result.clean:
+            out.print(f"{src}: {result.rows:,} rows of kind {dataset.kind}, no problems", highlight=False)
+        else:
+            table = Table(
+                title=f"{src}: {result.problems.num_rows:,} problems in "
+                f"{result.rows_with_problems:,} of {result.rows:,} rows"
+            )
+            table.add_column("problem")
+            table.add_column("count", justify="right")
+            table.add_column("first example")
+            examples = {}
+            for row in result.problems.to_pylist():
+                examples.setdefault(row["problem"], f"row {row['row']} ({row['id']}) {row['field']}: {row['detail']}")
+            for code, count in result.counts().items():
+                table.add_row(code, f"{count:,}", examples[code])
+            out.print(table)
+        if report is not None:
+            out.print(f"report: {report}", highlight=False)
+        if repair is not None:
+            if dataset.kind != "mrc":
+                raise ConfigError("--repair works on MRC data", value=dataset.kind, hint="repair moves answer spans")
+            kept, rejected = repair_spans(dataset)
+            io.write(kept, repair)
+            rejected_path = repair.with_name(repair.name.split(".")[0] + ".rejected.jsonl")
+            io.write(rejected, rejected_path, format="jsonl")
+            out.print(
+                f"repaired: {repair} ({kept.num_rows:,} rows); "
+                f"could not repair: {rejected_path} ({rejected.num_rows:,} rows)",
+                highlight=False,
+            )
+        if not result.clean:
+            raise typer.Exit(1)
+
+
+# ----------------------------------------------------------------------------- schema, stages
+
+
+@schema_app.command("show")
+def schema_show(kind: Annotated[str, typer.Argument(help="Schema kind.")]) -> None:
+    """Print one schema kind: fields, types, which are required."""
+    from curate.schemas import describe
+
+    with _errors():
+        out.print(describe(kind), highlight=False, markup=False)
+
+
+@schema_app.command("list")
+def schema_list() -> None:
+    """List the schema kinds."""
+    from curate.schemas import get_schema, kinds
+
+    for kind in kinds():
+        out.print(f"{kind:<16} {get_schema(kind).description}", highlight=False, markup=False)
+
+
+@app.command()
+def stages() -> None:
+    """List every stage with its parameters and defaults."""
+    from pydantic_core import PydanticUndefined
+
+    from curate.stages import REGISTRY
+
+    for name, cls in sorted(REGISTRY.items()):
+        doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+        out.print(f"[bold]{name}[/]  kinds: {', '.join(cls.kinds) or 'any'}", highlight=False)
+        out.print("  " + " ".join(doc.split()), highlight=False, markup=False)
+        for field_name, field in cls.Params.model_fields.items():
+            default = "required" if field.default is PydanticUndefined else f"default {field.default!r}"
+            annotation = field.annotation
+            type_name = annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
+            description = " ".join((field.description or "").split())
+            out.print(f"    {field_name}: {type_name} ({default})  {description}", highlight=False, markup=False)
+        out.print()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except CurateError as exc:  # raised outside a command body (should not happen)
+        print(f"error: {exc.message}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+__all__ = ["Where", "app", "main"]

@@ -1,0 +1,124 @@
+"""A dataset: rows of one schema kind, held in memory as Arrow or on disk as Parquet files.
+
+On disk a dataset is read through DuckDB, in record batches, so row-local stages stream it with
+bounded memory. Every dataset carries its kind (``mrc``, ``corpus``, ``queries``, ``qrels``,
+``triplets``, ``classification``, ``document``) and string metadata (for example the SQuAD
+``version`` of the file it came from).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.schemas import conform, get_schema
+
+METADATA_KEY = b"curate"
+DEFAULT_BATCH_ROWS = 8192
+
+
+def _sql_list(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def read_metadata(schema: pa.Schema) -> dict[str, str]:
+    """Curate metadata stored in an Arrow/Parquet schema (``{}`` when absent)."""
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def with_metadata(table: pa.Table, metadata: dict[str, str]) -> pa.Table:
+    """``table`` with curate ``metadata`` in its schema (other schema metadata kept)."""
+    merged = dict(table.schema.metadata or {})
+    merged[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
+    return table.replace_schema_metadata(merged)
+
+
+@dataclass
+class Dataset:
+    """Rows of one schema kind.
+
+    Build one with :meth:`from_arrow`, :meth:`from_polars` or :meth:`from_parquet`; read the rows
+    with :meth:`to_arrow`, :meth:`to_polars` or stream them with :meth:`batches`.
+    """
+
+    kind: str
+    table: pa.Table | None = None
+    paths: tuple[Path, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        get_schema(self.kind)
+        if (self.table is None) == (not self.paths):
+            raise ValueError("a Dataset holds either an Arrow table or Parquet paths")
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table, kind: str, *, file: str | None = None) -> Dataset:
+        """Conform ``table`` to ``kind`` (casts, adds optional columns, keeps extras)."""
+        metadata = read_metadata(table.schema)
+        return cls(kind=kind, table=conform(table, kind, file=file), metadata=metadata)
+
+    @classmethod
+    def from_polars(cls, frame: Any, kind: str) -> Dataset:
+        return cls.from_arrow(frame.to_arrow(), kind)
+
+    @classmethod
+    def from_parquet(cls, paths: str | Path | Sequence[str | Path], kind: str) -> Dataset:
+        """Dataset over existing Parquet files (not read until used)."""
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        resolved = tuple(Path(p) for p in paths)
+        metadata = read_metadata(pq.read_schema(resolved[0])) if resolved else {}
+        return cls(kind=kind, paths=resolved, metadata=metadata)
+
+    @property
+    def num_rows(self) -> int:
+        if self.table is not None:
+            return self.table.num_rows
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.paths)
+
+    @property
+    def schema(self) -> pa.Schema:
+        if self.table is not None:
+            return self.table.schema
+        return pq.read_schema(self.paths[0])
+
+    def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
+        """Rows in order, as Arrow tables of at most ``batch_rows`` rows (conformed to the kind)."""
+        if self.table is not None:
+            for offset in range(0, self.table.num_rows, batch_rows):
+                yield self.table.slice(offset, batch_rows)
+            return
+        con = duckdb.connect()
+        reader = con.sql(f"SELECT * FROM read_parquet({_sql_list(self.paths)})").to_arrow_reader(batch_rows)
+        for batch in reader:
+            yield conform(pa.Table.from_batches([batch]), self.kind)
+
+    def to_arrow(self) -> pa.Table:
+        """All rows as one Arrow table, curate metadata in its schema."""
+        if self.table is not None:
+            table = self.table
+        else:
+            con = duckdb.connect()
+            rel = con.sql(f"SELECT * FROM read_parquet({_sql_list(self.paths)})")
+            table = conform(rel.to_arrow_table(), self.kind)
+        return with_metadata(table, self.metadata) if self.metadata else table
+
+    def to_polars(self) -> Any:
+        import polars as pl
+
+        return pl.from_arrow(self.to_arrow())
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def __repr__(self) -> str:
+        where = "in memory" if self.table is not None else ", ".join(str(p) for p in self.paths)
+        return f"Dataset(kind={self.kind!r}, rows={self.num_rows}, {where})"

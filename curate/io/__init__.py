@@ -1,0 +1,338 @@
+"""Read and write datasets in every supported format.
+
+Formats: ``squad`` (SQuAD/KorQuAD JSON), ``jsonl`` (``.gz`` too), ``json`` (array of records),
+``csv``, ``tsv``, ``parquet`` (a file, or a folder of files), ``beir`` (folder with corpus, queries,
+qrels) and ``hf`` (a ``datasets`` ``save_to_disk`` folder, read only). The format is inferred from
+the path where unambiguous, the kind from the format or the column names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from curate.dataset import Dataset, read_metadata, with_metadata
+from curate.errors import ConfigError, InputError, SchemaError, Where
+from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
+from curate.io.hf import is_hf_folder, read_hf
+from curate.io.quarantine import BadRow, write_quarantine
+from curate.io.squad import read_squad, write_squad
+from curate.io.tabular import (
+    read_delimited,
+    read_json_records,
+    read_jsonl,
+    read_parquet,
+    write_delimited,
+    write_jsonl,
+    write_parquet,
+)
+from curate.schemas import conform, kinds
+
+FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
+WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir")
+OnError = Literal["fail", "skip"]
+
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+# Column sets that identify a kind, most specific first.
+_KIND_SIGNATURES = (
+    ("mrc", {"context", "question", "answers"}),
+    ("triplets", {"query", "positive", "negatives"}),
+    ("qrels", {"query_id", "doc_id", "score"}),
+    ("corpus", {"doc_id", "text"}),
+    ("queries", {"query_id", "text"}),
+    ("classification", {"text", "label"}),
+    ("document", {"id", "text"}),
+)
+
+__all__ = [
+    "FORMATS",
+    "WRITE_FORMATS",
+    "BadRow",
+    "detect_format",
+    "infer_kind",
+    "read",
+    "read_bundle",
+    "write",
+    "write_bundle",
+    "write_table",
+]
+
+
+def _check_choice(name: str, value: str | None, choices: Sequence[str]) -> None:
+    if value is not None and value not in choices:
+        raise ConfigError(f"unknown {name}", value=value, hint=f"use one of: {', '.join(choices)}")
+
+
+def detect_format(path: str | Path, *, writing: bool = False) -> str:
+    """Format of ``path`` from its suffix or (for folders and ``.json``) its content."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    suffix = Path(name).suffix
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    if suffix == ".json":
+        if writing or not path.exists():
+            return "squad"
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(4096).lstrip()
+        return "json" if head.startswith("[") else "squad"
+    if path.is_dir():
+        if is_beir_folder(path):
+            return "beir"
+        if is_hf_folder(path):
+            return "hf"
+        if any(path.glob("*.parquet")):
+            return "parquet"
+    if suffix == ".txt":
+        return "tsv"
+    hint = f"pass the format (--from/--to, or format: in a pipeline): {', '.join(FORMATS)}"
+    if not writing and not path.exists():
+        raise InputError("file not found", where=Where(file=str(path)), hint="check the path")
+    raise InputError("cannot tell the format", where=Where(file=str(path)), hint=hint)
+
+
+def infer_kind(columns: Sequence[str]) -> str | None:
+    """The schema kind whose identifying columns are all present, or ``None``."""
+    present = set(columns)
+    return next((kind for kind, needed in _KIND_SIGNATURES if needed <= present), None)
+
+
+def _apply_rename(table: pa.Table, rename: Mapping[str, str] | None, file: str) -> pa.Table:
+    if not rename:
+        return table
+    for source in rename:
+        if source not in table.column_names:
+            raise ConfigError(
+                "column to rename not found",
+                where=Where(file=file, field=source),
+                value=source,
+                hint=f"columns are: {', '.join(table.column_names)}",
+            )
+    return table.rename_columns([rename.get(n, n) for n in table.column_names])
+
+
+def _conform_skipping(table: pa.Table, kind: str, file: str, bad: list[BadRow]) -> pa.Table:
+    """Conform, moving rows that cannot take the schema to ``bad`` instead of failing."""
+    rows = list(range(table.num_rows))
+    while True:
+        try:
+            return conform(table, kind, file=file)
+        except SchemaError as exc:
+            if exc.where.row is None:
+                raise
+            index = exc.where.row - 1
+            raw = json.dumps(table.slice(index, 1).to_pylist()[0], ensure_ascii=False, default=str)
+            bad.append(BadRow(file=file, location=f"row {rows[index] + 1}", reason=exc.message, raw=raw))
+            del rows[index]
+            table = pa.concat_tables([table.slice(0, index), table.slice(index + 1)])
+
+
+def _read_table(
+    path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any
+) -> tuple[pa.Table, list[BadRow]]:
+    if fmt == "squad":
+        return read_squad(path, skip_bad_rows=skip)
+    if fmt == "jsonl":
+        return read_jsonl(path, skip_bad_rows=skip)
+    if fmt == "json":
+        return read_json_records(path), []
+    if fmt in ("csv", "tsv"):
+        delimiter = "," if fmt == "csv" else "\t"
+        if quote == "default":
+            quote = '"' if fmt == "csv" else None
+        return read_delimited(path, delimiter=delimiter, quote=quote, skip_bad_rows=skip)
+    if fmt == "parquet":
+        if path.is_dir():
+            files = (
+                [path / f"{kind}.parquet"]
+                if kind and (path / f"{kind}.parquet").exists()
+                else sorted(path.glob("*.parquet"))
+            )
+        else:
+            files = [path]
+        return read_parquet(files), []
+    if fmt == "beir":
+        if kind is None:
+            raise ConfigError(
+                "a BEIR folder holds several kinds",
+                where=Where(file=str(path)),
+                hint="pass --kind corpus, queries or qrels",
+            )
+        return read_beir_part(path, kind, skip_bad_rows=skip)
+    return read_hf(path, split=split), []
+
+
+def read(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    rename: Mapping[str, str] | None = None,
+    split: str | None = None,
+    on_error: OnError = "fail",
+    quarantine: str | Path | None = None,
+    quote: str | Literal["default"] | None = "default",
+) -> Dataset:
+    """Read a dataset file or folder and conform it to its kind.
+
+    Args:
+        path: file or folder.
+        format: one of :data:`FORMATS`; inferred from ``path`` when ``None``.
+        kind: schema kind; inferred from the format (``squad`` -> ``mrc``) or the columns.
+        rename: ``{source column: schema column}`` applied before conforming.
+        split: the split to read from a ``datasets`` folder with several.
+        on_error: ``"fail"`` stops at the first unreadable row with a one-line error;
+            ``"skip"`` writes unreadable rows to ``quarantine`` (JSON Lines) and goes on.
+        quarantine: where skipped rows go (required with ``on_error="skip"``).
+        quote: CSV/TSV quote character, ``None`` for none; default ``"`` for CSV, none for TSV.
+
+    Returns:
+        An in-memory :class:`~curate.dataset.Dataset`.
+    """
+    path = Path(path)
+    _check_choice("format", format, FORMATS)
+    _check_choice("kind", kind, kinds())
+    _check_choice("on_error", on_error, ("fail", "skip"))
+    if on_error == "skip" and quarantine is None:
+        raise ConfigError("skipping bad rows needs a quarantine file", hint="pass quarantine=PATH (--quarantine)")
+    if not path.exists():
+        raise InputError("file not found", where=Where(file=str(path)), hint="check the path")
+    fmt = format or detect_format(path)
+    if fmt == "squad":
+        if kind not in (None, "mrc"):
+            raise ConfigError("SQuAD files hold kind 'mrc'", where=Where(file=str(path)), value=kind)
+        kind = "mrc"
+    skip = on_error == "skip"
+    table, bad = _read_table(path, fmt, kind, skip=skip, split=split, quote=quote)
+    file = str(path)
+    table = _apply_rename(table, rename, file)
+    metadata = read_metadata(table.schema)
+    if kind is None:
+        kind = metadata.get("kind") or infer_kind(table.column_names)
+    if kind is None:
+        raise SchemaError(
+            "cannot tell the dataset kind from the columns",
+            where=Where(file=file),
+            value=table.column_names,
+            hint=f"pass --kind ({', '.join(kinds())}) and map columns with --rename SOURCE=TARGET",
+        )
+    table = _conform_skipping(table, kind, file, bad) if skip else conform(table, kind, file=file)
+    if quarantine is not None and skip:
+        write_quarantine(bad, Path(quarantine))
+    metadata = {**metadata, "kind": kind, "quarantined_rows": str(len(bad))} if skip else {**metadata, "kind": kind}
+    return Dataset(kind=kind, table=table, metadata=metadata)
+
+
+def _has_part(path: Path, fmt: str, part: str) -> bool:
+    if fmt == "beir":
+        return (path / "qrels").is_dir() if part == "qrels" else (path / f"{part}.jsonl").exists()
+    return (path / f"{part}.parquet").exists()
+
+
+def read_bundle(path: str | Path, *, format: str | None = None) -> dict[str, Dataset]:
+    """Read every part of a retrieval folder (BEIR, or Parquet ``corpus/queries/qrels.parquet``)."""
+    path = Path(path)
+    fmt = format or detect_format(path)
+    found = {part: read(path, format=fmt, kind=part) for part in PARTS if _has_part(path, fmt, part)}
+    if not found:
+        raise InputError(
+            "no corpus, queries or qrels found", where=Where(file=str(path)), hint="a BEIR folder or a Parquet folder"
+        )
+    return found
+
+
+def _as_dataset(data: Any, kind: str | None) -> Dataset:
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, pa.Table):
+        found = kind or read_metadata(data.schema).get("kind") or infer_kind(data.column_names)
+    elif hasattr(data, "to_arrow"):
+        data = data.to_arrow()
+        found = kind or infer_kind(data.column_names)
+    else:
+        raise TypeError(f"expected a Dataset, pyarrow.Table or polars.DataFrame, got {type(data).__name__}")
+    if found is None:
+        raise SchemaError("cannot tell the dataset kind from the columns", value=data.column_names, hint="pass kind=")
+    return Dataset.from_arrow(data, found)
+
+
+def write(
+    data: Any,
+    path: str | Path,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    quote: str | Literal["default"] | None = "default",
+) -> Path:
+    """Write a Dataset, pyarrow Table or polars DataFrame; the format comes from ``path`` if not given.
+
+    The write is atomic: a temporary file beside ``path`` is renamed into place.
+    """
+    path = Path(path)
+    _check_choice("format", format, WRITE_FORMATS)
+    dataset = _as_dataset(data, kind)
+    fmt = format or detect_format(path, writing=True)
+    if fmt == "beir":
+        return write_bundle({dataset.kind: dataset}, path, format="beir")
+    table = dataset.to_arrow()
+    if fmt == "squad" and dataset.kind != "mrc":
+        raise ConfigError("only kind 'mrc' can be written as SQuAD", value=dataset.kind, hint="use jsonl or parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "squad":
+        write_squad(table, tmp, metadata=dataset.metadata)
+    elif fmt == "jsonl":
+        write_jsonl(table, tmp)
+    elif fmt in ("csv", "tsv"):
+        delimiter = "," if fmt == "csv" else "\t"
+        write_delimited(
+            table, tmp, delimiter=delimiter, quote=('"' if fmt == "csv" else None) if quote == "default" else quote
+        )
+    else:
+        write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
+    tmp.replace(path)
+    return path
+
+
+def write_table(table: pa.Table, path: str | Path) -> Path:
+    """Write a plain table (a report, not a dataset) as CSV, TSV, JSON Lines or Parquet by suffix."""
+    path = Path(path)
+    fmt = detect_format(path, writing=True)
+    _check_choice("report format", fmt, ("csv", "tsv", "jsonl", "parquet"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "jsonl":
+        write_jsonl(table, tmp)
+    elif fmt == "parquet":
+        write_parquet(table, tmp)
+    else:
+        write_delimited(table, tmp, delimiter="," if fmt == "csv" else "\t", quote='"')
+    tmp.replace(path)
+    return path
+
+
+def write_bundle(parts: Mapping[str, Dataset], path: str | Path, *, format: str = "parquet") -> Path:
+    """Write retrieval parts (``corpus``, ``queries``, ``qrels``) as a BEIR or Parquet folder."""
+    path = Path(path)
+    _check_choice("format", format, ("beir", "parquet"))
+    if format == "beir":
+        write_beir({kind: ds.to_arrow() for kind, ds in parts.items()}, path)
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        for kind, dataset in parts.items():
+            write(dataset, path / f"{kind}.parquet", format="parquet")
+    return path

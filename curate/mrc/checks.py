@@ -1,0 +1,142 @@
+"""Answer-span checks and repairs for extractive QA rows (pure functions).
+
+An answer is ``{"text": str, "answer_start": int}`` with code-point offsets; it is valid when
+``context[answer_start : answer_start + len(text)] == text``.
+
+Problem codes:
+
+- ``span_mismatch``: the offset is in range but the context there is not the answer text.
+- ``offset_out_of_range``: ``answer_start`` < 0 or the span ends past the context.
+- ``empty_answer``: the answer text is empty or only whitespace.
+- ``no_answers``: an answerable question (``is_impossible`` not true) has no answer.
+- ``impossible_with_answers``: ``is_impossible`` is true but answers are given.
+- ``duplicate_id``: the id appeared on an earlier row.
+- ``answer_not_found``: (repair only) the answer text occurs nowhere in the context, even after
+  NFC and whitespace folding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from curate.text.spans import repair_span
+
+PROBLEMS = {
+    "span_mismatch": "context at answer_start is not the answer text",
+    "offset_out_of_range": "answer span lies outside the context",
+    "empty_answer": "answer text is empty",
+    "no_answers": "answerable question without answers",
+    "impossible_with_answers": "unanswerable question that carries answers",
+    "duplicate_id": "id used by an earlier row",
+    "answer_not_found": "answer text occurs nowhere in the context",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of one row: ``field`` like ``answers[0].answer_start``, a ``code`` from
+    :data:`PROBLEMS`, and a human ``detail``."""
+
+    field: str
+    code: str
+    detail: str
+
+
+def span_problem(context: str, answer: dict[str, Any], field: str) -> Problem | None:
+    """The problem of one answer span, or ``None`` when it is exact."""
+    text, start = answer["text"], answer["answer_start"]
+    if text is None or not text.strip():
+        return Problem(f"{field}.text", "empty_answer", f"text={text!r}")
+    if start is None or start < 0 or start + len(text) > len(context):
+        return Problem(
+            f"{field}.answer_start",
+            "offset_out_of_range",
+            f"answer_start={start}, len(text)={len(text)}, len(context)={len(context)}",
+        )
+    found = context[start : start + len(text)]
+    if found != text:
+        return Problem(
+            f"{field}.answer_start", "span_mismatch", f"context has {found!r} at {start}, answer is {text!r}"
+        )
+    return None
+
+
+def check_row(
+    context: str,
+    answers: list[dict[str, Any]],
+    is_impossible: bool | None = None,
+    plausible_answers: list[dict[str, Any]] | None = None,
+) -> list[Problem]:
+    """Every problem of one question row (duplicate ids are checked across rows, elsewhere)."""
+    problems = [
+        p
+        for name, spans in (("answers", answers), ("plausible_answers", plausible_answers or []))
+        for i, answer in enumerate(spans)
+        if (p := span_problem(context, answer, f"{name}[{i}]")) is not None
+    ]
+    if is_impossible and answers:
+        problems.append(Problem("is_impossible", "impossible_with_answers", f"{len(answers)} answers given"))
+    if not is_impossible and not answers:
+        problems.append(Problem("answers", "no_answers", "answers is empty and is_impossible is not true"))
+    return problems
+
+
+@dataclass(frozen=True)
+class RowRepair:
+    """Result of repairing one row: new answer lists, one note per moved span, and the problems
+    that could not be repaired (the row is rejected when there are any)."""
+
+    answers: list[dict[str, Any]]
+    plausible_answers: list[dict[str, Any]] | None
+    notes: list[str]
+    unrepaired: list[Problem]
+
+
+def _repair_spans(
+    context: str, spans: list[dict[str, Any]], name: str
+) -> tuple[list[dict[str, Any]], list[str], list[Problem]]:
+    fixed, notes, unrepaired = [], [], []
+    for i, answer in enumerate(spans):
+        field = f"{name}[{i}]"
+        problem = span_problem(context, answer, field)
+        if problem is None:
+            fixed.append(answer)
+            continue
+        if problem.code == "empty_answer":
+            unrepaired.append(problem)
+            fixed.append(answer)
+            continue
+        start = answer["answer_start"] if answer["answer_start"] is not None else 0
+        repair = repair_span(context, answer["text"], max(0, min(start, len(context))))
+        if repair is None:
+            unrepaired.append(Problem(f"{field}.text", "answer_not_found", f"{answer['text']!r} not in context"))
+            fixed.append(answer)
+            continue
+        new_text = context[repair.start : repair.end]
+        fixed.append({"text": new_text, "answer_start": repair.start})
+        change = f"{field}: {problem.code}, answer_start {answer['answer_start']} -> {repair.start}"
+        if new_text != answer["text"]:
+            change += f", text {answer['text']!r} -> {new_text!r}"
+        notes.append(f"{change} ({repair.method})")
+    return fixed, notes, unrepaired
+
+
+def repair_row(
+    context: str,
+    answers: list[dict[str, Any]],
+    is_impossible: bool | None = None,
+    plausible_answers: list[dict[str, Any]] | None = None,
+) -> RowRepair:
+    """Move each broken span to the occurrence of its text nearest to the given offset (exact,
+    else after NFC and whitespace folding, taking the context's own characters as the new text)."""
+    fixed, notes, unrepaired = _repair_spans(context, answers, "answers")
+    plausible = None
+    if plausible_answers is not None:
+        plausible, more_notes, more = _repair_spans(context, plausible_answers, "plausible_answers")
+        notes += more_notes
+        unrepaired += more
+    unrepaired += [
+        p for p in check_row(context, fixed, is_impossible) if p.code in ("no_answers", "impossible_with_answers")
+    ]
+    return RowRepair(fixed, plausible, notes, unrepaired)

@@ -1,0 +1,1 @@
+"""Run reports: terminal tables and the report file of a run."""

@@ -1,0 +1,65 @@
+"""End-of-run summaries: a rich table for the terminal and ``report.md`` in the run folder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from curate.pipeline import RunResult
+
+
+def _rows(result: RunResult) -> list[tuple[str, str, str, str, str, str]]:
+    """``(stage, rows in, kept, rejected, reasons, seconds)`` per stage."""
+    rows = []
+    for run in result.stages:
+        s = run.stats
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(s.reasons.items(), key=lambda kv: -kv[1]))
+        seconds = "resumed" if run.resumed else f"{s.seconds:.2f}"
+        rows.append((run.id, f"{s.rows_in:,}", f"{s.rows_kept:,}", f"{s.rows_rejected:,}", reasons or "-", seconds))
+    return rows
+
+
+def summary_table(result: RunResult) -> Table:
+    """Rows in / kept / rejected per stage and reason, with seconds (or ``resumed``)."""
+    table = Table(title=f"curate run '{result.name}'", title_justify="left")
+    for header, justify in (
+        ("stage", "left"),
+        ("rows in", "right"),
+        ("kept", "right"),
+        ("rejected", "right"),
+        ("reasons", "left"),
+        ("seconds", "right"),
+    ):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for row in _rows(result):
+        table.add_row(*row)
+    return table
+
+
+def write_markdown_report(result: RunResult) -> None:
+    """Write ``report.md``: the summary table, where outputs are, and how to query rejected rows."""
+    lines = [
+        f"# Run `{result.name}`",
+        "",
+        f"Input rows: {result.input_rows:,}"
+        + (f" ({result.quarantined:,} unreadable rows in `input/quarantine.jsonl`)" if result.quarantined else ""),
+        f"Output rows: {result.output.num_rows:,} in `output.parquet`",
+        "",
+        "| stage | rows in | kept | rejected | reasons | seconds |",
+        "|---|---:|---:|---:|---|---:|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
+    lines += [
+        "",
+        "Each stage folder holds `kept.parquet`, `rejected.parquet` (with `reject_stage`, `reject_reason`,",
+        "`reject_detail`) and `stats.json`. Every rejected row of the run:",
+        "",
+        "```sql",
+        f"SELECT reject_stage, reject_reason, count(*) FROM '{result.dir}/*/rejected.parquet' GROUP BY ALL;",
+        "```",
+    ]
+    if result.exports:
+        lines += ["", "Exports: " + ", ".join(f"`{p.relative_to(result.dir)}`" for p in result.exports)]
+    (result.dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,43 @@
+"""Stage registry: every stage class, keyed by its snake_case ``name``."""
+
+from __future__ import annotations
+
+import difflib
+
+from curate.errors import ConfigError, Where
+from curate.stages.base import Params, Split, Stage, StageResult, StageStats, reject
+from curate.stages.exact_dedup import ExactDedup
+from curate.stages.length_filter import LengthFilter
+from curate.stages.normalize_text import NormalizeText
+from curate.stages.sql_filter import SqlFilter
+from curate.stages.validate_spans import ValidateSpans
+
+REGISTRY: dict[str, type[Stage]] = {
+    cls.name: cls for cls in (ValidateSpans, NormalizeText, ExactDedup, LengthFilter, SqlFilter)
+}
+
+
+def get_stage_class(name: str, *, stage_id: str | None = None) -> type[Stage]:
+    """The stage class registered as ``name``; a ConfigError suggests the closest names."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    close = difflib.get_close_matches(name, REGISTRY, n=1)
+    hint = (f"did you mean '{close[0]}'? " if close else "") + f"stages: {', '.join(sorted(REGISTRY))}"
+    raise ConfigError("unknown stage", where=Where(stage=stage_id), value=name, hint=hint)
+
+
+__all__ = [
+    "REGISTRY",
+    "ExactDedup",
+    "LengthFilter",
+    "NormalizeText",
+    "Params",
+    "Split",
+    "SqlFilter",
+    "Stage",
+    "StageResult",
+    "StageStats",
+    "ValidateSpans",
+    "get_stage_class",
+    "reject",
+]

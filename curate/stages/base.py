@@ -1,0 +1,274 @@
+"""The stage contract.
+
+A stage has a registry ``name``, typed ``Params`` (unknown keys are an error), the schema
+``kinds`` it accepts and the columns it ``adds``. Given a dataset it returns kept rows, rejected
+rows (original columns + ``reject_stage``, ``reject_reason``, ``reject_detail`` and any stage
+extras such as ``duplicate_of``), stats and optional artifacts. kept + rejected = input, always.
+
+Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
+called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
+Global stages override :meth:`Stage.splits` to produce their splits from the whole dataset.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from curate.dataset import Dataset
+from curate.errors import ConfigError, StageError, Where
+
+REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
+
+
+class Params(BaseModel):
+    """Base of every stage's parameters: unknown keys are an error, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+@dataclass
+class Split:
+    """What a stage made of one batch: ``kept`` rows and ``rejected`` rows (with reject columns)."""
+
+    kept: pa.Table
+    rejected: pa.Table
+
+
+@dataclass
+class StageStats:
+    """Counts and time of one stage run; ``reasons`` maps ``reject_reason`` to its row count."""
+
+    rows_in: int = 0
+    rows_kept: int = 0
+    rows_rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "rows_kept": self.rows_kept,
+            "rows_rejected": self.rows_rejected,
+            "reasons": dict(sorted(self.reasons.items())),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class StageResult:
+    """Output of a stage on a whole dataset. ``kept``/``rejected`` have the type of the input
+    (Dataset, pyarrow Table or polars DataFrame); ``artifacts`` maps a name to an Arrow table."""
+
+    kept: Any
+    rejected: Any
+    stats: StageStats
+    artifacts: dict[str, pa.Table] = field(default_factory=dict)
+
+
+def reject(
+    table: pa.Table,
+    keep: pa.Array | list[bool],
+    *,
+    stage: str,
+    reasons: list[str | None] | str,
+    details: list[str | None] | None = None,
+    extra: Mapping[str, pa.Array] | None = None,
+) -> Split:
+    """Split ``table`` by the boolean ``keep`` mask; rejected rows get the reject columns.
+
+    Args:
+        keep: one bool per row (True = kept).
+        reasons: one reason code per row (used where ``keep`` is False), or one code for all.
+        details: free-text detail per row (``None`` allowed).
+        extra: more columns for the rejected rows only, one value per input row (e.g. ``duplicate_of``).
+    """
+    mask = pa.array(keep, pa.bool_()) if not isinstance(keep, pa.Array) else keep
+    dropped = pc.invert(mask)
+    rejected = table.filter(dropped)
+    n = rejected.num_rows
+    reason_array = pa.array([reasons] * table.num_rows if isinstance(reasons, str) else reasons, pa.string())
+    detail_array = pa.array(details if details is not None else [None] * table.num_rows, pa.string())
+    rejected = rejected.append_column("reject_stage", pa.array([stage] * n, pa.string()))
+    rejected = rejected.append_column("reject_reason", reason_array.filter(dropped))
+    rejected = rejected.append_column("reject_detail", detail_array.filter(dropped))
+    for name, values in (extra or {}).items():
+        rejected = rejected.append_column(name, values.filter(dropped))
+    return Split(kept=table.filter(mask), rejected=rejected)
+
+
+def params_error(stage_name: str, stage_id: str, exc: ValidationError, model: type[BaseModel]) -> ConfigError:
+    """One-line error for the first invalid parameter, listing the allowed ones."""
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "params"
+    allowed = ", ".join(model.model_fields)
+    what = (
+        f"unknown parameter '{key}' for stage '{stage_name}'"
+        if first["type"] == "extra_forbidden"
+        else f"bad parameter '{key}' for stage '{stage_name}' ({first['msg']})"
+    )
+    return ConfigError(what, where=Where(stage=stage_id), value=first.get("input"), hint=f"allowed: {allowed}")
+
+
+class Stage:
+    """Base class of every stage. Subclasses set the class attributes and implement ``process``."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[Params]] = Params
+    kinds: ClassVar[tuple[str, ...]] = ()  # accepted schema kinds; empty = every kind
+    adds: ClassVar[tuple[str, ...]] = ()  # columns added to kept rows
+    description: ClassVar[str] = ""
+
+    def __init__(self, params: Params | Mapping[str, Any] | None = None, *, id: str | None = None, **kwargs: Any):
+        self.id = id or self.name
+        if isinstance(params, Params):
+            self.params = params
+        else:
+            try:
+                self.params = self.Params(**{**(params or {}), **kwargs})
+            except ValidationError as exc:
+                raise params_error(self.name, self.id, exc, self.Params) from None
+
+    # ----------------------------------------------------------------- contract for subclasses
+    def reset(self) -> None:
+        """Forget state from an earlier run (called before each run)."""
+
+    def check_kind(self, kind: str) -> None:
+        """Raise ConfigError when this stage does not accept the schema ``kind``."""
+        if self.kinds and kind not in self.kinds:
+            raise ConfigError(
+                f"stage '{self.name}' does not accept kind '{kind}'",
+                where=Where(stage=self.id),
+                value=kind,
+                hint=f"it accepts: {', '.join(self.kinds)}",
+            )
+
+    def check_input(self, dataset: Dataset) -> None:
+        """Raise ConfigError when this stage cannot run on ``dataset`` (kind, columns)."""
+        self.check_kind(dataset.kind)
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        """Row-local work on one batch (must accept an empty batch)."""
+        raise NotImplementedError
+
+    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
+        """Yield ``(rows_in, split)`` pairs covering the dataset in order. Row-local by default."""
+        for batch in dataset.batches(batch_rows):
+            yield batch.num_rows, self.process(batch, dataset.kind)
+
+    def artifacts(self) -> dict[str, pa.Table]:
+        """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
+        return {}
+
+    # ----------------------------------------------------------------- running
+    def schemas(self, dataset: Dataset) -> Split:
+        """Empty kept/rejected tables with the output schemas, found by processing zero rows."""
+        empty = dataset.schema.empty_table()
+        probe = self.process(empty, dataset.kind)
+        self.reset()
+        return probe
+
+    def execute(
+        self,
+        dataset: Dataset,
+        *,
+        out_dir: Path | None = None,
+        batch_rows: int = 8192,
+        on_rows: Callable[[int], None] | None = None,
+    ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
+        """Run over ``dataset``; write ``kept.parquet``/``rejected.parquet`` to ``out_dir`` or keep
+        them in memory. Checks kept + rejected = input. Returns (kept, rejected, stats)."""
+        self.check_input(dataset)
+        self.reset()
+        started = time.perf_counter()
+        probe = self.schemas(dataset)
+        sinks = [_Sink(probe.kept.schema, out_dir, "kept"), _Sink(probe.rejected.schema, out_dir, "rejected")]
+        reasons: Counter[str] = Counter()
+        stats = StageStats()
+        for rows_in, split in self.splits(dataset, batch_rows):
+            if split.kept.num_rows + split.rejected.num_rows != rows_in and type(self).splits is Stage.splits:
+                raise StageError(
+                    f"stage '{self.name}' lost rows: {rows_in} in, {split.kept.num_rows} kept + "
+                    f"{split.rejected.num_rows} rejected",
+                    where=Where(stage=self.id),
+                )
+            stats.rows_in += rows_in
+            stats.rows_kept += split.kept.num_rows
+            stats.rows_rejected += split.rejected.num_rows
+            if split.rejected.num_rows:
+                reasons.update(split.rejected.column("reject_reason").to_pylist())
+            sinks[0].add(split.kept)
+            sinks[1].add(split.rejected)
+            if on_rows:
+                on_rows(rows_in)
+        if stats.rows_kept + stats.rows_rejected != stats.rows_in:
+            raise StageError(
+                f"stage '{self.name}' broke kept + rejected = input: {stats.rows_in} in, "
+                f"{stats.rows_kept} kept + {stats.rows_rejected} rejected",
+                where=Where(stage=self.id),
+            )
+        stats.reasons = {str(k): v for k, v in reasons.items()}
+        kept, rejected = sinks[0].close(), sinks[1].close()
+        stats.seconds = time.perf_counter() - started
+        return kept, rejected, stats
+
+    def __call__(self, data: Any, *, kind: str | None = None) -> StageResult:
+        """Run on a Dataset, pyarrow Table or polars DataFrame; results come back in the same type."""
+        from curate.io import _as_dataset
+
+        dataset = _as_dataset(data, kind)
+        kept, rejected, stats = self.execute(dataset)
+        assert isinstance(kept, pa.Table) and isinstance(rejected, pa.Table)
+        artifacts = self.artifacts()
+        if isinstance(data, Dataset):
+            return StageResult(
+                Dataset(kind=dataset.kind, table=kept, metadata=dataset.metadata),
+                Dataset(kind=dataset.kind, table=rejected, metadata=dataset.metadata),
+                stats,
+                artifacts,
+            )
+        if isinstance(data, pa.Table):
+            return StageResult(kept, rejected, stats, artifacts)
+        import polars as pl
+
+        return StageResult(pl.from_arrow(kept), pl.from_arrow(rejected), stats, artifacts)
+
+    run = __call__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self.id!r}, {self.params!r})"
+
+
+class _Sink:
+    """Collects output batches in memory, or streams them to a Parquet file."""
+
+    def __init__(self, schema: pa.Schema, out_dir: Path | None, name: str):
+        self.schema = schema
+        self.path = out_dir / f"{name}.parquet" if out_dir is not None else None
+        self.tables: list[pa.Table] = []
+        self.writer = pq.ParquetWriter(self.path, schema, compression="zstd") if self.path else None
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = table.select(self.schema.names).cast(self.schema) if table.schema != self.schema else table
+        if self.writer is not None:
+            self.writer.write_table(table)
+        else:
+            self.tables.append(table)
+
+    def close(self) -> pa.Table | Path:
+        if self.writer is not None:
+            self.writer.close()
+            assert self.path is not None
+            return self.path
+        return pa.concat_tables([self.schema.empty_table(), *self.tables])

@@ -1,0 +1,56 @@
+"""``sql_filter``: keep the rows for which a DuckDB SQL predicate is true."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from curate.dataset import Dataset
+from curate.errors import ConfigError, Where
+from curate.stages.base import Params, Split, Stage, reject
+
+
+class SqlFilterParams(Params):
+    where: str
+    """A DuckDB SQL boolean expression over the row's columns, e.g. ``length(question) >= 5``."""
+    reason: str = "sql_filter"
+    """Reject reason given to rows where the predicate is false or null."""
+
+
+class SqlFilter(Stage):
+    """Evaluates ``where`` per row with DuckDB (any SQL function, regexp, list and struct access);
+    false or null rejects the row with ``reason`` and the predicate as detail."""
+
+    name = "sql_filter"
+    Params = SqlFilterParams
+    params: SqlFilterParams
+
+    def reset(self) -> None:
+        self._con = duckdb.connect()
+
+    def check_input(self, dataset: Dataset) -> None:
+        super().check_input(dataset)
+        self.reset()
+        self._keep(dataset.schema.empty_table())
+
+    def _keep(self, batch: pa.Table) -> pa.Array:
+        self._con.register("batch", batch)
+        try:
+            result = self._con.sql(f"SELECT coalesce(CAST(({self.params.where}) AS BOOLEAN), false) AS keep FROM batch")
+            keep = result.to_arrow_table().column("keep").combine_chunks()
+        except duckdb.Error as exc:
+            raise ConfigError(
+                "bad SQL predicate",
+                where=Where(stage=self.id, field="where"),
+                value=self.params.where,
+                hint=str(exc).splitlines()[0],
+            ) from None
+        finally:
+            self._con.unregister("batch")
+        return keep
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        keep = self._keep(batch)
+        return reject(
+            batch, keep, stage=self.id, reasons=self.params.reason, details=[self.params.where] * batch.num_rows
+        )

@@ -1,0 +1,69 @@
+"""``validate_spans``: check every answer span of MRC rows; repair or reject the broken ones."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from curate.mrc.checks import Problem, check_row, repair_row
+from curate.schemas import get_schema
+from curate.stages.base import Params, Split, Stage, reject
+
+
+class ValidateSpansParams(Params):
+    repair: bool = True
+    """Move a broken span to the nearest occurrence of its text (exact, else after NFC and
+    whitespace folding); rows that cannot be repaired are rejected. False rejects every row with
+    a problem."""
+    reject_duplicate_ids: bool = True
+    """Reject a row whose id appeared on an earlier row (reason ``duplicate_id``)."""
+
+
+class ValidateSpans(Stage):
+    """Reject (or repair) MRC rows whose answers do not match their context.
+
+    Reasons: ``span_mismatch``, ``offset_out_of_range``, ``empty_answer``, ``no_answers``,
+    ``impossible_with_answers``, ``answer_not_found``, ``duplicate_id`` (see ``curate.mrc.checks``).
+    Kept rows get ``span_repair``: what was moved, or null when nothing was.
+    """
+
+    name = "validate_spans"
+    Params = ValidateSpansParams
+    kinds = ("mrc",)
+    adds = ("span_repair",)
+    params: ValidateSpansParams
+
+    def reset(self) -> None:
+        self._seen_ids: set[str] = set()
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        answer_type = get_schema("mrc").field("answers").type  # type: ignore[union-attr]
+        cols = batch.select(["id", "context", "answers", "is_impossible", "plausible_answers"]).to_pylist()
+        keep, reasons, details, notes = [], [], [], []
+        answers_out, plausible_out = [], []
+        for row in cols:
+            answers, plausible = row["answers"], row["plausible_answers"]
+            problems = check_row(row["context"], answers, row["is_impossible"], plausible)
+            note = None
+            if problems and self.params.repair:
+                fixed = repair_row(row["context"], answers, row["is_impossible"], plausible)
+                problems = fixed.unrepaired
+                if not problems:
+                    answers, plausible = fixed.answers, fixed.plausible_answers
+                    note = "; ".join(fixed.notes) or None
+            if self.params.reject_duplicate_ids and row["id"] in self._seen_ids:
+                problems = [*problems, Problem("id", "duplicate_id", f"id {row['id']!r} used by an earlier row")]
+            self._seen_ids.add(row["id"])
+            keep.append(not problems)
+            reasons.append(problems[0].code if problems else None)
+            details.append("; ".join(f"{p.field}: {p.code} ({p.detail})" for p in problems) or None)
+            notes.append(note)
+            answers_out.append(answers)
+            plausible_out.append(plausible)
+        table = batch.set_column(batch.column_names.index("answers"), "answers", pa.array(answers_out, answer_type))
+        index = table.column_names.index("plausible_answers")
+        table = table.set_column(index, "plausible_answers", pa.array(plausible_out, answer_type))
+        table = table.append_column("span_repair", pa.array(notes, pa.string()))
+        split = reject(table, keep, stage=self.id, reasons=reasons, details=details)
+        # rejected rows keep the answers they came with
+        split.rejected = reject(batch, keep, stage=self.id, reasons=reasons, details=details).rejected
+        return split
