@@ -230,14 +230,24 @@ def _cast_column(column: pa.ChunkedArray, target: pa.DataType, name: str, file: 
     )
 
 
+def generated_ids(rows: int, file: str | None) -> pa.Array:
+    """Ids for data that has none: ``<file stem>-<1-based row>`` (``row-<n>`` without a file)."""
+    prefix = Path(file).name.split(".")[0] if file else "row"
+    return pa.array([f"{prefix}-{i}" for i in range(1, rows + 1)], pa.string())
+
+
 def conform(table: pa.Table, kind: str, *, file: str | None = None) -> pa.Table:
     """Cast ``table`` to ``kind``: schema columns first in schema order, extra columns kept after.
+
+    A kind's id column (``key``) that the data lacks is generated (see :func:`generated_ids`).
 
     Raises:
         SchemaError: a required column is missing, holds nulls, or a value cannot take its type;
             the message names the file, the 1-based row, the field and the value.
     """
     schema = get_schema(kind)
+    if schema.key and schema.key not in table.column_names:
+        table = table.append_column(schema.key, generated_ids(table.num_rows, file))
     present = set(table.column_names)
     missing = [name for name in schema.required if name not in present]
     if missing:

@@ -96,7 +96,8 @@ def find_problems(dataset: Dataset) -> Validation:
 
 
 def repair(dataset: Dataset) -> tuple[Dataset, Dataset]:
-    """Repair MRC spans (see ``validate_spans``): returns (repaired rows, rows that could not be
-    repaired, with ``reject_reason`` and ``reject_detail``)."""
+    """Repair MRC spans (see ``validate_spans``): returns (repaired rows with the input's columns,
+    rows that could not be repaired, with ``reject_reason`` and ``reject_detail``)."""
     result = ValidateSpans(repair=True)(dataset)
-    return result.kept, result.rejected
+    kept = result.kept.to_arrow().drop_columns(["span_repair"])
+    return Dataset(kind=dataset.kind, table=kept, metadata=dataset.metadata), result.rejected

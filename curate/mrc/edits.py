@@ -37,6 +37,8 @@ def move_answers(
         new_start, new_end = omap.span(start, end)
         expected = edit_answer(text)
         found = new_context[new_start:new_end]
+        if not found.strip():
+            return answers, f"answers[{i}] {text!r} is empty after the edit"
         if found != expected:
             stripped = found.strip()
             if stripped and stripped == expected.strip():

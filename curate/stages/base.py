@@ -108,15 +108,18 @@ def reject(
 
 def params_error(stage_name: str, stage_id: str, exc: ValidationError, model: type[BaseModel]) -> ConfigError:
     """One-line error for the first invalid parameter, listing the allowed ones."""
-    first = exc.errors()[0]
+    errors = exc.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     key = ".".join(str(part) for part in first["loc"]) or "params"
-    allowed = ", ".join(model.model_fields)
-    what = (
-        f"unknown parameter '{key}' for stage '{stage_name}'"
-        if first["type"] == "extra_forbidden"
-        else f"bad parameter '{key}' for stage '{stage_name}' ({first['msg']})"
-    )
-    return ConfigError(what, where=Where(stage=stage_id), value=first.get("input"), hint=f"allowed: {allowed}")
+    allowed = f"allowed: {', '.join(model.model_fields)}"
+    where = Where(stage=stage_id)
+    if first["type"] == "extra_forbidden":
+        return ConfigError(f"unknown parameter '{key}' for stage '{stage_name}'", where=where, hint=allowed)
+    if first["type"] == "missing":
+        return ConfigError(f"missing parameter '{key}' for stage '{stage_name}'", where=where, hint=allowed)
+    message = first["msg"].removeprefix("Value error, ")
+    what = f"bad parameter '{key}' for stage '{stage_name}' ({message})"
+    return ConfigError(what, where=where, value=first.get("input"), hint=allowed)
 
 
 class Stage:

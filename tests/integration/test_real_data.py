@@ -1,0 +1,114 @@
+"""Real third-party data from ../shared/data (skipped with a message when the folder is absent)."""
+
+import json
+import random
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate import io
+from curate.errors import InputError
+from curate.pipeline import run_pipeline
+from curate.validate import find_problems
+from tests.conftest import needs_shared
+
+XQUAD_LANGS = "ar de el en es hi ro ru th tr vi zh".split()
+
+
+@pytest.mark.parametrize("lang", XQUAD_LANGS)
+def test_xquad_squad_parquet_squad_is_lossless(lang, tmp_path):
+    source = needs_shared("xquad", f"xquad.{lang}.json")
+    dataset = io.read(source)
+    io.write(dataset, tmp_path / "x.parquet")
+    back = io.read(tmp_path / "x.parquet")
+    assert back.kind == "mrc" and back.num_rows == dataset.num_rows == 1190
+    io.write(back, tmp_path / "x.json")
+    assert json.loads((tmp_path / "x.json").read_text(encoding="utf-8")) == json.loads(source.read_text(encoding="utf-8"))
+
+
+def shifted_copy(source, out, seed=11, every=7):
+    """Shift every ``every``-th answer by 1-5 code points; return {(qid, answer index): true start}."""
+    doc = json.loads(source.read_text(encoding="utf-8"))
+    rng = random.Random(seed)
+    truth, n = {}, 0
+    for article in doc["data"]:
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                for i, answer in enumerate(qa["answers"]):
+                    n += 1
+                    if n % every:
+                        continue
+                    start = answer["answer_start"] + rng.choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5])
+                    if start < 0 or context[start : start + len(answer["text"])] == answer["text"]:
+                        continue
+                    truth[(qa["id"], i)] = answer["answer_start"]
+                    answer["answer_start"] = start
+    out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return truth
+
+
+@pytest.mark.parametrize("lang", ["en", "zh", "th"])
+def test_shifted_offsets_are_reported_exactly_and_repaired_to_the_original(lang, tmp_path):
+    source = needs_shared("xquad", f"xquad.{lang}.json")
+    broken = tmp_path / "broken.json"
+    truth = shifted_copy(source, broken)
+    assert len(truth) > 100
+    problems = find_problems(io.read(broken)).problems.to_pylist()
+    reported = {(p["id"], int(p["field"].split("[")[1].split("]")[0])) for p in problems}
+    assert reported == set(truth)
+    assert {p["problem"] for p in problems} <= {"span_mismatch", "offset_out_of_range"}
+    repaired = tmp_path / "repaired.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "curate", "validate", broken, "--report", tmp_path / "r.csv", "--repair", repaired],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1, result.stderr
+    assert json.loads(repaired.read_text(encoding="utf-8")) == json.loads(source.read_text(encoding="utf-8"))
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == len(truth) + 1
+
+
+def test_pipeline_on_real_data_conserves_rows_resumes_and_reports_corruption(tmp_path):
+    source = needs_shared("xquad", "xquad.zh.json")
+    data = tmp_path / "zh.json"
+    data.write_bytes(source.read_bytes())
+    config = {
+        "name": "real",
+        "input": {"path": str(data)},
+        "output": {"dir": str(tmp_path / "run")},
+        "stages": [
+            {"use": "validate_spans"},
+            {"use": "normalize_text", "params": {"unicode": "nfkc"}},
+            {"use": "exact_dedup"},
+            {"use": "length_filter", "params": {"field": "context", "min": 200}},
+        ],
+    }
+    first = run_pipeline(config)
+    rows = first.input_rows
+    for run in first.stages:
+        kept = pq.read_metadata(run.dir / "kept.parquet").num_rows
+        rejected = pq.read_metadata(run.dir / "rejected.parquet").num_rows
+        assert kept + rejected == rows
+        rows = kept
+    assert first.stages[2].stats.rows_rejected > 0  # XQuAD zh repeats some questions on a passage
+    assert find_problems(first.output).clean
+    second = run_pipeline(config)
+    assert all(run.resumed for run in second.stages)
+    assert second.output.num_rows == first.output.num_rows
+    data.write_text(source.read_text(encoding="utf-8")[:5000], encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        run_pipeline(config)
+    message = str(info.value)
+    assert "malformed JSON" in message and "zh.json" in message and "line" in message and "\n" not in message
+
+
+def test_korean_tsv_with_other_column_names_fits_classification():
+    path = needs_shared("korean_hate_speech", "labeled", "train.tsv")
+    dataset = io.read(path, kind="classification", rename={"comments": "text", "hate": "label"})
+    assert dataset.num_rows == 7896
+    assert set(dataset.to_arrow().column("label").to_pylist()) == {"hate", "offensive", "none"}
+    ids = dataset.to_arrow().column("id").to_pylist()
+    assert ids[:2] == ["train-1", "train-2"] and len(set(ids)) == len(ids)

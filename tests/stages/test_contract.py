@@ -1,0 +1,70 @@
+"""Every registered stage honours the contract: typed params, empty input, nothing lost, determinism."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.dataset import Dataset
+from curate.errors import ConfigError
+from curate.stages import REGISTRY, get_stage_class
+from tests.conftest import mrc_rows
+
+REQUIRED = {"length_filter": {"field": "question"}, "sql_filter": {"where": "true"}}
+
+
+def make(name: str, **params):
+    return REGISTRY[name]({**REQUIRED.get(name, {}), **params})
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_unknown_param_names_the_key_and_the_allowed_ones(name):
+    with pytest.raises(ConfigError) as info:
+        make(name, bogus_key=1)
+    message = str(info.value)
+    assert "bogus_key" in message and name in message and "allowed:" in message
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_empty_input_gives_empty_outputs(name, mrc):
+    empty = Dataset.from_arrow(mrc.table.slice(0, 0), "mrc")
+    result = make(name)(empty)
+    assert result.kept.num_rows == 0 and result.rejected.num_rows == 0
+    assert {"reject_stage", "reject_reason", "reject_detail"} <= set(result.rejected.schema.names)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_kept_plus_rejected_is_input_and_outputs_are_deterministic(name, tmp_path):
+    rows = [dict(r) for r in mrc_rows() * 3]
+    for i, row in enumerate(rows):
+        row["id"] = f"r{i}"
+    dataset = Dataset.from_arrow(pa.Table.from_pylist(rows), "mrc")
+    outputs = []
+    for attempt in range(2):
+        out = tmp_path / str(attempt)
+        out.mkdir()
+        kept, rejected, stats = make(name).execute(dataset, out_dir=out, batch_rows=5)
+        assert stats.rows_in == dataset.num_rows == stats.rows_kept + stats.rows_rejected
+        assert pq.read_metadata(kept).num_rows + pq.read_metadata(rejected).num_rows == dataset.num_rows
+        outputs.append((kept.read_bytes(), rejected.read_bytes()))
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_stage_runs_on_arrow_and_polars_and_returns_the_same_type(name, mrc):
+    import polars as pl
+
+    table = mrc.to_arrow()
+    assert isinstance(make(name)(table).kept, pa.Table)
+    assert isinstance(make(name)(pl.from_arrow(table), kind="mrc").kept, pl.DataFrame)
+    assert isinstance(make(name)(mrc).kept, Dataset)
+
+
+def test_unknown_stage_suggests_the_closest_name():
+    with pytest.raises(ConfigError, match="did you mean 'exact_dedup'"):
+        get_stage_class("exact_dedupe")
+
+
+def test_stage_refuses_a_kind_it_does_not_accept():
+    corpus = Dataset.from_arrow(pa.table({"doc_id": ["d1"], "text": ["본문"]}), "corpus")
+    with pytest.raises(ConfigError, match="does not accept kind 'corpus'.*accepts: mrc"):
+        REGISTRY["validate_spans"]()(corpus)

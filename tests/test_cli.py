@@ -1,0 +1,123 @@
+"""The command line, run as a user runs it (a subprocess of ``python -m curate``)."""
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate import io
+from curate.dataset import Dataset
+from tests.conftest import mrc_table
+
+
+def curate(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "curate", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def squad(tmp_path):
+    path = tmp_path / "in.json"
+    io.write(Dataset.from_arrow(mrc_table(), "mrc"), path)
+    return path
+
+
+def shifted(tmp_path, squad):
+    doc = json.loads(squad.read_text())
+    qa = doc["data"][0]["paragraphs"][0]["qas"][2]
+    qa["answers"][0]["answer_start"] += 2
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False))
+    return path, qa["id"]
+
+
+def test_validate_exit_codes_report_and_repair(tmp_path, squad):
+    clean = curate("validate", squad)
+    assert clean.returncode == 0 and "no problems" in clean.stdout
+    broken, qid = shifted(tmp_path, squad)
+    report = tmp_path / "report.csv"
+    repaired = tmp_path / "fixed.json"
+    result = curate("validate", broken, "--report", report, "--repair", repaired)
+    assert result.returncode == 1, result.stderr
+    assert "span_mismatch" in result.stdout
+    lines = report.read_text().splitlines()
+    assert lines[0] == "row,id,field,problem,detail" and len(lines) == 2 and f",{qid},answers[0].answer_start," in lines[1]
+    assert json.loads(repaired.read_text()) == json.loads(squad.read_text())
+    assert curate("validate", repaired).returncode == 0
+
+
+def test_validate_unusable_input_exits_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "text": "a", "label": "x"}\n{"id": 2, "text": }\n')
+    result = curate("validate", bad)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "bad.jsonl, line 2" in result.stderr and "Traceback" not in result.stderr
+    debug = curate("--debug", "validate", bad)
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+def test_missing_field_and_wrong_type_errors_name_file_row_field_value(tmp_path):
+    missing = tmp_path / "m.jsonl"
+    missing.write_text('{"id": "1", "document": "좋다", "label": "1"}\n')
+    result = curate("convert", missing, tmp_path / "o.parquet", "--kind", "classification")
+    assert result.returncode == 2
+    assert "missing required field 'text'" in result.stderr and "--rename" in result.stderr
+    ok = curate("convert", missing, tmp_path / "o.parquet", "--kind", "classification", "--rename", "document=text")
+    assert ok.returncode == 0, ok.stderr
+    assert pq.read_table(tmp_path / "o.parquet").column("text").to_pylist() == ["좋다"]
+    wrong = tmp_path / "w.jsonl"
+    wrong.write_text('{"query_id": "q", "doc_id": "d", "score": 1}\n{"query_id": "q", "doc_id": "e", "score": "high"}\n')
+    result = curate("convert", wrong, tmp_path / "w.parquet", "--kind", "qrels")
+    assert result.returncode == 2
+    assert "row 2" in result.stderr and "field 'score'" in result.stderr and "'high'" in result.stderr
+
+
+def test_convert_skip_bad_rows_writes_a_quarantine(tmp_path):
+    src = tmp_path / "d.tsv"
+    src.write_text("id\ttext\tlabel\n1\t좋아요\tpos\n2\t잘림\n3\t별로\tneg\n")
+    result = curate("convert", src, tmp_path / "d.jsonl", "--kind", "classification", "--skip-bad-rows")
+    assert result.returncode == 0, result.stderr
+    assert "1 unreadable rows skipped" in result.stderr
+    assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 2
+    quarantined = json.loads((tmp_path / "d.jsonl.quarantine.jsonl").read_text())
+    assert quarantined["location"] == "line 3"
+
+
+def test_convert_squad_parquet_squad_round_trip(tmp_path, squad):
+    assert curate("convert", squad, tmp_path / "x.parquet").returncode == 0
+    assert curate("convert", tmp_path / "x.parquet", tmp_path / "back.json").returncode == 0
+    assert json.loads((tmp_path / "back.json").read_text()) == json.loads(squad.read_text())
+
+
+def test_bad_option_values_are_one_line_errors(tmp_path, squad):
+    result = curate("convert", squad, tmp_path / "x.out", "--to", "xml")
+    assert result.returncode == 2 and "unknown format" in result.stderr and "squad, jsonl" in result.stderr
+    result = curate("convert", squad, tmp_path / "x.parquet", "--rename", "novalue")
+    assert result.returncode == 2 and "SOURCE=TARGET" in result.stderr
+    result = curate("validate", tmp_path / "nope.json")
+    assert result.returncode == 2 and "file not found" in result.stderr
+
+
+def test_run_prints_a_summary_and_bad_config_key_is_one_line(tmp_path, squad):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"name: c\ninput: {{path: {squad}}}\noutput: {tmp_path / 'run'}\nstages:\n  - use: exact_dedup\n")
+    result = curate("run", pipeline)
+    assert result.returncode == 0, result.stderr
+    assert "exact_dedup" in result.stdout and "output:" in result.stdout
+    pipeline.write_text(f"name: c\ninput: {{path: {squad}}}\nstages:\n  - use: exact_dedup\n    param: {{}}\n")
+    result = curate("run", pipeline)
+    assert result.returncode == 2
+    assert "unknown key 'stages.0.param'" in result.stderr and "allowed: use, id, params" in result.stderr
+
+
+def test_schema_show_stages_and_version():
+    shown = curate("schema", "show", "mrc")
+    assert shown.returncode == 0 and "answers" in shown.stdout and "list<struct<text: string, answer_start: int32>>" in shown.stdout
+    assert curate("schema", "show", "nope").returncode == 2
+    listed = curate("stages")
+    for name in ("validate_spans", "normalize_text", "exact_dedup", "length_filter", "sql_filter"):
+        assert name in listed.stdout
+    assert "where: str (required)" in listed.stdout
+    assert curate("--version").stdout.startswith("curate ")

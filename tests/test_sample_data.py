@@ -1,0 +1,97 @@
+"""The demo and the per-kind pipelines on sample_data/ find the defects planted there."""
+
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from curate import io
+from curate.pipeline import load_config, rejected_rows, run_pipeline
+from curate.validate import find_problems
+from tests.conftest import REPO
+
+SAMPLE = REPO / "sample_data"
+DEFECTS = json.loads((SAMPLE / "defects.json").read_text(encoding="utf-8"))
+MRC = DEFECTS["korquad_sample.json"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    config = load_config(REPO / "pipelines" / "demo.yaml")
+    config.input.path = str(SAMPLE / "korquad_sample.json")
+    return run_pipeline(config, output=out)
+
+
+def by_stage(result):
+    rows = rejected_rows(result.dir).to_pylist()
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        found.setdefault(row["reject_stage"], {})[row["id"]] = row["reject_reason"]
+    return found
+
+
+def test_validate_reports_exactly_the_planted_span_problems():
+    problems = find_problems(io.read(SAMPLE / "korquad_sample.json")).problems.to_pylist()
+    found = {(p["id"], p["problem"]) for p in problems}
+    shifted = {d["id"] for d in MRC["shifted_offset"]}
+    mismatch = shifted | set(MRC["nfd_answer"]) | set(MRC["stray_whitespace"]) | set(MRC["answer_not_in_context"])
+    expected = (
+        {(i, "span_mismatch") for i in mismatch}
+        | {(i, "offset_out_of_range") for i in MRC["out_of_range"]}
+        | {(i, "empty_answer") for i in MRC["empty_answer"]}
+        | {(i, "impossible_with_answers") for i in MRC["impossible_with_answers"]}
+        | {(i, "duplicate_id") for i in MRC["duplicate_id"]}
+    )
+    assert found == expected
+
+
+def test_demo_repairs_shifted_offsets_to_the_true_start(demo):
+    kept = {r["id"]: r for r in io.read(demo.dir / "01_validate_spans" / "kept.parquet").to_arrow().to_pylist()}
+    for defect in MRC["shifted_offset"]:
+        row = kept[defect["id"]]
+        assert row["answers"][defect["answer_index"]]["answer_start"] == defect["true_start"]
+        assert row["span_repair"]
+
+
+def test_demo_rejects_unrepairable_rows_and_duplicates_with_reasons(demo):
+    rejected = by_stage(demo)
+    spans = rejected["validate_spans"]
+    assert {i for i, r in spans.items() if r == "answer_not_found"} == set(MRC["answer_not_in_context"])
+    assert {i for i, r in spans.items() if r == "empty_answer"} == set(MRC["empty_answer"])
+    assert {i for i, r in spans.items() if r == "impossible_with_answers"} == set(MRC["impossible_with_answers"])
+    assert {i for i, r in spans.items() if r == "duplicate_id"} == set(MRC["duplicate_id"])
+    assert set(rejected["exact_dedup"]) == {d["id"] for d in MRC["exact_duplicate_question"]}
+    assert set(MRC["english"]) | set(MRC["junk_spam"]) == set(rejected["korean_context"])
+
+
+def test_demo_output_is_clean_nfc_and_every_span_exact(demo):
+    output = io.read(demo.exports[0])
+    assert find_problems(output).clean
+    rows = {r["id"]: r for r in output.to_arrow().to_pylist()}
+    for qid in MRC["nfd_paragraph"] + MRC["nfd_answer"] + MRC["junk_control"] + MRC["junk_html"]:
+        context = rows[qid]["context"]
+        assert unicodedata.is_normalized("NFC", context)
+        assert "\u200b" not in context and "<p>" not in context and "&nbsp;" not in context
+    for qid in MRC["irregular_whitespace"]:
+        assert "  " not in rows[qid]["context"] and "\t" not in rows[qid]["context"]
+    assert demo.stages[-1].stats.rows_kept == output.num_rows
+
+
+@pytest.mark.parametrize("pipeline", sorted((REPO / "pipelines").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_pipeline_runs_on_sample_data(pipeline: Path, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run_pipeline(pipeline, output=tmp_path / "run")
+    assert result.stages and result.output.num_rows > 0
+    for run in result.stages:
+        assert run.stats.rows_kept + run.stats.rows_rejected == run.stats.rows_in
+
+
+def test_classification_pipeline_finds_planted_duplicates_and_empty_texts(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run_pipeline(REPO / "pipelines" / "classification.yaml", output=tmp_path / "run")
+    rejected = by_stage(result)
+    cls = DEFECTS["reviews_cls.tsv"]
+    assert set(rejected["length_filter"]) == set(cls["empty_text"])
+    assert set(rejected["exact_dedup"]) == {d["id"] for d in cls["exact_duplicate"]}
