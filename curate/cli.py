@@ -21,6 +21,7 @@ from rich.table import Table
 import curate
 from curate import io
 from curate.errors import ConfigError, CurateError, Where
+from curate.pipeline import Reporter
 
 app = typer.Typer(
     help="Clean, deduplicate and validate training data for extractive QA, retrieval and classification.",
@@ -107,7 +108,7 @@ def _quote(value: str | None) -> Any:
 # ----------------------------------------------------------------------------- run
 
 
-class _RichReporter:
+class _RichReporter(Reporter):
     def __init__(self) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -183,12 +184,9 @@ def convert(
     """Convert between formats (squad, jsonl, csv, tsv, parquet, beir, hf) with column renames."""
     with _errors():
         fmt = from_ or io.detect_format(src)
-        target = to or io.detect_format(dst, writing=True)
-        if (fmt in ("beir",) and kind is None) or (
-            fmt == "parquet" and src.is_dir() and kind is None and target == "beir"
-        ):
+        if kind is None and io.is_bundle(src, fmt):
             parts = io.read_bundle(src, format=fmt)
-            io.write_bundle(parts, dst, format="beir" if target == "beir" else "parquet")
+            io.write_bundle(parts, dst, format=to or "parquet")
             counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in parts.items())
             out.print(f"wrote {dst} ({counts})", highlight=False)
             return
@@ -250,7 +248,7 @@ def validate(
             table.add_column("problem")
             table.add_column("count", justify="right")
             table.add_column("first example")
-            examples = {}
+            examples: dict[str, str] = {}
             for row in result.problems.to_pylist():
                 examples.setdefault(row["problem"], f"row {row['row']} ({row['id']}) {row['field']}: {row['detail']}")
             for code, count in result.counts().items():

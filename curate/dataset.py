@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from curate.schemas import conform, get_schema
 
 METADATA_KEY = b"curate"
-DEFAULT_BATCH_ROWS = 8192
+DEFAULT_BATCH_ROWS = 32768
 
 
 def _sql_list(paths: Sequence[Path]) -> str:

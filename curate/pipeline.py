@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 import curate
 from curate import io
-from curate.dataset import Dataset
+from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, CurateError, StageError, Where
 from curate.stages import Stage, StageStats, get_stage_class
 
@@ -90,7 +90,7 @@ class PipelineConfig(_Strict):
     input: InputConfig
     output: OutputConfig = OutputConfig()
     stages: list[StageConfig] = []
-    batch_rows: int = 8192
+    batch_rows: int = DEFAULT_BATCH_ROWS
 
     @field_validator("output", mode="before")
     @classmethod

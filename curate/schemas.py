@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -151,14 +152,6 @@ def get_schema(kind: str) -> Schema:
     )
 
 
-def _row_label(table: pa.Table, row: int, key: str | None) -> str:
-    if key and key in table.column_names:
-        value = table.column(key)[row].as_py()
-        if value is not None:
-            return f"{row + 1} ({key} {value!r})"
-    return str(row + 1)
-
-
 def _first_null(column: pa.ChunkedArray) -> int | None:
     if column.null_count == 0:
         return None
@@ -166,7 +159,7 @@ def _first_null(column: pa.ChunkedArray) -> int | None:
 
 
 def _parse_json_column(column: pa.ChunkedArray, target: pa.DataType, name: str, file: str | None) -> pa.Array:
-    values = []
+    values: list[Any] = []
     for row, text in enumerate(column.to_pylist()):
         if text is None or text == "":
             values.append(None)
@@ -209,6 +202,10 @@ def _cast_column(column: pa.ChunkedArray, target: pa.DataType, name: str, file: 
         return pa.chunked_array([_parse_json_column(column, target, name, file)])
     if pa.types.is_null(column.type):
         return pa.chunked_array([pa.nulls(len(column), target)])
+    textual = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    if textual and not pa.types.is_string(target):
+        # an empty CSV/TSV cell is a missing value for a bool or number, as for nested types above
+        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
     try:
         return column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):

@@ -82,14 +82,11 @@ def find_problems(dataset: Dataset) -> Validation:
                 r = mrc[i]
                 for p in check_row(r["context"], r["answers"], r["is_impossible"], r["plausible_answers"]):
                     found.append((row, row_id, p.field, p.code, p.detail))
-    columns = list(zip(*found, strict=True)) if found else [[] for _ in PROBLEM_COLUMNS]
+    types = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.string())
     problems = pa.table(
         {
-            "row": pa.array(columns[0], pa.int64()),
-            "id": pa.array(columns[1], pa.string()),
-            "field": pa.array(columns[2], pa.string()),
-            "problem": pa.array(columns[3], pa.string()),
-            "detail": pa.array(columns[4], pa.string()),
+            name: pa.array([p[i] for p in found], dtype)
+            for i, (name, dtype) in enumerate(zip(PROBLEM_COLUMNS, types, strict=True))
         }
     )
     return Validation(rows=row, problems=problems)

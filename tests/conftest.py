@@ -30,7 +30,12 @@ def mrc_rows() -> list[dict]:
         {"id": "q1", "context": CONTEXT, "question": "대한민국의 수도는?", "answers": [answer(CONTEXT, "서울")]},
         {"id": "q2", "context": CONTEXT, "question": "서울의 인구는?", "answers": [answer(CONTEXT, "약 940만 명")]},
         {"id": "q3", "context": CONTEXT, "question": "서울을 가로지르는 강은?", "answers": [answer(CONTEXT, "한강")]},
-        {"id": "q4", "context": nfd, "question": "수도는?", "answers": [answer(nfd, unicodedata.normalize("NFD", "서울"))]},
+        {
+            "id": "q4",
+            "context": nfd,
+            "question": "수도는?",
+            "answers": [answer(nfd, unicodedata.normalize("NFD", "서울"))],
+        },
     ]
 
 

@@ -42,7 +42,9 @@ def test_validate_exit_codes_report_and_repair(tmp_path, squad):
     assert result.returncode == 1, result.stderr
     assert "span_mismatch" in result.stdout
     lines = report.read_text().splitlines()
-    assert lines[0] == "row,id,field,problem,detail" and len(lines) == 2 and f",{qid},answers[0].answer_start," in lines[1]
+    assert (
+        lines[0] == "row,id,field,problem,detail" and len(lines) == 2 and f",{qid},answers[0].answer_start," in lines[1]
+    )
     assert json.loads(repaired.read_text()) == json.loads(squad.read_text())
     assert curate("validate", repaired).returncode == 0
 
@@ -68,7 +70,9 @@ def test_missing_field_and_wrong_type_errors_name_file_row_field_value(tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert pq.read_table(tmp_path / "o.parquet").column("text").to_pylist() == ["좋다"]
     wrong = tmp_path / "w.jsonl"
-    wrong.write_text('{"query_id": "q", "doc_id": "d", "score": 1}\n{"query_id": "q", "doc_id": "e", "score": "high"}\n')
+    wrong.write_text(
+        '{"query_id": "q", "doc_id": "d", "score": 1}\n{"query_id": "q", "doc_id": "e", "score": "high"}\n'
+    )
     result = curate("convert", wrong, tmp_path / "w.parquet", "--kind", "qrels")
     assert result.returncode == 2
     assert "row 2" in result.stderr and "field 'score'" in result.stderr and "'high'" in result.stderr
@@ -102,7 +106,9 @@ def test_bad_option_values_are_one_line_errors(tmp_path, squad):
 
 def test_run_prints_a_summary_and_bad_config_key_is_one_line(tmp_path, squad):
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text(f"name: c\ninput: {{path: {squad}}}\noutput: {tmp_path / 'run'}\nstages:\n  - use: exact_dedup\n")
+    pipeline.write_text(
+        f"name: c\ninput: {{path: {squad}}}\noutput: {tmp_path / 'run'}\nstages:\n  - use: exact_dedup\n"
+    )
     result = curate("run", pipeline)
     assert result.returncode == 0, result.stderr
     assert "exact_dedup" in result.stdout and "output:" in result.stdout
@@ -114,10 +120,28 @@ def test_run_prints_a_summary_and_bad_config_key_is_one_line(tmp_path, squad):
 
 def test_schema_show_stages_and_version():
     shown = curate("schema", "show", "mrc")
-    assert shown.returncode == 0 and "answers" in shown.stdout and "list<struct<text: string, answer_start: int32>>" in shown.stdout
+    assert (
+        shown.returncode == 0
+        and "answers" in shown.stdout
+        and "list<struct<text: string, answer_start: int32>>" in shown.stdout
+    )
     assert curate("schema", "show", "nope").returncode == 2
     listed = curate("stages")
     for name in ("validate_spans", "normalize_text", "exact_dedup", "length_filter", "sql_filter"):
         assert name in listed.stdout
     assert "where: str (required)" in listed.stdout
     assert curate("--version").stdout.startswith("curate ")
+
+
+def test_convert_beir_folder_to_parquet_folder_and_back(tmp_path):
+    from tests.conftest import REPO
+
+    beir = REPO / "sample_data" / "retrieval"
+    assert curate("convert", beir, tmp_path / "pq").returncode == 0
+    assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == ["corpus.parquet", "qrels.parquet", "queries.parquet"]
+    result = curate("convert", tmp_path / "pq", tmp_path / "beir", "--to", "beir")
+    assert result.returncode == 0, result.stderr
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        assert (tmp_path / "beir" / name).read_text(encoding="utf-8") == (beir / name).read_text(encoding="utf-8")
+    one = curate("convert", beir, tmp_path / "corpus.jsonl", "--kind", "corpus")
+    assert one.returncode == 0 and "64 rows, kind corpus" in one.stdout

@@ -17,7 +17,9 @@ def squad_file(tmp_path):
     table = mrc_table()
     broken = table.to_pylist()
     broken[1]["answers"] = [{"text": "약 940만 명", "answer_start": 3}]
-    io.write(Dataset.from_arrow(table.from_pylist(broken + [dict(broken[0], id="q9")], schema=table.schema), "mrc"), path)
+    io.write(
+        Dataset.from_arrow(table.from_pylist(broken + [dict(broken[0], id="q9")], schema=table.schema), "mrc"), path
+    )
     return path
 
 
@@ -115,7 +117,10 @@ def test_unexpected_stage_failure_becomes_a_stage_error(tmp_path, squad_file, mo
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"name": "x", "input": {"path": "a"}, "stagez": []}, "unknown key 'stagez'.*allowed: name, description, input"),
+        (
+            {"name": "x", "input": {"path": "a"}, "stagez": []},
+            "unknown key 'stagez'.*allowed: name, description, input",
+        ),
         ({"name": "x", "input": {"path": "a", "fromat": "squad"}}, "unknown key 'input.fromat'.*allowed: path, format"),
         ({"input": {"path": "a"}}, "missing key 'name'"),
         ({"name": "x", "input": {"path": "a"}, "stages": [{"use": "validate_spans", "parms": {}}]}, "stages.0.parms"),
@@ -153,7 +158,9 @@ def test_corrupted_input_is_a_one_line_input_error(tmp_path, squad_file):
 
 def test_skip_mode_quarantines_unreadable_rows(tmp_path):
     data = tmp_path / "d.jsonl"
-    data.write_text('{"id": "1", "text": "좋아요", "label": "pos"}\n{"id": "2", "text": \n{"id": "3", "text": "별로", "label": "neg"}\n')
+    data.write_text(
+        '{"id": "1", "text": "좋아요", "label": "pos"}\n{"id": "2", "text": \n{"id": "3", "text": "별로", "label": "neg"}\n'
+    )
     config = {"name": "q", "input": {"path": str(data), "on_error": "skip"}, "output": str(tmp_path / "run")}
     result = run_pipeline(config)
     assert result.input_rows == 2 and result.quarantined == 1

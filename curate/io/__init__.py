@@ -62,6 +62,7 @@ __all__ = [
     "BadRow",
     "detect_format",
     "infer_kind",
+    "is_bundle",
     "read",
     "read_bundle",
     "write",
@@ -241,6 +242,12 @@ def _has_part(path: Path, fmt: str, part: str) -> bool:
     if fmt == "beir":
         return (path / "qrels").is_dir() if part == "qrels" else (path / f"{part}.jsonl").exists()
     return (path / f"{part}.parquet").exists()
+
+
+def is_bundle(path: str | Path, fmt: str) -> bool:
+    """True for a folder holding several retrieval parts (BEIR, or Parquet corpus/queries/qrels)."""
+    path = Path(path)
+    return fmt == "beir" or (fmt == "parquet" and path.is_dir() and any(_has_part(path, fmt, p) for p in PARTS))
 
 
 def read_bundle(path: str | Path, *, format: str | None = None) -> dict[str, Dataset]:

@@ -13,6 +13,7 @@ such key, so a v1.1 file comes back without them.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +35,8 @@ _ANSWER_KEYS = {"text", "answer_start"}
 
 def _load_json(path: Path) -> Any:
     try:
-        with path.open(encoding="utf-8") as handle:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as handle:
             return json.load(handle)
     except json.JSONDecodeError as exc:
         raise InputError(
@@ -82,6 +84,8 @@ def _answers(value: Any, where: Where, field: str) -> tuple[list[dict[str, Any]]
 def _row(
     article: dict[str, Any], paragraph: dict[str, Any], qa: dict[str, Any], document_id: str, pi: int, where: Where
 ) -> dict[str, Any]:
+    if not isinstance(qa, dict):
+        raise SchemaError("question is not a JSON object", where=where, value=qa)
     for key in ("id", "question"):
         if key not in qa:
             raise SchemaError(f"question has no '{key}'", where=Where(file=where.file, field=key), value=sorted(qa))
@@ -131,6 +135,16 @@ def read_squad(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, li
     return with_metadata(table, metadata), bad
 
 
+def _expect_object(value: Any, file: str, locator: str) -> None:
+    if not isinstance(value, dict):
+        raise InputError(
+            "expected a JSON object",
+            where=Where(file=file, field=locator),
+            value=value,
+            hint="SQuAD layout: {data: [{title, paragraphs: [{context, qas: [...]}]}]}",
+        )
+
+
 def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | None, BadRow | None]]:
     file = str(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
@@ -142,7 +156,9 @@ def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | N
         )
     for ai, article in enumerate(doc["data"]):
         document_id = f"{path.stem}/{ai}"
+        _expect_object(article, file, f"data[{ai}]")
         for pi, paragraph in enumerate(article.get("paragraphs", [])):
+            _expect_object(paragraph, file, f"data[{ai}].paragraphs[{pi}]")
             for qi, qa in enumerate(paragraph.get("qas", [])):
                 locator = f"data[{ai}].paragraphs[{pi}].qas[{qi}]"
                 try:

@@ -54,13 +54,29 @@ def _records_to_table(records: list[dict[str, Any]], file: str) -> pa.Table:
     return pa.table(columns)
 
 
+def _has_timestamp(dtype: pa.DataType) -> bool:
+    return pa.types.is_timestamp(dtype) or any(_has_timestamp(dtype.field(i).type) for i in range(dtype.num_fields))
+
+
+def _read_jsonl_arrow(path: Path) -> pa.Table:
+    """Arrow's fast JSON Lines reader; text it took for a timestamp is read again as text."""
+    options = pajson.ReadOptions(block_size=16 << 20)
+    table = pajson.read_json(pa.input_stream(str(path), compression="detect"), read_options=options)
+    if any(_has_timestamp(f.type) for f in table.schema):
+        # a nested timestamp cannot be read as text: ArrowInvalid, the line-by-line reader takes over
+        as_text = pa.schema([pa.field(f.name, pa.string()) if _has_timestamp(f.type) else f for f in table.schema])
+        parse = pajson.ParseOptions(explicit_schema=as_text)
+        stream = pa.input_stream(str(path), compression="detect")
+        table = pajson.read_json(stream, read_options=options, parse_options=parse)
+    table.validate(full=True)  # the reader lets invalid UTF-8 through; the line reader names it
+    return table
+
+
 def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, list[BadRow]]:
     """Read JSON Lines (one object per line; ``.gz`` allowed)."""
     if not skip_bad_rows:
         try:
-            stream = pa.input_stream(str(path), compression="detect")
-            options = pajson.ReadOptions(block_size=16 << 20)
-            return pajson.read_json(stream, read_options=options), []
+            return _read_jsonl_arrow(path), []
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             pass  # the line-by-line reader below names the bad line
     records: list[dict[str, Any]] = []

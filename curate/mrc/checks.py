@@ -108,17 +108,27 @@ def _repair_spans(
             fixed.append(answer)
             continue
         start = answer["answer_start"] if answer["answer_start"] is not None else 0
-        repair = repair_span(context, answer["text"], max(0, min(start, len(context))))
-        if repair is None:
+        near = max(0, min(start, len(context)))
+        siblings = [
+            other["answer_start"]
+            for other in spans
+            if other is not answer and other["text"] == answer["text"] and span_problem(context, other, "") is None
+        ]
+        if siblings:  # another answer with the same text already marks where it is
+            new_start = min(siblings, key=lambda s: (abs(s - near), s))
+            new_end, method = new_start + len(answer["text"]), "same as another answer"
+        elif (repair := repair_span(context, answer["text"], near)) is not None:
+            new_start, new_end, method = repair.start, repair.end, repair.method
+        else:
             unrepaired.append(Problem(f"{field}.text", "answer_not_found", f"{answer['text']!r} not in context"))
             fixed.append(answer)
             continue
-        new_text = context[repair.start : repair.end]
-        fixed.append({"text": new_text, "answer_start": repair.start})
-        change = f"{field}: {problem.code}, answer_start {answer['answer_start']} -> {repair.start}"
+        new_text = context[new_start:new_end]
+        fixed.append({"text": new_text, "answer_start": new_start})
+        change = f"{field}: {problem.code}, answer_start {answer['answer_start']} -> {new_start}"
         if new_text != answer["text"]:
             change += f", text {answer['text']!r} -> {new_text!r}"
-        notes.append(f"{change} ({repair.method})")
+        notes.append(f"{change} ({method})")
     return fixed, notes, unrepaired
 
 
@@ -128,8 +138,9 @@ def repair_row(
     is_impossible: bool | None = None,
     plausible_answers: list[dict[str, Any]] | None = None,
 ) -> RowRepair:
-    """Move each broken span to the occurrence of its text nearest to the given offset (exact,
-    else after NFC and whitespace folding, taking the context's own characters as the new text)."""
+    """Move each broken span to where its text is: the span of another answer of the same row with
+    the same text when there is one, else the occurrence nearest to the given offset (exact, else
+    after NFC and whitespace folding, taking the context's own characters as the new text)."""
     fixed, notes, unrepaired = _repair_spans(context, answers, "answers")
     plausible = None
     if plausible_answers is not None:

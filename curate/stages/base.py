@@ -24,16 +24,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from curate.dataset import Dataset
+from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
+ROW_GROUP_ROWS = 65536  # rows per Parquet row group written by a stage
 
 
 class Params(BaseModel):
     """Base of every stage's parameters: unknown keys are an error, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+StageParams = Params
 
 
 @dataclass
@@ -126,14 +130,15 @@ class Stage:
     """Base class of every stage. Subclasses set the class attributes and implement ``process``."""
 
     name: ClassVar[str]
-    Params: ClassVar[type[Params]] = Params
+    Params: ClassVar[type[StageParams]] = StageParams
     kinds: ClassVar[tuple[str, ...]] = ()  # accepted schema kinds; empty = every kind
     adds: ClassVar[tuple[str, ...]] = ()  # columns added to kept rows
     description: ClassVar[str] = ""
 
-    def __init__(self, params: Params | Mapping[str, Any] | None = None, *, id: str | None = None, **kwargs: Any):
+    def __init__(self, params: StageParams | Mapping[str, Any] | None = None, *, id: str | None = None, **kwargs: Any):
         self.id = id or self.name
-        if isinstance(params, Params):
+        self.params: StageParams
+        if isinstance(params, StageParams):
             self.params = params
         else:
             try:
@@ -185,7 +190,7 @@ class Stage:
         dataset: Dataset,
         *,
         out_dir: Path | None = None,
-        batch_rows: int = 8192,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
         on_rows: Callable[[int], None] | None = None,
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
         """Run over ``dataset``; write ``kept.parquet``/``rejected.parquet`` to ``out_dir`` or keep
@@ -258,19 +263,26 @@ class _Sink:
         self.schema = schema
         self.path = out_dir / f"{name}.parquet" if out_dir is not None else None
         self.tables: list[pa.Table] = []
+        self.buffered = 0
         self.writer = pq.ParquetWriter(self.path, schema, compression="zstd") if self.path else None
 
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
         table = table.select(self.schema.names).cast(self.schema) if table.schema != self.schema else table
-        if self.writer is not None:
-            self.writer.write_table(table)
-        else:
-            self.tables.append(table)
+        self.tables.append(table)
+        self.buffered += table.num_rows
+        if self.writer is not None and self.buffered >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.writer is not None and self.tables:
+            self.writer.write_table(pa.concat_tables(self.tables), row_group_size=ROW_GROUP_ROWS)
+            self.tables, self.buffered = [], 0
 
     def close(self) -> pa.Table | Path:
         if self.writer is not None:
+            self._flush()
             self.writer.close()
             assert self.path is not None
             return self.path

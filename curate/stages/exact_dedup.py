@@ -10,10 +10,10 @@ import pyarrow as pa
 from curate.dataset import Dataset
 from curate.stages.base import Params, Split, Stage, reject
 from curate.stages.fields import require_columns, row_keys, text_fields
-from curate.text.normalize import normalize_text
+from curate.text.normalize import Op, normalize_text
 
 _DEFAULT_FIELDS = {"qrels": ["query_id", "doc_id"]}
-_FOLD_OPS = ("nfc", "whitespace")
+_FOLD_OPS: tuple[Op, ...] = ("nfc", "whitespace")
 
 
 class ExactDedupParams(Params):

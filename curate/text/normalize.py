@@ -356,12 +356,19 @@ _TRANSFORMS: dict[str, Callable[[str], str]] = {
 
 def check_ops(ops: Sequence[str]) -> tuple[Op, ...]:
     """Validate op names; return them as a tuple. Raises ValueError on unknown names."""
+    if type(ops) is tuple and ops in _CHECKED:
+        return ops  # type: ignore[return-value]
     if isinstance(ops, str):
         raise TypeError(f"ops must be a sequence of op names, not a string: got {ops!r}")
     bad = [op for op in ops if op not in OPS]
     if bad:
         raise ValueError(f"unknown normalization op(s) {bad}: allowed ops are {list(OPS)}")
-    return tuple(ops)  # type: ignore[arg-type]
+    checked: tuple[Op, ...] = tuple(ops)  # type: ignore[arg-type]
+    _CHECKED.add(checked)
+    return checked
+
+
+_CHECKED: set[tuple[str, ...]] = set()
 
 
 def normalize(text: str, ops: Sequence[Op] = DEFAULT_OPS) -> tuple[str, OffsetMap]:

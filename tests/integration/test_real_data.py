@@ -25,7 +25,9 @@ def test_xquad_squad_parquet_squad_is_lossless(lang, tmp_path):
     back = io.read(tmp_path / "x.parquet")
     assert back.kind == "mrc" and back.num_rows == dataset.num_rows == 1190
     io.write(back, tmp_path / "x.json")
-    assert json.loads((tmp_path / "x.json").read_text(encoding="utf-8")) == json.loads(source.read_text(encoding="utf-8"))
+    assert json.loads((tmp_path / "x.json").read_text(encoding="utf-8")) == json.loads(
+        source.read_text(encoding="utf-8")
+    )
 
 
 def shifted_copy(source, out, seed=11, every=7):

@@ -73,3 +73,10 @@ def test_move_answers_rejects_an_answer_the_edit_destroys():
     new, omap = normalize(context, ops)
     moved, problem = move_answers([answer(context, "<b>")], omap, new, lambda t: normalize_text(t, ops))
     assert problem is not None and "answers[0]" in problem
+
+
+def test_repair_prefers_a_valid_sibling_answer_with_the_same_text():
+    first, second = answer(CONTEXT, "서울", 0), answer(CONTEXT, "서울", 2)
+    broken = {**second, "answer_start": first["answer_start"] + 1}  # nearest occurrence would be the first
+    fixed = repair_row(CONTEXT, [second, broken])
+    assert fixed.answers == [second, second] and "same as another answer" in fixed.notes[0]

@@ -140,7 +140,10 @@ def test_length_filter_scores_every_row_then_thresholds():
     kept = result.kept.to_arrow()
     assert kept.column("text_words").to_pylist() == [4]
     rejected = result.rejected.to_arrow().to_pylist()
-    assert [(r["id"], r["reject_reason"], r["text_words"]) for r in rejected] == [("1", "too_short", 2), ("3", "too_long", 10)]
+    assert [(r["id"], r["reject_reason"], r["text_words"]) for r in rejected] == [
+        ("1", "too_short", 2),
+        ("3", "too_long", 10),
+    ]
     assert rejected[0]["reject_detail"] == "text_words=2 < min 3"
 
 
