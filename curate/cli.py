@@ -272,6 +272,97 @@ def validate(
             raise typer.Exit(1)
 
 
+# ----------------------------------------------------------------------------- dedup
+
+
+@app.command()
+def dedup(
+    src: Annotated[Path, typer.Argument(help="Dataset file or folder (a BEIR/Parquet folder: corpus + qrels).")],
+    dst: Annotated[Path, typer.Argument(help="Where the kept rows go (a folder for a retrieval set).")],
+    field: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--field", help="Text column to compare (repeatable; default: the kind's text fields)."),
+    ] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="Jaccard similarity of duplicates.")] = 0.8,
+    shingle: Annotated[str, typer.Option("--shingle", help="char, word or morph.")] = "char",
+    ngram: Annotated[int, typer.Option("--ngram", help="Shingle size (characters, words or morphemes).")] = 5,
+    num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.")] = 128,
+    unit: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--unit", help="row; MRC: question (default) or context."),
+    ] = None,
+    keep: Annotated[
+        str, typer.Option("--keep", help="first, longest, most_answers or sql (with --order-by).")
+    ] = "first",
+    order_by: Annotated[Optional[str], typer.Option("--order-by", help="SQL expression for --keep sql.")] = None,  # noqa: UP045
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip true-Jaccard verification.")] = False,
+    clusters: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--clusters", help="Write the clusters (id, cluster_id, representative_id, jaccard) here."),
+    ] = None,
+    rejected: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--rejected", help="Write removed rows here (default: beside DST, .rejected.parquet)."),
+    ] = None,
+    against: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--against", help="Also remove rows that match this saved index (incremental dedup)."),
+    ] = None,
+    save_index: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--save-index", help="Save the index of the kept rows (with --against's) to this folder."),
+    ] = None,
+    kind: KindOpt = None,
+    from_: FromOpt = None,
+    rename: RenameOpt = None,
+    quote: QuoteOpt = None,
+) -> None:
+    """Remove near-duplicates with MinHash LSH (the engine of the minhash_dedup stage)."""
+    from curate.stages import MinHashDedup
+
+    with _errors():
+        params: dict[str, Any] = {
+            "fields": field or None,
+            "threshold": threshold,
+            "shingle": shingle,
+            "ngram": ngram,
+            "num_perm": num_perm,
+            "unit": unit,
+            "keep": keep,
+            "order_by": order_by,
+            "verify": not no_verify,
+            "against": str(against) if against else None,
+            "save_index": str(save_index) if save_index else None,
+        }
+        stage = MinHashDedup(params)
+        fmt = from_ or io.detect_format(src)
+        rejected_path = rejected or dst.with_name(dst.name.split(".")[0] + ".rejected.parquet")
+        if kind is None and io.is_bundle(src, fmt):
+            from curate.dedup.retrieval import dedup_retrieval
+
+            found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
+            io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
+            stats, cluster_table, removed = found.stats, found.clusters, found.rejected
+            extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
+        else:
+            dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
+            result = stage(dataset)
+            io.write(result.kept, dst)
+            stats, cluster_table, removed = result.stats, result.artifacts.get("clusters"), result.rejected
+            extra = ""
+        io.write(removed, rejected_path, format="parquet")
+        if clusters is not None and cluster_table is not None:
+            io.write_table(cluster_table, clusters)
+        out.print(
+            f"{stats.rows_in:,} rows: kept {stats.rows_kept:,}, removed {stats.rows_rejected:,} near-duplicates "
+            f"in {stats.seconds:.1f}s{extra}",
+            highlight=False,
+        )
+        out.print(
+            f"kept: {dst}  removed: {rejected_path}" + (f"  clusters: {clusters}" if clusters else ""), highlight=False
+        )
+
+
 # ----------------------------------------------------------------------------- schema, stages
 
 

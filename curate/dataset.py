@@ -101,6 +101,14 @@ class Dataset:
         for batch in reader:
             yield conform(pa.Table.from_batches([batch]), self.kind)
 
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One column of every row, in order (only that column is read from Parquet)."""
+        if self.table is not None:
+            return self.table.column(name)
+        quoted = '"' + name.replace('"', '""') + '"'
+        sql = f"SELECT {quoted} FROM read_parquet({_sql_list(self.paths)})"
+        return duckdb.connect().sql(sql).to_arrow_table().column(0)
+
     def to_arrow(self) -> pa.Table:
         """All rows as one Arrow table, curate metadata in its schema."""
         if self.table is not None:

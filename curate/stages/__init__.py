@@ -8,12 +8,13 @@ from curate.errors import ConfigError, Where
 from curate.stages.base import Params, Split, Stage, StageResult, StageStats, reject
 from curate.stages.exact_dedup import ExactDedup
 from curate.stages.length_filter import LengthFilter
+from curate.stages.minhash_dedup import MinHashDedup
 from curate.stages.normalize_text import NormalizeText
 from curate.stages.sql_filter import SqlFilter
 from curate.stages.validate_spans import ValidateSpans
 
 REGISTRY: dict[str, type[Stage]] = {
-    cls.name: cls for cls in (ValidateSpans, NormalizeText, ExactDedup, LengthFilter, SqlFilter)
+    cls.name: cls for cls in (ValidateSpans, NormalizeText, ExactDedup, MinHashDedup, LengthFilter, SqlFilter)
 }
 
 
@@ -30,6 +31,7 @@ __all__ = [
     "REGISTRY",
     "ExactDedup",
     "LengthFilter",
+    "MinHashDedup",
     "NormalizeText",
     "Params",
     "Split",

@@ -1,0 +1,239 @@
+"""MinHash + LSH near-duplicate clustering (pure functions over shingle hashes).
+
+Semantics follow datasketch: a ``num_perm``-value MinHash signature per text, banded into ``b``
+bands of ``r`` rows; two texts are candidates when any band is equal, which happens with
+probability ``1 - (1 - J**r)**b`` for Jaccard similarity ``J``; ``b, r`` are chosen for a threshold
+as datasketch does (minimizing the weighted false-positive and false-negative areas).
+
+Speed: signatures are computed by rensa (Rust) from the flat shingle hashes. A first pass inserts
+every text's signature into rensa's LSH index and flags the texts that collide with an earlier one;
+a second pass flags the texts those collide with. Only these involved texts (usually a few percent)
+get their signatures copied out to numpy, where the bands are grouped, candidate edges verified by
+the true Jaccard of the shingle sets, and connected components taken. So clusters are transitive and
+every exact duplicate (identical shingle sets) ends up in the cluster of its first occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from rensa import RMinHash, RMinHashLSH
+
+from curate.text.shingles import Shingles
+
+_BAND_MULT = np.uint64(0x9E3779B97F4A7C15)
+_SIG_BATCH = 50_000
+_GROUP_BANDS = 3
+
+
+@cache
+def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
+    """``(bands, rows)`` with ``bands * rows <= num_perm`` minimizing the weighted probability of
+    false positives (below ``threshold``) and false negatives (above it)."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be between 0 and 1: got {threshold}")
+    grid = np.linspace(0.0, 1.0, 1001)
+    best, best_error = (1, num_perm), float("inf")
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            p = 1.0 - (1.0 - grid**r) ** b
+            below, above = grid <= threshold, grid >= threshold
+            fp = np.trapezoid(p[below], grid[below])
+            fn = np.trapezoid(1.0 - p[above], grid[above])
+            error = fp_weight * fp + fn_weight * fn
+            if error < best_error - 1e-12:
+                best, best_error = (b, r), error
+    return best
+
+
+@dataclass(frozen=True)
+class LshConfig:
+    """MinHash/LSH settings: ``bands * rows`` permutations are used, ``seed`` fixes them."""
+
+    bands: int
+    rows: int
+    threshold: float
+    seed: int = 42
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
+    @classmethod
+    def for_threshold(cls, threshold: float, num_perm: int = 128, seed: int = 42) -> LshConfig:
+        bands, rows = optimal_bands(threshold, num_perm)
+        return cls(bands, rows, threshold, seed)
+
+
+def _groups(config: LshConfig) -> list[LshConfig]:
+    """The bands split into groups of at most ``_GROUP_BANDS``, each hashed with its own seed: one LSH
+    index per group keeps the peak memory of the index a fraction of one index over every band."""
+    return [
+        LshConfig(min(_GROUP_BANDS, config.bands - first), config.rows, config.threshold, config.seed + first)
+        for first in range(0, config.bands, _GROUP_BANDS)
+    ]
+
+
+def _digests(shingles: Shingles, config: LshConfig) -> Iterable[tuple[int, object]]:
+    """rensa digest matrices of consecutive batches: ``(first row, matrix)``."""
+    for start in range(0, len(shingles), _SIG_BATCH):
+        rows = np.arange(start, min(start + _SIG_BATCH, len(shingles)))
+        part = shingles.subset(rows) if start or len(rows) < len(shingles) else shingles
+        matrix = RMinHash.digest_matrix_from_flat_token_hashes(
+            part.hashes, part.offsets.astype(np.uint64), config.num_perm, config.seed
+        )
+        yield start, matrix
+
+
+def signatures(shingles: Shingles, config: LshConfig) -> np.ndarray:
+    """MinHash signatures, ``uint32`` of shape ``(len(shingles), num_perm)`` (band groups side by side)."""
+    out = np.empty((len(shingles), config.num_perm), np.uint32)
+    column = 0
+    for group in _groups(config):
+        for start, matrix in _digests(shingles, group):
+            rows = matrix.to_rows()  # type: ignore[attr-defined]
+            out[start : start + len(rows), column : column + group.num_perm] = np.asarray(rows, dtype=np.uint32)
+        column += group.num_perm
+    return out
+
+
+def involved_rows(shingles: Shingles, config: LshConfig) -> np.ndarray:
+    """Indices of texts that share at least one LSH band with another text (sorted)."""
+    found = [_involved_in_group(shingles, group) for group in _groups(config)]
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+
+
+def _involved_in_group(shingles: Shingles, config: LshConfig) -> np.ndarray:
+    lsh = RMinHashLSH(config.threshold, config.num_perm, config.bands)
+    flagged: list[np.ndarray] = []
+    for start, matrix in _digests(shingles, config):
+        flags = np.asarray(lsh.insert_matrix_and_query_duplicate_flags(matrix, start_key=start), bool)
+        flagged.append(start + np.nonzero(flags)[0])
+    del lsh
+    later = np.concatenate(flagged) if flagged else np.zeros(0, np.int64)
+    if not len(later):
+        return later
+    # the earlier partners: every text that collides with a flagged one (signatures recomputed:
+    # cheaper in memory than keeping every batch's matrix)
+    partners = RMinHashLSH(config.threshold, config.num_perm, config.bands)
+    for start, matrix in _digests(shingles.subset(later), config):
+        partners.insert_matrix(matrix, start_key=start)
+    earlier = [
+        start + np.nonzero(np.asarray(partners.query_duplicate_flags_matrix_one_shot(matrix), bool))[0]
+        for start, matrix in _digests(shingles, config)
+    ]
+    return np.union1d(later, np.concatenate(earlier))
+
+
+def band_keys(signature: np.ndarray, config: LshConfig) -> np.ndarray:
+    """One ``uint64`` key per band: ``(n, bands)``; equal keys mean an equal band."""
+    n = len(signature)
+    keys = np.zeros((n, config.bands), np.uint64)
+    with np.errstate(over="ignore"):
+        for b in range(config.bands):
+            key = np.full(n, np.uint64(b + 1), np.uint64)
+            for value in signature[:, b * config.rows : (b + 1) * config.rows].T:
+                key = (key ^ value.astype(np.uint64)) * _BAND_MULT
+                key ^= key >> np.uint64(29)
+            keys[:, b] = key
+    return keys
+
+
+def candidate_edges(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges ``(a, b)`` (``a < b``, unique) linking texts that share a band: each member of a band
+    group to the group's first member and to the member before it."""
+    sources: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for b in range(keys.shape[1]):
+        order = np.argsort(keys[:, b], kind="stable")
+        sorted_keys = keys[order, b]
+        same = sorted_keys[1:] == sorted_keys[:-1]
+        if not same.any():
+            continue
+        group_start = np.concatenate(([True], ~same))
+        first = order[np.maximum.accumulate(np.where(group_start, np.arange(len(order)), 0))]
+        members = np.nonzero(~group_start)[0]
+        sources += [first[members], order[members - 1]]
+        targets += [order[members], order[members]]
+    if not sources:
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    first_end, second_end = np.concatenate(sources), np.concatenate(targets)
+    low, high = np.minimum(first_end, second_end), np.maximum(first_end, second_end)
+    keep = low != high
+    pairs = np.unique(np.stack([low[keep], high[keep]], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def jaccard(shingles: Shingles, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """True Jaccard similarity of the shingle sets of each pair ``(a[i], b[i])``."""
+    cache_sets: dict[int, np.ndarray] = {}
+
+    def of(i: int) -> np.ndarray:
+        found = cache_sets.get(i)
+        if found is None:
+            found = cache_sets[i] = np.unique(shingles.of(i))
+        return found
+
+    out = np.empty(len(a), np.float64)
+    for k, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+        sx, sy = of(x), of(y)
+        inter = len(np.intersect1d(sx, sy, assume_unique=True))
+        out[k] = inter / (len(sx) + len(sy) - inter)
+    return out
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` nodes: the smallest node index in its component."""
+    labels: np.ndarray = np.arange(n, dtype=np.int64)
+    while len(a):
+        la, lb = labels[a], labels[b]
+        if np.array_equal(la, lb):
+            return labels
+        low = np.minimum(la, lb)
+        np.minimum.at(labels, la, low)  # hook each root under the smaller root
+        np.minimum.at(labels, lb, low)
+        while not np.array_equal(jumped := labels[labels], labels):  # compress paths
+            labels = jumped
+    return labels
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Near-duplicate clusters over ``n`` texts.
+
+    ``label[i]`` is the smallest index in text ``i``'s cluster (``i`` itself for a singleton);
+    ``rows`` are the involved texts with ``signature`` (their MinHash signatures, in ``rows`` order)
+    so similarities can be estimated; ``edges`` holds the verified candidate pairs and their true
+    Jaccard similarity.
+    """
+
+    label: np.ndarray
+    rows: np.ndarray
+    signature: np.ndarray
+    edge_a: np.ndarray
+    edge_b: np.ndarray
+    edge_jaccard: np.ndarray
+
+    def estimated_jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """MinHash estimate of the Jaccard similarity of pairs of involved texts."""
+        position = np.searchsorted(self.rows, a), np.searchsorted(self.rows, b)
+        return (self.signature[position[0]] == self.signature[position[1]]).mean(axis=1)
+
+
+def cluster(shingles: Shingles, config: LshConfig, *, verify: bool = True) -> Clustering:
+    """Cluster near-duplicate texts: LSH candidates, optionally verified by true Jaccard >= threshold,
+    then connected components."""
+    n = len(shingles)
+    rows = involved_rows(shingles, config)
+    signature = signatures(shingles.subset(rows), config) if len(rows) else np.zeros((0, config.num_perm), np.uint32)
+    local_a, local_b = candidate_edges(band_keys(signature, config))
+    a, b = rows[local_a], rows[local_b]
+    similarity = jaccard(shingles, a, b) if verify else (signature[local_a] == signature[local_b]).mean(axis=1)
+    if verify:
+        passed = similarity >= config.threshold
+        a, b, similarity = a[passed], b[passed], similarity[passed]
+    return Clustering(components(n, a, b), rows, signature, a, b, similarity)
