@@ -63,6 +63,7 @@ def test_demo_rejects_unrepairable_rows_and_duplicates_with_reasons(demo):
     assert {i for i, r in spans.items() if r == "impossible_with_answers"} == set(MRC["impossible_with_answers"])
     assert {i for i, r in spans.items() if r == "duplicate_id"} == set(MRC["duplicate_id"])
     assert set(rejected["exact_dedup"]) == {d["id"] for d in MRC["exact_duplicate_question"]}
+    assert set(rejected["near_dedup"]) == set(MRC["near_duplicate_paragraph"])
     assert set(MRC["english"]) | set(MRC["junk_spam"]) == set(rejected["korean_context"])
 
 

@@ -32,7 +32,7 @@ def summary_table(result: RunResult) -> Table:
         ("reasons", "left"),
         ("seconds", "right"),
     ):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in _rows(result):
         table.add_row(*row)
     return table
