@@ -363,6 +363,94 @@ def dedup(
         )
 
 
+# ----------------------------------------------------------------------------- contamination
+
+
+@app.command()
+def contamination(
+    train: Annotated[Path, typer.Argument(help="Training set (file or folder).")],
+    evaluation: Annotated[
+        Path, typer.Argument(metavar="EVAL", help="Evaluation set (file or folder) it must not overlap.")
+    ],
+    field: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--field", help="Column to compare (repeatable; default MRC context, question, answers; else text fields)."
+        ),
+    ] = None,
+    report: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--out",
+            help="Write the report (train_id, eval_id, field, method, overlap, shared): .csv/.tsv/.jsonl/.parquet.",
+        ),
+    ] = None,
+    drop: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--drop", help="Write the training rows that overlap nothing here."),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="MinHash: Jaccard similarity of near-duplicates.")
+    ] = 0.8,
+    ngram_words: Annotated[
+        int, typer.Option("--ngram-words", help="Shared run of this many words is an overlap (0: off).")
+    ] = 13,
+    ngram_chars: Annotated[
+        int, typer.Option("--ngram-chars", help="Shared run of this many characters is an overlap (0: off).")
+    ] = 50,
+    ngram_fraction: Annotated[
+        float,
+        typer.Option(
+            "--ngram-fraction",
+            help="An n-gram finding counts only when this fraction of the training text's windows is shared.",
+        ),
+    ] = 0.0,
+    min_chars: Annotated[
+        int, typer.Option("--min-chars", help="Texts shorter than this many characters are not compared.")
+    ] = 20,
+    kind: KindOpt = None,
+    from_: FromOpt = None,
+    eval_from: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--eval-from", help=f"Format of the evaluation set: {', '.join(io.FORMATS)}."),
+    ] = None,
+) -> None:
+    """Find training rows that overlap an evaluation set (MinHash near-duplicates, shared 13-word or
+    50-character runs, exact short texts). A finding is not an error: the exit code is 0."""
+    from curate.dedup.contamination import ContaminationSettings, find_contamination
+
+    with _errors():
+        try:
+            settings = ContaminationSettings(
+                threshold=threshold,
+                ngram_words=ngram_words or None,
+                ngram_chars=ngram_chars or None,
+                min_chars=min_chars,
+                ngram_fraction=ngram_fraction,
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc), hint="see curate contamination --help") from None
+        train_set = io.read(train, format=from_, kind=kind)
+        eval_set = io.read(evaluation, format=eval_from, kind=kind or train_set.kind)
+        found = find_contamination(train_set, eval_set, fields=field or None, settings=settings)
+        flags = found.contaminated
+        table = Table(title=f"{train}: {int(flags.sum()):,} of {found.num_train:,} training rows overlap {evaluation}")
+        for name in ("field", "method", "train rows", "eval rows"):
+            table.add_column(name, justify="right" if name.endswith("rows") else "left")
+        for row in found.counts().to_pylist():
+            table.add_row(row["field"], row["method"], f"{row['train_rows']:,}", f"{row['eval_rows']:,}")
+        out.print(table)
+        if report is not None:
+            io.write_table(found.report, report)
+            out.print(f"report: {report} ({found.report.num_rows:,} rows)", highlight=False)
+        if drop is not None:
+            import pyarrow as pa
+
+            clean = train_set.to_arrow().filter(pa.array(~flags))
+            io.write(curate.Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
+            out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
+
+
 # ----------------------------------------------------------------------------- schema, stages
 
 

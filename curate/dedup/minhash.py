@@ -77,25 +77,28 @@ def _groups(config: LshConfig) -> list[LshConfig]:
     ]
 
 
-def _digests(shingles: Shingles, config: LshConfig) -> Iterable[tuple[int, object]]:
-    """rensa digest matrices of consecutive batches: ``(first row, matrix)``."""
-    for start in range(0, len(shingles), _SIG_BATCH):
-        rows = np.arange(start, min(start + _SIG_BATCH, len(shingles)))
-        part = shingles.subset(rows) if start or len(rows) < len(shingles) else shingles
+def _digests(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = None) -> Iterable[tuple[int, object]]:
+    """rensa digest matrices of consecutive batches of texts (all, or ``rows``): ``(first, matrix)``
+    where ``first`` counts from the start of the texts (or of ``rows``)."""
+    total = len(shingles) if rows is None else len(rows)
+    for start in range(0, total, _SIG_BATCH):
+        end = min(start + _SIG_BATCH, total)
+        part = shingles.slice(start, end) if rows is None else shingles.subset(rows[start:end])
         matrix = RMinHash.digest_matrix_from_flat_token_hashes(
             part.hashes, part.offsets.astype(np.uint64), config.num_perm, config.seed
         )
         yield start, matrix
 
 
-def signatures(shingles: Shingles, config: LshConfig) -> np.ndarray:
-    """MinHash signatures, ``uint32`` of shape ``(len(shingles), num_perm)`` (band groups side by side)."""
-    out = np.empty((len(shingles), config.num_perm), np.uint32)
+def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = None) -> np.ndarray:
+    """MinHash signatures of all texts (or of ``rows``), ``uint32`` of shape ``(texts, num_perm)``,
+    band groups side by side."""
+    out = np.empty((len(shingles) if rows is None else len(rows), config.num_perm), np.uint32)
     column = 0
     for group in _groups(config):
-        for start, matrix in _digests(shingles, group):
-            rows = matrix.to_rows()  # type: ignore[attr-defined]
-            out[start : start + len(rows), column : column + group.num_perm] = np.asarray(rows, dtype=np.uint32)
+        for start, matrix in _digests(shingles, group, rows):
+            values = matrix.to_rows()  # type: ignore[attr-defined]
+            out[start : start + len(values), column : column + group.num_perm] = np.asarray(values, dtype=np.uint32)
         column += group.num_perm
     return out
 
@@ -116,10 +119,12 @@ def _involved_in_group(shingles: Shingles, config: LshConfig) -> np.ndarray:
     later = np.concatenate(flagged) if flagged else np.zeros(0, np.int64)
     if not len(later):
         return later
+    if len(later) * 4 > len(shingles):  # most texts collide anyway: skip the partner pass
+        return np.arange(len(shingles))
     # the earlier partners: every text that collides with a flagged one (signatures recomputed:
     # cheaper in memory than keeping every batch's matrix)
     partners = RMinHashLSH(config.threshold, config.num_perm, config.bands)
-    for start, matrix in _digests(shingles.subset(later), config):
+    for start, matrix in _digests(shingles, config, later):
         partners.insert_matrix(matrix, start_key=start)
     earlier = [
         start + np.nonzero(np.asarray(partners.query_duplicate_flags_matrix_one_shot(matrix), bool))[0]
@@ -170,19 +175,16 @@ def candidate_edges(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def jaccard(shingles: Shingles, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """True Jaccard similarity of the shingle sets of each pair ``(a[i], b[i])``."""
-    cache_sets: dict[int, np.ndarray] = {}
-
-    def of(i: int) -> np.ndarray:
-        found = cache_sets.get(i)
-        if found is None:
-            found = cache_sets[i] = np.unique(shingles.of(i))
-        return found
-
     out = np.empty(len(a), np.float64)
-    for k, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
-        sx, sy = of(x), of(y)
-        inter = len(np.intersect1d(sx, sy, assume_unique=True))
-        out[k] = inter / (len(sx) + len(sy) - inter)
+    order = np.argsort(a, kind="stable")
+    current, current_set = -1, np.zeros(0, np.uint64)
+    for k in order.tolist():
+        x, y = int(a[k]), int(b[k])
+        if x != current:
+            current, current_set = x, np.unique(shingles.of(x))
+        other = np.unique(shingles.of(y))
+        inter = len(np.intersect1d(current_set, other, assume_unique=True))
+        out[k] = inter / (len(current_set) + len(other) - inter)
     return out
 
 
@@ -224,16 +226,24 @@ class Clustering:
         return (self.signature[position[0]] == self.signature[position[1]]).mean(axis=1)
 
 
+VERIFY_MARGIN = 0.15
+"""Pairs whose MinHash estimate is this far above (below) the threshold are accepted (dropped)
+without computing the true Jaccard: over 3 standard deviations of the estimate at 117 permutations."""
+
+
 def cluster(shingles: Shingles, config: LshConfig, *, verify: bool = True) -> Clustering:
-    """Cluster near-duplicate texts: LSH candidates, optionally verified by true Jaccard >= threshold,
+    """Cluster near-duplicate texts: LSH candidates, optionally verified by true Jaccard >= threshold
+    (computed for the pairs whose MinHash estimate is within ``VERIFY_MARGIN`` of the threshold),
     then connected components."""
     n = len(shingles)
     rows = involved_rows(shingles, config)
-    signature = signatures(shingles.subset(rows), config) if len(rows) else np.zeros((0, config.num_perm), np.uint32)
+    signature = signatures(shingles, config, rows)
     local_a, local_b = candidate_edges(band_keys(signature, config))
     a, b = rows[local_a], rows[local_b]
-    similarity = jaccard(shingles, a, b) if verify else (signature[local_a] == signature[local_b]).mean(axis=1)
+    similarity = (signature[local_a] == signature[local_b]).mean(axis=1)
     if verify:
+        unsure = np.abs(similarity - config.threshold) < VERIFY_MARGIN
+        similarity[unsure] = jaccard(shingles, a[unsure], b[unsure])
         passed = similarity >= config.threshold
         a, b, similarity = a[passed], b[passed], similarity[passed]
     return Clustering(components(n, a, b), rows, signature, a, b, similarity)

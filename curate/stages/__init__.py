@@ -6,6 +6,7 @@ import difflib
 
 from curate.errors import ConfigError, Where
 from curate.stages.base import Params, Split, Stage, StageResult, StageStats, reject
+from curate.stages.decontaminate import Decontaminate
 from curate.stages.exact_dedup import ExactDedup
 from curate.stages.length_filter import LengthFilter
 from curate.stages.minhash_dedup import MinHashDedup
@@ -14,7 +15,8 @@ from curate.stages.sql_filter import SqlFilter
 from curate.stages.validate_spans import ValidateSpans
 
 REGISTRY: dict[str, type[Stage]] = {
-    cls.name: cls for cls in (ValidateSpans, NormalizeText, ExactDedup, MinHashDedup, LengthFilter, SqlFilter)
+    cls.name: cls
+    for cls in (ValidateSpans, NormalizeText, ExactDedup, MinHashDedup, LengthFilter, SqlFilter, Decontaminate)
 }
 
 
@@ -29,6 +31,7 @@ def get_stage_class(name: str, *, stage_id: str | None = None) -> type[Stage]:
 
 __all__ = [
     "REGISTRY",
+    "Decontaminate",
     "ExactDedup",
     "LengthFilter",
     "MinHashDedup",

@@ -42,14 +42,18 @@ class Shingles:
     def of(self, i: int) -> np.ndarray:
         return self.hashes[self.offsets[i] : self.offsets[i + 1]]
 
+    def slice(self, start: int, end: int) -> Shingles:
+        """Texts ``start:end`` without copying the hashes."""
+        first, last = int(self.offsets[start]), int(self.offsets[end])
+        return Shingles(self.hashes[first:last], self.offsets[start : end + 1] - first)
+
     def subset(self, rows: np.ndarray) -> Shingles:
         """The shingles of ``rows`` (indices), in that order."""
         starts, ends = self.offsets[rows], self.offsets[rows + 1]
-        counts = ends - starts
         offsets = np.zeros(len(rows) + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        index = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
-        return Shingles(self.hashes[index], offsets)
+        np.cumsum(ends - starts, out=offsets[1:])
+        pieces = [self.hashes[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        return Shingles(np.concatenate(pieces) if pieces else np.zeros(0, np.uint64), offsets)
 
     @staticmethod
     def concat(parts: Sequence[Shingles]) -> Shingles:
@@ -204,16 +208,31 @@ def korean_analyzer() -> Any:
     return Kiwi()
 
 
-_CHUNK = 65_536  # texts hashed at a time, to bound the temporary arrays
+_CHUNK_CHARS = 1 << 22  # characters hashed at a time, to bound the temporary arrays
+
+
+def _chunks(texts: Sequence[str]) -> list[tuple[int, int]]:
+    """``(start, end)`` ranges of texts holding about ``_CHUNK_CHARS`` characters each."""
+    ranges, start, size = [], 0, 0
+    for i, text in enumerate(texts):
+        size += len(text) + 1
+        if size >= _CHUNK_CHARS:
+            ranges.append((start, i + 1))
+            start, size = i + 1, 0
+    if start < len(texts) or not ranges:
+        ranges.append((start, len(texts)))
+    return ranges
 
 
 def shingle_hashes(texts: Sequence[str], kind: ShingleKind = "char", n: int = 5, *, analyzer: Any = None) -> Shingles:
     """Shingle hashes of already :func:`prepare`-d texts (hashed in chunks to bound memory)."""
-    if len(texts) > _CHUNK:
-        chunks = [
-            shingle_hashes(texts[i : i + _CHUNK], kind, n, analyzer=analyzer) for i in range(0, len(texts), _CHUNK)
-        ]
-        return Shingles.concat(chunks)
+    chunks = _chunks(texts)
+    if len(chunks) > 1:
+        return Shingles.concat([_shingle_chunk(texts[a:b], kind, n, analyzer) for a, b in chunks])
+    return _shingle_chunk(texts, kind, n, analyzer)
+
+
+def _shingle_chunk(texts: Sequence[str], kind: ShingleKind, n: int, analyzer: Any) -> Shingles:
     if kind == "char":
         codes, offsets = _codepoints(texts)
         return ngram_hashes(codes, offsets, n)

@@ -1,0 +1,751 @@
+"""Train/eval contamination: which training rows overlap an evaluation set (pure functions + a
+small orchestration over datasets).
+
+Texts are compared per field after :func:`~curate.text.shingles.prepare` (NFC, optional lowercase,
+whitespace folded), by up to four methods:
+
+- ``minhash``: near-duplicate texts. MinHash signatures of both sides, LSH band keys of every
+  training text looked up among the evaluation texts' keys, every candidate pair confirmed by the
+  true Jaccard similarity of the shingle sets (``overlap`` = that Jaccard, >= ``threshold``).
+- ``ngram_words`` / ``ngram_chars``: a shared run of ``n`` whitespace words (default 13) or ``n``
+  characters (default 50). Every window of the evaluation texts is hashed into one sorted array
+  (with the text it came from); every window of the training texts is looked up in it with
+  ``np.searchsorted``. ``shared`` = how many of the training text's windows occur in the
+  evaluation text, ``overlap`` = that count / the training text's number of windows.
+- ``exact``: a text too short for every enabled window size is compared whole (identical after
+  ``prepare``; ``overlap`` 1.0).
+
+A text with fewer than ``min_chars`` characters (after ``prepare``) is never compared, so short
+common values (an answer like "1990") do not flag everything.
+
+Identical texts are compared once (texts are made unique per side first), so repeated MRC passages
+cost nothing extra. The result lists every (training row, evaluation row, field, method) that
+overlaps, in a deterministic order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rensa import RMinHashLSH
+
+from curate.dataset import Dataset
+from curate.dedup.minhash import LshConfig, _digests, band_keys, jaccard, signatures
+from curate.dedup.minhash import _groups as _lsh_groups
+from curate.dedup.plan import MinHashSettings
+from curate.errors import ConfigError, Where
+from curate.schemas import get_schema
+from curate.text.shingles import (
+    _BASE,
+    SHINGLE_KINDS,
+    ShingleKind,
+    Shingles,
+    _codepoints,
+    _local_positions,
+    korean_analyzer,
+    mix64,
+    prepare,
+    shingle_hashes,
+)
+
+Method = Literal["minhash", "ngram_words", "ngram_chars", "exact"]
+METHODS: tuple[Method, ...] = ("minhash", "ngram_words", "ngram_chars", "exact")
+NgramUnit = Literal["word", "char"]
+
+REPORT_SCHEMA = pa.schema(
+    [
+        ("train_id", pa.string()),
+        ("eval_id", pa.string()),
+        ("field", pa.string()),
+        ("method", pa.string()),
+        ("overlap", pa.float64()),
+        ("shared", pa.int64()),
+    ]
+)
+
+_WINDOW_CHUNK = 2_000_000  # training units (characters or words) hashed at a time
+_MARK = {"minhash": "~", "ngram_words": "~", "ngram_chars": "~", "exact": "="}
+
+
+@dataclass(frozen=True)
+class ContaminationSettings:
+    """How texts are compared.
+
+    ``ngram_words`` / ``ngram_chars`` set to ``None`` turn that method off, ``minhash=False`` turns
+    the MinHash method off; ``shingle``, ``ngram``, ``num_perm`` and ``seed`` configure it.
+    ``ngram_fraction`` only decides which findings make a row contaminated: an n-gram finding counts
+    when at least that fraction of the training text's windows is shared (0: any shared run).
+    """
+
+    threshold: float = 0.8
+    ngram_words: int | None = 13
+    ngram_chars: int | None = 50
+    min_chars: int = 20
+    minhash: bool = True
+    shingle: ShingleKind = "char"
+    ngram: int = 5
+    num_perm: int = 128
+    seed: int = 42
+    lowercase: bool = True
+    ngram_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        for name in ("ngram_words", "ngram_chars"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or null to turn it off), got {value}")
+        if self.min_chars < 1:
+            raise ValueError(f"min_chars must be at least 1, got {self.min_chars}")
+        if self.shingle not in SHINGLE_KINDS:
+            raise ValueError(f"shingle must be one of {', '.join(SHINGLE_KINDS)}, got {self.shingle!r}")
+        if self.ngram < 1:
+            raise ValueError(f"ngram must be at least 1, got {self.ngram}")
+        if self.num_perm < 2:
+            raise ValueError(f"num_perm must be at least 2, got {self.num_perm}")
+        if not 0.0 <= self.ngram_fraction <= 1.0:
+            raise ValueError(f"ngram_fraction must be between 0 and 1, got {self.ngram_fraction}")
+
+    def minhash_settings(self) -> MinHashSettings:
+        return MinHashSettings(
+            shingle=self.shingle,
+            ngram=self.ngram,
+            lowercase=self.lowercase,
+            num_perm=self.num_perm,
+            threshold=self.threshold,
+            seed=self.seed,
+            verify=True,
+        )
+
+
+@dataclass(frozen=True)
+class Overlaps:
+    """Overlapping pairs: ``train[i]`` and ``eval[i]`` index the two inputs, ``overlap[i]`` is the
+    measure (Jaccard or fraction of windows shared), ``shared[i]`` the number of shared windows
+    (-1 where the method has none). Sorted by (train, eval)."""
+
+    train: np.ndarray  # int64
+    eval: np.ndarray  # int64
+    overlap: np.ndarray  # float64
+    shared: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.train)
+
+    @staticmethod
+    def empty() -> Overlaps:
+        none = np.zeros(0, np.int64)
+        return Overlaps(none, none, np.zeros(0, np.float64), none)
+
+    def take(self, index: np.ndarray) -> Overlaps:
+        return Overlaps(self.train[index], self.eval[index], self.overlap[index], self.shared[index])
+
+    def sorted(self) -> Overlaps:
+        return self.take(np.lexsort((self.eval, self.train)))
+
+    def pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self.train.tolist(), self.eval.tolist(), strict=True))
+
+
+# ----------------------------------------------------------------------------- methods on texts
+
+
+_INVERSE = pow(int(_BASE), -1, 1 << 64)  # _BASE is odd, so it has an inverse modulo 2**64
+_WORD_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+_POWER_CACHE: dict[int, np.ndarray] = {}
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    """``base ** k`` modulo 2**64 for ``k < n`` (a cached table, grown by doubling)."""
+    table = _POWER_CACHE.get(base)
+    if table is None or len(table) < n:
+        size = max(n, 2 * len(table) if table is not None else 1 << 16)
+        table = np.full(size, np.uint64(base), np.uint64)
+        table[0] = 1
+        table = _POWER_CACHE[base] = np.cumprod(table)
+    return table[:n]
+
+
+def _prefix(values: np.ndarray) -> np.ndarray:
+    """``P[k] = sum(values[j] * _BASE**-j for j < k)`` modulo 2**64 (length ``len(values) + 1``), so
+    the polynomial hash of ``values[i:j]`` is ``_BASE**(j-1) * (P[j] - P[i])``."""
+    out = np.zeros(len(values) + 1, np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(values.astype(np.uint64) * _powers(_INVERSE, len(values)), out=out[1:])
+    return out
+
+
+def _windows(values: np.ndarray, offsets: np.ndarray, n: int) -> Shingles:
+    """Hashes of every ``n``-unit window inside each segment (none for a segment shorter than ``n``).
+
+    These are exactly the hashes :func:`~curate.text.shingles.ngram_hashes` gives such windows (the
+    same polynomial, then ``mix64``), computed from prefix sums in one pass instead of ``n``.
+    """
+    lengths = np.diff(offsets)
+    count = np.maximum(lengths - n + 1, 0)
+    out_offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(count, out=out_offsets[1:])
+    starts = np.repeat(offsets[:-1], count) + _local_positions(count)
+    prefix = _prefix(values)
+    with np.errstate(over="ignore"):
+        hashes = (prefix[starts + n] - prefix[starts]) * _powers(int(_BASE), len(values))[starts + n - 1]
+    return Shingles(mix64(hashes), out_offsets)
+
+
+def _word_values(texts: Sequence[str]) -> Shingles:
+    """One hash per whitespace word of each prepared text (words split on characters up to U+0020,
+    as :func:`~curate.text.shingles.shingle_hashes` does), with per-text word offsets."""
+    codes = np.frombuffer((" ".join(texts) + " ").encode("utf-32-le"), np.uint32)
+    text_starts = np.zeros(len(texts), np.int64)
+    if len(texts) > 1:
+        np.cumsum(np.fromiter((len(t) + 1 for t in texts[:-1]), np.int64, len(texts) - 1), out=text_starts[1:])
+    is_sep = codes <= 32
+    word_starts = np.nonzero(~is_sep & np.concatenate(([True], is_sep[:-1])))[0]
+    word_ends = np.nonzero(~is_sep & np.concatenate((is_sep[1:], [True])))[0] + 1
+    prefix = _prefix(codes)
+    with np.errstate(over="ignore"):
+        hashes = (prefix[word_ends] - prefix[word_starts]) * _powers(int(_BASE), len(codes))[word_ends - 1]
+        hashes += (word_ends - word_starts).astype(np.uint64) * _WORD_SALT
+    owner = np.searchsorted(text_starts, word_starts, side="right") - 1
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(np.bincount(owner, minlength=len(texts)), out=offsets[1:])
+    return Shingles(mix64(hashes), offsets)
+
+
+def _units(texts: Sequence[str], unit: NgramUnit) -> Shingles:
+    """Unit values (code points or word hashes) of prepared texts, with per-text offsets."""
+    if unit == "word":
+        return _word_values(texts)
+    values, offsets = _codepoints(texts)
+    return Shingles(values, offsets)
+
+
+def _window_hashes(units: Shingles, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every ``n``-unit window of the texts ``rows`` (each at least ``n`` units long) and
+    the text (an index into ``rows``'s order) each window belongs to."""
+    part = units.subset(rows)
+    windows = _windows(part.hashes, part.offsets, n)
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(windows.offsets))
+    return windows.hashes, owner
+
+
+class _Bitmap:
+    """A one-hash Bloom filter over 64-bit hashes (their top bits index a packed bit array, about 32
+    bits per hash): a vectorized first test that leaves the binary search only the few windows that
+    may be present."""
+
+    def __init__(self, hashes: np.ndarray):
+        self.bits = int(np.clip(np.ceil(np.log2(max(len(hashes), 1))) + 5, 16, 31))
+        slots = np.unique(hashes >> np.uint64(64 - self.bits))
+        self.array = np.zeros(1 << (self.bits - 3), np.uint8)
+        if len(slots):
+            byte = slots >> np.uint64(3)
+            flags = np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8))
+            starts = np.nonzero(np.concatenate(([True], byte[1:] != byte[:-1])))[0]
+            self.array[byte[starts]] = np.bitwise_or.reduceat(flags, starts)
+
+    def holds(self, hashes: np.ndarray) -> np.ndarray:
+        """False where a hash is certainly absent; True where it may be present."""
+        slots = hashes >> np.uint64(64 - self.bits)
+        shift = (slots & np.uint64(7)).astype(np.uint8)
+        return (np.right_shift(self.array[slots >> np.uint64(3)], shift) & np.uint8(1)).astype(bool)
+
+
+def _window_overlaps(train: Shingles, eval: Shingles, n: int) -> Overlaps:
+    """Pairs of texts sharing at least one window of ``n`` units (texts shorter than ``n`` are skipped)."""
+    train_units, eval_units = np.diff(train.offsets), np.diff(eval.offsets)
+    eval_rows = np.nonzero(eval_units >= n)[0]
+    train_rows = np.nonzero(train_units >= n)[0]
+    if not len(eval_rows) or not len(train_rows):
+        return Overlaps.empty()
+    hashes, owner = _window_hashes(eval, eval_rows, n)
+    order = np.lexsort((owner, hashes))
+    hashes, owner = hashes[order], eval_rows[owner[order]]
+    distinct = np.ones(len(hashes), bool)  # each (window, eval text) once
+    distinct[1:] = (hashes[1:] != hashes[:-1]) | (owner[1:] != owner[:-1])
+    hashes, owner = hashes[distinct], owner[distinct]
+    bitmap = _Bitmap(hashes)
+    n_eval = len(eval_units)
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    ends = np.cumsum(train_units[train_rows])  # train texts are hashed in chunks of about _WINDOW_CHUNK units
+    start = 0
+    while start < len(train_rows):
+        done = int(ends[start - 1]) if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + _WINDOW_CHUNK, "right")))
+        rows = train_rows[start:stop]
+        start = stop
+        train_hashes, train_owner = _window_hashes(train, rows, n)
+        maybe = np.nonzero(bitmap.holds(train_hashes))[0]
+        maybe = maybe[np.argsort(train_hashes[maybe], kind="stable")]  # sorted keys search faster
+        position = np.searchsorted(hashes, train_hashes[maybe], "left")
+        inside = position < len(hashes)
+        equal = np.zeros(len(maybe), bool)
+        equal[inside] = hashes[position[inside]] == train_hashes[maybe[inside]]
+        hit, position = maybe[equal], position[equal]
+        if not len(hit):
+            continue
+        count = np.searchsorted(hashes, train_hashes[hit], "right") - position
+        pair_train = np.repeat(rows[train_owner[hit]], count)
+        pair_eval = owner[np.repeat(position, count) + _local_positions(count)]
+        keys, shared = np.unique(pair_train * n_eval + pair_eval, return_counts=True)
+        found.append((keys, shared))
+    if not found:
+        return Overlaps.empty()
+    keys = np.concatenate([k for k, _ in found])
+    shared = np.concatenate([s for _, s in found]).astype(np.int64)
+    t, e = keys // n_eval, keys % n_eval
+    return Overlaps(t, e, shared / (train_units[t] - n + 1), shared).sorted()
+
+
+def ngram_overlaps(train: Sequence[str], eval: Sequence[str], n: int, *, unit: NgramUnit = "word") -> Overlaps:
+    """Pairs of prepared texts that share a run of ``n`` words (``unit="word"``) or ``n`` characters
+    (``unit="char"``); texts shorter than ``n`` units are skipped.
+
+    Returns:
+        :class:`Overlaps` with ``shared`` = the training text's windows found in the evaluation
+        text and ``overlap`` = ``shared`` / the training text's number of windows.
+    """
+    if n < 1:
+        raise ValueError(f"n-gram size must be at least 1, got {n}")
+    if unit not in ("word", "char"):
+        raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
+    return _window_overlaps(_units(train, unit), _units(eval, unit), n)
+
+
+def exact_overlaps(train: Sequence[str], eval: Sequence[str]) -> Overlaps:
+    """Pairs of identical texts (compare prepared texts); ``overlap`` 1.0."""
+    where: dict[str, list[int]] = {}
+    for i, text in enumerate(eval):
+        where.setdefault(text, []).append(i)
+    t: list[int] = []
+    e: list[int] = []
+    for i, text in enumerate(train):
+        for j in where.get(text, ()):
+            t.append(i)
+            e.append(j)
+    n = len(t)
+    return Overlaps(np.array(t, np.int64), np.array(e, np.int64), np.ones(n), np.full(n, -1, np.int64))
+
+
+def _range_pairs(sorted_keys: np.ndarray, order: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (query index, ``order[k]``) with ``sorted_keys[k] == queries[query index]``."""
+    left = np.searchsorted(sorted_keys, queries, "left")
+    count = np.searchsorted(sorted_keys, queries, "right") - left
+    hit = np.nonzero(count)[0]
+    count = count[hit]
+    return np.repeat(hit, count), order[np.repeat(left[hit], count) + _local_positions(count)]
+
+
+def _colliding(train: Shingles, eval: Shingles, config: LshConfig) -> np.ndarray:
+    """Training texts that share at least one LSH band with some evaluation text (a superset of the
+    pairs found by band keys), found with rensa's index so only these need signatures copied out."""
+    flags = np.zeros(len(train), bool)
+    for group in _lsh_groups(config):
+        index = RMinHashLSH(group.threshold, group.num_perm, group.bands)
+        for start, matrix in _digests(eval, group):
+            index.insert_matrix(matrix, start_key=start)
+        for start, matrix in _digests(train, group):
+            found = np.asarray(index.query_duplicate_flags_matrix_one_shot(matrix), bool)
+            flags[start : start + len(found)] |= found
+    return np.nonzero(flags)[0]
+
+
+def _minhash_overlaps(train: Shingles, eval: Shingles, settings: MinHashSettings) -> Overlaps:
+    if not len(train) or not len(eval):
+        return Overlaps.empty()
+    config = settings.lsh()
+    rows = _colliding(train, eval, config)
+    if not len(rows):
+        return Overlaps.empty()
+    train_keys = band_keys(signatures(train.subset(rows), config), config)
+    eval_keys = band_keys(signatures(eval, config), config)
+    n_eval = len(eval)
+    candidates = []
+    for b in range(config.bands):
+        order = np.argsort(eval_keys[:, b], kind="stable")
+        t, e = _range_pairs(eval_keys[order, b], order, train_keys[:, b])
+        candidates.append(rows[t] * n_eval + e)
+    keys = np.unique(np.concatenate(candidates))
+    if not len(keys):
+        return Overlaps.empty()
+    t, e = keys // n_eval, keys % n_eval
+    train_ids, train_local = np.unique(t, return_inverse=True)
+    eval_ids, eval_local = np.unique(e, return_inverse=True)
+    both = Shingles.concat([train.subset(train_ids), eval.subset(eval_ids)])
+    similarity = jaccard(both, train_local, eval_local + len(train_ids))
+    passed = similarity >= config.threshold
+    n = int(passed.sum())
+    return Overlaps(t[passed], e[passed], similarity[passed], np.full(n, -1, np.int64))
+
+
+def _minhash_prepared(train: Sequence[str], eval: Sequence[str], settings: MinHashSettings) -> Overlaps:
+    analyzer = korean_analyzer() if settings.shingle == "morph" else None
+    train_shingles = shingle_hashes(train, settings.shingle, settings.ngram, analyzer=analyzer)
+    eval_shingles = shingle_hashes(eval, settings.shingle, settings.ngram, analyzer=analyzer)
+    return _minhash_overlaps(train_shingles, eval_shingles, settings)
+
+
+def minhash_overlaps(train: Sequence[str | None], eval: Sequence[str | None], settings: MinHashSettings) -> Overlaps:
+    """Pairs of near-duplicate texts: MinHash LSH candidates whose true shingle Jaccard similarity is
+    at least ``settings.threshold`` (``overlap`` = that Jaccard)."""
+    return _minhash_prepared(
+        prepare(train, lowercase=settings.lowercase), prepare(eval, lowercase=settings.lowercase), settings
+    )
+
+
+# ----------------------------------------------------------------------------- all methods on one field
+
+
+def _unique(texts: Sequence[str | None]) -> tuple[list[Any], np.ndarray]:
+    first: dict[str | None, int] = {}
+    inverse = np.fromiter((first.setdefault(t, len(first)) for t in texts), np.int64, len(texts))
+    return list(first), inverse
+
+
+def _prepared_unique(texts: Sequence[str | None], lowercase: bool) -> tuple[list[str], np.ndarray]:
+    """Distinct prepared texts and, per input, the index of its prepared text (raw duplicates are
+    prepared once)."""
+    raw, raw_inverse = _unique(texts)
+    prepared, inverse = _unique(prepare(raw, lowercase=lowercase))
+    return prepared, inverse[raw_inverse]
+
+
+class _Groups:
+    """Which items (input positions) hold each unique text."""
+
+    def __init__(self, inverse: np.ndarray, size: int):
+        self.order = np.argsort(inverse, kind="stable")
+        self.count = np.bincount(inverse, minlength=size)
+        self.start = np.concatenate(([0], np.cumsum(self.count)[:-1])).astype(np.int64)
+
+    def expand(self, unique_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(which, item)``: for every ``unique_ids[which]``, each item holding that text."""
+        count = self.count[unique_ids]
+        which = np.repeat(np.arange(len(unique_ids)), count)
+        return which, self.order[np.repeat(self.start[unique_ids], count) + _local_positions(count)]
+
+
+def _to_items(found: Overlaps, train: _Groups, eval: _Groups, train_ids: np.ndarray, eval_ids: np.ndarray) -> Overlaps:
+    """Overlaps between compared (unique) texts -> overlaps between every input text holding them."""
+    if not len(found):
+        return found
+    first, train_items = train.expand(train_ids[found.train])
+    second, eval_items = eval.expand(eval_ids[found.eval[first]])
+    pick = first[second]
+    return Overlaps(train_items[second], eval_items, found.overlap[pick], found.shared[pick]).sorted()
+
+
+def text_overlaps(
+    train: Sequence[str | None], eval: Sequence[str | None], settings: ContaminationSettings | None = None
+) -> dict[Method, Overlaps]:
+    """Every method's overlapping pairs between two lists of raw texts (one field).
+
+    Texts are prepared, made unique per side, and those with fewer than ``settings.min_chars``
+    characters are skipped. A text is compared whole (``exact``) when it is too short for every
+    enabled window method. Indices in the result refer to the inputs, so repeated texts give one
+    pair per repetition.
+    """
+    settings = settings or ContaminationSettings()
+    train_texts, train_inverse = _prepared_unique(train, settings.lowercase)
+    eval_texts, eval_inverse = _prepared_unique(eval, settings.lowercase)
+    train_groups = _Groups(train_inverse, len(train_texts))
+    eval_groups = _Groups(eval_inverse, len(eval_texts))
+
+    def long_enough(texts: list[str]) -> np.ndarray:
+        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        return np.nonzero(lengths >= settings.min_chars)[0]
+
+    train_ids, eval_ids = long_enough(train_texts), long_enough(eval_texts)
+    train_kept = [train_texts[i] for i in train_ids.tolist()]
+    eval_kept = [eval_texts[i] for i in eval_ids.tolist()]
+    found: dict[Method, Overlaps] = {}
+    if settings.minhash:
+        found["minhash"] = _minhash_prepared(train_kept, eval_kept, settings.minhash_settings())
+    whole_train = np.ones(len(train_kept), bool)  # too short for every window method
+    whole_eval = np.ones(len(eval_kept), bool)
+    for method, unit, n in (
+        ("ngram_words", "word", settings.ngram_words),
+        ("ngram_chars", "char", settings.ngram_chars),
+    ):
+        if n is None:
+            continue
+        train_units, eval_units = _units(train_kept, unit), _units(eval_kept, unit)  # type: ignore[arg-type]
+        whole_train &= np.diff(train_units.offsets) < n
+        whole_eval &= np.diff(eval_units.offsets) < n
+        found[method] = _window_overlaps(train_units, eval_units, n)  # type: ignore[index]
+    short_train, short_eval = np.nonzero(whole_train)[0], np.nonzero(whole_eval)[0]
+    exact = exact_overlaps([train_kept[i] for i in short_train.tolist()], [eval_kept[i] for i in short_eval.tolist()])
+    found["exact"] = Overlaps(short_train[exact.train], short_eval[exact.eval], exact.overlap, exact.shared)
+    return {
+        method: _to_items(found[method], train_groups, eval_groups, train_ids, eval_ids)
+        for method in METHODS
+        if method in found
+    }
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def default_fields(kind: str) -> list[str]:
+    """Fields compared by default: MRC ``context``, ``question`` and ``answers``; other kinds their
+    declared text fields."""
+    if kind == "mrc":
+        return ["context", "question", "answers"]
+    return list(get_schema(kind).text_fields)
+
+
+def field_texts(column: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], np.ndarray]:
+    """The texts of one column and the row each comes from.
+
+    A string column gives one text per row; a list of strings or a list of structs with a ``text``
+    field (MRC ``answers``) gives one text per element, so each answer is compared separately.
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    dtype = array.type
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return array.to_pylist(), np.arange(len(array), dtype=np.int64)
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        values = pc.list_flatten(array)
+        owner = np.asarray(pc.list_parent_indices(array), np.int64)
+        value_type = values.type
+        if pa.types.is_struct(value_type) and value_type.get_field_index("text") >= 0:
+            values = pc.struct_field(values, "text")
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            return values.to_pylist(), owner
+    raise TypeError(f"not a text column: {dtype}")
+
+
+def _is_text(dtype: pa.DataType) -> bool:
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return True
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        inner = dtype.value_type
+        if pa.types.is_struct(inner):
+            index = inner.get_field_index("text")
+            return index >= 0 and pa.types.is_string(inner.field(index).type)
+        return pa.types.is_string(inner) or pa.types.is_large_string(inner)
+    return False
+
+
+def row_ids(dataset: Dataset) -> pa.Array:
+    """Each row's id (the kind's key column, as text), or ``#<row number>`` (0-based)."""
+    key = get_schema(dataset.kind).key
+    if key and key in dataset.schema.names:
+        return pc.cast(dataset.column(key), pa.string()).combine_chunks()
+    return pa.array([f"#{i}" for i in range(dataset.num_rows)], pa.string())
+
+
+@dataclass(frozen=True)
+class Contamination:
+    """Every overlap between a training set and an evaluation set.
+
+    ``report`` has one row per (training row, evaluation row, field, method):
+    ``train_id, eval_id, field, method, overlap, shared`` (see :data:`REPORT_SCHEMA`), ordered by
+    training row, evaluation row, field (in the order asked) and method (:data:`METHODS` order).
+    ``train_row`` / ``eval_row`` give the 0-based row number of each report row on both sides;
+    ``counted`` says which report rows make their training row contaminated (all of them unless
+    ``ngram_fraction`` set a floor for n-gram findings).
+    """
+
+    report: pa.Table
+    train_row: np.ndarray
+    eval_row: np.ndarray
+    counted: np.ndarray
+    num_train: int
+    num_eval: int
+    fields: tuple[str, ...]
+
+    @property
+    def contaminated(self) -> np.ndarray:
+        """One bool per training row: True when a counted finding (any field, any method) names it."""
+        mask = np.zeros(self.num_train, bool)
+        mask[self.train_row[self.counted]] = True
+        return mask
+
+    def counts(self) -> pa.Table:
+        """``field, method, train_rows, eval_rows``: distinct rows with a counted finding per field and
+        method (only pairs that occur), ordered by field then method."""
+        fields = np.asarray(self.report.column("field").to_pylist(), object)
+        methods = np.asarray(self.report.column("method").to_pylist(), object)
+        rows = []
+        for field in self.fields:
+            for method in METHODS:
+                where = (fields == field) & (methods == method) & self.counted
+                if where.any():
+                    rows.append(
+                        {
+                            "field": field,
+                            "method": method,
+                            "train_rows": len(np.unique(self.train_row[where])),
+                            "eval_rows": len(np.unique(self.eval_row[where])),
+                        }
+                    )
+        schema = pa.schema(
+            [("field", pa.string()), ("method", pa.string()), ("train_rows", pa.int64()), ("eval_rows", pa.int64())]
+        )
+        return pa.Table.from_pylist(rows, schema=schema)
+
+    def summaries(self) -> list[str | None]:
+        """One text per training row (None when clean): for each field and method the best-matching
+        evaluation row of the counted findings, e.g.
+        ``context~xq-12 (minhash 0.93, +4 more); question=xq-12 (exact)``. ``=`` marks an exact
+        match, ``~`` an overlap; n-gram findings add the number of shared windows."""
+        out: list[str | None] = [None] * self.num_train
+        if not self.counted.any():
+            return out
+        field_rank = {f: i for i, f in enumerate(self.fields)}
+        method_rank = {m: i for i, m in enumerate(METHODS)}
+        fields = self.report.column("field").to_pylist()
+        methods = self.report.column("method").to_pylist()
+        field_index = np.fromiter((field_rank[f] for f in fields), np.int64, len(fields))
+        method_index = np.fromiter((method_rank[m] for m in methods), np.int64, len(methods))
+        overlap = np.asarray(self.report.column("overlap"), np.float64)
+        order = np.lexsort((self.eval_row, -overlap, method_index, field_index, self.train_row))
+        order = order[self.counted[order]]
+        group = np.stack([self.train_row[order], field_index[order], method_index[order]], axis=1)
+        starts = np.nonzero(np.concatenate(([True], (group[1:] != group[:-1]).any(axis=1))))[0]
+        sizes = np.diff(np.append(starts, len(order)))
+        best = order[starts]
+        eval_ids = self.report.column("eval_id").to_pylist()
+        shared = self.report.column("shared").to_pylist()
+        parts: dict[int, list[str]] = {}
+        for row, size in zip(best.tolist(), sizes.tolist(), strict=True):
+            method = methods[row]
+            measure = "exact" if method == "exact" else f"{method} {overlap[row]:.2f}"
+            if shared[row] is not None:
+                measure += f", {shared[row]} shared"
+            if size > 1:
+                measure += f", +{size - 1} more"
+            text = f"{fields[row]}{_MARK[method]}{eval_ids[row]} ({measure})"
+            parts.setdefault(int(self.train_row[row]), []).append(text)
+        for row, texts in parts.items():
+            out[row] = "; ".join(texts)
+        return out
+
+
+def _check_fields(dataset: Dataset, fields: Sequence[str], side: str) -> None:
+    names = dataset.schema.names
+    for name in fields:
+        if name not in names:
+            raise ConfigError(
+                f"no such column in the {side} set",
+                where=Where(field=name),
+                value=name,
+                hint=f"columns: {', '.join(names)}",
+            )
+        dtype = dataset.schema.field(name).type
+        if not _is_text(dtype):
+            raise ConfigError(
+                f"column of the {side} set is not text",
+                where=Where(field=name),
+                value=str(dtype),
+                hint="choose a string column, a list of strings, or a list of structs with a 'text' field",
+            )
+
+
+def _rows(found: Overlaps, train_owner: np.ndarray, eval_owner: np.ndarray) -> Overlaps:
+    """Item pairs -> row pairs, the largest overlap per (training row, evaluation row)."""
+    if not len(found):
+        return found
+    rows = Overlaps(train_owner[found.train], eval_owner[found.eval], found.overlap, found.shared)
+    rows = rows.take(np.lexsort((-rows.overlap, rows.eval, rows.train)))
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows.train[1:] != rows.train[:-1]) | (rows.eval[1:] != rows.eval[:-1])
+    return rows.take(np.nonzero(first)[0])
+
+
+def _as_dataset(data: Any, kind: str | None = None) -> Dataset:
+    from curate.io import _as_dataset as convert
+
+    return convert(data, kind)
+
+
+def find_contamination(
+    train: Dataset | pa.Table,
+    eval: Dataset | pa.Table,
+    *,
+    fields: Sequence[str] | None = None,
+    settings: ContaminationSettings | None = None,
+) -> Contamination:
+    """Find training rows that overlap evaluation rows.
+
+    Args:
+        train: the training set (a Dataset, or an Arrow table whose kind is inferred).
+        eval: the evaluation set; it must have every compared field.
+        fields: columns to compare, each with the same column on the other side; default
+            :func:`default_fields` of the training set's kind. A list column (MRC ``answers``)
+            compares each element separately.
+        settings: methods and thresholds (:class:`ContaminationSettings`).
+
+    Returns:
+        :class:`Contamination` (report table, row numbers, per-row flags and summaries).
+    """
+    settings = settings or ContaminationSettings()
+    train_ds, eval_ds = _as_dataset(train), _as_dataset(eval)
+    chosen = list(fields) if fields else default_fields(train_ds.kind)
+    if not chosen:
+        raise ConfigError(
+            f"kind '{train_ds.kind}' has no text fields to compare", value=train_ds.kind, hint="pass the fields"
+        )
+    _check_fields(train_ds, chosen, "training")
+    _check_fields(eval_ds, chosen, "evaluation")
+    train_rows, eval_rows, overlaps, shared, field_index, method_index = [], [], [], [], [], []
+    for f, name in enumerate(chosen):
+        train_texts, train_owner = field_texts(train_ds.column(name))
+        eval_texts, eval_owner = field_texts(eval_ds.column(name))
+        for method, found in text_overlaps(train_texts, eval_texts, settings).items():
+            rows = _rows(found, train_owner, eval_owner)
+            train_rows.append(rows.train)
+            eval_rows.append(rows.eval)
+            overlaps.append(rows.overlap)
+            shared.append(rows.shared)
+            field_index.append(np.full(len(rows), f, np.int64))
+            method_index.append(np.full(len(rows), METHODS.index(method), np.int64))
+    t = np.concatenate(train_rows) if train_rows else np.zeros(0, np.int64)
+    e = np.concatenate(eval_rows) if eval_rows else np.zeros(0, np.int64)
+    fi = np.concatenate(field_index) if field_index else np.zeros(0, np.int64)
+    mi = np.concatenate(method_index) if method_index else np.zeros(0, np.int64)
+    order = np.lexsort((mi, fi, e, t))
+    t, e, fi, mi = t[order], e[order], fi[order], mi[order]
+    overlap = np.concatenate(overlaps)[order] if overlaps else np.zeros(0)
+    count = np.concatenate(shared)[order] if shared else np.zeros(0, np.int64)
+    report = pa.table(
+        {
+            "train_id": row_ids(train_ds).take(pa.array(t, pa.int64())),
+            "eval_id": row_ids(eval_ds).take(pa.array(e, pa.int64())),
+            "field": pa.array(np.asarray(chosen, object)[fi] if len(fi) else [], pa.string()),
+            "method": pa.array(np.asarray(METHODS, object)[mi] if len(mi) else [], pa.string()),
+            "overlap": pa.array(overlap, pa.float64()),
+            "shared": pa.array(count, pa.int64(), mask=count < 0),
+        },
+        schema=REPORT_SCHEMA,
+    )
+    ngram = np.isin(mi, [METHODS.index("ngram_words"), METHODS.index("ngram_chars")])
+    counted = ~ngram | (overlap >= settings.ngram_fraction)
+    return Contamination(report, t, e, counted, train_ds.num_rows, eval_ds.num_rows, tuple(chosen))
+
+
+__all__ = [
+    "METHODS",
+    "REPORT_SCHEMA",
+    "Contamination",
+    "ContaminationSettings",
+    "Method",
+    "Overlaps",
+    "default_fields",
+    "exact_overlaps",
+    "field_texts",
+    "find_contamination",
+    "minhash_overlaps",
+    "ngram_overlaps",
+    "row_ids",
+    "text_overlaps",
+]

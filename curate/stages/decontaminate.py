@@ -1,0 +1,182 @@
+"""``decontaminate``: flag or remove training rows that overlap an evaluation set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from pydantic import model_validator
+
+from curate.dataset import Dataset
+from curate.dedup.contamination import (
+    REPORT_SCHEMA,
+    Contamination,
+    ContaminationSettings,
+    default_fields,
+    find_contamination,
+)
+from curate.errors import ConfigError, CurateError, Where
+from curate.stages.base import Params, Split, Stage, reject
+from curate.text.shingles import ShingleKind
+
+
+class DecontaminateParams(Params):
+    eval_path: str
+    """The evaluation set: a file or folder in any readable format (SQuAD JSON, JSON Lines, CSV,
+    Parquet, ...)."""
+    eval_format: str | None = None
+    """Format of ``eval_path``; inferred from the path when not given."""
+    eval_kind: str | None = None
+    """Schema kind of the evaluation set; default: the training set's kind."""
+    eval_columns: dict[str, str] | None = None
+    """Renames applied to the evaluation set before comparing: ``{source column: column}``."""
+    fields: list[str] | None = None
+    """Columns compared (each with the same column of the evaluation set); default: MRC ``context``,
+    ``question`` and ``answers`` (each answer on its own), other kinds their text fields."""
+    threshold: float = 0.8
+    """Jaccard similarity from which two texts are near-duplicates (MinHash, confirmed exactly)."""
+    ngram_words: int | None = 13
+    """A shared run of this many whitespace words is an overlap; null turns the check off."""
+    ngram_chars: int | None = 50
+    """A shared run of this many characters is an overlap; null turns the check off."""
+    ngram_fraction: float = 0.0
+    """An n-gram finding marks a row contaminated only when at least this fraction of the training
+    text's windows is shared (0: any shared run does; the report lists every finding either way)."""
+    min_chars: int = 20
+    """Texts shorter than this (in characters, after normalization) are never compared; a text too
+    short for the n-gram checks is compared whole (exact match)."""
+    minhash: bool = True
+    """Also look for near-duplicate texts with MinHash (turn off to use only n-grams and exact matches)."""
+    shingle: ShingleKind = "char"
+    """MinHash shingles: ``char`` n-grams, ``word`` n-grams or Korean ``morph``emes."""
+    ngram: int = 5
+    """MinHash shingle size in units."""
+    num_perm: int = 128
+    """MinHash permutations."""
+    seed: int = 42
+    """Seed of the MinHash permutations."""
+    lowercase: bool = True
+    """Compare case-insensitively (texts are also NFC-normalized and whitespace-folded)."""
+    drop: bool = True
+    """Reject contaminated rows (reason ``contaminated``); false only flags them."""
+
+    @model_validator(mode="after")
+    def _check(self) -> DecontaminateParams:
+        self.settings()  # raises ValueError on a bad value
+        if self.fields is not None and not self.fields:
+            raise ValueError("fields must not be empty (leave it out for the default fields)")
+        return self
+
+    def settings(self) -> ContaminationSettings:
+        return ContaminationSettings(
+            threshold=self.threshold,
+            ngram_words=self.ngram_words,
+            ngram_chars=self.ngram_chars,
+            min_chars=self.min_chars,
+            ngram_fraction=self.ngram_fraction,
+            minhash=self.minhash,
+            shingle=self.shingle,
+            ngram=self.ngram,
+            num_perm=self.num_perm,
+            seed=self.seed,
+            lowercase=self.lowercase,
+        )
+
+
+class Decontaminate(Stage):
+    """Find training rows that overlap an evaluation set (near-duplicate texts by MinHash, shared runs
+    of 13 words or 50 characters, exact short texts), then reject or flag them.
+
+    Kept rows get ``contaminated`` (bool) and ``contamination`` (what overlaps, e.g.
+    ``context~xq-12 (minhash 0.93, +4 more); question=xq-12 (exact)``; null when clean). With
+    ``drop`` contaminated rows are rejected with reason ``contaminated`` and the same text as detail
+    (and in a ``contamination`` column). The ``contamination`` artifact is the full report:
+    ``train_id, eval_id, field, method, overlap, shared``.
+    """
+
+    name = "decontaminate"
+    Params = DecontaminateParams
+    params: DecontaminateParams
+    adds = ("contaminated", "contamination")
+
+    def _fields(self, kind: str) -> list[str]:
+        return list(self.params.fields) if self.params.fields else default_fields(kind)
+
+    def check_input(self, dataset: Dataset) -> None:
+        super().check_input(dataset)
+        if not self._fields(dataset.kind):
+            raise ConfigError(
+                f"kind '{dataset.kind}' has no text fields to compare",
+                where=Where(stage=self.id, field="fields"),
+                value=dataset.kind,
+                hint="pass fields",
+            )
+        if not Path(self.params.eval_path).exists():
+            raise ConfigError(
+                "evaluation set not found",
+                where=Where(stage=self.id, file=self.params.eval_path, field="eval_path"),
+                hint="check the path (relative paths start from the working directory)",
+            )
+
+    def reset(self) -> None:
+        self._found: Contamination | None = None
+        self._flags: np.ndarray | None = None
+        self._summaries: list[str | None] = []
+        self._row = 0
+
+    def read_eval(self, train_kind: str) -> Dataset:
+        """The evaluation set, read with ``eval_format``/``eval_kind``/``eval_columns``."""
+        from curate import io
+
+        p = self.params
+        try:
+            return io.read(p.eval_path, format=p.eval_format, kind=p.eval_kind or train_kind, rename=p.eval_columns)
+        except CurateError as exc:
+            raise exc.at(stage=self.id, file=p.eval_path) from None
+
+    def plan(self, dataset: Dataset) -> Contamination:
+        """Compare the whole training set with the evaluation set."""
+        evaluation = self.read_eval(dataset.kind)
+        try:
+            found = find_contamination(
+                dataset, evaluation, fields=self._fields(dataset.kind), settings=self.params.settings()
+            )
+        except CurateError as exc:
+            raise exc.at(stage=self.id) from None
+        self._found = found
+        self._flags = found.contaminated
+        self._summaries = found.summaries()
+        return found
+
+    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
+        self.plan(dataset)
+        for batch in dataset.batches(batch_rows):
+            yield batch.num_rows, self.process(batch, dataset.kind)
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        n = batch.num_rows
+        start, end = self._row, self._row + n
+        self._row = end
+        summaries: list[str | None]
+        if self._flags is None:  # schema probe on an empty batch
+            flags, summaries = np.zeros(n, bool), [None] * n
+        else:
+            flags, summaries = self._flags[start:end], self._summaries[start:end]
+        summary = pa.array(summaries, pa.string())
+        flagged = batch.append_column("contaminated", pa.array(flags, pa.bool_()))
+        flagged = flagged.append_column("contamination", summary)
+        if not self.params.drop:
+            return reject(flagged, [True] * n, stage=self.id, reasons="contaminated")
+        keep = pa.array(~flags, pa.bool_())
+        details: list[str | None] = [None if s is None else f"overlaps the evaluation set: {s}" for s in summaries]
+        split = reject(
+            batch, keep, stage=self.id, reasons="contaminated", details=details, extra={"contamination": summary}
+        )
+        return Split(flagged.filter(keep), split.rejected)
+
+    def artifacts(self) -> dict[str, pa.Table]:
+        if self._found is None:
+            return {}
+        return {"contamination": self._found.report.cast(REPORT_SCHEMA)}
