@@ -368,7 +368,7 @@ def dedup(
 
 @app.command()
 def contamination(
-    train: Annotated[Path, typer.Argument(help="Training set (file or folder).")],
+    train: Annotated[Path, typer.Argument(metavar="TRAIN", help="Training set (file or folder).")],
     evaluation: Annotated[
         Path, typer.Argument(metavar="EVAL", help="Evaluation set (file or folder) it must not overlap.")
     ],
@@ -402,9 +402,9 @@ def contamination(
         float,
         typer.Option(
             "--ngram-fraction",
-            help="An n-gram finding counts only when this fraction of the training text's windows is shared.",
+            help="An n-gram finding counts only when this fraction of the shorter text's windows is shared.",
         ),
-    ] = 0.0,
+    ] = 0.1,
     min_chars: Annotated[
         int, typer.Option("--min-chars", help="Texts shorter than this many characters are not compared.")
     ] = 20,

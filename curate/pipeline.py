@@ -323,7 +323,10 @@ def run_pipeline(
         stage.check_kind(dataset.kind)
     runs: list[StageRun] = []
     for index, stage in enumerate(stages, start=1):
-        fingerprint = _sha(fingerprint, stage.name, stage.params.model_dump(mode="json"), curate.__version__)
+        extra_inputs = [_file_digest(p) if p.exists() else str(p) for p in stage.input_files()]
+        fingerprint = _sha(
+            fingerprint, stage.name, stage.params.model_dump(mode="json"), extra_inputs, curate.__version__
+        )
         stage_dir = run_dir / f"{index:02d}_{stage.id}"
         run = _resumed(stage, stage_dir, fingerprint) if not force else None
         if run is None:

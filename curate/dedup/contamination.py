@@ -4,14 +4,17 @@ small orchestration over datasets).
 Texts are compared per field after :func:`~curate.text.shingles.prepare` (NFC, optional lowercase,
 whitespace folded), by up to four methods:
 
-- ``minhash``: near-duplicate texts. MinHash signatures of both sides, LSH band keys of every
-  training text looked up among the evaluation texts' keys, every candidate pair confirmed by the
-  true Jaccard similarity of the shingle sets (``overlap`` = that Jaccard, >= ``threshold``).
+- ``minhash``: near-duplicate texts. The evaluation texts' MinHash digests go into rensa LSH
+  indexes; the training texts that collide with one get signatures, their LSH band keys are looked
+  up among the evaluation texts' keys, and every candidate pair is confirmed by the true Jaccard
+  similarity of the shingle sets (``overlap`` = that Jaccard, >= ``threshold``).
 - ``ngram_words`` / ``ngram_chars``: a shared run of ``n`` whitespace words (default 13) or ``n``
-  characters (default 50). Every window of the evaluation texts is hashed into one sorted array
-  (with the text it came from); every window of the training texts is looked up in it with
-  ``np.searchsorted``. ``shared`` = how many of the training text's windows occur in the
-  evaluation text, ``overlap`` = that count / the training text's number of windows.
+  characters (default 50). Every window of the evaluation texts is hashed (the polynomial hash of
+  :func:`~curate.text.shingles.ngram_hashes`) into one sorted array, with the text it came from;
+  every window of the training texts is tested against a bit filter of those hashes and the few
+  that pass are looked up with ``np.searchsorted``. ``shared`` = how many of the training text's
+  windows occur in the evaluation text, ``overlap`` = that count / the training text's number of
+  windows.
 - ``exact``: a text too short for every enabled window size is compared whole (identical after
   ``prepare``; ``overlap`` 1.0).
 
@@ -79,7 +82,9 @@ class ContaminationSettings:
     ``ngram_words`` / ``ngram_chars`` set to ``None`` turn that method off, ``minhash=False`` turns
     the MinHash method off; ``shingle``, ``ngram``, ``num_perm`` and ``seed`` configure it.
     ``ngram_fraction`` only decides which findings make a row contaminated: an n-gram finding counts
-    when at least that fraction of the training text's windows is shared (0: any shared run).
+    when the shared windows are at least that fraction of the shorter text's windows (so a long
+    training text holding a whole evaluation passage counts, a passage that quotes one title does
+    not; 0: any shared run counts).
     """
 
     threshold: float = 0.8
@@ -92,7 +97,7 @@ class ContaminationSettings:
     num_perm: int = 128
     seed: int = 42
     lowercase: bool = True
-    ngram_fraction: float = 0.0
+    ngram_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -302,7 +307,8 @@ def _window_overlaps(train: Shingles, eval: Shingles, n: int) -> Overlaps:
     keys = np.concatenate([k for k, _ in found])
     shared = np.concatenate([s for _, s in found]).astype(np.int64)
     t, e = keys // n_eval, keys % n_eval
-    return Overlaps(t, e, shared / (train_units[t] - n + 1), shared).sorted()
+    windows = np.minimum(train_units[t], eval_units[e]) - n + 1
+    return Overlaps(t, e, shared / windows, shared).sorted()
 
 
 def ngram_overlaps(train: Sequence[str], eval: Sequence[str], n: int, *, unit: NgramUnit = "word") -> Overlaps:
@@ -365,7 +371,7 @@ def _minhash_overlaps(train: Shingles, eval: Shingles, settings: MinHashSettings
     rows = _colliding(train, eval, config)
     if not len(rows):
         return Overlaps.empty()
-    train_keys = band_keys(signatures(train.subset(rows), config), config)
+    train_keys = band_keys(signatures(train, config, rows), config)
     eval_keys = band_keys(signatures(eval, config), config)
     n_eval = len(eval)
     candidates = []
@@ -495,10 +501,10 @@ def text_overlaps(
 
 
 def default_fields(kind: str) -> list[str]:
-    """Fields compared by default: MRC ``context``, ``question`` and ``answers``; other kinds their
-    declared text fields."""
+    """Fields compared by default: MRC ``context`` and ``question`` (an answer alone is no leak:
+    ask for ``answers`` explicitly); other kinds their declared text fields."""
     if kind == "mrc":
-        return ["context", "question", "answers"]
+        return ["context", "question"]
     return list(get_schema(kind).text_fields)
 
 

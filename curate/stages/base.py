@@ -177,6 +177,11 @@ class Stage:
         """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
         return {}
 
+    def input_files(self) -> list[Path]:
+        """Files the stage reads besides its input (an evaluation set, an index): their content is
+        part of the stage's fingerprint, so editing them re-runs the stage."""
+        return []
+
     # ----------------------------------------------------------------- running
     def schemas(self, dataset: Dataset) -> Split:
         """Empty kept/rejected tables with the output schemas, found by processing zero rows."""

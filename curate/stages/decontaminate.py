@@ -41,9 +41,10 @@ class DecontaminateParams(Params):
     """A shared run of this many whitespace words is an overlap; null turns the check off."""
     ngram_chars: int | None = 50
     """A shared run of this many characters is an overlap; null turns the check off."""
-    ngram_fraction: float = 0.0
-    """An n-gram finding marks a row contaminated only when at least this fraction of the training
-    text's windows is shared (0: any shared run does; the report lists every finding either way)."""
+    ngram_fraction: float = 0.1
+    """An n-gram finding marks a row contaminated only when the shared windows are at least this
+    fraction of the shorter text's windows (0: any shared run does; the report lists every finding
+    either way)."""
     min_chars: int = 20
     """Texts shorter than this (in characters, after normalization) are never compared; a text too
     short for the n-gram checks is compared whole (exact match)."""
@@ -180,3 +181,6 @@ class Decontaminate(Stage):
         if self._found is None:
             return {}
         return {"contamination": self._found.report.cast(REPORT_SCHEMA)}
+
+    def input_files(self) -> list[Path]:
+        return [Path(self.params.eval_path)]

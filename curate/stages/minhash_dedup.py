@@ -339,6 +339,9 @@ class MinHashDedup(Stage):
     def artifacts(self) -> dict[str, pa.Table]:
         return {"clusters": self._clusters} if self._clusters is not None else {}
 
+    def input_files(self) -> list[Path]:
+        return [Path(self.params.against)] if self.params.against else []
+
 
 def _nullable(values: np.ndarray) -> list[int | None]:
     return [None if v < 0 else int(v) for v in values.tolist()]

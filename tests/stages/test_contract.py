@@ -7,9 +7,13 @@ import pytest
 from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.stages import REGISTRY, get_stage_class
-from tests.conftest import mrc_rows
+from tests.conftest import REPO, mrc_rows
 
-REQUIRED = {"length_filter": {"field": "question"}, "sql_filter": {"where": "true"}}
+REQUIRED = {
+    "length_filter": {"field": "question"},
+    "sql_filter": {"where": "true"},
+    "decontaminate": {"eval_path": str(REPO / "sample_data" / "korquad_sample.json")},
+}
 
 
 def make(name: str, **params):
