@@ -187,7 +187,9 @@ def test_editing_a_file_a_stage_reads_reruns_that_stage(tmp_path, squad_file):
     assert all(r.resumed for r in run_pipeline(path).stages)
     other = "김치는 배추와 무를 소금에 절여 발효시킨 음식이다."
     qa = {"id": "e1", "question": "김치의 재료는 무엇인가요?", "answers": [{"text": "배추", "answer_start": 4}]}
-    evaluation.write_text(json.dumps({"data": [{"title": "김치", "paragraphs": [{"context": other, "qas": [qa]}]}]}, ensure_ascii=False))
+    evaluation.write_text(
+        json.dumps({"data": [{"title": "김치", "paragraphs": [{"context": other, "qas": [qa]}]}]}, ensure_ascii=False)
+    )
     third = run_pipeline(path)
     assert [r.resumed for r in third.stages] == [True, False]
     assert third.stages[1].stats.rows_rejected == 0

@@ -38,22 +38,21 @@ import pyarrow.compute as pc
 from rensa import RMinHashLSH
 
 from curate.dataset import Dataset
-from curate.dedup.minhash import LshConfig, _digests, band_keys, jaccard, signatures
-from curate.dedup.minhash import _groups as _lsh_groups
+from curate.dedup.minhash import LshConfig, band_groups, band_keys, digest_batches, jaccard, signatures
 from curate.dedup.plan import MinHashSettings
 from curate.errors import ConfigError, Where
 from curate.schemas import get_schema
 from curate.text.shingles import (
-    _BASE,
     SHINGLE_KINDS,
     ShingleKind,
     Shingles,
-    _codepoints,
-    _local_positions,
+    codepoints,
     korean_analyzer,
-    mix64,
+    local_positions,
     prepare,
     shingle_hashes,
+    window_hashes,
+    word_units,
 )
 
 Method = Literal["minhash", "ngram_words", "ngram_chars", "exact"]
@@ -161,83 +160,16 @@ class Overlaps:
 # ----------------------------------------------------------------------------- methods on texts
 
 
-_INVERSE = pow(int(_BASE), -1, 1 << 64)  # _BASE is odd, so it has an inverse modulo 2**64
-_WORD_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
-
-
-_POWER_CACHE: dict[int, np.ndarray] = {}
-
-
-def _powers(base: int, n: int) -> np.ndarray:
-    """``base ** k`` modulo 2**64 for ``k < n`` (a cached table, grown by doubling)."""
-    table = _POWER_CACHE.get(base)
-    if table is None or len(table) < n:
-        size = max(n, 2 * len(table) if table is not None else 1 << 16)
-        table = np.full(size, np.uint64(base), np.uint64)
-        table[0] = 1
-        table = _POWER_CACHE[base] = np.cumprod(table)
-    return table[:n]
-
-
-def _prefix(values: np.ndarray) -> np.ndarray:
-    """``P[k] = sum(values[j] * _BASE**-j for j < k)`` modulo 2**64 (length ``len(values) + 1``), so
-    the polynomial hash of ``values[i:j]`` is ``_BASE**(j-1) * (P[j] - P[i])``."""
-    out = np.zeros(len(values) + 1, np.uint64)
-    with np.errstate(over="ignore"):
-        np.cumsum(values.astype(np.uint64) * _powers(_INVERSE, len(values)), out=out[1:])
-    return out
-
-
-def _windows(values: np.ndarray, offsets: np.ndarray, n: int) -> Shingles:
-    """Hashes of every ``n``-unit window inside each segment (none for a segment shorter than ``n``).
-
-    These are exactly the hashes :func:`~curate.text.shingles.ngram_hashes` gives such windows (the
-    same polynomial, then ``mix64``), computed from prefix sums in one pass instead of ``n``.
-    """
-    lengths = np.diff(offsets)
-    count = np.maximum(lengths - n + 1, 0)
-    out_offsets = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(count, out=out_offsets[1:])
-    starts = np.repeat(offsets[:-1], count) + _local_positions(count)
-    prefix = _prefix(values)
-    with np.errstate(over="ignore"):
-        hashes = (prefix[starts + n] - prefix[starts]) * _powers(int(_BASE), len(values))[starts + n - 1]
-    return Shingles(mix64(hashes), out_offsets)
-
-
-def _word_values(texts: Sequence[str]) -> Shingles:
-    """One hash per whitespace word of each prepared text (words split on characters up to U+0020,
-    as :func:`~curate.text.shingles.shingle_hashes` does), with per-text word offsets."""
-    codes = np.frombuffer((" ".join(texts) + " ").encode("utf-32-le"), np.uint32)
-    text_starts = np.zeros(len(texts), np.int64)
-    if len(texts) > 1:
-        np.cumsum(np.fromiter((len(t) + 1 for t in texts[:-1]), np.int64, len(texts) - 1), out=text_starts[1:])
-    is_sep = codes <= 32
-    word_starts = np.nonzero(~is_sep & np.concatenate(([True], is_sep[:-1])))[0]
-    word_ends = np.nonzero(~is_sep & np.concatenate((is_sep[1:], [True])))[0] + 1
-    prefix = _prefix(codes)
-    with np.errstate(over="ignore"):
-        hashes = (prefix[word_ends] - prefix[word_starts]) * _powers(int(_BASE), len(codes))[word_ends - 1]
-        hashes += (word_ends - word_starts).astype(np.uint64) * _WORD_SALT
-    owner = np.searchsorted(text_starts, word_starts, side="right") - 1
-    offsets = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(np.bincount(owner, minlength=len(texts)), out=offsets[1:])
-    return Shingles(mix64(hashes), offsets)
-
-
 def _units(texts: Sequence[str], unit: NgramUnit) -> Shingles:
     """Unit values (code points or word hashes) of prepared texts, with per-text offsets."""
-    if unit == "word":
-        return _word_values(texts)
-    values, offsets = _codepoints(texts)
-    return Shingles(values, offsets)
+    return Shingles(*(word_units(texts) if unit == "word" else codepoints(texts)))
 
 
 def _window_hashes(units: Shingles, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every ``n``-unit window of the texts ``rows`` (each at least ``n`` units long) and
     the text (an index into ``rows``'s order) each window belongs to."""
     part = units.subset(rows)
-    windows = _windows(part.hashes, part.offsets, n)
+    windows = window_hashes(part.hashes, part.offsets, n)
     owner = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(windows.offsets))
     return windows.hashes, owner
 
@@ -299,7 +231,7 @@ def _window_overlaps(train: Shingles, eval: Shingles, n: int) -> Overlaps:
             continue
         count = np.searchsorted(hashes, train_hashes[hit], "right") - position
         pair_train = np.repeat(rows[train_owner[hit]], count)
-        pair_eval = owner[np.repeat(position, count) + _local_positions(count)]
+        pair_eval = owner[np.repeat(position, count) + local_positions(count)]
         keys, shared = np.unique(pair_train * n_eval + pair_eval, return_counts=True)
         found.append((keys, shared))
     if not found:
@@ -347,18 +279,18 @@ def _range_pairs(sorted_keys: np.ndarray, order: np.ndarray, queries: np.ndarray
     count = np.searchsorted(sorted_keys, queries, "right") - left
     hit = np.nonzero(count)[0]
     count = count[hit]
-    return np.repeat(hit, count), order[np.repeat(left[hit], count) + _local_positions(count)]
+    return np.repeat(hit, count), order[np.repeat(left[hit], count) + local_positions(count)]
 
 
 def _colliding(train: Shingles, eval: Shingles, config: LshConfig) -> np.ndarray:
     """Training texts that share at least one LSH band with some evaluation text (a superset of the
     pairs found by band keys), found with rensa's index so only these need signatures copied out."""
     flags = np.zeros(len(train), bool)
-    for group in _lsh_groups(config):
+    for group in band_groups(config):
         index = RMinHashLSH(group.threshold, group.num_perm, group.bands)
-        for start, matrix in _digests(eval, group):
+        for start, matrix in digest_batches(eval, group):
             index.insert_matrix(matrix, start_key=start)
-        for start, matrix in _digests(train, group):
+        for start, matrix in digest_batches(train, group):
             found = np.asarray(index.query_duplicate_flags_matrix_one_shot(matrix), bool)
             flags[start : start + len(found)] |= found
     return np.nonzero(flags)[0]
@@ -436,7 +368,7 @@ class _Groups:
         """``(which, item)``: for every ``unique_ids[which]``, each item holding that text."""
         count = self.count[unique_ids]
         which = np.repeat(np.arange(len(unique_ids)), count)
-        return which, self.order[np.repeat(self.start[unique_ids], count) + _local_positions(count)]
+        return which, self.order[np.repeat(self.start[unique_ids], count) + local_positions(count)]
 
 
 def _to_items(found: Overlaps, train: _Groups, eval: _Groups, train_ids: np.ndarray, eval_ids: np.ndarray) -> Overlaps:

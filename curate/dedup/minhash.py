@@ -68,7 +68,7 @@ class LshConfig:
         return cls(bands, rows, threshold, seed)
 
 
-def _groups(config: LshConfig) -> list[LshConfig]:
+def band_groups(config: LshConfig) -> list[LshConfig]:
     """The bands split into groups of at most ``_GROUP_BANDS``, each hashed with its own seed: one LSH
     index per group keeps the peak memory of the index a fraction of one index over every band."""
     return [
@@ -77,7 +77,9 @@ def _groups(config: LshConfig) -> list[LshConfig]:
     ]
 
 
-def _digests(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = None) -> Iterable[tuple[int, object]]:
+def digest_batches(
+    shingles: Shingles, config: LshConfig, rows: np.ndarray | None = None
+) -> Iterable[tuple[int, object]]:
     """rensa digest matrices of consecutive batches of texts (all, or ``rows``): ``(first, matrix)``
     where ``first`` counts from the start of the texts (or of ``rows``)."""
     total = len(shingles) if rows is None else len(rows)
@@ -95,8 +97,8 @@ def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = 
     band groups side by side."""
     out = np.empty((len(shingles) if rows is None else len(rows), config.num_perm), np.uint32)
     column = 0
-    for group in _groups(config):
-        for start, matrix in _digests(shingles, group, rows):
+    for group in band_groups(config):
+        for start, matrix in digest_batches(shingles, group, rows):
             values = matrix.to_rows()  # type: ignore[attr-defined]
             out[start : start + len(values), column : column + group.num_perm] = np.asarray(values, dtype=np.uint32)
         column += group.num_perm
@@ -105,14 +107,14 @@ def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = 
 
 def involved_rows(shingles: Shingles, config: LshConfig) -> np.ndarray:
     """Indices of texts that share at least one LSH band with another text (sorted)."""
-    found = [_involved_in_group(shingles, group) for group in _groups(config)]
+    found = [_involved_in_group(shingles, group) for group in band_groups(config)]
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
 
 def _involved_in_group(shingles: Shingles, config: LshConfig) -> np.ndarray:
     lsh = RMinHashLSH(config.threshold, config.num_perm, config.bands)
     flagged: list[np.ndarray] = []
-    for start, matrix in _digests(shingles, config):
+    for start, matrix in digest_batches(shingles, config):
         flags = np.asarray(lsh.insert_matrix_and_query_duplicate_flags(matrix, start_key=start), bool)
         flagged.append(start + np.nonzero(flags)[0])
     del lsh
@@ -124,11 +126,11 @@ def _involved_in_group(shingles: Shingles, config: LshConfig) -> np.ndarray:
     # the earlier partners: every text that collides with a flagged one (signatures recomputed:
     # cheaper in memory than keeping every batch's matrix)
     partners = RMinHashLSH(config.threshold, config.num_perm, config.bands)
-    for start, matrix in _digests(shingles, config, later):
+    for start, matrix in digest_batches(shingles, config, later):
         partners.insert_matrix(matrix, start_key=start)
     earlier = [
         start + np.nonzero(np.asarray(partners.query_duplicate_flags_matrix_one_shot(matrix), bool))[0]
-        for start, matrix in _digests(shingles, config)
+        for start, matrix in digest_batches(shingles, config)
     ]
     return np.union1d(later, np.concatenate(earlier))
 

@@ -26,7 +26,10 @@ ShingleKind = Literal["char", "word", "morph"]
 SHINGLE_KINDS: tuple[ShingleKind, ...] = ("char", "word", "morph")
 
 _BASE = np.uint64(0x100000001B3)  # odd multiplier of the polynomial rolling hash
+_INVERSE = pow(int(_BASE), -1, 1 << 64)  # _BASE is odd, so it has an inverse modulo 2**64
 _EMPTY = np.uint64(0x9E3779B97F4A7C15)  # the hash of a text with no units
+_SHORT_TAG = np.uint64(0xA5A5A5A5A5A5A5A5)
+_ROLLING_MAX = 8  # windows up to this size are hashed by rolling, longer ones from prefix sums
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ def mix64(values: np.ndarray) -> np.ndarray:
     return x
 
 
-def _codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Code points of all texts (``uint32``, concatenated) and per-text offsets."""
     lengths = np.fromiter(map(len, texts), np.int64, len(texts))
     offsets = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -98,75 +102,89 @@ def _codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return codes, offsets
 
 
-def _powers(n: int) -> np.ndarray:
-    """``_BASE ** k`` modulo 2**64 for ``k < n``."""
-    powers = np.ones(max(n, 1), np.uint64)
+_POWER_CACHE: dict[int, np.ndarray] = {}
+
+
+def powers(base: int, n: int) -> np.ndarray:
+    """``base ** k`` modulo 2**64 for ``k < n`` (a cached table, grown by doubling)."""
+    table = _POWER_CACHE.get(base)
+    if table is None or len(table) < n:
+        size = max(n, 2 * len(table) if table is not None else 1 << 16)
+        table = np.full(size, np.uint64(base), np.uint64)
+        table[0] = 1
+        with np.errstate(over="ignore"):
+            table = _POWER_CACHE[base] = np.cumprod(table)
+    return table[:n]
+
+
+def span_hashes(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Polynomial hash ``sum(values[j] * BASE**(end-1-j) for start <= j < end)`` modulo 2**64 of every
+    span, from prefix sums: one pass over ``values`` whatever the span lengths. An empty span gets a
+    constant of its own."""
+    prefix = np.zeros(len(values) + 1, np.uint64)
     with np.errstate(over="ignore"):
-        for k in range(1, n):
-            powers[k] = powers[k - 1] * _BASE
-    return powers
+        np.cumsum(values.astype(np.uint64) * powers(_INVERSE, len(values)), out=prefix[1:])
+        scale = powers(int(_BASE), max(len(values), 1))[np.maximum(ends - 1, 0)]
+        hashes = (prefix[ends] - prefix[starts]) * scale
+    return np.where(ends > starts, hashes, _EMPTY)
 
 
-def _segment_hashes(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Polynomial hash of each whole segment ``values[offsets[i]:offsets[i+1]]`` (empty: a constant)."""
-    lengths = np.diff(offsets)
-    out = np.full(len(lengths), _EMPTY, np.uint64)
-    nonempty = np.nonzero(lengths > 0)[0]
-    if not len(nonempty):
-        return out
-    seg_lengths = lengths[nonempty]
-    seg_starts = offsets[:-1][nonempty]
-    local = _local_positions(seg_lengths)
-    flat = np.repeat(seg_starts, seg_lengths) + local
-    exponent = np.repeat(seg_lengths - 1, seg_lengths) - local
-    terms = values[flat].astype(np.uint64) * _powers(int(seg_lengths.max()))[exponent]
-    sums = np.zeros(len(nonempty), np.uint64)
-    np.add.at(sums, np.repeat(np.arange(len(nonempty)), seg_lengths), terms)
-    out[nonempty] = sums + seg_lengths.astype(np.uint64) * _EMPTY
-    return out
-
-
-def _local_positions(lengths: np.ndarray) -> np.ndarray:
+def local_positions(lengths: np.ndarray) -> np.ndarray:
     """``[0..l0-1, 0..l1-1, ...]`` for segment lengths ``l``."""
     ends = np.cumsum(lengths)
     return np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(ends - lengths, lengths)
 
 
+def window_hashes(values: np.ndarray, offsets: np.ndarray, n: int) -> Shingles:
+    """Hashes of every window of ``n`` consecutive units inside each segment (none for a segment
+    shorter than ``n``), mixed with :func:`mix64`."""
+    lengths = np.diff(offsets)
+    count = np.maximum(lengths - n + 1, 0)
+    out_offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(count, out=out_offsets[1:])
+    starts = np.repeat(offsets[:-1], count) + local_positions(count)
+    if n > _ROLLING_MAX or len(values) < n:
+        return Shingles(mix64(span_hashes(values, starts, starts + n)), out_offsets)
+    # short windows: n sequential passes beat the prefix sums' random gathers
+    m = len(values) - n + 1
+    rolling = np.zeros(m, np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            rolling *= _BASE
+            rolling += values[k : k + m]
+    return Shingles(mix64(rolling[starts]), out_offsets)
+
+
 def ngram_hashes(values: np.ndarray, offsets: np.ndarray, n: int) -> Shingles:
-    """Hashes of every window of ``n`` consecutive units within each segment; a segment shorter
-    than ``n`` gives one hash of the whole segment. ``values`` are unit hashes (code points, word
-    hashes, morpheme hashes)."""
+    """Like :func:`window_hashes`, but a segment shorter than ``n`` gives one hash of the whole
+    segment (tagged, so it never equals a window of a longer one). ``values`` are unit hashes (code
+    points, word hashes, morpheme hashes)."""
     if n < 1:
         raise ValueError(f"n-gram size must be >= 1: got {n}")
+    windows = window_hashes(values, offsets, n)
     lengths = np.diff(offsets)
-    windows = np.maximum(lengths - n + 1, 0)
-    short = windows == 0
+    short = np.nonzero(lengths < n)[0]
+    if not len(short):
+        return windows
+    short_lengths = lengths[short]
+    short_values = values[np.repeat(offsets[short], short_lengths) + local_positions(short_lengths)]
+    short_offsets = np.zeros(len(short) + 1, np.int64)
+    np.cumsum(short_lengths, out=short_offsets[1:])
+    whole = mix64(span_hashes(short_values, short_offsets[:-1], short_offsets[1:]) ^ _SHORT_TAG)
+    counts = np.diff(windows.offsets)
+    counts[short] = 1
     out_offsets = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(np.where(short, 1, windows), out=out_offsets[1:])
+    np.cumsum(counts, out=out_offsets[1:])
     out = np.empty(int(out_offsets[-1]), np.uint64)
     short_slot = np.zeros(len(out), bool)
-    short_docs = np.nonzero(short)[0]
-    short_slot[out_offsets[short_docs]] = True
-    m = len(values) - n + 1
-    if m > 0 and not short.all():
-        rolling = np.zeros(m, np.uint64)
-        with np.errstate(over="ignore"):
-            for k in range(n):
-                rolling *= _BASE
-                rolling += values[k : k + m]
-        window_end = np.repeat(offsets[1:], lengths)[:m]
-        out[~short_slot] = rolling[np.arange(n, m + n) <= window_end]
-    if len(short_docs):
-        sub_offsets = np.zeros(len(short_docs) + 1, np.int64)
-        np.cumsum(lengths[short_docs], out=sub_offsets[1:])
-        index = np.repeat(offsets[short_docs], lengths[short_docs]) + _local_positions(lengths[short_docs])
-        # a short text must never equal an n-gram of a longer one: tag it
-        out[short_slot] = _segment_hashes(values[index], sub_offsets) ^ np.uint64(0xA5A5A5A5A5A5A5A5)
-    return Shingles(mix64(out), out_offsets)
+    short_slot[out_offsets[short]] = True
+    out[short_slot] = whole
+    out[~short_slot] = windows.hashes
+    return Shingles(out, out_offsets)
 
 
-def _word_units(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Hash of every word (a run of characters above U+0020) and per-text word offsets."""
+def word_units(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hash of every word (a run of characters above U+0020) of each text and per-text word offsets."""
     codes = np.frombuffer((" ".join(texts) + " ").encode("utf-32-le"), np.uint32)
     text_starts = np.zeros(len(texts), np.int64)
     if len(texts) > 1:
@@ -174,22 +192,19 @@ def _word_units(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     is_sep = codes <= 32
     word_starts = np.nonzero(~is_sep & np.concatenate(([True], is_sep[:-1])))[0]
     word_ends = np.nonzero(~is_sep & np.concatenate((is_sep[1:], [True])))[0] + 1
-    lengths = word_ends - word_starts
-    word_offsets = np.zeros(len(word_starts) + 1, np.int64)
-    np.cumsum(lengths, out=word_offsets[1:])
-    index = np.repeat(word_starts, lengths) + _local_positions(lengths)
-    word_hashes = _segment_hashes(codes[index], word_offsets)
+    with np.errstate(over="ignore"):
+        hashes = mix64(span_hashes(codes, word_starts, word_ends) + (word_ends - word_starts).astype(np.uint64))
     owner = np.searchsorted(text_starts, word_starts, side="right") - 1
     offsets = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(np.bincount(owner, minlength=len(texts)), out=offsets[1:])
-    return word_hashes, offsets
+    return hashes, offsets
 
 
 def _morph_units(texts: Sequence[str], analyzer: Any) -> tuple[np.ndarray, np.ndarray]:
     tokens_per_text = [[token.form for token in analyzer.tokenize(text)] if text else [] for text in texts]
     flat = [token for tokens in tokens_per_text for token in tokens]
-    codes, token_offsets = _codepoints(flat)
-    token_hashes = _segment_hashes(codes, token_offsets)
+    codes, token_offsets = codepoints(flat)
+    token_hashes = mix64(span_hashes(codes, token_offsets[:-1], token_offsets[1:]))
     offsets = np.zeros(len(texts) + 1, np.int64)
     np.cumsum([len(tokens) for tokens in tokens_per_text], out=offsets[1:])
     return token_hashes, offsets
@@ -234,10 +249,9 @@ def shingle_hashes(texts: Sequence[str], kind: ShingleKind = "char", n: int = 5,
 
 def _shingle_chunk(texts: Sequence[str], kind: ShingleKind, n: int, analyzer: Any) -> Shingles:
     if kind == "char":
-        codes, offsets = _codepoints(texts)
-        return ngram_hashes(codes, offsets, n)
+        return ngram_hashes(*codepoints(texts), n)
     if kind == "word":
-        return ngram_hashes(*_word_units(texts), n)
+        return ngram_hashes(*word_units(texts), n)
     if kind == "morph":
         return ngram_hashes(*_morph_units(texts, analyzer or korean_analyzer()), n)
     raise ValueError(f"unknown shingle kind {kind!r}: use one of {', '.join(SHINGLE_KINDS)}")

@@ -4,7 +4,6 @@
 import subprocess
 import sys
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -13,7 +12,6 @@ from curate.dataset import Dataset
 from curate.dedup.contamination import (
     REPORT_SCHEMA,
     ContaminationSettings,
-    _windows,
     exact_overlaps,
     field_texts,
     find_contamination,
@@ -24,7 +22,6 @@ from curate.dedup.contamination import (
 from curate.dedup.plan import MinHashSettings
 from curate.errors import ConfigError
 from curate.stages import REGISTRY, Decontaminate
-from curate.text.shingles import _codepoints, ngram_hashes
 from tests.conftest import answer
 
 SEJONG = (
@@ -170,16 +167,6 @@ def test_null_and_empty_texts_never_match():
 def test_exact_overlaps_pairs_every_identical_text():
     found = exact_overlaps(["a", "b", "a"], ["a", "c", "a"])
     assert found.pairs() == [(0, 0), (0, 2), (2, 0), (2, 2)]
-
-
-def test_window_hashes_equal_ngram_hashes():
-    texts = [SEJONG, BUSAN, "짧다", SEJONG_EN.lower()]
-    codes, offsets = _codepoints(texts)
-    for n in (1, 5, 13, 50):
-        fast, reference = _windows(codes, offsets, n), ngram_hashes(codes, offsets, n)
-        for i, text in enumerate(texts):
-            expected = reference.of(i) if len(text) >= n else np.zeros(0, np.uint64)
-            assert np.array_equal(fast.of(i), expected)
 
 
 def test_settings_are_checked():

@@ -3,7 +3,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from curate.text.shingles import Shingles, ngram_hashes, prepare, shingle_hashes
+from curate.text.shingles import Shingles, codepoints, ngram_hashes, prepare, shingle_hashes, window_hashes
 
 
 def sets(texts, kind="char", n=5):
@@ -62,3 +62,13 @@ def test_morpheme_shingles_see_through_particles():
     pytest.importorskip("kiwipiepy")  # the `morph` extra; installed by `make test`
     a, b, c = sets(["학교에 갔습니다", "학교에서 갔습니다", "집으로 왔어요"], kind="morph", n=1)
     assert len(a & b) == 4 and len(a & c) == 1  # 학교, 가, 었, 습니다 vs only the past tense 었
+
+
+def test_window_hashes_are_the_ngram_hashes_of_long_enough_texts():
+    texts = ["세종대왕은 훈민정음을 창제하였다", "부산", "짧다", "a much longer english sentence with words"]
+    codes, offsets = codepoints(texts)
+    for n in (1, 5, 13, 50):
+        windows, reference = window_hashes(codes, offsets, n), ngram_hashes(codes, offsets, n)
+        for i, text in enumerate(texts):
+            expected = reference.of(i) if len(text) >= n else np.zeros(0, np.uint64)
+            assert np.array_equal(windows.of(i), expected)
