@@ -26,7 +26,7 @@ from curate.text.shingles import Shingles
 
 _BAND_MULT = np.uint64(0x9E3779B97F4A7C15)
 _SIG_BATCH = 50_000
-_GROUP_BANDS = 3
+_GROUP_BANDS = 4
 
 
 @cache
@@ -63,8 +63,15 @@ class LshConfig:
         return self.bands * self.rows
 
     @classmethod
-    def for_threshold(cls, threshold: float, num_perm: int = 128, seed: int = 42) -> LshConfig:
-        bands, rows = optimal_bands(threshold, num_perm)
+    def for_threshold(
+        cls, threshold: float, num_perm: int = 128, seed: int = 42, *, verified: bool = False
+    ) -> LshConfig:
+        """Bands and rows for ``threshold``. ``verified``: candidates will be confirmed by their true
+        Jaccard, so false positives only cost time and the choice weighs false negatives 19 to 1
+        (128 permutations at 0.8: 16 x 8, catching a pair at the threshold with probability 0.95
+        instead of datasketch's 0.40 with 9 x 13)."""
+        weights = (0.05, 0.95) if verified else (0.5, 0.5)
+        bands, rows = optimal_bands(threshold, num_perm, *weights)
         return cls(bands, rows, threshold, seed)
 
 
@@ -114,23 +121,24 @@ def involved_rows(shingles: Shingles, config: LshConfig) -> np.ndarray:
 def _involved_in_group(shingles: Shingles, config: LshConfig) -> np.ndarray:
     lsh = RMinHashLSH(config.threshold, config.num_perm, config.bands)
     flagged: list[np.ndarray] = []
+    matrices = []  # kept for the partner pass: a group's digests are a few bytes per text and band
     for start, matrix in digest_batches(shingles, config):
         flags = np.asarray(lsh.insert_matrix_and_query_duplicate_flags(matrix, start_key=start), bool)
         flagged.append(start + np.nonzero(flags)[0])
+        matrices.append((start, matrix))
     del lsh
     later = np.concatenate(flagged) if flagged else np.zeros(0, np.int64)
     if not len(later):
         return later
     if len(later) * 4 > len(shingles):  # most texts collide anyway: skip the partner pass
         return np.arange(len(shingles))
-    # the earlier partners: every text that collides with a flagged one (signatures recomputed:
-    # cheaper in memory than keeping every batch's matrix)
+    # the earlier partners: every text that collides with a flagged one
     partners = RMinHashLSH(config.threshold, config.num_perm, config.bands)
     for start, matrix in digest_batches(shingles, config, later):
         partners.insert_matrix(matrix, start_key=start)
     earlier = [
         start + np.nonzero(np.asarray(partners.query_duplicate_flags_matrix_one_shot(matrix), bool))[0]
-        for start, matrix in digest_batches(shingles, config)
+        for start, matrix in matrices
     ]
     return np.union1d(later, np.concatenate(earlier))
 

@@ -36,7 +36,7 @@ class MinHashSettings:
     def lsh(self) -> LshConfig:
         if self.bands and self.rows:
             return LshConfig(self.bands, self.rows, self.threshold, self.seed)
-        return LshConfig.for_threshold(self.threshold, self.num_perm, self.seed)
+        return LshConfig.for_threshold(self.threshold, self.num_perm, self.seed, verified=self.verify)
 
 
 def shingles_of(texts: Sequence[str | None], settings: MinHashSettings) -> Shingles:
