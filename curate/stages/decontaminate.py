@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,8 +34,8 @@ class DecontaminateParams(Params):
     eval_columns: dict[str, str] | None = None
     """Renames applied to the evaluation set before comparing: ``{source column: column}``."""
     fields: list[str] | None = None
-    """Columns compared (each with the same column of the evaluation set); default: MRC ``context``,
-    ``question`` and ``answers`` (each answer on its own), other kinds their text fields."""
+    """Columns compared (each with the same column of the evaluation set); default: MRC ``context``
+    and ``question`` (add ``answers`` to compare each answer on its own), other kinds their text fields."""
     threshold: float = 0.8
     """Jaccard similarity from which two texts are near-duplicates (MinHash, confirmed exactly)."""
     ngram_words: int | None = 13
@@ -71,19 +72,8 @@ class DecontaminateParams(Params):
         return self
 
     def settings(self) -> ContaminationSettings:
-        return ContaminationSettings(
-            threshold=self.threshold,
-            ngram_words=self.ngram_words,
-            ngram_chars=self.ngram_chars,
-            min_chars=self.min_chars,
-            ngram_fraction=self.ngram_fraction,
-            minhash=self.minhash,
-            shingle=self.shingle,
-            ngram=self.ngram,
-            num_perm=self.num_perm,
-            seed=self.seed,
-            lowercase=self.lowercase,
-        )
+        names = {f.name for f in dataclasses.fields(ContaminationSettings)}
+        return ContaminationSettings(**self.model_dump(include=names))
 
 
 class Decontaminate(Stage):

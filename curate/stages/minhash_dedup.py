@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -87,17 +88,8 @@ class MinHashDedupParams(Params):
         return self
 
     def settings(self) -> MinHashSettings:
-        return MinHashSettings(
-            shingle=self.shingle,
-            ngram=self.ngram,
-            lowercase=self.lowercase,
-            num_perm=self.num_perm,
-            threshold=self.threshold,
-            bands=self.bands,
-            rows=self.rows,
-            seed=self.seed,
-            verify=self.verify,
-        )
+        names = {f.name for f in dataclasses.fields(MinHashSettings)}
+        return MinHashSettings(**self.model_dump(include=names))
 
 
 _ADDED_REJECT = {"duplicate_of": pa.string(), "cluster_id": pa.int64(), "similarity": pa.float64()}
