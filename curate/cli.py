@@ -375,7 +375,7 @@ def contamination(
     field: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
-            "--field", help="Column to compare (repeatable; default MRC context, question, answers; else text fields)."
+            "--field", help="Column to compare (repeatable; default MRC context and question; else text fields)."
         ),
     ] = None,
     report: Annotated[

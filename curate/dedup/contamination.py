@@ -13,8 +13,8 @@ whitespace folded), by up to four methods:
   :func:`~curate.text.shingles.ngram_hashes`) into one sorted array, with the text it came from;
   every window of the training texts is tested against a bit filter of those hashes and the few
   that pass are looked up with ``np.searchsorted``. ``shared`` = how many of the training text's
-  windows occur in the evaluation text, ``overlap`` = that count / the training text's number of
-  windows.
+  windows occur in the evaluation text, ``overlap`` = that count / the number of windows of the
+  shorter of the two texts.
 - ``exact``: a text too short for every enabled window size is compared whole (identical after
   ``prepare``; ``overlap`` 1.0).
 
