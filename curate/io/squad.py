@@ -6,8 +6,8 @@ one row per question with ``document_id`` (``<file stem>/<article index>``) and 
 
 Lossless: keys the flat schema has no column for are kept too: extra question keys as columns of
 their own, extra article / paragraph / answer keys as JSON text in ``squad_article_extra``,
-``squad_paragraph_extra`` and ``squad_answers_extra``; the top-level keys other than ``data`` in
-the dataset metadata. ``is_impossible`` and ``plausible_answers`` stay null where the file had no
+``squad_paragraph_extra`` and ``squad_answers_extra``; the top-level keys other than ``data``, and
+articles or paragraphs without any question (they make no row), in the dataset metadata. ``is_impossible`` and ``plausible_answers`` stay null where the file had no
 such key, so a v1.1 file comes back without them.
 """
 
@@ -132,7 +132,42 @@ def read_squad(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, li
     table = _rows_to_table(rows)
     top = {k: v for k, v in doc.items() if k != "data"}
     metadata = {"source_format": "squad", "squad_top": json.dumps(top, ensure_ascii=False, sort_keys=True)}
+    empty = _empty_parts(doc, path)
+    if empty:
+        metadata["squad_empty"] = json.dumps(empty, ensure_ascii=False)
     return with_metadata(table, metadata), bad
+
+
+def _empty_parts(doc: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """Articles without paragraphs and paragraphs without questions: they make no row, so they are
+    kept in the dataset metadata and put back in place when written as SQuAD again."""
+    found = []
+    for ai, article in enumerate(doc["data"]):
+        header = {k: v for k, v in article.items() if k != "paragraphs"}
+        paragraphs = article.get("paragraphs", [])
+        if not paragraphs:
+            found.append({"document_id": f"{path.stem}/{ai}", "article": article})
+        for pi, paragraph in enumerate(paragraphs):
+            if not paragraph.get("qas"):
+                found.append(
+                    {"document_id": f"{path.stem}/{ai}", "article": header, "paragraph": pi, "value": paragraph}
+                )
+    return found
+
+
+def _index(key: Any) -> int | None:
+    """The trailing ``/<n>`` of a curate ``document_id`` or ``passage_id``."""
+    if isinstance(key, str) and "/" in key:
+        tail = key.rsplit("/", 1)[1]
+        return int(tail) if tail.isdigit() else None
+    return None
+
+
+def _insert_at(items: list[Any], indices: list[int | None], index: int, item: Any) -> None:
+    """Insert ``item`` before the first element whose index is greater than ``index``."""
+    position = next((i for i, other in enumerate(indices) if other is not None and other > index), len(items))
+    items.insert(position, item)
+    indices.insert(position, index)
 
 
 def _expect_object(value: Any, file: str, locator: str) -> None:
@@ -211,6 +246,7 @@ def write_squad(table: pa.Table, path: Path, *, metadata: dict[str, str] | None 
     extra_names = [n for n in table.column_names if n not in schema_names]
     articles: dict[Any, dict[str, Any]] = {}
     paragraphs: dict[Any, dict[str, Any]] = {}
+    needs_positions = bool((metadata or {}).get("squad_empty"))
     for row in table.to_pylist():
         doc_key = row.get("document_id") or ("title", row.get("title"))
         article = articles.get(doc_key)
@@ -225,6 +261,8 @@ def write_squad(table: pa.Table, path: Path, *, metadata: dict[str, str] | None 
         if paragraph is None:
             paragraph = {"context": row["context"], "qas": []}
             paragraph.update(json.loads(row.get(PARAGRAPH_EXTRA) or "{}"))
+            if needs_positions:
+                paragraph["_passage_id"] = row.get("passage_id")
             paragraphs[para_key] = paragraph
             article["paragraphs"].append(paragraph)
         paragraph["qas"].append(_qa(row, extra_names))
@@ -235,10 +273,40 @@ def write_squad(table: pa.Table, path: Path, *, metadata: dict[str, str] | None 
             if "is_impossible" in table.column_names and table["is_impossible"].null_count < table.num_rows
             else "1.1"
         )
+    _restore_empty(articles, json.loads((metadata or {}).get("squad_empty") or "[]"))
     doc = {**top, "data": list(articles.values())}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         json.dump(doc, handle, ensure_ascii=False)
+
+
+def _restore_empty(articles: dict[Any, dict[str, Any]], empty: list[dict[str, Any]]) -> None:
+    """Put articles without paragraphs and paragraphs without questions back in their places."""
+    if not empty:
+        return
+    order = list(articles)
+    doc_indices = [_index(key) for key in order]
+    values = [articles[key] for key in order]
+    for part in empty:
+        key = part["document_id"]
+        if key not in articles:
+            article = {**part["article"], "paragraphs": []} if "paragraph" in part else dict(part["article"])
+            articles[key] = article
+            _insert_at(values, doc_indices, _index(key) or 0, article)
+        if "paragraph" in part:
+            article = articles[key]
+            indices = [_index(p.get("_passage_id")) for p in article["paragraphs"]]
+            _insert_at(
+                article["paragraphs"],
+                indices,
+                part["paragraph"],
+                {**part["value"], "_passage_id": f"{key}/{part['paragraph']}"},
+            )
+    articles.clear()
+    for position, article in enumerate(values):
+        for paragraph in article.get("paragraphs", []):
+            paragraph.pop("_passage_id", None)
+        articles[position] = article
 
 
 def _qa(row: dict[str, Any], extra_names: list[str]) -> dict[str, Any]:

@@ -429,3 +429,43 @@ def test_gzipped_squad_file_is_read(tmp_path: Path) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         json.dump(doc, handle, ensure_ascii=False)
     assert read(path).to_arrow().column("id").to_pylist() == ["z"]
+
+
+EMPTY_PARTS_DOC = {
+    "version": "1.1",
+    "data": [
+        {
+            "title": "A",
+            "paragraphs": [
+                {"context": "빈 문단", "qas": []},
+                {"context": C3, "qas": [{"id": "a1", "question": "?", "answers": [span(C3, "부산")]}]},
+                {"context": "끝 문단", "qas": []},
+            ],
+        },
+        {"title": "B", "paragraphs": []},
+        {"title": "C", "note": "no paragraphs key"},
+        {
+            "title": "D",
+            "paragraphs": [{"context": C1, "qas": [{"id": "d1", "question": "?", "answers": [span(C1, "서울")]}]}],
+        },
+    ],
+}
+
+
+def test_articles_and_paragraphs_without_questions_come_back_in_place(tmp_path: Path) -> None:
+    _first, _second, back = round_trip(tmp_path, EMPTY_PARTS_DOC)
+    assert back == EMPTY_PARTS_DOC
+
+
+def test_empty_parts_survive_a_pipeline_run(tmp_path: Path) -> None:
+    from curate.pipeline import run_pipeline
+
+    source = save(tmp_path / "in.json", EMPTY_PARTS_DOC)
+    config = {
+        "name": "e",
+        "input": {"path": str(source)},
+        "output": {"dir": str(tmp_path / "run"), "export": [{"path": "out.json", "format": "squad"}]},
+        "stages": [{"use": "exact_dedup"}],
+    }
+    run_pipeline(config)
+    assert json.loads((tmp_path / "run" / "out.json").read_text(encoding="utf-8")) == EMPTY_PARTS_DOC
