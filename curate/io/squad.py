@@ -6,9 +6,10 @@ one row per question with ``document_id`` (``<file stem>/<article index>``) and 
 
 Lossless: keys the flat schema has no column for are kept too: extra question keys as columns of
 their own, extra article / paragraph / answer keys as JSON text in ``squad_article_extra``,
-``squad_paragraph_extra`` and ``squad_answers_extra``; the top-level keys other than ``data``, and
-articles or paragraphs without any question (they make no row), in the dataset metadata. ``is_impossible`` and ``plausible_answers`` stay null where the file had no
-such key, so a v1.1 file comes back without them.
+``squad_paragraph_extra`` and ``squad_answers_extra``; the top-level keys other than ``data``,
+articles or paragraphs without any question (they make no row) and whether the question ids were
+integers, in the dataset metadata. ``is_impossible`` and ``plausible_answers`` stay null where the
+file had no such key, so a v1.1 file comes back without them.
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ def read_squad(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, li
     empty = _empty_parts(doc, path)
     if empty:
         metadata["squad_empty"] = json.dumps(empty, ensure_ascii=False)
+    if rows and all(_is_int_id(qa.get("id")) for qa in _questions(doc)):
+        metadata["squad_int_ids"] = "true"  # the id column is text; the way back restores integers
     return with_metadata(table, metadata), bad
 
 
@@ -153,6 +156,16 @@ def _empty_parts(doc: dict[str, Any], path: Path) -> list[dict[str, Any]]:
                     {"document_id": f"{path.stem}/{ai}", "article": header, "paragraph": pi, "value": paragraph}
                 )
     return found
+
+
+def _questions(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for article in doc["data"]:
+        for paragraph in article.get("paragraphs", []):
+            yield from paragraph.get("qas", [])
+
+
+def _is_int_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _index(key: Any) -> int | None:
@@ -247,6 +260,7 @@ def write_squad(table: pa.Table, path: Path, *, metadata: dict[str, str] | None 
     articles: dict[Any, dict[str, Any]] = {}
     paragraphs: dict[Any, dict[str, Any]] = {}
     needs_positions = bool((metadata or {}).get("squad_empty"))
+    int_ids = (metadata or {}).get("squad_int_ids") == "true"
     for row in table.to_pylist():
         doc_key = row.get("document_id") or ("title", row.get("title"))
         article = articles.get(doc_key)
@@ -265,7 +279,7 @@ def write_squad(table: pa.Table, path: Path, *, metadata: dict[str, str] | None 
                 paragraph["_passage_id"] = row.get("passage_id")
             paragraphs[para_key] = paragraph
             article["paragraphs"].append(paragraph)
-        paragraph["qas"].append(_qa(row, extra_names))
+        paragraph["qas"].append(_qa(row, extra_names, int_ids))
     top = json.loads((metadata or {}).get("squad_top") or "{}")
     if "version" not in top:
         top["version"] = (
@@ -309,10 +323,13 @@ def _restore_empty(articles: dict[Any, dict[str, Any]], empty: list[dict[str, An
         articles[position] = article
 
 
-def _qa(row: dict[str, Any], extra_names: list[str]) -> dict[str, Any]:
+def _qa(row: dict[str, Any], extra_names: list[str], int_ids: bool = False) -> dict[str, Any]:
     extras_raw = row.get(ANSWERS_EXTRA)
     extras = json.loads(extras_raw) if extras_raw else None
-    qa: dict[str, Any] = {"id": row["id"], "question": row["question"]}
+    row_id = row["id"]
+    if int_ids and row_id.lstrip("-").isdigit():
+        row_id = int(row_id)
+    qa: dict[str, Any] = {"id": row_id, "question": row["question"]}
     if not (isinstance(extras, dict) and extras.get("no_answers_key")):
         answers = [dict(a) for a in row["answers"]]
         if isinstance(extras, list):

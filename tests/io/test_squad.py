@@ -469,3 +469,17 @@ def test_empty_parts_survive_a_pipeline_run(tmp_path: Path) -> None:
     }
     run_pipeline(config)
     assert json.loads((tmp_path / "run" / "out.json").read_text(encoding="utf-8")) == EMPTY_PARTS_DOC
+
+
+def test_integer_question_ids_come_back_as_integers(tmp_path: Path) -> None:
+    doc = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "t",
+                "paragraphs": [{"context": C3, "qas": [{"id": 7, "question": "?", "answers": [span(C3, "부산")]}]}],
+            }
+        ],
+    }
+    first, _, back = round_trip(tmp_path, doc)
+    assert first.to_arrow().column("id").to_pylist() == ["7"] and back == doc
