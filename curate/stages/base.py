@@ -261,6 +261,27 @@ class Stage:
         return f"{type(self).__name__}(id={self.id!r}, {self.params!r})"
 
 
+class PlannedStage(Stage):
+    """A global stage: :meth:`plan` looks at the whole dataset first (clusters, overlaps), then the
+    rows stream through :meth:`process` batch by batch; :meth:`next_rows` tells a batch which rows
+    of the plan it holds."""
+
+    def plan(self, dataset: Dataset) -> Any:
+        raise NotImplementedError
+
+    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
+        self._cursor = 0
+        self.plan(dataset)
+        for batch in dataset.batches(batch_rows):
+            yield batch.num_rows, self.process(batch, dataset.kind)
+
+    def next_rows(self, n: int) -> tuple[int, int]:
+        """``(start, end)`` of the next ``n`` rows in dataset order."""
+        start = getattr(self, "_cursor", 0)
+        self._cursor = start + n
+        return start, start + n
+
+
 class _Sink:
     """Collects output batches in memory, or streams them to a Parquet file."""
 

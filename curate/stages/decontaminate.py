@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from curate.dedup.contamination import (
     find_contamination,
 )
 from curate.errors import ConfigError, CurateError, Where
-from curate.stages.base import Params, Split, Stage, reject
+from curate.stages.base import Params, PlannedStage, Split, reject
 from curate.text.shingles import ShingleKind
 
 
@@ -76,7 +75,7 @@ class DecontaminateParams(Params):
         return ContaminationSettings(**self.model_dump(include=names))
 
 
-class Decontaminate(Stage):
+class Decontaminate(PlannedStage):
     """Find training rows that overlap an evaluation set (near-duplicate texts by MinHash, shared runs
     of 13 words or 50 characters, exact short texts), then reject or flag them.
 
@@ -115,7 +114,6 @@ class Decontaminate(Stage):
         self._found: Contamination | None = None
         self._flags: np.ndarray | None = None
         self._summaries: list[str | None] = []
-        self._row = 0
 
     def read_eval(self, train_kind: str) -> Dataset:
         """The evaluation set, read with ``eval_format``/``eval_kind``/``eval_columns``."""
@@ -141,15 +139,9 @@ class Decontaminate(Stage):
         self._summaries = found.summaries()
         return found
 
-    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
-        self.plan(dataset)
-        for batch in dataset.batches(batch_rows):
-            yield batch.num_rows, self.process(batch, dataset.kind)
-
     def process(self, batch: pa.Table, kind: str) -> Split:
         n = batch.num_rows
-        start, end = self._row, self._row + n
-        self._row = end
+        start, end = self.next_rows(n)
         summaries: list[str | None]
         if self._flags is None:  # schema probe on an empty batch
             flags, summaries = np.zeros(n, bool), [None] * n

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,8 +27,8 @@ from curate.dedup.plan import (
 from curate.errors import ConfigError, Where
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import get_schema
-from curate.stages.base import Params, Split, Stage, reject
-from curate.stages.fields import require_columns, text_fields
+from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.fields import require_columns, sql_error, text_fields
 from curate.text.shingles import ShingleKind
 
 Unit = Literal["row", "context", "question"]
@@ -95,7 +94,7 @@ class MinHashDedupParams(Params):
 _ADDED_REJECT = {"duplicate_of": pa.string(), "cluster_id": pa.int64(), "similarity": pa.float64()}
 
 
-class MinHashDedup(Stage):
+class MinHashDedup(PlannedStage):
     """Remove near-duplicate rows (MinHash LSH, transitive clusters, true-Jaccard verification).
 
     Rejected rows get reason ``near_duplicate`` with ``duplicate_of`` (the kept row's id),
@@ -145,7 +144,6 @@ class MinHashDedup(Stage):
         self._keys: list[str] = []
         self._clusters: pa.Table | None = None
         self._repointed: dict[str, Any] | None = None
-        self._row = 0
 
     # ----------------------------------------------------------------- planning (whole dataset)
     def _texts(self, dataset: Dataset, name: str) -> list[str | None]:
@@ -178,17 +176,14 @@ class MinHashDedup(Stage):
             sql = f"SELECT row_number() OVER (ORDER BY {self.params.order_by}, rn) AS r, rn FROM ({numbered})"
             ranked = con.sql(sql).to_arrow_table()
         except duckdb.Error as exc:
-            raise ConfigError(
-                "bad SQL in order_by",
-                where=Where(stage=self.id, field="order_by"),
-                value=self.params.order_by,
-                hint=str(exc).splitlines()[0],
+            raise sql_error(
+                "bad SQL in order_by", exc, stage=self.id, field="order_by", sql=str(self.params.order_by)
             ) from None
         rank = np.empty(dataset.num_rows, np.int64)
         rank[np.asarray(ranked.column("rn"), np.int64) - 1] = np.asarray(ranked.column("r"), np.int64)
         return rank
 
-    def _plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> None:
         settings = self.params.settings()
         self._keys = self._all_keys(dataset)
         n = dataset.num_rows
@@ -303,15 +298,9 @@ class MinHashDedup(Stage):
         ]
 
     # ----------------------------------------------------------------- streaming the split
-    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
-        self._plan(dataset)
-        for batch in dataset.batches(batch_rows):
-            yield batch.num_rows, self.process(batch, dataset.kind)
-
     def process(self, batch: pa.Table, kind: str) -> Split:
         n = batch.num_rows
-        start, end = self._row, self._row + n
-        self._row = end
+        start, end = self.next_rows(n)
         if self._decision is None:  # schema probe on an empty batch
             keep = [True] * n
             extra = {name: pa.nulls(n, dtype) for name, dtype in _ADDED_REJECT.items()}

@@ -6,8 +6,8 @@ import duckdb
 import pyarrow as pa
 
 from curate.dataset import Dataset
-from curate.errors import ConfigError, Where
 from curate.stages.base import Params, Split, Stage, reject
+from curate.stages.fields import sql_error
 
 
 class SqlFilterParams(Params):
@@ -39,12 +39,7 @@ class SqlFilter(Stage):
             result = self._con.sql(f"SELECT coalesce(CAST(({self.params.where}) AS BOOLEAN), false) AS keep FROM batch")
             keep = result.to_arrow_table().column("keep").combine_chunks()
         except duckdb.Error as exc:
-            raise ConfigError(
-                "bad SQL predicate",
-                where=Where(stage=self.id, field="where"),
-                value=self.params.where,
-                hint=str(exc).splitlines()[0],
-            ) from None
+            raise sql_error("bad SQL predicate", exc, stage=self.id, field="where", sql=self.params.where) from None
         finally:
             self._con.unregister("batch")
         return keep
