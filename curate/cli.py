@@ -20,7 +20,7 @@ from rich.table import Table
 
 import curate
 from curate import io
-from curate.errors import ConfigError, CurateError, Where
+from curate.errors import ConfigError, CurateError, SchemaError, Where
 from curate.pipeline import Reporter
 
 app = typer.Typer(
@@ -449,6 +449,71 @@ def contamination(
             clean = train_set.to_arrow().filter(pa.array(~flags))
             io.write(curate.Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
             out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
+
+
+# ----------------------------------------------------------------------------- train-quality
+
+
+@app.command("train-quality")
+def train_quality(
+    src: Annotated[Path, typer.Argument(help="Labelled rows: a text column and a good/bad label column.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Model file to write (.bin; .ftz with --quantize).")],
+    text: Annotated[str, typer.Option("--text", help="Text column.")] = "text",
+    label: Annotated[str, typer.Option("--label", help="Label column.")] = "label",
+    good: Annotated[str, typer.Option("--good", help="The label value that means good.")] = "good",
+    held_out: Annotated[float, typer.Option("--held-out", help="Share of rows held out to measure the model.")] = 0.1,
+    epoch: Annotated[int, typer.Option("--epoch", help="Training epochs.")] = 25,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split and of training.")] = 13,
+    quantize: Annotated[bool, typer.Option("--quantize", help="Write a small quantized model.")] = False,
+    from_: FromOpt = None,
+    kind: KindOpt = None,
+    rename: RenameOpt = None,
+    quote: QuoteOpt = None,
+) -> None:
+    """Train a fastText quality classifier for the quality_classifier stage."""
+    from curate.quality.classifier import TrainSettings
+    from curate.quality.classifier import train_quality as train
+
+    with _errors():
+        if not 0.0 <= held_out < 1.0:
+            raise ConfigError("--held-out must be in [0, 1)", value=held_out)
+        renames = {**_parse_renames(rename), **{c: n for c, n in ((text, "text"), (label, "label")) if c != n}}
+        try:
+            dataset = io.read(src, format=from_, kind=kind or "classification", rename=renames, quote=_quote(quote))
+        except SchemaError as exc:
+            missing = {"missing required field 'text'": text, "missing required field 'label'": label}
+            column = next((c for prefix, c in missing.items() if exc.what.startswith(prefix)), None)
+            if column is None:
+                raise
+            raise ConfigError(
+                "no such column",
+                where=Where(file=str(src), field=column),
+                value=column,
+                hint=f"choose --text and --label among the file's columns: {exc.value}",
+            ) from None
+        table = dataset.to_arrow()
+        text, label = "text", "label"
+        try:
+            report = train(
+                table.column(text).to_pylist(),
+                table.column(label).to_pylist(),
+                out_path,
+                good=good,
+                held_out=held_out,
+                settings=TrainSettings(epoch=epoch, lr=lr, seed=seed),
+                quantize=quantize,
+            )
+        except ValueError as exc:
+            raise ConfigError("cannot train", where=Where(file=str(src), field=label), hint=str(exc)) from None
+        rows = ", ".join(f"{name} {count:,}" for name, count in report.rows.items())
+        out.print(f"wrote {report.model} (rows: {rows})", highlight=False)
+        if report.accuracy is not None:
+            out.print(
+                f"held out {report.held_out:,} rows: accuracy {report.accuracy:.3f}, '{good}' precision "
+                f"{report.precision:.3f} recall {report.recall:.3f} F1 {report.f1:.3f}",
+                highlight=False,
+            )
 
 
 # ----------------------------------------------------------------------------- schema, stages

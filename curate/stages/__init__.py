@@ -8,15 +8,28 @@ from curate.errors import ConfigError, Where
 from curate.stages.base import Params, Split, Stage, StageResult, StageStats, reject
 from curate.stages.decontaminate import Decontaminate
 from curate.stages.exact_dedup import ExactDedup
+from curate.stages.language import LanguageFilter, LanguageId
 from curate.stages.length_filter import LengthFilter
 from curate.stages.minhash_dedup import MinHashDedup
 from curate.stages.normalize_text import NormalizeText
+from curate.stages.quality_classifier import QualityClassifier
 from curate.stages.sql_filter import SqlFilter
 from curate.stages.validate_spans import ValidateSpans
 
 REGISTRY: dict[str, type[Stage]] = {
     cls.name: cls
-    for cls in (ValidateSpans, NormalizeText, ExactDedup, MinHashDedup, LengthFilter, SqlFilter, Decontaminate)
+    for cls in (
+        ValidateSpans,
+        NormalizeText,
+        ExactDedup,
+        MinHashDedup,
+        LengthFilter,
+        SqlFilter,
+        Decontaminate,
+        LanguageId,
+        LanguageFilter,
+        QualityClassifier,
+    )
 }
 
 
@@ -33,10 +46,13 @@ __all__ = [
     "REGISTRY",
     "Decontaminate",
     "ExactDedup",
+    "LanguageFilter",
+    "LanguageId",
     "LengthFilter",
     "MinHashDedup",
     "NormalizeText",
     "Params",
+    "QualityClassifier",
     "Split",
     "SqlFilter",
     "Stage",
