@@ -12,6 +12,7 @@ from curate.stages.language import LanguageFilter, LanguageId
 from curate.stages.length_filter import LengthFilter
 from curate.stages.minhash_dedup import MinHashDedup
 from curate.stages.normalize_text import NormalizeText
+from curate.stages.pii import Pii
 from curate.stages.quality_classifier import QualityClassifier
 from curate.stages.sql_filter import SqlFilter
 from curate.stages.validate_spans import ValidateSpans
@@ -29,6 +30,7 @@ REGISTRY: dict[str, type[Stage]] = {
         LanguageId,
         LanguageFilter,
         QualityClassifier,
+        Pii,
     )
 }
 
@@ -52,6 +54,7 @@ __all__ = [
     "MinHashDedup",
     "NormalizeText",
     "Params",
+    "Pii",
     "QualityClassifier",
     "Split",
     "SqlFilter",

@@ -13,7 +13,21 @@ REQUIRED = {
     "length_filter": {"field": "question"},
     "sql_filter": {"where": "true"},
     "decontaminate": {"eval_path": str(REPO / "sample_data" / "korquad_sample.json")},
+    "language_filter": {"languages": ["ko"]},
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def quality_model(tmp_path_factory):
+    """A tiny real quality model for ``quality_classifier``."""
+    from curate.quality.classifier import TrainSettings, train_quality
+
+    path = tmp_path_factory.mktemp("contract") / "quality.bin"
+    texts = [row["context"] for row in mrc_rows()] + ["ㅋㅋㅋ 클릭", "!!!! 무료", "$$$ 광고", "ㅎㅎ ★★"]
+    train_quality(texts, ["good"] * 4 + ["bad"] * 4, path, held_out=0, settings=TrainSettings(epoch=5, dim=10))
+    REQUIRED["quality_classifier"] = {"model": str(path)}
+    yield
+    REQUIRED.pop("quality_classifier")
 
 
 def make(name: str, **params):
