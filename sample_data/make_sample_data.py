@@ -861,6 +861,24 @@ ENGLISH_PARAGRAPHS: list[dict[str, Any]] = [
     },
 ]
 
+# A notice with contact details (all fictional) for the PII stage: the question whose answer is the
+# e-mail address cannot survive redaction and is rejected; the others keep exact spans after it.
+PII_PARAGRAPH: dict[str, Any] = {
+    "article": -1,
+    "context": (
+        "해솔시 평생학습관은 매년 3월과 9월에 시민 강좌 수강생을 모집한다. 수강 신청은 학습관 누리집에서 받으며, "
+        "문의는 담당자 이메일 learn@haesol.example.kr 또는 전화 010-2345-6789로 하면 된다. 신청서에는 "
+        "주민등록번호(예: 900101-1234568)를 적지 않는다. 강좌는 모두 무료이며 재료비만 따로 낸다."
+    ),
+    "qas": [
+        ("시민 강좌 수강생은 언제 모집하는가?", "매년 3월과 9월"),
+        ("수강 신청은 어디에서 받는가?", "학습관 누리집"),
+        ("수강 문의를 받는 담당자의 이메일 주소는 무엇인가?", "learn@haesol.example.kr"),
+        ("시민 강좌의 수강료는 얼마인가?", "무료"),
+    ],
+    "pii_answers": ["learn@haesol.example.kr"],
+}
+
 # Junk paragraphs (spans are exact on the raw strings).
 JUNK_PARAGRAPHS: dict[str, dict[str, Any]] = {
     "junk_html": {
@@ -1389,6 +1407,8 @@ class Mrc:
                 "junk_spam",
                 "junk_control",
                 "irregular_whitespace",
+                "pii_context",
+                "pii_answer",
             ]
         }
 
@@ -1482,6 +1502,12 @@ class Mrc:
             self.qinfo[id(copy)] = dict(self.qinfo[id(qa)], dup_of=qa)
             self.qinfo[id(qa)]["dup_source"] = True
             self.dup_pairs.append((copy, qa))
+
+        # appended (no random draw), so the other planted defects stay where they were
+        spec = PII_PARAGRAPH
+        self.data[spec["article"]]["paragraphs"].append(
+            self.make_paragraph(spec["context"], spec["qas"], "pii_context", None)
+        )
 
         n = 0
         for art in self.data:
@@ -1598,6 +1624,8 @@ class Mrc:
             kind = self.pkind[id(para)]
             if kind != "clean":
                 self.defects[kind].append(qa["id"])
+            if kind == "pii_context" and qa["answers"][0]["text"] in PII_PARAGRAPH["pii_answers"]:
+                self.defects["pii_answer"].append(qa["id"])
 
     # -- verification ------------------------------------------------------------------------
     def verify(self) -> None:
@@ -1701,6 +1729,10 @@ class Mrc:
         for qid in d["irregular_whitespace"]:
             _, ctx = one(qid)
             assert IRREGULAR_WS_RE.search(ctx)
+        assert d["pii_answer"] and set(d["pii_answer"]) < set(d["pii_context"])
+        for qid in d["pii_context"]:
+            _, ctx = one(qid)
+            assert "@" in ctx and "010-" in ctx
 
     def document(self) -> dict[str, Any]:
         return {"version": "v2.0", "data": self.data}
@@ -2007,6 +2039,8 @@ def render_readme(counts: dict[str, Any], defects: dict[str, Any]) -> str:
         ("junk_html", "context with HTML tags and entities, spans exact on the raw string"),
         ("junk_spam", "context made mostly of ㅋㅋ/ㅠㅠ and repeated punctuation"),
         ("junk_control", "context with control characters and zero-width spaces, spans exact on the raw string"),
+        ("pii_context", "notice with an e-mail address, a phone number and a resident registration number (question ids)"),
+        ("pii_answer", "question whose answer is the e-mail address itself (cannot survive redaction)"),
         (
             "irregular_whitespace",
             "context with double spaces, tabs, newlines or leading/trailing whitespace, "
