@@ -11,9 +11,11 @@ from curate.stages.exact_dedup import ExactDedup
 from curate.stages.language import LanguageFilter, LanguageId
 from curate.stages.length_filter import LengthFilter
 from curate.stages.minhash_dedup import MinHashDedup
+from curate.stages.mrc_checks import MrcChecks
 from curate.stages.normalize_text import NormalizeText
 from curate.stages.pii import Pii
 from curate.stages.quality_classifier import QualityClassifier
+from curate.stages.retrieval_checks import RetrievalChecks
 from curate.stages.sql_filter import SqlFilter
 from curate.stages.validate_spans import ValidateSpans
 
@@ -31,6 +33,8 @@ REGISTRY: dict[str, type[Stage]] = {
         LanguageFilter,
         QualityClassifier,
         Pii,
+        MrcChecks,
+        RetrievalChecks,
     )
 }
 
@@ -52,10 +56,12 @@ __all__ = [
     "LanguageId",
     "LengthFilter",
     "MinHashDedup",
+    "MrcChecks",
     "NormalizeText",
     "Params",
     "Pii",
     "QualityClassifier",
+    "RetrievalChecks",
     "Split",
     "SqlFilter",
     "Stage",

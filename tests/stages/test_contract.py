@@ -6,6 +6,7 @@ import pytest
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError
+from curate.io import read
 from curate.stages import REGISTRY, get_stage_class
 from tests.conftest import REPO, mrc_rows
 
@@ -14,7 +15,21 @@ REQUIRED = {
     "sql_filter": {"where": "true"},
     "decontaminate": {"eval_path": str(REPO / "sample_data" / "korquad_sample.json")},
     "language_filter": {"languages": ["ko"]},
+    "retrieval_checks": {"corpus": str(REPO / "sample_data" / "retrieval")},
 }
+
+
+def sample(name: str, copies: int = 1) -> Dataset:
+    """Rows of a kind the stage accepts: the tiny MRC rows, or the sample qrels."""
+    kinds = REGISTRY[name].kinds
+    if not kinds or "mrc" in kinds:
+        rows = [dict(r) for r in mrc_rows() * copies]
+        for i, row in enumerate(rows):
+            row["id"] = f"r{i}"
+        return Dataset.from_arrow(pa.Table.from_pylist(rows), "mrc")
+    (kind,) = kinds
+    table = read(REPO / "sample_data" / "retrieval", format="beir", kind=kind).to_arrow()
+    return Dataset.from_arrow(pa.concat_tables([table] * copies), kind)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,8 +58,9 @@ def test_unknown_param_names_the_key_and_the_allowed_ones(name):
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
-def test_empty_input_gives_empty_outputs(name, mrc):
-    empty = Dataset.from_arrow(mrc.table.slice(0, 0), "mrc")
+def test_empty_input_gives_empty_outputs(name):
+    data = sample(name)
+    empty = Dataset.from_arrow(data.to_arrow().slice(0, 0), data.kind)
     result = make(name)(empty)
     assert result.kept.num_rows == 0 and result.rejected.num_rows == 0
     assert {"reject_stage", "reject_reason", "reject_detail"} <= set(result.rejected.schema.names)
@@ -52,10 +68,7 @@ def test_empty_input_gives_empty_outputs(name, mrc):
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_kept_plus_rejected_is_input_and_outputs_are_deterministic(name, tmp_path):
-    rows = [dict(r) for r in mrc_rows() * 3]
-    for i, row in enumerate(rows):
-        row["id"] = f"r{i}"
-    dataset = Dataset.from_arrow(pa.Table.from_pylist(rows), "mrc")
+    dataset = sample(name, copies=3)
     outputs = []
     for attempt in range(2):
         out = tmp_path / str(attempt)
@@ -68,13 +81,14 @@ def test_kept_plus_rejected_is_input_and_outputs_are_deterministic(name, tmp_pat
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
-def test_stage_runs_on_arrow_and_polars_and_returns_the_same_type(name, mrc):
+def test_stage_runs_on_arrow_and_polars_and_returns_the_same_type(name):
     import polars as pl
 
-    table = mrc.to_arrow()
-    assert isinstance(make(name)(table).kept, pa.Table)
-    assert isinstance(make(name)(pl.from_arrow(table), kind="mrc").kept, pl.DataFrame)
-    assert isinstance(make(name)(mrc).kept, Dataset)
+    data = sample(name)
+    table = data.to_arrow()
+    assert isinstance(make(name)(table, kind=data.kind).kept, pa.Table)
+    assert isinstance(make(name)(pl.from_arrow(table), kind=data.kind).kept, pl.DataFrame)
+    assert isinstance(make(name)(data).kept, Dataset)
 
 
 def test_unknown_stage_suggests_the_closest_name():

@@ -1,0 +1,193 @@
+"""``retrieval_checks``: check qrels against their corpus and queries; reject the broken judgments."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import Field
+
+from curate.dataset import Dataset
+from curate.errors import ConfigError, CurateError, Where
+from curate.retrieval.checks import PROBLEM_SCHEMA, QRELS_CODES, QrelsCode, find_retrieval_problems
+from curate.stages.base import Params, PlannedStage, Split, reject
+
+FLAGS_COLUMN = "retrieval_flags"
+_KEYS = {"corpus": "doc_id", "queries": "query_id"}
+
+
+class RetrievalChecksParams(Params):
+    corpus: str
+    """The passages: a BEIR folder, a Parquet folder with ``corpus.parquet``, or one file in any
+    readable format (a BEIR ``corpus.jsonl`` on its own has its ``_id`` taken as ``doc_id``)."""
+    queries: str | None = None
+    """The queries, like ``corpus``; default: the ``corpus`` folder (a BEIR or Parquet folder holds both)."""
+    corpus_format: str | None = None
+    """Format of ``corpus``; inferred from the path when not given."""
+    queries_format: str | None = None
+    """Format of ``queries``; inferred from the path when not given."""
+    answers_column: str | None = None
+    """``list<string>`` column of the queries with each query's known answers, for
+    ``answer_not_in_positive``; default ``answers`` when the queries have it (naming a column the
+    queries lack is an error)."""
+    reject: list[QrelsCode] = Field(default_factory=lambda: list(QRELS_CODES))
+    """Problems that reject a qrels row (reason = the problem code); the others are only listed in
+    ``retrieval_flags``. Default: all six, ``missing_query``, ``missing_document``, ``empty_query``,
+    ``empty_passage``, ``duplicate_qrel`` and ``answer_not_in_positive``."""
+
+
+class RetrievalChecks(PlannedStage):
+    """Check a qrels set against its corpus and queries (``curate.retrieval.checks``) and reject the
+    qrels rows that point to a missing query or passage, to an empty one, judge a (query, passage)
+    pair again, or give a positive passage that holds none of the query's answers.
+
+    Reasons are the problem codes; the reject detail says what is wrong. Every row gets
+    ``retrieval_flags``, the codes of its problems (on kept rows: those not rejected). The
+    ``problems`` artifact lists every problem of the three tables, those of the corpus and queries
+    included (``duplicate_doc_id``, ``duplicate_query_id``, ``empty_passage``, ``empty_query``,
+    ``no_positive``): ``table, row, id, field, code, detail``.
+    """
+
+    name = "retrieval_checks"
+    Params = RetrievalChecksParams
+    params: RetrievalChecksParams
+    kinds = ("qrels",)
+    adds = (FLAGS_COLUMN,)
+    description = "Check qrels against their corpus and queries; reject broken judgments."
+
+    # ----------------------------------------------------------------- inputs
+    def _paths(self) -> dict[str, tuple[str, str, str | None]]:
+        """``{kind: (path, parameter, format)}`` of the corpus and the queries."""
+        p = self.params
+        queries = p.queries
+        if queries is None:
+            if not Path(p.corpus).is_dir():
+                raise ConfigError(
+                    "missing parameter 'queries' for stage 'retrieval_checks'",
+                    where=Where(stage=self.id, field="queries"),
+                    hint="pass the queries file, or give corpus as a BEIR or Parquet folder holding both",
+                )
+            queries = p.corpus
+        return {"corpus": (p.corpus, "corpus", p.corpus_format), "queries": (queries, "queries", p.queries_format)}
+
+    def check_input(self, dataset: Dataset) -> None:
+        super().check_input(dataset)
+        for kind, (path, field, _) in self._paths().items():
+            if not Path(path).exists():
+                raise ConfigError(
+                    f"{kind} not found",
+                    where=Where(stage=self.id, file=path, field=field),
+                    hint="check the path (relative paths start from the working directory)",
+                )
+
+    def input_files(self) -> list[Path]:
+        try:
+            paths = [Path(path) for path, _, _ in self._paths().values()]
+        except ConfigError:
+            paths = [Path(self.params.corpus)]
+        return list(dict.fromkeys(paths))
+
+    def read_part(self, kind: str) -> Dataset:
+        """The corpus or the queries, read with their format and kind."""
+        from curate import io
+
+        path, _, fmt = self._paths()[kind]
+        try:
+            fmt = fmt or io.detect_format(path)
+            return io.read(path, format=fmt, kind=kind, rename=_beir_ids(Path(path), fmt, kind))
+        except CurateError as exc:
+            raise exc.at(stage=self.id, file=path) from None
+
+    def _answers_column(self, queries: pa.Table, path: str) -> str | None:
+        column = self.params.answers_column
+        if column is None:
+            return "answers" if "answers" in queries.column_names else None
+        if column not in queries.column_names:
+            raise ConfigError(
+                "no such column in the queries",
+                where=Where(stage=self.id, file=path, field="answers_column"),
+                value=column,
+                hint=f"columns: {', '.join(queries.column_names)}",
+            )
+        return column
+
+    # ----------------------------------------------------------------- plan and split
+    def reset(self) -> None:
+        self._problems: pa.Table | None = None
+        self._codes: dict[int, list[str]] = {}
+        self._details: dict[int, list[str]] = {}
+
+    def plan(self, dataset: Dataset) -> pa.Table:
+        """Find every problem of the corpus, queries and the whole qrels ``dataset``."""
+        corpus, queries = self.read_part("corpus").to_arrow(), self.read_part("queries").to_arrow()
+        queries_path = self._paths()["queries"][0]
+        answers = self._answers_column(queries, queries_path)
+        try:
+            problems = find_retrieval_problems(corpus, queries, dataset.to_arrow(), answers_column=answers)
+        except CurateError as exc:
+            raise exc.at(stage=self.id, file=queries_path if exc.where.field == answers else None) from None
+        qrels = problems.filter(pc.equal(problems.column("table"), "qrels"))
+        codes: dict[int, list[str]] = defaultdict(list)
+        details: dict[int, list[str]] = defaultdict(list)
+        for row, code, detail in zip(
+            qrels.column("row").to_pylist(),
+            qrels.column("code").to_pylist(),
+            qrels.column("detail").to_pylist(),
+            strict=True,
+        ):
+            codes[row].append(code)
+            details[row].append(detail)
+        self._problems, self._codes, self._details = problems, dict(codes), dict(details)
+        return problems
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        start, end = self.next_rows(batch.num_rows)
+        rejecting = set(self.params.reject)
+        keep: list[bool] = []
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        flags: list[list[str]] = []
+        for row in range(start, end):
+            codes = self._codes.get(row, [])
+            failed = [(c, d) for c, d in zip(codes, self._details.get(row, []), strict=True) if c in rejecting]
+            keep.append(not failed)
+            reasons.append(failed[0][0] if failed else None)
+            details.append("; ".join(f"{c}: {d}" for c, d in failed) or None)
+            flags.append(codes)
+        flagged = batch.append_column(FLAGS_COLUMN, pa.array(flags, pa.list_(pa.string())))
+        return reject(flagged, keep, stage=self.id, reasons=reasons, details=details)
+
+    def artifacts(self) -> dict[str, pa.Table]:
+        return {"problems": self._problems.cast(PROBLEM_SCHEMA)} if self._problems is not None else {}
+
+
+def _beir_ids(path: Path, fmt: str, kind: str) -> dict[str, str] | None:
+    """``{"_id": doc_id/query_id}`` for a single file that names its ids BEIR's way (``_id``) and
+    has no id column of the kind's own (folders are renamed by the BEIR reader)."""
+    key = _KEYS[kind]
+    if path.is_dir():
+        return None
+    names: list[str] = []
+    if fmt == "jsonl":
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        return None  # the reader reports the malformed line
+                    names = list(record) if isinstance(record, dict) else []
+                    break
+    elif fmt == "parquet":
+        names = pq.read_schema(path).names
+    elif fmt in ("csv", "tsv"):
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            names = next(csv.reader(handle, delimiter="," if fmt == "csv" else "\t"), [])
+    return {"_id": key} if "_id" in names and key not in names else None
