@@ -236,7 +236,8 @@ def generated_ids(rows: int, file: str | None) -> pa.Array:
 def conform(table: pa.Table, kind: str, *, file: str | None = None) -> pa.Table:
     """Cast ``table`` to ``kind``: schema columns first in schema order, extra columns kept after.
 
-    A kind's id column (``key``) that the data lacks is generated (see :func:`generated_ids`).
+    A kind's id column (``key``) that the data lacks is taken from a BEIR-style ``_id`` column, or
+    else generated (see :func:`generated_ids`).
 
     Raises:
         SchemaError: a required column is missing, holds nulls, or a value cannot take its type;
@@ -244,7 +245,11 @@ def conform(table: pa.Table, kind: str, *, file: str | None = None) -> pa.Table:
     """
     schema = get_schema(kind)
     if schema.key and schema.key not in table.column_names:
-        table = table.append_column(schema.key, generated_ids(table.num_rows, file))
+        if "_id" in table.column_names:
+            index = table.column_names.index("_id")
+            table = table.set_column(index, schema.key, table.column("_id").cast(pa.string()))
+        else:
+            table = table.append_column(schema.key, generated_ids(table.num_rows, file))
     present = set(table.column_names)
     missing = [name for name in schema.required if name not in present]
     if missing:

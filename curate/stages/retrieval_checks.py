@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import Field
 
 from curate.dataset import Dataset
@@ -99,8 +95,7 @@ class RetrievalChecks(PlannedStage):
 
         path, _, fmt = self._paths()[kind]
         try:
-            fmt = fmt or io.detect_format(path)
-            return io.read(path, format=fmt, kind=kind, rename=_beir_ids(Path(path), fmt, kind))
+            return io.read(path, format=fmt or io.detect_format(path), kind=kind)
         except CurateError as exc:
             raise exc.at(stage=self.id, file=path) from None
 
@@ -165,29 +160,3 @@ class RetrievalChecks(PlannedStage):
 
     def artifacts(self) -> dict[str, pa.Table]:
         return {"problems": self._problems.cast(PROBLEM_SCHEMA)} if self._problems is not None else {}
-
-
-def _beir_ids(path: Path, fmt: str, kind: str) -> dict[str, str] | None:
-    """``{"_id": doc_id/query_id}`` for a single file that names its ids BEIR's way (``_id``) and
-    has no id column of the kind's own (folders are renamed by the BEIR reader)."""
-    key = _KEYS[kind]
-    if path.is_dir():
-        return None
-    names: list[str] = []
-    if fmt == "jsonl":
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.strip():
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        return None  # the reader reports the malformed line
-                    names = list(record) if isinstance(record, dict) else []
-                    break
-    elif fmt == "parquet":
-        names = pq.read_schema(path).names
-    elif fmt in ("csv", "tsv"):
-        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-            names = next(csv.reader(handle, delimiter="," if fmt == "csv" else "\t"), [])
-    return {"_id": key} if "_id" in names and key not in names else None

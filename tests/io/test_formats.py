@@ -655,3 +655,12 @@ def test_write_table_refuses_other_formats(tmp_path: Path) -> None:
         write_table(report_table(), tmp_path / "counts.json")
     with pytest.raises(InputError, match="cannot tell the format"):
         write_table(report_table(), tmp_path / "counts.xlsx")
+
+
+def test_a_lone_beir_file_keeps_its_underscore_ids():
+    from tests.conftest import REPO
+
+    corpus = read(REPO / "sample_data" / "retrieval" / "corpus.jsonl", kind="corpus").to_arrow()
+    assert corpus.column("doc_id")[0].as_py() == "d001" and "_id" not in corpus.column_names
+    queries = read(REPO / "sample_data" / "retrieval" / "queries.jsonl", kind="queries").to_arrow()
+    assert queries.column("query_id")[0].as_py() == "q001"

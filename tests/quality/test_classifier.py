@@ -27,7 +27,20 @@ def good_texts() -> list[str]:
 
 def bad_texts(n: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
-    pieces = ["ㅋㅋㅋㅋ", "ㅎㅎ", "ㅠㅠㅠ", "!!!!", "클릭", "무료", "대박", "http://bit.ly/x", "★★★", "$$$", "광고", "ㄷㄷㄷ"]
+    pieces = [
+        "ㅋㅋㅋㅋ",
+        "ㅎㅎ",
+        "ㅠㅠㅠ",
+        "!!!!",
+        "클릭",
+        "무료",
+        "대박",
+        "http://bit.ly/x",
+        "★★★",
+        "$$$",
+        "광고",
+        "ㄷㄷㄷ",
+    ]
     return [" ".join(rng.choice(pieces) for _ in range(rng.randint(3, 9))) for _ in range(n)]
 
 
@@ -46,7 +59,9 @@ def model_path(tmp_path_factory):
 
 def test_the_model_separates_new_good_and_bad_rows(model_path):
     model = load_fasttext(str(model_path))
-    p = good_probability(model, ["태양은 태양계의 중심에 있는 별로, 지구에 빛과 열을 준다.", "ㅋㅋㅋㅋ 무료 클릭 대박 ㅋㅋ"], "good")
+    p = good_probability(
+        model, ["태양은 태양계의 중심에 있는 별로, 지구에 빛과 열을 준다.", "ㅋㅋㅋㅋ 무료 클릭 대박 ㅋㅋ"], "good"
+    )
     assert p[0] > 0.5 > p[1]
 
 
@@ -67,7 +82,12 @@ def test_training_needs_two_labels_and_the_good_one(tmp_path):
 
 
 def test_stage_scores_then_rejects_low_quality_rows(model_path):
-    table = pa.table({"id": ["1", "2"], "text": ["달은 지구의 유일한 자연 위성으로, 밤하늘에서 가장 밝은 천체이다.", "ㅋㅋㅋ 무료 ★★★ 클릭 $$$"]})
+    table = pa.table(
+        {
+            "id": ["1", "2"],
+            "text": ["달은 지구의 유일한 자연 위성으로, 밤하늘에서 가장 밝은 천체이다.", "ㅋㅋㅋ 무료 ★★★ 클릭 $$$"],
+        }
+    )
     result = QualityClassifier(model=str(model_path))(Dataset.from_arrow(table, "document"))
     kept, rejected = result.kept.to_arrow(), result.rejected.to_arrow()
     assert kept.column("id").to_pylist() == ["1"]
