@@ -14,29 +14,29 @@ from curate.stages.minhash_dedup import MinHashDedup
 from curate.stages.mrc_checks import MrcChecks
 from curate.stages.normalize_text import NormalizeText
 from curate.stages.pii import Pii
+from curate.stages.quality import QUALITY_STAGES
 from curate.stages.quality_classifier import QualityClassifier
 from curate.stages.retrieval_checks import RetrievalChecks
 from curate.stages.sql_filter import SqlFilter
 from curate.stages.validate_spans import ValidateSpans
 
-REGISTRY: dict[str, type[Stage]] = {
-    cls.name: cls
-    for cls in (
-        ValidateSpans,
-        NormalizeText,
-        ExactDedup,
-        MinHashDedup,
-        LengthFilter,
-        SqlFilter,
-        Decontaminate,
-        LanguageId,
-        LanguageFilter,
-        QualityClassifier,
-        Pii,
-        MrcChecks,
-        RetrievalChecks,
-    )
-}
+STAGES: tuple[type[Stage], ...] = (
+    ValidateSpans,
+    NormalizeText,
+    ExactDedup,
+    MinHashDedup,
+    LengthFilter,
+    SqlFilter,
+    Decontaminate,
+    LanguageId,
+    LanguageFilter,
+    QualityClassifier,
+    Pii,
+    MrcChecks,
+    RetrievalChecks,
+    *QUALITY_STAGES,
+)
+REGISTRY: dict[str, type[Stage]] = {cls.name: cls for cls in STAGES}
 
 
 def get_stage_class(name: str, *, stage_id: str | None = None) -> type[Stage]:
