@@ -550,11 +550,29 @@ def stages() -> None:
         out.print("  " + " ".join(doc.split()), highlight=False, markup=False)
         for field_name, field in cls.Params.model_fields.items():
             default = "required" if field.default is PydanticUndefined else f"default {field.default!r}"
-            annotation = field.annotation
-            type_name = annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
+            type_name = _type_name(field.annotation)
             description = " ".join((field.description or "").split())
             out.print(f"    {field_name}: {type_name} ({default})  {description}", highlight=False, markup=False)
         out.print()
+
+
+def _type_name(annotation: Any) -> str:
+    """A parameter type as a user reads it: ``int | None``, ``list[str]``, ``'chars' | 'words'``."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    if annotation is type(None):
+        return "None"
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 def main() -> None:

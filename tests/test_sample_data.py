@@ -64,15 +64,41 @@ def test_demo_rejects_unrepairable_rows_and_duplicates_with_reasons(demo):
     assert {i for i, r in spans.items() if r == "duplicate_id"} == set(MRC["duplicate_id"])
     assert set(rejected["exact_dedup"]) == {d["id"] for d in MRC["exact_duplicate_question"]}
     assert set(rejected["near_dedup"]) == set(MRC["near_duplicate_paragraph"])
-    assert set(MRC["english"]) | set(MRC["junk_spam"]) == set(rejected["korean_context"])
+    assert set(rejected["language_filter"]) == set(MRC["english"])
+    assert set(rejected["language_filter"].values()) == {"wrong_language"}
+    assert set(rejected["korean_quality"]) == set(MRC["junk_spam"])
+    assert set(rejected["gopher_quality"]) == set(MRC["junk_html"])  # a notice, not prose
+    assert rejected["pii"] == {qid: "pii_in_answer" for qid in MRC["pii_answer"]}
+    assert "mrc_checks" not in rejected  # every row it would reject is gone already
+
+
+def test_demo_redacts_contact_details_and_keeps_the_other_answers_exact(demo):
+    rows = {row["id"]: row for row in demo.output.to_arrow().to_pylist()}
+    kept = set(MRC["pii_context"]) - set(MRC["pii_answer"])
+    assert kept <= set(rows)
+    for qid in kept:
+        row = rows[qid]
+        assert "@" not in row["context"] and "010-" not in row["context"]
+        assert "[EMAIL]" in row["context"] and "[PHONE]" in row["context"] and "[RRN]" in row["context"]
+        assert row["pii_kinds"] == ["email", "phone", "rrn"]
+        for answer in row["answers"]:
+            start = answer["answer_start"]
+            assert row["context"][start : start + len(answer["text"])] == answer["text"]
+
+
+def test_demo_output_keeps_every_score_column_for_rethresholding(demo):
+    names = set(demo.output.to_arrow().column_names)
+    assert {"lang_context", "lang_context_score", "script_context", "lang_question"} <= names
+    assert {"gopher_word_count", "gopher_dup_line_frac", "korean_jamo_ratio", "pii_count", "mrc_flags"} <= names
 
 
 def test_demo_output_is_clean_nfc_and_every_span_exact(demo):
     output = io.read(demo.exports[0])
     assert find_problems(output).clean
     rows = {r["id"]: r for r in output.to_arrow().to_pylist()}
+    notices = {r["id"]: r for r in rejected_rows(demo.dir).to_pylist() if r["reject_stage"] == "gopher_quality"}
     for qid in MRC["nfd_paragraph"] + MRC["nfd_answer"] + MRC["junk_control"] + MRC["junk_html"]:
-        context = rows[qid]["context"]
+        context = (rows.get(qid) or notices[qid])["context"]
         assert unicodedata.is_normalized("NFC", context)
         assert "\u200b" not in context and "<p>" not in context and "&nbsp;" not in context
     for qid in MRC["irregular_whitespace"]:
