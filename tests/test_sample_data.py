@@ -121,4 +121,5 @@ def test_classification_pipeline_finds_planted_duplicates_and_empty_texts(tmp_pa
     rejected = by_stage(result)
     cls = DEFECTS["reviews_cls.tsv"]
     assert set(rejected["length_filter"]) == set(cls["empty_text"])
+    assert set(rejected["language_filter"]) == set(cls["english"])
     assert set(rejected["exact_dedup"]) == {d["id"] for d in cls["exact_duplicate"]}
