@@ -133,7 +133,8 @@ class _RichReporter(Reporter):
         s = run.stats
         note = " (resumed)" if run.resumed else f" in {s.seconds:.2f}s"
         err.print(
-            f"  {run.dir.name}: {s.rows_in:,} in, {s.rows_kept:,} kept, {s.rows_rejected:,} rejected{note}",
+            f"  {run.dir.name}: {s.rows_in:,} in{f', {s.rows_added:,} new' if s.rows_added else ''}, "
+            f"{s.rows_kept:,} kept, {s.rows_rejected:,} rejected{note}",
             highlight=False,
         )
 

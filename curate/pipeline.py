@@ -319,8 +319,10 @@ def run_pipeline(
     started = time.perf_counter()
     dataset, quarantined = _load_input(config.input, run_dir, fingerprint)
     input_rows = dataset.num_rows
+    kind = dataset.kind
     for stage in stages:
-        stage.check_kind(dataset.kind)
+        stage.check_kind(kind)
+        kind = stage.output_kind(kind)
     runs: list[StageRun] = []
     for index, stage in enumerate(stages, start=1):
         extra_inputs = [_file_digest(p) if p.exists() else str(p) for p in stage.input_files()]
@@ -334,7 +336,7 @@ def run_pipeline(
             run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter)
         reporter.stage_finished(run)
         runs.append(run)
-        dataset = Dataset.from_parquet(stage_dir / "kept.parquet", dataset.kind)
+        dataset = Dataset.from_parquet(stage_dir / "kept.parquet", stage.output_kind(dataset.kind))
     final = run_dir / "output.parquet"
     tmp = run_dir / ".output.parquet.tmp"
     shutil.copyfile(dataset.paths[0], tmp)
@@ -364,6 +366,7 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str) -> StageRun | None
     if saved.get("fingerprint") != fingerprint or not (stage_dir / "kept.parquet").exists():
         return None
     stats = StageStats(**{k: saved[k] for k in ("rows_in", "rows_kept", "rows_rejected", "reasons", "seconds")})
+    stats.rows_added = saved.get("rows_added", 0)
     return StageRun(
         stage.id,
         stage.name,
@@ -395,9 +398,10 @@ def _run_stage(
             artifacts.append(f"{name}.parquet")
         kept_rows = pq.ParquetFile(tmp / "kept.parquet").metadata.num_rows
         rejected_rows = pq.ParquetFile(tmp / "rejected.parquet").metadata.num_rows
-        if kept_rows + rejected_rows != dataset.num_rows:
+        if kept_rows + rejected_rows != dataset.num_rows + stats.rows_added:
             raise StageError(
-                f"kept ({kept_rows}) + rejected ({rejected_rows}) != input ({dataset.num_rows})",
+                f"kept ({kept_rows}) + rejected ({rejected_rows}) != input ({dataset.num_rows}) "
+                f"+ added ({stats.rows_added})",
                 where=Where(stage=stage.id),
             )
         record.update(stats=stats, artifacts=artifacts)

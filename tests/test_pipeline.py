@@ -8,7 +8,7 @@ from curate import io
 from curate.dataset import Dataset
 from curate.errors import ConfigError, InputError, StageError
 from curate.pipeline import load_config, rejected_rows, run_pipeline
-from tests.conftest import mrc_table
+from tests.conftest import REPO, mrc_table
 
 
 @pytest.fixture
@@ -193,3 +193,56 @@ def test_editing_a_file_a_stage_reads_reruns_that_stage(tmp_path, squad_file):
     third = run_pipeline(path)
     assert [r.resumed for r in third.stages] == [True, False]
     assert third.stages[1].stats.rows_rejected == 0
+
+
+# ----------------------------------------------------------------- generating and converting stages
+
+
+def test_a_stage_may_add_rows_and_change_the_kind(tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    from curate import stages as registry
+    from curate.stages.base import Split, Stage, reject
+
+    class CopyRows(Stage):
+        """Keeps every row and adds a copy of it (``source`` = ``copy``)."""
+
+        name = "copy_rows"
+
+        def process(self, batch, kind):
+            original = batch.append_column("source", pa.array(["input"] * batch.num_rows, pa.string()))
+            copies = batch.append_column("source", pa.array(["copy"] * batch.num_rows, pa.string()))
+            kept = pa.concat_tables([original, copies])
+            split = reject(kept, [True] * kept.num_rows, stage=self.id, reasons=[None] * kept.num_rows)
+            return Split(split.kept, split.rejected.slice(0, 0), added=batch.num_rows)
+
+    class Questions(Stage):
+        """MRC rows -> documents (the question text)."""
+
+        name = "questions_as_documents"
+        kinds = ("mrc",)
+
+        def output_kind(self, kind):
+            return "document"
+
+        def process(self, batch, kind):
+            docs = pa.table({"id": batch.column("id"), "text": batch.column("question")})
+            split = reject(batch, [False] * batch.num_rows, stage=self.id, reasons="converted")
+            return Split(docs, split.rejected.slice(0, 0))
+
+    monkeypatch.setitem(registry.REGISTRY, "copy_rows", CopyRows)
+    monkeypatch.setitem(registry.REGISTRY, "questions_as_documents", Questions)
+    config = {
+        "name": "grow",
+        "input": {"path": str(REPO / "sample_data" / "korquad_sample.json")},
+        "output": {"dir": str(tmp_path / "run")},
+        "stages": [{"use": "copy_rows"}, {"use": "questions_as_documents"}, {"use": "exact_dedup"}],
+    }
+    result = run_pipeline(config)
+    copy, convert, dedup = result.stages
+    assert copy.stats.rows_added == copy.stats.rows_in == 272 and copy.stats.rows_kept == 544
+    assert convert.stats.rows_in == 544 and convert.stats.rows_kept == 544
+    assert result.output.kind == "document" and dedup.stats.rows_rejected >= 272
+    again = run_pipeline(config)
+    assert all(run.resumed for run in again.stages) and again.stages[0].stats.rows_added == 272
+    assert "+272 new" in (result.dir / "report.md").read_text(encoding="utf-8")

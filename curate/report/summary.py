@@ -17,7 +17,8 @@ def _rows(result: RunResult) -> list[tuple[str, str, str, str, str, str]]:
         s = run.stats
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(s.reasons.items(), key=lambda kv: -kv[1]))
         seconds = "resumed" if run.resumed else f"{s.seconds:.2f}"
-        rows.append((run.id, f"{s.rows_in:,}", f"{s.rows_kept:,}", f"{s.rows_rejected:,}", reasons or "-", seconds))
+        rows_in = f"{s.rows_in:,}" + (f" +{s.rows_added:,} new" if s.rows_added else "")
+        rows.append((run.id, rows_in, f"{s.rows_kept:,}", f"{s.rows_rejected:,}", reasons or "-", seconds))
     return rows
 
 

@@ -3,7 +3,11 @@
 A stage has a registry ``name``, typed ``Params`` (unknown keys are an error), the schema
 ``kinds`` it accepts and the columns it ``adds``. Given a dataset it returns kept rows, rejected
 rows (original columns + ``reject_stage``, ``reject_reason``, ``reject_detail`` and any stage
-extras such as ``duplicate_of``), stats and optional artifacts. kept + rejected = input, always.
+extras such as ``duplicate_of``), stats and optional artifacts. kept + rejected = input + added,
+always: only generating stages (augmentation) add rows, which they count in ``Split.added`` and mark
+in their ``source`` column. A stage may turn rows of one kind into another (MRC questions into
+retrieval triplets): :meth:`Stage.output_kind` names the kind of its kept rows; rejected rows keep
+the input's kind.
 
 Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
 called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
@@ -46,23 +50,28 @@ class Split:
 
     kept: pa.Table
     rejected: pa.Table
+    added: int = 0
+    """How many of the kept rows are new (made by the stage, not taken from the input)."""
 
 
 @dataclass
 class StageStats:
-    """Counts and time of one stage run; ``reasons`` maps ``reject_reason`` to its row count."""
+    """Counts and time of one stage run; ``reasons`` maps ``reject_reason`` to its row count;
+    ``rows_added`` counts kept rows the stage made (rows_kept + rows_rejected = rows_in + rows_added)."""
 
     rows_in: int = 0
     rows_kept: int = 0
     rows_rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    rows_added: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows_in": self.rows_in,
             "rows_kept": self.rows_kept,
             "rows_rejected": self.rows_rejected,
+            "rows_added": self.rows_added,
             "reasons": dict(sorted(self.reasons.items())),
             "seconds": round(self.seconds, 3),
         }
@@ -150,6 +159,10 @@ class Stage:
     def reset(self) -> None:
         """Forget state from an earlier run (called before each run)."""
 
+    def output_kind(self, kind: str) -> str:
+        """Kind of the kept rows for input of ``kind`` (the same kind unless the stage converts)."""
+        return kind
+
     def check_kind(self, kind: str) -> None:
         """Raise ConfigError when this stage does not accept the schema ``kind``."""
         if self.kinds and kind not in self.kinds:
@@ -208,13 +221,15 @@ class Stage:
         reasons: Counter[str] = Counter()
         stats = StageStats()
         for rows_in, split in self.splits(dataset, batch_rows):
-            if split.kept.num_rows + split.rejected.num_rows != rows_in and type(self).splits is Stage.splits:
+            out = split.kept.num_rows + split.rejected.num_rows
+            if out != rows_in + split.added and type(self).splits is Stage.splits:
                 raise StageError(
-                    f"stage '{self.name}' lost rows: {rows_in} in, {split.kept.num_rows} kept + "
-                    f"{split.rejected.num_rows} rejected",
+                    f"stage '{self.name}' lost rows: {rows_in} in + {split.added} added, {split.kept.num_rows} "
+                    f"kept + {split.rejected.num_rows} rejected",
                     where=Where(stage=self.id),
                 )
             stats.rows_in += rows_in
+            stats.rows_added += split.added
             stats.rows_kept += split.kept.num_rows
             stats.rows_rejected += split.rejected.num_rows
             if split.rejected.num_rows:
@@ -223,10 +238,10 @@ class Stage:
             sinks[1].add(split.rejected)
             if on_rows:
                 on_rows(rows_in)
-        if stats.rows_kept + stats.rows_rejected != stats.rows_in:
+        if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
             raise StageError(
-                f"stage '{self.name}' broke kept + rejected = input: {stats.rows_in} in, "
-                f"{stats.rows_kept} kept + {stats.rows_rejected} rejected",
+                f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
+                f"{stats.rows_added} added, {stats.rows_kept} kept + {stats.rows_rejected} rejected",
                 where=Where(stage=self.id),
             )
         stats.reasons = {str(k): v for k, v in reasons.items()}
@@ -243,8 +258,9 @@ class Stage:
         assert isinstance(kept, pa.Table) and isinstance(rejected, pa.Table)
         artifacts = self.artifacts()
         if isinstance(data, Dataset):
+            kept_kind = self.output_kind(dataset.kind)
             return StageResult(
-                Dataset(kind=dataset.kind, table=kept, metadata=dataset.metadata),
+                Dataset(kind=kept_kind, table=kept, metadata=dataset.metadata if kept_kind == dataset.kind else {}),
                 Dataset(kind=dataset.kind, table=rejected, metadata=dataset.metadata),
                 stats,
                 artifacts,
