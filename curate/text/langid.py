@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -221,20 +222,30 @@ class LanguageIdentifier:
         lines = [_one_line(texts[i]) for i in rows]  # type: ignore[arg-type]
         labels, probs = self.model.predict(lines, k=10, threshold=0.0)
         values = _lingua().compute_language_confidence_values_in_parallel(lines)
+        # lingua's values come sorted, best first; the fastText term moves a logit by at most
+        # log(1.05 / 0.1) / 4 < 0.6, so a language below half the top value can never win
+        reach = math.exp(-FASTTEXT_WEIGHT * math.log((1 + FASTTEXT_FLOOR) / (2 * FASTTEXT_FLOOR)))
         for j, i in enumerate(rows):
-            fasttext_p = {_code(label): float(p) for label, p in zip(labels[j], probs[j], strict=True)}
-            codes, logits = [], []
-            for value in values[j]:
-                code = value.language.iso_code_639_1.name.lower()
-                p = fasttext_p.get(code, FASTTEXT_FLOOR)
-                codes.append(code)
-                logits.append(FASTTEXT_WEIGHT * np.log(p + FASTTEXT_FLOOR) + np.log(value.value + LINGUA_FLOOR))
-            if not codes:
+            if not values[j]:
                 continue
-            best = int(np.argmax(logits))
-            language = codes[best]
-            confidence = max(values[j][best].value, fasttext_p.get(language, 0.0))
-            languages[i], scores[i], method[i] = language, confidence, 2
+            fasttext_p = {_code(label): float(p) for label, p in zip(labels[j], probs[j], strict=True)}
+            floor = values[j][0].value * reach
+            best, best_logit, best_value = None, -math.inf, 0.0
+            for value in values[j]:
+                if value.value < floor:
+                    break
+                code = _lingua_code(value.language)
+                p = fasttext_p.get(code, FASTTEXT_FLOOR)
+                logit = FASTTEXT_WEIGHT * math.log(p + FASTTEXT_FLOOR) + math.log(value.value + LINGUA_FLOOR)
+                if logit > best_logit:
+                    best, best_logit, best_value = code, logit, value.value
+            if best is not None:
+                languages[i], scores[i], method[i] = best, max(best_value, fasttext_p.get(best, 0.0)), 2
+
+
+@functools.cache
+def _lingua_code(language: Any) -> str:
+    return str(language.iso_code_639_1.name.lower())
 
 
 def _one_line(text: str) -> str:
