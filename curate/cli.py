@@ -230,11 +230,17 @@ def validate(
     ] = None,
     quote: QuoteOpt = None,
 ) -> None:
-    """Check schema conformance and (MRC) every answer span. Exit 0 clean, 1 problems, 2 unusable."""
+    """Check schema conformance and (MRC) every answer span, or a retrieval folder's corpus, queries
+    and qrels against each other. Exit 0 clean, 1 problems, 2 unusable."""
     from curate.validate import find_problems
     from curate.validate import repair as repair_spans
 
     with _errors():
+        if kind is None and io.is_bundle(src, from_ or io.detect_format(src)):
+            if repair is not None:
+                raise ConfigError("--repair works on MRC data", value=str(src), hint="pass an MRC file")
+            _validate_retrieval(src, from_ or io.detect_format(src), report)
+            return
         dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
         result = find_problems(dataset)
         if report is not None:
@@ -271,6 +277,39 @@ def validate(
             )
         if not result.clean:
             raise typer.Exit(1)
+
+
+def _validate_retrieval(src: Path, fmt: str, report: Path | None) -> None:
+    """``curate validate`` on a retrieval folder: every problem of corpus, queries and qrels."""
+    from curate.retrieval.checks import find_retrieval_problems
+
+    parts = io.read_bundle(src, format=fmt)
+    missing = [name for name in ("corpus", "queries", "qrels") if name not in parts]
+    if missing:
+        raise ConfigError("the folder has no " + " or ".join(missing), where=Where(file=str(src)), hint="pass --kind")
+    corpus, queries, qrels = (parts[name].to_arrow() for name in ("corpus", "queries", "qrels"))
+    problems = find_retrieval_problems(corpus, queries, qrels)
+    if report is not None:
+        io.write_table(problems, report)
+    counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
+    if problems.num_rows == 0:
+        out.print(f"{src}: {counts}, no problems", highlight=False)
+    else:
+        table = Table(title=f"{src} ({counts}): {problems.num_rows:,} problems")
+        for header in ("table", "problem", "count", "first example"):
+            table.add_column(header, justify="right" if header == "count" else "left")
+        seen: dict[tuple[str, str], list[Any]] = {}
+        for row in problems.to_pylist():
+            example = f"row {row['row']} ({row['id']}): {row['detail']}"
+            entry = seen.setdefault((row["table"], row["code"]), [0, example])
+            entry[0] += 1
+        for (part, code), (count, first) in seen.items():
+            table.add_row(part, code, f"{count:,}", first)
+        out.print(table)
+    if report is not None:
+        out.print(f"report: {report}", highlight=False)
+    if problems.num_rows:
+        raise typer.Exit(1)
 
 
 # ----------------------------------------------------------------------------- dedup

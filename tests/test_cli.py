@@ -145,3 +145,16 @@ def test_convert_beir_folder_to_parquet_folder_and_back(tmp_path):
         assert (tmp_path / "beir" / name).read_text(encoding="utf-8") == (beir / name).read_text(encoding="utf-8")
     one = curate("convert", beir, tmp_path / "corpus.jsonl", "--kind", "corpus")
     assert one.returncode == 0 and "64 rows, kind corpus" in one.stdout
+
+
+def test_validate_a_retrieval_folder_checks_its_parts_against_each_other(tmp_path):
+    from tests.conftest import REPO
+
+    report = tmp_path / "problems.csv"
+    done = curate("validate", REPO / "sample_data" / "retrieval", "--report", report)
+    assert done.returncode == 1, done.stderr
+    assert "missing_document" in done.stdout and "empty_passage" in done.stdout and "no_positive" in done.stdout
+    rows = report.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "table,row,id,field,code,detail" and len(rows) == 4
+    refused = curate("validate", REPO / "sample_data" / "retrieval", "--repair", tmp_path / "x.json")
+    assert refused.returncode == 2 and "--repair works on MRC data" in refused.stderr
