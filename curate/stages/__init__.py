@@ -8,6 +8,7 @@ from curate.errors import ConfigError, Where
 from curate.stages.base import Params, Split, Stage, StageResult, StageStats, reject
 from curate.stages.decontaminate import Decontaminate
 from curate.stages.exact_dedup import ExactDedup
+from curate.stages.generate_questions import GenerateQuestions
 from curate.stages.language import LanguageFilter, LanguageId
 from curate.stages.length_filter import LengthFilter
 from curate.stages.minhash_dedup import MinHashDedup
@@ -35,6 +36,7 @@ STAGES: tuple[type[Stage], ...] = (
     MrcChecks,
     RetrievalChecks,
     *QUALITY_STAGES,
+    GenerateQuestions,
 )
 REGISTRY: dict[str, type[Stage]] = {cls.name: cls for cls in STAGES}
 
@@ -52,6 +54,7 @@ __all__ = [
     "REGISTRY",
     "Decontaminate",
     "ExactDedup",
+    "GenerateQuestions",
     "LanguageFilter",
     "LanguageId",
     "LengthFilter",

@@ -45,6 +45,17 @@ def quality_model(tmp_path_factory):
     REQUIRED.pop("quality_classifier")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def chat_server():
+    """A local chat-completions server for ``generate_questions`` (no request leaves the machine)."""
+    from tests.llm.chat_server import ChatServer
+
+    with ChatServer() as server:
+        REQUIRED["generate_questions"] = {"base_url": server.base_url, "model": "test-model", "cache_dir": None}
+        yield server
+    REQUIRED.pop("generate_questions")
+
+
 def make(name: str, **params):
     return REGISTRY[name]({**REQUIRED.get(name, {}), **params})
 
@@ -74,8 +85,10 @@ def test_kept_plus_rejected_is_input_and_outputs_are_deterministic(name, tmp_pat
         out = tmp_path / str(attempt)
         out.mkdir()
         kept, rejected, stats = make(name).execute(dataset, out_dir=out, batch_rows=5)
-        assert stats.rows_in == dataset.num_rows == stats.rows_kept + stats.rows_rejected
-        assert pq.read_metadata(kept).num_rows + pq.read_metadata(rejected).num_rows == dataset.num_rows
+        assert stats.rows_in == dataset.num_rows
+        assert stats.rows_kept + stats.rows_rejected == dataset.num_rows + stats.rows_added
+        out_rows = pq.read_metadata(kept).num_rows + pq.read_metadata(rejected).num_rows
+        assert out_rows == dataset.num_rows + stats.rows_added
         outputs.append((kept.read_bytes(), rejected.read_bytes()))
     assert outputs[0] == outputs[1]
 

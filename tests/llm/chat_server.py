@@ -1,0 +1,268 @@
+"""A real local HTTP server speaking the OpenAI chat-completions protocol, for tests.
+
+``ChatServer`` binds 127.0.0.1 on a free port and serves ``POST /v1/chat/completions`` from a
+background thread. Its replies are deterministic, derived from the prompt:
+
+- When the user message holds a passage between ``<passage>`` and ``</passage>`` lines, the reply
+  is a JSON array (after a line of prose, inside a code fence, as chat models like to answer) of
+  question/answer pairs built from the passage: one cloze question per sentence (the sentence's
+  longest word is the answer, the question is in the passage's language), for the first ``n``
+  sentences (``n`` read from the prompt, plus ``extra_good``), then one bad pair of each kind: an
+  answer that is not in the passage, a question in the other language, a near-duplicate of the
+  first question, and an element without an answer. Answers and questions are NFC, as models write.
+- Otherwise the reply echoes the last user message (``echo: ...``); a message containing
+  ``sleep=<seconds>`` is answered after that delay.
+
+Knobs: ``fail`` (a queue of HTTP statuses, ``"stall"`` or ``"drop"`` used by the first requests),
+``retry_after`` (header sent with 429/503), ``malformed`` (every reply is prose without JSON),
+a 3xx status in ``fail`` redirects elsewhere, ``api_key`` (requests must carry ``Authorization: Bearer <api_key>``; a wrong key is quoted back in
+the error message, as some hosted APIs do), ``model`` (another model name gets a 404). Every
+request is recorded (``requests``, ``count``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PASSAGE = re.compile(r"<passage>\n(.*?)\n</passage>", re.DOTALL)
+COUNT = re.compile(r"(\d+)\s*(?:쌍|question/answer pairs|pairs)")
+SLEEP = re.compile(r"sleep=([0-9.]+)")
+
+
+@dataclass
+class Seen:
+    """One request as the server received it."""
+
+    path: str
+    authorization: str | None
+    body: Any
+
+
+def is_korean(text: str) -> bool:
+    return any("\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" for ch in text)
+
+
+def sentences(passage: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", passage.strip()) if s.strip()]
+
+
+def cloze(sentence: str, korean: bool) -> tuple[str, str]:
+    """``(question, answer)``: the sentence's longest word (punctuation stripped) is the answer."""
+    words = [w.strip(".,!?'\"()") for w in sentence.split()]
+    answer = max((w for w in words if w), key=len)
+    blanked = sentence.rstrip(".!?").replace(answer, "___", 1)
+    if korean:
+        return f"다음 문장의 빈칸에 들어갈 말은 무엇인가: {blanked}", answer
+    return f"Which word fills the blank in the sentence: {blanked}?", answer
+
+
+def qa_pairs(passage: str, n: int, extra_good: int = 0) -> list[Any]:
+    """Good cloze pairs, then one bad pair of each kind (see the module docstring)."""
+    korean = is_korean(passage)
+    parts = sentences(passage)
+    good = [cloze(s, korean) for s in parts[: n + extra_good]]
+    items: list[Any] = [{"question": q, "answer": a} for q, a in good]
+    first_word = passage.split()[0]
+    if korean:
+        items.append({"question": "이 글에서 가장 오래된 기록은 무엇인가?", "answer": "지문에 없는 답변입니다"})
+        items.append({"question": "What is the very first word of this passage?", "answer": first_word})
+    else:
+        items.append({"question": "What is the oldest record in this text?", "answer": "an answer nowhere in it"})
+        items.append({"question": "이 지문의 첫 번째 단어는 무엇인가?", "answer": first_word})
+    if good:
+        items.append({"question": good[0][0] + "?", "answer": good[0][1]})
+    items.append({"question": "an element without an answer"})
+    return [_nfc(item) for item in items]
+
+
+def _nfc(item: dict[str, str]) -> dict[str, str]:
+    return {k: unicodedata.normalize("NFC", v) for k, v in item.items()}
+
+
+class ChatServer:
+    """See the module docstring. Use as a context manager, or :meth:`start` / :meth:`stop`."""
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        fail: list[int | str] | None = None,
+        retry_after: str | None = None,
+        malformed: bool = False,
+        extra_good: int = 0,
+        stall_seconds: float = 1.0,
+    ) -> None:
+        self.model = model
+        self.api_key = api_key
+        self.fail = list(fail or [])
+        self.retry_after = retry_after
+        self.malformed = malformed
+        self.extra_good = extra_good
+        self.stall_seconds = stall_seconds
+        self.requests: list[Seen] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def start(self) -> ChatServer:
+        server = _QuietServer(("127.0.0.1", 0), _handler(self))
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ChatServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- replies
+    def record(self, seen: Seen) -> int | str | None:
+        """Record a request; the failure it must meet, if any is queued."""
+        with self._lock:
+            self.requests.append(seen)
+            return self.fail.pop(0) if self.fail else None
+
+    def reply(self, body: dict[str, Any]) -> tuple[str, int, int]:
+        """``(content, prompt_tokens, completion_tokens)`` for a request body."""
+        prompt = "\n".join(m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user")
+        everything = "\n".join(m.get("content", "") for m in body.get("messages", []))
+        if self.malformed:
+            content = "I am sorry, but I cannot produce questions for this text."
+        elif (found := PASSAGE.search(prompt)) is not None:
+            count = COUNT.search(prompt)
+            pairs = qa_pairs(found.group(1), int(count.group(1)) if count else 3, self.extra_good)
+            content = "Here are the pairs:\n```json\n" + json.dumps(pairs, ensure_ascii=False, indent=1) + "\n```"
+        else:
+            if (sleep := SLEEP.search(prompt)) is not None:
+                time.sleep(float(sleep.group(1)))
+            content = "echo: " + (body.get("messages") or [{}])[-1].get("content", "")
+        return content, len(everything) // 4 + 1, len(content) // 4 + 1
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that timed out or a dropped connection is expected here
+
+
+def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+            self._send(status, {"error": {"message": message, "type": "test_error", "code": status}}, headers)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                body = None
+            authorization = self.headers.get("Authorization")
+            failure = server.record(Seen(self.path, authorization, body))
+            if self.path != "/v1/chat/completions":
+                return self._error(404, f"no route {self.path}")
+            if server.api_key is not None and authorization != f"Bearer {server.api_key}":
+                sent = (authorization or "").removeprefix("Bearer ")
+                return self._error(401, f"Incorrect API key provided: {sent}. You can find your API key in settings.")
+            if failure == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
+            if failure == "stall":
+                time.sleep(server.stall_seconds)
+            elif isinstance(failure, int):
+                headers = {"Retry-After": server.retry_after} if server.retry_after and failure in (429, 503) else {}
+                if 300 <= failure < 400:
+                    headers["Location"] = "http://127.0.0.1:9/elsewhere/chat/completions"
+                return self._error(failure, f"injected failure {failure}", headers)
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+                return self._error(400, "'messages' is a required property")
+            if server.model is not None and body.get("model") != server.model:
+                return self._error(404, f"The model `{body.get('model')}` does not exist.")
+            content, prompt_tokens, completion_tokens = server.reply(body)
+            return self._send(
+                200,
+                {
+                    "id": f"chatcmpl-{server.count}",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model"),
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                    ],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": prompt_tokens + completion_tokens,
+                    },
+                },
+            )
+
+    return Handler
+
+
+@contextmanager
+def loopback_only() -> Iterator[list[Any]]:
+    """Within the block, a socket connect to anything but 127.0.0.1 / ::1 raises (and is listed)."""
+    original = socket.socket.connect
+    refused: list[Any] = []
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in ("127.0.0.1", "::1"):
+            refused.append(address)
+            raise ConnectionRefusedError(f"test guard: connection to {address!r} refused (loopback only)")
+        return original(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    try:
+        yield refused
+    finally:
+        socket.socket.connect = original  # type: ignore[method-assign]
