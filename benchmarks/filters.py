@@ -74,12 +74,11 @@ print(json.dumps({"rows": rows, "kept": result.output.num_rows, "seconds": secon
 
 DATATROVE_RUNNER = """
 import json, resource, sys, time
-import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline import filters
-parquet, limit, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-table = pq.read_table(parquet, columns=["id", "text"]).slice(0, limit)
-docs = [Document(text=t or "", id=i) for i, t in zip(table.column("id").to_pylist(), table.column("text").to_pylist())]
+jsonl, name = sys.argv[1], sys.argv[2]
+with open(jsonl, encoding="utf-8") as handle:
+    docs = [Document(text=r["text"] or "", id=r["id"]) for r in map(json.loads, handle)]
 step = getattr(filters, name)(language="ko")
 step.filter(docs[0])  # loads the word tokenizer before the clock starts
 t0 = time.perf_counter()
@@ -121,7 +120,8 @@ def train_model(path: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=0, help="use only the first N reviews (0 = all)")
-    parser.add_argument("--peer-rows", type=int, default=50_000, help="reviews given to datatrove's filters")
+    parser.add_argument("--peer-rows", type=int, default=20_000, help="reviews given to datatrove's filters")
+    parser.add_argument("--only-peers", action="store_true", help="skip the full-size curate measurements")
     args = parser.parse_args()
     for path in (REVIEWS, HATE):
         if not path.exists():
@@ -159,7 +159,7 @@ def main() -> None:
             )
 
         stages = []
-        for name, params in STAGES.items():
+        for name, params in ({} if args.only_peers else STAGES).items():
             params = {k: (str(model) if v == "MODEL" else v) for k, v in params.items()}
             m = run_json([sys.executable, "-c", CURATE_RUNNER, str(parquet), "0", name, json.dumps(params)])
             row("curate", name, m)
@@ -171,11 +171,15 @@ def main() -> None:
             "output": {"dir": str(work / "run")},
             "stages": stages,
         }  # fmt: skip
-        row("curate", "run: all steps streamed (scores only; language_filter ko rejects)",
-            run_json([sys.executable, "-c", PIPELINE_RUNNER, json.dumps(config)]))  # fmt: skip
+        if stages:
+            row("curate", "run: all steps streamed (scores only; language_filter ko rejects)",
+                run_json([sys.executable, "-c", PIPELINE_RUNNER, json.dumps(config)]))  # fmt: skip
 
         peer = ensure_env("datatrove")
         limit = min(args.peer_rows, n)
+        subset = work / "peer.jsonl"
+        head = pq.read_table(parquet, columns=["id", "text"]).slice(0, limit).to_pylist()
+        subset.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in head), encoding="utf-8")
         for name, step in DATATROVE_FILTERS.items():
             params = {k: (str(model) if v == "MODEL" else v) for k, v in STAGES[name].items()}
             row(f"curate (first {limit:,})", name,
@@ -185,7 +189,7 @@ def main() -> None:
                 continue
             version = peer.versions.get("datatrove", "?")
             row(f"datatrove {version} (first {limit:,})", step,
-                run_json([str(peer.python), "-c", DATATROVE_RUNNER, str(parquet), str(limit), step]))  # fmt: skip
+                run_json([str(peer.python), "-c", DATATROVE_RUNNER, str(subset), step]))  # fmt: skip
 
 
 if __name__ == "__main__":
