@@ -2,8 +2,10 @@
 
 Formats: ``squad`` (SQuAD/KorQuAD JSON), ``jsonl`` (``.gz`` too), ``json`` (array of records),
 ``csv``, ``tsv``, ``parquet`` (a file, or a folder of files), ``beir`` (folder with corpus, queries,
-qrels) and ``hf`` (a ``datasets`` ``save_to_disk`` folder, read only). The format is inferred from
-the path where unambiguous, the kind from the format or the column names.
+qrels) and ``hf`` (a ``datasets`` ``save_to_disk`` folder, read only). Triplets can also be written
+as retriever training files, ``dpr`` and ``sentence-transformers`` (:mod:`curate.io.training`; write
+only, always named with ``format=``). The format is inferred from the path where unambiguous, the
+kind from the format or the column names.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from curate.io.tabular import (
     write_jsonl,
     write_parquet,
 )
+from curate.io.training import TRAINING_FORMATS, write_training
 from curate.schemas import conform, kinds
 
 FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
-WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir")
+WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir", *TRAINING_FORMATS)
 OnError = Literal["fail", "skip"]
 
 _SUFFIXES = {
@@ -300,7 +303,9 @@ def write(
         raise ConfigError("only kind 'mrc' can be written as SQuAD", value=dataset.kind, hint="use jsonl or parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "squad":
+    if fmt in TRAINING_FORMATS:
+        write_training(table, dataset.kind, tmp, fmt, name=path)
+    elif fmt == "squad":
         write_squad(table, tmp, metadata=dataset.metadata)
     elif fmt == "jsonl":
         write_jsonl(table, tmp)

@@ -11,6 +11,7 @@ from curate.stages.exact_dedup import ExactDedup
 from curate.stages.generate_questions import GenerateQuestions
 from curate.stages.language import LanguageFilter, LanguageId
 from curate.stages.length_filter import LengthFilter
+from curate.stages.mine_hard_negatives import MineHardNegatives
 from curate.stages.minhash_dedup import MinHashDedup
 from curate.stages.mrc_checks import MrcChecks
 from curate.stages.normalize_text import NormalizeText
@@ -37,6 +38,7 @@ STAGES: tuple[type[Stage], ...] = (
     RetrievalChecks,
     *QUALITY_STAGES,
     GenerateQuestions,
+    MineHardNegatives,
 )
 REGISTRY: dict[str, type[Stage]] = {cls.name: cls for cls in STAGES}
 
@@ -59,6 +61,7 @@ __all__ = [
     "LanguageId",
     "LengthFilter",
     "MinHashDedup",
+    "MineHardNegatives",
     "MrcChecks",
     "NormalizeText",
     "Params",

@@ -1,0 +1,271 @@
+"""``mine_hard_negatives``: MRC questions into retriever training triplets with mined hard negatives."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import model_validator
+
+from curate.dataset import Dataset
+from curate.errors import ConfigError, CurateError, Where
+from curate.retrieval.build import (
+    CORPUS_SCHEMA,
+    TRIPLET_SCHEMA,
+    mine_retrieval,
+    mine_retrieval_folder,
+    mining_summary,
+    mrc_passages,
+    triplet_rows,
+)
+from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, Tokenizer, mine_negatives
+from curate.stages.base import Params, PlannedStage, Split, reject
+
+__all__ = ["MineHardNegatives", "MineHardNegativesParams", "mine_retrieval", "mine_retrieval_folder"]
+
+
+class MineHardNegativesParams(Params):
+    count: int = 5
+    """Negatives per question."""
+    rank_from: int = 1
+    """First rank examined (1-based, in retrieval order, after the positives are taken out)."""
+    rank_to: int = 100
+    """Last rank examined."""
+    tokenizer: Tokenizer = "bigram"
+    """BM25 tokens: ``bigram`` (character bigrams of each word; Korean, Chinese, Japanese),
+    ``morph`` (kiwipiepy morphemes) or ``word``."""
+    margin: float | None = None
+    """Drop a candidate scoring ``>= margin x`` the positive's score (e.g. 0.95); null: no margin."""
+    near_duplicates: bool = True
+    """Drop passages in the same near-duplicate cluster as the positive (MinHash, character 5-grams)."""
+    near_duplicate_threshold: float = 0.8
+    """Jaccard similarity from which two passages are near-duplicates."""
+    answers: bool = True
+    """Drop passages that contain one of the question's answers (NFC, whitespace and case folded)."""
+    corpus: str | None = None
+    """More candidate passages: a BEIR or Parquet folder (its corpus), or a corpus file in any
+    readable format (``doc_id``/``_id``, ``title``, ``text``)."""
+    corpus_format: str | None = None
+    """Format of ``corpus``; inferred from the path when not given."""
+    embedding_column: str | None = None
+    """``list<float>`` column of the MRC rows holding the context's embedding: rank by inner product
+    (faiss) instead of BM25. An extra ``corpus`` needs the same column."""
+    query_embedding_column: str | None = None
+    """``list<float>`` column of the MRC rows holding the question's embedding (with ``embedding_column``)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> MineHardNegativesParams:
+        self.settings()  # raises ValueError on a bad value
+        if (self.embedding_column is None) != (self.query_embedding_column is None):
+            raise ValueError("give both embedding_column and query_embedding_column, or neither")
+        return self
+
+    def settings(self) -> MiningSettings:
+        names = {f.name for f in dataclasses.fields(MiningSettings)}
+        return MiningSettings(**self.model_dump(include=names))
+
+
+class MineHardNegatives(PlannedStage):
+    """Turn MRC questions into retriever training triplets with hard negatives mined from the
+    contexts (plus an optional extra ``corpus``), guarded against false negatives
+    (:mod:`curate.retrieval.negatives`).
+
+    Every distinct context is a passage; an answerable question is a query whose positive is its
+    own context. Kept rows are of kind ``triplets``: ``query``, ``positive``, ``negatives``
+    (passage texts, best-ranked first), ``query_id``, ``answers``, ``positive_id``,
+    ``positive_title``, ``negative_ids``, ``negative_titles``, ``negative_scores`` and
+    ``positive_score``. Rejected rows keep their MRC columns, with reason ``no_positive``
+    (unanswerable question) or ``no_negatives`` (no candidate survived the guards); a question with
+    fewer than ``count`` negatives is kept and counted in the ``mining`` artifact (one row: queries,
+    negatives, candidates, ``dropped_<guard>`` per guard, short queries, seconds, queries/s).
+    """
+
+    name = "mine_hard_negatives"
+    Params = MineHardNegativesParams
+    params: MineHardNegativesParams
+    kinds = ("mrc",)
+    adds = tuple(TRIPLET_SCHEMA.names)
+    description = "Turn MRC questions into triplets with BM25/dense hard negatives, guarded against false negatives."
+
+    def output_kind(self, kind: str) -> str:
+        return "triplets"
+
+    def check_input(self, dataset: Dataset) -> None:
+        super().check_input(dataset)
+        p = self.params
+        if p.corpus is not None and not Path(p.corpus).exists():
+            raise ConfigError(
+                "corpus not found",
+                where=Where(stage=self.id, file=p.corpus, field="corpus"),
+                hint="check the path (relative paths start from the working directory)",
+            )
+        schema = dataset.schema
+        for param in ("embedding_column", "query_embedding_column"):
+            name = getattr(p, param)
+            if name is None:
+                continue
+            if name not in schema.names:
+                raise ConfigError(
+                    "no such column",
+                    where=Where(stage=self.id, field=param),
+                    value=name,
+                    hint=f"columns: {', '.join(schema.names)}",
+                )
+            if not _is_vector(schema.field(name).type):
+                raise ConfigError(
+                    "embedding column must be list<float>",
+                    where=Where(stage=self.id, field=param),
+                    value=str(schema.field(name).type),
+                )
+
+    def input_files(self) -> list[Path]:
+        return [Path(self.params.corpus)] if self.params.corpus else []
+
+    def reset(self) -> None:
+        self._mined: Mined | None = None
+        self._corpus: pa.Table | None = None
+        self._query_of_row: np.ndarray = np.zeros(0, np.int64)
+        self._passage: np.ndarray = np.zeros(0, np.int64)
+        self._answers: list[list[str]] = []
+        self._summary: pa.Table | None = None
+
+    # ----------------------------------------------------------------- planning (whole dataset)
+    def read_corpus(self) -> Dataset:
+        """The extra ``corpus``: a folder's corpus part, or a corpus file."""
+        from curate import io
+
+        path = self.params.corpus
+        assert path is not None
+        try:
+            fmt = self.params.corpus_format or io.detect_format(path)
+            return io.read(path, format=fmt, kind="corpus")
+        except CurateError as exc:
+            raise exc.at(stage=self.id, file=path) from None
+
+    def plan(self, dataset: Dataset) -> Mined:
+        """Build the corpus from the contexts, mine negatives for every answerable question."""
+        started = time.perf_counter()
+        table = dataset.to_arrow()
+        found = mrc_passages(table)
+        corpus = found.corpus
+        p = self.params
+        corpus_vectors: list[Any] = []
+        if p.embedding_column:
+            first_row = np.full(corpus.num_rows, table.num_rows, np.int64)  # each passage's first MRC row
+            np.minimum.at(first_row, found.passage, np.arange(table.num_rows))
+            vectors = _vectors(table.column(p.embedding_column), stage=self.id, field="embedding_column")
+            corpus_vectors.append(vectors[first_row] if len(first_row) else vectors[:0])
+        if p.corpus:
+            extra = self.read_corpus().to_arrow()
+            if p.embedding_column:
+                if p.embedding_column not in extra.column_names:
+                    raise ConfigError(
+                        "the extra corpus has no embedding column",
+                        where=Where(stage=self.id, file=p.corpus, field="embedding_column"),
+                        value=p.embedding_column,
+                        hint="give its passages the same embedding column, or mine without embeddings",
+                    )
+                corpus_vectors.append(_vectors(extra.column(p.embedding_column), stage=self.id, field="corpus"))
+            corpus = pa.concat_tables([corpus, extra.select(CORPUS_SCHEMA.names).cast(CORPUS_SCHEMA)])
+        rows = np.nonzero(found.answerable)[0]
+        doc_ids = corpus.column("doc_id").to_pylist()
+        positives = [[doc_ids[found.passage[r]]] for r in rows.tolist()]
+        answers = found.answers.to_pylist()
+        questions = table.column("question").take(pa.array(rows, pa.int64())).to_pylist()
+        embeddings = None
+        if p.embedding_column and p.query_embedding_column:
+            query_column = table.column(p.query_embedding_column)
+            query_vectors = _vectors(query_column, stage=self.id, field="query_embedding_column")
+            embeddings = (np.concatenate(corpus_vectors), query_vectors[rows])
+        try:
+            mined = mine_negatives(
+                corpus,
+                questions,
+                positives,
+                [answers[r] or [] for r in rows.tolist()],
+                p.settings(),
+                embeddings=embeddings,
+            )
+        except CurateError as exc:
+            raise exc.at(stage=self.id) from None
+        mined.seconds = time.perf_counter() - started
+        query_of_row = np.full(table.num_rows, -1, np.int64)
+        query_of_row[rows] = np.arange(len(rows))
+        self._mined, self._corpus, self._query_of_row = mined, corpus, query_of_row
+        self._passage, self._answers = found.passage, [a or [] for a in answers]
+        self._summary = mining_summary(mined, p.settings(), corpus.num_rows)
+        return mined
+
+    # ----------------------------------------------------------------- streaming the split
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        n = batch.num_rows
+        start, end = self.next_rows(n)
+        mined, corpus = self._mined, self._corpus
+        if mined is None or corpus is None:  # schema probe on an empty batch
+            probe = reject(batch, [True] * n, stage=self.id, reasons="no_positive")
+            return Split(TRIPLET_SCHEMA.empty_table(), probe.rejected)
+        queries = self._query_of_row[start:end]
+        keep = [q >= 0 and bool(mined.rows[q]) for q in queries.tolist()]
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        for q, kept in zip(queries.tolist(), keep, strict=True):
+            if kept:
+                reasons.append(None)
+                details.append(None)
+            elif q < 0:
+                reasons.append("no_positive")
+                details.append("unanswerable question (no answer, or is_impossible): no positive passage")
+            else:
+                reasons.append("no_negatives")
+                details.append(self._why_none(mined, q))
+        local = [i for i, k in enumerate(keep) if k]
+        rows = [start + i for i in local]
+        ids = batch.column("id").to_pylist()
+        triplets = triplet_rows(
+            corpus,
+            mined,
+            queries=[batch.column("question")[i].as_py() for i in local],
+            query_ids=[ids[i] for i in local],
+            answers=[self._answers[r] for r in rows],
+            positive_rows=[int(self._passage[r]) for r in rows],
+            mined_index=[int(self._query_of_row[r]) for r in rows],
+        )
+        split = reject(batch, keep, stage=self.id, reasons=reasons, details=details)
+        return Split(triplets, split.rejected)
+
+    def _why_none(self, mined: Mined, query: int) -> str:
+        s = self.params
+        dropped = ", ".join(
+            f"{guard} {count}" for guard, count in zip(GUARDS, mined.dropped[query].tolist(), strict=True) if count
+        )
+        window = f"ranks {s.rank_from}-{s.rank_to}"
+        if not mined.dropped[query][1:].any():  # no candidate was examined at all
+            found = "shares a token with the question" if mined.mode == "bm25" else "was retrieved"
+            return f"no passage besides the positive {found} at {window}"
+        return f"no candidate at {window} survived the guards (dropped: {dropped})"
+
+    def artifacts(self) -> dict[str, pa.Table]:
+        return {"mining": self._summary} if self._summary is not None else {}
+
+
+def _is_vector(dtype: pa.DataType) -> bool:
+    listed = pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype)
+    return listed and (pa.types.is_floating(dtype.value_type) or pa.types.is_integer(dtype.value_type))
+
+
+def _vectors(column: pa.ChunkedArray, *, stage: str, field: str) -> np.ndarray:
+    """Rows of a list<float> column as a float32 matrix; a clear error on nulls or ragged rows."""
+    values = column.to_pylist()
+    sizes = {len(v) for v in values if v is not None}
+    if any(v is None for v in values):
+        row = next(i for i, v in enumerate(values) if v is None)
+        raise ConfigError("missing embedding", where=Where(stage=stage, row=row, field=field))
+    if len(sizes) > 1:
+        raise ConfigError("embeddings differ in size", where=Where(stage=stage, field=field), value=sorted(sizes))
+    if not values:
+        return np.zeros((0, 0), np.float32)
+    return np.asarray(values, np.float32)

@@ -1,0 +1,126 @@
+"""Retriever training files from triplets: DPR JSON and sentence-transformers columns."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.dataset import Dataset
+from curate.errors import ConfigError
+from curate.io import WRITE_FORMATS, read, write
+from curate.io.training import TRAINING_FORMATS, sentence_transformers_table, write_sentence_transformers
+from curate.stages.mine_hard_negatives import MineHardNegatives
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def mined() -> Dataset:
+    """Real mined triplets of the sample (three negatives at most)."""
+    return MineHardNegatives(count=3)(read(REPO / "sample_data" / "korquad_sample.json")).kept
+
+
+def test_formats_are_registered_for_writing():
+    assert set(TRAINING_FORMATS) == {"dpr", "sentence-transformers"} and set(TRAINING_FORMATS) <= set(WRITE_FORMATS)
+
+
+def test_dpr_file_round_trips_every_field(mined, tmp_path):
+    path = write(mined, tmp_path / "out" / "train.json", format="dpr")
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    rows = mined.to_arrow().to_pylist()
+    assert isinstance(entries, list) and len(entries) == len(rows)
+    assert not list(tmp_path.glob("out/.*.tmp"))
+    for entry, row in zip(entries, rows, strict=True):
+        assert set(entry) == {"question", "answers", "positive_ctxs", "negative_ctxs", "hard_negative_ctxs"}
+        assert entry["question"] == row["query"] and entry["answers"] == row["answers"]
+        assert entry["positive_ctxs"] == [
+            {"title": row["positive_title"], "text": row["positive"], "passage_id": row["positive_id"]}
+        ]
+        assert entry["negative_ctxs"] == []
+        assert [c["text"] for c in entry["hard_negative_ctxs"]] == row["negatives"]
+        assert [c["passage_id"] for c in entry["hard_negative_ctxs"]] == row["negative_ids"]
+        assert [c["title"] for c in entry["hard_negative_ctxs"]] == row["negative_titles"]
+        assert [c["score"] for c in entry["hard_negative_ctxs"]] == pytest.approx(row["negative_scores"])
+        assert all(set(c) == {"title", "text", "passage_id", "score"} for c in entry["hard_negative_ctxs"])
+
+
+def test_dpr_from_plain_triplets_has_empty_titles_and_null_ids(tmp_path):
+    triplets = read(REPO / "sample_data" / "triplets.jsonl")
+    assert triplets.kind == "triplets"
+    path = write(triplets, tmp_path / "plain.json", format="dpr")
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    first = triplets.to_arrow().to_pylist()[0]
+    assert entries[0]["positive_ctxs"] == [{"title": "", "text": first["positive"], "passage_id": None}]
+    assert entries[0]["answers"] == []
+    assert [c["text"] for c in entries[0]["hard_negative_ctxs"]] == first["negatives"]
+    assert all(
+        c["passage_id"] is None and c["score"] is None and c["title"] == "" for c in entries[0]["hard_negative_ctxs"]
+    )
+    empty = write(
+        Dataset(kind="triplets", table=triplets.to_arrow().slice(0, 0)), tmp_path / "empty.json", format="dpr"
+    )
+    assert json.loads(empty.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("name", ["train.jsonl", "train.jsonl.gz", "train.parquet"])
+def test_sentence_transformers_columns(mined, tmp_path, name):
+    path = write(mined, tmp_path / name, format="sentence-transformers")
+    if name.endswith(".parquet"):
+        table = pq.read_table(path)
+    else:
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            table = pa.Table.from_pylist([json.loads(line) for line in handle])
+    rows = mined.to_arrow().to_pylist()
+    k = min(len(r["negatives"]) for r in rows)
+    assert table.column_names == ["anchor", "positive", *(f"negative_{i + 1}" for i in range(k))]
+    assert table.num_rows == len(rows)  # no row dropped
+    for written, row in zip(table.to_pylist(), rows, strict=True):
+        assert written["anchor"] == row["query"] and written["positive"] == row["positive"]
+        assert [written[f"negative_{i + 1}"] for i in range(k)] == row["negatives"][:k]
+
+
+def test_sentence_transformers_keeps_the_smallest_negative_count():
+    table = pa.table(
+        {
+            "query": ["q1", "q2", "q3"],
+            "positive": ["p1", "p2", "p3"],
+            "negatives": [["a", "b", "c"], ["d", "e"], ["f", "g", "h"]],
+        }
+    )
+    rows = sentence_transformers_table(table)
+    assert rows.column_names == ["anchor", "positive", "negative_1", "negative_2"]
+    assert rows.column("negative_2").to_pylist() == ["b", "e", "g"]
+    assert sentence_transformers_table(table, negatives=1).column_names == ["anchor", "positive", "negative_1"]
+    with pytest.raises(ConfigError, match="more negative columns"):
+        sentence_transformers_table(table, negatives=3)
+    pairs = pa.table({"query": ["q"], "positive": ["p"], "negatives": [[]]})
+    assert sentence_transformers_table(pairs).column_names == ["anchor", "positive"]
+
+
+def test_sentence_transformers_refuses_to_drop_every_negative(tmp_path):
+    table = pa.table({"query": ["q1", "q2"], "positive": ["p1", "p2"], "negatives": [["a"], []]})
+    with pytest.raises(ConfigError, match="row 1") as info:
+        write(Dataset(kind="triplets", table=table), tmp_path / "st.jsonl", format="sentence-transformers")
+    assert "no negatives" in str(info.value)
+    assert not (tmp_path / "st.jsonl").exists()
+
+
+def test_sentence_transformers_needs_jsonl_or_parquet(mined, tmp_path):
+    with pytest.raises(ConfigError, match="JSON Lines or Parquet"):
+        write(mined, tmp_path / "train.csv", format="sentence-transformers")
+    table = mined.to_arrow()
+    write_sentence_transformers(table, tmp_path / "direct.parquet", negatives=1)
+    assert pq.read_table(tmp_path / "direct.parquet").column_names == ["anchor", "positive", "negative_1"]
+
+
+@pytest.mark.parametrize("fmt", ["dpr", "sentence-transformers"])
+def test_other_kinds_are_a_clear_error(fmt, tmp_path):
+    mrc = read(REPO / "sample_data" / "korquad_sample.json")
+    with pytest.raises(ConfigError, match=f"only kind 'triplets' can be written as {fmt}"):
+        write(mrc, tmp_path / "out.jsonl", format=fmt)
+    with pytest.raises(ConfigError, match="only kind 'triplets'"):
+        write(mrc.to_arrow(), tmp_path / "out.jsonl", format=fmt)
