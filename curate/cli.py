@@ -77,6 +77,11 @@ def _main(
     _state["debug"] = debug
 
 
+def _check_choice_option(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"bad value for {option}", value=value, hint=f"choose one of: {', '.join(choices)}")
+
+
 def _parse_renames(pairs: list[str] | None) -> dict[str, str]:
     mapping = {}
     for pair in pairs or []:
@@ -489,6 +494,86 @@ def contamination(
             clean = train_set.to_arrow().filter(pa.array(~flags))
             io.write(curate.Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
             out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
+
+
+# ----------------------------------------------------------------------------- retrieval training sets
+
+
+@app.command("mrc-to-retrieval")
+def mrc_to_retrieval(
+    src: Annotated[Path, typer.Argument(help="MRC set (SQuAD/KorQuAD JSON or any MRC table).")],
+    dst: Annotated[Path, typer.Argument(help="Output folder (BEIR layout, or Parquet with --to parquet).")],
+    to: Annotated[str, typer.Option("--to", help="beir or parquet.")] = "beir",
+    split: Annotated[str, typer.Option("--split", help="Name of the qrels split.")] = "train",
+    from_: FromOpt = None,
+) -> None:
+    """Turn an MRC set into a retrieval set: contexts -> corpus, questions -> queries (with answers),
+    question -> its context -> qrels."""
+    from curate.retrieval.build import mrc_to_retrieval as convert
+
+    with _errors():
+        _check_choice_option("--to", to, ("beir", "parquet"))
+        dataset = io.read(src, format=from_, kind="mrc")
+        parts = convert(dataset.to_arrow(), split=split)
+        io.write_bundle({name: curate.Dataset(kind=name, table=table) for name, table in parts.items()}, dst, format=to)
+        counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
+        out.print(f"wrote {dst} ({counts})", highlight=False)
+
+
+@app.command("mine-negatives")
+def mine_negatives(
+    src: Annotated[Path, typer.Argument(help="MRC set (its contexts become the corpus) or a retrieval folder.")],
+    dst: Annotated[
+        Path, typer.Argument(help="Triplets: .jsonl/.parquet, or --to dpr / sentence-transformers.")
+    ],
+    count: Annotated[int, typer.Option("--count", help="Hard negatives per query.")] = 5,
+    rank_from: Annotated[int, typer.Option("--rank-from", help="First BM25 rank examined (1-based).")] = 1,
+    rank_to: Annotated[int, typer.Option("--rank-to", help="Last BM25 rank examined.")] = 100,
+    tokenizer: Annotated[str, typer.Option("--tokenizer", help="bigram, morph or word.")] = "bigram",
+    margin: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--margin", help="Drop candidates scoring >= MARGIN x the positive's score."),
+    ] = None,
+    to: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--to", help="Output format: jsonl, parquet, dpr or sentence-transformers."),
+    ] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Retrieval folder: qrels split to mine.")] = None,  # noqa: UP045
+    from_: FromOpt = None,
+) -> None:
+    """Mine BM25 hard negatives that are really negative: never a positive, never a near-duplicate of
+    one, never a passage containing an answer."""
+    from curate.retrieval.build import mine_retrieval
+    from curate.retrieval.negatives import MiningSettings
+
+    with _errors():
+        try:
+            settings = MiningSettings(
+                count=count, rank_from=rank_from, rank_to=rank_to, tokenizer=tokenizer, margin=margin  # type: ignore[arg-type]
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc), hint="see curate mine-negatives --help") from None
+        fmt = from_ or io.detect_format(src)
+        if io.is_bundle(src, fmt):
+            mined = mine_retrieval(io.read_bundle(src, format=fmt), settings, split=split)
+            triplets, summary = mined.triplets, mined.summary
+        else:
+            from curate.stages.mine_hard_negatives import MineHardNegatives
+
+            stage = MineHardNegatives(settings.__dict__)
+            result = stage(io.read(src, format=from_, kind="mrc"))
+            triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
+            if result.rejected.num_rows:
+                reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(result.stats.reasons.items()))
+                err.print(f"{result.rejected.num_rows:,} questions give no triplet ({reasons})", highlight=False)
+        io.write(curate.Dataset(kind="triplets", table=triplets), dst, format=to)
+        info = summary.to_pylist()[0]
+        dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
+        out.print(
+            f"wrote {dst} ({triplets.num_rows:,} triplets, {info['negatives']:,} negatives; "
+            f"candidates dropped by guard: {dropped})",
+            highlight=False,
+        )
 
 
 # ----------------------------------------------------------------------------- train-quality

@@ -158,3 +158,28 @@ def test_validate_a_retrieval_folder_checks_its_parts_against_each_other(tmp_pat
     assert rows[0] == "table,row,id,field,code,detail" and len(rows) == 4
     refused = curate("validate", REPO / "sample_data" / "retrieval", "--repair", tmp_path / "x.json")
     assert refused.returncode == 2 and "--repair works on MRC data" in refused.stderr
+
+
+def test_mrc_to_retrieval_then_mine_negatives_in_every_output_format(tmp_path):
+    from tests.conftest import REPO
+
+    folder = tmp_path / "beir"
+    done = curate("mrc-to-retrieval", REPO / "sample_data" / "korquad_sample.json", folder)
+    assert done.returncode == 0, done.stderr
+    assert (folder / "corpus.jsonl").is_file() and (folder / "qrels" / "train.tsv").is_file()
+    queries = [json.loads(line) for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(queries) == 272 and all("answers" in q for q in queries)
+    for target, fmt in (("t.jsonl", None), ("t.dpr.json", "dpr"), ("t.st.jsonl", "sentence-transformers")):
+        args = ["mine-negatives", folder, tmp_path / target, "--count", "2"] + (["--to", fmt] if fmt else [])
+        mined = curate(*args)
+        assert mined.returncode == 0, mined.stderr
+        assert "triplets" in mined.stdout and "dropped by guard" in mined.stdout
+    dpr = json.loads((tmp_path / "t.dpr.json").read_text(encoding="utf-8"))
+    assert {"question", "answers", "positive_ctxs", "negative_ctxs", "hard_negative_ctxs"} <= set(dpr[0])
+    for entry in dpr:
+        for negative in entry["hard_negative_ctxs"]:
+            assert not any(a in negative["text"] for a in entry["answers"])
+    direct = curate("mine-negatives", REPO / "sample_data" / "korquad_sample.json", tmp_path / "m.parquet")
+    assert direct.returncode == 0 and "questions give no triplet (no_negatives 1, no_positive 17)" in direct.stderr
+    bad = curate("mine-negatives", folder, tmp_path / "x.jsonl", "--tokenizer", "bpe")
+    assert bad.returncode == 2 and "tokenizer must be one of" in bad.stderr
