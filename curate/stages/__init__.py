@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 
 from curate.errors import ConfigError, Where
+from curate.stages.augment import AugmentMrc, AugmentText
 from curate.stages.base import Params, Split, Stage, StageResult, StageStats, reject
+from curate.stages.chunk_passages import ChunkPassages
 from curate.stages.decontaminate import Decontaminate
 from curate.stages.exact_dedup import ExactDedup
 from curate.stages.generate_questions import GenerateQuestions
@@ -39,6 +41,9 @@ STAGES: tuple[type[Stage], ...] = (
     *QUALITY_STAGES,
     GenerateQuestions,
     MineHardNegatives,
+    ChunkPassages,
+    AugmentMrc,
+    AugmentText,
 )
 REGISTRY: dict[str, type[Stage]] = {cls.name: cls for cls in STAGES}
 
@@ -54,6 +59,9 @@ def get_stage_class(name: str, *, stage_id: str | None = None) -> type[Stage]:
 
 __all__ = [
     "REGISTRY",
+    "AugmentMrc",
+    "AugmentText",
+    "ChunkPassages",
     "Decontaminate",
     "ExactDedup",
     "GenerateQuestions",

@@ -28,7 +28,10 @@ def sample(name: str, copies: int = 1) -> Dataset:
             row["id"] = f"r{i}"
         return Dataset.from_arrow(pa.Table.from_pylist(rows), "mrc")
     (kind,) = kinds
-    table = read(REPO / "sample_data" / "retrieval", format="beir", kind=kind).to_arrow()
+    if kind == "classification":
+        table = read(REPO / "sample_data" / "reviews_cls.tsv", kind=kind).to_arrow().slice(0, 12)
+    else:
+        table = read(REPO / "sample_data" / "retrieval", format="beir", kind=kind).to_arrow()
     return Dataset.from_arrow(pa.concat_tables([table] * copies), kind)
 
 

@@ -1,0 +1,158 @@
+"""``chunk_passages``: split long passages on sentence boundaries (:mod:`curate.retrieval.chunk`).
+
+On ``corpus`` rows a passage longer than ``size`` becomes passages ``<doc_id>#<n>`` (n from 0), each
+a new row with the other columns copied; the stage counts the extra rows as added. On ``mrc`` rows
+(one per question) the same number of rows comes out: each context longer than ``size`` is chunked
+once, never cutting an answer or plausible answer of any of its questions, and every question
+moves, answers re-based, to the first chunk holding all its spans (an unanswerable question without
+plausible answers to the first chunk). Its ``passage_id`` becomes ``<passage_id or text hash>#<n>``.
+
+Columns added: ``parent_id`` (the original doc_id / passage_id, or a 16-hex hash of an MRC context
+without one) and ``start`` (code-point offset of the new text in the original); on MRC also
+``chunk_widened`` (the new context is longer than ``size``: a chunk grew around a long answer, or a
+question's answers lay in different chunks and it got their union, passage ``<parent>#<a>-<b>``);
+on a corpus also ``source``, ``chunk`` for the passages of a split row (none of them is an input
+row) and ``original`` for the rest unless they had a source already. Rows whose text fits are
+unchanged (``start`` 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from curate.dataset import Dataset
+from curate.retrieval.chunk import (
+    ChunkedQuestion,
+    Span,
+    Unit,
+    chunk_text,
+    context_chunks,
+    place_question,
+    text_key,
+)
+from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.fields import require_columns
+from curate.stages.scoring import set_columns
+
+_ADDED = {"parent_id": pa.string(), "start": pa.int32()}
+_ADDED_MRC = {**_ADDED, "chunk_widened": pa.bool_()}
+_ADDED_CORPUS = {**_ADDED, "source": pa.string()}
+
+
+class ChunkPassagesParams(Params):
+    size: int = Field(500, ge=1)
+    """Longest passage, in ``unit``s (whitespace around it not counted)."""
+    overlap: int = Field(0, ge=0)
+    """Units a passage may share with the previous one, in whole sentences (or words of a sentence
+    that had to be cut); an upper bound, smaller than ``size``."""
+    unit: Unit = "chars"
+    """``chars`` (code points) or ``words`` (whitespace-separated, eojeol in Korean)."""
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkPassagesParams:
+        if self.overlap >= self.size:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than size ({self.size})")
+        return self
+
+
+class ChunkPassages(PlannedStage):
+    """Split long texts into passages of at most ``size`` units on sentence boundaries.
+
+    Reasons (MRC only): ``span_invalid``: a question on a context that needs chunking has an
+    answer or plausible answer that does not match its span, so it cannot be moved (run
+    ``validate_spans`` first). Nothing is rejected on a corpus.
+    """
+
+    name = "chunk_passages"
+    Params = ChunkPassagesParams
+    params: ChunkPassagesParams
+    kinds = ("mrc", "corpus")
+    adds = ("parent_id", "start", "chunk_widened", "source")
+    description = "split long passages on sentence boundaries; MRC answers move to their chunk"
+
+    def reset(self) -> None:
+        self._chunks: dict[str, list[Span]] = {}
+
+    def check_input(self, dataset: Dataset) -> None:
+        super().check_input(dataset)
+        needed = ["context", "answers"] if dataset.kind == "mrc" else ["doc_id", "text"]
+        require_columns(dataset, needed, stage=self.id)
+
+    def plan(self, dataset: Dataset) -> None:
+        """MRC: chunk every distinct context once, protecting the answers of all its questions."""
+        self._chunks = {}
+        if dataset.kind != "mrc":
+            return
+        p = self.params
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for batch in dataset.batches():
+            columns = [c for c in ("context", "answers", "plausible_answers") if c in batch.column_names]
+            for row in batch.select(columns).to_pylist():
+                if row["context"] is not None:
+                    groups.setdefault(row["context"], []).append(row)
+        for context, rows in groups.items():
+            self._chunks[text_key(context)] = context_chunks(context, rows, size=p.size, overlap=p.overlap, unit=p.unit)
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        if kind == "mrc":
+            return self._questions(batch)
+        return self._passages(batch)
+
+    # ----------------------------------------------------------------- corpus
+    def _passages(self, batch: pa.Table) -> Split:
+        p = self.params
+        out: dict[str, list[Any]] = {name: [] for name in [*batch.column_names, *_ADDED_CORPUS]}
+        added = 0
+        for row in batch.to_pylist():
+            text, doc_id = row["text"], row["doc_id"]
+            spans = chunk_text(text, p.size, p.overlap, p.unit) if text else []
+            if len(spans) <= 1:
+                pieces = [({**row, "source": row.get("source") or "original"}, doc_id, 0)]
+            else:
+                pieces = [
+                    ({**row, "doc_id": f"{doc_id}#{n}", "text": text[s:e], "source": "chunk"}, doc_id, s)
+                    for n, (s, e) in enumerate(spans)
+                ]
+                added += len(spans) - 1
+            for piece, parent, start in pieces:
+                piece["parent_id"], piece["start"] = parent, start
+                for name in out:
+                    out[name].append(piece[name])
+        kept = pa.Table.from_pydict(out, schema=_with_fields(batch.schema, _ADDED_CORPUS))
+        nothing = reject(batch, [True] * batch.num_rows, stage=self.id, reasons=[None] * batch.num_rows)
+        return Split(kept, nothing.rejected, added=added)
+
+    # ----------------------------------------------------------------- MRC
+    def _questions(self, batch: pa.Table) -> Split:
+        p = self.params
+        rows = batch.to_pylist()
+        placed: list[ChunkedQuestion] = []
+        for row in rows:
+            context = row["context"]
+            chunks = self._chunks.get(text_key(context)) if context is not None else None
+            if chunks is None:  # no context, or the schema probe before planning
+                parent = row.get("passage_id") or (text_key(context) if context is not None else None)
+                placed.append(ChunkedQuestion({**row, "parent_id": parent, "start": 0, "chunk_widened": False}))
+            else:
+                placed.append(place_question(row, chunks, size=p.size, unit=p.unit))
+        columns: dict[str, pa.Array] = {}
+        for name in ("context", "answers", "plausible_answers", "passage_id"):
+            if name in batch.column_names:
+                dtype = batch.schema.field(name).type
+                columns[name] = pa.array([q.row[name] for q in placed], dtype)
+        for name, dtype in _ADDED_MRC.items():
+            columns[name] = pa.array([None if q.problem else q.row[name] for q in placed], dtype)
+        keep = [q.problem is None for q in placed]
+        kept = set_columns(batch, columns).filter(pa.array(keep, pa.bool_()))
+        details = [q.problem for q in placed]
+        return Split(kept, reject(batch, keep, stage=self.id, reasons="span_invalid", details=details).rejected)
+
+
+def _with_fields(schema: pa.Schema, fields: dict[str, pa.DataType]) -> pa.Schema:
+    for name, dtype in fields.items():
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, dtype))
+    return schema
