@@ -112,7 +112,7 @@ def test_every_shipped_pipeline_runs_on_sample_data(pipeline: Path, tmp_path, mo
     result = run_pipeline(pipeline, output=tmp_path / "run")
     assert result.stages and result.output.num_rows > 0
     for run in result.stages:
-        assert run.stats.rows_kept + run.stats.rows_rejected == run.stats.rows_in
+        assert run.stats.rows_kept + run.stats.rows_rejected == run.stats.rows_in + run.stats.rows_added
 
 
 def test_classification_pipeline_finds_planted_duplicates_and_empty_texts(tmp_path, monkeypatch):
@@ -123,3 +123,38 @@ def test_classification_pipeline_finds_planted_duplicates_and_empty_texts(tmp_pa
     assert set(rejected["length_filter"]) == set(cls["empty_text"])
     assert set(rejected["language_filter"]) == set(cls["english"])
     assert set(rejected["exact_dedup"]) == {d["id"] for d in cls["exact_duplicate"]}
+
+
+def test_reader_augmented_pipeline_adds_tagged_rows_that_validate_as_squad2(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run_pipeline(REPO / "pipelines" / "reader_augmented.yaml", output=tmp_path / "run")
+    exported = io.read(result.exports[0])
+    assert find_problems(exported).clean
+    rows = result.output.to_arrow().to_pylist()
+    sources = {row["source"] for row in rows}
+    assert {"original", "augment:distractor", "augment:shuffle", "augment:unanswerable"} <= sources
+    for row in rows:
+        if row["source"] == "augment:unanswerable":
+            assert row["is_impossible"] and row["answers"] == []
+        for answer in row["answers"]:
+            start = answer["answer_start"]
+            assert row["context"][start : start + len(answer["text"])] == answer["text"]
+    doc = json.loads(result.exports[0].read_text(encoding="utf-8"))
+    assert doc["version"] == "v2.0"
+
+
+def test_retrieval_triplets_pipeline_never_mines_a_false_negative(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run_pipeline(REPO / "pipelines" / "retrieval_triplets.yaml", output=tmp_path / "run")
+    assert result.output.kind == "triplets"
+    rows = result.output.to_arrow().to_pylist()
+    assert rows and all(1 <= len(row["negatives"]) <= 3 for row in rows)
+    assert sum(len(row["negatives"]) == 3 for row in rows) >= 0.95 * len(rows)  # a 39-passage corpus
+    for row in rows:
+        assert row["positive_id"] not in row["negative_ids"]
+        for negative in row["negatives"]:
+            assert negative != row["positive"]
+            assert not any(answer in negative for answer in row["answers"])
+    dpr = json.loads((result.dir / "train.dpr.json").read_text(encoding="utf-8"))
+    assert len(dpr) == len(rows)
+    assert [len(e["hard_negative_ctxs"]) for e in dpr] == [len(r["negatives"]) for r in rows]
