@@ -576,6 +576,50 @@ def mine_negatives(
         )
 
 
+@app.command("chunk-passages")
+def chunk_passages(
+    src: Annotated[Path, typer.Argument(help="A retrieval folder (corpus, queries, qrels) or an MRC set.")],
+    dst: Annotated[Path, typer.Argument(help="Output folder (retrieval) or file (MRC).")],
+    size: Annotated[int, typer.Option("--size", help="Largest passage, in --unit.")] = 500,
+    overlap: Annotated[int, typer.Option("--overlap", help="Overlap between passages, in --unit.")] = 0,
+    unit: Annotated[str, typer.Option("--unit", help="chars or words.")] = "chars",
+    to: Annotated[Optional[str], typer.Option("--to", help="Output format (default from DST).")] = None,  # noqa: UP045
+    from_: FromOpt = None,
+) -> None:
+    """Split long passages on sentence boundaries without cutting an answer; qrels (or MRC questions)
+    follow their answer to the passage that holds it."""
+    from curate.retrieval.chunk import chunk_corpus
+    from curate.stages.chunk_passages import ChunkPassages
+
+    with _errors():
+        stage = ChunkPassages(size=size, overlap=overlap, unit=unit)  # checks the values
+        fmt = from_ or io.detect_format(src)
+        if io.is_bundle(src, fmt):
+            parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
+            answers = None
+            if "answers" in parts["queries"].column_names:
+                ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
+                answers = dict(zip(ids, values.to_pylist(), strict=True))
+            corpus, qrels = chunk_corpus(
+                parts["corpus"], parts["qrels"], answers=answers, size=size, overlap=overlap, unit=unit  # type: ignore[arg-type]
+            )
+            tables = {**parts, "corpus": corpus, "qrels": qrels}
+            io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
+            out.print(
+                f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
+                f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",
+                highlight=False,
+            )
+            return
+        result = stage(io.read(src, format=from_, kind="mrc"))
+        io.write(result.kept, dst, format=to)
+        passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
+        out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
+        if result.rejected.num_rows:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(result.stats.reasons.items()))
+            err.print(f"{result.rejected.num_rows:,} questions not chunked ({reasons})", highlight=False)
+
+
 # ----------------------------------------------------------------------------- train-quality
 
 

@@ -183,3 +183,19 @@ def test_mrc_to_retrieval_then_mine_negatives_in_every_output_format(tmp_path):
     assert direct.returncode == 0 and "questions give no triplet (no_negatives 1, no_positive 17)" in direct.stderr
     bad = curate("mine-negatives", folder, tmp_path / "x.jsonl", "--tokenizer", "bpe")
     assert bad.returncode == 2 and "tokenizer must be one of" in bad.stderr
+
+
+def test_chunk_passages_on_a_retrieval_folder_and_on_an_mrc_file(tmp_path):
+    from tests.conftest import REPO
+
+    folder = tmp_path / "beir"
+    assert curate("mrc-to-retrieval", REPO / "sample_data" / "korquad_sample.json", folder).returncode == 0
+    chunked = curate("chunk-passages", folder, tmp_path / "chunked", "--size", "120")
+    assert chunked.returncode == 0, chunked.stderr
+    assert "corpus 39 ->" in chunked.stdout
+    corpus = [json.loads(line) for line in (tmp_path / "chunked" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(corpus) > 39 and all(len(doc["text"]) <= 120 or "#" not in doc["_id"] for doc in corpus)
+    mrc = curate("chunk-passages", REPO / "sample_data" / "korquad_sample.json", tmp_path / "c.json", "--size", "150")
+    assert mrc.returncode == 0 and "questions not chunked (span_invalid 23)" in mrc.stderr
+    bad = curate("chunk-passages", folder, tmp_path / "x", "--unit", "tokens")
+    assert bad.returncode == 2 and "unit" in bad.stderr
