@@ -210,6 +210,17 @@ def test_results_do_not_depend_on_batching_or_runs(sample, monkeypatch):
         assert mined.rows == first.rows and mined.scores == first.scores and mined.guards == first.guards
 
 
+def test_the_numba_backend_gives_the_same_negatives(sample, monkeypatch):
+    pytest.importorskip("numba")
+    first = sample.mine()
+    monkeypatch.setattr(negatives_module, "NUMBA_WORK", 0)
+    assert negatives_module._bm25_backend(10, 10) == "numba"
+    fast = sample.mine()
+    assert fast.rows == first.rows and fast.guards == first.guards
+    assert np.allclose(np.concatenate([np.asarray(s) for s in fast.scores if s]),
+                       np.concatenate([np.asarray(s) for s in first.scores if s]))  # fmt: skip
+
+
 # --------------------------------------------------------------------------- hand-made corpora
 
 
