@@ -3,8 +3,9 @@
 Training text is written one row per line (``__label__good <text>``, newlines folded to spaces) to a
 temporary file and trained with fastText's supervised mode on words plus character n-grams
 (``minn``-``maxn``; they carry Korean, where one eojeol takes many endings). One thread and a fixed
-seed make training deterministic. A held-out share of the rows (stratified by label) measures the
-model before it is written; the model is then trained again on every row.
+seed make training repeatable: the same rows give the same predictions (to floating-point noise).
+A held-out share of the rows (stratified by label) measures the model before it is written; the
+model is then trained again on every row.
 """
 
 from __future__ import annotations
