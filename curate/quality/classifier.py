@@ -10,8 +10,11 @@ model is then trained again on every row.
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -65,28 +68,54 @@ def one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _fit(texts: Sequence[str], labels: Sequence[str], settings: TrainSettings) -> Any:
+_TRAIN = """
+import json, sys
+import fasttext
+fasttext.FastText.eprint = lambda *args, **kwargs: None
+options, out, quantize = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+model = fasttext.train_supervised(**options)
+if quantize:
+    model.quantize(retrain=False)
+model.save_model(out)
+"""
+
+
+def _fit(texts: Sequence[str], labels: Sequence[str], settings: TrainSettings, out: Path, *, quantize: bool) -> Any:
+    """Train in a fresh Python process and write the model to ``out``; returns it loaded.
+
+    A fresh process makes training repeatable: in a process where lingua has run its thread pool,
+    fastText's training was measured to diverge (NaN loss) on input it trains fine on elsewhere.
+    """
     import fasttext
 
     fasttext.FastText.eprint = lambda *args, **kwargs: None
     handle, path = tempfile.mkstemp(suffix=".txt", prefix="curate-quality-")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with os.fdopen(handle, "w", encoding="utf-8") as lines:
             for text, label in zip(texts, labels, strict=True):
-                out.write(f"{label_token(label)} {one_line(text)}\n")
-        return fasttext.train_supervised(
-            input=path,
-            epoch=settings.epoch,
-            lr=settings.lr,
-            wordNgrams=settings.word_ngrams,
-            minn=settings.minn,
-            maxn=settings.maxn,
-            dim=settings.dim,
-            bucket=settings.bucket,
-            seed=settings.seed,
-            thread=1,
-            verbose=0,
+                lines.write(f"{label_token(label)} {one_line(text)}\n")
+        options = {
+            "input": path,
+            "epoch": settings.epoch,
+            "lr": settings.lr,
+            "wordNgrams": settings.word_ngrams,
+            "minn": settings.minn,
+            "maxn": settings.maxn,
+            "dim": settings.dim,
+            "bucket": settings.bucket,
+            "seed": settings.seed,
+            "thread": 1,
+            "verbose": 0,
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", _TRAIN, json.dumps(options), str(out), "1" if quantize else "0"],
+            capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            lines_out = done.stderr.strip().splitlines()
+            raise ValueError(f"fastText training failed: {lines_out[-1] if lines_out else done.returncode}")
+        return fasttext.load_model(str(out))
     finally:
         os.unlink(path)
 
@@ -155,7 +184,10 @@ def train_quality(
     if mask.any():
         train = [i for i in range(len(names)) if not mask[i]]
         test = [i for i in range(len(names)) if mask[i]]
-        model = _fit([clean[i] for i in train], [names[i] for i in train], settings)
+        with tempfile.TemporaryDirectory(prefix="curate-quality-") as folder:
+            model = _fit(
+                [clean[i] for i in train], [names[i] for i in train], settings, Path(folder) / "m.bin", quantize=False
+            )
         predicted, _ = model.predict([clean[i] for i in test], k=1, threshold=0.0)
         guess = [p[0].removeprefix(LABEL_PREFIX) if p else "" for p in predicted]
         truth = [label_token(names[i]).removeprefix(LABEL_PREFIX) for i in test]
@@ -167,12 +199,9 @@ def train_quality(
         precision = tp / predicted_good if predicted_good else 0.0
         recall = tp / actual_good if actual_good else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    model = _fit(clean, names, settings)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if quantize:
-        model.quantize(retrain=False)
-    model.save_model(str(out))
+    _fit(clean, names, settings, out, quantize=quantize)
     return TrainReport(
         rows=dict(sorted(counts.items())),
         held_out=int(mask.sum()),

@@ -19,7 +19,7 @@ from curate.errors import ConfigError, Where
 from curate.schemas import get_schema
 from curate.stages.base import StageParams
 from curate.stages.fields import require_columns, text_fields
-from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, verdict
+from curate.stages.scoring import Probability, ScoreParams, ScoreStage, Verdict, verdict
 from curate.text.langid import FRACTIONS, LanguageIdentifier, SecondOpinion, script_fractions
 
 SCRIPT_TYPE = pa.struct([(name, pa.float32()) for name in FRACTIONS])
@@ -33,7 +33,7 @@ class LanguageIdParams(ScoreParams):
     second_opinion: SecondOpinion = "lingua"
     """For short or low-confidence text: ``lingua`` (script rules, then lingua combined with
     fastText), ``script`` (script rules only) or ``none`` (fastText alone)."""
-    min_confidence: float = 0.9
+    min_confidence: Probability = 0.9
     """fastText probability from which its answer stands without a second opinion."""
     short_letters: int = 20
     """Texts with fewer letters always get the second opinion."""
@@ -41,13 +41,6 @@ class LanguageIdParams(ScoreParams):
     """Also add ``script_<field>`` (share of Hangul, Latin, Han, Kana and other letters)."""
     filter: bool = False
     """``language_id`` only scores."""
-
-    @field_validator("min_confidence")
-    @classmethod
-    def _probability(cls, value: float) -> float:
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"must be between 0 and 1, got {value}")
-        return value
 
 
 class LanguageId(ScoreStage):
@@ -128,7 +121,7 @@ class LanguageId(ScoreStage):
 class LanguageFilterParams(LanguageIdParams):
     languages: list[str]
     """Languages kept (ISO 639-1 codes, e.g. ``[ko]`` or ``[ko, en]``)."""
-    threshold: float = 0.5
+    threshold: Probability = 0.5
     """Smallest ``lang_<field>_score`` kept."""
     fields: list[str] | None = None
     """Columns whose language must be listed; default: the kind's first text field (MRC: context).
@@ -142,13 +135,6 @@ class LanguageFilterParams(LanguageIdParams):
         if not value:
             raise ValueError("list at least one language, e.g. [ko]")
         return [code.strip().lower() for code in value]
-
-    @field_validator("threshold")
-    @classmethod
-    def _threshold(cls, value: float) -> float:
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"must be between 0 and 1, got {value}")
-        return value
 
 
 class LanguageFilter(LanguageId):

@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pydantic import field_validator
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.quality.classifier import good_probability, label_token
 from curate.schemas import get_schema
 from curate.stages.fields import require_columns
-from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, map_unique
+from curate.stages.scoring import Probability, ScoreParams, ScoreStage, Verdict, map_unique
 from curate.text.langid import load_fasttext
 
 
@@ -24,17 +23,10 @@ class QualityClassifierParams(ScoreParams):
     """Text column scored; default: the kind's first text field (MRC: context)."""
     good: str = "good"
     """The label that means "keep"."""
-    threshold: float = 0.5
+    threshold: Probability = 0.5
     """Smallest probability of ``good`` kept."""
     column: str = "quality_score"
     """Name of the score column (float32, P(good))."""
-
-    @field_validator("threshold")
-    @classmethod
-    def _threshold(cls, value: float) -> float:
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"must be between 0 and 1, got {value}")
-        return value
 
 
 class QualityClassifier(ScoreStage):

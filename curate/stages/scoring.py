@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import pyarrow as pa
+from pydantic import Field
 
 from curate.stages.base import Params, Split, Stage, StageParams, reject
 
 T = TypeVar("T")
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+"""A score or threshold between 0 and 1."""
 
 
 class ScoreParams(Params):

@@ -99,7 +99,7 @@ def test_classification_rows_and_polars_input():
     ("params", "message"),
     [
         ({"languages": []}, "at least one language"),
-        ({"languages": ["ko"], "threshold": 2}, "between 0 and 1"),
+        ({"languages": ["ko"], "threshold": 2}, "threshold.*less than or equal to 1"),
         ({"languages": ["ko"], "treshold": 0.5}, "unknown parameter 'treshold'"),
         ({}, "missing parameter 'languages'"),
     ],
