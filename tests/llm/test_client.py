@@ -11,23 +11,9 @@ import pytest
 from curate.errors import ConfigError, StageError
 from curate.llm.client import ChatClient, parse_retry_after, request_key
 from curate.llm.prompts import BadItem, PromptTemplate, QAPair, parse_pairs
-from tests.llm.chat_server import ChatServer, loopback_only
+from tests.llm.chat_server import ChatServer
 
 KEY = "sk-test-4f9a1c77e2b94d0c8a51-SECRET"
-
-
-@pytest.fixture(autouse=True)
-def no_request_leaves_the_machine(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with loopback_only() as refused:
-        yield
-    assert not refused
-
-
-@pytest.fixture
-def server():
-    with ChatServer() as running:
-        yield running
 
 
 def client(server: ChatServer, **kwargs) -> ChatClient:

@@ -15,26 +15,12 @@ from curate.mrc.checks import check_row
 from curate.pipeline import run_pipeline
 from curate.stages.generate_questions import STATUSES, GenerateQuestions
 from tests.conftest import CONTEXT, REPO, answer, mrc_rows
-from tests.llm.chat_server import ChatServer, cloze, loopback_only, sentences
+from tests.llm.chat_server import ChatServer, cloze, sentences
 
 KEY = "sk-live-7d3e9b2a61f04c58b9e0-SECRET"
 EN_CONTEXT = (
     "Seoul is the capital of South Korea. The Han River flows through the city. About nine million people live there."
 )
-
-
-@pytest.fixture(autouse=True)
-def no_request_leaves_the_machine(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with loopback_only() as refused:
-        yield
-    assert not refused
-
-
-@pytest.fixture
-def server():
-    with ChatServer() as running:
-        yield running
 
 
 def stage(server: ChatServer, tmp_path, **params) -> GenerateQuestions:
