@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from curate.errors import ConfigError, Where
+from curate.stages.answer_issues import AnswerIssues
 from curate.stages.augment import AugmentMrc, AugmentText
 from curate.stages.base import Params, Split, Stage, StageResult, StageStats, reject
 from curate.stages.chunk_passages import ChunkPassages
@@ -21,6 +22,7 @@ from curate.stages.pii import Pii
 from curate.stages.quality import QUALITY_STAGES
 from curate.stages.quality_classifier import QualityClassifier
 from curate.stages.retrieval_checks import RetrievalChecks
+from curate.stages.retrieval_label_issues import RetrievalLabelIssues
 from curate.stages.sql_filter import SqlFilter
 from curate.stages.validate_spans import ValidateSpans
 
@@ -44,6 +46,8 @@ STAGES: tuple[type[Stage], ...] = (
     ChunkPassages,
     AugmentMrc,
     AugmentText,
+    AnswerIssues,
+    RetrievalLabelIssues,
 )
 REGISTRY: dict[str, type[Stage]] = {cls.name: cls for cls in STAGES}
 

@@ -18,7 +18,7 @@ FLAGS_COLUMN = "retrieval_flags"
 _KEYS = {"corpus": "doc_id", "queries": "query_id"}
 
 
-class RetrievalChecksParams(Params):
+class RetrievalInputParams(Params):
     corpus: str
     """The passages: a BEIR folder, a Parquet folder with ``corpus.parquet``, or one file in any
     readable format (a BEIR ``corpus.jsonl`` on its own has its ``_id`` taken as ``doc_id``)."""
@@ -29,35 +29,23 @@ class RetrievalChecksParams(Params):
     queries_format: str | None = None
     """Format of ``queries``; inferred from the path when not given."""
     answers_column: str | None = None
-    """``list<string>`` column of the queries with each query's known answers, for
-    ``answer_not_in_positive``; default ``answers`` when the queries have it (naming a column the
-    queries lack is an error)."""
+    """``list<string>`` column of the queries with each query's known answers; default ``answers``
+    when the queries have it (naming a column the queries lack is an error)."""
+
+
+class RetrievalChecksParams(RetrievalInputParams):
     reject: list[QrelsCode] = Field(default_factory=lambda: list(QRELS_CODES))
     """Problems that reject a qrels row (reason = the problem code); the others are only listed in
     ``retrieval_flags``. Default: all six, ``missing_query``, ``missing_document``, ``empty_query``,
     ``empty_passage``, ``duplicate_qrel`` and ``answer_not_in_positive``."""
 
 
-class RetrievalChecks(PlannedStage):
-    """Check a qrels set against its corpus and queries (``curate.retrieval.checks``) and reject the
-    qrels rows that point to a missing query or passage, to an empty one, judge a (query, passage)
-    pair again, or give a positive passage that holds none of the query's answers.
+class RetrievalInputStage(PlannedStage):
+    """Base of the stages on qrels that also read the corpus and the queries (given by path)."""
 
-    Reasons are the problem codes; the reject detail says what is wrong. Every row gets
-    ``retrieval_flags``, the codes of its problems (on kept rows: those not rejected). The
-    ``problems`` artifact lists every problem of the three tables, those of the corpus and queries
-    included (``duplicate_doc_id``, ``duplicate_query_id``, ``empty_passage``, ``empty_query``,
-    ``no_positive``): ``table, row, id, field, code, detail``.
-    """
-
-    name = "retrieval_checks"
-    Params = RetrievalChecksParams
-    params: RetrievalChecksParams
     kinds = ("qrels",)
-    adds = (FLAGS_COLUMN,)
-    description = "Check qrels against their corpus and queries; reject broken judgments."
+    params: RetrievalInputParams
 
-    # ----------------------------------------------------------------- inputs
     def _paths(self) -> dict[str, tuple[str, str, str | None]]:
         """``{kind: (path, parameter, format)}`` of the corpus and the queries."""
         p = self.params
@@ -65,7 +53,7 @@ class RetrievalChecks(PlannedStage):
         if queries is None:
             if not Path(p.corpus).is_dir():
                 raise ConfigError(
-                    "missing parameter 'queries' for stage 'retrieval_checks'",
+                    f"missing parameter 'queries' for stage '{self.name}'",
                     where=Where(stage=self.id, field="queries"),
                     hint="pass the queries file, or give corpus as a BEIR or Parquet folder holding both",
                 )
@@ -111,6 +99,25 @@ class RetrievalChecks(PlannedStage):
                 hint=f"columns: {', '.join(queries.column_names)}",
             )
         return column
+
+
+class RetrievalChecks(RetrievalInputStage):
+    """Check a qrels set against its corpus and queries (``curate.retrieval.checks``) and reject the
+    qrels rows that point to a missing query or passage, to an empty one, judge a (query, passage)
+    pair again, or give a positive passage that holds none of the query's answers.
+
+    Reasons are the problem codes; the reject detail says what is wrong. Every row gets
+    ``retrieval_flags``, the codes of its problems (on kept rows: those not rejected). The
+    ``problems`` artifact lists every problem of the three tables, those of the corpus and queries
+    included (``duplicate_doc_id``, ``duplicate_query_id``, ``empty_passage``, ``empty_query``,
+    ``no_positive``): ``table, row, id, field, code, detail``.
+    """
+
+    name = "retrieval_checks"
+    Params = RetrievalChecksParams
+    params: RetrievalChecksParams
+    adds = (FLAGS_COLUMN,)
+    description = "Check qrels against their corpus and queries; reject broken judgments."
 
     # ----------------------------------------------------------------- plan and split
     def reset(self) -> None:

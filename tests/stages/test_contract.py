@@ -16,6 +16,7 @@ REQUIRED = {
     "decontaminate": {"eval_path": str(REPO / "sample_data" / "korquad_sample.json")},
     "language_filter": {"languages": ["ko"]},
     "retrieval_checks": {"corpus": str(REPO / "sample_data" / "retrieval")},
+    "retrieval_label_issues": {"corpus": str(REPO / "sample_data" / "retrieval")},
 }
 
 

@@ -1,0 +1,85 @@
+"""``retrieval_label_issues``: flag positives BM25 buries and list likely missing positives."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from curate.dataset import Dataset
+from curate.errors import CurateError
+from curate.retrieval.label_issues import ISSUE_SCHEMA, find_retrieval_label_issues
+from curate.retrieval.negatives import Tokenizer
+from curate.stages.base import Split, reject
+from curate.stages.retrieval_checks import RetrievalInputParams, RetrievalInputStage
+
+FLAGS_COLUMN = "label_flags"
+
+
+class RetrievalLabelIssuesParams(RetrievalInputParams):
+    tokenizer: Tokenizer = "bigram"
+    """BM25 tokens: ``bigram``, ``morph`` (kiwipiepy) or ``word``."""
+    rank_threshold: int = Field(100, ge=0)
+    """A positive ranked below this many unlabelled passages is a ``buried_positive``."""
+    top_k: int = Field(20, ge=0)
+    """Unlabelled passages per query searched for answers (``missing_positive``)."""
+    reject: list[Literal["buried_positive"]] = Field(default_factory=list)
+    """``[buried_positive]`` rejects buried positives (reason ``buried_positive``); default: flag only."""
+
+
+class RetrievalLabelIssues(RetrievalInputStage):
+    """Find likely label errors of a qrels set with BM25 (``curate.retrieval.label_issues``).
+
+    Qrels rows whose positive BM25 ranks below ``rank_threshold`` unlabelled passages are flagged
+    ``buried_positive`` in ``label_flags`` (and rejected when listed in ``reject``). Unlabelled
+    passages among a query's ``top_k`` that hold one of its answers are no qrels rows: they go to
+    the ``label_issues`` artifact as ``missing_positive``, together with the buried positives (:data:`ISSUE_SCHEMA`).
+    """
+
+    name = "retrieval_label_issues"
+    Params = RetrievalLabelIssuesParams
+    params: RetrievalLabelIssuesParams
+    adds = (FLAGS_COLUMN,)
+    description = "Flag positives BM25 ranks far down; list unlabelled passages holding the answer."
+
+    def reset(self) -> None:
+        self._issues: pa.Table | None = None
+        self._buried: dict[int, str] = {}
+
+    def plan(self, dataset: Dataset) -> pa.Table:
+        p = self.params
+        corpus, queries = self.read_part("corpus").to_arrow(), self.read_part("queries").to_arrow()
+        answers = self._answers_column(queries, self._paths()["queries"][0])
+        try:
+            issues = find_retrieval_label_issues(
+                corpus,
+                queries,
+                dataset.to_arrow(),
+                answers_column=answers,
+                tokenizer=p.tokenizer,
+                rank_threshold=p.rank_threshold,
+                top_k=p.top_k,
+            )
+        except CurateError as exc:
+            raise exc.at(stage=self.id) from None
+        buried = issues.filter(pc.equal(issues.column("issue"), "buried_positive"))
+        for row, detail in zip(
+            buried.column("qrels_row").to_pylist(), buried.column("detail").to_pylist(), strict=True
+        ):
+            self._buried[row] = detail
+        self._issues = issues
+        return issues
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        start, end = self.next_rows(batch.num_rows)
+        rejecting = "buried_positive" in self.params.reject
+        flags = [["buried_positive"] if row in self._buried else [] for row in range(start, end)]
+        table = batch.append_column(FLAGS_COLUMN, pa.array(flags, pa.list_(pa.string())))
+        keep = [not (rejecting and f) for f in flags]
+        details = [self._buried.get(row) for row in range(start, end)]
+        return reject(table, keep, stage=self.id, reasons="buried_positive", details=details)
+
+    def artifacts(self) -> dict[str, pa.Table]:
+        return {"label_issues": self._issues.cast(ISSUE_SCHEMA)} if self._issues is not None else {}
