@@ -620,6 +620,59 @@ def chunk_passages(
             err.print(f"{result.rejected.num_rows:,} questions not chunked ({reasons})", highlight=False)
 
 
+# ----------------------------------------------------------------------------- label issues
+
+
+@app.command("label-issues")
+def label_issues(
+    src: Annotated[Path, typer.Argument(help="Classification rows (id, text, optional text_pair, label).")],
+    out_path: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", help="Write every row with label_issue, label_quality, suggested_label here."),
+    ] = None,
+    issues: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--issues", help="Write the flagged rows, worst first, here."),
+    ] = None,
+    model: Annotated[str, typer.Option("--model", help="tfidf (character n-grams) or fasttext.")] = "tfidf",
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the folds and the models.")] = 0,
+    pred_probs: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--pred-probs", help="Column with your own model's probabilities (skips cross-validation)."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Show this many issues.")] = 10,
+    from_: FromOpt = None,
+    rename: RenameOpt = None,
+    quote: QuoteOpt = None,
+) -> None:
+    """Find rows whose label is probably wrong (out-of-fold probabilities + cleanlab)."""
+    from curate.stages.label_issues import LabelIssues
+
+    with _errors():
+        stage = LabelIssues(model=model, folds=folds, seed=seed, pred_probs_column=pred_probs)
+        dataset = io.read(
+            src, format=from_, kind="classification", rename=_parse_renames(rename), quote=_quote(quote)
+        )
+        result = stage(dataset)
+        found = result.artifacts["issues"]
+        out.print(f"{src}: {found.num_rows:,} of {dataset.num_rows:,} rows have a likely label issue", highlight=False)
+        table = Table()
+        for header in ("id", "label", "suggested", "quality", "text"):
+            table.add_column(header)
+        for row in found.slice(0, top).to_pylist():
+            text = (row["text"] or "")[:60]
+            table.add_row(row["id"], row["label"], row["suggested_label"], f"{row['label_quality']:.3f}", text)
+        if found.num_rows:
+            out.print(table)
+        if out_path is not None:
+            io.write(result.kept, out_path)
+            out.print(f"wrote {out_path}", highlight=False)
+        if issues is not None:
+            io.write_table(found, issues)
+            out.print(f"issues: {issues}", highlight=False)
+
+
 # ----------------------------------------------------------------------------- train-quality
 
 

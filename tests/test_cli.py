@@ -199,3 +199,20 @@ def test_chunk_passages_on_a_retrieval_folder_and_on_an_mrc_file(tmp_path):
     assert mrc.returncode == 0 and "questions not chunked (span_invalid 23)" in mrc.stderr
     bad = curate("chunk-passages", folder, tmp_path / "x", "--unit", "tokens")
     assert bad.returncode == 2 and "unit" in bad.stderr
+
+
+def test_label_issues_flags_planted_wrong_labels_and_writes_the_ranked_table(tmp_path):
+    from tests.conftest import REPO
+
+    planted = set(json.loads((REPO / "sample_data" / "defects.json").read_text(encoding="utf-8"))["reviews_cls.tsv"]["wrong_label"])
+    issues = tmp_path / "issues.jsonl"
+    done = curate("label-issues", REPO / "sample_data" / "reviews_cls.tsv", "--issues", issues, "--out", tmp_path / "all.parquet")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in issues.read_text(encoding="utf-8").splitlines()]
+    qualities = [row["label_quality"] for row in rows]
+    assert qualities == sorted(qualities)
+    assert len(planted & {row["id"] for row in rows}) >= 0.6 * len(planted)
+    table = pq.read_table(tmp_path / "all.parquet")
+    assert {"label_issue", "label_quality", "suggested_label"} <= set(table.column_names) and table.num_rows == 303
+    bad = curate("label-issues", REPO / "sample_data" / "reviews_cls.tsv", "--model", "bert")
+    assert bad.returncode == 2 and "model" in bad.stderr

@@ -120,6 +120,20 @@ def _fit(texts: Sequence[str], labels: Sequence[str], settings: TrainSettings, o
         os.unlink(path)
 
 
+def fit_supervised(
+    texts: Sequence[str | None], labels: Sequence[Any], out: str | Path, *, settings: TrainSettings | None = None
+) -> Any:
+    """Train a supervised fastText model on ``texts``/``labels`` (compared as strings) in a fresh
+    process, write it to ``out`` and return it loaded; the trainer behind :func:`train_quality`."""
+    return _fit(
+        [one_line(t) for t in texts],
+        [str(label) for label in labels],
+        settings or TrainSettings(),
+        Path(out),
+        quantize=False,
+    )
+
+
 def _held_out(labels: Sequence[str], share: float, seed: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """Stratified mask of held-out rows (at least one per label with two or more rows)."""
     rng = random.Random(seed)

@@ -12,6 +12,7 @@ from curate.stages.chunk_passages import ChunkPassages
 from curate.stages.decontaminate import Decontaminate
 from curate.stages.exact_dedup import ExactDedup
 from curate.stages.generate_questions import GenerateQuestions
+from curate.stages.label_issues import LabelIssues
 from curate.stages.language import LanguageFilter, LanguageId
 from curate.stages.length_filter import LengthFilter
 from curate.stages.mine_hard_negatives import MineHardNegatives
@@ -48,6 +49,7 @@ STAGES: tuple[type[Stage], ...] = (
     AugmentText,
     AnswerIssues,
     RetrievalLabelIssues,
+    LabelIssues,
 )
 REGISTRY: dict[str, type[Stage]] = {cls.name: cls for cls in STAGES}
 

@@ -1,0 +1,200 @@
+"""``label_issues``: flag (or reject) classification rows whose label looks wrong."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from curate.dataset import Dataset
+from curate.errors import ConfigError, Where
+from curate.labels.issues import FilterBy, find_label_issues, label_classes, out_of_fold_probabilities, ranked_issues
+from curate.stages.base import Params, PlannedStage, Split, reject
+
+ADDED = ("label_issue", "label_quality", "suggested_label")
+ISSUES_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("text", pa.string()),
+        ("text_pair", pa.string()),
+        ("label", pa.string()),
+        ("suggested_label", pa.string()),
+        ("label_quality", pa.float32()),
+        ("given_label_probability", pa.float32()),
+    ]
+)
+
+
+class LabelIssuesParams(Params):
+    model: Literal["tfidf", "fasttext"] = "tfidf"
+    """Model giving the out-of-fold probabilities: ``tfidf`` (character n-gram TF-IDF + logistic
+    regression) or ``fasttext`` (supervised fastText, trained per fold in a fresh process)."""
+    folds: int = Field(default=5, ge=2)
+    """Cross-validation folds (lowered to the size of the smallest class)."""
+    seed: int = 0
+    """Seed of the fold split and the models: the same rows and seed flag the same rows."""
+    pred_probs_column: str | None = None
+    """A ``list<float>`` column holding your own model's out-of-fold probabilities, one per class in
+    the order of ``classes`` (default: the sorted labels); skips cross-validation."""
+    classes: list[str] | None = None
+    """Class order of the probabilities; must cover every label. Default: the sorted distinct labels."""
+    filter_by: FilterBy = "prune_by_noise_rate"
+    """cleanlab's ``filter_by`` method deciding which rows are issues."""
+    reject: bool = False
+    """Reject the flagged rows (reason ``label_issue``); false only adds the columns."""
+
+
+class LabelIssues(PlannedStage):
+    """Find rows whose label disagrees with out-of-fold predictions (confident learning, cleanlab).
+
+    Every row gets ``label_issue`` (bool), ``label_quality`` (probability of the given label; lower
+    = more likely wrong) and ``suggested_label`` (the most probable class). With ``reject: true``
+    flagged rows are rejected with reason ``label_issue`` and a detail such as
+    ``given 'negative' (p=0.03), suggested 'positive' (p=0.95)``. The ``issues`` artifact lists the
+    flagged rows worst first: ``id, text, text_pair, label, suggested_label, label_quality,
+    given_label_probability``.
+    """
+
+    name = "label_issues"
+    Params = LabelIssuesParams
+    params: LabelIssuesParams
+    kinds = ("classification",)
+    adds = ADDED
+    description = "Flag or reject classification rows whose label looks wrong (cleanlab)."
+
+    def check_input(self, dataset: Dataset) -> None:
+        super().check_input(dataset)
+        schema = dataset.schema
+        column = self.params.pred_probs_column
+        if column is None:
+            return
+        if column not in schema.names:
+            raise ConfigError(
+                "no such column",
+                where=Where(stage=self.id, field="pred_probs_column"),
+                value=column,
+                hint=f"columns: {', '.join(schema.names)}",
+            )
+        dtype = schema.field(column).type
+        if not (
+            (pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype))
+            and (pa.types.is_floating(dtype.value_type) or pa.types.is_integer(dtype.value_type))
+        ):
+            raise ConfigError(
+                "column must be list<float>",
+                where=Where(stage=self.id, field="pred_probs_column"),
+                value=str(dtype),
+                hint="one probability per class, in the order of params.classes",
+            )
+
+    def reset(self) -> None:
+        self._scores: pa.Table | None = None
+        self._issues: pa.Table | None = None
+
+    def _error(self, what: str, field: str | None = None) -> ConfigError:
+        return ConfigError(what, where=Where(stage=self.id, field=field))
+
+    def plan(self, dataset: Dataset) -> pa.Table:
+        """Probabilities (cross-validated or given) and cleanlab's verdict for every row."""
+        p = self.params
+        table = dataset.to_arrow()
+        if table.num_rows == 0:  # nothing to judge: rows stream through as for the zero-row probe
+            self._scores = None
+            return table
+        labels = table.column("label").to_pylist()
+        if any(label is None for label in labels):
+            raise self._error("a row has no label", "label")
+        try:
+            if p.pred_probs_column:
+                classes = label_classes(labels, p.classes)
+                values = table.column(p.pred_probs_column).to_pylist()
+                for row, probs in enumerate(values):
+                    if probs is None or len(probs) != len(classes):
+                        raise ConfigError(
+                            f"expected {len(classes)} probabilities (classes: {', '.join(classes)})",
+                            where=Where(stage=self.id, row=row, field=p.pred_probs_column),
+                            value=probs,
+                        )
+                pred_probs = np.asarray(values, dtype=np.float64).reshape(len(values), len(classes))
+            else:
+                pairs = table.column("text_pair").to_pylist() if "text_pair" in table.column_names else None
+                pred_probs, classes = out_of_fold_probabilities(
+                    table.column("text").to_pylist(),
+                    labels,
+                    model=p.model,
+                    folds=p.folds,
+                    seed=p.seed,
+                    text_pairs=pairs,
+                    classes=p.classes,
+                )
+            scores = find_label_issues(labels, pred_probs, classes, filter_by=p.filter_by)
+        except ValueError as exc:
+            raise self._error(str(exc), p.pred_probs_column or "label") from None
+        best = pred_probs.max(axis=1) if len(labels) else np.zeros(0)
+        self._scores = scores.append_column("suggested_probability", pa.array(best, pa.float32()))
+        order = ranked_issues(scores)
+        picked = table.take(pa.array(order, pa.int64()))
+        scored = scores.take(pa.array(order, pa.int64()))
+        n = len(order)
+        self._issues = pa.table(
+            {
+                "id": picked.column("id").cast(pa.string())
+                if "id" in picked.column_names
+                else pa.nulls(n, pa.string()),
+                "text": picked.column("text").cast(pa.string()),
+                "text_pair": picked.column("text_pair").cast(pa.string())
+                if "text_pair" in picked.column_names
+                else pa.nulls(n, pa.string()),
+                "label": picked.column("label").cast(pa.string()),
+                "suggested_label": scored.column("suggested_label").cast(pa.string()),
+                "label_quality": scored.column("label_quality"),
+                "given_label_probability": scored.column("given_label_probability"),
+            },
+            schema=ISSUES_SCHEMA,
+        )
+        return self._scores
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        start, end = self.next_rows(batch.num_rows)
+        if self._scores is None:  # the zero-row probe before planning
+            part = pa.table(
+                {"label_issue": pa.array([], pa.bool_()), "label_quality": pa.array([], pa.float32())}
+            ).append_column("suggested_label", pa.array([], pa.string()))
+            part = part.append_column("given_label_probability", pa.array([], pa.float32()))
+            part = part.append_column("suggested_probability", pa.array([], pa.float32()))
+        else:
+            part = self._scores.slice(start, end - start)
+        out = batch
+        for name in ADDED:
+            values = part.column(name)
+            if name == "suggested_label":
+                values = values.cast(pa.string())
+            if name in out.column_names:
+                out = out.set_column(out.column_names.index(name), name, values)
+            else:
+                out = out.append_column(name, values)
+        flags = part.column("label_issue").to_pylist()
+        if not self.params.reject:
+            return reject(out, [True] * out.num_rows, stage=self.id, reasons=[None] * out.num_rows)
+        given_p = part.column("given_label_probability").to_pylist()
+        best_p = part.column("suggested_probability").to_pylist()
+        suggested = out.column("suggested_label").to_pylist()
+        labels = out.column("label").to_pylist()
+        details = [
+            f"given '{labels[i]}' (p={given_p[i]:.2f}), suggested '{suggested[i]}' (p={best_p[i]:.2f})"
+            if flag
+            else None
+            for i, flag in enumerate(flags)
+        ]
+        return reject(
+            out,
+            [not flag for flag in flags],
+            stage=self.id,
+            reasons=["label_issue" if flag else None for flag in flags],
+            details=details,
+        )
+
+    def artifacts(self) -> dict[str, pa.Table]:
+        return {"issues": self._issues} if self._issues is not None else {}
