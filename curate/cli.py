@@ -5,8 +5,10 @@ Errors a user can cause print one line (``error: ...``) and exit 2; ``--debug`` 
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +33,10 @@ app = typer.Typer(
 )
 schema_app = typer.Typer(help="Show the dataset schema kinds.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+export_app = typer.Typer(help="Export rows for annotation.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+import_app = typer.Typer(help="Merge annotations back into a dataset.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -671,6 +677,70 @@ def label_issues(
         if issues is not None:
             io.write_table(found, issues)
             out.print(f"issues: {issues}", highlight=False)
+
+
+# ----------------------------------------------------------------------------- Label Studio
+
+
+AnnotateKindOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--kind", help="classification, mrc or qrels (default: inferred from the data)."),
+]
+
+
+@export_app.command("label-studio")
+def export_label_studio(
+    src: Annotated[Path, typer.Argument(help="Dataset to annotate (classification, MRC or qrels).")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder for tasks.json and label_config.xml.")],
+    select: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--select", help="DuckDB predicate choosing the rows, e.g. 'label_issue'."),
+    ] = None,
+    kind: AnnotateKindOpt = None,
+    from_: FromOpt = None,
+) -> None:
+    """Write Label Studio tasks (current value and suggestion as predictions) and the labeling config."""
+    from curate.annotate import export_tasks
+
+    with _errors():
+        fmt = from_ or io.detect_format(src)
+        texts: dict[str, Any] = {}
+        if io.is_bundle(src, fmt) and kind in (None, "qrels"):  # judge qrels with their texts
+            parts = io.read_bundle(src, format=fmt)
+            dataset, texts = parts["qrels"], {"corpus": parts["corpus"], "queries": parts["queries"]}
+        else:
+            dataset = io.read(src, format=from_, kind=kind)
+        tasks, config = export_tasks(dataset, kind=dataset.kind, select=select, **texts)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "tasks.json").write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
+        (out_dir / "label_config.xml").write_text(config, encoding="utf-8")
+        out.print(f"wrote {out_dir / 'tasks.json'} ({len(tasks):,} tasks) and {out_dir / 'label_config.xml'}")
+
+
+@import_app.command("label-studio")
+def import_label_studio(
+    src: Annotated[Path, typer.Argument(help="The dataset the tasks were exported from.")],
+    export: Annotated[Path, typer.Argument(help="Label Studio JSON export with the annotations.")],
+    dst: Annotated[Path, typer.Option("--out", help="Corrected dataset (format from the extension).")],
+    report: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--report", help="One row per task: status, previous and new value, annotators."),
+    ] = None,
+    kind: AnnotateKindOpt = None,
+    from_: FromOpt = None,
+) -> None:
+    """Merge completed annotations: corrected values with provenance; conflicts reported, the rest unchanged."""
+    from curate.annotate import import_annotations
+
+    with _errors():
+        dataset = io.read(src, format=from_, kind=kind)
+        corrected, found = import_annotations(dataset, export, kind=dataset.kind, file=str(export))
+        io.write(corrected, dst)
+        if report is not None:
+            io.write_table(found, report)
+        counts = Counter(found.column("status").to_pylist())
+        summary = ", ".join(f"{status} {count:,}" for status, count in sorted(counts.items()))
+        out.print(f"wrote {dst} ({corrected.num_rows:,} rows; tasks: {summary})", highlight=False)
 
 
 # ----------------------------------------------------------------------------- train-quality

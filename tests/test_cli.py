@@ -216,3 +216,30 @@ def test_label_issues_flags_planted_wrong_labels_and_writes_the_ranked_table(tmp
     assert {"label_issue", "label_quality", "suggested_label"} <= set(table.column_names) and table.num_rows == 303
     bad = curate("label-issues", REPO / "sample_data" / "reviews_cls.tsv", "--model", "bert")
     assert bad.returncode == 2 and "model" in bad.stderr
+
+
+def test_label_studio_export_annotate_import_round_trip(tmp_path):
+    from tests.conftest import REPO
+
+    src = REPO / "sample_data" / "reviews_cls.tsv"
+    done = curate("export", "label-studio", src, tmp_path / "ls")
+    assert done.returncode == 0, done.stderr
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text(encoding="utf-8"))
+    assert "<Choices" in (tmp_path / "ls" / "label_config.xml").read_text(encoding="utf-8")
+    task = tasks[0]
+    old = task["predictions"][0]["result"][0]["value"]["choices"][0]
+    new = "negative" if old == "positive" else "positive"
+    result = {**task["predictions"][0]["result"][0], "value": {"choices": [new]}}
+    task["annotations"] = [{"result": [result], "completed_by": 7, "updated_at": "2026-11-25T10:00:00Z"}]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    merged = curate("import", "label-studio", src, export, "--out", tmp_path / "fixed.parquet", "--report", tmp_path / "r.csv")
+    assert merged.returncode == 0, merged.stderr
+    assert "updated 1" in merged.stdout
+    fixed = pq.read_table(tmp_path / "fixed.parquet").to_pylist()
+    changed = [row for row in fixed if row["label"] != row.get("previous_label") and row.get("previous_label")]
+    assert [(row["id"], row["label"], row["previous_label"]) for row in changed] == [(task["data"]["curate_id"], new, old)]
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('[{"data": {"text": "x"}}]', encoding="utf-8")
+    refused = curate("import", "label-studio", src, foreign, "--out", tmp_path / "never.parquet")
+    assert refused.returncode == 2 and "curate_id" in refused.stderr and not (tmp_path / "never.parquet").exists()
