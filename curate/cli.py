@@ -83,6 +83,11 @@ def _main(
     _state["debug"] = debug
 
 
+def _reasons(counts: dict[str, int]) -> str:
+    """``reason count, ...`` sorted by reason, for one-line summaries."""
+    return ", ".join(f"{reason} {count:,}" for reason, count in sorted(counts.items()))
+
+
 def _check_choice_option(option: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"bad value for {option}", value=value, hint=f"choose one of: {', '.join(choices)}")
@@ -570,7 +575,7 @@ def mine_negatives(
             result = stage(io.read(src, format=from_, kind="mrc"))
             triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
             if result.rejected.num_rows:
-                reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(result.stats.reasons.items()))
+                reasons = _reasons(result.stats.reasons)
                 err.print(f"{result.rejected.num_rows:,} questions give no triplet ({reasons})", highlight=False)
         io.write(curate.Dataset(kind="triplets", table=triplets), dst, format=to)
         info = summary.to_pylist()[0]
@@ -622,7 +627,7 @@ def chunk_passages(
         passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
         out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
         if result.rejected.num_rows:
-            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(result.stats.reasons.items()))
+            reasons = _reasons(result.stats.reasons)
             err.print(f"{result.rejected.num_rows:,} questions not chunked ({reasons})", highlight=False)
 
 
