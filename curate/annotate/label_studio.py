@@ -277,7 +277,8 @@ def export_tasks(
                         f"no {name.split('_')[0]} text for this row",
                         where=Where(row=i, field=key),
                         value=row[key],
-                        hint="every query_id and doc_id needs its text in queries= / corpus=",
+                        hint="every query_id and doc_id needs its text in queries= / corpus=; "
+                        f"or leave such rows out: --select \"{key} <> '{row[key]}'\"",
                     )
                 data[name] = text
             if row.get("score") is not None:
