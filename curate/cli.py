@@ -534,9 +534,7 @@ def mrc_to_retrieval(
 @app.command("mine-negatives")
 def mine_negatives(
     src: Annotated[Path, typer.Argument(help="MRC set (its contexts become the corpus) or a retrieval folder.")],
-    dst: Annotated[
-        Path, typer.Argument(help="Triplets: .jsonl/.parquet, or --to dpr / sentence-transformers.")
-    ],
+    dst: Annotated[Path, typer.Argument(help="Triplets: .jsonl/.parquet, or --to dpr / sentence-transformers.")],
     count: Annotated[int, typer.Option("--count", help="Hard negatives per query.")] = 5,
     rank_from: Annotated[int, typer.Option("--rank-from", help="First BM25 rank examined (1-based).")] = 1,
     rank_to: Annotated[int, typer.Option("--rank-to", help="Last BM25 rank examined.")] = 100,
@@ -560,7 +558,11 @@ def mine_negatives(
     with _errors():
         try:
             settings = MiningSettings(
-                count=count, rank_from=rank_from, rank_to=rank_to, tokenizer=tokenizer, margin=margin  # type: ignore[arg-type]
+                count=count,
+                rank_from=rank_from,
+                rank_to=rank_to,
+                tokenizer=tokenizer,  # type: ignore[arg-type]
+                margin=margin,
             )
         except ValueError as exc:
             raise ConfigError(str(exc), hint="see curate mine-negatives --help") from None
@@ -612,7 +614,12 @@ def chunk_passages(
                 ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
                 answers = dict(zip(ids, values.to_pylist(), strict=True))
             corpus, qrels = chunk_corpus(
-                parts["corpus"], parts["qrels"], answers=answers, size=size, overlap=overlap, unit=unit  # type: ignore[arg-type]
+                parts["corpus"],
+                parts["qrels"],
+                answers=answers,
+                size=size,
+                overlap=overlap,
+                unit=unit,  # type: ignore[arg-type]
             )
             tables = {**parts, "corpus": corpus, "qrels": qrels}
             io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
@@ -662,9 +669,7 @@ def label_issues(
 
     with _errors():
         stage = LabelIssues(model=model, folds=folds, seed=seed, pred_probs_column=pred_probs)
-        dataset = io.read(
-            src, format=from_, kind="classification", rename=_parse_renames(rename), quote=_quote(quote)
-        )
+        dataset = io.read(src, format=from_, kind="classification", rename=_parse_renames(rename), quote=_quote(quote))
         result = stage(dataset)
         found = result.artifacts["issues"]
         out.print(f"{src}: {found.num_rows:,} of {dataset.num_rows:,} rows have a likely label issue", highlight=False)
@@ -693,6 +698,15 @@ AnnotateKindOpt = Annotated[
 ]
 
 
+def _annotation_source(src: Path, from_: str | None, kind: str | None) -> tuple[Any, dict[str, Any]]:
+    """The rows to annotate and, for a retrieval folder, its qrels with the passage and query texts."""
+    fmt = from_ or io.detect_format(src)
+    if io.is_bundle(src, fmt) and kind in (None, "qrels"):
+        parts = io.read_bundle(src, format=fmt)
+        return parts["qrels"], {"corpus": parts["corpus"], "queries": parts["queries"]}
+    return io.read(src, format=from_, kind=kind), {}
+
+
 @export_app.command("label-studio")
 def export_label_studio(
     src: Annotated[Path, typer.Argument(help="Dataset to annotate (classification, MRC or qrels).")],
@@ -701,6 +715,23 @@ def export_label_studio(
         Optional[str],  # noqa: UP045
         typer.Option("--select", help="DuckDB predicate choosing the rows, e.g. 'label_issue'."),
     ] = None,
+    push: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--push",
+            metavar="URL",
+            help="Also create or update a project on this Label Studio server and import the tasks "
+            "(token from LABEL_STUDIO_API_KEY); rows already in the project are not sent again.",
+        ),
+    ] = None,
+    project: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--project", help="With --push: update this project id instead of finding one by title."),
+    ] = None,
+    title: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--title", help="With --push: project title (default: 'curate: <SRC file name>')."),
+    ] = None,
     kind: AnnotateKindOpt = None,
     from_: FromOpt = None,
 ) -> None:
@@ -708,25 +739,46 @@ def export_label_studio(
     from curate.annotate import export_tasks
 
     with _errors():
-        fmt = from_ or io.detect_format(src)
-        texts: dict[str, Any] = {}
-        if io.is_bundle(src, fmt) and kind in (None, "qrels"):  # judge qrels with their texts
-            parts = io.read_bundle(src, format=fmt)
-            dataset, texts = parts["qrels"], {"corpus": parts["corpus"], "queries": parts["queries"]}
-        else:
-            dataset = io.read(src, format=from_, kind=kind)
+        if push is None and (project is not None or title is not None):
+            raise ConfigError("--project and --title need --push URL", hint="add --push http://host:port")
+        dataset, texts = _annotation_source(src, from_, kind)
         tasks, config = export_tasks(dataset, kind=dataset.kind, select=select, **texts)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "tasks.json").write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
         (out_dir / "label_config.xml").write_text(config, encoding="utf-8")
         out.print(f"wrote {out_dir / 'tasks.json'} ({len(tasks):,} tasks) and {out_dir / 'label_config.xml'}")
+        if push is not None:
+            from curate.annotate import push_tasks
+
+            pushed = push_tasks(tasks, config, url=push, title=title or f"curate: {src.name}", project_id=project)
+            verb = "created" if pushed.created else "updated"
+            out.print(
+                f"{verb} project {pushed.project_id}: {pushed.imported:,} tasks imported, "
+                f"{pushed.already_there:,} already there; {pushed.project_url}",
+                highlight=False,
+            )
 
 
 @import_app.command("label-studio")
 def import_label_studio(
-    src: Annotated[Path, typer.Argument(help="The dataset the tasks were exported from.")],
-    export: Annotated[Path, typer.Argument(help="Label Studio JSON export with the annotations.")],
+    src: Annotated[Path, typer.Argument(help="The dataset (or retrieval folder) the tasks were exported from.")],
     dst: Annotated[Path, typer.Option("--out", help="Corrected dataset (format from the extension).")],
+    export: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="Label Studio JSON export with the annotations (or use --pull)."),
+    ] = None,
+    pull: Annotated[
+        Optional[tuple[str, int]],  # noqa: UP045
+        typer.Option(
+            "--pull",
+            metavar="URL PROJECT_ID",
+            help="Take the annotations straight from this Label Studio project (token from LABEL_STUDIO_API_KEY).",
+        ),
+    ] = None,
+    save_export: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--save-export", help="With --pull: also keep the pulled JSON export in this file."),
+    ] = None,
     report: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("--report", help="One row per task: status, previous and new value, annotators."),
@@ -738,8 +790,24 @@ def import_label_studio(
     from curate.annotate import import_annotations
 
     with _errors():
-        dataset = io.read(src, format=from_, kind=kind)
-        corrected, found = import_annotations(dataset, export, kind=dataset.kind, file=str(export))
+        if (export is None) == (pull is None):
+            raise ConfigError(
+                "give either EXPORT.json or --pull URL PROJECT_ID", hint="one source of annotations, not both"
+            )
+        if save_export is not None and pull is None:
+            raise ConfigError("--save-export needs --pull URL PROJECT_ID")
+        dataset, _ = _annotation_source(src, from_, kind)
+        source: Path | list[Any] = export or []
+        name = str(export)
+        if pull is not None:
+            from curate.annotate import pull_export
+
+            url, project_id = pull
+            source = pull_export(url, project_id)
+            name = f"{url.rstrip('/')}/projects/{project_id}"
+            if save_export is not None:
+                save_export.write_text(json.dumps(source, ensure_ascii=False, indent=1), encoding="utf-8")
+        corrected, found = import_annotations(dataset, source, kind=dataset.kind, file=name)
         io.write(corrected, dst)
         if report is not None:
             io.write_table(found, report)

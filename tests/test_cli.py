@@ -243,3 +243,18 @@ def test_label_studio_export_annotate_import_round_trip(tmp_path):
     foreign.write_text('[{"data": {"text": "x"}}]', encoding="utf-8")
     refused = curate("import", "label-studio", src, foreign, "--out", tmp_path / "never.parquet")
     assert refused.returncode == 2 and "curate_id" in refused.stderr and not (tmp_path / "never.parquet").exists()
+
+
+def test_label_studio_options_checked_before_anything_runs(tmp_path):
+    from tests.conftest import REPO
+
+    src = REPO / "sample_data" / "reviews_cls.tsv"
+    neither = curate("import", "label-studio", src, "--out", tmp_path / "x.parquet")
+    assert neither.returncode == 2 and "--pull" in neither.stderr
+    both = curate("import", "label-studio", src, tmp_path / "e.json", "--pull", "http://127.0.0.1:9", "1", "--out", tmp_path / "x.parquet")
+    assert both.returncode == 2 and "not both" in both.stderr
+    keep = curate("import", "label-studio", src, tmp_path / "e.json", "--save-export", tmp_path / "k.json", "--out", tmp_path / "x.parquet")
+    assert keep.returncode == 2 and "--save-export needs --pull" in keep.stderr
+    lone = curate("export", "label-studio", src, tmp_path / "ls", "--project", "3")
+    assert lone.returncode == 2 and "need --push" in lone.stderr and not (tmp_path / "ls").exists()
+    assert not (tmp_path / "x.parquet").exists()
