@@ -3,8 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The Label Studio server used by the round-trip tests lives in its own venv (it pins an older pyarrow).
+LS_VENV := .label-studio-venv
+LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: setup demo test lint lock clean
+.PHONY: setup demo test lint lock lock-label-studio label-studio clean
 
 setup: $(STAMP)
 
@@ -19,7 +22,16 @@ demo: setup
 	$(BIN)/curate run pipelines/demo.yaml --output runs/demo
 	$(BIN)/curate validate sample_data/korquad_sample.json --report runs/demo/validate_report.csv || test $$? -eq 1
 
+label-studio: $(LS_STAMP)
+
+$(LS_STAMP): requirements-label-studio.lock
+	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-label-studio.lock
+	@touch $(LS_STAMP)
+
+# The Label Studio round trip needs the server; if it cannot be installed, the tests still run and say so loudly.
 test: setup
+	@$(MAKE) --no-print-directory label-studio || echo "!!!!!! LABEL STUDIO SERVER COULD NOT BE INSTALLED: its round-trip tests will be SKIPPED !!!!!!"
 	$(BIN)/python -m pytest
 
 lint: setup
@@ -34,5 +46,13 @@ lock:
 	.lock-venv/bin/pip freeze --exclude-editable --disable-pip-version-check | grep -v -i -e '^curate' -e '^fast.langdetect' > requirements.lock
 	rm -rf .lock-venv
 
+# Re-pin the Label Studio server's own environment.
+lock-label-studio:
+	rm -rf .lock-ls-venv && $(PYTHON) -m venv .lock-ls-venv
+	.lock-ls-venv/bin/pip install --quiet --disable-pip-version-check 'label-studio==1.23.2'
+	{ head -2 requirements-label-studio.lock; .lock-ls-venv/bin/pip freeze --disable-pip-version-check; } > requirements-label-studio.lock.new
+	mv requirements-label-studio.lock.new requirements-label-studio.lock
+	rm -rf .lock-ls-venv
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(LS_VENV) runs .pytest_cache

@@ -54,3 +54,13 @@ def needs_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not found at {path} (../shared/data beside the checkout)")
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly when the real Label Studio round trip was skipped because the server is not installed."""
+    from tests.integration.label_studio_server import NOT_INSTALLED
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if NOT_INSTALLED in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} LABEL STUDIO TESTS SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(NOT_INSTALLED, red=True, bold=True)
