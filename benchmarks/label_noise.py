@@ -1,15 +1,15 @@
 """Label-noise recovery: inject label flips, see how many ``curate.labels`` finds back.
 
-    .venv/bin/python benchmarks/label_noise.py [--rows N] [--models tfidf,fasttext]
+    .venv/bin/python benchmarks/label_noise.py [--rows N] [--models tfidf,fasttext] [--seed S] [--rates 0.05,0.15]
 
 Data: NSMC (``../shared/data/nsmc/binary_sample50k.tsv``, label 0/1) and korean_hate_speech
 (``../shared/data/korean_hate_speech/labeled/train.tsv``, label = ``hate``: none/offensive/hate).
-``--rows N`` takes the first N rows of each. For each rate (5%, 15%; seed 0) that share of rows gets
-a different class drawn uniformly; each probability model is scored on precision, recall and F1 of
-the flagged rows against the flipped ones, with its wall time. The baseline in the same run:
-cleanlab ``find_label_issues`` on ``cross_val_predict`` probabilities of a word-level
-``TfidfVectorizer`` + ``LogisticRegression`` (library defaults). Then the top 20 issues of the
-un-injected NSMC rows. Output is Markdown.
+``--rows N`` takes the first N rows of each. For each rate (default 5% and 15%) that share of rows
+gets a different class drawn uniformly (``--seed``, default 0, chooses the rows and the folds); each
+probability model is scored on precision, recall and F1 of the flagged rows against the flipped
+ones, with its wall time. The baseline in the same run: cleanlab ``find_label_issues`` on
+``cross_val_predict`` probabilities of a word-level ``TfidfVectorizer`` + ``LogisticRegression``
+(library defaults). Then the top 20 issues of the un-injected NSMC rows. Output is Markdown.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ SETS = {
     "nsmc": (DATA / "nsmc" / "binary_sample50k.tsv", "document", "label"),
     "korean_hate_speech": (DATA / "korean_hate_speech" / "labeled" / "train.tsv", "comments", "hate"),
 }
-RATES = (0.05, 0.15)
 
 
 def load(path: Path, text: str, label: str, rows: int | None) -> tuple[list[str], list[str]]:
@@ -78,19 +77,22 @@ def score(found: set[int], truth: set[int]) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None, help="first N rows of each data set")
-    parser.add_argument("--models", default="tfidf,fasttext")
+    parser.add_argument("--models", default="tfidf,fasttext", help="curate probability models to compare")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the injected flips and of the folds")
+    parser.add_argument("--rates", default="0.05,0.15", help="shares of rows to flip, comma-separated")
     args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
     models = args.models.split(",")
     print("| data | rows | flipped | method | flagged | precision | recall | F1 | seconds |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
     for name, (path, text_col, label_col) in SETS.items():
         texts, labels = load(path, text_col, label_col, args.rows)
-        for rate in RATES:
-            noisy, flipped = inject(labels, rate)
+        for rate in rates:
+            noisy, flipped = inject(labels, rate, args.seed)
             for method in [*models, "baseline (word tfidf + LR, cross_val_predict)"]:
                 started = time.perf_counter()
                 if method in ("tfidf", "fasttext"):
-                    probs, classes = out_of_fold_probabilities(texts, noisy, model=method, seed=0)  # type: ignore[arg-type]
+                    probs, classes = out_of_fold_probabilities(texts, noisy, model=method, seed=args.seed)  # type: ignore[arg-type]
                 else:
                     probs, classes = baseline(texts, noisy)
                 table = find_label_issues(noisy, probs, classes)
