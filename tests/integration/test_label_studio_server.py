@@ -91,8 +91,19 @@ def test_classification_round_trip(server: Server, client: Any, tmp_path: Path) 
     assert len(flagged) >= 4
 
     project = pushed_project(
-        curate(server, "export", "label-studio", issues, tmp_path / "ls", "--select", "label_issue", "--push",
-               server.url, "--title", "review labels")
+        curate(
+            server,
+            "export",
+            "label-studio",
+            issues,
+            tmp_path / "ls",
+            "--select",
+            "label_issue",
+            "--push",
+            server.url,
+            "--title",
+            "review labels",
+        )
     )
     tasks = tasks_by_row(client, project)
     assert set(tasks) == {r["id"] for r in flagged}
@@ -106,8 +117,19 @@ def test_classification_round_trip(server: Server, client: Any, tmp_path: Path) 
     assert 0.0 < predictions["suggested"].score <= 1.0
 
     # pushing the same selection again adds nothing
-    again = curate(server, "export", "label-studio", issues, tmp_path / "ls2", "--select", "label_issue", "--push",
-                   server.url, "--title", "review labels")
+    again = curate(
+        server,
+        "export",
+        "label-studio",
+        issues,
+        tmp_path / "ls2",
+        "--select",
+        "label_issue",
+        "--push",
+        server.url,
+        "--title",
+        "review labels",
+    )
     assert pushed_project(again) == project and "0 tasks imported" in again.stdout
     assert len(tasks_by_row(client, project)) == len(flagged)
 
@@ -119,8 +141,21 @@ def test_classification_round_trip(server: Server, client: Any, tmp_path: Path) 
     client.annotations.create(id=tasks[skipped].id, result=[], was_cancelled=True)
 
     out, report = tmp_path / "fixed.parquet", tmp_path / "report.parquet"
-    merged = curate(server, "import", "label-studio", issues, "--pull", server.url, project, "--out", out,
-                    "--report", report, "--save-export", tmp_path / "pulled.json")
+    merged = curate(
+        server,
+        "import",
+        "label-studio",
+        issues,
+        "--pull",
+        server.url,
+        project,
+        "--out",
+        out,
+        "--report",
+        report,
+        "--save-export",
+        tmp_path / "pulled.json",
+    )
     assert merged.returncode == 0, merged.stderr
     after = pq.read_table(out)
     row = {r["id"]: i for i, r in enumerate(before.to_pylist())}
@@ -138,6 +173,14 @@ def test_classification_round_trip(server: Server, client: Any, tmp_path: Path) 
     assert {s for k, s in statuses.items() if k not in (fixed, kept, disputed, skipped)} == {"unannotated"}
     assert len(json.loads((tmp_path / "pulled.json").read_text(encoding="utf-8"))) == len(flagged)
 
+    # a second round into the same project by id: only the rows not there yet are sent
+    rest = curate(
+        server, "export", "label-studio", issues, tmp_path / "all", "--push", server.url, "--project", project
+    )
+    assert pushed_project(rest) == project
+    assert f"{before.num_rows - len(flagged):,} tasks imported, {len(flagged):,} already there" in rest.stdout
+    assert len(tasks_by_row(client, project)) == before.num_rows
+
 
 def test_mrc_span_round_trip(server: Server, client: Any, tmp_path: Path) -> None:
     src = tmp_path / "korquad.parquet"
@@ -147,8 +190,19 @@ def test_mrc_span_round_trip(server: Server, client: Any, tmp_path: Path) -> Non
     chosen = [r for r in before.to_pylist() if r["answers"] and not r["is_impossible"]][:3]
     ids = ", ".join(f"'{r['id']}'" for r in chosen)
     project = pushed_project(
-        curate(server, "export", "label-studio", src, tmp_path / "ls", "--select", f"id IN ({ids})", "--push",
-               server.url, "--title", "korquad spans")
+        curate(
+            server,
+            "export",
+            "label-studio",
+            src,
+            tmp_path / "ls",
+            "--select",
+            f"id IN ({ids})",
+            "--push",
+            server.url,
+            "--title",
+            "korquad spans",
+        )
     )
     tasks = tasks_by_row(client, project)
     assert set(tasks) == {r["id"] for r in chosen}
@@ -181,8 +235,19 @@ def test_mrc_span_round_trip(server: Server, client: Any, tmp_path: Path) -> Non
 def test_qrels_relevance_round_trip(server: Server, client: Any, tmp_path: Path) -> None:
     folder = SAMPLES / "retrieval"
     project = pushed_project(
-        curate(server, "export", "label-studio", folder, tmp_path / "ls", "--select", "query_id IN ('q001', 'q002')",
-               "--push", server.url, "--title", "relevance")
+        curate(
+            server,
+            "export",
+            "label-studio",
+            folder,
+            tmp_path / "ls",
+            "--select",
+            "query_id IN ('q001', 'q002')",
+            "--push",
+            server.url,
+            "--title",
+            "relevance",
+        )
     )
     tasks = tasks_by_row(client, project)
     judged = sorted(tasks)[0]
@@ -207,5 +272,7 @@ def test_bad_token_and_unknown_project_end_in_one_line(server: Server, tmp_path:
     missing = curate(server, "import", "label-studio", src, "--pull", server.url, 9999, "--out", tmp_path / "x.parquet")
     assert missing.returncode == 2 and "no such Label Studio project" in missing.stderr and "9999" in missing.stderr
     assert not (tmp_path / "x.parquet").exists()
-    down = curate(server, "import", "label-studio", src, "--pull", "http://127.0.0.1:9", 1, "--out", tmp_path / "x.parquet")
+    down = curate(
+        server, "import", "label-studio", src, "--pull", "http://127.0.0.1:9", 1, "--out", tmp_path / "x.parquet"
+    )
     assert down.returncode == 2 and "cannot reach Label Studio" in down.stderr
