@@ -747,7 +747,9 @@ def export_label_studio(
         (out_dir / "tasks.json").write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
         (out_dir / "label_config.xml").write_text(config, encoding="utf-8")
         out.print(f"wrote {out_dir / 'tasks.json'} ({len(tasks):,} tasks) and {out_dir / 'label_config.xml'}")
-        if push is not None:
+        if push is not None and not tasks:
+            out.print("nothing pushed: no row selected", highlight=False)
+        elif push is not None:
             from curate.annotate import push_tasks
 
             pushed = push_tasks(tasks, config, url=push, title=title or f"curate: {src.name}", project_id=project)

@@ -258,3 +258,12 @@ def test_label_studio_options_checked_before_anything_runs(tmp_path):
     lone = curate("export", "label-studio", src, tmp_path / "ls", "--project", "3")
     assert lone.returncode == 2 and "need --push" in lone.stderr and not (tmp_path / "ls").exists()
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_label_studio_push_of_an_empty_selection_sends_nothing(tmp_path):
+    from tests.conftest import REPO
+
+    src = REPO / "sample_data" / "reviews_cls.tsv"
+    done = curate("export", "label-studio", src, tmp_path / "ls", "--select", "false", "--push", "http://127.0.0.1:9")
+    assert done.returncode == 0, done.stderr
+    assert "0 tasks" in done.stdout and "nothing pushed: no row selected" in done.stdout

@@ -176,6 +176,16 @@ def push_tasks(
     )
 
 
+def _user_names(client: LabelStudio) -> dict[int, str]:
+    """``{user id: e-mail}``; empty when the token may not list users (annotators then stay ids)."""
+    from label_studio_sdk.core.api_error import ApiError
+
+    try:
+        return {int(u.id): u.email or u.username for u in client.users.list() if u.id is not None}
+    except ApiError:
+        return {}
+
+
 def pull_export(url: str, project_id: int, *, token: str | None = None) -> list[dict[str, Any]]:
     """The project's JSON export (every task, annotated or not), annotators given by e-mail.
 
@@ -187,7 +197,7 @@ def pull_export(url: str, project_id: int, *, token: str | None = None) -> list[
     with _calls(base, project=project_id, doing="export the project"):
         client.projects.get(id=project_id)
         tasks = client.projects.exports.as_json(project_id)
-        users = {u.id: u.email or u.username for u in client.users.list()}
+    users = _user_names(client)
     if not isinstance(tasks, list):
         raise ConfigError(
             "Label Studio sent an export that is not a list of tasks",
