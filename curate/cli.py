@@ -907,8 +907,6 @@ def schema_list() -> None:
 @app.command()
 def stages() -> None:
     """List every stage with its parameters and defaults."""
-    from pydantic_core import PydanticUndefined
-
     from curate.stages import REGISTRY
 
     for name, cls in sorted(REGISTRY.items()):
@@ -916,7 +914,7 @@ def stages() -> None:
         out.print(f"[bold]{name}[/]  kinds: {', '.join(cls.kinds) or 'any'}", highlight=False)
         out.print("  " + " ".join(doc.split()), highlight=False, markup=False)
         for field_name, field in cls.Params.model_fields.items():
-            default = "required" if field.default is PydanticUndefined else f"default {field.default!r}"
+            default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
             type_name = _type_name(field.annotation)
             description = " ".join((field.description or "").split())
             out.print(f"    {field_name}: {type_name} ({default})  {description}", highlight=False, markup=False)

@@ -130,6 +130,7 @@ def test_schema_show_stages_and_version():
     for name in ("validate_spans", "normalize_text", "exact_dedup", "length_filter", "sql_filter"):
         assert name in listed.stdout
     assert "where: str (required)" in listed.stdout
+    assert "reject: list['buried_positive'] (default [])" in listed.stdout  # a default from a factory is not "required"
     assert curate("--version").stdout.startswith("curate ")
 
 
