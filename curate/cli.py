@@ -732,6 +732,14 @@ def export_label_studio(
         Optional[str],  # noqa: UP045
         typer.Option("--title", help="With --push: project title (default: 'curate: <SRC file name>')."),
     ] = None,
+    suggestion: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--suggestion", help="MRC: column with a reader's predicted answer, pre-filled as a suggestion."),
+    ] = None,
+    suggestion_score: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--suggestion-score", help="MRC: column with the reader's confidence (0-1) in it."),
+    ] = None,
     kind: AnnotateKindOpt = None,
     from_: FromOpt = None,
 ) -> None:
@@ -742,7 +750,14 @@ def export_label_studio(
         if push is None and (project is not None or title is not None):
             raise ConfigError("--project and --title need --push URL", hint="add --push http://host:port")
         dataset, texts = _annotation_source(src, from_, kind)
-        tasks, config = export_tasks(dataset, kind=dataset.kind, select=select, **texts)
+        tasks, config = export_tasks(
+            dataset,
+            kind=dataset.kind,
+            select=select,
+            suggestion=suggestion,
+            suggestion_score=suggestion_score,
+            **texts,
+        )
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "tasks.json").write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
         (out_dir / "label_config.xml").write_text(config, encoding="utf-8")

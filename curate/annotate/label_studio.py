@@ -7,6 +7,9 @@ Export (:func:`export_tasks`) gives one task per row::
      "predictions": [{"model_version": "current", "score": 1.0, "result": [...]},
                      {"model_version": "suggested", "score": <p>, "result": [...]}]}
 
+(the suggestion: ``suggested_label`` of classification rows, or a reader's predicted answer of MRC
+rows, when given)
+
 and a labeling config (XML) matching the tasks:
 
 * ``classification``: ``<Choices name="label">`` over the label set, ``text`` (and ``text_pair``
@@ -40,6 +43,7 @@ import pyarrow as pa
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError, InputError, Where
+from curate.text.spans import nearest_occurrence
 
 KINDS = ("classification", "mrc", "qrels")
 ANSWER_LABEL = "Answer"
@@ -196,6 +200,17 @@ def _span_results(answers: Sequence[Mapping[str, Any]] | None) -> list[dict[str,
     return results
 
 
+def _suggested_span(row: Mapping[str, Any], column: str | None) -> dict[str, Any] | None:
+    """The reader's predicted text as an answer, at its occurrence nearest the current answer."""
+    text = row.get(column) if column else None
+    if not text:
+        return None
+    answers = row.get("answers") or []
+    near = answers[0]["answer_start"] if answers and answers[0].get("answer_start") is not None else 0
+    start = nearest_occurrence(row["context"], str(text), near)
+    return None if start is None else {"text": str(text), "answer_start": start}
+
+
 def _prediction(version: str, score: float, result: list[dict[str, Any]]) -> dict[str, Any]:
     return {"model_version": version, "score": score, "result": result}
 
@@ -208,6 +223,8 @@ def export_tasks(
     labels: Sequence[str] | None = None,
     corpus: Dataset | Mapping[str, str] | None = None,
     queries: Dataset | Mapping[str, str] | None = None,
+    suggestion: str | None = None,
+    suggestion_score: str | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     """Label Studio tasks for the rows of ``dataset`` and the labeling config to import them with.
 
@@ -219,6 +236,9 @@ def export_tasks(
         labels: extra choices to offer (classification labels, qrels grades) beyond those in the rows.
         corpus, queries: qrels only, the passage and query texts (a ``corpus``/``queries`` dataset
             or ``{id: text}``); not needed when the rows carry ``passage_text`` and ``query_text``.
+        suggestion, suggestion_score: MRC only, a column with a reader's predicted answer text and
+            one with its confidence (0-1); the prediction becomes the ``suggested`` span (its
+            occurrence nearest the current answer) when it occurs in the context.
 
     Returns:
         ``(tasks, label_config)``: JSON-serializable tasks with the current value (and the
@@ -227,6 +247,14 @@ def export_tasks(
     """
     ds = _as_dataset(dataset, kind)
     full = ds.to_arrow()
+    for option, column in (("suggestion", suggestion), ("suggestion_score", suggestion_score)):
+        if column is not None and (kind != "mrc" or column not in full.column_names):
+            raise ConfigError(
+                f"{option} needs an MRC dataset with that column",
+                where=Where(field=option),
+                value=column,
+                hint=f"columns: {', '.join(full.column_names)}",
+            )
     keys = full.select([c for c in ("id", "query_id", "doc_id", "split") if c in full.column_names]).to_pylist()
     ids = list(_index_ids(keys, kind))
     numbers = _selected(full, select)
@@ -268,6 +296,12 @@ def export_tasks(
             if row.get("title") is not None:
                 data["title"] = row["title"]
             predictions.append(_prediction("current", 1.0, _span_results(row.get("answers"))))
+            predicted = _suggested_span(row, suggestion)
+            if predicted is not None:
+                score = row.get(suggestion_score) if suggestion_score else None
+                predictions.append(
+                    _prediction("suggested", float(score) if score is not None else 0.0, _span_results([predicted]))
+                )
         else:
             data["query_id"], data["doc_id"] = row["query_id"], row["doc_id"]
             for name, given, key in (("query_text", questions, "query_id"), ("passage_text", passages, "doc_id")):

@@ -114,6 +114,23 @@ def test_mrc_export(korquad: Dataset) -> None:
         assert [(v["start"], v["end"], v["text"]) for v in spans] == expected
 
 
+def test_mrc_export_suggests_the_readers_span(mrc: Dataset) -> None:
+    table = mrc.to_arrow()
+    predicted = ["서울", "940만 명", "서울", "없는 답"]
+    table = table.append_column("pred", pa.array(predicted)).append_column("conf", pa.array([0.9, 0.8, 0.7, None]))
+    tasks, _ = export_tasks(table, kind="mrc", suggestion="pred", suggestion_score="conf")
+    suggested = [{p["model_version"]: p for p in task["predictions"]}.get("suggested") for task in tasks]
+    context = table.column("context")[0].as_py()
+    spans = [s["result"][0]["value"] if s else None for s in suggested]
+    assert (spans[0]["start"], spans[0]["text"], suggested[0]["score"]) == (0, "서울", 0.9)
+    assert context[spans[1]["start"] : spans[1]["end"]] == "940만 명" and suggested[1]["score"] == 0.8
+    # "서울" occurs three times: the suggestion is the occurrence nearest the current answer (한강)
+    assert spans[2]["start"] == context.index("서울을")
+    assert spans[3] is None  # the prediction is not in the context
+    with pytest.raises(ConfigError, match="suggestion"):
+        export_tasks(table, kind="mrc", suggestion="missing")
+
+
 def test_classification_round_trip(reviews: Dataset, tmp_path: Path) -> None:
     tasks, _ = export_tasks(reviews, kind="classification")
     before = reviews.to_arrow()

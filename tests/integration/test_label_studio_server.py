@@ -186,6 +186,11 @@ def test_mrc_span_round_trip(server: Server, client: Any, tmp_path: Path) -> Non
     src = tmp_path / "korquad.parquet"
     converted = curate(server, "convert", SAMPLES / "korquad_sample.json", src)
     assert converted.returncode == 0, converted.stderr
+    table = pq.read_table(src)
+    # a reader's predictions: the first word of each context, with a confidence
+    reader = [c.split()[0] for c in table.column("context").to_pylist()]
+    table = table.append_column("reader", pa.array(reader)).append_column("reader_p", pa.array([0.75] * len(reader)))
+    pq.write_table(table, src)
     before = pq.read_table(src)
     chosen = [r for r in before.to_pylist() if r["answers"] and not r["is_impossible"]][:3]
     ids = ", ".join(f"'{r['id']}'" for r in chosen)
@@ -202,9 +207,15 @@ def test_mrc_span_round_trip(server: Server, client: Any, tmp_path: Path) -> Non
             server.url,
             "--title",
             "korquad spans",
+            "--suggestion",
+            "reader",
+            "--suggestion-score",
+            "reader_p",
         )
     )
     tasks = tasks_by_row(client, project)
+    suggested = {p.model_version: p for p in tasks[chosen[0]["id"]].predictions}["suggested"]
+    assert suggested.score == 0.75 and suggested.result[0]["value"]["text"] == chosen[0]["context"].split()[0]
     assert set(tasks) == {r["id"] for r in chosen}
     current = tasks[chosen[0]["id"]].predictions[0].result
     answer = chosen[0]["answers"][0]
