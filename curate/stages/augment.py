@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -27,7 +26,7 @@ from curate.augment.mrc import METHODS, Method, Negative, SentencePool, augment_
 from curate.augment.text import NOISE_KINDS, TEXT_OPS, NewText, Noise, TextNoise, TextOp, plan_augmentation
 from curate.dataset import Dataset
 from curate.retrieval.chunk import text_key
-from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.base import Params, PlannedStage, Split, check_distinct, reject
 from curate.stages.fields import require_columns
 
 SOURCE = "source"
@@ -55,14 +54,6 @@ def _append(batch: pa.Table, new_rows: list[dict[str, Any]], stage: str) -> Spli
     return Split(kept, nothing.rejected, added=len(new_rows))
 
 
-def _no_repeats(values: Sequence[str], what: str) -> None:
-    if not values:
-        raise ValueError(f"{what} is empty")
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise ValueError(f"{what} listed twice: {', '.join(repeated)}")
-
-
 # ----------------------------------------------------------------- MRC
 
 
@@ -87,7 +78,7 @@ class AugmentMrcParams(Params):
     @field_validator("methods")
     @classmethod
     def _methods(cls, value: list[Method]) -> list[Method]:
-        _no_repeats(value, "methods")
+        check_distinct(value, "methods")
         return value
 
 
@@ -265,13 +256,13 @@ class AugmentTextParams(Params):
     @field_validator("ops")
     @classmethod
     def _ops(cls, value: list[TextOp]) -> list[TextOp]:
-        _no_repeats(value, "ops")
+        check_distinct(value, "ops")
         return value
 
     @field_validator("noise")
     @classmethod
     def _noise(cls, value: list[Noise]) -> list[Noise]:
-        _no_repeats(value, "noise")
+        check_distinct(value, "noise")
         return value
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +42,16 @@ class Params(BaseModel):
 
 
 StageParams = Params
+
+
+def check_distinct(values: Sequence[str], what: str, *, if_empty: str | None = None) -> None:
+    """For a list parameter's validator: ``ValueError`` when ``values`` is empty (with the
+    ``if_empty`` hint) or names something twice."""
+    if not values:
+        raise ValueError(f"{what} is empty" + (f": {if_empty}" if if_empty else ""))
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what} listed twice: {', '.join(repeated)}")
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.mrc.edits import move_answers
-from curate.stages.base import Split, reject
+from curate.stages.base import Split, check_distinct, reject
 from curate.stages.fields import require_columns, text_fields
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, set_columns
 from curate.text.pii import PII_KINDS, PiiFinder, PiiSpan, Redaction, check_kinds, check_tags, excerpt, redact_all
@@ -83,22 +83,14 @@ class PiiParams(ScoreParams):
     @classmethod
     def _fields(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
-            if not value:
-                raise ValueError("fields is empty: leave it out for the kind's text fields")
-            repeated = sorted({f for f in value if value.count(f) > 1})
-            if repeated:
-                raise ValueError(f"fields listed twice: {', '.join(repeated)}")
+            check_distinct(value, "fields", if_empty="leave it out for the kind's text fields")
         return value
 
     @field_validator("kinds")
     @classmethod
     def _kinds(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError(f"kinds is empty: choose from {', '.join(PII_KINDS)}")
+        check_distinct(value, "kinds", if_empty=f"choose from {', '.join(PII_KINDS)}")
         check_kinds(value)
-        repeated = sorted({k for k in value if value.count(k) > 1})
-        if repeated:
-            raise ValueError(f"kinds listed twice: {', '.join(repeated)}")
         return value
 
     @field_validator("tags")
