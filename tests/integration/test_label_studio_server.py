@@ -90,21 +90,11 @@ def test_classification_round_trip(server: Server, client: Any, tmp_path: Path) 
     flagged = [r for r in before.to_pylist() if r["label_issue"]]
     assert len(flagged) >= 4
 
-    project = pushed_project(
-        curate(
-            server,
-            "export",
-            "label-studio",
-            issues,
-            tmp_path / "ls",
-            "--select",
-            "label_issue",
-            "--push",
-            server.url,
-            "--title",
-            "review labels",
-        )
-    )
+    def push_flagged(out: str) -> subprocess.CompletedProcess[str]:
+        args = ("--select", "label_issue", "--push", server.url, "--title", "review labels")
+        return curate(server, "export", "label-studio", issues, tmp_path / out, *args)
+
+    project = pushed_project(push_flagged("ls"))
     tasks = tasks_by_row(client, project)
     assert set(tasks) == {r["id"] for r in flagged}
 
@@ -117,19 +107,7 @@ def test_classification_round_trip(server: Server, client: Any, tmp_path: Path) 
     assert 0.0 < predictions["suggested"].score <= 1.0
 
     # pushing the same selection again adds nothing
-    again = curate(
-        server,
-        "export",
-        "label-studio",
-        issues,
-        tmp_path / "ls2",
-        "--select",
-        "label_issue",
-        "--push",
-        server.url,
-        "--title",
-        "review labels",
-    )
+    again = push_flagged("ls2")
     assert pushed_project(again) == project and "0 tasks imported" in again.stdout
     assert len(tasks_by_row(client, project)) == len(flagged)
 
