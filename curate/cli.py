@@ -758,6 +758,10 @@ def export_label_studio(
             suggestion_score=suggestion_score,
             **texts,
         )
+        if push is not None and tasks:  # server, URL and token checked before anything is written
+            from curate.annotate.server import connect
+
+            connect(push)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "tasks.json").write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
         (out_dir / "label_config.xml").write_text(config, encoding="utf-8")

@@ -258,6 +258,7 @@ def test_bad_token_and_unknown_project_end_in_one_line(server: Server, tmp_path:
     refused = curate(server, "export", "label-studio", src, tmp_path / "ls", "--push", server.url, token="0" * 40)
     assert refused.returncode == 2
     assert refused.stderr.strip().count("\n") == 0 and "refused the token" in refused.stderr
+    assert not (tmp_path / "ls").exists()
     missing = curate(server, "import", "label-studio", src, "--pull", server.url, 9999, "--out", tmp_path / "x.parquet")
     assert missing.returncode == 2 and "no such Label Studio project" in missing.stderr and "9999" in missing.stderr
     assert not (tmp_path / "x.parquet").exists()
