@@ -21,8 +21,8 @@ Kinds:
 - ``phone``: candidates in Korean shapes, each confirmed by ``phonenumbers``'
   ``PhoneNumberMatcher`` (region ``KR``, leniency :data:`PHONE_LENIENCY`, ``VALID``: the number
   must exist in the numbering plan) over exactly the candidate. Shapes: mobile (010, 011,
-  016-019), 070, 080 and 050x numbers with ``-``, ``.``, a space or nothing between the groups
-  (not necessarily the same twice: ``02 123-4567``);
+  016-019), 070, 080 and 050x numbers with ``-``, ``.`` (either with spaces around it), a space
+  or nothing between the groups (not necessarily the same twice: ``02 123-4567``);
   landlines with area code 02 or 031-064 with a separator, the area code in parentheses
   (``(02) 123-4567``) or closed by a parenthesis alone (``02)123-4567``), since an unseparated 9-10
   digit run is as often a number of another kind; ``+82`` forms (``+82 10-1234-5678``,
@@ -38,7 +38,7 @@ Kinds:
   later year (``1800-1850``, ``1644-1700``) is read as a year range, as is one followed by ``년``; a
   number right after ``ISBN`` is an ISBN.
 - ``rrn``: Korean resident registration numbers (주민등록번호) and foreigner registration numbers,
-  ``YYMMDD-GNNNNNN`` or the 13 digits unbroken, checked by ``stdnum.kr.rrn``: the date must exist
+  ``YYMMDD-GNNNNNN``, ``YYMMDD GNNNNNN`` or the 13 digits unbroken, checked by ``stdnum.kr.rrn``: the date must exist
   in the century given by the gender digit G (1, 2, 5, 6: 1900s; 3, 4, 7, 8: 2000s; 9, 0: 1800s),
   the place-of-birth digits must be at most 96 and the last digit must be the check digit.
   Numbers issued since October 2020 end in random digits instead, so ``rrn_checksum=False`` only
@@ -58,10 +58,10 @@ Kinds:
   taken as an address, because nothing in the text tells them apart. An IPv6 address needs a group
   of at least three hex digits, so scores and times such as ``2::8``, ``::1`` or ``12:30::`` are
   not taken.
-- ``brn``: business registration numbers (사업자등록번호) ``XXX-XX-XXXXX``, or the 10 digits
-  unbroken with the context ``사업자``. ``stdnum.kr.brn`` checks the parts (tax office at least
-  101, business type not 00, serial not 0000); it has no check digit (python-stdnum 2.2), so the
-  National Tax Service's is checked here (:func:`brn_check_digit`).
+- ``brn``: business registration numbers (사업자등록번호) ``XXX-XX-XXXXX`` (or spaces instead of
+  the hyphens), or the 10 digits unbroken with the context ``사업자``. ``stdnum.kr.brn`` checks the
+  parts (tax office at least 101, business type not 00, serial not 0000); it has no check digit
+  (python-stdnum 2.2), so the National Tax Service's is checked here (:func:`brn_check_digit`).
 - ``passport``: Korean passport numbers, a type letter (M, S, R, G, D, T) and 8 digits
   (``M12345678``) or, since December 2021, 3 digits, a letter and 4 digits (``M123A4567``). The
   new form is found anywhere; the old one only with the context ``여권`` or ``passport`` (any
@@ -69,8 +69,9 @@ Kinds:
 - ``driver_license``: Korean driver's licence numbers, a region and ``YY-NNNNNN-NN``: the region
   as a two-digit code (11-26, 28) with the same ``-`` or space throughout
   (``11-12-345678-90``), or as a name (서울, 부산, 경기, 강원, 충북, 충남, 전북, 전남, 경북,
-  경남, 제주, 대구, 인천, 광주, 대전, 울산) followed by an optional space (``서울 12-345678-90``);
-  the 12 digits unbroken need the context ``면허``. There is no public check digit.
+  경남, 제주, 대구, 인천, 광주, 대전, 울산) followed by an optional space or ``-``
+  (``서울 12-345678-90``); the 12 digits unbroken need the context ``면허``. There is no public
+  check digit.
 - ``bank_account``: bank account numbers, 10-14 digits unbroken or in 2-4 groups joined by ``-``
   (``110-123-456789`` 신한, ``1002-123-456789`` 우리, ``123456-78-901234`` 국민,
   ``3333-01-1234567`` 카카오뱅크). Formats vary per bank and say nothing on their own, so an
@@ -178,11 +179,12 @@ _AREA = r"(?:02|03[1-3]|04[1-4]|05[1-5]|06[1-4])"
 _MOBILE = r"(?:01[016789])"
 _SERVICE = r"(?:070|080|050[2-8])"
 _REP = r"(?:15(?:22|33|44|66|77|88|99)|16(?:00|44|61|66|68|70|88)|18(?:00|33|55|77|99))"
+_SEP = r"(?: ?[-.] ?| )"  # 010-1234-5678, 010 1234 5678, 010 - 1234 - 5678
 _KR_PHONE_RE = re.compile(
     _NOT_GLUED_BEFORE + r"(?:"
-    rf"(?:{_MOBILE}|{_SERVICE})[-. ]?\d{{3,4}}[-. ]?\d{{4}}"
-    rf"|{_AREA}[-. ]\d{{3,4}}[-. ]\d{{4}}"
-    rf"|\(?(?:{_AREA}|{_MOBILE}|{_SERVICE})\) ?\d{{3,4}}[-. ]?\d{{4}}"
+    rf"(?:{_MOBILE}|{_SERVICE}){_SEP}?\d{{3,4}}{_SEP}?\d{{4}}"
+    rf"|{_AREA}{_SEP}\d{{3,4}}{_SEP}\d{{4}}"
+    rf"|\(?(?:{_AREA}|{_MOBILE}|{_SERVICE})\) ?\d{{3,4}}{_SEP}?\d{{4}}"
     r"|\+82[-. ]?(?:\(0\)[-. ]?)?(?:1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|80)[-. ]?\d{3,4}[-. ]?\d{4}"
     rf"|(?P<rep>{_REP})[-.](?P<rep2>\d{{4}})"
     r")" + _NOT_GLUED_AFTER
@@ -224,14 +226,14 @@ def _phones(text: str) -> Iterable[tuple[int, int]]:
 
 # --- rrn -----------------------------------------------------------------------------
 
-_RRN_RE = re.compile(_NOT_GLUED_BEFORE + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?\d{7}" + _NOT_GLUED_AFTER)
+_RRN_RE = re.compile(_NOT_GLUED_BEFORE + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[- ]?\d{7}" + _NOT_GLUED_AFTER)
 
 
 def rrn_valid(number: str, *, checksum: bool = True) -> bool:
-    """Whether ``number`` (13 digits, an optional ``-`` after the 6th) is a plausible resident or
-    foreigner registration number (``stdnum.kr.rrn``); without ``checksum`` only the date and the
-    gender digit are checked."""
-    digits = number.replace("-", "", 1) if len(number) == 14 and number[6] == "-" else number
+    """Whether ``number`` (13 digits, an optional ``-`` or space after the 6th) is a plausible
+    resident or foreigner registration number (``stdnum.kr.rrn``); without ``checksum`` only the
+    date and the gender digit are checked."""
+    digits = number[:6] + number[7:] if len(number) == 14 and number[6] in "- " else number
     if len(digits) != 13 or not digits.isdigit():
         return False
     if checksum:
@@ -291,7 +293,7 @@ def _cards(text: str) -> Iterable[tuple[int, int]]:
 
 # --- brn -----------------------------------------------------------------------------
 
-_BRN_RE = re.compile(_NOT_GLUED_BEFORE + r"(?:\d{3}-\d{2}-\d{5}|(?P<bare>\d{10}))" + _NOT_GLUED_AFTER)
+_BRN_RE = re.compile(_NOT_GLUED_BEFORE + r"(?:\d{3}(?P<s>[- ])\d{2}(?P=s)\d{5}|(?P<bare>\d{10}))" + _NOT_GLUED_AFTER)
 _BRN_CONTEXT_RE = re.compile("사업자")
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 
@@ -339,7 +341,7 @@ _REGIONS = "서울|부산|경기|강원|충북|충남|전북|전남|경북|경�
 _LICENSE_RE = re.compile(
     _NOT_GLUED_BEFORE + r"(?:"
     r"(?:1[1-9]|2[0-68])(?P<s>[- ])\d{2}(?P=s)\d{6}(?P=s)\d{2}"
-    rf"|(?:{_REGIONS}) ?\d{{2}}-\d{{6}}-\d{{2}}"
+    rf"|(?:{_REGIONS})[ -]?\d{{2}}-\d{{6}}-\d{{2}}"
     r"|(?P<bare>(?:1[1-9]|2[0-68])\d{10})"
     r")" + _NOT_GLUED_AFTER
 )
@@ -408,7 +410,7 @@ def _ips(text: str) -> Iterable[tuple[int, int]]:
 
 # --- detection -----------------------------------------------------------------------
 
-_DIGIT_RUN_RE = re.compile(r"\d(?:[-. ]?\d){6}")  # every numeric kind but the passport has one
+_DIGIT_RUN_RE = re.compile(rf"\d(?:{_SEP}?\d){{6}}")  # every numeric kind but the passport has one
 _NUMERIC_KINDS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
     "phone": _phones,
     "card": _cards,

@@ -154,6 +154,7 @@ def test_phone_false_positive_traps(text):
 def test_phone_separators_may_mix_but_landlines_need_one():
     assert found("번호 010-1234.5678") == [("phone", "010-1234.5678")]
     assert found("번호 02 123-4567") == [("phone", "02 123-4567")]
+    assert found("번호 010 - 4821 - 7735 입니다") == [("phone", "010 - 4821 - 7735")]
     assert found("번호 0212345678") == []
     assert found("번호 (031)1234-5678") == [("phone", "(031)1234-5678")]
 
@@ -244,6 +245,12 @@ def test_rrn_wrong_check_digit_is_found_only_without_the_checksum():
     assert found(f"번호 {number}", kinds=["rrn"]) == []
     assert found(f"번호 {number}", kinds=["rrn"], rrn_checksum=False) == [("rrn", number)]
     assert not rrn_valid(number) and rrn_valid(number, checksum=False)
+
+
+def test_rrn_with_a_space_instead_of_the_hyphen():
+    number = rrn("900101123456").replace("-", " ")
+    assert found(f"주민번호 {number} 입니다") == [("rrn", number)]
+    assert found(f"주민번호 {wrong_check(number)} 입니다", kinds=["rrn"]) == []
 
 
 def test_rrn_glued_to_more_digits_is_not_found():
@@ -372,6 +379,12 @@ def test_brn_with_hyphens_is_found_anywhere(first9):
     assert found(f"공급자{number}") == [("brn", number)]
 
 
+def test_brn_with_spaces_throughout_but_not_mixed():
+    number = brn("220871805")
+    assert found(f"사업자번호 {number.replace('-', ' ')} 확인") == [("brn", number.replace("-", " "))]
+    assert found(f"번호 {number.replace('-', ' ', 1)}", kinds=["brn"]) == []
+
+
 def test_brn_needs_its_check_digit_and_valid_parts():
     assert found(f"사업자등록번호 {wrong_check(brn('220871805'))}") == []
     assert found(f"사업자등록번호 {brn('045871805')}") == []  # no tax office below 101
@@ -424,7 +437,15 @@ def test_passport_traps(text):
 
 
 @pytest.mark.parametrize(
-    "number", ["11-19-284716-52", "26-21-017734-80", "28 17 492018 33", "서울 08-193847-21", "경기19-382716-01"]
+    "number",
+    [
+        "11-19-284716-52",
+        "26-21-017734-80",
+        "28 17 492018 33",
+        "서울 08-193847-21",
+        "경기19-382716-01",
+        "부산-12-193847-60",
+    ],
 )
 def test_driver_license_with_region_code_or_name(number):
     assert found(f"면허번호 {number} 입니다") == [("driver_license", number)]
