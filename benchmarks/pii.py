@@ -189,7 +189,8 @@ def nsmc(code_before: Path, ref: str, rows: int, show: int) -> None:
 
             texts = pq.read_table(parquet, columns=["text"]).column("text").to_pylist()
     n = results["after"]["rows"]
-    print(f"NSMC reviews: {n:,} rows")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"NSMC reviews: {n:,} rows; load average after the runs (1, 5, 15 min): {load}")
     print()
     kinds = results["after"]["kinds"]
     print("| side | " + " | ".join(kinds) + " | finder rows/s | pii stage rows/s | stage peak RSS (MB) |")

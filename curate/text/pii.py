@@ -324,8 +324,7 @@ def _brns(text: str) -> Iterable[tuple[int, int]]:
 
 # --- passport ------------------------------------------------------------------------
 
-# the letter class first (the lookbehind after it) lets the scan skip ahead: 3x faster on reviews
-_PASSPORT_RE = re.compile(r"[MSRGDT](?<![A-Za-z0-9][MSRGDT])(?:(?P<old>\d{8})|\d{3}[A-Z]\d{4})(?![A-Za-z0-9])")
+_PASSPORT_RE = re.compile(r"(?<![A-Za-z0-9])[MSRGDT](?:(?P<old>\d{8})|\d{3}[A-Z]\d{4})(?![A-Za-z0-9])")
 _PASSPORT_CONTEXT_RE = re.compile("여권|passport", re.IGNORECASE)
 
 
@@ -410,9 +409,11 @@ def _ips(text: str) -> Iterable[tuple[int, int]]:
 
 # --- detection -----------------------------------------------------------------------
 
-_DIGIT_RUN_RE = re.compile(rf"\d(?:{_SEP}?\d){{6}}")  # every numeric kind but the passport has one
+# every kind but email and ip has four digits in a row, or a + (+33 1 23 45 67 89): a fast scan
+_FOUR_DIGITS_RE = re.compile(r"\d\d\d\d")
 _NUMERIC_KINDS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
     "phone": _phones,
+    "passport": _passports,
     "card": _cards,
     "brn": _brns,
     "driver_license": _licenses,
@@ -449,9 +450,7 @@ class PiiFinder:
             found += [("email", s, e) for s, e in _emails(text)]
         if "ip" in kinds and ("." in text or ":" in text):
             found += [("ip", s, e) for s, e in _ips(text)]
-        if "passport" in kinds and _PASSPORT_RE.search(text):
-            found += [("passport", s, e) for s, e in _passports(text)]
-        if self._numeric and _DIGIT_RUN_RE.search(text):
+        if self._numeric and ("+" in text or _FOUR_DIGITS_RE.search(text)):
             for kind, find in self._numeric:
                 found += [(kind, s, e) for s, e in find(text)]  # type: ignore[misc]
         if not found:

@@ -118,6 +118,7 @@ def test_email_false_positive_traps(text):
         "+44 20 7946 0958",
         "+81-3-1234-5678",
         "+8613812345678",
+        "+33 1 23 45 67 89",  # no four digits in a row
     ],
 )
 def test_phone_found_in_a_korean_sentence(phone):
