@@ -38,9 +38,10 @@ Kinds:
   later year (``1800-1850``, ``1644-1700``) is read as a year range, as is one followed by ``년``; a
   number right after ``ISBN`` is an ISBN.
 - ``rrn``: Korean resident registration numbers (주민등록번호) and foreigner registration numbers,
-  ``YYMMDD-GNNNNNN``, ``YYMMDD GNNNNNN`` or the 13 digits unbroken, checked by ``stdnum.kr.rrn``: the date must exist
-  in the century given by the gender digit G (1, 2, 5, 6: 1900s; 3, 4, 7, 8: 2000s; 9, 0: 1800s),
-  the place-of-birth digits must be at most 96 and the last digit must be the check digit.
+  ``YYMMDD-GNNNNNN``, ``YYMMDD GNNNNNN`` or the 13 digits unbroken, checked by ``stdnum.kr.rrn``:
+  the date must exist in the century given by the gender digit G (1, 2, 5, 6: 1900s; 3, 4, 7, 8:
+  2000s; 9, 0: 1800s), the place-of-birth digits must be at most 96 and the last digit must be the
+  check digit.
   Numbers issued since October 2020 end in random digits instead, so ``rrn_checksum=False`` only
   checks the date and the G digit (more recall, more false positives on unrelated 13-digit runs).
 - ``card``: payment card numbers of 13-19 digits, unbroken or grouped 4-4-4-4(-3) or 4-6-4/4-6-5
