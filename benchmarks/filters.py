@@ -106,6 +106,24 @@ def run_json(cmd: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def reviews_parquet(work: Path, rows: int = 0) -> tuple[Path, Path]:
+    """The NSMC reviews (the first ``rows``, 0 = all) as ``(JSON Lines source, classification Parquet)``
+    in ``work``: ``review`` -> ``text``, ``review_id`` -> ``id``, ``rating`` -> ``label``."""
+    src = REVIEWS
+    if rows:
+        src = work / "reviews.jsonl"
+        with gzip.open(REVIEWS, "rt", encoding="utf-8") as handle, src.open("w", encoding="utf-8") as out:
+            for i, line in enumerate(handle):
+                if i >= rows:
+                    break
+                out.write(line)
+    parquet = work / "reviews.parquet"
+    prepare = [sys.executable, "-m", "curate", "convert", str(src), str(parquet), "--kind", "classification"]
+    prepare += ["--rename", "review=text", "--rename", "review_id=id", "--rename", "rating=label"]
+    subprocess.run(prepare, check=True, capture_output=True, cwd=REPO)
+    return src, parquet
+
+
 def train_model(path: Path) -> str:
     from curate.quality.classifier import train_quality
 
@@ -128,18 +146,7 @@ def main() -> None:
             raise SystemExit(f"needs {path}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        src = REVIEWS
-        if args.rows:
-            src = work / "reviews.jsonl"
-            with gzip.open(REVIEWS, "rt", encoding="utf-8") as handle, src.open("w", encoding="utf-8") as out:
-                for i, line in enumerate(handle):
-                    if i >= args.rows:
-                        break
-                    out.write(line)
-        parquet = work / "reviews.parquet"
-        prepare = [sys.executable, "-m", "curate", "convert", str(src), str(parquet), "--kind", "classification"]
-        prepare += ["--rename", "review=text", "--rename", "review_id=id", "--rename", "rating=label"]
-        subprocess.run(prepare, check=True, capture_output=True, cwd=REPO)
+        src, parquet = reviews_parquet(work, args.rows)
         n = pq.read_metadata(parquet).num_rows
         model = work / "quality.bin"
         trained = train_model(model)

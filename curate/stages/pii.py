@@ -1,5 +1,7 @@
 """``pii``: find personal information (emails, phone numbers, resident registration numbers, card
-numbers, IP addresses) in text fields; redact it, reject the rows, or only flag them.
+numbers, IP addresses, business registration numbers, passport, driver's licence and bank account
+numbers) in text fields; redact it, reject the rows, or only flag them. The rules of each kind are
+in :mod:`curate.text.pii`.
 
 Every row gets two score columns, computed on the text as it came in: ``pii_count`` (int32, PII
 found over all fields) and ``pii_kinds`` (list<string>, the distinct kinds found, sorted). With
@@ -29,32 +31,43 @@ from curate.mrc.edits import move_answers
 from curate.stages.base import Split, check_distinct, reject
 from curate.stages.fields import require_columns, text_fields
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, set_columns
-from curate.text.pii import PII_KINDS, PiiFinder, PiiSpan, Redaction, check_kinds, check_tags, excerpt, redact_all
+from curate.text.pii import (
+    DEFAULT_KINDS,
+    PII_KINDS,
+    PiiFinder,
+    PiiSpan,
+    Redaction,
+    check_kinds,
+    check_tags,
+    excerpt,
+    redact_all,
+)
 
 COUNT_COLUMN = "pii_count"
 KINDS_COLUMN = "pii_kinds"
 _MAX_DETAIL_ITEMS = 3
 
 
-def _all_kinds() -> list[str]:
-    return list(PII_KINDS)
+def _default_kinds() -> list[str]:
+    return list(DEFAULT_KINDS)
 
 
 class PiiParams(ScoreParams):
     fields: list[str] | None = None
     """Columns to scan (string or list<string>); default: the kind's text fields. On MRC data a
     redacted ``context`` moves ``answers`` and ``plausible_answers`` with it."""
-    kinds: list[str] = Field(default_factory=_all_kinds)
+    kinds: list[str] = Field(default_factory=_default_kinds)
     """PII kinds to find: ``email``, ``phone``, ``rrn`` (resident registration number), ``card``,
-    ``ip``."""
+    ``ip``, ``brn`` (business registration number), ``passport``, ``driver_license``,
+    ``bank_account`` (default: all of them)."""
     action: Literal["redact", "reject", "flag"] = "redact"
     """``redact``: replace PII in place (rows whose MRC answer overlaps PII are rejected,
     ``pii_in_answer``); ``reject``: reject rows with PII (``pii``); ``flag``: only add the score
     columns. ``filter: false`` is the same as ``flag``."""
     style: Literal["tag", "mask", "remove"] = "tag"
     """How ``redact`` replaces a value: ``tag`` (``[EMAIL]``, ``[PHONE]``, ``[RRN]``, ``[CARD]``,
-    ``[IP]``), ``mask`` (letters and digits become ``*``, separators stay, the length is kept) or
-    ``remove``."""
+    ``[IP]``, ``[BRN]``, ``[PASSPORT]``, ``[DRIVER_LICENSE]``, ``[BANK_ACCOUNT]``), ``mask``
+    (letters and digits become ``*``, separators stay, the length is kept) or ``remove``."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Replacement per kind for ``style: tag``, overriding the defaults, e.g. ``{phone: "<전화>"}``."""
     rrn_checksum: bool = True
@@ -120,7 +133,10 @@ class Pii(ScoreStage):
     Params = PiiParams
     params: PiiParams
     adds = (COUNT_COLUMN, KINDS_COLUMN)
-    description = "find emails, phone numbers, resident registration numbers, card numbers, IPs; redact or reject"
+    description = (
+        "find emails, phone, resident registration, card, business registration, passport, driver's licence and"
+        " bank account numbers, IPs; redact or reject"
+    )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

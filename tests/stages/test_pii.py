@@ -4,11 +4,13 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stdnum import luhn
+from stdnum.kr import rrn as stdnum_rrn
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.stages.pii import Pii
-from curate.text.pii import find_pii, luhn_valid, redact_all, rrn_check_digit
+from curate.text.pii import find_pii, redact_all
 from tests.conftest import CONTEXT, answer, mrc_rows
 
 EMAIL = "hong@naver.com"
@@ -330,14 +332,14 @@ def _rrn(data) -> str:
         f"{data.draw(st.integers(0, 99)):02d}{data.draw(st.integers(1, 12)):02d}{data.draw(st.integers(1, 28)):02d}"
     )
     first12 += str(data.draw(st.integers(1, 4))) + data.draw(st.text("0123456789", min_size=5, max_size=5))
-    return f"{first12[:6]}-{first12[6:]}{rrn_check_digit(first12)}"
+    return f"{first12[:6]}-{first12[6:]}{stdnum_rrn.calc_check_digit(first12)}"
 
 
 def _card(data) -> str:
     body = data.draw(st.sampled_from(["4", "51", "37", "6011", "3530"]))
     length = 15 if body == "37" else 16
     body += data.draw(st.text("0123456789", min_size=length - len(body) - 1, max_size=length - len(body) - 1))
-    return next(body + d for d in "0123456789" if luhn_valid(body + d))
+    return body + luhn.calc_check_digit(body)
 
 
 def _pii_value(data) -> str:
@@ -404,3 +406,41 @@ def test_property_answers_survive_redaction_exactly_or_the_row_is_rejected(data,
     for row in kept:
         assert find_pii(row["context"]) == [] and find_pii(row["question"]) == []
         assert row["pii_count"] == len(spans) + len(find_pii(next(r["question"] for r in rows if r["id"] == row["id"])))
+
+
+# ----------------------------------------------------------------- the Korean identity numbers
+
+
+ID_CONTEXT = (
+    "가온상사(사업자등록번호 116-82-00276)의 대표 김하늘은 여권 M123A4567 과 운전면허 11-19-284716-52 를 "
+    "제출했고, 대금은 신한은행 110-384-592017 로 받았다. 회사는 부산에 있다."
+)
+
+
+def test_new_kinds_are_redacted_with_their_tags_and_answers_move():
+    rows = [
+        {"id": "k1", "context": ID_CONTEXT, "question": "회사는 어디에?", "answers": [answer(ID_CONTEXT, "부산")]},
+        {"id": "k2", "context": ID_CONTEXT, "question": "대표는?", "answers": [answer(ID_CONTEXT, "김하늘")]},
+        {"id": "k3", "context": ID_CONTEXT, "question": "여권 번호는?", "answers": [answer(ID_CONTEXT, "M123A4567")]},
+    ]
+    result = Pii()(dataset(rows))
+    kept, rejected = rows_of(result.kept), rows_of(result.rejected)
+    assert kept[0]["context"] == (
+        "가온상사(사업자등록번호 [BRN])의 대표 김하늘은 여권 [PASSPORT] 과 운전면허 [DRIVER_LICENSE] 를 "
+        "제출했고, 대금은 신한은행 [BANK_ACCOUNT] 로 받았다. 회사는 부산에 있다."
+    )
+    assert [r["id"] for r in kept] == ["k1", "k2"] and kept[0]["pii_count"] == 4
+    assert kept[0]["pii_kinds"] == ["bank_account", "brn", "driver_license", "passport"]
+    assert_answers_exact(kept)
+    assert kept[0]["answers"][0]["text"] == "부산" and kept[1]["answers"][0]["text"] == "김하늘"
+    assert rejected[0]["reject_reason"] == "pii_in_answer"
+    assert rejected[0]["reject_detail"] == "answers[0] overlaps passport *******67 in context"
+
+
+def test_new_kinds_can_be_chosen_alone_and_tagged_otherwise():
+    rows = [{"id": "1", "text": ID_CONTEXT, "label": "x"}]
+    kept = rows_of(Pii(kinds=["bank_account"], tags={"bank_account": "<계좌>"})(dataset(rows, "classification")).kept)
+    assert "신한은행 <계좌> 로" in kept[0]["text"] and "116-82-00276" in kept[0]["text"]
+    assert kept[0]["pii_kinds"] == ["bank_account"]
+    masked = rows_of(Pii(style="mask", kinds=["brn", "driver_license"])(dataset(rows, "classification")).kept)
+    assert "(사업자등록번호 ***-**-*****)" in masked[0]["text"] and "운전면허 **-**-******-** 를" in masked[0]["text"]
