@@ -26,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from curate.retrieval.negatives import GUARDS
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 XQUAD = SHARED / "xquad"
@@ -116,14 +118,13 @@ def main() -> None:
     print()
     print(
         "| corpus | tokens | margin | passages | queries | total s | search q/s | negatives | short queries "
-        "| dropped: positive | near-duplicate | answer | margin | peak RSS (MB) |"
+        "| dropped: positive | near-duplicate | answer | answer variant | same question | margin | peak RSS (MB) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, tokenizer, margin, spec in cases:
         m = run({**spec, "count": args.count, "tokenizer": tokenizer, "margin": margin})
         examined = max(m["candidates"], 1)
-        guards = ("positive", "near_duplicate", "answer", "margin")
-        cells = [f"{m['guards'][g]:,} ({m['guards'][g] / examined:.1%})" for g in guards]
+        cells = [f"{m['guards'][g]:,} ({m['guards'][g] / examined:.1%})" for g in GUARDS]
         print(
             f"| {name} | {tokenizer} | {margin or '-'} | {m['corpus']:,} | {m['queries']:,} | {m['total']:.1f} "
             f"| {m['qps']:,.0f} | {m['negatives']:,} | {m['short']:,} | "
