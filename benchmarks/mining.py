@@ -63,8 +63,12 @@ if spec["set"] == "nsmc":
         positives.append([str(i)])
         answers.append([span])
 else:
-    tables = [curate.read(p).to_arrow() for p in spec["paths"]]
-    mrc = pa.concat_tables([t.select(["id", "title", "context", "question", "answers"]) for t in tables])
+    tables = []
+    for path in spec["paths"]:  # XQuAD ids repeat across languages: prefix each with its file
+        t = curate.read(path).to_arrow().select(["id", "title", "context", "question", "answers"])
+        ids = pa.array([f"{path}#{i}" for i in t.column("id").to_pylist()])
+        tables.append(t.set_column(0, "id", ids))
+    mrc = pa.concat_tables(tables)
     parts = mrc_to_retrieval(mrc)
     corpus = parts["corpus"]
     qrels = dict(zip(parts["qrels"].column("query_id").to_pylist(), parts["qrels"].column("doc_id").to_pylist()))

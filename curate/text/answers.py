@@ -53,7 +53,6 @@ _UNSPACED_RANGES = (*_DENSE_RANGES, (0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780,
 """Scripts whose words are not separated by spaces, or take particles: the dense ones plus Thai,
 Lao, Myanmar and Khmer."""
 _DENSE_CHAR = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _DENSE_RANGES) + "]")
-_OPEN, _CLOSE = "([{", ")]}"
 
 
 class _Tables(NamedTuple):
