@@ -557,8 +557,9 @@ def mine_negatives(
     from_: FromOpt = None,
 ) -> None:
     """Mine BM25 hard negatives that are really negative: never a positive, never a near-duplicate of
-    one, never a passage containing an answer in any form (or one of the same question asked
-    elsewhere). Every mined negative is written; the line printed says what the file holds."""
+    one, never a passage containing an answer as written or in another form, or an answer of the
+    same question asked elsewhere. Every mined negative is written; the line printed says what the
+    file holds."""
     from curate.io.training import training_counts
     from curate.retrieval.build import mine_retrieval
     from curate.retrieval.negatives import MiningSettings
