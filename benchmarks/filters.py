@@ -2,7 +2,7 @@
 one streamed pipeline run; datatrove's Gopher, C4 and FineWeb filters (language ``ko``, its Kiwi
 word tokenizer) on the first ``--peer-rows`` reviews in the same run.
 
-    .venv/bin/python benchmarks/filters.py [--rows N] [--peer-rows N]
+    .venv/bin/python benchmarks/filters.py [--rows N] [--peer-rows N] [--stages NAME ...]
 
 Each measurement runs in its own subprocess; ``seconds`` is the stage's own time (the reviews are
 read from Parquet before the clock starts), peak RSS is the subprocess's. The quality classifier is
@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=0, help="use only the first N reviews (0 = all)")
     parser.add_argument("--peer-rows", type=int, default=20_000, help="reviews given to datatrove's filters")
     parser.add_argument("--only-peers", action="store_true", help="skip the full-size curate measurements")
+    parser.add_argument(
+        "--stages", nargs="+", choices=sorted(STAGES), help="only these curate stages alone (no pipeline run, no peers)"
+    )
     args = parser.parse_args()
     for path in (REVIEWS, HATE):
         if not path.exists():
@@ -166,7 +169,8 @@ def main() -> None:
             )
 
         stages = []
-        for name, params in ({} if args.only_peers else STAGES).items():
+        chosen = {} if args.only_peers else {k: v for k, v in STAGES.items() if not args.stages or k in args.stages}
+        for name, params in chosen.items():
             params = {k: (str(model) if v == "MODEL" else v) for k, v in params.items()}
             m = run_json([sys.executable, "-c", CURATE_RUNNER, str(parquet), "0", name, json.dumps(params)])
             row("curate", name, m)
@@ -178,6 +182,8 @@ def main() -> None:
             "output": {"dir": str(work / "run")},
             "stages": stages,
         }  # fmt: skip
+        if args.stages:
+            return
         if stages:
             row("curate", "run: all steps streamed (scores only; language_filter ko rejects)",
                 run_json([sys.executable, "-c", PIPELINE_RUNNER, json.dumps(config)]))  # fmt: skip

@@ -26,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from curate.retrieval.negatives import GUARDS
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 XQUAD = SHARED / "xquad"
@@ -61,8 +63,12 @@ if spec["set"] == "nsmc":
         positives.append([str(i)])
         answers.append([span])
 else:
-    tables = [curate.read(p).to_arrow() for p in spec["paths"]]
-    mrc = pa.concat_tables([t.select(["id", "title", "context", "question", "answers"]) for t in tables])
+    tables = []
+    for path in spec["paths"]:  # XQuAD ids repeat across languages: prefix each with its file
+        t = curate.read(path).to_arrow().select(["id", "title", "context", "question", "answers"])
+        ids = pa.array([f"{path}#{i}" for i in t.column("id").to_pylist()])
+        tables.append(t.set_column(0, "id", ids))
+    mrc = pa.concat_tables(tables)
     parts = mrc_to_retrieval(mrc)
     corpus = parts["corpus"]
     qrels = dict(zip(parts["qrels"].column("query_id").to_pylist(), parts["qrels"].column("doc_id").to_pylist()))
@@ -116,14 +122,13 @@ def main() -> None:
     print()
     print(
         "| corpus | tokens | margin | passages | queries | total s | search q/s | negatives | short queries "
-        "| dropped: positive | near-duplicate | answer | margin | peak RSS (MB) |"
+        "| dropped: positive | near-duplicate | answer | answer variant | same question | margin | peak RSS (MB) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, tokenizer, margin, spec in cases:
         m = run({**spec, "count": args.count, "tokenizer": tokenizer, "margin": margin})
         examined = max(m["candidates"], 1)
-        guards = ("positive", "near_duplicate", "answer", "margin")
-        cells = [f"{m['guards'][g]:,} ({m['guards'][g] / examined:.1%})" for g in guards]
+        cells = [f"{m['guards'][g]:,} ({m['guards'][g] / examined:.1%})" for g in GUARDS]
         print(
             f"| {name} | {tokenizer} | {margin or '-'} | {m['corpus']:,} | {m['queries']:,} | {m['total']:.1f} "
             f"| {m['qps']:,.0f} | {m['negatives']:,} | {m['short']:,} | "

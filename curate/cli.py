@@ -534,7 +534,13 @@ def mrc_to_retrieval(
 @app.command("mine-negatives")
 def mine_negatives(
     src: Annotated[Path, typer.Argument(help="MRC set (its contexts become the corpus) or a retrieval folder.")],
-    dst: Annotated[Path, typer.Argument(help="Triplets: .jsonl/.parquet, or --to dpr / sentence-transformers.")],
+    dst: Annotated[
+        Path,
+        typer.Argument(
+            help="Triplets (.jsonl/.parquet), or --to dpr (DPR JSON) / sentence-transformers "
+            "(anchor, positive, negative: one row per negative)."
+        ),
+    ],
     count: Annotated[int, typer.Option("--count", help="Hard negatives per query.")] = 5,
     rank_from: Annotated[int, typer.Option("--rank-from", help="First BM25 rank examined (1-based).")] = 1,
     rank_to: Annotated[int, typer.Option("--rank-to", help="Last BM25 rank examined.")] = 100,
@@ -551,7 +557,10 @@ def mine_negatives(
     from_: FromOpt = None,
 ) -> None:
     """Mine BM25 hard negatives that are really negative: never a positive, never a near-duplicate of
-    one, never a passage containing an answer."""
+    one, never a passage containing an answer as written or in another form, or an answer of the
+    same question asked elsewhere. Every mined negative is written; the line printed says what the
+    file holds."""
+    from curate.io.training import training_counts
     from curate.retrieval.build import mine_retrieval
     from curate.retrieval.negatives import MiningSettings
 
@@ -578,15 +587,13 @@ def mine_negatives(
             triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
             if result.rejected.num_rows:
                 reasons = _reasons(result.stats.reasons)
-                err.print(f"{result.rejected.num_rows:,} questions give no triplet ({reasons})", highlight=False)
+                none = "question gives" if result.rejected.num_rows == 1 else "questions give"
+                err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
         io.write(curate.Dataset(kind="triplets", table=triplets), dst, format=to)
+        written = training_counts(triplets, to or io.detect_format(dst, writing=True))
         info = summary.to_pylist()[0]
         dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
-        out.print(
-            f"wrote {dst} ({triplets.num_rows:,} triplets, {info['negatives']:,} negatives; "
-            f"candidates dropped by guard: {dropped})",
-            highlight=False,
-        )
+        out.print(f"wrote {dst} ({written.describe()}; candidates dropped by guard: {dropped})", highlight=False)
 
 
 @app.command("chunk-passages")

@@ -161,6 +161,23 @@ def test_validate_a_retrieval_folder_checks_its_parts_against_each_other(tmp_pat
     assert refused.returncode == 2 and "--repair works on MRC data" in refused.stderr
 
 
+def check_printed_counts(triplets_path, dpr_path, st_path, printed):
+    """Each file of mine-negatives holds what the command printed, and every negative is in each."""
+    triplets = [json.loads(line) for line in triplets_path.read_text(encoding="utf-8").splitlines()]
+    negatives = [(r["query"], r["positive"], n) for r in triplets for n in r["negatives"]]
+    entries = json.loads(dpr_path.read_text(encoding="utf-8"))
+    in_dpr = [
+        (e["question"], e["positive_ctxs"][0]["text"], c["text"]) for e in entries for c in e["hard_negative_ctxs"]
+    ]
+    rows = [json.loads(line) for line in st_path.read_text(encoding="utf-8").splitlines()]
+    in_st = [(r["anchor"], r["positive"], r["negative"]) for r in rows]
+    assert in_dpr == in_st == negatives
+    assert f"({len(triplets):,} triplets, {len(negatives):,} negatives;" in printed[triplets_path.name]
+    assert f"({len(entries):,} entries, {len(in_dpr):,} hard negatives;" in printed[dpr_path.name]
+    st_line = f"({len(rows):,} rows (anchor, positive, negative), one per negative of {len(triplets):,} triplets;"
+    assert st_line in printed[st_path.name]
+
+
 def test_mrc_to_retrieval_then_mine_negatives_in_every_output_format(tmp_path):
     from tests.conftest import REPO
 
@@ -170,11 +187,14 @@ def test_mrc_to_retrieval_then_mine_negatives_in_every_output_format(tmp_path):
     assert (folder / "corpus.jsonl").is_file() and (folder / "qrels" / "train.tsv").is_file()
     queries = [json.loads(line) for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(queries) == 272 and all("answers" in q for q in queries)
+    printed = {}
     for target, fmt in (("t.jsonl", None), ("t.dpr.json", "dpr"), ("t.st.jsonl", "sentence-transformers")):
         args = ["mine-negatives", folder, tmp_path / target, "--count", "2"] + (["--to", fmt] if fmt else [])
         mined = curate(*args)
         assert mined.returncode == 0, mined.stderr
-        assert "triplets" in mined.stdout and "dropped by guard" in mined.stdout
+        assert "dropped by guard" in mined.stdout
+        printed[target] = mined.stdout
+    check_printed_counts(tmp_path / "t.jsonl", tmp_path / "t.dpr.json", tmp_path / "t.st.jsonl", printed)
     dpr = json.loads((tmp_path / "t.dpr.json").read_text(encoding="utf-8"))
     assert {"question", "answers", "positive_ctxs", "negative_ctxs", "hard_negative_ctxs"} <= set(dpr[0])
     for entry in dpr:
@@ -184,6 +204,31 @@ def test_mrc_to_retrieval_then_mine_negatives_in_every_output_format(tmp_path):
     assert direct.returncode == 0 and "questions give no triplet (no_negatives 1, no_positive 17)" in direct.stderr
     bad = curate("mine-negatives", folder, tmp_path / "x.jsonl", "--tokenizer", "bpe")
     assert bad.returncode == 2 and "tokenizer must be one of" in bad.stderr
+
+
+def test_mine_negatives_counts_a_query_with_two_positives_once_per_written_row(tmp_path):
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    corpus = [
+        ("d0", "해솔시 항구는 동해에 있다. 항구에는 배가 많다."),
+        ("d1", "해솔시 항구는 오래된 항구이다. 항구 옆에 시장이 있다."),
+        ("d2", "해솔시 시장은 항구 옆에 있고 생선을 판다."),
+        ("d3", "해솔시 축제는 여름에 열린다. 항구에서 불꽃놀이를 한다."),
+        ("d4", "해솔시 산은 높다. 항구가 내려다보인다."),
+    ]
+    lines = [json.dumps({"_id": i, "title": "", "text": t}, ensure_ascii=False) for i, t in corpus]
+    (folder / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    query = {"_id": "q1", "text": "해솔시 항구는 어디에 있나?", "answers": ["동해"]}
+    (folder / "queries.jsonl").write_text(json.dumps(query, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\nq1\td1\t1\n")
+    printed = {}
+    for target, fmt in (("t.jsonl", "jsonl"), ("t.dpr.json", "dpr"), ("t.st.jsonl", "sentence-transformers")):
+        mined = curate("mine-negatives", folder, tmp_path / target, "--count", "2", "--to", fmt)
+        assert mined.returncode == 0, mined.stderr
+        printed[target] = mined.stdout
+    # two triplets rows (one per positive), each with the query's two negatives: 4 written, not 2
+    assert "(2 triplets, 4 negatives;" in printed["t.jsonl"]
+    check_printed_counts(tmp_path / "t.jsonl", tmp_path / "t.dpr.json", tmp_path / "t.st.jsonl", printed)
 
 
 def test_chunk_passages_on_a_retrieval_folder_and_on_an_mrc_file(tmp_path):

@@ -1,7 +1,7 @@
-"""Retriever training files written from ``triplets`` rows.
+"""Retriever training files written from ``triplets`` rows; every negative of every row is written.
 
 ``dpr``
-    A JSON list in DPR's biencoder layout, one entry per triplets row::
+    A JSON list in DPR's biencoder layout, one entry per triplets row with all its negatives::
 
         {"question": ..., "answers": [...],
          "positive_ctxs": [{"title", "text", "passage_id"}],
@@ -14,24 +14,34 @@
 
 ``sentence-transformers``
     JSON Lines (``.jsonl``, ``.jsonl.gz``) or Parquet (``.parquet``), chosen by the file name, with
-    columns ``anchor``, ``positive``, ``negative_1`` ... ``negative_K``: the layout
-    MultipleNegativesRankingLoss takes. Every row of a dataset needs the same columns, so ``K`` is
-    the smallest number of negatives of any row: every written negative is a distinct mined one,
-    no value is made up or repeated, and no row is dropped (a row's negatives past ``K`` are left
-    out). A row without negatives among rows with some is an error (it would leave out every
-    negative of the file); when no row has negatives the file holds ``anchor, positive`` pairs.
-    :func:`sentence_transformers_table` takes ``negatives=K`` to choose ``K`` (at most the smallest
-    count).
+    columns ``anchor, positive, negative``: one row per (anchor, positive, negative), so a triplets
+    row with ``K`` negatives gives ``K`` consecutive rows, best-ranked negative first.
+
+    Why this layout: MultipleNegativesRankingLoss (and its cached variant, or TripletLoss) needs the
+    same columns in every row, while mined queries get different numbers of negatives (the guards
+    leave some short). The wide layout ``negative_1 .. negative_K`` would have to leave out either
+    the negatives past the smallest count or the queries with fewer than ``K``; one row per
+    negative keeps every mined negative, and it is the layout sentence-transformers' own
+    ``mine_hard_negatives`` writes by default (``output_format="triplet"``). Train with
+    ``batch_sampler=BatchSamplers.NO_DUPLICATES``, so a batch never holds one anchor twice (the
+    other row's positive would count as a negative of it).
+
+    When no row has negatives the file holds ``anchor, positive`` pairs, one per row. A row without
+    negatives among rows with some is an error: the layout has no place for its pair.
+
+:func:`training_counts` says what a file written from a table holds (rows and negatives).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.errors import ConfigError, Where
@@ -111,44 +121,45 @@ def sentence_transformers_layout(path: str | Path) -> Layout:
     )
 
 
-def sentence_transformers_table(table: pa.Table, negatives: int | None = None) -> pa.Table:
-    """``anchor, positive, negative_1..negative_K`` from triplets rows; ``K`` is the smallest
-    negatives count (or ``negatives``, which may not exceed it)."""
-    lists = [v or [] for v in _column(table, "negatives")]
-    counts = [len(v) for v in lists]
-    smallest = min(counts, default=0)
-    if smallest == 0 and any(counts):
-        row = counts.index(0)
+def _negative_lists(table: pa.Table) -> list[list[Any]]:
+    return [v or [] for v in _column(table, "negatives")]
+
+
+def sentence_transformers_table(table: pa.Table) -> pa.Table:
+    """``anchor, positive, negative`` (one row per negative of each triplets row), or ``anchor,
+    positive`` when no row has negatives.
+
+    Raises:
+        ConfigError: a row has no negatives while others have some.
+    """
+    lists = _negative_lists(table)
+    anchors, positives = _column(table, "query"), _column(table, "positive")
+    if not any(lists):
+        return pa.table({"anchor": pa.array(anchors, pa.string()), "positive": pa.array(positives, pa.string())})
+    if not all(lists):
         raise ConfigError(
             "a row has no negatives while others have some",
-            where=Where(row=row, field="negatives"),
-            hint="the sentence-transformers layout gives every row the same negative columns: "
+            where=Where(row=lists.index([]), field="negatives"),
+            hint="the sentence-transformers layout has a negative in every row: "
             "remove the rows without negatives, or write them to a separate file",
         )
-    k = smallest if negatives is None else negatives
-    if not 0 <= k <= smallest:
-        raise ConfigError(
-            "more negative columns asked than the rows hold",
-            value=negatives,
-            hint=f"every row has at least {smallest} negatives",
-        )
-    columns: dict[str, pa.Array] = {
-        "anchor": pa.array(_column(table, "query"), pa.string()),
-        "positive": pa.array(_column(table, "positive"), pa.string()),
-    }
-    for i in range(k):
-        columns[f"negative_{i + 1}"] = pa.array([v[i] for v in lists], pa.string())
-    return pa.table(columns)
+    negatives = pa.array(lists, pa.list_(pa.string()))
+    row_of = pc.list_parent_indices(negatives)  # the triplets row of each negative
+    return pa.table(
+        {
+            "anchor": pa.array(anchors, pa.string()).take(row_of),
+            "positive": pa.array(positives, pa.string()).take(row_of),
+            "negative": pc.list_flatten(negatives),
+        }
+    )
 
 
-def write_sentence_transformers(
-    table: pa.Table, path: Path, *, name: str | Path | None = None, negatives: int | None = None
-) -> None:
+def write_sentence_transformers(table: pa.Table, path: Path, *, name: str | Path | None = None) -> None:
     """Write :func:`sentence_transformers_table` as JSON Lines (gzip for ``.gz``) or Parquet, as the
     file ``name`` says (default: ``path``; a temporary ``path`` is written for a final ``name``)."""
     target = Path(name) if name is not None else path
     layout = sentence_transformers_layout(target)
-    rows = sentence_transformers_table(table, negatives)
+    rows = sentence_transformers_table(table)
     if layout == "parquet":
         pq.write_table(rows, path, compression="zstd")
         return
@@ -157,6 +168,36 @@ def write_sentence_transformers(
         for batch in rows.to_batches(8192):
             for record in batch.to_pylist():
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@dataclass(frozen=True)
+class TrainingCounts:
+    """What a file written from triplets rows holds: ``rows`` (lines, Parquet rows or DPR entries),
+    ``negatives`` (negative passages, each counted once per row it is written in) and ``triplets``
+    (the triplets rows they come from), in the ``format`` written."""
+
+    format: str
+    rows: int
+    negatives: int
+    triplets: int
+
+    def describe(self) -> str:
+        """One line for a user, e.g. ``1,189 entries, 5,890 hard negatives``."""
+        if self.format == "dpr":
+            return f"{self.rows:,} entries, {self.negatives:,} hard negatives"
+        if self.format != "sentence-transformers":
+            return f"{self.rows:,} triplets, {self.negatives:,} negatives"
+        if not self.negatives:
+            return f"{self.rows:,} rows (anchor, positive), no negatives"
+        return f"{self.rows:,} rows (anchor, positive, negative), one per negative of {self.triplets:,} triplets"
+
+
+def training_counts(table: pa.Table, fmt: str | None = None) -> TrainingCounts:
+    """The counts of the file :func:`write_training` (``fmt`` in :data:`TRAINING_FORMATS`) or a plain
+    triplets writer (``fmt`` None, ``jsonl`` or ``parquet``: one row per triplets row) writes."""
+    negatives = sum(len(v) for v in _negative_lists(table))
+    rows = negatives if fmt == "sentence-transformers" and negatives else table.num_rows
+    return TrainingCounts(format=fmt or "triplets", rows=rows, negatives=negatives, triplets=table.num_rows)
 
 
 def write_training(table: pa.Table, kind: str, path: Path, fmt: str, *, name: str | Path | None = None) -> None:

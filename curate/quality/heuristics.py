@@ -63,9 +63,12 @@ Korean adaptations (measured on ``../shared/data``; the stage docstrings cite th
 - **Function words**: :func:`gopher_quality_stats` counts English stop words for every text and,
   for Korean, the share of eojeol (ending in a Hangul syllable) whose last syllable is a common
   particle or ending (:data:`KOREAN_FUNCTION_FINALS`); the stage decides which rule applies.
-- **Repeated characters** (:func:`korean_stats`): the longest run of one character or of one
-  two-character unit, whitespace and digits excluded (``ㅋㅋㅋㅋㅋ``, ``ㅠㅠㅠ``, ``하하하하``,
-  ``ㅋㅎㅋㅎ``, ``!!!!!``, ``~~~~``, ``......``; ``1000000`` is a number, not a run).
+- **Repeated characters** (:func:`korean_stats`): the longest run of one letter or of one
+  two-letter unit, jamo included (``ㅋㅋㅋㅋㅋ``, ``ㅠㅠㅠ``, ``하하하하``, ``ㅋㅎㅋㅎ``, ``oooo``).
+  Punctuation, symbols, digits and whitespace never make a run: ``.....``, ``!!!!!`` and ``~~~~``
+  are how ordinary reviews pause or stress (in NSMC, 1,740 of the 2,472 reviews a run of any
+  character above 10 rejected had only a punctuation run, like ``정말 재밌는 영화다..............``),
+  and ``1000000`` is a number.
 """
 
 from __future__ import annotations
@@ -113,8 +116,8 @@ _DECORATION = " \t\u3000~^;♥♡☆★ㅋㅎㅠㅜㅡ"
 _AFTER_ENDING = ".!?…⋯。．！？"
 _SENTENCE_END = re.compile(r"[^\s\d][.!?。．！？…⋯]+[\"'”’」』)]*(?=\s|$)")
 _PARAGRAPH_SPLIT = re.compile(r"\n[^\S\n]*\n\s*")
-_RUN1 = re.compile(r"([^\s\d])\1+")
-_RUN2 = re.compile(r"([^\s\d]{2})\1+")
+_RUN1 = re.compile(r"([^\W\d_])\1+")  # letters only (jamo are letters)
+_RUN2 = re.compile(r"([^\W\d_]{2})\1+")
 
 _JAVASCRIPT = ("javascript", "자바스크립트")
 _POLICY = re.compile(
@@ -183,8 +186,9 @@ def count_sentences(line: str) -> int:
 
 
 def longest_repeat_run(text: str) -> int:
-    """Length in characters of the longest run of one repeated character or repeated
-    two-character unit, whitespace and digits excluded; 1 for a non-empty text without runs."""
+    """Length in characters of the longest run of one repeated letter or repeated two-letter unit
+    (jamo count as letters; punctuation, symbols, digits and whitespace never run); 1 for a
+    non-empty text without runs."""
     best = 1 if text.strip() else 0
     for match in _RUN1.finditer(text):
         n = match.end() - match.start()
@@ -468,7 +472,7 @@ class KoreanStats(NamedTuple):
     jamo_ratio: float
     """Bare compatibility jamo (U+3131-U+318E) share of the non-whitespace characters."""
     repeat_char_run: int
-    """Longest run of one repeated character or two-character unit (whitespace, digits excluded)."""
+    """Longest run of one repeated letter or two-letter unit (jamo included, punctuation not)."""
 
 
 def korean_stats(text: str) -> KoreanStats:

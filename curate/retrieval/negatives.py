@@ -12,8 +12,16 @@ negatives. A candidate is dropped by the first guard it fails:
     it is in the same near-duplicate cluster as a positive (MinHash over character 5-grams of the
     text, :mod:`curate.dedup`, Jaccard ``>= near_duplicate_threshold``);
 ``answer``
-    it contains one of the query's answers (title and text, both NFC, whitespace folded and case
-    folded);
+    it contains one of the query's answers as written (title and text, both NFC, whitespace folded
+    and case folded);
+``answer_variant``
+    it contains another form of one of them (:func:`curate.text.answers.answer_variants`: NFKC,
+    punctuation and spaces folded, the answer without its parentheticals and the parenthetical it
+    ends with, so ``아미(ARMY)`` also guards ``아미`` and ``ARMY``; a variant has at least 2
+    Hangul/Han/kana or 3 other characters, and matches whole words in space-separated scripts);
+``same_question``
+    it contains an answer, or a variant of one, of another query with the same text (NFC,
+    whitespace and case folded): a question asked twice with two answers is guarded by both;
 ``margin``
     its score is ``>= margin x`` the query's best positive score (when that score is positive;
     otherwise it scores at least as high as the positive).
@@ -42,11 +50,13 @@ import numpy as np
 import pyarrow as pa
 
 from curate.errors import ConfigError, Where
+from curate.text.answers import KeyedText, answer_variants
 
 Tokenizer = Literal["bigram", "morph", "word"]
 TOKENIZERS: tuple[Tokenizer, ...] = get_args(Tokenizer)
-Guard = Literal["positive", "near_duplicate", "answer", "margin"]
+Guard = Literal["positive", "near_duplicate", "answer", "answer_variant", "same_question", "margin"]
 GUARDS: tuple[Guard, ...] = get_args(Guard)
+_POSITIVE, _NEAR_DUPLICATE, _ANSWER, _VARIANT, _SAME_QUESTION, _MARGIN = range(len(GUARDS))
 
 _BATCH = 1024  # queries retrieved per call
 _WORD = re.compile(r"\w+")
@@ -75,7 +85,8 @@ class MiningSettings:
     near_duplicate_threshold: float = 0.8
     """Jaccard similarity (character 5-grams) from which two passages are near-duplicates."""
     answers: bool = True
-    """Drop passages that contain one of the query's answers."""
+    """Drop passages that contain one of the query's answers, a variant of one, or an answer of a
+    query with the same text (the ``answer``, ``answer_variant`` and ``same_question`` guards)."""
 
     def __post_init__(self) -> None:
         if self.count < 1:
@@ -289,6 +300,50 @@ class _Context:
     passages: list[str]  # folded title + text, for the answer guard
     blank: np.ndarray  # bool per passage
     docs: int
+    raw: list[str] = field(default_factory=list)  # title + text, for the variant guards
+    keyed: dict[int, KeyedText] = field(default_factory=dict)  # built when first examined
+
+    def keyed_passage(self, doc: int) -> KeyedText:
+        found = self.keyed.get(doc)
+        if found is None:
+            found = self.keyed[doc] = KeyedText.of(self.raw[doc])
+        return found
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """What the answer guards of one query look for: its own answers (folded) and their variant
+    keys, and those of the other queries with the same text."""
+
+    own: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    same_question: tuple[str, ...] = ()
+    same_question_variants: tuple[str, ...] = ()
+
+
+def _answer_guards(queries: Sequence[str | None], answers: Sequence[Sequence[str]]) -> list[_Answers]:
+    """Per query, the answers and variant keys the ``answer``, ``answer_variant`` and
+    ``same_question`` guards look for (each without what an earlier guard already checks)."""
+    texts = [fold(q) for q in queries]
+    pooled: dict[str, list[str]] = {}  # folded query text -> the answers of every query with it
+    for text, given in zip(texts, answers, strict=True):
+        if text:
+            pooled.setdefault(text, []).extend(a for a in given if a)
+    out = []
+    for text, given in zip(texts, answers, strict=True):
+        own = tuple(a for a in dict.fromkeys(fold(x) for x in given if x) if a)
+        variants = tuple(dict.fromkeys(k for a in given for k in answer_variants(a)))
+        others = [a for a in pooled.get(text, []) if fold(a) not in own] if text else []
+        same = tuple(dict.fromkeys(fold(a) for a in others))
+        same_keys = tuple(dict.fromkeys(k for a in others for k in answer_variants(a) if k not in variants))
+        out.append(_Answers(own, variants, same, same_keys))
+    return out
+
+
+def _contains(ctx: _Context, doc: int, folded: tuple[str, ...], keys: tuple[str, ...]) -> bool:
+    if folded and any(a in ctx.passages[doc] for a in folded):
+        return True
+    return bool(keys) and any(ctx.keyed_passage(doc).contains(k) for k in keys)
 
 
 @dataclass
@@ -311,7 +366,7 @@ def _pick(
     scores: np.ndarray,
     complete: bool,
     excluded: set[int],
-    answers: list[str],
+    answers: _Answers,
     limit: float | None,
 ) -> _Pick | None:
     """Walk one query's ranking (sorted by score, then corpus order); None when the walk reached the
@@ -331,7 +386,7 @@ def _pick(
         if ctx.blank[doc]:
             continue
         if doc in excluded:
-            pick.dropped[0] += 1
+            pick.dropped[_POSITIVE] += 1
             continue
         rank += 1
         if rank < s.rank_from:
@@ -340,11 +395,15 @@ def _pick(
             break
         pick.candidates += 1
         if labels is not None and int(labels[doc]) in positive_labels:
-            pick.dropped[1] += 1
-        elif answers and any(a in ctx.passages[doc] for a in answers):
-            pick.dropped[2] += 1
+            pick.dropped[_NEAR_DUPLICATE] += 1
+        elif _contains(ctx, doc, answers.own, ()):
+            pick.dropped[_ANSWER] += 1
+        elif _contains(ctx, doc, (), answers.variants):
+            pick.dropped[_VARIANT] += 1
+        elif _contains(ctx, doc, answers.same_question, answers.same_question_variants):
+            pick.dropped[_SAME_QUESTION] += 1
         elif limit is not None and score >= limit:
-            pick.dropped[3] += 1
+            pick.dropped[_MARGIN] += 1
         else:
             pick.rows.append(doc)
             pick.scores.append(float(score))
@@ -483,13 +542,9 @@ def mine_negatives(
 
         minhash = MinHashSettings(shingle="char", ngram=5, threshold=settings.near_duplicate_threshold)
         label = cluster_texts(texts, minhash).label
-    folded_passages = (
-        [fold(f"{title} {text}") for title, text in zip(titles, texts, strict=True)] if settings.answers else []
-    )
-    ctx = _Context(settings, ranker, label, folded_passages, blank, docs)
-    folded_answers = [[a for a in dict.fromkeys(fold(x) for x in ans if x) if a] for ans in answers]
-    if not settings.answers:
-        folded_answers = [[] for _ in answers]
+    raw_passages = [f"{title} {text}" for title, text in zip(titles, texts, strict=True)] if settings.answers else []
+    ctx = _Context(settings, ranker, label, [fold(p) for p in raw_passages], blank, docs, raw=raw_passages)
+    guards = _answer_guards(queries, answers) if settings.answers else [_Answers()] * n
 
     search_started = time.perf_counter()
     out_rows: list[list[int]] = [[] for _ in range(n)]
@@ -508,10 +563,10 @@ def mine_negatives(
             best[q] = _best_positive(ranker, q, positive_rows[q], top_docs[i], top_scores[i])
             limit = _threshold(best[q], settings.margin)
             complete = k >= docs or len(ranked_docs) == 0
-            pick = _pick(ctx, ranked_docs, ranked_scores, complete, excluded[q], folded_answers[q], limit)
+            pick = _pick(ctx, ranked_docs, ranked_scores, complete, excluded[q], guards[q], limit)
             if pick is None:  # ties at the cut: rank again over the whole corpus
                 ranked_docs, ranked_scores = _exact(ctx, q, float(ranked_scores[-1]))
-                pick = _pick(ctx, ranked_docs, ranked_scores, True, excluded[q], folded_answers[q], limit)
+                pick = _pick(ctx, ranked_docs, ranked_scores, True, excluded[q], guards[q], limit)
                 assert pick is not None
             out_rows[q], out_scores[q] = pick.rows, pick.scores
             dropped[q] = pick.dropped

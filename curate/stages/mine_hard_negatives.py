@@ -45,7 +45,9 @@ class MineHardNegativesParams(Params):
     near_duplicate_threshold: float = 0.8
     """Jaccard similarity from which two passages are near-duplicates."""
     answers: bool = True
-    """Drop passages that contain one of the question's answers (NFC, whitespace and case folded)."""
+    """Drop passages that contain one of the question's answers (NFC, whitespace and case folded),
+    another form of one (NFKC, punctuation and spacing folded, ``아미(ARMY)`` -> ``아미``, ``ARMY``)
+    or an answer of the same question asked elsewhere in the set."""
     corpus: str | None = None
     """More candidate passages: a BEIR or Parquet folder (its corpus), or a corpus file in any
     readable format (``doc_id``/``_id``, ``title``, ``text``)."""

@@ -30,19 +30,20 @@ The published rules were written for English web pages. Korean choices (definiti
   Javascript phrases include the Korean ones; C4's bad-words rule is not applied (no word list is
   shipped);
 - ``korean_quality`` (not a published filter) rejects mostly-jamo texts (``ㅋㅋㅋ``, ``ㅠㅠ``,
-  ``ㅁㄴㅇㄹ``) and long runs (``ㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋ``, ``!!!!!!!!!!!``).
+  ``ㅁㄴㅇㄹ``) and long runs of one letter or jamo (``ㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋ``; punctuation runs
+  such as ``..........`` pass).
 
 The rules judge documents: on short texts (reviews, questions) several of them reject most rows by
 design (Gopher's 50-word minimum, C4's five sentences, Gopher's symbol and ellipsis ratios), so
 switch those rules off for such data. On the 712,404 NSMC reviews the defaults reject: 100 %
 (``gopher_quality``, word count), 0.3 % (``gopher_repetition``), 99.3 % (``c4_quality``, fewer
 than 5 sentences), 50.5 % (``fineweb_quality``; first reasons: no sentence end 36.6 %, short
-lines 13.9 %) and 0.8 % (``korean_quality``).
+lines 13.9 %) and 0.5 % (``korean_quality``).
 
 Usage::
 
     - use: gopher_quality            # documents; Korean bounds apply to Hangul-dominant text
-    - use: korean_quality            # reviews: mostly-jamo texts and long ㅋㅋㅋ/!!! runs
+    - use: korean_quality            # reviews: mostly-jamo texts and long ㅋㅋㅋ/ㅠㅠㅠ runs
       params: {field: text, max_repeat_char_run: 20}
 """
 
@@ -502,9 +503,9 @@ class KoreanQualityParams(QualityParams):
     is mostly laughter, crying or keyboard mash (``ㅋㅋㅋ``, ``ㅠㅠ``, ``ㅁㄴㅇㄹ``). ``재밌다ㅋㅋ`` is 0.4.
     In NSMC reviews 0.44 % are above 0.5 (99th percentile 0.33)."""
     max_repeat_char_run: Count | None = 10
-    """Longest allowed run of one character or one two-character unit (``ㅋㅋㅋ``, ``하하하``,
-    ``ㅋㅎㅋㅎ``, ``!!!``, ``~~~``, ``...``; whitespace and digits excluded). In NSMC reviews the 99th
-    percentile is 7 and 0.48 % have a run above 10."""
+    """Longest allowed run of one letter or one two-letter unit, jamo included (``ㅋㅋㅋ``, ``하하하``,
+    ``ㅋㅎㅋㅎ``, ``ㅠㅠㅠ``); punctuation, symbols and digits never count (``.....``, ``!!!``, ``~~~``
+    pass). In NSMC reviews the 99th percentile is 4 and 0.21 % have a run above 10."""
     min_hangul_ratio: Ratio | None = None
     """Smallest Hangul share of the letters; null (default): no rule (use language_id to pick a
     language)."""
@@ -519,9 +520,9 @@ class KoreanQuality(QualityStage):
     ``korean_repeat_char_run`` (> max_repeat_char_run), ``korean_hangul_ratio``
     (< min_hangul_ratio, off by default), ``korean_hangul_char_ratio`` (< min_hangul_char_ratio,
     off by default). Not a published filter: the rules target patterns the English rules miss
-    (``ㅋㅋㅋㅋ``, ``ㅠㅠㅠ``, ``ㄷㄷ``, ``하하하하``, ``!!!!!``, ``~~~~``), with defaults set from the NSMC
-    review distribution so that ordinary use (``재밌다ㅋㅋ``, ``최고!!``) passes. Works on any length
-    of text, unlike the document rules of the other quality stages.
+    (``ㅋㅋㅋㅋ``, ``ㅠㅠㅠ``, ``ㄷㄷ``, ``하하하하``), with defaults set from the NSMC review
+    distribution so that ordinary use (``재밌다ㅋㅋ``, ``최고!!``, ``정말 재밌는 영화다.........``)
+    passes. Works on any length of text, unlike the document rules of the other quality stages.
     """
 
     name = "korean_quality"

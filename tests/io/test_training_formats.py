@@ -1,4 +1,4 @@
-"""Retriever training files from triplets: DPR JSON and sentence-transformers columns."""
+"""Retriever training files from triplets: DPR JSON and sentence-transformers rows; every negative written."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import pytest
 from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.io import WRITE_FORMATS, read, write
-from curate.io.training import TRAINING_FORMATS, sentence_transformers_table, write_sentence_transformers
+from curate.io.training import (
+    TRAINING_FORMATS,
+    TrainingCounts,
+    sentence_transformers_table,
+    training_counts,
+    write_sentence_transformers,
+)
 from curate.stages.mine_hard_negatives import MineHardNegatives
 from tests.conftest import REPO
 
@@ -65,43 +71,53 @@ def test_dpr_from_plain_triplets_has_empty_titles_and_null_ids(tmp_path):
     assert json.loads(empty.read_text(encoding="utf-8")) == []
 
 
+def read_back(path) -> pa.Table:
+    """A sentence-transformers file as written: JSON Lines (gzip or not) or Parquet."""
+    if path.name.endswith(".parquet"):
+        return pq.read_table(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return pa.Table.from_pylist([json.loads(line) for line in handle])
+
+
 @pytest.mark.parametrize("name", ["train.jsonl", "train.jsonl.gz", "train.parquet"])
-def test_sentence_transformers_columns(mined, tmp_path, name):
+def test_sentence_transformers_writes_one_row_per_negative(mined, tmp_path, name):
     path = write(mined, tmp_path / name, format="sentence-transformers")
-    if name.endswith(".parquet"):
-        table = pq.read_table(path)
-    else:
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as handle:
-            table = pa.Table.from_pylist([json.loads(line) for line in handle])
+    table = read_back(path)
     rows = mined.to_arrow().to_pylist()
-    k = min(len(r["negatives"]) for r in rows)
-    assert table.column_names == ["anchor", "positive", *(f"negative_{i + 1}" for i in range(k))]
-    assert table.num_rows == len(rows)  # no row dropped
-    for written, row in zip(table.to_pylist(), rows, strict=True):
-        assert written["anchor"] == row["query"] and written["positive"] == row["positive"]
-        assert [written[f"negative_{i + 1}"] for i in range(k)] == row["negatives"][:k]
+    assert table.column_names == ["anchor", "positive", "negative"]
+    expected = [(r["query"], r["positive"], n) for r in rows for n in r["negatives"]]
+    assert [(w["anchor"], w["positive"], w["negative"]) for w in table.to_pylist()] == expected  # in rank order
+    assert len({len(r["negatives"]) for r in rows}) > 1  # the sample's rows differ in count: none is cut
+    assert training_counts(mined.to_arrow(), "sentence-transformers") == TrainingCounts(
+        "sentence-transformers", rows=len(expected), negatives=len(expected), triplets=len(rows)
+    )
 
 
-def test_sentence_transformers_keeps_the_smallest_negative_count():
+def test_sentence_transformers_keeps_every_negative_of_uneven_rows():
     table = pa.table(
         {
             "query": ["q1", "q2", "q3"],
             "positive": ["p1", "p2", "p3"],
-            "negatives": [["a", "b", "c"], ["d", "e"], ["f", "g", "h"]],
+            "negatives": [["a", "b", "c"], ["d"], ["f", "g"]],
         }
     )
     rows = sentence_transformers_table(table)
-    assert rows.column_names == ["anchor", "positive", "negative_1", "negative_2"]
-    assert rows.column("negative_2").to_pylist() == ["b", "e", "g"]
-    assert sentence_transformers_table(table, negatives=1).column_names == ["anchor", "positive", "negative_1"]
-    with pytest.raises(ConfigError, match="more negative columns"):
-        sentence_transformers_table(table, negatives=3)
+    assert rows.column_names == ["anchor", "positive", "negative"]
+    assert rows.to_pylist() == [
+        {"anchor": q, "positive": p, "negative": n}
+        for q, p, n in [("q1", "p1", "a"), ("q1", "p1", "b"), ("q1", "p1", "c"), ("q2", "p2", "d"),
+                        ("q3", "p3", "f"), ("q3", "p3", "g")]
+    ]  # fmt: skip
+    assert training_counts(table, "sentence-transformers").describe() == (
+        "6 rows (anchor, positive, negative), one per negative of 3 triplets"
+    )
     pairs = pa.table({"query": ["q"], "positive": ["p"], "negatives": [[]]})
-    assert sentence_transformers_table(pairs).column_names == ["anchor", "positive"]
+    assert sentence_transformers_table(pairs).to_pylist() == [{"anchor": "q", "positive": "p"}]
+    assert training_counts(pairs, "sentence-transformers").describe() == "1 rows (anchor, positive), no negatives"
 
 
-def test_sentence_transformers_refuses_to_drop_every_negative(tmp_path):
+def test_sentence_transformers_refuses_to_drop_a_pair(tmp_path):
     table = pa.table({"query": ["q1", "q2"], "positive": ["p1", "p2"], "negatives": [["a"], []]})
     with pytest.raises(ConfigError, match="row 1") as info:
         write(Dataset(kind="triplets", table=table), tmp_path / "st.jsonl", format="sentence-transformers")
@@ -112,9 +128,19 @@ def test_sentence_transformers_refuses_to_drop_every_negative(tmp_path):
 def test_sentence_transformers_needs_jsonl_or_parquet(mined, tmp_path):
     with pytest.raises(ConfigError, match="JSON Lines or Parquet"):
         write(mined, tmp_path / "train.csv", format="sentence-transformers")
+    write_sentence_transformers(mined.to_arrow(), tmp_path / "direct.parquet")
+    assert pq.read_table(tmp_path / "direct.parquet").column_names == ["anchor", "positive", "negative"]
+
+
+def test_dpr_and_triplets_counts_are_what_the_files_hold(mined, tmp_path):
     table = mined.to_arrow()
-    write_sentence_transformers(table, tmp_path / "direct.parquet", negatives=1)
-    assert pq.read_table(tmp_path / "direct.parquet").column_names == ["anchor", "positive", "negative_1"]
+    entries = json.loads(write(mined, tmp_path / "train.json", format="dpr").read_text(encoding="utf-8"))
+    counts = training_counts(table, "dpr")
+    assert counts.rows == len(entries) and counts.negatives == sum(len(e["hard_negative_ctxs"]) for e in entries)
+    assert counts.describe() == f"{len(entries):,} entries, {counts.negatives:,} hard negatives"
+    lines = write(mined, tmp_path / "t.jsonl").read_text(encoding="utf-8").splitlines()
+    plain = training_counts(table, "jsonl")
+    assert plain.rows == len(lines) and plain.negatives == sum(len(json.loads(x)["negatives"]) for x in lines)
 
 
 @pytest.mark.parametrize("fmt", ["dpr", "sentence-transformers"])

@@ -51,7 +51,11 @@ def test_count_sentences_korean_and_english():
 @pytest.mark.parametrize(
     ("text", "run"),
     [("", 0), ("좋다", 1), ("재밌다ㅋㅋ", 2), ("ㅋㅋㅋㅋㅋ", 5), ("하하하하하하 웃겼다", 6), ("ㅋㅎㅋㅎㅋㅎ", 6),
-     ("최고!!!!!", 5), ("좋아요~~~~", 4), ("ㅋㅋ ㅋㅋ ㅋㅋ", 2), ("1000000원", 1), ("아ㅠㅠㅠ", 3)],
+     ("ㅋㅋ ㅋㅋ ㅋㅋ", 2), ("1000000원", 1), ("아ㅠㅠㅠ", 3), ("Goooood", 5), ("꿀잼꿀잼꿀잼", 6),
+     ("아ㅏㅏㅏㅏ", 4),
+     # punctuation, symbols and digits never make a run, whatever their length
+     ("최고!!!!!", 1), ("좋아요~~~~", 1), ("정말 재밌는 영화다..............", 1), ("♥♥♥♥♥♥", 1),
+     ("!!!!!!!!!!!!", 1), ("미쉘.....미쉘.....", 1), ("ㅋㅋㅋ!!!!!!!!ㅋㅋ", 3)],
 )  # fmt: skip
 def test_longest_repeat_run(text, run):
     assert h.longest_repeat_run(text) == run

@@ -15,6 +15,7 @@ from curate.errors import ConfigError
 from curate.io import read
 from curate.retrieval.build import mrc_passages
 from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, fold, mine_negatives, tokenize
+from curate.text.answers import KeyedText, answer_variants
 from tests.conftest import REPO
 
 SAMPLE = REPO / "sample_data" / "korquad_sample.json"
@@ -55,6 +56,29 @@ def sample() -> Sample:
     return Sample()
 
 
+def answer_in(answers: list[str], passage: str) -> str | None:
+    """Which answer guard a passage (title + text) fails for these answers: ``answer`` (as written,
+    folded), ``answer_variant`` (a variant key) or None."""
+    if any(fold(a) and fold(a) in fold(passage) for a in answers):
+        return "answer"
+    keyed = KeyedText.of(passage)
+    if any(keyed.contains(k) for a in answers for k in answer_variants(a)):
+        return "answer_variant"
+    return None
+
+
+def same_question_answers(sample: Sample, q: int) -> list[str]:
+    """The answers of the other questions asked with the same (folded) text."""
+    own = {fold(a) for a in sample.answers[q]}
+    return [
+        a
+        for other, text in enumerate(sample.queries)
+        if other != q and fold(text) == fold(sample.queries[q])
+        for a in sample.answers[other]
+        if fold(a) not in own
+    ]
+
+
 def reference(sample: Sample, settings: MiningSettings) -> tuple[list[list[int]], np.ndarray]:
     """Straightforward re-implementation: score every passage with bm25s, sort by (score desc, row),
     walk the ranking applying the guards in order."""
@@ -63,7 +87,7 @@ def reference(sample: Sample, settings: MiningSettings) -> tuple[list[list[int]]
     model.index(tokenize(passages, settings.tokenizer), show_progress=False)
     labels = cluster_texts(sample.texts, MinHashSettings(threshold=settings.near_duplicate_threshold)).label
     folded = [fold(t) for t in sample.texts]
-    folded_passages = [fold(f"{t or ''} {x}") for t, x in zip(sample.titles, sample.texts, strict=True)]
+    passages_with_titles = [f"{t or ''} {x}" for t, x in zip(sample.titles, sample.texts, strict=True)]
     out, dropped = [], np.zeros((len(sample.queries), len(GUARDS)), np.int64)
     for q, (query, pos, answers) in enumerate(zip(sample.queries, sample.positives, sample.answers, strict=True)):
         tokens = tokenize([query], settings.tokenizer)[0]
@@ -76,19 +100,22 @@ def reference(sample: Sample, settings: MiningSettings) -> tuple[list[list[int]]
         picked, rank = [], 0
         for r in order:
             if r in excluded:
-                dropped[q, 0] += 1
+                dropped[q, GUARDS.index("positive")] += 1
                 continue
             rank += 1
             if rank < settings.rank_from:
                 continue
             if rank > settings.rank_to:
                 break
+            own_answer = answer_in(answers, passages_with_titles[r]) if settings.answers else None
             if settings.near_duplicates and labels[r] in {labels[o] for o in excluded}:
-                dropped[q, 1] += 1
-            elif settings.answers and any(fold(a) in folded_passages[r] for a in answers if fold(a)):
-                dropped[q, 2] += 1
+                dropped[q, GUARDS.index("near_duplicate")] += 1
+            elif own_answer is not None:
+                dropped[q, GUARDS.index(own_answer)] += 1
+            elif settings.answers and answer_in(same_question_answers(sample, q), passages_with_titles[r]):
+                dropped[q, GUARDS.index("same_question")] += 1
             elif limit is not None and scores[r] >= limit:
-                dropped[q, 3] += 1
+                dropped[q, GUARDS.index("margin")] += 1
             else:
                 picked.append(r)
                 if len(picked) == settings.count:
@@ -110,8 +137,8 @@ def check_guarantees(sample: Sample, mined: Mined, settings: MiningSettings) -> 
             if settings.near_duplicates:
                 assert all(labels[r] != labels[o] for o in own)
             if settings.answers:
-                passage = fold(f"{sample.titles[r] or ''} {sample.texts[r]}")
-                assert not any(fold(a) in passage for a in sample.answers[q])
+                passage = f"{sample.titles[r] or ''} {sample.texts[r]}"
+                assert answer_in(sample.answers[q] + same_question_answers(sample, q), passage) is None
 
 
 # --------------------------------------------------------------------------- on the sample
@@ -271,6 +298,60 @@ def test_answer_guard_folds_unicode_whitespace_and_case():
     titled = corpus_of(["서울의 전망대는 많다.", "서울의 전망대를 소개한다."], titles=["", "남산 타워"])
     mined = mine_negatives(titled, ["서울의 전망대는?"], [["d0"]], [["남산 타워", " ", ""]], settings)
     assert mined.negatives == [[]] and mined.guards["answer"] == 1
+
+
+def test_answer_variants_guard_parenthetical_and_folded_forms():
+    corpus = corpus_of(
+        [
+            "방탄소년단의 팬클럽 이름은 아미(ARMY)이다.",
+            "방탄소년단 팬클럽 아미는 세계 곳곳에 있다.",
+            "The fan club of 방탄소년단 is called ＡＲＭＹ.",
+            "방탄소년단 팬클럽의 규모는 크다.",
+        ]
+    )
+    query, answers = ["방탄소년단 팬클럽 이름은?"], [["아미(ARMY)"]]
+    settings = MiningSettings(near_duplicates=False)
+    mined = mine_negatives(corpus, query, [["d0"]], answers, settings)
+    assert mined.negatives == [["d3"]]
+    assert (mined.guards["answer"], mined.guards["answer_variant"]) == (0, 2)
+    unguarded = mine_negatives(corpus, query, [["d0"]], answers, MiningSettings(near_duplicates=False, answers=False))
+    assert set(unguarded.negatives[0]) == {"d1", "d2", "d3"}
+
+
+def test_answer_variant_of_an_english_acronym_is_a_whole_word():
+    corpus = corpus_of(
+        [
+            "The code of ethics of the American Medical Association (AMA) covers doctors.",
+            "Doctors follow the AMA code of ethics.",
+            "Doctors on the Amazon follow a code of ethics.",
+            "A code of ethics for doctors.",
+        ]
+    )
+    answers = [["the American Medical Association (AMA)"]]
+    mined = mine_negatives(corpus, ["Whose code of ethics do doctors follow?"], [["d0"]], answers,
+                           MiningSettings(near_duplicates=False, tokenizer="word"))  # fmt: skip
+    assert set(mined.negatives[0]) == {"d2", "d3"} and mined.guards["answer_variant"] == 1
+
+
+def test_answers_of_an_identical_question_guard_it_too():
+    corpus = corpus_of(
+        [
+            "Internet2 partnered with Qwest and with Level 3 Communications.",
+            "In 2007 Internet2 partnered with Level 3 Communications on a new network.",
+            "Internet2 first partnered with Qwest.",
+            "Internet2 is a not-for-profit network.",
+        ]
+    )
+    queries = ["Who did Internet2 partner with?", "who did internet2  partner with?", "What is Internet2?"]
+    answers = [["Qwest"], ["Level 3 Communications"], ["a not-for-profit network"]]
+    settings = MiningSettings(near_duplicates=False, tokenizer="word")
+    mined = mine_negatives(corpus, queries, [["d0"], ["d0"], ["d3"]], answers, settings)
+    assert mined.negatives[0] == ["d3"] and mined.negatives[1] == ["d3"]
+    assert mined.dropped[0, GUARDS.index("answer")] == mined.dropped[0, GUARDS.index("same_question")] == 1
+    assert mined.dropped[1, GUARDS.index("answer")] == mined.dropped[1, GUARDS.index("same_question")] == 1
+    assert mined.guards["same_question"] == 2  # the third question has no twin
+    alone = mine_negatives(corpus, queries[:1], [["d0"]], answers[:1], settings)
+    assert "d1" in alone.negatives[0] and alone.guards["same_question"] == 0
 
 
 def test_near_duplicate_of_the_positive_is_dropped():

@@ -59,7 +59,9 @@ def test_a_good_news_paragraph_passes_every_default_rule(cls, text):
 
 
 def test_a_short_review_with_laughter_passes_korean_quality():
-    result = KoreanQuality()(documents("재밌다ㅋㅋ", "최고의 영화!! 또 보고 싶어요~~", "아 진짜 슬프다ㅠㅠ"))
+    reviews = ("재밌다ㅋㅋ", "최고의 영화!! 또 보고 싶어요~~", "아 진짜 슬프다ㅠㅠ", "정말 재밌는 영화다..............",
+               "재밌네요!!!!!!!!!!!!", "넘 좋아요~~~~~~~~~~~~ ♥♥♥♥♥♥♥♥♥♥♥♥")  # fmt: skip
+    result = KoreanQuality()(documents(*reviews))
     assert result.stats.rows_rejected == 0
 
 
@@ -98,7 +100,8 @@ def test_a_short_review_with_laughter_passes_korean_quality():
         (FineWebQuality, "짧은 줄이다.\n또 짧은 줄.\n이것도 짧다.\n" + KO_NEWS, "fineweb_short_line_ratio"),
         (KoreanQuality, LAUGHTER, "korean_jamo_ratio"),
         (KoreanQuality, KEYBOARD_MASH, "korean_jamo_ratio"),
-        (KoreanQuality, "진짜 감동적인 영화였다!!!!!!!!!!!!!!!", "korean_repeat_char_run"),
+        (KoreanQuality, "진짜 웃긴다 하하하하하하하하하하하하 최고", "korean_repeat_char_run"),
+        (KoreanQuality, "꿀잼꿀잼꿀잼꿀잼꿀잼꿀잼", "korean_repeat_char_run"),
     ],
 )
 def test_bad_text_fails_with_its_rule(cls, text, reason):
