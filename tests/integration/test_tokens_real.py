@@ -81,5 +81,7 @@ def test_chunking_to_320_tokens_brings_every_question_under_384(xquad_tokenizer)
     checked = MrcChecks(tokenizer=str(tokenizer_path), max_length=384, filter=False)(chunked.kept)
     rows = checked.kept.to_arrow().to_pylist()
     assert max(r["mrc_context_tokens"] for r in rows) <= 320
-    assert not any({"mrc_over_token_budget", "mrc_answer_beyond_budget", "mrc_span_invalid"} & set(r["mrc_flags"]) for r in rows)
+    assert not any(
+        {"mrc_over_token_budget", "mrc_answer_beyond_budget", "mrc_span_invalid"} & set(r["mrc_flags"]) for r in rows
+    )
     assert reader_verdicts(tokenizer_path, rows) == [(False, False)] * len(rows)

@@ -29,7 +29,9 @@ def test_counts_every_text_field_exactly_on_the_sample(tokenizer_path):
     assert result.stats.rows_kept == data.num_rows and result.stats.rows_rejected == 0
     for field in ("context", "question"):
         assert table.column(f"tokens_{field}").type == pa.int32()
-        assert table.column(f"tokens_{field}").to_pylist() == own_counts(tokenizer_path, table.column(field).to_pylist())
+        assert table.column(f"tokens_{field}").to_pylist() == own_counts(
+            tokenizer_path, table.column(field).to_pylist()
+        )
     assert REGISTRY["token_count"] is TokenCount
 
 
@@ -53,7 +55,9 @@ def test_bounds_reject_with_the_field_count_and_bound(tokenizer_path):
 
 
 def test_filter_false_only_scores_and_null_text_counts_zero(tokenizer_path):
-    table = pa.table({"id": ["a", "b"], "text": ["재밌다 ㅋㅋ", "최고"], "text_pair": [None, "정말 최고"], "label": ["1", "1"]})
+    table = pa.table(
+        {"id": ["a", "b"], "text": ["재밌다 ㅋㅋ", "최고"], "text_pair": [None, "정말 최고"], "label": ["1", "1"]}
+    )
     data = Dataset.from_arrow(table, "classification")
     result = TokenCount(tokenizer=str(tokenizer_path), max_tokens=1, filter=False)(data)
     assert result.stats.rows_rejected == 0
@@ -62,7 +66,9 @@ def test_filter_false_only_scores_and_null_text_counts_zero(tokenizer_path):
 
 
 def test_triplets_count_query_and_positive_by_default(tokenizer_path):
-    table = pa.table({"query": ["서울의 인구는?"], "positive": ["서울의 인구는 약 940만 명이다."], "negatives": [["한강"]]})
+    table = pa.table(
+        {"query": ["서울의 인구는?"], "positive": ["서울의 인구는 약 940만 명이다."], "negatives": [["한강"]]}
+    )
     result = TokenCount(tokenizer=str(tokenizer_path))(Dataset.from_arrow(table, "triplets"))
     assert {"tokens_query", "tokens_positive"} <= set(result.kept.schema.names)
     assert "tokens_negatives" not in result.kept.schema.names
@@ -101,6 +107,8 @@ def test_configuration_errors_are_one_line(tokenizer_path, tmp_path):
         TokenCount(tokenizer=str(tokenizer_path), fields=["passage"])(data)
     with pytest.raises(ConfigError, match="fields listed twice: context"):
         TokenCount(tokenizer=str(tokenizer_path), fields=["context", "context"])
-    qrels = Dataset.from_arrow(pa.table({"query_id": ["q"], "doc_id": ["d"], "score": pa.array([1], pa.int32())}), "qrels")
+    qrels = Dataset.from_arrow(
+        pa.table({"query_id": ["q"], "doc_id": ["d"], "score": pa.array([1], pa.int32())}), "qrels"
+    )
     with pytest.raises(ConfigError, match="kind 'qrels' has no text field"):
         TokenCount(tokenizer=str(tokenizer_path))(qrels)
