@@ -30,7 +30,8 @@ With ``tokenizer`` (a local Hugging Face ``tokenizer.json``), the reader's own b
 tokenizer's post-processor, not assumed). Columns ``mrc_question_tokens``, ``mrc_context_tokens``,
 ``mrc_input_tokens`` (both plus the special tokens) and ``mrc_answer_end_tokens`` (the smallest
 ``max_length`` whose first window still holds the whole first answer: question, special tokens and
-the context tokens up to the answer's last character; null without an exact answer). None of them
+the context tokens up to the first one reaching the answer's end, the test Hugging Face's
+question-answering examples use to label a window; null without an exact answer). None of them
 depends on ``max_length``, so changing it recomputes nothing.
 
 - ``mrc_over_token_budget``: ``mrc_input_tokens`` above ``max_length``: the reader truncates the
@@ -400,7 +401,7 @@ class MrcChecks(ScoreStage):
                 return detail
             windows = reader_windows(question, context, total - question - context, p.max_length, p.doc_stride)
             if windows is None:
-                return f"{detail} (the question leaves no room for doc_stride {p.doc_stride})"
+                return f"{detail} (the question leaves no more than doc_stride {p.doc_stride} context tokens a window)"
             return f"{detail} ({windows} windows with doc_stride {p.doc_stride})"
 
         return [

@@ -358,6 +358,11 @@ def test_budget_checks_reject_when_asked_and_count_windows_with_a_stride(tokeniz
         f"mrc_answer_end_tokens={late['mrc_answer_end_tokens']} > max_length 64"
     )
     assert windows > 2
+    wordy = row(
+        "wordy", "서울의 인구와 수도와 한강과 대한민국의 관계는 무엇인가? " * 4, context=LONG_CONTEXT, text="한라산"
+    )
+    (detail,) = stage(dataset([wordy])).rejected.to_arrow().column("reject_detail").to_pylist()
+    assert detail.split(";")[0].endswith("(the question leaves no more than doc_stride 16 context tokens a window)")
 
 
 def test_changing_max_length_recomputes_no_token(tokenizer_path, tmp_path, monkeypatch):
