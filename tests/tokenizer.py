@@ -19,10 +19,11 @@ def sample_texts() -> list[str]:
     return list(dict.fromkeys([r["context"] for r in rows] + [r["question"] for r in rows]))
 
 
-def train_wordpiece(texts: list[str], vocab_size: int = 2000) -> Tokenizer:
-    """A BERT-like WordPiece tokenizer (NFC, BERT pre-tokenizer, ``[CLS] A [SEP] B [SEP]``)."""
+def train_wordpiece(texts: list[str], vocab_size: int = 2000, *, uncased: bool = False) -> Tokenizer:
+    """A BERT-like WordPiece tokenizer (NFC, or BERT's uncased normalizer; BERT pre-tokenizer;
+    ``[CLS] A [SEP] B [SEP]``)."""
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True) if uncased else normalizers.NFC()
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.train_from_iterator(
         texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False)

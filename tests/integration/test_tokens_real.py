@@ -7,11 +7,12 @@ question-answering examples (the window's last context token reaches the answer'
 import json
 
 import pytest
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer
 
 from curate import io
 from curate.stages import ChunkPassages, MrcChecks
 from tests.conftest import needs_shared
+from tests.tokenizer import train_wordpiece
 
 pytestmark = pytest.mark.integration
 
@@ -24,17 +25,7 @@ def xquad_tokenizer(tmp_path_factory):
     for article in json.loads(source.read_text(encoding="utf-8"))["data"]:
         for paragraph in article["paragraphs"]:
             texts += [paragraph["context"], *(qa["question"] for qa in paragraph["qas"])]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=8000, special_tokens=special, show_progress=False)
-    )
-    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-    )
+    tokenizer = train_wordpiece(texts, vocab_size=8000, uncased=True)
     path = tmp_path_factory.mktemp("xquad_tokenizer") / "tokenizer.json"
     tokenizer.save(str(path))
     return path, source
