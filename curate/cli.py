@@ -602,7 +602,11 @@ def chunk_passages(
     dst: Annotated[Path, typer.Argument(help="Output folder (retrieval) or file (MRC).")],
     size: Annotated[int, typer.Option("--size", help="Largest passage, in --unit.")] = 500,
     overlap: Annotated[int, typer.Option("--overlap", help="Overlap between passages, in --unit.")] = 0,
-    unit: Annotated[str, typer.Option("--unit", help="chars or words.")] = "chars",
+    unit: Annotated[str, typer.Option("--unit", help="chars, words or tokens (needs --tokenizer).")] = "chars",
+    tokenizer: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--tokenizer", help="A Hugging Face tokenizer.json (or its folder), for --unit tokens."),
+    ] = None,
     to: Annotated[Optional[str], typer.Option("--to", help="Output format (default from DST).")] = None,  # noqa: UP045
     from_: FromOpt = None,
 ) -> None:
@@ -612,7 +616,7 @@ def chunk_passages(
     from curate.stages.chunk_passages import ChunkPassages
 
     with _errors():
-        stage = ChunkPassages(size=size, overlap=overlap, unit=unit)  # checks the values
+        stage = ChunkPassages(size=size, overlap=overlap, unit=unit, tokenizer=tokenizer)  # checks the values
         fmt = from_ or io.detect_format(src)
         if io.is_bundle(src, fmt):
             parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
@@ -627,6 +631,7 @@ def chunk_passages(
                 size=size,
                 overlap=overlap,
                 unit=unit,  # type: ignore[arg-type]
+                tokenizer=tokenizer,
             )
             tables = {**parts, "corpus": corpus, "qrels": qrels}
             io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)

@@ -64,3 +64,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if skipped:
         terminalreporter.write_sep("!", f"{len(skipped)} LABEL STUDIO TESTS SKIPPED", red=True, bold=True)
         terminalreporter.write_line(NOT_INSTALLED, red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def tokenizer_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A WordPiece ``tokenizer.json`` trained on the sample data (``tests/tokenizer.py``)."""
+    from tests.tokenizer import save_sample_tokenizer
+
+    return save_sample_tokenizer(tmp_path_factory.mktemp("tokenizer") / "tokenizer.json")

@@ -244,7 +244,27 @@ def test_chunk_passages_on_a_retrieval_folder_and_on_an_mrc_file(tmp_path):
     mrc = curate("chunk-passages", REPO / "sample_data" / "korquad_sample.json", tmp_path / "c.json", "--size", "150")
     assert mrc.returncode == 0 and "questions not chunked (span_invalid 23)" in mrc.stderr
     bad = curate("chunk-passages", folder, tmp_path / "x", "--unit", "tokens")
-    assert bad.returncode == 2 and "unit" in bad.stderr
+    assert bad.returncode == 2 and "unit 'tokens' needs tokenizer" in bad.stderr
+
+
+def test_chunk_passages_in_tokens_with_a_local_tokenizer(tmp_path, tokenizer_path):
+    from tokenizers import Tokenizer
+
+    from tests.conftest import REPO
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    folder = tmp_path / "beir"
+    assert curate("mrc-to-retrieval", REPO / "sample_data" / "korquad_sample.json", folder).returncode == 0
+    args = ("--unit", "tokens", "--tokenizer", tokenizer_path, "--size", "48", "--overlap", "8")
+    chunked = curate("chunk-passages", folder, tmp_path / "chunked", *args)
+    assert chunked.returncode == 0, chunked.stderr
+    corpus = [json.loads(line) for line in (tmp_path / "chunked" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert f"corpus 39 -> {len(corpus)} passages" in chunked.stdout and len(corpus) > 39
+    split = [doc["text"] for doc in corpus if "#" in doc["_id"]]
+    assert split and all(len(tokenizer.encode(text, add_special_tokens=False)) <= 48 for text in split)
+    missing = curate("chunk-passages", folder, tmp_path / "y", "--unit", "tokens", "--tokenizer", tmp_path / "none.json")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert f"tokenizer file not found at {tmp_path / 'none.json'}" in missing.stderr and not (tmp_path / "y").exists()
 
 
 def test_label_issues_flags_planted_wrong_labels_and_writes_the_ranked_table(tmp_path):

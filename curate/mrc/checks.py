@@ -13,6 +13,11 @@ Problem codes:
 - ``duplicate_id``: the id appeared on an earlier row.
 - ``answer_not_found``: (repair only) the answer text occurs nowhere in the context, even after
   NFC and whitespace folding.
+
+Token budgets of a reader (:func:`reader_input`, :func:`reader_windows`): a reader sees
+``[CLS] question [SEP] context [SEP]`` (its tokenizer's special tokens) cut to ``max_length``
+tokens; the context is truncated (or, with a stride, split into overlapping windows), never the
+question. Counts come from :mod:`curate.text.tokens`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.text.spans import repair_span
+from curate.text.tokens import Offsets, tokens_through
 
 PROBLEMS = {
     "span_mismatch": "context at answer_start is not the answer text",
@@ -151,3 +157,51 @@ def repair_row(
         p for p in check_row(context, fixed, is_impossible) if p.code in ("no_answers", "impossible_with_answers")
     ]
     return RowRepair(fixed, plausible, notes, unrepaired)
+
+
+@dataclass(frozen=True)
+class ReaderInput:
+    """Token lengths of one (question, context) reader input: ``question`` and ``context`` tokens,
+    ``total`` = question + context + the special tokens of a pair, and ``answer_end``: the smallest
+    ``max_length`` whose first window holds the whole answer (question + special tokens + the
+    context tokens up to the first one whose end offset reaches the answer's end, the test of
+    Hugging Face's question-answering examples), None without an exact answer."""
+
+    question: int
+    context: int
+    total: int
+    answer_end: int | None
+
+
+def reader_input(
+    context: str,
+    question_tokens: int,
+    context_offsets: Offsets,
+    special_tokens: int,
+    answer: dict[str, Any] | None,
+) -> ReaderInput:
+    """The :class:`ReaderInput` of a question with ``question_tokens`` tokens on ``context``, whose
+    tokens have ``context_offsets`` (code points), for a tokenizer adding ``special_tokens`` to a
+    pair; ``answer`` is the answer the reader learns (``{"text", "answer_start"}``), or None."""
+    fixed = question_tokens + special_tokens
+    end = None
+    if answer is not None and span_problem(context, answer, "answer") is None:
+        end = fixed + tokens_through(context_offsets, answer["answer_start"] + len(answer["text"]))
+    return ReaderInput(question_tokens, len(context_offsets), fixed + len(context_offsets), end)
+
+
+def reader_windows(
+    question_tokens: int, context_tokens: int, special_tokens: int, max_length: int, doc_stride: int
+) -> int | None:
+    """How many windows a reader with ``max_length`` and ``doc_stride`` (consecutive windows share
+    ``doc_stride`` context tokens) makes of one input, as Hugging Face tokenizers' truncation of
+    the second sequence with a stride does; None when the question and special tokens leave no
+    more than ``doc_stride`` tokens of context per window and the context does not fit (such a
+    reader refuses the input)."""
+    room = max_length - question_tokens - special_tokens
+    if context_tokens <= room:
+        return 1
+    if room <= doc_stride:
+        return None
+    step = room - doc_stride
+    return 1 + -(-(context_tokens - room) // step)

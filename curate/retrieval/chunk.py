@@ -1,10 +1,13 @@
 """Split long texts into passages on sentence boundaries (pure functions).
 
 :func:`chunk_text` packs whole sentences (:func:`curate.augment.sentences.sentence_spans`) into
-passages of at most ``size`` units, ``chars`` (code points) or ``words`` (whitespace-separated), the
-whitespace around a passage not counted. A sentence longer than ``size`` is cut between words, a
-word longer than ``size`` characters between characters; a passage that would end inside a sentence
-ends at the last sentence end it holds instead, when it holds one. ``overlap`` is an upper bound: the next
+passages of at most ``size`` units, ``chars`` (code points), ``words`` (whitespace-separated) or
+``tokens`` (subword tokens of a Hugging Face ``tokenizer.json``, special tokens not counted, each
+passage counted as the tokenizer encodes it alone), the whitespace around a passage not counted. A
+sentence longer than ``size`` is cut between words, a word longer than ``size`` units between
+characters (``tokens``: between its tokens, then characters, since a piece of a word may encode to
+more tokens alone); a passage that would end inside a sentence ends at the last sentence end it
+holds instead, when it holds one. ``overlap`` is an upper bound: the next
 passage starts with as many whole pieces (sentences, or words of a cut sentence) of the previous
 one as fit in ``overlap`` units, so with long sentences a small overlap may be none. ``protect``
 lists spans no cut may fall inside (answers): pieces around a protected span stay together (its
@@ -23,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import pyarrow as pa
@@ -31,32 +35,46 @@ from curate.augment.sentences import core, sentence_spans
 from curate.mrc.checks import span_problem
 from curate.text.normalize import Op, normalize_text
 from curate.text.spans import find_all
+from curate.text.tokens import count_tokens, load_tokenizer, token_offsets
 
-Unit = Literal["chars", "words"]
+Unit = Literal["chars", "words", "tokens"]
 UNITS: tuple[Unit, ...] = get_args(Unit)
 Span = tuple[int, int]
 
 _FOLD_OPS: tuple[Op, ...] = ("nfc", "whitespace")
 
 
-def _check(size: int, overlap: int, unit: str) -> None:
+def _check_unit(unit: str, tokenizer: str | Path | None) -> None:
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {list(UNITS)}: got {unit!r}")
+    if unit == "tokens" and tokenizer is None:
+        raise ValueError("unit 'tokens' needs a tokenizer (path to a tokenizer.json)")
+    if unit != "tokens" and tokenizer is not None:
+        raise ValueError(f"a tokenizer is only used with unit 'tokens', not {unit!r}")
+
+
+def _check(size: int, overlap: int, unit: str, tokenizer: str | Path | None = None) -> None:
+    _check_unit(unit, tokenizer)
     if size < 1:
         raise ValueError(f"size must be >= 1: got {size}")
     if not 0 <= overlap < size:
         raise ValueError(f"overlap must satisfy 0 <= overlap < size ({size}): got {overlap}")
 
 
-def text_length(text: str, unit: Unit) -> int:
-    """Length of ``text`` in ``unit``s, surrounding whitespace not counted."""
+def text_length(text: str, unit: Unit, tokenizer: str | Path | None = None) -> int:
+    """Length of ``text`` in ``unit``s, surrounding whitespace not counted (``tokens``: with the
+    ``tokenizer.json`` at ``tokenizer``)."""
+    _check_unit(unit, tokenizer)
+    if tokenizer is not None:
+        return count_tokens(load_tokenizer(tokenizer), [text.strip()])[0]
     return len(text.strip()) if unit == "chars" else len(text.split())
 
 
 class _Measure:
-    """O(1) length of any ``text[start:end]`` in units, surrounding whitespace not counted."""
+    """Length of any ``text[start:end]`` in units, surrounding whitespace not counted: O(1) for
+    ``chars`` and ``words``; for ``tokens`` the span is encoded (each span once)."""
 
-    def __init__(self, text: str, unit: Unit):
+    def __init__(self, text: str, unit: Unit, tokenizer: str | Path | None = None):
         n = len(text)
         self.text, self.unit = text, unit
         self.first = [n] * (n + 1)  # first[i]: first non-space index >= i (n if none)
@@ -69,6 +87,8 @@ class _Measure:
         for i in range(n):
             start = not text[i].isspace() and (i == 0 or text[i - 1].isspace())
             self.words[i + 1] = self.words[i] + start
+        self.tokenizer = load_tokenizer(tokenizer) if tokenizer is not None else None
+        self.tokens: dict[Span, int] = {}
 
     def __call__(self, start: int, end: int) -> int:
         a, b = self.first[start], self.last[end]
@@ -76,8 +96,17 @@ class _Measure:
             return 0
         if self.unit == "chars":
             return b - a
+        if self.unit == "tokens":
+            if (a, b) not in self.tokens:
+                self.tokens[a, b] = count_tokens(self.tokenizer, [self.text[a:b]])[0]
+            return self.tokens[a, b]
         partial = a > 0 and not self.text[a - 1].isspace()  # starts inside a word
         return self.words[b] - self.words[a] + partial
+
+    def token_starts(self, start: int, end: int) -> list[int]:
+        """Where the tokens of ``text[start:end]`` (encoded alone) start, inside the span."""
+        (offsets,) = token_offsets(self.tokenizer, [self.text[start:end]])
+        return sorted({start + s for s, _ in offsets if 0 < s < end - start})
 
 
 def _blocked(n: int, protect: Sequence[Span]) -> list[bool]:
@@ -96,17 +125,19 @@ def _blocked(n: int, protect: Sequence[Span]) -> list[bool]:
 
 
 def _pieces(text: str, size: int, unit: Unit, measure: _Measure, blocked: list[bool]) -> tuple[list[Span], list[bool]]:
-    """Contiguous spans covering ``text``: sentences, or words / characters of the sentences
-    (words) longer than ``size``; no piece boundary lies inside a protected span. Also, per piece,
-    whether it ends a sentence."""
+    """Contiguous spans covering ``text``: sentences, or words / characters (``tokens``: tokens,
+    then characters) of the sentences (words, tokens) longer than ``size``; no piece boundary lies
+    inside a protected span. Also, per piece, whether it ends a sentence."""
     sentence_cuts = [start for start, _ in sentence_spans(text)[1:]]
-    levels = 2 if unit == "words" else 3
+    levels = {"words": 2, "chars": 3, "tokens": 4}[unit]  # tokens: a piece of a word may encode longer alone
 
     def cuts(level: int, start: int, end: int) -> list[int]:
         if level == 0:
             found = [p for p in sentence_cuts if start < p < end]
         elif level == 1:
             found = [p for p in range(start + 1, end) if not text[p].isspace() and text[p - 1].isspace()]
+        elif level == 2 and unit == "tokens":
+            found = measure.token_starts(start, end)
         else:
             found = list(range(start + 1, end))
         return [p for p in found if not blocked[p]]
@@ -114,7 +145,7 @@ def _pieces(text: str, size: int, unit: Unit, measure: _Measure, blocked: list[b
     def split(start: int, end: int, level: int) -> list[Span]:
         if level >= levels or measure(start, end) <= size:
             return [(start, end)]
-        if level == 2 and any(blocked[start + 1 : end]):
+        if level >= 2 and any(blocked[start + 1 : end]):
             return [(start, end)]  # words held together by a protected span: never cut between characters
         bounds = [start, *cuts(level, start, end), end]
         out: list[Span] = []
@@ -137,19 +168,26 @@ def _trim(text: str, start: int, end: int, protect: Sequence[Span]) -> Span:
 
 
 def chunk_text(
-    text: str, size: int, overlap: int = 0, unit: Unit = "chars", *, protect: Sequence[Span] = ()
+    text: str,
+    size: int,
+    overlap: int = 0,
+    unit: Unit = "chars",
+    *,
+    protect: Sequence[Span] = (),
+    tokenizer: str | Path | None = None,
 ) -> list[Span]:
     """Passages of ``text`` as ``(start, end)`` code-point spans, in order, each without
     surrounding whitespace (but whole protected spans) and at most ``size`` units long (unless a
-    ``protect`` span forces more).
+    ``protect`` span forces more, or, in ``tokens``, one character encodes to more than ``size``
+    tokens). ``tokenizer``: path of the ``tokenizer.json`` for ``unit="tokens"``.
 
     Every non-whitespace character lies in some passage; consecutive passages share at most
     ``overlap`` units (whole pieces). A text of only whitespace has no passages.
     """
-    _check(size, overlap, unit)
+    _check(size, overlap, unit, tokenizer)
     if not text or text.isspace():
         return []
-    measure = _Measure(text, unit)
+    measure = _Measure(text, unit, tokenizer)
     pieces, sentence_end = _pieces(text, size, unit, measure, _blocked(len(text), protect))
     chunks: list[Span] = []
     count = len(pieces)
@@ -201,6 +239,7 @@ def chunk_corpus(
     size: int,
     overlap: int = 0,
     unit: Unit = "chars",
+    tokenizer: str | Path | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Split every passage of ``corpus`` (``doc_id``, ``text``, any other columns) longer than
     ``size`` into passages ``<doc_id>#<n>`` (n from 0) and re-point ``qrels`` to them.
@@ -218,9 +257,10 @@ def chunk_corpus(
     - any other qrel (no answers known, or score <= 0) points to every passage of the document,
       so without answers the split positives include passages that may not hold the answer.
 
-    Qrels of documents missing from the corpus are kept unchanged.
+    Qrels of documents missing from the corpus are kept unchanged. ``tokenizer``: path of the
+    ``tokenizer.json`` for ``unit="tokens"``.
     """
-    _check(size, overlap, unit)
+    _check(size, overlap, unit, tokenizer)
     answers = answers or {}
     qrel_rows = qrels.to_pylist()
     doc_answers: dict[str, set[str]] = defaultdict(set)
@@ -232,7 +272,7 @@ def chunk_corpus(
     for row in corpus.to_pylist():
         doc_id, text = str(row["doc_id"]), row["text"]
         protect = [(s, s + len(a)) for a in sorted(doc_answers.get(doc_id, ())) for s in find_all(text or "", a)]
-        spans = chunk_text(text, size, overlap, unit, protect=protect) if text else []
+        spans = chunk_text(text, size, overlap, unit, protect=protect, tokenizer=tokenizer) if text else []
         if len(spans) <= 1:
             out_rows.append({**row, "parent_id": doc_id, "start": 0})
             continue
@@ -280,16 +320,22 @@ def answer_spans(context: str, row: Mapping[str, Any]) -> tuple[list[Span], str 
 
 
 def context_chunks(
-    context: str, rows: Iterable[Mapping[str, Any]], *, size: int, overlap: int = 0, unit: Unit = "chars"
+    context: str,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    size: int,
+    overlap: int = 0,
+    unit: Unit = "chars",
+    tokenizer: str | Path | None = None,
 ) -> list[Span]:
     """Passages of one MRC ``context``, never cutting an exact answer or plausible answer of any of
     ``rows`` (the questions asked on it). ``[(0, len(context))]`` when the context fits in one
     (or an answer as long as the context keeps it whole)."""
-    _check(size, overlap, unit)
-    if text_length(context, unit) <= size:
+    _check(size, overlap, unit, tokenizer)
+    if text_length(context, unit, tokenizer) <= size:
         return [(0, len(context))]
     protect = [span for row in rows for span in answer_spans(context, row)[0]]
-    chunks = chunk_text(context, size, overlap, unit, protect=protect)
+    chunks = chunk_text(context, size, overlap, unit, protect=protect, tokenizer=tokenizer)
     return chunks if len(chunks) > 1 else [(0, len(context))]
 
 
@@ -310,7 +356,12 @@ def _moved(spans: list[dict[str, Any]] | None, offset: int) -> list[dict[str, An
 
 
 def place_question(
-    row: Mapping[str, Any], chunks: Sequence[Span], *, size: int, unit: Unit = "chars"
+    row: Mapping[str, Any],
+    chunks: Sequence[Span],
+    *,
+    size: int,
+    unit: Unit = "chars",
+    tokenizer: str | Path | None = None,
 ) -> ChunkedQuestion:
     """Move ``row`` to the first of its context's ``chunks`` (from :func:`context_chunks`) that holds
     all of its answer and plausible-answer spans; a question without any goes to the first chunk.
@@ -324,7 +375,7 @@ def place_question(
     context: str = row["context"]
     parent = row.get("passage_id") or text_key(context)
     if len(chunks) <= 1:
-        widened = text_length(context, unit) > size  # one answer longer than size kept it whole
+        widened = text_length(context, unit, tokenizer) > size  # one answer longer than size kept it whole
         return ChunkedQuestion({**row, "parent_id": parent, "start": 0, "chunk_widened": widened})
     spans, problem = answer_spans(context, row)
     if problem is not None:
@@ -352,7 +403,7 @@ def place_question(
         "passage_id": passage_id,
         "parent_id": parent,
         "start": start,
-        "chunk_widened": text_length(new_context, unit) > size,
+        "chunk_widened": text_length(new_context, unit, tokenizer) > size,
     }
     _, problem = answer_spans(new_context, new)
     if problem is not None:  # cannot happen when the spans were exact before; kept as a guard
@@ -361,7 +412,12 @@ def place_question(
 
 
 def chunk_mrc(
-    rows: Iterable[Mapping[str, Any]], *, size: int, overlap: int = 0, unit: Unit = "chars"
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    size: int,
+    overlap: int = 0,
+    unit: Unit = "chars",
+    tokenizer: str | Path | None = None,
 ) -> list[ChunkedQuestion]:
     """Chunk the contexts of MRC ``rows`` (dicts with ``context``, ``answers`` and optionally
     ``plausible_answers``, ``passage_id``) and place every question (:func:`place_question`), in
@@ -375,7 +431,7 @@ def chunk_mrc(
     for row in rows:
         by_context[row["context"]].append(row)
     chunks = {
-        context: context_chunks(context, group, size=size, overlap=overlap, unit=unit)
+        context: context_chunks(context, group, size=size, overlap=overlap, unit=unit, tokenizer=tokenizer)
         for context, group in by_context.items()
     }
-    return [place_question(row, chunks[row["context"]], size=size, unit=unit) for row in rows]
+    return [place_question(row, chunks[row["context"]], size=size, unit=unit, tokenizer=tokenizer) for row in rows]

@@ -25,6 +25,7 @@ from curate.stages.quality_classifier import QualityClassifier
 from curate.stages.retrieval_checks import RetrievalChecks
 from curate.stages.retrieval_label_issues import RetrievalLabelIssues
 from curate.stages.sql_filter import SqlFilter
+from curate.stages.token_count import TokenCount
 from curate.stages.validate_spans import ValidateSpans
 
 STAGES: tuple[type[Stage], ...] = (
@@ -33,6 +34,7 @@ STAGES: tuple[type[Stage], ...] = (
     ExactDedup,
     MinHashDedup,
     LengthFilter,
+    TokenCount,
     SqlFilter,
     Decontaminate,
     LanguageId,
@@ -87,6 +89,7 @@ __all__ = [
     "Stage",
     "StageResult",
     "StageStats",
+    "TokenCount",
     "ValidateSpans",
     "get_stage_class",
     "reject",

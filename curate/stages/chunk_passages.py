@@ -14,16 +14,26 @@ question's answers lay in different chunks and it got their union, passage ``<pa
 on a corpus also ``source``, ``chunk`` for the passages of a split row (none of them is an input
 row) and ``original`` for the rest unless they had a source already. Rows whose text fits are
 unchanged (``start`` 0).
+
+``unit: tokens`` counts subword tokens of a local ``tokenizer.json`` (``tokenizer:``), special
+tokens not counted, each passage as the tokenizer encodes it alone. For a reader with
+``max_length`` L, leave room for the question and the special tokens: ``size`` = L - longest
+question - 3 (BERT's ``[CLS] q [SEP] p [SEP]``)::
+
+    - use: chunk_passages
+      params: {unit: tokens, tokenizer: models/reader/tokenizer.json, size: 320, overlap: 64}
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from curate.dataset import Dataset
+from curate.errors import ConfigError
 from curate.retrieval.chunk import (
     ChunkedQuestion,
     Span,
@@ -36,6 +46,7 @@ from curate.retrieval.chunk import (
 from curate.stages.base import Params, PlannedStage, Split, reject
 from curate.stages.fields import require_columns
 from curate.stages.scoring import set_columns
+from curate.text.tokens import load_tokenizer
 
 _ADDED = {"parent_id": pa.string(), "start": pa.int32()}
 _ADDED_MRC = {**_ADDED, "chunk_widened": pa.bool_()}
@@ -49,7 +60,21 @@ class ChunkPassagesParams(Params):
     """Units a passage may share with the previous one, in whole sentences (or words of a sentence
     that had to be cut); an upper bound, smaller than ``size``."""
     unit: Unit = "chars"
-    """``chars`` (code points) or ``words`` (whitespace-separated, eojeol in Korean)."""
+    """``chars`` (code points), ``words`` (whitespace-separated, eojeol in Korean) or ``tokens``
+    (subword tokens of ``tokenizer``, special tokens not counted)."""
+    tokenizer: str | None = Field(None, validate_default=True)
+    """Path to a Hugging Face ``tokenizer.json`` (or a folder holding one), for ``unit: tokens``;
+    read from disk, never downloaded."""
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer_with_tokens(cls, tokenizer: str | None, info: ValidationInfo) -> str | None:
+        unit = info.data.get("unit")
+        if unit == "tokens" and tokenizer is None:
+            raise ValueError("unit 'tokens' needs tokenizer: the path to a tokenizer.json")
+        if unit != "tokens" and tokenizer is not None:
+            raise ValueError(f"tokenizer is only used with unit 'tokens', not {unit!r}")
+        return tokenizer
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> ChunkPassagesParams:
@@ -76,10 +101,18 @@ class ChunkPassages(PlannedStage):
     def reset(self) -> None:
         self._chunks: dict[str, list[Span]] = {}
 
+    def input_files(self) -> list[Path]:
+        return [Path(self.params.tokenizer)] if self.params.tokenizer else []
+
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
         needed = ["context", "answers"] if dataset.kind == "mrc" else ["doc_id", "text"]
         require_columns(dataset, needed, stage=self.id)
+        if self.params.tokenizer:  # a bad tokenizer file fails before any row is read
+            try:
+                load_tokenizer(self.params.tokenizer)
+            except ConfigError as exc:
+                raise exc.at(stage=self.id, field="tokenizer") from None
 
     def plan(self, dataset: Dataset) -> None:
         """MRC: chunk every distinct context once, protecting the answers of all its questions."""
@@ -94,7 +127,9 @@ class ChunkPassages(PlannedStage):
                 if row["context"] is not None:
                     groups.setdefault(row["context"], []).append(row)
         for context, rows in groups.items():
-            self._chunks[text_key(context)] = context_chunks(context, rows, size=p.size, overlap=p.overlap, unit=p.unit)
+            self._chunks[text_key(context)] = context_chunks(
+                context, rows, size=p.size, overlap=p.overlap, unit=p.unit, tokenizer=p.tokenizer
+            )
 
     def process(self, batch: pa.Table, kind: str) -> Split:
         if kind == "mrc":
@@ -108,7 +143,7 @@ class ChunkPassages(PlannedStage):
         added = 0
         for row in batch.to_pylist():
             text, doc_id = row["text"], row["doc_id"]
-            spans = chunk_text(text, p.size, p.overlap, p.unit) if text else []
+            spans = chunk_text(text, p.size, p.overlap, p.unit, tokenizer=p.tokenizer) if text else []
             if len(spans) <= 1:
                 pieces = [({**row, "source": row.get("source") or "original"}, doc_id, 0)]
             else:
@@ -137,7 +172,7 @@ class ChunkPassages(PlannedStage):
                 parent = row.get("passage_id") or (text_key(context) if context is not None else None)
                 placed.append(ChunkedQuestion({**row, "parent_id": parent, "start": 0, "chunk_widened": False}))
             else:
-                placed.append(place_question(row, chunks, size=p.size, unit=p.unit))
+                placed.append(place_question(row, chunks, size=p.size, unit=p.unit, tokenizer=p.tokenizer))
         columns: dict[str, pa.Array] = {}
         for name in ("context", "answers", "plausible_answers", "passage_id"):
             if name in batch.column_names:

@@ -1,4 +1,5 @@
-"""``mrc_checks``: score every extractive-QA row on ten checks, then reject or flag by threshold.
+"""``mrc_checks``: score every extractive-QA row on ten checks (twelve with a tokenizer), then
+reject or flag by threshold.
 
 Every check writes one column (prefix ``mrc_``); ``reject`` names the checks whose failure rejects
 a row (reason = the check name), the others only flag it: every row lists its failed checks in
@@ -24,6 +25,21 @@ Checks (reason: column, when it fails):
   context, as a share of the question) at or above ``too_easy_copied``.
 - ``mrc_context_too_long``: ``mrc_context_words`` (or ``mrc_context_chars``) above ``max_context_tokens``.
 
+With ``tokenizer`` (a local Hugging Face ``tokenizer.json``), the reader's own budget: a reader sees
+``[CLS] question [SEP] context [SEP]`` cut to ``max_length`` tokens (special tokens measured from the
+tokenizer's post-processor, not assumed). Columns ``mrc_question_tokens``, ``mrc_context_tokens``,
+``mrc_input_tokens`` (both plus the special tokens) and ``mrc_answer_end_tokens`` (the smallest
+``max_length`` whose first window still holds the whole first answer: question, special tokens and
+the context tokens up to the first one reaching the answer's end, the test Hugging Face's
+question-answering examples use to label a window; null without an exact answer). None of them
+depends on ``max_length``, so changing it recomputes nothing.
+
+- ``mrc_over_token_budget``: ``mrc_input_tokens`` above ``max_length``: the reader truncates the
+  context (or, with ``doc_stride``, splits it into windows; the detail counts them).
+- ``mrc_answer_beyond_budget``: ``mrc_answer_end_tokens`` above ``max_length``: the answer ends
+  past what fits in the first window, so a reader that truncates never sees it. With
+  ``doc_stride`` a later window holds it, whole when it is at most ``doc_stride + 1`` tokens long.
+
 Measurements behind the defaults. Data: XQuAD (1,190 SQuAD-style questions in each of 12
 languages), every Korean question of ``sample_data/korquad_sample.json`` and 49 real KorQuAD 1.0/2.1
 questions; a wrong pair puts a question on a paragraph of another article (or of the same article).
@@ -46,13 +62,15 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from curate.dataset import Dataset
-from curate.mrc.checks import check_row
+from curate.errors import ConfigError
+from curate.mrc.checks import check_row, reader_input, reader_windows
 from curate.mrc.quality import (
     LengthUnit,
     answer_occurrences,
@@ -68,6 +86,7 @@ from curate.stages.base import Split
 from curate.stages.fields import require_columns, row_keys
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, map_unique, set_columns, verdict
 from curate.text.normalize import normalize_text
+from curate.text.tokens import count_tokens, load_tokenizer, pair_special_tokens, token_offsets
 
 Check = Literal[
     "mrc_span_invalid",
@@ -80,6 +99,8 @@ Check = Literal[
     "mrc_mismatched",
     "mrc_too_easy",
     "mrc_context_too_long",
+    "mrc_over_token_budget",
+    "mrc_answer_beyond_budget",
 ]
 CHECKS: tuple[Check, ...] = get_args(Check)
 DEFAULT_REJECT: tuple[Check, ...] = ("mrc_span_invalid", "mrc_impossible_with_answers", "mrc_duplicate_question")
@@ -106,6 +127,7 @@ _TYPES = {
     "mrc_overlap": pa.float64(),
     "mrc_copied": pa.float64(),
 }
+TOKEN_COLUMNS = ("mrc_question_tokens", "mrc_context_tokens", "mrc_input_tokens", "mrc_answer_end_tokens")
 
 
 class MrcChecksParams(ScoreParams):
@@ -133,11 +155,21 @@ class MrcChecksParams(ScoreParams):
     context covers at least this share of the question."""
     context_unit: LengthUnit = "words"
     """Unit of ``max_context_tokens``: ``words`` (whitespace-separated; eojeol in Korean) or
-    ``chars`` (code points; use it for Chinese, Japanese and Thai). Model subword tokens are not
-    counted: they depend on the tokenizer."""
+    ``chars`` (code points; use it for Chinese, Japanese and Thai). For a model's subword tokens
+    give ``tokenizer`` and ``max_length``."""
     max_context_tokens: int | None = 1000
     """``mrc_context_too_long`` fails above this many ``context_unit``\\s (about twice XQuAD's longest
     paragraph of 522 words); null: no limit."""
+    tokenizer: str | None = None
+    """Path to the reader's Hugging Face ``tokenizer.json`` (or a folder holding one; read from disk,
+    never downloaded): adds the token columns and the checks ``mrc_over_token_budget`` and
+    ``mrc_answer_beyond_budget``. Null: no token checks."""
+    max_length: int = Field(384, ge=1)
+    """The reader's input length in tokens, special tokens included (BERT-style readers: 384 or 512)."""
+    doc_stride: int | None = Field(None, ge=0)
+    """The reader's stride (tokens shared by consecutive windows of a long context), if it splits
+    contexts into windows instead of truncating them: the ``mrc_over_token_budget`` detail then
+    counts the windows."""
 
     @model_validator(mode="after")
     def _check(self) -> MrcChecksParams:
@@ -150,7 +182,19 @@ class MrcChecksParams(ScoreParams):
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if self.max_answer_occurrences < 1:
             raise ValueError(f"max_answer_occurrences must be at least 1, got {self.max_answer_occurrences}")
+        unused = sorted({"max_length", "doc_stride"} & self.model_fields_set)
+        if self.tokenizer is None and unused:
+            verb = "needs" if len(unused) == 1 else "need"
+            raise ValueError(f"{' and '.join(unused)} {verb} tokenizer: the path to the reader's tokenizer.json")
         return self
+
+    @field_validator("doc_stride")
+    @classmethod
+    def _stride_below_max_length(cls, doc_stride: int | None, info: ValidationInfo) -> int | None:
+        max_length = info.data.get("max_length")
+        if doc_stride is not None and max_length is not None and doc_stride >= max_length:
+            raise ValueError(f"doc_stride ({doc_stride}) must be smaller than max_length ({max_length})")
+        return doc_stride
 
 
 class MrcChecks(ScoreStage):
@@ -167,7 +211,7 @@ class MrcChecks(ScoreStage):
     Params = MrcChecksParams
     params: MrcChecksParams
     kinds = ("mrc",)
-    adds = (*_COLUMNS, "mrc_context_words", FLAGS_COLUMN)
+    adds = (*_COLUMNS, "mrc_context_words", *TOKEN_COLUMNS, FLAGS_COLUMN)
     description = "Quality checks of extractive-QA rows: reject or flag by threshold."
 
     @property
@@ -178,6 +222,18 @@ class MrcChecks(ScoreStage):
         super().check_input(dataset)
         require_columns(dataset, ["context", "question"], stage=self.id, types=("string",))
         require_columns(dataset, ["answers"], stage=self.id)
+        if self.params.tokenizer:
+            self.tokenizer()  # a bad tokenizer file fails before any row is read
+
+    def input_files(self) -> list[Path]:
+        return [Path(self.params.tokenizer)] if self.params.tokenizer else []
+
+    def tokenizer(self) -> Any:
+        assert self.params.tokenizer is not None
+        try:
+            return load_tokenizer(self.params.tokenizer)
+        except ConfigError as exc:
+            raise exc.at(stage=self.id, field="tokenizer") from None
 
     def reset(self) -> None:
         self._first: dict[bytes, str] = {}
@@ -186,7 +242,7 @@ class MrcChecks(ScoreStage):
 
     # ----------------------------------------------------------------- scores
     def score_columns(self, kind: str) -> list[str]:
-        return [*_COLUMNS, self.context_column]
+        return [*_COLUMNS, self.context_column, *(TOKEN_COLUMNS if self.params.tokenizer else ())]
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
         contexts = [c or "" for c in batch.column("context").to_pylist()]
@@ -237,11 +293,36 @@ class MrcChecks(ScoreStage):
         }
         columns = {name: pa.array(values[name], _TYPES[name]) for name in _COLUMNS}
         columns[self.context_column] = pa.array([info[2] for info in per_context], pa.int32())
+        if self.params.tokenizer:
+            columns.update(self._token_columns(contexts, questions, answers))
         return columns
 
+    def _token_columns(
+        self, contexts: list[str], questions: list[str], answers: list[list[dict[str, Any]]]
+    ) -> dict[str, pa.Array]:
+        """The reader-input token counts of every row (:func:`curate.mrc.checks.reader_input`),
+        each distinct question and context encoded once."""
+        tokenizer = self.tokenizer()
+        special = pair_special_tokens(tokenizer)
+        distinct_contexts = list(dict.fromkeys(contexts))
+        offsets = dict(zip(distinct_contexts, token_offsets(tokenizer, distinct_contexts), strict=True))
+        distinct_questions = list(dict.fromkeys(questions))
+        counts = dict(zip(distinct_questions, count_tokens(tokenizer, distinct_questions), strict=True))
+        inputs = [
+            reader_input(context, counts[question], offsets[context], special, spans[0] if spans else None)
+            for context, question, spans in zip(contexts, questions, answers, strict=True)
+        ]
+        return {
+            "mrc_question_tokens": pa.array([r.question for r in inputs], pa.int32()),
+            "mrc_context_tokens": pa.array([r.context for r in inputs], pa.int32()),
+            "mrc_input_tokens": pa.array([r.total for r in inputs], pa.int32()),
+            "mrc_answer_end_tokens": pa.array([r.answer_end for r in inputs], pa.int32()),
+        }
+
     # ----------------------------------------------------------------- thresholds
-    def _rules(self) -> list[tuple[Check, str, Callable[[Any], str | None]]]:
-        """``(check, column, test)``: ``test(value)`` is the failure detail, or None when it passes."""
+    def _rules(self) -> list[tuple[Check, str | tuple[str, ...], Callable[[Any], str | None]]]:
+        """``(check, column, test)``: ``test(value)`` is the failure detail, or None when it passes;
+        for a tuple of columns ``value`` is the tuple of the row's values."""
         p = self.params
 
         def between(column: str, lo: int, hi: int | None) -> Callable[[Any], str | None]:
@@ -305,13 +386,46 @@ class MrcChecks(ScoreStage):
                     else None
                 ),
             ),
+            *(self._token_rules() if p.tokenizer else []),
+        ]
+
+    def _token_rules(self) -> list[tuple[Check, str | tuple[str, ...], Callable[[Any], str | None]]]:
+        p = self.params
+
+        def over_budget(row: tuple[int | None, ...]) -> str | None:
+            total, question, context = row
+            if total is None or total <= p.max_length:
+                return None
+            detail = f"mrc_input_tokens={total} > max_length {p.max_length}"
+            if p.doc_stride is None or question is None or context is None:
+                return detail
+            windows = reader_windows(question, context, total - question - context, p.max_length, p.doc_stride)
+            if windows is None:
+                return f"{detail} (the question leaves no more than doc_stride {p.doc_stride} context tokens a window)"
+            return f"{detail} ({windows} windows with doc_stride {p.doc_stride})"
+
+        return [
+            ("mrc_over_token_budget", ("mrc_input_tokens", "mrc_question_tokens", "mrc_context_tokens"), over_budget),
+            (
+                "mrc_answer_beyond_budget",
+                "mrc_answer_end_tokens",
+                lambda v: (
+                    f"mrc_answer_end_tokens={v} > max_length {p.max_length}"
+                    if v is not None and v > p.max_length
+                    else None
+                ),
+            ),
         ]
 
     def failures(self, scored: pa.Table) -> list[list[tuple[Check, str]]]:
         """Every failed check of every row of ``scored``, in check order, with its detail."""
         found: list[list[tuple[Check, str]]] = [[] for _ in range(scored.num_rows)]
         for check, column, test in self._rules():
-            for i, value in enumerate(scored.column(column).to_pylist()):
+            if isinstance(column, str):
+                values = scored.column(column).to_pylist()
+            else:
+                values = list(zip(*(scored.column(name).to_pylist() for name in column), strict=True))
+            for i, value in enumerate(values):
                 detail = test(value)
                 if detail is not None:
                     found[i].append((check, detail))

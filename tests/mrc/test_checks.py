@@ -80,3 +80,74 @@ def test_repair_prefers_a_valid_sibling_answer_with_the_same_text():
     broken = {**second, "answer_start": first["answer_start"] + 1}  # nearest occurrence would be the first
     fixed = repair_row(CONTEXT, [second, broken])
     assert fixed.answers == [second, second] and "same as another answer" in fixed.notes[0]
+
+
+# ----------------------------------------------------------------- reader token budgets
+
+
+def sample_pairs():
+    from curate.io import read
+    from tests.conftest import REPO
+
+    rows = read(REPO / "sample_data" / "korquad_sample.json").to_arrow().to_pylist()
+    return [(r["question"], r["context"], r["answers"][0]) for r in rows if r["answers"]]
+
+
+def reader(tokenizer_path, max_length=None, stride=0):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    if max_length is not None:
+        tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
+    return tokenizer
+
+
+def context_end(encoding) -> int:
+    """Where the context kept in a reader's first window ends (code points): Hugging Face's
+    question-answering examples call an answer inside the window when this reaches its end."""
+    return max((e for (_, e), seq in zip(encoding.offsets, encoding.sequence_ids, strict=True) if seq == 1), default=0)
+
+
+def test_reader_input_counts_and_the_answer_end_agree_with_a_truncating_reader(tokenizer_path):
+    from curate.mrc.checks import reader_input
+    from curate.text.tokens import count_tokens, load_tokenizer, pair_special_tokens, token_offsets
+
+    tokenizer = load_tokenizer(tokenizer_path)
+    special = pair_special_tokens(tokenizer)
+    full = reader(tokenizer_path)
+    checked = 0
+    for question, context, first in sample_pairs()[::3]:  # NFD passages included: NFC composes their offsets
+        (offsets,) = token_offsets(tokenizer, [context])
+        found = reader_input(context, count_tokens(tokenizer, [question])[0], offsets, special, first)
+        assert found.total == len(full.encode(question, context)) == found.question + found.context + 3
+        if span_problem(context, first, "a") is not None:
+            assert found.answer_end is None
+            continue
+        end = first["answer_start"] + len(first["text"])
+        assert context_end(reader(tokenizer_path, found.answer_end).encode(question, context)) >= end
+        if found.answer_end - 1 > found.question + special:
+            assert context_end(reader(tokenizer_path, found.answer_end - 1).encode(question, context)) < end
+        checked += 1
+    assert checked > 50
+    no_answer = reader_input(CONTEXT, 5, token_offsets(tokenizer, [CONTEXT])[0], special, None)
+    assert no_answer.answer_end is None and no_answer.total == 5 + no_answer.context + 3
+
+
+def test_reader_windows_match_a_striding_reader(tokenizer_path):
+    from curate.mrc.checks import reader_windows
+    from curate.text.tokens import count_tokens, load_tokenizer
+
+    tokenizer = load_tokenizer(tokenizer_path)
+    compared = 0
+    for question, context, _ in sample_pairs()[::9]:
+        q, c = count_tokens(tokenizer, [question, context])
+        for max_length, stride in ((64, 16), (100, 0), (48, 30), (40, 8)):
+            windows = reader_windows(q, c, 3, max_length, stride)
+            if windows is None:  # the question leaves no more than the stride for the context
+                assert max_length - q - 3 <= stride and c > max_length - q - 3
+                continue
+            encoding = reader(tokenizer_path, max_length, stride).encode(question, context)
+            assert windows == 1 + len(encoding.overflowing)
+            compared += 1
+    assert compared > 40
+    assert reader_windows(10, 20, 3, 384, 128) == 1

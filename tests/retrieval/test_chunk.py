@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from itertools import pairwise
 
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tokenizers import Tokenizer
 
 from curate.augment.sentences import core, sentence_spans, sentences
 from curate.io import read
@@ -27,6 +29,22 @@ SAMPLE = REPO / "sample_data"
 
 def texts(text: str, spans) -> list[str]:
     return [text[s:e] for s, e in spans]
+
+
+@functools.cache
+def library_tokenizer(path) -> Tokenizer:
+    return Tokenizer.from_file(str(path))
+
+
+def length(text: str, unit: str, tokenizer_path=None) -> int:
+    """Length in ``unit``; tokens counted by the tokenizers library itself, not by curate."""
+    if unit != "tokens":
+        return text_length(text, unit)
+    return len(library_tokenizer(tokenizer_path).encode(text.strip(), add_special_tokens=False))
+
+
+def tokenizer_for(unit: str, tokenizer_path):
+    return str(tokenizer_path) if unit == "tokens" else None
 
 
 # ----------------------------------------------------------------- sentences
@@ -119,10 +137,27 @@ def test_protected_spans_are_never_cut_and_may_force_a_long_chunk():
     assert long == ["약 940만 명이다."]  # whole words: a protected span is never cut between characters
 
 
-def test_bad_parameters():
-    for size, overlap, unit in ((0, 0, "chars"), (5, 5, "chars"), (5, -1, "chars"), (5, 0, "tokens")):
+def test_bad_parameters(tokenizer_path):
+    for size, overlap, unit in ((0, 0, "chars"), (5, 5, "chars"), (5, -1, "chars"), (5, 0, "lines")):
         with pytest.raises(ValueError):
             chunk_text(CONTEXT, size, overlap, unit)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unit 'tokens' needs a tokenizer"):
+        chunk_text(CONTEXT, 5, 0, "tokens")
+    with pytest.raises(ValueError, match="a tokenizer is only used with unit 'tokens'"):
+        chunk_text(CONTEXT, 5, 0, "words", tokenizer=str(tokenizer_path))
+
+
+def test_token_chunks_pack_whole_sentences_and_cut_long_words_between_tokens(tokenizer_path):
+    whole = length(CONTEXT, "tokens", tokenizer_path)
+    sentences_ = sentences(CONTEXT)
+    first_two = length(" ".join(sentences_[:2]), "tokens", tokenizer_path)
+    spans = chunk_text(CONTEXT, first_two, unit="tokens", tokenizer=str(tokenizer_path))
+    assert texts(CONTEXT, spans) == [" ".join(sentences_[:2]), sentences_[2]]
+    assert chunk_text(CONTEXT, whole, unit="tokens", tokenizer=str(tokenizer_path)) == [(0, len(CONTEXT))]
+    word = "대한민국의"  # several tokens: cut between them, never past the budget
+    pieces = texts(word, chunk_text(word, 1, unit="tokens", tokenizer=str(tokenizer_path)))
+    assert "".join(pieces) == word and len(pieces) == length(word, "tokens", tokenizer_path) > 1
+    assert all(length(piece, "tokens", tokenizer_path) == 1 for piece in pieces)
 
 
 SENTENCES = st.lists(
@@ -142,36 +177,36 @@ def documents(draw):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(documents(), st.integers(1, 60), st.data(), st.sampled_from(["chars", "words"]))
-def test_chunks_fit_cover_the_text_and_move_forward(text, size, data, unit):
+@given(documents(), st.integers(1, 60), st.data(), st.sampled_from(["chars", "words", "tokens"]))
+def test_chunks_fit_cover_the_text_and_move_forward(tokenizer_path, text, size, data, unit):
     overlap = data.draw(st.integers(0, size - 1))
-    spans = chunk_text(text, size, overlap, unit)
+    spans = chunk_text(text, size, overlap, unit, tokenizer=tokenizer_for(unit, tokenizer_path))
     covered = set()
     for s, e in spans:
-        assert text_length(text[s:e], unit) <= size
+        assert length(text[s:e], unit, tokenizer_path) <= size
         assert text[s:e] == text[s:e].strip() and s < e
         covered.update(range(s, e))
     assert {i for i, c in enumerate(text) if not c.isspace()} <= covered
     assert all(a[0] < b[0] and a[1] < b[1] for a, b in pairwise(spans))
     for a, b in pairwise(spans):
         if b[0] < a[1]:
-            assert text_length(text[b[0] : a[1]], unit) <= overlap
+            assert length(text[b[0] : a[1]], unit, tokenizer_path) <= overlap
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(documents(), st.integers(1, 40), st.data())
-def test_protected_spans_stay_whole_and_only_they_make_chunks_long(text, size, data):
+@given(documents(), st.integers(1, 40), st.data(), st.sampled_from(["chars", "tokens"]))
+def test_protected_spans_stay_whole_and_only_they_make_chunks_long(tokenizer_path, text, size, data, unit):
     starts = [i for i, c in enumerate(text) if not c.isspace()]
     protect = []
     for _ in range(data.draw(st.integers(0, 3))):
         s = data.draw(st.sampled_from(starts))
         e = data.draw(st.integers(s + 1, min(len(text), s + 30)))
         protect.append((s, e))
-    spans = chunk_text(text, size, 0, "chars", protect=protect)
+    spans = chunk_text(text, size, 0, unit, protect=protect, tokenizer=tokenizer_for(unit, tokenizer_path))
     for ps, pe in protect:
         assert not any(s < ps < e < pe or ps < s < pe < e for s, e in spans), "a cut inside a protected span"
     for s, e in spans:
-        if e - s > size:
+        if length(text[s:e], unit, tokenizer_path) > size:
             assert any(s <= ps < e and pe > ps for ps, pe in protect)
 
 
@@ -273,14 +308,15 @@ def mrc_cases(draw):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mrc_cases(), st.integers(1, 50), st.sampled_from(["chars", "words"]))
-def test_every_answer_span_stays_exact_after_chunking(rows, size, unit):
-    for placed in chunk_mrc(rows, size=size, overlap=size // 3, unit=unit):
+@given(mrc_cases(), st.integers(1, 50), st.sampled_from(["chars", "words", "tokens"]))
+def test_every_answer_span_stays_exact_after_chunking(tokenizer_path, rows, size, unit):
+    tokenizer = tokenizer_for(unit, tokenizer_path)
+    for placed in chunk_mrc(rows, size=size, overlap=size // 3, unit=unit, tokenizer=tokenizer):
         assert placed.problem is None
         row = placed.row
         for a in row["answers"]:
             assert row["context"][a["answer_start"] : a["answer_start"] + len(a["text"])] == a["text"]
-        assert text_length(row["context"], unit) <= size or row["chunk_widened"]
+        assert (length(row["context"], unit, tokenizer_path) > size) == row["chunk_widened"]
         assert rows[0]["context"][row["start"] : row["start"] + len(row["context"])] == row["context"]
 
 

@@ -98,11 +98,50 @@ def test_corpus_rows_split_into_passages_counted_as_added():
     assert len({r["doc_id"] for r in kept}) == len(kept)
 
 
-def test_parameters_and_kinds_are_checked():
+def test_token_chunks_fit_the_budget_and_keep_every_answer_exact(tokenizer_path):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+
+    def tokens(text: str) -> int:
+        return len(tokenizer.encode(text.strip(), add_special_tokens=False))
+
+    repaired = ValidateSpans()(korquad()).kept
+    stage = ChunkPassages(unit="tokens", tokenizer=str(tokenizer_path), size=64, overlap=16)
+    result = stage(repaired)
+    assert result.stats.rows_rejected == 0 and result.stats.rows_kept == repaired.num_rows
+    originals = {(r["id"], r["question"]): r for r in repaired.to_arrow().to_pylist()}
+    long = 0
+    for row in result.kept.to_arrow().to_pylist():
+        before = originals[row["id"], row["question"]]
+        assert exact(row)
+        assert before["context"][row["start"] : row["start"] + len(row["context"])] == row["context"]
+        assert (tokens(row["context"]) > 64) == row["chunk_widened"]
+        if tokens(before["context"]) > 64:
+            long += 1
+            assert row["passage_id"].startswith(before["passage_id"] + "#")
+        else:
+            assert row["context"] == before["context"]
+    assert long > 100
+    assert stage.input_files() == [tokenizer_path]
+
+    corpus = ChunkPassages(unit="tokens", tokenizer=str(tokenizer_path), size=40)(
+        read(SAMPLE / "retrieval", format="beir", kind="corpus")
+    )
+    passages = corpus.kept.to_arrow().to_pylist()
+    assert corpus.stats.rows_added > 0
+    assert all(tokens(p["text"]) <= 40 for p in passages if p["source"] == "chunk")
+
+
+def test_parameters_and_kinds_are_checked(tokenizer_path, tmp_path):
     with pytest.raises(ConfigError, match="overlap"):
         ChunkPassages(size=10, overlap=10)
-    with pytest.raises(ConfigError, match="unit"):
+    with pytest.raises(ConfigError, match="unit 'tokens' needs tokenizer"):
         ChunkPassages(unit="tokens")
+    with pytest.raises(ConfigError, match="tokenizer is only used with unit 'tokens'"):
+        ChunkPassages(unit="words", tokenizer=str(tokenizer_path))
+    with pytest.raises(ConfigError, match=f"tokenizer file not found at stage 'chunk_passages', {tmp_path}"):
+        ChunkPassages(unit="tokens", tokenizer=str(tmp_path / "none.json"))(korquad())
     reviews = read(SAMPLE / "reviews_cls.tsv")
     with pytest.raises(ConfigError, match="does not accept kind"):
         ChunkPassages()(reviews)

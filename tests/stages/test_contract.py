@@ -50,6 +50,14 @@ def quality_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", autouse=True)
+def tokenizer(tokenizer_path):
+    """The WordPiece tokenizer trained on the sample data, for ``token_count``."""
+    REQUIRED["token_count"] = {"tokenizer": str(tokenizer_path)}
+    yield
+    REQUIRED.pop("token_count")
+
+
+@pytest.fixture(scope="module", autouse=True)
 def chat_server():
     """A local chat-completions server for ``generate_questions`` (no request leaves the machine)."""
     from tests.llm.chat_server import ChatServer

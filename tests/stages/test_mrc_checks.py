@@ -288,3 +288,115 @@ def test_outputs_are_deterministic_and_nothing_is_lost(tmp_path):
         assert stats.reasons == {"mrc_duplicate_question": 8}
         outputs.append((kept.read_bytes(), rejected.read_bytes()))
     assert outputs[0] == outputs[1]
+
+
+# ----------------------------------------------------------------- reader token budget
+
+LONG_CONTEXT = "첫 문장은 백두산을 말한다. " + " ".join([CONTEXT] * 6) + " 마지막 문장은 한라산을 말한다."
+
+
+def reader_rows():
+    return [
+        row("early", "첫 문장이 말하는 산은?", context=LONG_CONTEXT, text="백두산"),
+        row("late", "마지막 문장이 말하는 산은?", context=LONG_CONTEXT, text="한라산"),
+        row("short", "서울을 가로지르는 강은?"),
+        row("impossible", "부산의 인구는?", is_impossible=True, answers=[]),
+    ]
+
+
+def test_an_answer_past_the_first_window_is_flagged_not_rejected(tokenizer_path):
+    from tokenizers import Tokenizer
+
+    result = MrcChecks(tokenizer=str(tokenizer_path), max_length=64)(dataset(reader_rows()))
+    assert result.stats.rows_rejected == 0
+    assert flags(result) == {
+        "early": ["mrc_over_token_budget"],
+        "late": ["mrc_over_token_budget", "mrc_answer_beyond_budget"],
+        "short": [],
+        "impossible": [],
+    }
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    for r in result.kept.to_arrow().to_pylist():
+        assert r["mrc_input_tokens"] == len(tokenizer.encode(r["question"], r["context"]))
+        assert r["mrc_question_tokens"] == len(tokenizer.encode(r["question"], add_special_tokens=False))
+        assert r["mrc_context_tokens"] == len(tokenizer.encode(r["context"], add_special_tokens=False))
+        assert r["mrc_input_tokens"] == r["mrc_question_tokens"] + r["mrc_context_tokens"] + 3
+        if r["id"] == "impossible":
+            assert r["mrc_answer_end_tokens"] is None
+        else:  # the smallest max_length that keeps the answer in the first window
+            assert r["mrc_answer_end_tokens"] <= r["mrc_input_tokens"]
+            truncating = Tokenizer.from_file(str(tokenizer_path))
+            truncating.enable_truncation(r["mrc_answer_end_tokens"], strategy="only_second")
+            kept = truncating.encode(r["question"], r["context"])
+            end = r["answers"][0]["answer_start"] + len(r["answers"][0]["text"])
+            context_end = max(e for (_, e), seq in zip(kept.offsets, kept.sequence_ids, strict=True) if seq == 1)
+            assert context_end >= end
+    by_id = {r["id"]: r for r in result.kept.to_arrow().to_pylist()}
+    assert by_id["early"]["mrc_answer_end_tokens"] <= 64 < by_id["early"]["mrc_input_tokens"]
+    assert 64 < by_id["late"]["mrc_answer_end_tokens"] < by_id["late"]["mrc_input_tokens"]  # '을 말한다.' follows
+    counts = dict(zip(*result.artifacts["checks"].select(["check", "rows_failed"]).to_pydict().values(), strict=True))
+    assert counts["mrc_over_token_budget"] == 2 and counts["mrc_answer_beyond_budget"] == 1
+
+
+def test_budget_checks_reject_when_asked_and_count_windows_with_a_stride(tokenizer_path):
+    stage = MrcChecks(
+        tokenizer=str(tokenizer_path),
+        max_length=64,
+        doc_stride=16,
+        reject=["mrc_answer_beyond_budget", "mrc_over_token_budget"],
+    )
+    result = stage(dataset(reader_rows()))
+    rejected = {r["id"]: r for r in result.rejected.to_arrow().to_pylist()}
+    assert set(rejected) == {"early", "late"}
+    late = rejected["late"]
+    assert late["reject_reason"] == "mrc_over_token_budget"
+    q, c = late["mrc_question_tokens"], late["mrc_context_tokens"]
+    room = 64 - q - 3
+    windows = 1 + -(-(c - room) // (room - 16))
+    assert late["reject_detail"] == (
+        f"mrc_input_tokens={late['mrc_input_tokens']} > max_length 64 ({windows} windows with doc_stride 16); "
+        f"mrc_answer_end_tokens={late['mrc_answer_end_tokens']} > max_length 64"
+    )
+    assert windows > 2
+    wordy = row(
+        "wordy", "서울의 인구와 수도와 한강과 대한민국의 관계는 무엇인가? " * 4, context=LONG_CONTEXT, text="한라산"
+    )
+    (detail,) = stage(dataset([wordy])).rejected.to_arrow().column("reject_detail").to_pylist()
+    assert detail.split(";")[0].endswith("(the question leaves no more than doc_stride 16 context tokens a window)")
+
+
+def test_changing_max_length_recomputes_no_token(tokenizer_path, tmp_path, monkeypatch):
+    scored = MrcChecks(tokenizer=str(tokenizer_path), filter=False)(dataset(reader_rows())).kept
+    assert flags(MrcChecks(tokenizer=str(tokenizer_path))(scored))["late"] == []  # 384 holds everything
+    pq.write_table(scored.to_arrow(), tmp_path / "scored.parquet")
+
+    def boom(*args, **kwargs):
+        raise AssertionError("tokens were counted again")
+
+    for name in ("count_tokens", "token_offsets", "pair_special_tokens", "reader_input"):
+        monkeypatch.setattr(mrc_checks_module, name, boom)
+    again = Dataset.from_parquet(tmp_path / "scored.parquet", "mrc")
+    tight = MrcChecks(tokenizer=str(tokenizer_path), max_length=64, reject=["mrc_answer_beyond_budget"])
+    assert tight(again).rejected.to_arrow().column("id").to_pylist() == ["late"]
+    with pytest.raises(AssertionError, match="counted again"):
+        MrcChecks(tokenizer=str(tokenizer_path), reuse_scores=False)(again)
+
+
+def test_without_a_tokenizer_there_are_no_token_columns_and_bad_files_fail_early(tokenizer_path, tmp_path):
+    plain = MrcChecks()(dataset(reader_rows()))
+    assert not {"mrc_input_tokens", "mrc_answer_end_tokens"} & set(plain.kept.schema.names)
+    assert plain.artifacts["checks"].to_pylist()[-1] == {
+        "check": "mrc_answer_beyond_budget",
+        "rejects": False,
+        "rows_failed": 0,
+    }
+    broken = tmp_path / "tokenizer.json"
+    broken.write_text("{}", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        MrcChecks(tokenizer=str(broken))(dataset(reader_rows()))
+    assert str(caught.value).startswith(f"not a tokenizers tokenizer.json at stage 'mrc_checks', {broken.resolve()}")
+    with pytest.raises(ConfigError, match="bad parameter 'doc_stride'.*must be smaller than max_length \\(384\\)"):
+        MrcChecks(tokenizer=str(tokenizer_path), doc_stride=384)
+    with pytest.raises(ConfigError, match="max_length needs tokenizer"):
+        MrcChecks(max_length=512)
+    assert MrcChecks(tokenizer=str(tokenizer_path)).input_files() == [tokenizer_path]
