@@ -22,7 +22,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -198,13 +198,16 @@ class RunFolder:
             remove(temp_path(path))
 
     def _published_exports(self) -> list[Path]:
-        """Exports the folder's manifest lists (only paths inside the folder)."""
+        """Exports the folder's manifest lists (only export paths, inside the folder)."""
         try:
             listed = json.loads((self.path / MANIFEST).read_text(encoding="utf-8")).get("exports", [])
         except (OSError, ValueError, AttributeError):
             return []
-        paths = [self.path / p for p in listed if isinstance(p, str) and not PurePath(p).is_absolute()]
-        return [p for p in paths if is_within(p, self.path) and p.resolve() != self.path.resolve()]
+        paths = []
+        for relative in listed if isinstance(listed, list) else []:
+            with suppress(ConfigError, TypeError):
+                paths.append(self.export_path(relative, field="exports"))
+        return [p for p in paths if is_within(p, self.path)]
 
 
 def _remove_empty(folders: Sequence[Path]) -> None:

@@ -1,8 +1,10 @@
 import errno
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -514,6 +516,10 @@ def test_stage_folders_of_an_earlier_pipeline_are_removed_and_never_counted(tmp_
     assert set(rejected_rows(run).column("reject_stage").to_pylist()) == {"short_q"}  # no exact_dedup rows
     report = (run / "report.md").read_text()
     assert "03_" not in report and "04_" not in report and f"'{run}/02_short_q/rejected.parquet'" in report
+    sql = report.split("```sql\n")[1].split("```")[0]
+    counted = {(stage, reason): n for stage, reason, n in duckdb.sql(sql).fetchall()}
+    every = rejected_rows(run).to_pylist()
+    assert counted == Counter((r["reject_stage"], r["reject_reason"]) for r in every) and len(every) == 1
     assert result.stages[1].dir.name == "02_short_q"
 
 

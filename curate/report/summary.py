@@ -57,18 +57,19 @@ def write_markdown_report(result: RunResult) -> None:
     lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
     if result.warnings:
         lines += ["", "## Warnings", "", *(f"- {warning}" for warning in result.warnings)]
-    files = ",\n".join(f"    '{run.dir / 'rejected.parquet'}'" for run in result.stages)
-    lines += [
-        "",
-        "Each stage folder holds `kept.parquet`, `rejected.parquet` (with `reject_stage`, `reject_reason`,",
-        "`reject_detail`) and `stats.json`. Every rejected row of the run:",
-        "",
-        "```sql",
-        "SELECT reject_stage, reject_reason, count(*) FROM read_parquet([",
-        files,
-        "], union_by_name = true) GROUP BY ALL;",
-        "```",
-    ]
+    if result.stages:
+        quoted = [str(run.dir / "rejected.parquet").replace("'", "''") for run in result.stages]
+        lines += [
+            "",
+            "Each stage folder holds `kept.parquet`, `rejected.parquet` (with `reject_stage`, `reject_reason`,",
+            "`reject_detail`) and `stats.json`. Every rejected row of the run:",
+            "",
+            "```sql",
+            "SELECT reject_stage, reject_reason, count(*) FROM read_parquet([",
+            ",\n".join(f"    '{path}'" for path in quoted),
+            "], union_by_name = true) GROUP BY ALL;",
+            "```",
+        ]
     if result.exports:
         lines += ["", "Exports: " + ", ".join(f"`{p.relative_to(result.dir)}`" for p in result.exports)]
     with atomic_file(result.dir / "report.md") as tmp:
