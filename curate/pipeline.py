@@ -30,8 +30,9 @@ then the published set: ``output.parquet``, the exports, ``report.md`` and ``man
   exports to be writable formats for the final kind and paths inside the folder, and the folder to be
   apart from every input (neither inside the other, symlinks resolved).
 - One run at a time: the folder is locked; a second run fails at once with one line.
-- Before the first stage the run removes what an earlier run published (so a folder never mixes two
-  runs' outputs), temporaries of a killed run, and stage folders of stages the pipeline no longer has.
+- The run removes temporaries of a killed run and stage folders of stages the pipeline no longer has,
+  and, before it changes anything in the folder, what an earlier run published (manifest first): a
+  folder never mixes two runs' outputs, and an interrupted re-run that changed nothing leaves them.
 - Each folder and file is written to a temporary beside it and renamed into place, so a failure (or a
   kill) leaves earlier outputs intact and a re-run resumes; a full or read-only disk is one line
   naming the path it could not write.
@@ -255,13 +256,17 @@ class Reporter:
         """A stage rejected more than its share (the message is also in the manifest and report)."""
 
 
-def _load_input(config: InputConfig, folder: Path, fingerprint: str, reporter: Reporter) -> tuple[Dataset, int]:
+def _load_input(
+    config: InputConfig, run_folder: RunFolder, fingerprint: str, reporter: Reporter
+) -> tuple[Dataset, int]:
     """Read the input once into ``input/data.parquet``; later runs reuse it while the fingerprint holds
     and its files are unchanged. Returns the dataset and the number of quarantined rows."""
+    folder = run_folder.path / INPUT
     record, problem = read_record(folder, fingerprint)
     if problem:
         reporter.note(f"{folder.name}: {problem}; reading the input again")
     if record is None:
+        run_folder.changing()
         with atomic_dir(folder) as tmp:
             quarantine = tmp / "quarantine.jsonl"
             dataset = io.read(
@@ -345,12 +350,12 @@ def run_pipeline(
     folder.check_apart(
         [("input", input_path), *((f"file stage '{s.id}' reads", p) for s in stages for p in s.input_files())]
     )
-    dirs = [folder.path / stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)]
     with folder.locked():
         started = time.perf_counter()
-        folder.clear(stage_dirs={d.name for d in dirs}, exports=exports, note=reporter.note)
+        owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
+        folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
         fingerprint = _sha(digest(input_path), config.input.model_dump(exclude={"path"}), curate.__version__)
-        dataset, quarantined = _load_input(config.input, folder.path / INPUT, fingerprint, reporter)
+        dataset, quarantined = _load_input(config.input, folder, fingerprint, reporter)
         with _naming(pipeline):
             _check_kinds(config, stages, exports, dataset.kind)
         if not dataset.num_rows and not config.allow_empty_output:
@@ -359,7 +364,7 @@ def run_pipeline(
                 where=Where(file=str(input_path)),
                 hint="check the file, or set allow_empty_output: true",
             )
-        runs, kept = _run_stages(config, stages, dirs, dataset, fingerprint, force, reporter)
+        runs, kept = _run_stages(config, stages, folder, dataset, fingerprint, force, reporter)
         result = RunResult(config.name, folder.path, kept, dataset.num_rows, runs, exports, quarantined)
         _publish(config, result, folder, time.perf_counter() - started)
     return result
@@ -377,7 +382,7 @@ def _naming(pipeline: str | Path | dict[str, Any] | PipelineConfig) -> Iterator[
 def _run_stages(
     config: PipelineConfig,
     stages: Sequence[Stage],
-    dirs: Sequence[Path],
+    folder: RunFolder,
     dataset: Dataset,
     fingerprint: str,
     force: bool,
@@ -385,12 +390,14 @@ def _run_stages(
 ) -> tuple[list[StageRun], Dataset]:
     """Run or resume each stage on the kept rows of the one before; returns the runs and the last kept rows."""
     runs: list[StageRun] = []
-    for index, (spec, stage, stage_dir) in enumerate(zip(config.stages, stages, dirs, strict=True), start=1):
+    for index, (spec, stage) in enumerate(zip(config.stages, stages, strict=True), start=1):
+        stage_dir = folder.path / stage_dir_name(index, stage.id)
         extra_inputs = [digest(p) if p.exists() else str(p) for p in stage.input_files()]
         params = stage.params.model_dump(mode="json")
         fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, curate.__version__)
         run = None if force else _resumed(stage, stage_dir, fingerprint, reporter)
         if run is None:
+            folder.changing()
             reporter.stage_started(stage, index, dataset.num_rows)
             run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter)
         share = spec.warn_reject_share if spec.warn_reject_share is not None else config.warn_reject_share
@@ -440,6 +447,7 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
     from curate.report.summary import write_markdown_report
 
     final = result.dir / OUTPUT
+    folder.changing()
     try:
         with atomic_file(final) as tmp:
             shutil.copyfile(result.output.paths[0], tmp)
@@ -450,7 +458,7 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
         write_markdown_report(result)
         write_json(result.manifest_path, _manifest(config, result, seconds))
     except BaseException:
-        folder.unpublish(result.exports)
+        folder.unpublish()
         raise
 
 

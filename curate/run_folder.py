@@ -101,6 +101,8 @@ class RunFolder:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._exports: list[Path] = []
+        self._published = True  # what an earlier run published may still be there
 
     def export_path(self, relative: str, *, field: str) -> Path:
         """The path of an export given relative to the folder; ConfigError when it leaves the folder or
@@ -173,14 +175,12 @@ class RunFolder:
             os.close(handle)
 
     def clear(self, *, stage_dirs: set[str], exports: Sequence[Path], note: Callable[[str], None]) -> None:
-        """Before a run writes anything: remove the published set of an earlier run (manifest first, so
-        no manifest outlives the files it lists), temporaries of a killed run, and stage folders that
-        are not among ``stage_dirs`` (an earlier version of the pipeline)."""
-        earlier = self._published_exports()
-        for path in earlier:
-            if path not in exports and path.exists():
-                note(f"removed {path.relative_to(self.path)}: an export of an earlier run, not of this pipeline")
-        self.unpublish([*exports, *earlier])
+        """Before a run: remove temporaries of a killed run, stage folders that are not among
+        ``stage_dirs`` (an earlier version of the pipeline) and exports an earlier run published that
+        ``exports`` no longer has; then the published set of an earlier run stays until
+        :meth:`changing`."""
+        self._exports = list(exports)
+        earlier = self._published_exports()  # read before changing() removes the manifest
         for entry in sorted(self.path.iterdir()):
             name = entry.name
             if name.startswith(".") and name.endswith(".tmp"):
@@ -188,12 +188,26 @@ class RunFolder:
                 if final in _RESERVED or _STAGE_DIR.fullmatch(final):
                     remove(entry)
             elif name not in stage_dirs and is_stage_folder(entry):
+                self.changing()
                 remove(entry)
                 note(f"removed {name}: a stage folder of an earlier run, not of this pipeline")
+        for path in earlier:
+            if path not in self._exports and path.exists():
+                self.changing()
+                remove(path)
+                note(f"removed {path.relative_to(self.path)}: an export of an earlier run, not of this pipeline")
 
-    def unpublish(self, exports: Sequence[Path]) -> None:
+    def changing(self) -> None:
+        """Say that the run is about to change the folder (the input, a stage, the published set): the
+        first call removes what an earlier run published (manifest first), so a manifest never
+        describes a folder it no longer matches, and a run that changes nothing leaves it in place."""
+        if self._published:
+            self.unpublish()
+            self._published = False
+
+    def unpublish(self) -> None:
         """Remove the published set (manifest first) and the temporaries of its files."""
-        for path in (self.path / MANIFEST, self.path / REPORT, self.path / OUTPUT, *exports):
+        for path in (self.path / MANIFEST, self.path / REPORT, self.path / OUTPUT, *self._exports):
             remove(path)
             remove(temp_path(path))
 

@@ -549,3 +549,31 @@ def test_resume_checks_the_files_a_record_lists(tmp_path, squad_file):
     assert all(r.resumed for r in run_pipeline(path, reporter=notes).stages)
     assert notes.notes == ["input: data.parquet changed since it was written; reading the input again"]
     assert snapshot(first.dir) == before
+
+
+def test_an_interrupted_rerun_keeps_the_published_set_until_it_changes_the_folder(tmp_path, squad_file):
+    path = pipeline(tmp_path, squad_file)
+    first = run_pipeline(path)
+    before = snapshot(first.dir)
+
+    class Interrupt(Reporter):
+        """Ctrl-C once the third stage is done."""
+
+        def stage_finished(self, run):
+            if run.id == "exact_dedup":
+                raise KeyboardInterrupt
+
+    class InterruptStart(Reporter):
+        def stage_started(self, stage, index, total_rows):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(path, reporter=Interrupt())  # every stage so far resumed: nothing changed
+    assert published(first.dir) == ["clean.json", "manifest.json", "output.parquet", "report.md"]
+    assert snapshot(first.dir) == before
+    config = yaml.safe_load(path.read_text())
+    config["stages"][3]["params"]["min"] = 7
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(path, reporter=InterruptStart())  # about to run short_q again
+    assert published(first.dir) == [] and (first.dir / "04_short_q" / "kept.parquet").exists()
