@@ -24,6 +24,18 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parent.parent
 REVIEWS = REPO.parent / "shared" / "data" / "nsmc" / "reviews.jsonl.gz"
 
+PIPELINE = """
+from curate.pipeline import run_pipeline
+cfg = {"name": "b", "input": {"path": SRC, "kind": "classification",
+       "columns": {"review": "text", "review_id": "id", "rating": "label"}},
+       "output": {"dir": OUT},
+       "stages": [{"use": "normalize_text", "params": {"fields": ["text"]}},
+                  {"use": "exact_dedup", "params": {"fields": ["text"]}},
+                  {"use": "length_filter", "params": {"field": "text", "min": 2}},
+                  {"use": "sql_filter", "params": {"where": "label <> '5'"}}]}
+result = run_pipeline(cfg)
+"""
+
 CASES = {
     "curate read jsonl.gz -> Dataset": """
 ds = curate.read(SRC, kind="classification", rename={"review": "text", "review_id": "id", "rating": "label"})
@@ -58,17 +70,9 @@ t0 = time.perf_counter()
 r = curate.LengthFilter(field="text", unit="words", min=2)(ds)
 ROWS = r.stats.rows_kept
 """,
-    "curate run: 4 stages, streamed Parquet on disk": """
-from curate.pipeline import run_pipeline
-cfg = {"name": "b", "input": {"path": SRC, "kind": "classification",
-       "columns": {"review": "text", "review_id": "id", "rating": "label"}},
-       "output": {"dir": OUT},
-       "stages": [{"use": "normalize_text", "params": {"fields": ["text"]}},
-                  {"use": "exact_dedup", "params": {"fields": ["text"]}},
-                  {"use": "length_filter", "params": {"field": "text", "min": 2}},
-                  {"use": "sql_filter", "params": {"where": "label <> '5'"}}]}
-ROWS = run_pipeline(cfg).output.num_rows
-""",
+    "curate run: 4 stages, streamed Parquet on disk": PIPELINE + "ROWS = result.output.num_rows\n",
+    "curate run again: 4 stages resumed, their files checked (SHA-256)": PIPELINE
+    + "assert all(run.resumed for run in result.stages)\nROWS = result.output.num_rows\n",
 }
 
 RUNNER = """

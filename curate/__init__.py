@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 from curate import stages
 from curate.dataset import Dataset
-from curate.errors import ConfigError, CurateError, InputError, SchemaError, StageError
+from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError, StageError
 from curate.io import read, read_bundle, write, write_bundle
 from curate.pipeline import PipelineConfig, RunResult, load_config, run_pipeline
 from curate.schemas import get_schema, kinds
@@ -31,6 +31,7 @@ __all__ = [
     "InputError",
     "LengthFilter",
     "NormalizeText",
+    "OutputError",
     "PipelineConfig",
     "RunResult",
     "SchemaError",

@@ -133,11 +133,23 @@ class _RichReporter(Reporter):
             TimeElapsedColumn(),
             console=err,
             transient=True,
+            disable=not err.is_terminal,
         )
         self.task: Any = None
 
+    @contextmanager
+    def shown(self) -> Iterator[None]:
+        """Show the progress bar from the first stage that runs until the block ends."""
+        try:
+            yield
+        finally:
+            if self.task is not None:
+                self.progress.stop()
+
     def stage_started(self, stage: Any, index: int, total_rows: int) -> None:
-        if self.task is not None:
+        if self.task is None:
+            self.progress.start()
+        else:
             self.progress.remove_task(self.task)
         self.task = self.progress.add_task(f"{index:02d} {stage.id}", total=total_rows)
 
@@ -154,6 +166,12 @@ class _RichReporter(Reporter):
             highlight=False,
         )
 
+    def note(self, message: str) -> None:
+        err.print(f"  {escape(message)}", highlight=False)
+
+    def warn(self, message: str) -> None:
+        err.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False)
+
 
 @app.command()
 def run(
@@ -168,7 +186,7 @@ def run(
 
     with _errors():
         reporter = _RichReporter()
-        with reporter.progress:
+        with reporter.shown():
             result = run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter)
         out.print(summary_table(result))
         out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)

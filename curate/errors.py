@@ -114,3 +114,8 @@ class ConfigError(CurateError):
 
 class StageError(CurateError):
     """A stage broke its contract (for example kept + rejected != input)."""
+
+
+class OutputError(CurateError):
+    """An output cannot be written: the disk is full or read-only, a file is in the way, or another run
+    is writing to the same folder."""

@@ -2,7 +2,7 @@
 
 Pipeline file::
 
-    name: korquad_clean
+    name: korquad_clean                       # a name (letters, digits, _ - .): default folder runs/<name>
     input:
       path: sample_data/korquad_sample.json   # relative to the working directory
       format: squad                           # optional, inferred from the path
@@ -10,20 +10,38 @@ Pipeline file::
       columns: {document: text}               # optional source -> schema column renames
       on_error: fail                          # or skip: unreadable rows go to quarantine.jsonl
     output:
-      dir: runs/korquad_clean                 # default runs/<name>
+      dir: runs/korquad_clean                 # default runs/<name>; apart from the input
       export:                                 # optional copies of the final rows
         - {path: clean.json, format: squad}   # relative to dir
     stages:
       - use: validate_spans
-        id: spans                             # optional, default: the stage name
+        id: spans                             # optional, default: the stage name; names the folder
         params: {repair: true}
+        warn_reject_share: 0.9                # optional, this stage's own warning threshold
+    batch_rows: 32768                         # rows per batch (> 0); part of every stage's fingerprint
+    warn_reject_share: 0.5                    # warn when a stage rejects more than this share of its rows
+    allow_empty_output: false                 # true: an empty final output is not an error
 
-A run writes, under the output folder: ``input/data.parquet``, per stage ``NN_<id>/`` with
-``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts, then ``output.parquet``,
-the exports, ``manifest.json`` and ``report.md``. Each stage folder is written to a temporary
-folder and renamed into place, so a failure leaves earlier outputs intact. A stage whose
-fingerprint (input fingerprint + stage name + params + curate version) matches its
-``stats.json`` is not run again.
+A run writes, under the output folder (layout in :mod:`curate.run_folder`): ``input/data.parquet``,
+per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
+then the published set: ``output.parquet``, the exports, ``report.md`` and ``manifest.json`` last.
+
+- Before anything is written: stage ids and a default folder's name are checked to be plain names,
+  exports to be writable formats for the final kind and paths inside the folder, and the folder to be
+  apart from every input (neither inside the other, symlinks resolved).
+- One run at a time: the folder is locked; a second run fails at once with one line.
+- The run removes temporaries of a killed run and stage folders of stages the pipeline no longer has,
+  and, before it changes anything in the folder, what an earlier run published (manifest first): a
+  folder never mixes two runs' outputs, and an interrupted re-run that changed nothing leaves them.
+- Each folder and file is written to a temporary beside it and renamed into place, so a failure (or a
+  kill) leaves earlier outputs intact and a re-run resumes; a full or read-only disk is one line
+  naming the path it could not write.
+- A stage whose fingerprint (input fingerprint + stage name + params + files it reads + batch_rows +
+  curate version) matches its ``stats.json`` is not run again, provided every file the record lists
+  still has its size and SHA-256 (the cached ``input/`` too); otherwise it runs again and says why.
+- A stage that rejects more than ``warn_reject_share`` of its rows is a warning (terminal, manifest,
+  report). An empty output is an error naming the stage that rejected the last rows, unless
+  ``allow_empty_output`` is true.
 """
 
 from __future__ import annotations
@@ -33,7 +51,8 @@ import json
 import platform
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -43,12 +62,23 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import curate
 from curate import io
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
-from curate.errors import ConfigError, CurateError, StageError, Where
+from curate.errors import ConfigError, CurateError, InputError, StageError, Where
+from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
+from curate.run_folder import (
+    INPUT,
+    MANIFEST,
+    OUTPUT,
+    RunFolder,
+    read_record,
+    stage_dir_name,
+    stage_dirs,
+    write_record,
+)
 from curate.stages import Stage, StageStats, get_stage_class
 
 
@@ -80,6 +110,7 @@ class StageConfig(_Strict):
     use: str
     id: str | None = None
     params: dict[str, Any] = {}
+    warn_reject_share: float | None = Field(None, ge=0, le=1)
 
 
 class PipelineConfig(_Strict):
@@ -90,7 +121,9 @@ class PipelineConfig(_Strict):
     input: InputConfig
     output: OutputConfig = OutputConfig()
     stages: list[StageConfig] = []
-    batch_rows: int = DEFAULT_BATCH_ROWS
+    batch_rows: int = Field(DEFAULT_BATCH_ROWS, gt=0)
+    warn_reject_share: float = Field(0.5, ge=0, le=1)
+    allow_empty_output: bool = False
 
     @field_validator("output", mode="before")
     @classmethod
@@ -116,7 +149,8 @@ def _config_error(exc: ValidationError, file: str | None) -> ConfigError:
         )
     if first["type"] == "missing":
         return ConfigError(f"missing key '{key}'", where=Where(file=file), hint=f"keys here: {allowed}")
-    return ConfigError(f"bad value for '{key}' ({first['msg']})", where=Where(file=file), value=first.get("input"))
+    message = first["msg"].removeprefix("Value error, ")
+    return ConfigError(f"bad value for '{key}' ({message})", where=Where(file=file), value=first.get("input"))
 
 
 def load_config(source: str | Path | dict[str, Any]) -> PipelineConfig:
@@ -146,10 +180,12 @@ def load_config(source: str | Path | dict[str, Any]) -> PipelineConfig:
 
 
 def build_stages(config: PipelineConfig) -> list[Stage]:
-    """Stage instances of a pipeline; ids must be unique."""
+    """Stage instances of a pipeline; ids must be unique names (:data:`curate.files.NAME`)."""
     stages, seen = [], set()
     for index, spec in enumerate(config.stages):
         stage_id = spec.id or spec.use
+        if spec.id is not None:
+            check_name(spec.id, what="stage id", where=Where(field=f"stages[{index}].id"))
         if stage_id in seen:
             raise ConfigError(
                 "duplicate stage id",
@@ -163,27 +199,16 @@ def build_stages(config: PipelineConfig) -> list[Stage]:
 
 
 def _sha(*parts: Any) -> str:
-    digest = hashlib.sha256()
+    sha = hashlib.sha256()
     for part in parts:
-        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-        digest.update(b"\x00")
-    return digest.hexdigest()[:24]
-
-
-def _file_digest(path: Path) -> str:
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        with file.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()[:24]
+        sha.update(json.dumps(part, sort_keys=True, default=str).encode())
+        sha.update(b"\x00")
+    return sha.hexdigest()[:24]
 
 
 @dataclass
 class StageRun:
-    """One stage of a finished run."""
+    """One stage of a finished run; ``warning`` says when it rejected more than its share."""
 
     id: str
     use: str
@@ -193,6 +218,7 @@ class StageRun:
     stats: StageStats
     resumed: bool
     artifacts: list[str] = field(default_factory=list)
+    warning: str | None = None
 
 
 @dataclass
@@ -209,7 +235,12 @@ class RunResult:
 
     @property
     def manifest_path(self) -> Path:
-        return self.dir / "manifest.json"
+        return self.dir / MANIFEST
+
+    @property
+    def warnings(self) -> list[str]:
+        """The stages' warnings, in stage order."""
+        return [run.warning for run in self.stages if run.warning]
 
 
 class Reporter:
@@ -218,62 +249,42 @@ class Reporter:
     def stage_started(self, stage: Stage, index: int, total_rows: int) -> None: ...
     def rows_done(self, rows: int) -> None: ...
     def stage_finished(self, run: StageRun) -> None: ...
+    def note(self, message: str) -> None:
+        """Something the run did on its own (removed an earlier run's folder, ran a stage again)."""
+
+    def warn(self, message: str) -> None:
+        """A stage rejected more than its share (the message is also in the manifest and report)."""
 
 
-def _atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
-    tmp = final.with_name(f".{final.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        fill(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def _load_input(config: InputConfig, run_dir: Path, fingerprint: str) -> tuple[Dataset, int]:
-    """Read the input once into ``input/data.parquet``; later runs reuse it while the fingerprint holds."""
-    folder = run_dir / "input"
-    stats_file = folder / "stats.json"
-    if stats_file.exists():
-        saved = json.loads(stats_file.read_text(encoding="utf-8"))
-        if saved.get("fingerprint") == fingerprint and (folder / "data.parquet").exists():
-            return Dataset.from_parquet(folder / "data.parquet", saved["kind"]), saved.get("quarantined", 0)
-    quarantined = 0
-
-    def fill(tmp: Path) -> None:
-        nonlocal quarantined
-        skip = config.on_error == "skip"
-        dataset = io.read(
-            config.path,
-            format=config.format,
-            kind=config.kind,
-            rename=config.columns or None,
-            split=config.split,
-            on_error=config.on_error,
-            quarantine=tmp / "quarantine.jsonl" if skip else None,
-            quote=config.quote,
-        )
-        quarantined = int(dataset.metadata.get("quarantined_rows", 0))
-        io.write(dataset, tmp / "data.parquet", format="parquet")
-        _write_json(
-            tmp / "stats.json",
-            {"fingerprint": fingerprint, "kind": dataset.kind, "rows": dataset.num_rows, "quarantined": quarantined},
-        )
-
-    _atomic_dir(folder, fill)
-    saved = json.loads(stats_file.read_text(encoding="utf-8"))
-    return Dataset.from_parquet(folder / "data.parquet", saved["kind"]), quarantined
+def _load_input(
+    config: InputConfig, run_folder: RunFolder, fingerprint: str, reporter: Reporter
+) -> tuple[Dataset, int]:
+    """Read the input once into ``input/data.parquet``; later runs reuse it while the fingerprint holds
+    and its files are unchanged. Returns the dataset and the number of quarantined rows."""
+    folder = run_folder.path / INPUT
+    record, problem = read_record(folder, fingerprint)
+    if problem:
+        reporter.note(f"{folder.name}: {problem}; reading the input again")
+    if record is None:
+        run_folder.changing()
+        with atomic_dir(folder) as tmp:
+            quarantine = tmp / "quarantine.jsonl"
+            dataset = io.read(
+                config.path,
+                format=config.format,
+                kind=config.kind,
+                rename=config.columns or None,
+                split=config.split,
+                on_error=config.on_error,
+                quarantine=quarantine if config.on_error == "skip" else None,
+                quote=config.quote,
+            )
+            io.write(dataset, tmp / "data.parquet", format="parquet")
+            quarantined = int(dataset.metadata.get("quarantined_rows", 0))
+            files = ["data.parquet", *(["quarantine.jsonl"] if quarantine.exists() else [])]
+            info = {"fingerprint": fingerprint, "kind": dataset.kind, "rows": dataset.num_rows}
+            record = write_record(tmp, {**info, "quarantined": quarantined}, files)
+    return Dataset.from_parquet(folder / "data.parquet", record["kind"]), int(record.get("quarantined", 0))
 
 
 def _versions() -> dict[str, str]:
@@ -286,6 +297,19 @@ def _versions() -> dict[str, str]:
             continue
     found["python"] = platform.python_version()
     return found
+
+
+def reject_warning(run: StageRun, share: float) -> str | None:
+    """A one-line warning when ``run`` rejected more than ``share`` of the rows it saw, else None."""
+    s = run.stats
+    seen = s.rows_in + s.rows_added
+    if not seen or s.rows_rejected / seen <= share:
+        return None
+    reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(s.reasons.items(), key=lambda kv: -kv[1])[:3])
+    return (
+        f"stage '{run.id}' rejected {s.rows_rejected:,} of {seen:,} rows ({s.rows_rejected / seen:.1%}), "
+        f"more than warn_reject_share {share:g} ({reasons}; rows in {run.dir.name}/rejected.parquet)"
+    )
 
 
 def run_pipeline(
@@ -302,68 +326,147 @@ def run_pipeline(
         input: replaces ``input.path``.
         output: replaces ``output.dir``.
         force: run every stage again even when its outputs are up to date.
+
+    Raises:
+        CurateError: a bad config, input or export, an output folder that overlaps the input, is a
+            file, is read-only, is full or is in use, a failing stage, or an empty output (unless
+            ``allow_empty_output``); nothing is published then.
     """
     config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline)
     if input is not None:
         config = config.model_copy(update={"input": config.input.model_copy(update={"path": str(input)})})
     reporter = reporter or Reporter()
-    stages = build_stages(config)
-    run_dir = Path(output or config.output.dir or Path("runs") / config.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with _naming(pipeline):
+        stages = build_stages(config)
+        if output is None and config.output.dir is None:
+            check_name(config.name, what="pipeline name", where=Where(field="name"))
+        folder = RunFolder(Path(output or config.output.dir or Path("runs") / config.name))
+        exports = [_export_path(folder, i, spec) for i, spec in enumerate(config.output.export)]
     input_path = Path(config.input.path)
     if not input_path.exists():
         raise ConfigError(
             "input not found", where=Where(file=str(input_path), field="input.path"), hint="check the path"
         )
-    fingerprint = _sha(_file_digest(input_path), config.input.model_dump(exclude={"path"}), curate.__version__)
-    started = time.perf_counter()
-    dataset, quarantined = _load_input(config.input, run_dir, fingerprint)
-    input_rows = dataset.num_rows
-    kind = dataset.kind
-    for stage in stages:
-        stage.check_kind(kind)
-        kind = stage.output_kind(kind)
-    runs: list[StageRun] = []
-    for index, stage in enumerate(stages, start=1):
-        extra_inputs = [_file_digest(p) if p.exists() else str(p) for p in stage.input_files()]
-        fingerprint = _sha(
-            fingerprint, stage.name, stage.params.model_dump(mode="json"), extra_inputs, curate.__version__
-        )
-        stage_dir = run_dir / f"{index:02d}_{stage.id}"
-        run = _resumed(stage, stage_dir, fingerprint) if not force else None
-        if run is None:
-            reporter.stage_started(stage, index, dataset.num_rows)
-            run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter)
-        reporter.stage_finished(run)
-        runs.append(run)
-        dataset = Dataset.from_parquet(stage_dir / "kept.parquet", stage.output_kind(dataset.kind))
-    final = run_dir / "output.parquet"
-    tmp = run_dir / ".output.parquet.tmp"
-    shutil.copyfile(dataset.paths[0], tmp)
-    tmp.replace(final)
-    exports = [io.write(dataset, run_dir / spec.path, format=spec.format) for spec in config.output.export]
-    result = RunResult(
-        name=config.name,
-        dir=run_dir,
-        output=Dataset.from_parquet(final, dataset.kind),
-        input_rows=input_rows,
-        stages=runs,
-        exports=exports,
-        quarantined=quarantined,
+    folder.check_apart(
+        [("input", input_path), *((f"file stage '{s.id}' reads", p) for s in stages for p in s.input_files())]
     )
-    _write_json(result.manifest_path, _manifest(config, result, time.perf_counter() - started))
-    from curate.report.summary import write_markdown_report
-
-    write_markdown_report(result)
+    with folder.locked():
+        started = time.perf_counter()
+        owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
+        folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
+        fingerprint = _sha(digest(input_path), config.input.model_dump(exclude={"path"}), curate.__version__)
+        dataset, quarantined = _load_input(config.input, folder, fingerprint, reporter)
+        with _naming(pipeline):
+            _check_kinds(config, stages, exports, dataset.kind)
+        if not dataset.num_rows and not config.allow_empty_output:
+            raise InputError(
+                "the input has no rows",
+                where=Where(file=str(input_path)),
+                hint="check the file, or set allow_empty_output: true",
+            )
+        runs, kept = _run_stages(config, stages, folder, dataset, fingerprint, force, reporter)
+        result = RunResult(config.name, folder.path, kept, dataset.num_rows, runs, exports, quarantined)
+        _publish(config, result, folder, time.perf_counter() - started)
     return result
 
 
-def _resumed(stage: Stage, stage_dir: Path, fingerprint: str) -> StageRun | None:
-    stats_file = stage_dir / "stats.json"
-    if not stats_file.exists():
-        return None
-    saved = json.loads(stats_file.read_text(encoding="utf-8"))
-    if saved.get("fingerprint") != fingerprint or not (stage_dir / "kept.parquet").exists():
+@contextmanager
+def _naming(pipeline: str | Path | dict[str, Any] | PipelineConfig) -> Iterator[None]:
+    """Errors raised inside name the pipeline file, when the pipeline came from one."""
+    try:
+        yield
+    except CurateError as exc:
+        raise exc.at(file=str(pipeline)) if isinstance(pipeline, str | Path) else exc from None
+
+
+def _run_stages(
+    config: PipelineConfig,
+    stages: Sequence[Stage],
+    folder: RunFolder,
+    dataset: Dataset,
+    fingerprint: str,
+    force: bool,
+    reporter: Reporter,
+) -> tuple[list[StageRun], Dataset]:
+    """Run or resume each stage on the kept rows of the one before; returns the runs and the last kept rows."""
+    runs: list[StageRun] = []
+    for index, (spec, stage) in enumerate(zip(config.stages, stages, strict=True), start=1):
+        stage_dir = folder.path / stage_dir_name(index, stage.id)
+        extra_inputs = [digest(p) if p.exists() else str(p) for p in stage.input_files()]
+        params = stage.params.model_dump(mode="json")
+        fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, curate.__version__)
+        run = None if force else _resumed(stage, stage_dir, fingerprint, reporter)
+        if run is None:
+            folder.changing()
+            reporter.stage_started(stage, index, dataset.num_rows)
+            run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter)
+        share = spec.warn_reject_share if spec.warn_reject_share is not None else config.warn_reject_share
+        run.warning = reject_warning(run, share)
+        reporter.stage_finished(run)
+        if run.warning:
+            reporter.warn(run.warning)
+        runs.append(run)
+        dataset = Dataset.from_parquet(stage_dir / "kept.parquet", stage.output_kind(dataset.kind))
+        if not dataset.num_rows and not config.allow_empty_output:
+            raise ConfigError(
+                "every remaining row was rejected, so the output would be empty",
+                where=Where(stage=stage.id),
+                hint=f"check the stage's parameters against its rejected rows in {stage_dir / 'rejected.parquet'}, "
+                "or set allow_empty_output: true",
+            )
+    return runs, dataset
+
+
+def _export_path(folder: RunFolder, index: int, spec: ExportConfig) -> Path:
+    """Where export ``index`` goes, its path and format checked (the kind is checked once it is known)."""
+    path = folder.export_path(spec.path, field=f"output.export[{index}].path")
+    _check_export(index, spec, path, None)
+    return path
+
+
+def _check_export(index: int, spec: ExportConfig, path: Path, kind: str | None) -> None:
+    """CurateError naming ``output.export[index]`` when ``path`` cannot be written as asked."""
+    try:
+        io.check_write(path, spec.format, kind)
+    except CurateError as exc:
+        raise exc.at(field=f"output.export[{index}]") from None
+
+
+def _check_kinds(config: PipelineConfig, stages: Sequence[Stage], exports: Sequence[Path], kind: str) -> None:
+    """Every stage accepts the kind it is given, and every export can hold the final kind."""
+    for stage in stages:
+        stage.check_kind(kind)
+        kind = stage.output_kind(kind)
+    for index, (spec, path) in enumerate(zip(config.output.export, exports, strict=True)):
+        _check_export(index, spec, path, kind)
+
+
+def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, seconds: float) -> None:
+    """Write ``output.parquet``, the exports, ``report.md`` and ``manifest.json`` last; when any of them
+    fails, remove those already written, so the folder never holds part of a set."""
+    from curate.report.summary import write_markdown_report
+
+    final = result.dir / OUTPUT
+    folder.changing()
+    try:
+        with atomic_file(final) as tmp:
+            shutil.copyfile(result.output.paths[0], tmp)
+        result.output = Dataset.from_parquet(final, result.output.kind)
+        for spec, path in zip(config.output.export, result.exports, strict=True):
+            with writing(path):
+                io.write(result.output, path, format=spec.format)
+        write_markdown_report(result)
+        write_json(result.manifest_path, _manifest(config, result, seconds))
+    except BaseException:
+        folder.unpublish()
+        raise
+
+
+def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter) -> StageRun | None:
+    saved, problem = read_record(stage_dir, fingerprint)
+    if problem:
+        reporter.note(f"{stage_dir.name}: {problem}; running the stage again")
+    if saved is None:
         return None
     stats = StageStats(**{k: saved[k] for k in ("rows_in", "rows_kept", "rows_rejected", "reasons", "seconds")})
     stats.rows_added = saved.get("rows_added", 0)
@@ -383,19 +486,21 @@ def _run_stage(
     stage: Stage, dataset: Dataset, stage_dir: Path, fingerprint: str, batch_rows: int, reporter: Reporter
 ) -> StageRun:
     params = stage.params.model_dump(mode="json")
-    record: dict[str, Any] = {}
-
-    def fill(tmp: Path) -> None:
+    with atomic_dir(stage_dir) as tmp:
         try:
             _, _, stats = stage.execute(dataset, out_dir=tmp, batch_rows=batch_rows, on_rows=reporter.rows_done)
+            artifacts = []
+            for name, table in stage.artifacts().items():
+                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+                artifacts.append(f"{name}.parquet")
         except CurateError as exc:
             raise exc.at(stage=stage.id) from exc
+        except OSError as exc:
+            if is_write_error(exc):
+                raise  # named by atomic_dir: the disk, not the stage
+            raise StageError(f"stage failed: {type(exc).__name__}: {exc}", where=Where(stage=stage.id)) from exc
         except Exception as exc:
             raise StageError(f"stage failed: {type(exc).__name__}: {exc}", where=Where(stage=stage.id)) from exc
-        artifacts = []
-        for name, table in stage.artifacts().items():
-            pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-            artifacts.append(f"{name}.parquet")
         kept_rows = pq.ParquetFile(tmp / "kept.parquet").metadata.num_rows
         rejected_rows = pq.ParquetFile(tmp / "rejected.parquet").metadata.num_rows
         if kept_rows + rejected_rows != dataset.num_rows + stats.rows_added:
@@ -404,21 +509,13 @@ def _run_stage(
                 f"+ added ({stats.rows_added})",
                 where=Where(stage=stage.id),
             )
-        record.update(stats=stats, artifacts=artifacts)
-        _write_json(
-            tmp / "stats.json",
-            {
-                "stage": stage.id,
-                "use": stage.name,
-                "params": params,
-                "fingerprint": fingerprint,
-                **stats.as_dict(),
-                "artifacts": artifacts,
-            },
+        record = {"stage": stage.id, "use": stage.name, "params": params, "fingerprint": fingerprint}
+        write_record(
+            tmp,
+            {**record, **stats.as_dict(), "artifacts": artifacts},
+            ["kept.parquet", "rejected.parquet", *artifacts],
         )
-
-    _atomic_dir(stage_dir, fill)
-    return StageRun(stage.id, stage.name, params, fingerprint, stage_dir, record["stats"], False, record["artifacts"])
+    return StageRun(stage.id, stage.name, params, fingerprint, stage_dir, stats, False, artifacts)
 
 
 def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict[str, Any]:
@@ -437,19 +534,27 @@ def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict
                 "dir": run.dir.name,
                 "artifacts": run.artifacts,
                 **run.stats.as_dict(),
+                "warning": run.warning,
             }
             for run in result.stages
         ],
-        "output": {"path": "output.parquet", "kind": result.output.kind, "rows": result.output.num_rows},
+        "output": {"path": OUTPUT, "kind": result.output.kind, "rows": result.output.num_rows},
         "exports": [str(p.relative_to(result.dir)) for p in result.exports],
+        "settings": {
+            "batch_rows": config.batch_rows,
+            "warn_reject_share": config.warn_reject_share,
+            "allow_empty_output": config.allow_empty_output,
+        },
+        "warnings": result.warnings,
         "seconds": round(seconds, 3),
     }
 
 
 def rejected_rows(run_dir: str | Path) -> pa.Table:
-    """Every rejected row of a run, all stages together, with ``reject_stage/reason/detail``."""
-    files = sorted(Path(run_dir).glob("[0-9][0-9]_*/rejected.parquet"))
-    tables = [pq.read_table(f) for f in files]
+    """Every rejected row of a run, all its stages together, with ``reject_stage/reason/detail``
+    (only the run's own stage folders: :func:`curate.run_folder.stage_dirs`)."""
+    files = [d / "rejected.parquet" for d in stage_dirs(Path(run_dir))]
+    tables = [pq.read_table(f) for f in files if f.exists()]
     tables = [t for t in tables if t.num_rows]
     if not tables:
         return pa.table({"reject_stage": pa.array([], pa.string())})

@@ -1,15 +1,19 @@
 """The command line, run as a user runs it (a subprocess of ``python -m curate``)."""
 
 import json
+import resource
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pyarrow.parquet as pq
 import pytest
 
 from curate import io
 from curate.dataset import Dataset
-from tests.conftest import mrc_table
+from tests.conftest import REPO, mrc_table
 
 
 def curate(*args, cwd=None):
@@ -239,7 +243,9 @@ def test_chunk_passages_on_a_retrieval_folder_and_on_an_mrc_file(tmp_path):
     chunked = curate("chunk-passages", folder, tmp_path / "chunked", "--size", "120")
     assert chunked.returncode == 0, chunked.stderr
     assert "corpus 39 ->" in chunked.stdout
-    corpus = [json.loads(line) for line in (tmp_path / "chunked" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    corpus = [
+        json.loads(line) for line in (tmp_path / "chunked" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert len(corpus) > 39 and all(len(doc["text"]) <= 120 or "#" not in doc["_id"] for doc in corpus)
     mrc = curate("chunk-passages", REPO / "sample_data" / "korquad_sample.json", tmp_path / "c.json", "--size", "150")
     assert mrc.returncode == 0 and "questions not chunked (span_invalid 23)" in mrc.stderr
@@ -270,9 +276,15 @@ def test_chunk_passages_in_tokens_with_a_local_tokenizer(tmp_path, tokenizer_pat
 def test_label_issues_flags_planted_wrong_labels_and_writes_the_ranked_table(tmp_path):
     from tests.conftest import REPO
 
-    planted = set(json.loads((REPO / "sample_data" / "defects.json").read_text(encoding="utf-8"))["reviews_cls.tsv"]["wrong_label"])
+    planted = set(
+        json.loads((REPO / "sample_data" / "defects.json").read_text(encoding="utf-8"))["reviews_cls.tsv"][
+            "wrong_label"
+        ]
+    )
     issues = tmp_path / "issues.jsonl"
-    done = curate("label-issues", REPO / "sample_data" / "reviews_cls.tsv", "--issues", issues, "--out", tmp_path / "all.parquet")
+    done = curate(
+        "label-issues", REPO / "sample_data" / "reviews_cls.tsv", "--issues", issues, "--out", tmp_path / "all.parquet"
+    )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in issues.read_text(encoding="utf-8").splitlines()]
     qualities = [row["label_quality"] for row in rows]
@@ -299,12 +311,16 @@ def test_label_studio_export_annotate_import_round_trip(tmp_path):
     task["annotations"] = [{"result": [result], "completed_by": 7, "updated_at": "2026-11-25T10:00:00Z"}]
     export = tmp_path / "export.json"
     export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
-    merged = curate("import", "label-studio", src, export, "--out", tmp_path / "fixed.parquet", "--report", tmp_path / "r.csv")
+    merged = curate(
+        "import", "label-studio", src, export, "--out", tmp_path / "fixed.parquet", "--report", tmp_path / "r.csv"
+    )
     assert merged.returncode == 0, merged.stderr
     assert "updated 1" in merged.stdout
     fixed = pq.read_table(tmp_path / "fixed.parquet").to_pylist()
     changed = [row for row in fixed if row["label"] != row.get("previous_label") and row.get("previous_label")]
-    assert [(row["id"], row["label"], row["previous_label"]) for row in changed] == [(task["data"]["curate_id"], new, old)]
+    assert [(row["id"], row["label"], row["previous_label"]) for row in changed] == [
+        (task["data"]["curate_id"], new, old)
+    ]
     foreign = tmp_path / "foreign.json"
     foreign.write_text('[{"data": {"text": "x"}}]', encoding="utf-8")
     refused = curate("import", "label-studio", src, foreign, "--out", tmp_path / "never.parquet")
@@ -317,9 +333,28 @@ def test_label_studio_options_checked_before_anything_runs(tmp_path):
     src = REPO / "sample_data" / "reviews_cls.tsv"
     neither = curate("import", "label-studio", src, "--out", tmp_path / "x.parquet")
     assert neither.returncode == 2 and "--pull" in neither.stderr
-    both = curate("import", "label-studio", src, tmp_path / "e.json", "--pull", "http://127.0.0.1:9", "1", "--out", tmp_path / "x.parquet")
+    both = curate(
+        "import",
+        "label-studio",
+        src,
+        tmp_path / "e.json",
+        "--pull",
+        "http://127.0.0.1:9",
+        "1",
+        "--out",
+        tmp_path / "x.parquet",
+    )
     assert both.returncode == 2 and "not both" in both.stderr
-    keep = curate("import", "label-studio", src, tmp_path / "e.json", "--save-export", tmp_path / "k.json", "--out", tmp_path / "x.parquet")
+    keep = curate(
+        "import",
+        "label-studio",
+        src,
+        tmp_path / "e.json",
+        "--save-export",
+        tmp_path / "k.json",
+        "--out",
+        tmp_path / "x.parquet",
+    )
     assert keep.returncode == 2 and "--save-export needs --pull" in keep.stderr
     lone = curate("export", "label-studio", src, tmp_path / "ls", "--project", "3")
     assert lone.returncode == 2 and "need --push" in lone.stderr and not (tmp_path / "ls").exists()
@@ -333,3 +368,224 @@ def test_label_studio_push_of_an_empty_selection_sends_nothing(tmp_path):
     done = curate("export", "label-studio", src, tmp_path / "ls", "--select", "false", "--push", "http://127.0.0.1:9")
     assert done.returncode == 0, done.stderr
     assert "0 tasks" in done.stdout and "nothing pushed: no row selected" in done.stdout
+
+
+# ----------------------------------------------------------------- `curate run` against a hostile world
+
+SMALL_PIPELINE = """\
+name: small
+input: {path: sample_data/korquad_sample.json}
+output:
+  export:
+    - {path: clean.json, format: squad}
+stages:
+  - use: validate_spans
+    params: {repair: true}
+  - use: normalize_text
+  - use: exact_dedup
+  - use: minhash_dedup
+    id: near_dedup
+    params: {unit: question, threshold: 0.8}
+  - use: mrc_checks
+"""
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """The small pipeline (a file) and the bytes of an uninterrupted run of it."""
+    folder = tmp_path_factory.mktemp("small")
+    path = folder / "small.yaml"
+    path.write_text(SMALL_PIPELINE)
+    result = curate("run", path, "--output", folder / "reference", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return path, outputs(folder / "reference")
+
+
+def outputs(run_dir):
+    """Bytes of a run's data files (stage files, output, exports); manifest and stats hold times."""
+    return {
+        str(p.relative_to(run_dir)): p.read_bytes()
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.suffix in {".parquet", ".json"} and p.name not in {"manifest.json", "stats.json"}
+    }
+
+
+def one_line(stderr):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def the_error(stderr):
+    """The one error line, last after the stages' progress lines."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert [line for line in lines if not line.startswith("  ")] == lines[-1:], stderr
+    return lines[-1]
+
+
+@pytest.mark.parametrize("point", ["input", "02_normalize_text", ".04_near_dedup.tmp", "05_mrc_checks", "clean.json"])
+def test_run_killed_at_any_point_resumes_to_byte_identical_outputs(tmp_path, small, point):
+    path, reference = small
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "curate", "run", path, "--output", run_dir],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (run_dir / point).exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, f"the run ended before {point} appeared"
+    again = curate("run", path, "--output", run_dir, cwd=REPO)  # the lock died with the process
+    assert again.returncode == 0, again.stderr
+    assert outputs(run_dir) == reference
+    assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_run_on_a_folder_another_run_holds_fails_with_one_line_until_that_run_dies(tmp_path, small):
+    path, reference = small
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from curate.run_folder import RunFolder\nwith RunFolder({str(run_dir)!r}).locked():\n"
+            "    print('locked', flush=True)\n    import time; time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        result = curate("run", path, "--output", run_dir, cwd=REPO)
+        assert result.returncode == 2
+        assert one_line(result.stderr) == (
+            f"error: the output folder is in use by another run (pid {holder.pid}) at {run_dir} "
+            "(hint: wait for that run to finish, or choose another output folder)"
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    result = curate("run", path, "--output", run_dir, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert outputs(run_dir) == reference
+
+
+def test_run_that_rejects_every_row_warns_and_exits_2_with_nothing_published(tmp_path, squad):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        f"name: c\ninput: {{path: {squad}}}\noutput: {tmp_path / 'run'}\nstages:\n"
+        "  - use: length_filter\n    params: {field: question, min: 500}\n"
+    )
+    result = curate("run", pipeline)
+    assert result.returncode == 2
+    warning, error = result.stderr.strip().splitlines()[-2:]
+    assert warning.startswith("warning: stage 'length_filter' rejected 4 of 4 rows (100.0%), more than")
+    assert error.startswith("error: every remaining row was rejected, so the output would be empty at stage")
+    assert not (tmp_path / "run" / "output.parquet").exists() and "output:" not in result.stdout
+    pipeline.write_text(pipeline.read_text() + "allow_empty_output: true\n")
+    result = curate("run", pipeline)
+    assert result.returncode == 0, result.stderr
+    assert "warning: stage 'length_filter' rejected 4 of 4 rows" in result.stderr
+    assert "output.parquet (0 rows)" in result.stdout
+
+
+def test_run_into_its_own_input_is_refused_with_one_line(tmp_path, squad):
+    data = tmp_path / "data"
+    assert curate("convert", squad, data / "part.parquet").returncode == 0
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"name: loop\ninput: {{path: {data}, kind: mrc}}\noutput: {data}\n")
+    for _ in range(2):
+        result = curate("run", pipeline)
+        assert result.returncode == 2
+        assert one_line(result.stderr).startswith("error: the output folder is the input, so each run would read")
+    assert sorted(p.name for p in data.iterdir()) == ["part.parquet"]
+
+
+def in_namespace(script, *args):
+    """Run a shell script as root of new user and mount namespaces, where it may mount a small tmpfs."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("needs user and mount namespaces (unshare -rm) to mount a small tmpfs; not permitted here")
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-euc", script, "sh", *map(str, args)], capture_output=True, text=True
+    )
+
+
+FULL_DISK = """
+mnt=$1/mnt; mkdir -p "$mnt"
+mount -t tmpfs -o size=2048k tmpfs "$mnt"
+head -c $((2048 - $2))k /dev/zero > "$mnt/filler"
+"$3" -m curate run "$4" --output "$mnt/run" > "$1/out1" 2> "$1/err1" && echo 0 > "$1/rc1" || echo $? > "$1/rc1"
+find "$mnt" -name '*.tmp' > "$1/temporaries"
+ls -A "$mnt" > "$1/left"
+rm "$mnt/filler"
+"$3" -m curate run "$4" --output "$mnt/run" > "$1/out2" 2> "$1/err2" && echo 0 > "$1/rc2" || echo $? > "$1/rc2"
+cp -r "$mnt/run" "$1/after"
+"""
+
+
+# Measured here, these amounts of free space run out writing input/data.parquet, 03_exact_dedup,
+# output.parquet and clean.json: before, during and after the stages.
+@pytest.mark.parametrize("free_kib", [24, 160, 300, 440])
+def test_run_on_a_full_disk_is_one_line_naming_the_real_path_and_resumes_once_there_is_room(tmp_path, small, free_kib):
+    path, reference = small
+    done = in_namespace(f"cd {REPO}\n" + FULL_DISK, tmp_path, free_kib, sys.executable, path)
+    assert done.returncode == 0, done.stderr
+    read = lambda name: (tmp_path / name).read_text()  # noqa: E731
+    assert read("rc1").strip() == "2", read("err1")
+    error = the_error(read("err1"))
+    assert error.startswith(f"error: cannot write (No space left on device) at {tmp_path / 'mnt' / 'run'}")
+    assert error.endswith("(hint: free space on that disk, or choose another output folder)")
+    assert ".tmp" not in error and read("temporaries") == ""
+    assert "manifest.json" not in read("left")
+    assert read("rc2").strip() == "0", read("err2")
+    assert outputs(tmp_path / "after") == reference
+
+
+def test_run_into_a_read_only_folder_is_one_line_and_writes_nothing(tmp_path, small):
+    path, _ = small
+    script = f"""
+mnt=$1/mnt; mkdir -p "$mnt"
+mount -t tmpfs -o ro tmpfs "$mnt"
+cd {REPO}
+"$2" -m curate run "$3" --output "$mnt/run" 2> "$1/err1" || echo $? > "$1/rc1"
+"$2" -m curate run "$3" --output "$mnt" 2> "$1/err2" || echo $? > "$1/rc2"
+ls -A "$mnt" > "$1/left"
+"""
+    done = in_namespace(script, tmp_path, sys.executable, path)
+    assert done.returncode == 0, done.stderr
+    for n, where in [(1, tmp_path / "mnt" / "run"), (2, tmp_path / "mnt")]:
+        assert (tmp_path / f"rc{n}").read_text().strip() == "2"
+        assert one_line((tmp_path / f"err{n}").read_text()) == (
+            f"error: cannot write (Read-only file system) at {where} "
+            "(hint: the file system is read-only: choose another output folder)"
+        )
+    assert (tmp_path / "left").read_text() == ""
+
+
+def test_run_past_the_file_size_limit_is_one_line_and_publishes_nothing(tmp_path, small):
+    path, reference = small
+    run_dir = tmp_path / "run"
+    limit = 100 * 1024  # every stage file fits, the SQuAD export (about 130 KiB) does not
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "curate", "run", path, "--output", run_dir],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        preexec_fn=limited,
+    )
+    assert result.returncode == 2
+    assert the_error(result.stderr) == (
+        f"error: cannot write (File too large) at {run_dir / 'clean.json'} "
+        "(hint: the file size limit is reached (ulimit -f): raise it, or choose another output folder)"
+    )
+    assert sorted(p.name for p in run_dir.iterdir() if not p.is_dir()) == [".curate.lock"]
+    result = curate("run", path, "--output", run_dir, cwd=REPO)
+    assert result.returncode == 0 and "(resumed)" in result.stderr
+    assert outputs(run_dir) == reference

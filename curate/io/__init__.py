@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from curate.dataset import Dataset, read_metadata, with_metadata
 from curate.errors import ConfigError, InputError, SchemaError, Where
+from curate.files import atomic_file
 from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
 from curate.io.hf import is_hf_folder, read_hf
 from curate.io.quarantine import BadRow, write_quarantine
@@ -32,7 +33,7 @@ from curate.io.tabular import (
     write_jsonl,
     write_parquet,
 )
-from curate.io.training import TRAINING_FORMATS, write_training
+from curate.io.training import TRAINING_FORMATS, check_training, write_training
 from curate.schemas import conform, kinds
 
 FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
@@ -63,6 +64,7 @@ __all__ = [
     "FORMATS",
     "WRITE_FORMATS",
     "BadRow",
+    "check_write",
     "detect_format",
     "infer_kind",
     "is_bundle",
@@ -280,6 +282,30 @@ def _as_dataset(data: Any, kind: str | None) -> Dataset:
     return Dataset.from_arrow(data, found)
 
 
+def check_write(path: str | Path, format: str | None = None, kind: str | None = None) -> str:
+    """The format :func:`write` uses for ``path``, checked before anything is written (a pipeline
+    checks its exports with it before its first stage).
+
+    Raises:
+        ConfigError: an unknown format, or one that cannot hold rows of ``kind`` (SQuAD takes ``mrc``,
+            BEIR a retrieval part, DPR and sentence-transformers ``triplets``).
+        InputError: no format given and none can be told from ``path``.
+    """
+    _check_choice("format", format, WRITE_FORMATS)
+    fmt = format or detect_format(path, writing=True)
+    if kind is None:
+        return fmt
+    if fmt == "squad" and kind != "mrc":
+        raise ConfigError("only kind 'mrc' can be written as SQuAD", value=kind, hint="use jsonl or parquet")
+    if fmt == "beir" and kind not in PARTS:
+        raise ConfigError(
+            f"only kinds {', '.join(PARTS)} can be written as BEIR", value=kind, hint="use jsonl or parquet"
+        )
+    if fmt in TRAINING_FORMATS:
+        check_training(kind, fmt, path)
+    return fmt
+
+
 def write(
     data: Any,
     path: str | Path,
@@ -290,33 +316,29 @@ def write(
 ) -> Path:
     """Write a Dataset, pyarrow Table or polars DataFrame; the format comes from ``path`` if not given.
 
-    The write is atomic: a temporary file beside ``path`` is renamed into place.
+    The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
+    write fails; a full or read-only disk is an OutputError naming ``path``).
     """
     path = Path(path)
-    _check_choice("format", format, WRITE_FORMATS)
     dataset = _as_dataset(data, kind)
-    fmt = format or detect_format(path, writing=True)
+    fmt = check_write(path, format, dataset.kind)
     if fmt == "beir":
         return write_bundle({dataset.kind: dataset}, path, format="beir")
     table = dataset.to_arrow()
-    if fmt == "squad" and dataset.kind != "mrc":
-        raise ConfigError("only kind 'mrc' can be written as SQuAD", value=dataset.kind, hint="use jsonl or parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if fmt in TRAINING_FORMATS:
-        write_training(table, dataset.kind, tmp, fmt, name=path)
-    elif fmt == "squad":
-        write_squad(table, tmp, metadata=dataset.metadata)
-    elif fmt == "jsonl":
-        write_jsonl(table, tmp)
-    elif fmt in ("csv", "tsv"):
-        delimiter = "," if fmt == "csv" else "\t"
-        write_delimited(
-            table, tmp, delimiter=delimiter, quote=('"' if fmt == "csv" else None) if quote == "default" else quote
-        )
-    else:
-        write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        if fmt in TRAINING_FORMATS:
+            write_training(table, dataset.kind, tmp, fmt, name=path)
+        elif fmt == "squad":
+            write_squad(table, tmp, metadata=dataset.metadata)
+        elif fmt == "jsonl":
+            write_jsonl(table, tmp)
+        elif fmt in ("csv", "tsv"):
+            delimiter = "," if fmt == "csv" else "\t"
+            write_delimited(
+                table, tmp, delimiter=delimiter, quote=('"' if fmt == "csv" else None) if quote == "default" else quote
+            )
+        else:
+            write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
     return path
 
 
@@ -325,15 +347,13 @@ def write_table(table: pa.Table, path: str | Path) -> Path:
     path = Path(path)
     fmt = detect_format(path, writing=True)
     _check_choice("report format", fmt, ("csv", "tsv", "jsonl", "parquet"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "jsonl":
-        write_jsonl(table, tmp)
-    elif fmt == "parquet":
-        write_parquet(table, tmp)
-    else:
-        write_delimited(table, tmp, delimiter="," if fmt == "csv" else "\t", quote='"')
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        if fmt == "jsonl":
+            write_jsonl(table, tmp)
+        elif fmt == "parquet":
+            write_parquet(table, tmp)
+        else:
+            write_delimited(table, tmp, delimiter="," if fmt == "csv" else "\t", quote='"')
     return path
 
 

@@ -200,6 +200,19 @@ def training_counts(table: pa.Table, fmt: str | None = None) -> TrainingCounts:
     return TrainingCounts(format=fmt or "triplets", rows=rows, negatives=negatives, triplets=table.num_rows)
 
 
+def check_training(kind: str, fmt: str, name: str | Path) -> None:
+    """ConfigError unless rows of ``kind`` can be written as ``fmt`` to a file called ``name``:
+    only ``triplets``, and sentence-transformers files are named ``.jsonl`` or ``.parquet``."""
+    if kind != "triplets":
+        raise ConfigError(
+            f"only kind 'triplets' can be written as {fmt}",
+            value=kind,
+            hint="mine triplets first (the mine_hard_negatives stage), or write jsonl or parquet",
+        )
+    if fmt == "sentence-transformers":
+        sentence_transformers_layout(name)
+
+
 def write_training(table: pa.Table, kind: str, path: Path, fmt: str, *, name: str | Path | None = None) -> None:
     """Write triplets ``table`` as ``fmt`` (one of :data:`TRAINING_FORMATS`) to ``path``; ``name`` is
     the final file name when ``path`` is a temporary file.
@@ -207,12 +220,7 @@ def write_training(table: pa.Table, kind: str, path: Path, fmt: str, *, name: st
     Raises:
         ConfigError: ``kind`` is not ``triplets``, or a name sentence-transformers cannot take.
     """
-    if kind != "triplets":
-        raise ConfigError(
-            f"only kind 'triplets' can be written as {fmt}",
-            value=kind,
-            hint="mine triplets first (the mine_hard_negatives stage), or write jsonl or parquet",
-        )
+    check_training(kind, fmt, name if name is not None else path)
     if fmt == "dpr":
         write_dpr(table, path)
     elif fmt == "sentence-transformers":

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from curate.files import atomic_file
+
 if TYPE_CHECKING:
     from curate.pipeline import RunResult
 
@@ -40,7 +42,8 @@ def summary_table(result: RunResult) -> Table:
 
 
 def write_markdown_report(result: RunResult) -> None:
-    """Write ``report.md``: the summary table, where outputs are, and how to query rejected rows."""
+    """Write ``report.md``: the summary table, warnings, where outputs are, and how to query the
+    rejected rows of this run's stages (and no other folder)."""
     lines = [
         f"# Run `{result.name}`",
         "",
@@ -52,15 +55,22 @@ def write_markdown_report(result: RunResult) -> None:
         "|---|---:|---:|---:|---|---:|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
-    lines += [
-        "",
-        "Each stage folder holds `kept.parquet`, `rejected.parquet` (with `reject_stage`, `reject_reason`,",
-        "`reject_detail`) and `stats.json`. Every rejected row of the run:",
-        "",
-        "```sql",
-        f"SELECT reject_stage, reject_reason, count(*) FROM '{result.dir}/*/rejected.parquet' GROUP BY ALL;",
-        "```",
-    ]
+    if result.warnings:
+        lines += ["", "## Warnings", "", *(f"- {warning}" for warning in result.warnings)]
+    if result.stages:
+        quoted = [str(run.dir / "rejected.parquet").replace("'", "''") for run in result.stages]
+        lines += [
+            "",
+            "Each stage folder holds `kept.parquet`, `rejected.parquet` (with `reject_stage`, `reject_reason`,",
+            "`reject_detail`) and `stats.json`. Every rejected row of the run:",
+            "",
+            "```sql",
+            "SELECT reject_stage, reject_reason, count(*) FROM read_parquet([",
+            ",\n".join(f"    '{path}'" for path in quoted),
+            "], union_by_name = true) GROUP BY ALL;",
+            "```",
+        ]
     if result.exports:
         lines += ["", "Exports: " + ", ".join(f"`{p.relative_to(result.dir)}`" for p in result.exports)]
-    (result.dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with atomic_file(result.dir / "report.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -227,35 +228,42 @@ class Stage:
         self.reset()
         started = time.perf_counter()
         probe = self.schemas(dataset)
-        sinks = [_Sink(probe.kept.schema, out_dir, "kept"), _Sink(probe.rejected.schema, out_dir, "rejected")]
-        reasons: Counter[str] = Counter()
-        stats = StageStats()
-        for rows_in, split in self.splits(dataset, batch_rows):
-            out = split.kept.num_rows + split.rejected.num_rows
-            if out != rows_in + split.added and type(self).splits is Stage.splits:
+        sinks: list[_Sink] = []
+        try:
+            sinks.append(_Sink(probe.kept.schema, out_dir, "kept"))
+            sinks.append(_Sink(probe.rejected.schema, out_dir, "rejected"))
+            reasons: Counter[str] = Counter()
+            stats = StageStats()
+            for rows_in, split in self.splits(dataset, batch_rows):
+                out = split.kept.num_rows + split.rejected.num_rows
+                if out != rows_in + split.added and type(self).splits is Stage.splits:
+                    raise StageError(
+                        f"stage '{self.name}' lost rows: {rows_in} in + {split.added} added, {split.kept.num_rows} "
+                        f"kept + {split.rejected.num_rows} rejected",
+                        where=Where(stage=self.id),
+                    )
+                stats.rows_in += rows_in
+                stats.rows_added += split.added
+                stats.rows_kept += split.kept.num_rows
+                stats.rows_rejected += split.rejected.num_rows
+                if split.rejected.num_rows:
+                    reasons.update(split.rejected.column("reject_reason").to_pylist())
+                sinks[0].add(split.kept)
+                sinks[1].add(split.rejected)
+                if on_rows:
+                    on_rows(rows_in)
+            if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
                 raise StageError(
-                    f"stage '{self.name}' lost rows: {rows_in} in + {split.added} added, {split.kept.num_rows} "
-                    f"kept + {split.rejected.num_rows} rejected",
+                    f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
+                    f"{stats.rows_added} added, {stats.rows_kept} kept + {stats.rows_rejected} rejected",
                     where=Where(stage=self.id),
                 )
-            stats.rows_in += rows_in
-            stats.rows_added += split.added
-            stats.rows_kept += split.kept.num_rows
-            stats.rows_rejected += split.rejected.num_rows
-            if split.rejected.num_rows:
-                reasons.update(split.rejected.column("reject_reason").to_pylist())
-            sinks[0].add(split.kept)
-            sinks[1].add(split.rejected)
-            if on_rows:
-                on_rows(rows_in)
-        if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
-            raise StageError(
-                f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
-                f"{stats.rows_added} added, {stats.rows_kept} kept + {stats.rows_rejected} rejected",
-                where=Where(stage=self.id),
-            )
-        stats.reasons = {str(k): v for k, v in reasons.items()}
-        kept, rejected = sinks[0].close(), sinks[1].close()
+            stats.reasons = {str(k): v for k, v in reasons.items()}
+            kept, rejected = sinks[0].close(), sinks[1].close()
+        except BaseException:
+            for sink in sinks:
+                sink.discard()
+            raise
         stats.seconds = time.perf_counter() - started
         return kept, rejected, stats
 
@@ -331,6 +339,14 @@ class _Sink:
         if self.writer is not None and self.tables:
             self.writer.write_table(pa.concat_tables(self.tables), row_group_size=ROW_GROUP_ROWS)
             self.tables, self.buffered = [], 0
+
+    def discard(self) -> None:
+        """Close the file after a failure, quietly (the caller removes it); nothing is kept."""
+        self.tables = []
+        if self.writer is not None:
+            with suppress(OSError):
+                self.writer.close()
+            self.writer.is_open = False  # a failed close is not tried again (and reported) when collected
 
     def close(self) -> pa.Table | Path:
         if self.writer is not None:

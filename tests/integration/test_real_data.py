@@ -114,3 +114,34 @@ def test_korean_tsv_with_other_column_names_fits_classification():
     assert set(dataset.to_arrow().column("label").to_pylist()) == {"hate", "offensive", "none"}
     ids = dataset.to_arrow().column("id").to_pylist()
     assert ids[:2] == ["train-1", "train-2"] and len(set(ids)) == len(ids)
+
+
+def test_a_filter_rejecting_every_nsmc_review_warns_and_exits_2_instead_of_an_empty_output(tmp_path):
+    source = needs_shared("nsmc", "binary_sample50k.tsv")
+    reviews = tmp_path / "reviews.tsv"
+    with source.open("rb") as lines:  # bytes: a review holds a carriage return
+        reviews.write_bytes(b"".join(next(lines) for _ in range(5001)))  # the header and 5,000 reviews
+    pipeline = tmp_path / "reviews.yaml"
+    pipeline.write_text(
+        f"name: reviews\ninput: {{path: {reviews}, kind: classification, columns: {{document: text}}}}\n"
+        f"output: {tmp_path / 'run'}\nstages:\n  - use: gopher_quality\n",
+        encoding="utf-8",
+    )
+    run = [sys.executable, "-m", "curate", "run", pipeline]
+    result = subprocess.run(run, capture_output=True, text=True)
+    assert result.returncode == 2
+    warning, error = result.stderr.strip().splitlines()[-2:]
+    assert warning == (
+        "warning: stage 'gopher_quality' rejected 5,000 of 5,000 rows (100.0%), more than warn_reject_share 0.5 "
+        "(gopher_word_count 5,000; rows in 01_gopher_quality/rejected.parquet)"
+    )
+    assert error.startswith("error: every remaining row was rejected, so the output would be empty at stage")
+    assert not (tmp_path / "run" / "output.parquet").exists() and not (tmp_path / "run" / "manifest.json").exists()
+    assert pq.read_metadata(tmp_path / "run" / "01_gopher_quality" / "rejected.parquet").num_rows == 5000
+    pipeline.write_text(pipeline.read_text(encoding="utf-8") + "allow_empty_output: true\n", encoding="utf-8")
+    result = subprocess.run(run, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert warning in result.stderr and "(0 rows)" in result.stdout
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["warnings"] == [warning.removeprefix("warning: ")]
+    assert warning.removeprefix("warning: ") in (tmp_path / "run" / "report.md").read_text(encoding="utf-8")

@@ -1,0 +1,150 @@
+"""Writing files and folders safely: names that are safe as paths, atomic write-then-rename, digests,
+and one-line errors for a disk that is full, read-only or in the way.
+
+Every temporary lives beside its final path as ``.<name>.tmp`` (:func:`temp_path`), is renamed onto
+the final path when complete and removed when anything fails, so a reader sees the old file or the new
+one, never half of one. An ``OSError`` while writing becomes an :class:`~curate.errors.OutputError`
+naming the final path (never the temporary one), with a hint for the usual causes.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from curate.errors import ConfigError, OutputError, Where
+
+NAME = re.compile(r"\w[\w.-]{0,99}")
+"""A name that may be used as a file or folder name: a letter, digit or ``_`` first, then letters,
+digits, ``_``, ``-`` and ``.``; at most 100 characters. No separators, so it never leaves its folder."""
+
+_HINTS = {
+    errno.ENOSPC: "free space on that disk, or choose another output folder",
+    errno.EDQUOT: "the disk quota is used up: free space, or choose another output folder",
+    errno.EFBIG: "the file size limit is reached (ulimit -f): raise it, or choose another output folder",
+    errno.EROFS: "the file system is read-only: choose another output folder",
+    errno.EACCES: "no permission to write there: choose another output folder",
+    errno.EPERM: "no permission to write there: choose another output folder",
+    errno.ENOTDIR: "a file is in the way of a folder: remove it, or choose another output folder",
+    errno.EISDIR: "a folder is in the way of a file: remove it, or choose another output folder",
+}
+
+
+def check_name(value: str, *, what: str, where: Where) -> str:
+    """``value`` if it matches :data:`NAME`, else a ConfigError naming ``what`` and ``where``."""
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        raise ConfigError(
+            f"bad {what} (it names a folder)",
+            where=where,
+            value=value,
+            hint="use letters, digits, '_', '-' and '.', starting with a letter or digit",
+        )
+    return value
+
+
+def temp_path(path: Path) -> Path:
+    """``.<name>.tmp`` beside ``path``: where ``path`` is written before it is renamed into place."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def remove(path: Path) -> None:
+    """Remove a file, a symlink or a folder tree; nothing when it does not exist."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def is_write_error(exc: OSError) -> bool:
+    """True for an ``OSError`` that says the disk cannot take more (full, quota, size limit, read-only)."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def write_error(exc: OSError, path: Path) -> OutputError:
+    """One-line error for a failed write of ``path`` (the final path, not a temporary one)."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return OutputError(f"cannot write ({reason})", where=Where(file=str(path)), hint=_HINTS.get(exc.errno or 0))
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised inside into :func:`write_error` for ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield the temporary path to write ``path`` to; it is renamed onto ``path`` when the block ends
+    and removed when it fails. An ``OSError`` becomes an OutputError naming ``path``."""
+    tmp = temp_path(path)
+    try:
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield tmp
+            os.replace(tmp, path)
+    except BaseException:
+        remove(tmp)
+        raise
+
+
+@contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder to fill; it replaces the folder ``path`` when the block ends and
+    is removed when it fails. A failed write (an ``OSError``, or an OutputError from a file written
+    inside) becomes an OutputError naming the file's final place under ``path``."""
+    tmp = temp_path(path)
+
+    def final(name: str | None) -> Path:
+        inside = Path(name) if isinstance(name, str) else None
+        return path / inside.relative_to(tmp) if inside is not None and inside.is_relative_to(tmp) else path
+
+    try:
+        try:
+            remove(tmp)
+            tmp.mkdir(parents=True)
+            yield tmp
+            remove(path)
+            tmp.rename(path)
+        except OSError as exc:
+            raise write_error(exc, final(exc.filename)) from exc
+        except OutputError as exc:
+            moved = replace(exc.where, file=str(final(exc.where.file)))
+            raise OutputError(exc.what, where=moved, hint=exc.hint) from exc
+    except BaseException:
+        remove(tmp)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented UTF-8 JSON, atomically."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+
+
+def digest(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, or of a folder's files (relative names and bytes, in name order)."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    sha = hashlib.sha256()
+    for file in files:
+        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                sha.update(chunk)
+    return sha.hexdigest()
+
+
+def is_within(path: Path, folder: Path) -> bool:
+    """True when ``path`` is ``folder`` or lies inside it, symlinks resolved."""
+    return path.resolve().is_relative_to(folder.resolve())
