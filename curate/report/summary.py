@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from curate.report.bias import run_section as bias_section
+
 if TYPE_CHECKING:
     from curate.pipeline import RunResult
 
@@ -63,4 +65,5 @@ def write_markdown_report(result: RunResult) -> None:
     ]
     if result.exports:
         lines += ["", "Exports: " + ", ".join(f"`{p.relative_to(result.dir)}`" for p in result.exports)]
+    lines += bias_section(result)
     (result.dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
