@@ -216,7 +216,7 @@ def compare(before: Diagnostics, after: Diagnostics) -> pa.Table:
         ValueError: the two diagnoses are of different tasks.
     """
     if before.task != after.task:
-        raise ValueError(f"cannot compare a {before.task} diagnosis with a {after.task} diagnosis")
+        raise ValueError(f"cannot compare diagnoses of two tasks: {before.task} and {after.task}")
     rows: list[dict[str, Any]] = []
 
     def keyed(table: pa.Table, key: Sequence[str], value: str) -> dict[tuple[Any, ...], Any]:

@@ -110,7 +110,7 @@ def _prepared(texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pl.Se
 
 def row_tokens(texts: pa.Array | pa.ChunkedArray | Sequence[str | None], settings: TokenSettings) -> pl.DataFrame:
     """The distinct tokens of each text: columns ``row`` (index into ``texts``, UInt32) and
-    ``token``, one row per (text, token) pair."""
+    ``token``, one row per (text, token) pair, in no particular order."""
     text = _prepared(texts)
     if settings.tokenizer == "morph":
         from curate.retrieval.negatives import tokenize
@@ -133,7 +133,7 @@ def row_tokens(texts: pa.Array | pa.ChunkedArray | Sequence[str | None], setting
                 ]
             )
     frame = frame.drop_nulls("token").filter(pl.col("token") != "")
-    return frame.group_by("row").agg(pl.col("token").unique()).explode("token").sort("row", maintain_order=True)
+    return frame.group_by("row").agg(pl.col("token").unique()).explode("token")
 
 
 def count_tokens(
@@ -305,7 +305,8 @@ class OneTokenRule:
 def one_token_rule(counts: pl.DataFrame, label_rows: Mapping[str, int], settings: TokenSettings) -> OneTokenRule:
     """The most accurate one-token rule (a decision stump on one token's presence): for each tested
     token the label most common among the rows holding it, and among the rows without it; ties go
-    to the token with more rows, then the first token in sorted order."""
+    to the token with more rows, then the longer one (``꿀잼`` over ``꿀`` in the same rows), then
+    the first in sorted order."""
     total = int(sum(label_rows.values()))
     if total == 0:
         return OneTokenRule(None, None, None, None, None, None, None)
@@ -338,7 +339,8 @@ def one_token_rule(counts: pl.DataFrame, label_rows: Mapping[str, int], settings
     absent_unseen = np.where(prefix < len(labels), sizes[np.minimum(prefix, len(labels) - 1)], -1)
     correct = best_present + np.maximum(absent_seen, absent_unseen)
     token_rows = np.bincount(group, weights=rows, minlength=len(starts)).astype(np.int64)
-    best = int(np.lexsort((-token_rows, -correct))[0])  # group order is sorted token order
+    lengths = np.fromiter((len(t) for t in token[starts]), np.int64, len(starts))
+    best = int(np.lexsort((-lengths, -token_rows, -correct))[0])  # then sorted token order
     lo, hi = int(starts[best]), int(starts[best + 1]) if best + 1 < len(starts) else len(token)
     present_label = labels[int(position[lo:hi][np.argmax(rows[lo:hi])])]
     remaining = {k: label_rows[k] for k in labels}

@@ -76,9 +76,9 @@ def token_block(diagnostics: Diagnostics, top: int = 10) -> Block | None:
     rows = []
     for label, share in diagnostics.shares("labels").items():
         tokens = diagnostics.shortcuts(label)[:top]
-        cells = [f"{t} {_percent(by_token[(label, t)]['p_label'])} {by_token[(label, t)]['rows']:,}" for t in tokens]
+        cells = [f"{t} {_percent(by_token[(label, t)]['p_label'])} ({by_token[(label, t)]['rows']:,})" for t in tokens]
         rows.append((label, _percent(share), ", ".join(cells) or "(none significant)"))
-    return Block("shortcut tokens (token, P(label | token), rows)", ("label", "share", "tokens"), rows)
+    return Block("shortcut tokens: token P(label | token) (rows)", ("label", "share", "tokens"), rows)
 
 
 def distribution_blocks(diagnostics: Diagnostics) -> list[Block]:
@@ -161,12 +161,14 @@ def shift_blocks(shifts: pa.Table, top: int = 15, tokens_per_label: int = 10) ->
 # --------------------------------------------------------------------------- renderers
 
 
+_TEXT_HEADERS = frozenset({"section", "metric", "detail", "tokens", "label", "token", "group", "category"})
+
+
 def rich_table(block: Block) -> Table:
     table = Table(title=block.title, title_justify="left")
     for i, header in enumerate(block.headers):
-        table.add_column(
-            header, justify="left" if i == 0 or header in ("detail", "tokens") else "right", overflow="fold"
-        )
+        justify = "left" if i == 0 or header in _TEXT_HEADERS else "right"
+        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in block.rows:
         table.add_row(*row)
     return table
