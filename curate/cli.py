@@ -692,25 +692,6 @@ def label_issues(
 # ----------------------------------------------------------------------------- bias
 
 
-def _bias_of(src: Path, params: dict[str, Any], **read: Any) -> Any:
-    """The bias diagnosis of a dataset file or folder, or of a retrieval folder (its qrels
-    judged against its corpus and queries)."""
-    from curate.stages.bias_report import BiasReport
-
-    fmt = read.get("format") or io.detect_format(src)
-    if read.get("kind") is None and io.is_bundle(src, fmt):
-        parts = io.read_bundle(src, format=fmt)
-        if "qrels" not in parts:
-            raise ConfigError("a retrieval folder needs qrels", where=Where(file=str(src)), hint="add qrels/*.tsv")
-        stage = BiasReport({**params, "corpus": str(src)})
-        dataset = parts["qrels"]
-    else:
-        stage = BiasReport(params)
-        dataset = io.read(src, **read)
-    stage.check_input(dataset)
-    return stage.diagnose(dataset)
-
-
 @app.command("bias")
 def bias(
     src: Annotated[
@@ -741,6 +722,7 @@ def bias(
     from curate.bias import compare
     from curate.bias.tokens import TOKEN_UNITS
     from curate.report.bias import diagnostics_blocks, rich_table, shift_blocks
+    from curate.stages.bias_report import diagnose_source
 
     with _errors():
         _check_choice_option("--tokenizer", tokenizer, TOKEN_UNITS)
@@ -759,13 +741,13 @@ def bias(
         else:
             before_path, after_path = src, compare_with
         with err.status(f"measuring {before_path}"):
-            before = _bias_of(before_path, params, **read)
+            before = diagnose_source(before_path, params, **read)
         for block in diagnostics_blocks(before, top):
             out.print(rich_table(block))
         tables = {"": before.artifacts()}
         if after_path is not None:
             with err.status(f"measuring {after_path}"):
-                after = _bias_of(after_path, params, **read)
+                after = diagnose_source(after_path, params, **read)
             try:
                 shifts = compare(before, after)
             except ValueError as exc:
