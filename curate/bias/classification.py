@@ -148,5 +148,5 @@ def classification_bias(
         metrics.add(section, "p_value", p, "chi-square test of independence")
         for group in groups:
             if group in table:
-                shares += share_rows(section, group, table[group], label_order)
+                shares += share_rows(section, group, table[group], label_order, keep_empty=True)
     return Diagnostics("classification", metrics.table(), distribution_table(shares), tokens)

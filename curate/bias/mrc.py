@@ -255,7 +255,7 @@ def mrc_bias(batches: Iterable[pa.Table]) -> Diagnostics:
 
     metrics.add("answer_position", "mean_relative_start", mean(p.relative_start for p in places))
     metrics.add(
-        "answer_position", "first_sentence_share", mean(p.sentence == 0 for p in places), f"of {placed} answers"
+        "answer_position", "first_sentence_share", mean(p.sentence == 0 for p in places), f"of {placed:,} answers"
     )
     metrics.add(
         "answer_position",
@@ -268,7 +268,7 @@ def mrc_bias(batches: Iterable[pa.Table]) -> Diagnostics:
         "lexical_overlap",
         "accuracy",
         mean(bool(p.overlap_hit) for p in judged),
-        f"of {len(judged)} answers whose question has overlap tokens",
+        f"of {len(judged):,} answers whose question has overlap tokens",
     )
     metrics.add("lexical_overlap", "random_sentence", mean(1 / p.sentences for p in judged), "expected accuracy")
     metrics.add("answer_length", "mean_chars", mean(chars))
@@ -283,7 +283,9 @@ def mrc_bias(batches: Iterable[pa.Table]) -> Diagnostics:
     shares += share_rows("question_type", "all", question_types, QUESTION_TYPES)
     for kind in QUESTION_TYPES:
         if kind in answer_types:
-            shares += share_rows("answer_type_by_question", kind, answer_types[kind], ANSWER_RULE_TYPES)
+            shares += share_rows(
+                "answer_type_by_question", kind, answer_types[kind], ANSWER_RULE_TYPES, keep_empty=True
+            )
     shares += share_rows(
         "answer_chars", "all", Counter(char_names[bucket_of(n, ANSWER_CHAR_EDGES)] for n in chars), char_names
     )

@@ -156,14 +156,20 @@ class MetricRows:
 
 
 def share_rows(
-    section: str, group: str, counts: Mapping[str, int], order: Sequence[str] | None = None
+    section: str,
+    group: str,
+    counts: Mapping[str, int],
+    order: Sequence[str] | None = None,
+    *,
+    keep_empty: bool = False,
 ) -> list[dict[str, Any]]:
     """Distribution rows of one group: each category's rows and share of the group's rows, in
-    ``order`` (default: the order of ``counts``); categories with no rows are left out."""
+    ``order`` (default: the order of ``counts``); categories with no rows are left out, unless
+    ``keep_empty`` (for groups read side by side, which then have the same categories)."""
     total = sum(counts.values())
-    names = [c for c in (order if order is not None else counts) if counts.get(c, 0) > 0]
+    names = [c for c in (order if order is not None else counts) if keep_empty or counts.get(c, 0) > 0]
     return [
-        {"section": section, "group": group, "category": c, "rows": counts[c], "share": counts[c] / total}
+        {"section": section, "group": group, "category": c, "rows": counts.get(c, 0), "share": counts.get(c, 0) / total}
         for c in names
     ]
 

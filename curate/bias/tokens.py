@@ -21,13 +21,14 @@ tests (tested tokens x labels: Bonferroni's correction), with PMI > 0.
 
 Shortcut tokens of a label: the significant tokens ranked by ``pmi_low`` (then rows, then the
 token), at most ``top_k``. Measured on the NSMC binary sample (50,000 reviews): ranked by PMI alone
-the top of the list is tokens seen 20-40 times, always in one class, and for character n-grams
-mostly fragments (``딴걸``, ``개노``, ``왜만``); ranked by G it fills with frequent endings
-(``니다``, ``어요``); ``pmi_low`` ranks ``최악``, ``아깝다``, ``재미없``, ``쓰레기`` first for the
-negative class and ``최고``, ``♥``, ``굿``, ``감동적``, ``^^`` for the positive one. With character
-n-grams the list skips a token ``covered_by`` a token one character longer that occurs in at least
-90% of its rows (``쓰레`` and ``레기`` in ``쓰레기``), and a token that overlaps one already listed
-(holds it, is held by it, or shares all but one of its characters, as ``최고입`` and ``고입니``,
+the top of the list is n-grams seen a few dozen times, always in one class, mostly pieces of
+longer words (``미없네``, ``레기다``, ``증나는``, ``화예요``); ranked by G it fills with single
+characters and endings (``없``, ``쓰``, ``?``, ``요``, ``!``, ``어요``); ``pmi_low`` ranks
+``최악``, ``아깝다``, ``재미없``, ``쓰레기`` first for the negative class and ``최고``, ``♥``,
+``굿``, ``밌어요``, ``감동적`` for the positive one. With character n-grams the list skips a
+token ``covered_by`` a token one character longer that occurs in at least 90% of its rows (``쓰레``
+and ``레기`` in ``쓰레기``), and a token that overlaps one already listed (holds it, is held by it,
+or shares a run of all but one of the shorter one's characters, as ``최고입`` and ``고입니``,
 ``재밌음`` and ``재밌네``): the table keeps every token.
 
 Tokenizers (every text NFC-normalized and lower-cased first):
@@ -43,10 +44,11 @@ Tokenizers (every text NFC-normalized and lower-cased first):
 ``morph``
     kiwipiepy morphemes (the ``morph`` extra), punctuation and symbols left out.
 
-Measured on the NSMC binary sample (2 cores): ``char`` 1-3 takes 3.5 s and its best one-token
-rule (``재밌`` -> positive) reaches 54.1% accuracy; ``eojeol`` 0.1 s and 51.6% (``정말``);
-``morph`` 82 s and 54.1% (``재밌``) with lists much like ``char``'s. ``char`` is the default:
-as good as morphemes at 1/20 of the time, and it needs no model.
+Measured on the NSMC binary sample (``benchmarks/bias.py``, BENCHMARKS.md): ``char`` 1-3 takes
+7 s and its best one-token rule (``없`` -> negative) reaches 55.8% accuracy; ``eojeol`` 5 s and
+51.6% (``정말`` -> positive); ``morph`` 148 s and 54.1% (``재밌`` -> positive), with lists much
+like ``char``'s. ``char`` is the default: as telling as morphemes at 1/20 of the time, it keeps
+emoticons, and it needs no model.
 """
 
 from __future__ import annotations

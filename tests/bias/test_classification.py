@@ -106,10 +106,10 @@ def test_label_shares_by_length_and_source_with_cramers_v():
     sources = ["orig"] * 45 + ["augment:typo"] * 15
     table = pa.table({"text": texts, "label": labels, "source": sources})
     result = classification_bias(table.to_batches(16))
-    assert result.shares("label_by_length", "0-9") == {"neg": 1.0}
-    assert result.shares("label_by_length", "10-19") == {"pos": 1.0}
+    assert result.shares("label_by_length", "0-9") == {"neg": 1.0, "pos": 0.0}
+    assert result.shares("label_by_length", "10-19") == {"neg": 0.0, "pos": 1.0}
     assert result.metric("label_by_length", "cramers_v") == pytest.approx(1.0)
-    assert result.shares("label_by_source", "augment:typo") == {"pos": 1.0}
+    assert result.shares("label_by_source", "augment:typo") == {"neg": 0.0, "pos": 1.0}
     assert result.shares("label_by_source", "orig") == pytest.approx({"neg": 30 / 45, "pos": 15 / 45})
     assert result.shares("text_length") == {"0-9": 0.5, "10-19": 0.5}
 
@@ -133,3 +133,10 @@ def test_settings_are_checked():
         )[1]
         == 0
     )
+
+
+def test_morph_tokens_are_kiwipiepy_morphemes_without_punctuation():
+    pytest.importorskip("kiwipiepy")
+    tokens = row_tokens(["재미없는 영화였다 ^^", "최고!"], TokenSettings(tokenizer="morph"))
+    assert {"재미없", "영화"} <= {t for r, t in tokens.rows() if r == 0}
+    assert [t for r, t in tokens.rows() if r == 1] == ["최고"]

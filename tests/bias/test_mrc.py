@@ -84,8 +84,8 @@ def test_lexical_overlap_heuristic_hits_the_sentence_sharing_most_words_and_miss
 
 def test_answer_types_by_question_and_lengths():
     result = diagnose(rows([("남산타워는 언제 세워졌나?", "1975년"), ("대한민국의 수도는 어디인가?", "서울")]))
-    assert result.shares("answer_type_by_question", "when") == {"date": 1.0}
-    assert result.shares("answer_type_by_question", "where") == {"text": 1.0}
+    assert result.shares("answer_type_by_question", "when") == {"date": 1.0, "number": 0.0, "text": 0.0}
+    assert result.shares("answer_type_by_question", "where") == {"date": 0.0, "number": 0.0, "text": 1.0}
     assert result.metric("answer_length", "mean_chars") == pytest.approx((5 + 2) / 2)
     assert result.shares("answer_words") == {"1": 1.0}
 
