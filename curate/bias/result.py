@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 Task = Literal["classification", "mrc", "retrieval"]
 TASKS: tuple[Task, ...] = get_args(Task)
@@ -117,8 +118,12 @@ class Diagnostics:
 
     def shortcuts(self, label: str) -> list[str]:
         """The listed shortcut tokens of ``label``, best first."""
-        rows = [r for r in self.tokens.to_pylist() if r["label"] == label and r["rank"] is not None]
+        rows = [r for r in self.listed().to_pylist() if r["label"] == label]
         return [r["token"] for r in sorted(rows, key=lambda r: r["rank"])]
+
+    def listed(self) -> pa.Table:
+        """The rows of ``tokens`` in a shortcut list (``rank`` not null)."""
+        return self.tokens.filter(pc.is_valid(self.tokens.column("rank")))
 
     def artifacts(self) -> dict[str, pa.Table]:
         """The tables under their artifact names (``bias_metrics``, ``bias_distributions``,

@@ -72,7 +72,7 @@ def token_block(diagnostics: Diagnostics, top: int = 10) -> Block | None:
     """Shortcut tokens per label (``token P(label|token) rows``), labels by share."""
     if not diagnostics.tokens.num_rows:
         return None
-    by_token = {(r["label"], r["token"]): r for r in diagnostics.tokens.to_pylist()}
+    by_token = {(r["label"], r["token"]): r for r in diagnostics.listed().to_pylist()}
     rows = []
     for label, share in diagnostics.shares("labels").items():
         tokens = diagnostics.shortcuts(label)[:top]
