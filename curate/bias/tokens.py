@@ -45,9 +45,9 @@ Tokenizers (every text NFC-normalized and lower-cased first):
     kiwipiepy morphemes (the ``morph`` extra), punctuation and symbols left out.
 
 Measured on the NSMC binary sample (``benchmarks/bias.py``, BENCHMARKS.md): ``char`` 1-3 takes
-7 s and its best one-token rule (``없`` -> negative) reaches 55.8% accuracy; ``eojeol`` 5 s and
-51.6% (``정말`` -> positive); ``morph`` 148 s and 54.1% (``재밌`` -> positive), with lists much
-like ``char``'s. ``char`` is the default: as telling as morphemes at 1/20 of the time, it keeps
+4 s and its best one-token rule (``없`` -> negative) reaches 55.8% accuracy; ``eojeol`` 2 s and
+51.6% (``정말`` -> positive); ``morph`` 47 s and 54.1% (``재밌`` -> positive), with lists much
+like ``char``'s. ``char`` is the default: as telling as morphemes at 1/11 of the time, it keeps
 emoticons, and it needs no model.
 """
 
