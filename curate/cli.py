@@ -719,6 +719,82 @@ def label_issues(
             out.print(f"issues: {issues}", highlight=False)
 
 
+# ----------------------------------------------------------------------------- bias
+
+
+@app.command("bias")
+def bias(
+    src: Annotated[
+        Path, typer.Argument(help="Classification or MRC set, a retrieval folder, or a run folder (input vs output).")
+    ],
+    out_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", help="Write the tables (bias_metrics, bias_distributions, bias_tokens) here."),
+    ] = None,
+    compare_with: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--compare", help="A second set of the same task (e.g. after cleaning): show the shifts."),
+    ] = None,
+    field: Annotated[str, typer.Option("--field", help="Classification: the text column measured.")] = "text",
+    tokenizer: Annotated[
+        str, typer.Option("--tokenizer", help="Classification tokens: char, eojeol or morph.")
+    ] = "char",
+    min_count: Annotated[int, typer.Option("--min-count", help="Test tokens found in at least this many rows.")] = 20,
+    top: Annotated[int, typer.Option("--top", help="Shortcut tokens shown per label.")] = 10,
+    kind: KindOpt = None,
+    from_: FromOpt = None,
+    rename: RenameOpt = None,
+    quote: QuoteOpt = None,
+) -> None:
+    """Measure biases a model could learn instead of the task: label shortcut tokens, the best
+    one-token rule and label shares by length (classification); answer positions, question types
+    and a lexical-overlap heuristic (MRC); how often BM25 ranks the positive first (retrieval)."""
+    from curate.bias import compare
+    from curate.bias.tokens import TOKEN_UNITS
+    from curate.report.bias import diagnostics_blocks, rich_table, shift_blocks
+    from curate.stages.bias_report import diagnose_source
+
+    with _errors():
+        _check_choice_option("--tokenizer", tokenizer, TOKEN_UNITS)
+        params: dict[str, Any] = {"field": field, "tokenizer": tokenizer, "min_count": min_count}
+        read: dict[str, Any] = {"format": from_, "kind": kind, "rename": _parse_renames(rename), "quote": _quote(quote)}
+        if src.is_dir() and (src / "manifest.json").exists():
+            if compare_with is not None:
+                raise ConfigError(
+                    "--compare with a run folder",
+                    value=str(compare_with),
+                    hint="a run folder compares its input and output",
+                )
+            before_path: Path = src / "input" / "data.parquet"
+            after_path: Path | None = src / "output.parquet"
+            read = {}
+        else:
+            before_path, after_path = src, compare_with
+        with err.status(f"measuring {before_path}"):
+            before = diagnose_source(before_path, params, **read)
+        for block in diagnostics_blocks(before, top):
+            out.print(rich_table(block))
+        tables = {"": before.artifacts()}
+        if after_path is not None:
+            with err.status(f"measuring {after_path}"):
+                after = diagnose_source(after_path, params, **read)
+            try:
+                shifts = compare(before, after)
+            except ValueError as exc:
+                raise ConfigError(str(exc), value=str(after_path), hint="compare two sets of the same task") from None
+            out.print(f"shifts from {before_path} to {after_path}:", highlight=False)
+            for block in shift_blocks(shifts):
+                out.print(rich_table(block))
+            tables = {"before": before.artifacts(), "after": after.artifacts(), "": {"bias_shifts": shifts}}
+        if out_dir is not None:
+            written = [
+                io.write_table(table, out_dir / folder / f"{name}.parquet")
+                for folder, named in tables.items()
+                for name, table in named.items()
+            ]
+            out.print(f"wrote {len(written)} tables to {out_dir}", highlight=False)
+
+
 # ----------------------------------------------------------------------------- Label Studio
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from curate.files import atomic_file
+from curate.report.bias import run_section as bias_section
 
 if TYPE_CHECKING:
     from curate.pipeline import RunResult
@@ -72,5 +73,6 @@ def write_markdown_report(result: RunResult) -> None:
         ]
     if result.exports:
         lines += ["", "Exports: " + ", ".join(f"`{p.relative_to(result.dir)}`" for p in result.exports)]
+    lines += bias_section(result)
     with atomic_file(result.dir / "report.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

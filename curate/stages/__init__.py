@@ -8,6 +8,7 @@ from curate.errors import ConfigError, Where
 from curate.stages.answer_issues import AnswerIssues
 from curate.stages.augment import AugmentMrc, AugmentText
 from curate.stages.base import Params, Split, Stage, StageResult, StageStats, reject
+from curate.stages.bias_report import BiasReport
 from curate.stages.chunk_passages import ChunkPassages
 from curate.stages.decontaminate import Decontaminate
 from curate.stages.exact_dedup import ExactDedup
@@ -52,6 +53,7 @@ STAGES: tuple[type[Stage], ...] = (
     AnswerIssues,
     RetrievalLabelIssues,
     LabelIssues,
+    BiasReport,
 )
 REGISTRY: dict[str, type[Stage]] = {cls.name: cls for cls in STAGES}
 
@@ -69,6 +71,7 @@ __all__ = [
     "REGISTRY",
     "AugmentMrc",
     "AugmentText",
+    "BiasReport",
     "ChunkPassages",
     "Decontaminate",
     "ExactDedup",

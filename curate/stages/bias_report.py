@@ -1,0 +1,169 @@
+"""``bias_report``: measure shortcuts a model could learn from the data; flags nothing.
+
+Every row is kept unchanged. The diagnosis (:mod:`curate.bias`) goes to three artifacts:
+``bias_metrics``, ``bias_distributions`` and ``bias_tokens`` (classification), and to the bias
+section of the run's ``report.md``; a pipeline that uses the stage twice (say, first and last)
+gets the shifts between the two there.
+
+- classification: token-label association with shortcut tokens per label, the best one-token
+  rule, label shares per length bucket and per ``source``;
+- mrc: answer positions, question types against answer types, the lexical-overlap heuristic,
+  answer lengths;
+- qrels (with ``corpus:``): how often BM25 ranks a query's positive first, positive vs corpus
+  passage lengths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from curate.bias import Diagnostics, TokenSettings, classification_bias, mrc_bias, retrieval_bias
+from curate.bias.tokens import TokenUnit
+from curate.dataset import Dataset
+from curate.errors import ConfigError, CurateError, Where
+from curate.retrieval.negatives import Tokenizer
+from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.fields import require_columns
+
+
+class BiasReportParams(Params):
+    field: str = "text"
+    """Classification: the text column whose tokens and length are measured (``text_pair`` for
+    the hypothesis of an NLI set)."""
+    tokenizer: TokenUnit = "char"
+    """Classification tokens: ``char`` (n-grams inside each eojeol: on NSMC as telling as
+    morphemes at a fraction of the time), ``eojeol`` or ``morph`` (kiwipiepy morphemes)."""
+    ngram_min: int = Field(1, ge=1)
+    """Shortest character n-gram (``char``)."""
+    ngram_max: int = Field(3, ge=1)
+    """Longest character n-gram (``char``)."""
+    min_count: int = Field(20, ge=1)
+    """A token is tested when it occurs in at least this many rows."""
+    alpha: float = Field(0.01, gt=0.0, lt=1.0)
+    """Significance level of the G-test, divided by the number of tests (Bonferroni)."""
+    top_k: int = Field(20, ge=1)
+    """Shortcut tokens listed per label."""
+    source_column: str = "source"
+    """Classification: label shares per value of this column, when the rows have it."""
+    corpus: str | None = None
+    """qrels: the passages (a BEIR folder, a Parquet folder with ``corpus.parquet``, or a file)."""
+    queries: str | None = None
+    """qrels: the queries, like ``corpus``; default: the ``corpus`` folder."""
+    bm25_tokenizer: Tokenizer = "bigram"
+    """qrels: BM25 tokens, ``bigram`` (character bigrams of each word), ``morph`` or ``word``."""
+
+    @model_validator(mode="after")
+    def _ngrams(self) -> BiasReportParams:
+        if self.ngram_min > self.ngram_max:
+            raise ValueError(f"ngram_min ({self.ngram_min}) is above ngram_max ({self.ngram_max})")
+        return self
+
+    def token_settings(self) -> TokenSettings:
+        return TokenSettings(
+            tokenizer=self.tokenizer,
+            ngram_min=self.ngram_min,
+            ngram_max=self.ngram_max,
+            min_count=self.min_count,
+            alpha=self.alpha,
+            top_k=self.top_k,
+        )
+
+
+class BiasReport(PlannedStage):
+    """Measure shortcuts a model could learn (label shortcut tokens, answer positions, BM25-easy
+    positives) and write them as artifacts; keeps every row unchanged (see the module notes)."""
+
+    name = "bias_report"
+    Params = BiasReportParams
+    params: BiasReportParams
+    kinds = ("classification", "mrc", "qrels")
+    description = "Measure label shortcuts, answer-position and lexical-overlap biases; flags nothing."
+
+    def reset(self) -> None:
+        self._diagnostics: Diagnostics | None = None
+
+    def _parts(self) -> dict[str, Path]:
+        """The corpus and queries paths of a qrels input."""
+        p = self.params
+        if p.corpus is None:
+            raise ConfigError(
+                f"missing parameter 'corpus' for stage '{self.name}'",
+                where=Where(stage=self.id, field="corpus"),
+                hint="qrels are judged against their passages: corpus: path/to/beir_folder",
+            )
+        if p.queries is None and not Path(p.corpus).is_dir():
+            raise ConfigError(
+                f"missing parameter 'queries' for stage '{self.name}'",
+                where=Where(stage=self.id, field="queries"),
+                hint="pass the queries file, or give corpus as a BEIR or Parquet folder holding both",
+            )
+        return {"corpus": Path(p.corpus), "queries": Path(p.queries or p.corpus)}
+
+    def check_input(self, dataset: Dataset) -> None:
+        super().check_input(dataset)
+        if dataset.kind == "classification":
+            require_columns(dataset, [self.params.field], stage=self.id, types=("string",))
+        if dataset.kind == "qrels":
+            for part, path in self._parts().items():
+                if not path.exists():
+                    raise ConfigError(
+                        f"{part} not found",
+                        where=Where(stage=self.id, file=str(path), field=part),
+                        hint="check the path (relative paths start from the working directory)",
+                    )
+
+    def input_files(self) -> list[Path]:
+        return sorted(set(self._parts().values())) if self.params.corpus else []
+
+    def diagnose(self, dataset: Dataset) -> Diagnostics:
+        """The diagnosis of ``dataset`` (its kind decides which)."""
+        p = self.params
+        if dataset.kind == "classification":
+            return classification_bias(
+                dataset.batches(), text=p.field, source=p.source_column, settings=p.token_settings()
+            )
+        if dataset.kind == "mrc":
+            return mrc_bias(dataset.batches())
+        from curate import io
+
+        parts: dict[str, pa.Table] = {}
+        for part, path in self._parts().items():
+            try:
+                parts[part] = io.read(path, kind=part).to_arrow()
+            except CurateError as exc:
+                raise exc.at(stage=self.id, file=str(path)) from None
+        return retrieval_bias(parts["corpus"], parts["queries"], dataset.to_arrow(), tokenizer=p.bm25_tokenizer)
+
+    def plan(self, dataset: Dataset) -> Diagnostics:
+        self._diagnostics = self.diagnose(dataset)
+        return self._diagnostics
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        return reject(batch, [True] * batch.num_rows, stage=self.id, reasons=[None] * batch.num_rows)
+
+    def artifacts(self) -> dict[str, pa.Table]:
+        return self._diagnostics.artifacts() if self._diagnostics is not None else {}
+
+
+def diagnose_source(path: Path, params: dict[str, Any], **read: Any) -> Diagnostics:
+    """The diagnosis of a dataset file or folder (read with ``read``: ``format``, ``kind``,
+    ``rename``, ``quote``), or of a retrieval folder: its qrels judged against its corpus and
+    queries."""
+    from curate import io
+
+    fmt = read.get("format") or io.detect_format(path)
+    if read.get("kind") is None and io.is_bundle(path, fmt):
+        parts = io.read_bundle(path, format=fmt)
+        if "qrels" not in parts:
+            raise ConfigError("a retrieval folder needs qrels", where=Where(file=str(path)), hint="add qrels/*.tsv")
+        stage = BiasReport({**params, "corpus": str(path)})
+        dataset = parts["qrels"]
+    else:
+        stage = BiasReport(params)
+        dataset = io.read(path, **read)
+    stage.check_input(dataset)
+    return stage.diagnose(dataset)
