@@ -38,11 +38,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError, InputError, Where
+from curate.sql import filter_rows
 from curate.text.spans import nearest_occurrence
 
 KINDS = ("classification", "mrc", "qrels")
@@ -55,7 +55,6 @@ _CONTROLS = {
     "mrc": ("answer", "context", "labels", "answers", "previous_answers"),
     "qrels": ("relevance", "passage", "choices", "score", "previous_score"),
 }
-_SELECT_ROW = "__curate_row"
 
 REPORT_SCHEMA = pa.schema(
     [
@@ -159,21 +158,8 @@ def _selected(table: pa.Table, select: str | None) -> list[int]:
     """Numbers of the rows for which the DuckDB predicate ``select`` is true (all without one)."""
     if not select:
         return list(range(table.num_rows))
-    con = duckdb.connect()
-    numbered = table.append_column(_SELECT_ROW, pa.array(range(table.num_rows), pa.int64()))
-    con.register("rows", numbered)
-    try:
-        sql = (
-            f"SELECT {_SELECT_ROW} FROM rows WHERE coalesce(CAST(({select}) AS BOOLEAN), false) ORDER BY {_SELECT_ROW}"
-        )
-        keep = con.sql(sql).to_arrow_table().column(0).to_pylist()
-    except duckdb.Error as exc:
-        raise ConfigError(
-            "bad SQL predicate", where=Where(field="select"), value=select, hint=str(exc).splitlines()[0]
-        ) from None
-    finally:
-        con.close()
-    return [int(k) for k in keep]
+    keep = filter_rows(table, select, where=Where(field="select"))
+    return [i for i, chosen in enumerate(keep.to_pylist()) if chosen]
 
 
 def _texts(source: Dataset | Mapping[str, str] | None, key: str) -> Mapping[str, str] | None:
