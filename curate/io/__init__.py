@@ -37,6 +37,7 @@ from curate.schemas import conform, kinds
 
 FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
 WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir", *TRAINING_FORMATS)
+REPORT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 OnError = Literal["fail", "skip"]
 
 _SUFFIXES = {
@@ -61,13 +62,16 @@ _KIND_SIGNATURES = (
 
 __all__ = [
     "FORMATS",
+    "REPORT_FORMATS",
     "WRITE_FORMATS",
     "BadRow",
     "detect_format",
     "infer_kind",
     "is_bundle",
+    "output_format",
     "read",
     "read_bundle",
+    "report_format",
     "write",
     "write_bundle",
     "write_table",
@@ -293,14 +297,11 @@ def write(
     The write is atomic: a temporary file beside ``path`` is renamed into place.
     """
     path = Path(path)
-    _check_choice("format", format, WRITE_FORMATS)
     dataset = _as_dataset(data, kind)
-    fmt = format or detect_format(path, writing=True)
+    fmt = output_format(path, kind=dataset.kind, format=format)
     if fmt == "beir":
         return write_bundle({dataset.kind: dataset}, path, format="beir")
     table = dataset.to_arrow()
-    if fmt == "squad" and dataset.kind != "mrc":
-        raise ConfigError("only kind 'mrc' can be written as SQuAD", value=dataset.kind, hint="use jsonl or parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt in TRAINING_FORMATS:
@@ -320,11 +321,38 @@ def write(
     return path
 
 
+def output_format(path: str | Path, *, kind: str, format: str | None = None) -> str:
+    """The format :func:`write` gives a dataset of ``kind`` at ``path``; raises what :func:`write`
+    would, so a command can check every destination before it writes anything."""
+    _check_choice("format", format, WRITE_FORMATS)
+    fmt = format or detect_format(path, writing=True)
+    if fmt == "squad" and kind != "mrc":
+        hint = "use jsonl or parquet"
+        raise ConfigError("only kind 'mrc' can be written as SQuAD", where=Where(file=str(path)), value=kind, hint=hint)
+    return fmt
+
+
+def report_format(path: str | Path) -> str:
+    """The format :func:`write_table` gives ``path`` (csv, tsv, jsonl or parquet, by suffix); raises
+    ConfigError for any other, before anything is written."""
+    try:
+        fmt = detect_format(path, writing=True)
+    except InputError:
+        fmt = ""
+    if fmt not in REPORT_FORMATS:
+        raise ConfigError(
+            "unknown report format",
+            where=Where(file=str(path)),
+            value=Path(path).suffix or "(no suffix)",
+            hint="name the report .csv, .tsv, .jsonl or .parquet",
+        )
+    return fmt
+
+
 def write_table(table: pa.Table, path: str | Path) -> Path:
     """Write a plain table (a report, not a dataset) as CSV, TSV, JSON Lines or Parquet by suffix."""
     path = Path(path)
-    fmt = detect_format(path, writing=True)
-    _check_choice("report format", fmt, ("csv", "tsv", "jsonl", "parquet"))
+    fmt = report_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "jsonl":
