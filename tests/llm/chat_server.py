@@ -29,8 +29,6 @@ import socket
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -168,7 +166,9 @@ class ChatServer:
             pairs = qa_pairs(found.group(1), int(count.group(1)) if count else 3, self.extra_good)
             if self.echo_key:
                 pairs.insert(0, {"question": f"{cloze(sentences(found.group(1))[0], False)[0]}{said}", "answer": key})
-            content = f"Here are the pairs{said}:\n```json\n" + json.dumps(pairs, ensure_ascii=False, indent=1) + "\n```"
+            content = (
+                f"Here are the pairs{said}:\n```json\n" + json.dumps(pairs, ensure_ascii=False, indent=1) + "\n```"
+            )
         else:
             if (sleep := SLEEP.search(prompt)) is not None:
                 time.sleep(float(sleep.group(1)))
@@ -253,23 +253,3 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             )
 
     return Handler
-
-
-@contextmanager
-def loopback_only() -> Iterator[list[Any]]:
-    """Within the block, a socket connect to anything but 127.0.0.1 / ::1 raises (and is listed)."""
-    original = socket.socket.connect
-    refused: list[Any] = []
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in ("127.0.0.1", "::1"):
-            refused.append(address)
-            raise ConnectionRefusedError(f"test guard: connection to {address!r} refused (loopback only)")
-        return original(self, address)
-
-    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
-    try:
-        yield refused
-    finally:
-        socket.socket.connect = original  # type: ignore[method-assign]
