@@ -112,7 +112,7 @@ def _check(
     around ``TRUE``) outside ``hole``, with no subquery inside it."""
     parsed, expected = _parse(con, statement), _parse(con, reference)
     if parsed.get("error"):
-        raise ConfigError(what, where=where, value=sql, hint=str(parsed.get("error_message")))
+        raise ConfigError(what, where=where, value=sql, hint=f"{parsed.get('error_message')}; {_NOT_AN_EXPRESSION}")
     statements = parsed["statements"]
     if len(statements) != 1 or statements[0]["node"].get("type") != "SELECT_NODE":
         raise ConfigError(what, where=where, value=sql, hint=_NOT_AN_EXPRESSION)
