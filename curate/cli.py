@@ -923,7 +923,10 @@ def import_label_studio(
             )
         if save_export is not None and pull is None:
             raise ConfigError("--save-export needs --pull URL PROJECT_ID")
-        dataset, _ = _annotation_source(src, from_, kind)
+        dataset, texts = _annotation_source(src, from_, kind)
+        io.check_write(dst, kind=dataset.kind)  # every destination checked before anything is written
+        if report is not None:
+            io.report_format(report)
         source: Path | list[Any] = export or []
         name = str(export)
         if pull is not None:
@@ -932,15 +935,28 @@ def import_label_studio(
             url, project_id = pull
             source = pull_export(url, project_id)
             name = f"{url.rstrip('/')}/projects/{project_id}"
-            if save_export is not None:
-                save_export.write_text(json.dumps(source, ensure_ascii=False, indent=1), encoding="utf-8")
-        corrected, found = import_annotations(dataset, source, kind=dataset.kind, file=name)
+        corrected, found = import_annotations(dataset, source, kind=dataset.kind, file=name, **texts)
+        if save_export is not None:
+            save_export.parent.mkdir(parents=True, exist_ok=True)
+            save_export.write_text(json.dumps(source, ensure_ascii=False, indent=1), encoding="utf-8")
         io.write(corrected, dst)
         if report is not None:
             io.write_table(found, report)
         counts = Counter(found.column("status").to_pylist())
         summary = ", ".join(f"{status} {count:,}" for status, count in sorted(counts.items()))
         out.print(f"wrote {dst} ({corrected.num_rows:,} rows; tasks: {summary})", highlight=False)
+        mismatched = [r for r in found.to_pylist() if r["status"] == "mismatch"]
+        if mismatched:
+            first = mismatched[0]
+            where = f" in {report}" if report else ""
+            err.print(
+                escape(
+                    f"warning: {len(mismatched):,} tasks not applied: their row no longer shows the task's text "
+                    f"(status mismatch{where}); first: task {first['task']} ({first['curate_id']}): "
+                    f"{first['detail']} (hint: import into the file as it was when exported)"
+                ),
+                highlight=False,
+            )
 
 
 # ----------------------------------------------------------------------------- train-quality

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.schemas import conform, get_schema
+from curate.sql import connect
 
 METADATA_KEY = b"curate"
 DEFAULT_BATCH_ROWS = 32768
@@ -96,7 +96,7 @@ class Dataset:
             for offset in range(0, self.table.num_rows, batch_rows):
                 yield self.table.slice(offset, batch_rows)
             return
-        con = duckdb.connect()
+        con = connect(reads=self.paths)
         reader = con.sql(f"SELECT * FROM read_parquet({_sql_list(self.paths)})").to_arrow_reader(batch_rows)
         for batch in reader:
             yield conform(pa.Table.from_batches([batch]), self.kind)
@@ -107,14 +107,14 @@ class Dataset:
             return self.table.column(name)
         quoted = '"' + name.replace('"', '""') + '"'
         sql = f"SELECT {quoted} FROM read_parquet({_sql_list(self.paths)})"
-        return duckdb.connect().sql(sql).to_arrow_table().column(0)
+        return connect(reads=self.paths).sql(sql).to_arrow_table().column(0)
 
     def to_arrow(self) -> pa.Table:
         """All rows as one Arrow table, curate metadata in its schema."""
         if self.table is not None:
             table = self.table
         else:
-            con = duckdb.connect()
+            con = connect(reads=self.paths)
             rel = con.sql(f"SELECT * FROM read_parquet({_sql_list(self.paths)})")
             table = conform(rel.to_arrow_table(), self.kind)
         return with_metadata(table, self.metadata) if self.metadata else table

@@ -1,9 +1,29 @@
-"""Shared fixtures: tiny inline MRC rows and the path to the real data beside the checkout."""
+"""Shared fixtures (tiny inline MRC rows, the path to the real data beside the checkout) and the
+network guard of the whole suite.
+
+Network guard: tests and benchmarks may reach only the loopback address. From the start of the
+session, a socket connection (``connect``, ``connect_ex``, ``sendto``, ``create_connection``) or a
+name lookup (``getaddrinfo``, ``gethostbyname``, ``gethostbyaddr``) for any host but 127.x.x.x,
+::1 or ``localhost`` is refused (``ConnectionRefusedError`` / ``socket.gaierror``) before a packet
+leaves, and the test during which it was tried fails with a message naming the address, even when
+the code under test swallowed the error. With the environment variable ``CURATE_NETWORK_LOG`` set
+to a file, every attempt, allowed or refused, is appended to it as one JSON line (``pid``,
+``test``, ``call``, ``address``, ``allowed``). Subprocesses are not covered: servers the tests start
+run with their outside services turned off, and ``tests/tools/network_watch.py`` watches them.
+"""
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+import json
+import os
+import socket
+import threading
 import unicodedata
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -72,3 +92,163 @@ def tokenizer_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tokenizer import save_sample_tokenizer
 
     return save_sample_tokenizer(tmp_path_factory.mktemp("tokenizer") / "tokenizer.json")
+
+
+# ----------------------------------------------------------------------------- network guard
+
+NETWORK_LOG_ENV = "CURATE_NETWORK_LOG"
+"""Environment variable: a file to which the guard appends every attempted connection (JSON lines)."""
+
+
+def is_loopback(host: Any) -> bool:
+    """True for 127.x.x.x, ::1 (also IPv4-mapped), ``localhost`` and no host at all (a local bind)."""
+    if host is None or host in ("", b""):
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    host = str(host).strip("[]").split("%")[0].lower()
+    if host in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+class NetworkGuard:
+    """Refuses every connection or lookup for a non-loopback host (see the module docstring)."""
+
+    def __init__(self, log: str | None) -> None:
+        self.log = Path(log) if log else None
+        self.test: str | None = None
+        self._refused: list[str] = []
+        self._lock = threading.Lock()
+        self._originals: dict[tuple[Any, str], Any] = {}
+
+    def check(self, call: str, host: Any, address: Any) -> str | None:
+        """Record the attempt; None when it may go ahead, else why it is refused."""
+        allowed = is_loopback(host)
+        with self._lock:
+            if self.log is not None:
+                entry = {
+                    "pid": os.getpid(),
+                    "test": self.test,
+                    "call": call,
+                    "address": repr(address),
+                    "allowed": allowed,
+                }
+                with self.log.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry) + "\n")
+            if allowed:
+                return None
+            attempt = f"{call} {'of' if call.startswith('get') else 'to'} {address!r}"
+            refusal = f"network guard: {attempt} refused (tests may reach only 127.0.0.1 and ::1)"
+            self._refused.append(refusal)
+        return refusal
+
+    def take(self) -> list[str]:
+        """The attempts refused since the last call."""
+        with self._lock:
+            refused, self._refused = self._refused, []
+        return refused
+
+    # ----------------------------------------------------------------- patching
+    def install(self) -> None:
+        guard = self
+        connect, connect_ex, sendto = socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto
+
+        def inet(sock: socket.socket) -> bool:
+            return sock.family in (socket.AF_INET, socket.AF_INET6)
+
+        def guarded_connect(sock: socket.socket, address: Any) -> Any:
+            if inet(sock) and (refusal := guard.check("connect", address[0], address)):
+                raise ConnectionRefusedError(errno.ECONNREFUSED, refusal)
+            return connect(sock, address)
+
+        def guarded_connect_ex(sock: socket.socket, address: Any) -> Any:
+            if inet(sock) and guard.check("connect_ex", address[0], address):
+                return errno.ECONNREFUSED
+            return connect_ex(sock, address)
+
+        def guarded_sendto(sock: socket.socket, data: Any, *args: Any) -> Any:
+            address = args[-1] if args else None
+            if inet(sock) and isinstance(address, tuple) and (refusal := guard.check("sendto", address[0], address)):
+                raise ConnectionRefusedError(errno.ECONNREFUSED, refusal)
+            return sendto(sock, data, *args)
+
+        def lookup(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+            def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+                if refusal := guard.check(name, host, host):
+                    raise socket.gaierror(socket.EAI_NONAME, refusal)
+                return original(host, *args, **kwargs)
+
+            return guarded
+
+        create_connection = socket.create_connection
+
+        def guarded_create_connection(address: Any, *args: Any, **kwargs: Any) -> Any:
+            if refusal := guard.check("create_connection", address[0], address):
+                raise ConnectionRefusedError(errno.ECONNREFUSED, refusal)
+            return create_connection(address, *args, **kwargs)
+
+        patches: list[tuple[Any, str, Any]] = [
+            (socket.socket, "connect", guarded_connect),
+            (socket.socket, "connect_ex", guarded_connect_ex),
+            (socket.socket, "sendto", guarded_sendto),
+            (socket, "create_connection", guarded_create_connection),
+        ]
+        for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+            patches.append((socket, name, lookup(name, getattr(socket, name))))
+        for owner, name, replacement in patches:
+            self._originals[(owner, name)] = getattr(owner, name)
+            setattr(owner, name, replacement)
+
+    def uninstall(self) -> None:
+        for (owner, name), original in self._originals.items():
+            setattr(owner, name, original)
+        self._originals.clear()
+
+
+_GUARD = NetworkGuard(os.environ.get(NETWORK_LOG_ENV))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _GUARD.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _GUARD.uninstall()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _GUARD.test = item.nodeid
+    try:
+        return (yield)
+    finally:
+        _GUARD.test = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A setup, call or teardown during which a connection was refused fails, naming the address."""
+    report: pytest.TestReport = yield
+    refused = _GUARD.take()
+    if refused:
+        text = "\n".join(refused)
+        if report.failed:
+            report.sections.append(("network guard", text))
+        else:
+            report.outcome = "failed"
+            report.longrepr = text
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A connection refused outside any test (at collection, in a session fixture) fails the run."""
+    refused = _GUARD.take()
+    if refused:
+        print("\n" + "\n".join(refused))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -264,11 +264,15 @@ def test_chunk_passages_in_tokens_with_a_local_tokenizer(tmp_path, tokenizer_pat
     args = ("--unit", "tokens", "--tokenizer", tokenizer_path, "--size", "48", "--overlap", "8")
     chunked = curate("chunk-passages", folder, tmp_path / "chunked", *args)
     assert chunked.returncode == 0, chunked.stderr
-    corpus = [json.loads(line) for line in (tmp_path / "chunked" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    corpus = [
+        json.loads(line) for line in (tmp_path / "chunked" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert f"corpus 39 -> {len(corpus)} passages" in chunked.stdout and len(corpus) > 39
     split = [doc["text"] for doc in corpus if "#" in doc["_id"]]
     assert split and all(len(tokenizer.encode(text, add_special_tokens=False)) <= 48 for text in split)
-    missing = curate("chunk-passages", folder, tmp_path / "y", "--unit", "tokens", "--tokenizer", tmp_path / "none.json")
+    missing = curate(
+        "chunk-passages", folder, tmp_path / "y", "--unit", "tokens", "--tokenizer", tmp_path / "none.json"
+    )
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert f"tokenizer file not found at {tmp_path / 'none.json'}" in missing.stderr and not (tmp_path / "y").exists()
 
@@ -589,3 +593,41 @@ def test_run_past_the_file_size_limit_is_one_line_and_publishes_nothing(tmp_path
     result = curate("run", path, "--output", run_dir, cwd=REPO)
     assert result.returncode == 0 and "(resumed)" in result.stderr
     assert outputs(run_dir) == reference
+
+
+def test_label_studio_import_checks_every_destination_before_writing(tmp_path):
+    from tests.conftest import REPO
+
+    src = REPO / "sample_data" / "reviews_cls.tsv"
+    done = curate("export", "label-studio", src, tmp_path / "ls")
+    assert done.returncode == 0, done.stderr
+    export = tmp_path / "ls" / "tasks.json"
+    out = tmp_path / "fixed.parquet"
+    for report, shown in (("r.xyz", "'.xyz'"), ("r.json", "'.json'"), ("r", "'(no suffix)'")):
+        refused = curate("import", "label-studio", src, export, "--out", out, "--report", tmp_path / report)
+        assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0, refused.stderr
+        assert "unknown report format" in refused.stderr and shown in refused.stderr
+        assert not out.exists() and not (tmp_path / report).exists()
+    squad = curate("import", "label-studio", src, export, "--out", tmp_path / "x.json", "--report", tmp_path / "r.csv")
+    assert squad.returncode == 2 and "only kind 'mrc' can be written as SQuAD" in squad.stderr
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_label_studio_import_into_a_resorted_file_warns_and_applies_nothing_there(tmp_path):
+    src = tmp_path / "reviews.tsv"
+    src.write_text("text\tlabel\n첫 번째 리뷰\tpositive\n두 번째 리뷰\tnegative\n", encoding="utf-8")
+    assert curate("export", "label-studio", src, tmp_path / "ls").returncode == 0
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text(encoding="utf-8"))
+    result = {**tasks[0]["predictions"][0]["result"][0], "value": {"choices": ["negative"]}}
+    tasks[0]["annotations"] = [{"result": [result], "completed_by": 7, "updated_at": "2026-11-25T10:00:00Z"}]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    src.write_text("text\tlabel\n두 번째 리뷰\tnegative\n첫 번째 리뷰\tpositive\n", encoding="utf-8")  # re-sorted
+    report = tmp_path / "report.csv"
+    merged = curate("import", "label-studio", src, export, "--out", tmp_path / "fixed.parquet", "--report", report)
+    assert merged.returncode == 0, merged.stderr
+    assert "mismatch 2" in merged.stdout
+    assert merged.stderr.strip().count("\n") == 0 and merged.stderr.startswith("warning: 2 tasks not applied")
+    assert f"in {report}" in merged.stderr and "task 0 (reviews-1)" in merged.stderr
+    fixed = pq.read_table(tmp_path / "fixed.parquet").to_pylist()
+    assert [r["label"] for r in fixed] == ["negative", "positive"] and {r["annotated_by"] for r in fixed} == {None}

@@ -25,9 +25,15 @@ code-point offsets into ``context``.
 Import (:func:`import_annotations`) reads a Label Studio JSON export (a list of tasks with
 ``annotations``), checks all of it first (any problem is one :class:`~curate.errors.InputError`
 naming the file, the task index and the field, and nothing is changed), then sets the new value of
-every row whose completed annotations agree, with ``annotated_by``, ``annotated_at`` and
-``previous_label`` / ``previous_answers`` / ``previous_score``. Rows whose annotators disagree are
-left unchanged and reported as conflicts.
+every row whose completed annotations agree, with ``annotated_by``, ``annotated_at`` (ISO 8601,
+UTC) and ``previous_label`` / ``previous_answers`` / ``previous_score``. Rows whose annotators
+disagree are left unchanged and reported as conflicts.
+
+A task is matched to its row by id, and then by what the annotator saw: the texts the task shows
+(``text`` and ``text_pair``; ``question`` and ``context``; ``query_text`` and ``passage_text``) must
+equal the row's. A row whose text differs (a re-sorted file with generated ids, an edited context)
+is left unchanged and reported as ``mismatch``, so no correction lands on another row and no span is
+cut from a text the annotator never saw.
 """
 
 from __future__ import annotations
@@ -35,14 +41,16 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from curate.dataset import Dataset
-from curate.errors import ConfigError, InputError, Where
+from curate.errors import ConfigError, InputError, Where, show_value
+from curate.sql import filter_rows
 from curate.text.spans import nearest_occurrence
 
 KINDS = ("classification", "mrc", "qrels")
@@ -55,7 +63,6 @@ _CONTROLS = {
     "mrc": ("answer", "context", "labels", "answers", "previous_answers"),
     "qrels": ("relevance", "passage", "choices", "score", "previous_score"),
 }
-_SELECT_ROW = "__curate_row"
 
 REPORT_SCHEMA = pa.schema(
     [
@@ -65,11 +72,14 @@ REPORT_SCHEMA = pa.schema(
         ("previous", pa.string()),
         ("value", pa.string()),
         ("annotations", pa.string()),
+        ("detail", pa.string()),
     ]
 )
 """Import report, one row per task: ``status`` is ``updated``, ``confirmed`` (annotated with the
-value it already had), ``conflict``, ``unannotated``, ``cancelled`` or ``empty`` (completed with
-no choice/span); ``previous``, ``value`` and ``annotations`` (each annotator's value) are JSON."""
+value it already had), ``conflict``, ``unannotated``, ``cancelled``, ``empty`` (completed with no
+choice/span) or ``mismatch`` (the row's text is not the one the task shows: nothing applied,
+``detail`` names the field); ``previous``, ``value`` and ``annotations`` (each annotator's value and
+time) are JSON."""
 
 
 def _check_kind(kind: str) -> None:
@@ -159,21 +169,8 @@ def _selected(table: pa.Table, select: str | None) -> list[int]:
     """Numbers of the rows for which the DuckDB predicate ``select`` is true (all without one)."""
     if not select:
         return list(range(table.num_rows))
-    con = duckdb.connect()
-    numbered = table.append_column(_SELECT_ROW, pa.array(range(table.num_rows), pa.int64()))
-    con.register("rows", numbered)
-    try:
-        sql = (
-            f"SELECT {_SELECT_ROW} FROM rows WHERE coalesce(CAST(({select}) AS BOOLEAN), false) ORDER BY {_SELECT_ROW}"
-        )
-        keep = con.sql(sql).to_arrow_table().column(0).to_pylist()
-    except duckdb.Error as exc:
-        raise ConfigError(
-            "bad SQL predicate", where=Where(field="select"), value=select, hint=str(exc).splitlines()[0]
-        ) from None
-    finally:
-        con.close()
-    return [int(k) for k in keep]
+    keep = filter_rows(table, select, where=Where(field="select"))
+    return [i for i, chosen in enumerate(keep.to_pylist()) if chosen]
 
 
 def _texts(source: Dataset | Mapping[str, str] | None, key: str) -> Mapping[str, str] | None:
@@ -181,6 +178,54 @@ def _texts(source: Dataset | Mapping[str, str] | None, key: str) -> Mapping[str,
         return source
     table = source.to_arrow()
     return dict(zip(table.column(key).to_pylist(), table.column("text").to_pylist(), strict=True))
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a task of this dataset shows besides the choices: the pair text (classification) and
+    the query and passage texts (qrels; ``None`` means the row's own columns)."""
+
+    kind: str
+    text_pair: bool = False
+    passages: Mapping[str, str] | None = None
+    questions: Mapping[str, str] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        table: pa.Table,
+        kind: str,
+        corpus: Dataset | Mapping[str, str] | None,
+        queries: Dataset | Mapping[str, str] | None,
+    ) -> _View:
+        text_pair = (
+            kind == "classification"
+            and "text_pair" in table.column_names
+            and table.column("text_pair").null_count < table.num_rows
+        )
+        view = cls(kind, text_pair, _texts(corpus, "doc_id"), _texts(queries, "query_id"))
+        if kind == "qrels":
+            for name, given in (("passage_text", view.passages), ("query_text", view.questions)):
+                if given is None and name not in table.column_names:
+                    raise ConfigError(
+                        f"qrels tasks need the {name.split('_')[0]} texts",
+                        hint="pass corpus= and queries=, or rows with query_text and passage_text columns",
+                    )
+        return view
+
+    def shown(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The texts a task shows for ``row`` (``None`` for a qrels text that is not known)."""
+        if self.kind == "classification":
+            data = {"text": row["text"]}
+            if self.text_pair:
+                data["text_pair"] = row.get("text_pair") or ""
+            return data
+        if self.kind == "mrc":
+            return {"question": row["question"], "context": row["context"]}
+        return {
+            "query_text": self.questions.get(row["query_id"]) if self.questions is not None else row.get("query_text"),
+            "passage_text": self.passages.get(row["doc_id"]) if self.passages is not None else row.get("passage_text"),
+        }
 
 
 def _choice_result(kind: str, value: str) -> dict[str, Any]:
@@ -261,23 +306,13 @@ def export_tasks(
     table = full.take(pa.array(numbers, pa.int64()))
     choices = _label_set(full, kind, labels)
     rows = table.to_pylist()
-    text_pair = kind == "classification" and any(r.get("text_pair") is not None for r in full.to_pylist())
-    passages, questions = _texts(corpus, "doc_id"), _texts(queries, "query_id")
-    if kind == "qrels":
-        for name, given in (("passage_text", passages), ("query_text", questions)):
-            if given is None and name not in table.column_names:
-                raise ConfigError(
-                    f"qrels export needs the {name.split('_')[0]} texts",
-                    hint="pass corpus= and queries=, or rows with query_text and passage_text columns",
-                )
+    view = _View.of(full, kind, corpus, queries)
     tasks = []
     for i, row in enumerate(rows):
         data: dict[str, Any] = {ID_FIELD: ids[numbers[i]]}
         predictions = []
         if kind == "classification":
-            data["text"] = row["text"]
-            if text_pair:
-                data["text_pair"] = row.get("text_pair") or ""
+            data.update(view.shown(row))
             if row.get("label") is not None:
                 predictions.append(_prediction("current", 1.0, [_choice_result(kind, row["label"])]))
             suggested = row.get("suggested_label")
@@ -291,8 +326,7 @@ def export_tasks(
                     )
                 )
         elif kind == "mrc":
-            data["question"] = row["question"]
-            data["context"] = row["context"]
+            data.update(view.shown(row))
             if row.get("title") is not None:
                 data["title"] = row["title"]
             predictions.append(_prediction("current", 1.0, _span_results(row.get("answers"))))
@@ -304,12 +338,11 @@ def export_tasks(
                 )
         else:
             data["query_id"], data["doc_id"] = row["query_id"], row["doc_id"]
-            for name, given, key in (("query_text", questions, "query_id"), ("passage_text", passages, "doc_id")):
-                text = given.get(row[key]) if given is not None else row.get(name)
+            for (name, text), key in zip(view.shown(row).items(), ("query_id", "doc_id"), strict=True):
                 if text is None:
                     raise InputError(
                         f"no {name.split('_')[0]} text for this row",
-                        where=Where(row=i, field=key),
+                        where=Where(row=numbers[i], field=key),
                         value=row[key],
                         hint="every query_id and doc_id needs its text in queries= / corpus=; "
                         f"or leave such rows out: --select \"{key} <> '{row[key]}'\"",
@@ -318,7 +351,7 @@ def export_tasks(
             if row.get("score") is not None:
                 predictions.append(_prediction("current", 1.0, [_choice_result(kind, str(row["score"]))]))
         tasks.append({"data": data, "meta": {"curate_kind": kind}, "predictions": predictions})
-    return tasks, label_config(kind, choices, text_pair=text_pair)
+    return tasks, label_config(kind, choices, text_pair=view.text_pair)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +385,28 @@ def _annotator(value: Any) -> str:
     return "unknown" if value is None else str(value)
 
 
-def _span(item: Mapping[str, Any], context: str, where: str) -> tuple[int, str]:
+def _timestamp(value: Any, field: str) -> str | None:
+    """An annotation time as ISO 8601 in UTC with microseconds (``2026-01-02T03:04:05.000000Z``, so
+    the text sorts as the time does); a time without a zone is taken as UTC; None when absent."""
+    if value is None or value == "":
+        return None
+    when = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            when = None
+    if when is None:
+        raise _Bad(field, "annotation time is not an ISO 8601 timestamp", value, "e.g. 2026-01-02T03:04:05.123456Z")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _span(item: Mapping[str, Any], context: Any, where: str) -> tuple[int, str]:
+    if not isinstance(context, str):
+        hint = "import only tasks made by export_tasks"
+        raise _Bad("data.context", "task without its context", type(context).__name__, hint)
     value = item.get("value")
     if not isinstance(value, Mapping):
         raise _Bad(f"{where}.value", "span without a value", value)
@@ -371,8 +425,9 @@ def _span(item: Mapping[str, Any], context: str, where: str) -> tuple[int, str]:
     return start, found
 
 
-def _annotation_value(result: Any, kind: str, row: Mapping[str, Any], choices: Sequence[str], where: str) -> Any:
-    """The value one annotation gives (``None`` when it has no choice/span of ours)."""
+def _annotation_value(result: Any, kind: str, context: Any, choices: Sequence[str], where: str) -> Any:
+    """The value one annotation gives (``None`` when it has no choice/span of ours); spans are
+    checked against ``context``, the text the task showed."""
     if not isinstance(result, list):
         raise _Bad(f"{where}.result", "annotation result is not a list", type(result).__name__)
     control, _, rtype, _, _ = _CONTROLS[kind]
@@ -388,7 +443,7 @@ def _annotation_value(result: Any, kind: str, row: Mapping[str, Any], choices: S
             labels = (item.get("value") or {}).get("labels") if isinstance(item.get("value"), Mapping) else None
             if labels is not None and ANSWER_LABEL not in labels:
                 raise _Bad(f"{at}.value.labels", "unknown span label", labels, f"use {ANSWER_LABEL!r}")
-            spans.append(_span(item, row["context"], at))
+            spans.append(_span(item, context, at))
             continue
         value = item.get("value")
         picked = value.get("choices") if isinstance(value, Mapping) else None
@@ -410,15 +465,39 @@ def _annotation_value(result: Any, kind: str, row: Mapping[str, Any], choices: S
     return int(chosen[0]) if kind == "qrels" else chosen[0]
 
 
+@dataclass(frozen=True)
+class _Task:
+    """One checked task: its index in the export, row id and number, the completed annotations
+    (``annotator``, ``at``, ``value``), how many were cancelled and given in all, and why its row no
+    longer shows what the task showed (None when it does)."""
+
+    index: int
+    key: str
+    row: int
+    found: list[dict[str, Any]]
+    cancelled: int
+    total: int
+    mismatch: str | None
+
+
+def _mismatch(data: Mapping[str, Any], shown: Mapping[str, Any]) -> str | None:
+    """Which text of the row differs from the task's ``data``, or None."""
+    for name, value in shown.items():
+        if data.get(name) != value:
+            return f"the task shows {name} {show_value(data.get(name))}, the row has {show_value(value)}"
+    return None
+
+
 def _parse(
     tasks: Any,
     kind: str,
     rows: Sequence[Mapping[str, Any]],
     index: Mapping[str, int],
+    view: _View,
     choices: Sequence[str],
     file: str,
-) -> list[tuple[int, str, int, list[dict[str, Any]], int, int]]:
-    """Every task checked: ``(task index, id, row, annotations, cancelled, total)``."""
+) -> list[_Task]:
+    """Every task checked (see :class:`_Task`)."""
     if not isinstance(tasks, list):
         raise InputError(
             "not a Label Studio JSON export: expected a list of tasks",
@@ -454,13 +533,16 @@ def _parse(
                 if ann.get("was_cancelled"):
                     cancelled += 1
                     continue
-                value = _annotation_value(ann.get("result", []), kind, rows[index[key]], choices, where)
-                at = ann.get("updated_at") or ann.get("created_at")
+                value = _annotation_value(ann.get("result", []), kind, data.get("context"), choices, where)
+                stamp = "updated_at" if ann.get("updated_at") else "created_at"
+                at = _timestamp(ann.get(stamp), f"{where}.{stamp}")
                 found.append({"annotator": _annotator(ann.get("completed_by")), "at": at, "value": value})
         except _Bad as bad:
             field = f"tasks[{t}]" + (f".{bad.field}" if bad.field else "")
             raise InputError(bad.what, where=Where(file=file, field=field), value=bad.value, hint=bad.hint) from None
-        parsed.append((t, key, index[key], found, cancelled, len(annotations)))
+        row = index[key]
+        mismatch = _mismatch(data, view.shown(rows[row]))
+        parsed.append(_Task(t, key, row, found, cancelled, len(annotations), mismatch))
     return parsed
 
 
@@ -470,6 +552,8 @@ def import_annotations(
     *,
     kind: str,
     labels: Sequence[str] | None = None,
+    corpus: Dataset | Mapping[str, str] | None = None,
+    queries: Dataset | Mapping[str, str] | None = None,
     file: str | None = None,
 ) -> tuple[Dataset, pa.Table]:
     """Fold a Label Studio JSON export back into ``dataset``.
@@ -479,15 +563,19 @@ def import_annotations(
         export_json: path of the JSON export, or the parsed list of tasks.
         kind: the dataset kind (``classification``, ``mrc`` or ``qrels``).
         labels: extra valid choices beyond those in the rows (as given to :func:`export_tasks`).
+        corpus, queries: qrels only, the passage and query texts, as given to :func:`export_tasks`
+            (not needed when the rows carry ``passage_text`` and ``query_text``).
         file: name used in error messages when ``export_json`` is already parsed.
 
     Returns:
         ``(dataset, report)``: the corrected rows (same order, ids and other columns) with
         ``annotated_by``, ``annotated_at`` and the ``previous_*`` value of each annotated row
-        (null elsewhere), and one report row per task (:data:`REPORT_SCHEMA`).
+        (null elsewhere), and one report row per task (:data:`REPORT_SCHEMA`). A task whose row no
+        longer shows the task's texts changes nothing and is reported as ``mismatch``.
 
     Raises:
         InputError: the export is malformed or foreign (nothing changed).
+        ConfigError: qrels without their query and passage texts.
     """
     ds = _as_dataset(dataset, kind)
     tasks, name = _load(export_json, file)
@@ -495,20 +583,23 @@ def import_annotations(
     rows = table.to_pylist()
     index = _index_ids(rows, kind)
     choices = _label_set(table, kind, labels)
-    parsed = _parse(tasks, kind, rows, index, choices, name)
+    parsed = _parse(tasks, kind, rows, index, _View.of(table, kind, corpus, queries), choices, name)
 
     column = _CONTROLS[kind][3]
     report: list[dict[str, Any]] = []
     changes: dict[int, tuple[Any, str, str | None]] = {}
-    for t, key, row, found, cancelled, total in parsed:
-        previous = rows[row][column]
+    for task in parsed:
+        previous = rows[task.row][column]
+        found = task.found
         given = [f for f in found if f["value"] is not None]
         values = {json.dumps(f["value"], ensure_ascii=False, sort_keys=True) for f in given}
         value: Any = None
-        if total == 0:
+        if task.mismatch is not None:
+            status = "mismatch"
+        elif task.total == 0:
             status = "unannotated"
         elif not found:
-            status = "cancelled" if cancelled else "unannotated"
+            status = "cancelled" if task.cancelled else "unannotated"
         elif not given:
             status = "empty"
         elif len(values) > 1:
@@ -517,16 +608,17 @@ def import_annotations(
             value = given[0]["value"]
             status = "confirmed" if value == previous else "updated"
             who = ", ".join(sorted({f["annotator"] for f in given}))
-            when = max((str(f["at"]) for f in given if f["at"] is not None), default=None)
-            changes[row] = (value, who, when)
+            when = max((f["at"] for f in given if f["at"] is not None), default=None)
+            changes[task.row] = (value, who, when)
         report.append(
             {
-                "task": t,
-                "curate_id": key,
+                "task": task.index,
+                "curate_id": task.key,
                 "status": status,
                 "previous": json.dumps(previous, ensure_ascii=False),
                 "value": None if value is None else json.dumps(value, ensure_ascii=False),
-                "annotations": json.dumps(found, ensure_ascii=False, default=str),
+                "annotations": json.dumps(found, ensure_ascii=False),
+                "detail": task.mismatch,
             }
         )
     return Dataset(kind=kind, table=_apply(table, kind, changes), metadata=dict(ds.metadata)), pa.Table.from_pylist(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 
 from curate.dataset import Dataset
+from curate.sql import connect
 from curate.stages.base import StageStats
 from curate.stages.minhash_dedup import MinHashDedup
 
@@ -28,7 +28,7 @@ class RetrievalDedup:
 def remap_qrels(qrels: pa.Table, mapping: pa.Table) -> tuple[pa.Table, int, int]:
     """Point every qrel at the kept passage (``mapping``: ``doc_id -> duplicate_of``); judgements of
     one query that now meet on one passage are merged, keeping the highest score (first split)."""
-    con = duckdb.connect()
+    con = connect()
     con.register("qrels", qrels)
     con.register("mapping", mapping)
     columns = [c for c in qrels.column_names if c not in ("doc_id", "score")]

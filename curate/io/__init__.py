@@ -38,6 +38,7 @@ from curate.schemas import conform, kinds
 
 FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
 WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir", *TRAINING_FORMATS)
+REPORT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 OnError = Literal["fail", "skip"]
 
 _SUFFIXES = {
@@ -62,6 +63,7 @@ _KIND_SIGNATURES = (
 
 __all__ = [
     "FORMATS",
+    "REPORT_FORMATS",
     "WRITE_FORMATS",
     "BadRow",
     "check_write",
@@ -70,6 +72,7 @@ __all__ = [
     "is_bundle",
     "read",
     "read_bundle",
+    "report_format",
     "write",
     "write_bundle",
     "write_table",
@@ -296,7 +299,8 @@ def check_write(path: str | Path, format: str | None = None, kind: str | None = 
     if kind is None:
         return fmt
     if fmt == "squad" and kind != "mrc":
-        raise ConfigError("only kind 'mrc' can be written as SQuAD", value=kind, hint="use jsonl or parquet")
+        hint = "use jsonl or parquet"
+        raise ConfigError("only kind 'mrc' can be written as SQuAD", where=Where(file=str(path)), value=kind, hint=hint)
     if fmt == "beir" and kind not in PARTS:
         raise ConfigError(
             f"only kinds {', '.join(PARTS)} can be written as BEIR", value=kind, hint="use jsonl or parquet"
@@ -342,11 +346,27 @@ def write(
     return path
 
 
+def report_format(path: str | Path) -> str:
+    """The format :func:`write_table` gives ``path`` (csv, tsv, jsonl or parquet, by suffix); raises
+    ConfigError for any other, before anything is written."""
+    try:
+        fmt = detect_format(path, writing=True)
+    except InputError:
+        fmt = ""
+    if fmt not in REPORT_FORMATS:
+        raise ConfigError(
+            "unknown report format",
+            where=Where(file=str(path)),
+            value=Path(path).suffix or "(no suffix)",
+            hint="name the report .csv, .tsv, .jsonl or .parquet",
+        )
+    return fmt
+
+
 def write_table(table: pa.Table, path: str | Path) -> Path:
     """Write a plain table (a report, not a dataset) as CSV, TSV, JSON Lines or Parquet by suffix."""
     path = Path(path)
-    fmt = detect_format(path, writing=True)
-    _check_choice("report format", fmt, ("csv", "tsv", "jsonl", "parquet"))
+    fmt = report_format(path)
     with atomic_file(path) as tmp:
         if fmt == "jsonl":
             write_jsonl(table, tmp)

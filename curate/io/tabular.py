@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import InputError, Where
 from curate.io.quarantine import BadRow
+from curate.sql import connect
 
 # --------------------------------------------------------------------------- reading
 
@@ -189,7 +190,7 @@ def read_parquet(paths: list[Path]) -> pa.Table:
     """Read Parquet file(s) through DuckDB, keeping curate's schema metadata."""
     files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
     try:
-        table = duckdb.connect().sql(f"SELECT * FROM read_parquet({files})").to_arrow_table()
+        table = connect(reads=paths).sql(f"SELECT * FROM read_parquet({files})").to_arrow_table()
     except duckdb.Error as exc:
         raise InputError(
             "cannot read Parquet", where=Where(file=str(paths[0])), value=str(exc).splitlines()[0]

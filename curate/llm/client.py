@@ -6,8 +6,10 @@ standard library.
 
 - **Key.** The API key is read from the environment variable named by ``api_key_env`` (absent is
   fine for local servers) and sent as ``Authorization: Bearer``. It is kept in memory only: never in
-  cache files, errors (a server message that quotes it is redacted), usage counts or ``repr``.
-  Redirects are not followed, so the header never reaches another host.
+  cache files, errors, usage counts or ``repr``. Whatever the server sends back (replies, error
+  messages) has the key masked as ``***`` before it is used, printed or cached, so a server or a
+  model that echoes it leaks it nowhere. Redirects are not followed, so the header never reaches
+  another host.
 - **Retries.** Connection errors, timeouts, HTTP 408, 429 and 5xx are retried up to ``max_retries``
   times, waiting ``backoff * 2**attempt`` seconds (at most ``max_backoff``) scaled by a jitter in
   [0.5, 1] drawn from a seeded generator, or longer when the server sends ``Retry-After`` (honoured
@@ -16,10 +18,10 @@ standard library.
   the rest as :class:`~curate.errors.StageError`.
 - **Cache.** With ``cache_dir`` every answered request is stored as one JSON file,
   ``<cache_dir>/<key[:2]>/<key>.json``, written atomically (temporary file + rename). The key is
-  the sha256 of the request body (model, messages, temperature, max_tokens, seed, response_format):
-  neither the base URL nor the API key is part of it, so the same model moved to another host or
-  port keeps its cache (use another ``cache_dir`` to keep two servers of the same model name
-  apart). A cached request sends nothing.
+  the sha256 of the endpoint (``base_url`` without user info, query or fragment) and the request
+  body (model, messages, temperature, max_tokens, seed, response_format), so two servers that serve
+  a model under the same name never answer for each other; the API key is not part of it. A cached
+  request sends nothing.
 - **Concurrency.** :meth:`ChatClient.complete_many` runs requests on ``concurrency`` threads and
   returns the completions in input order; the first error stops requests not yet sent and is
   raised once the running ones end (their answers stay cached).
@@ -51,11 +53,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from curate.errors import ConfigError, CurateError, StageError, Where
+from curate.redact import redact
 
 Message = dict[str, str]
 """One chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the endpoint is part of the key
 RETRY_AFTER_CAP = 600.0  # seconds: a longer Retry-After is cut to this
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOOPBACK = {"localhost", "::1", "ip6-localhost"}
@@ -124,9 +127,11 @@ def is_loopback(host: str | None) -> bool:
     return host in _LOOPBACK or host.startswith("127.")
 
 
-def request_key(body: dict[str, Any]) -> str:
-    """The cache key of a request body: sha256 of its canonical JSON."""
-    canonical = json.dumps({"cache_format": CACHE_FORMAT, **body}, sort_keys=True, ensure_ascii=False)
+def request_key(endpoint: str, body: dict[str, Any]) -> str:
+    """The cache key of a request body sent to ``endpoint``: sha256 of their canonical JSON."""
+    canonical = json.dumps(
+        {"cache_format": CACHE_FORMAT, "endpoint": endpoint, **body}, sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -262,7 +267,7 @@ class ChatClient:
         return self._complete(body, None)
 
     def _complete(self, body: dict[str, Any], batch: _Batch | None) -> Completion:
-        key = request_key(body)
+        key = request_key(self.display_url, body)
         hit = self._read_cache(key)
         if hit is not None:
             with self._lock:
@@ -388,10 +393,11 @@ class ChatClient:
         if not isinstance(reply, dict) or not isinstance(reply.get("choices"), list) or not reply["choices"]:
             raise StageError(
                 f"chat endpoint {self.display_url} answered with something that is not a chat completion",
-                value=self._redact(raw[:_MESSAGE_CHARS].decode("utf-8", "replace")),
+                value=_shorten(self._redact(raw.decode("utf-8", "replace"))),
                 hint="base_url must point at an OpenAI-compatible API root (ending in /v1)",
             )
-        return reply
+        masked: dict[str, Any] = self._redact(reply)
+        return masked
 
     def _server_message(self, exc: urllib.error.HTTPError) -> str:
         """The server's error message (OpenAI, vLLM, llama.cpp, Ollama and FastAPI shapes), one line."""
@@ -416,12 +422,10 @@ class ChatClient:
             else:
                 message = data.get("message") or data.get("detail") or text
         line = " ".join(str(message).split()) or (exc.reason if isinstance(exc.reason, str) else "no message")
-        if len(line) > _MESSAGE_CHARS:
-            line = line[: _MESSAGE_CHARS - 3] + "..."
-        return self._redact(line)
+        return _shorten(self._redact(line))
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+    def _redact(self, value: Any) -> Any:
+        return redact(value, self._api_key)
 
     def _refused(self, status: int, message: str, location: str | None) -> CurateError:
         """The error for a status that is not retried."""
@@ -445,7 +449,7 @@ class ChatClient:
                 f"check that model '{self.model}' is served",
             )
         if 300 <= status < 400:
-            target = _display_url(location) if location else "another address"
+            target = self._redact(_display_url(location)) if location else "another address"
             return ConfigError(
                 f"{what} redirects to {target} (HTTP {status})",
                 hint="use the final address as base_url (redirects are not followed so the key stays with it)",
@@ -501,7 +505,8 @@ class ChatClient:
         assert path is not None
         entry = {
             "key": key,
-            "request": body,
+            "endpoint": self.display_url,
+            "request": self._redact(body),
             "response": {
                 "model": served_by if isinstance(served_by, str) else None,
                 "content": completion.content,
@@ -519,6 +524,11 @@ class ChatClient:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _shorten(text: str) -> str:
+    """``text`` cut to ``_MESSAGE_CHARS`` (masking comes first, so no part of a key survives a cut)."""
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 3] + "..."
 
 
 def _count(value: Any) -> int:

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import ConfigError, Where
 from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, mine_negatives
+from curate.sql import connect
 
 CORPUS_SCHEMA = pa.schema([pa.field("doc_id", pa.string()), pa.field("title", pa.string()), ("text", pa.string())])
 QUERIES_SCHEMA = pa.schema(
@@ -109,7 +109,7 @@ def mrc_passages(mrc: pa.Table) -> MrcPassages:
             "passage_id": _column_or_null(mrc, "passage_id", pa.string()),
         }
     )
-    con = duckdb.connect()
+    con = connect()
     con.register("mrc_rows", rows)
     con.execute(
         """CREATE TEMP TABLE passages AS

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import ConfigError, Where
+from curate.sql import connect
 
 QrelsCode = Literal[
     "missing_query", "missing_document", "empty_query", "empty_passage", "duplicate_qrel", "answer_not_in_positive"
@@ -127,7 +127,7 @@ def find_retrieval_problems(
     _columns(corpus, "corpus", ("doc_id", "text"))
     _columns(queries, "queries", ("query_id", "text"))
     _columns(qrels, "qrels", ("query_id", "doc_id", "score"))
-    con = duckdb.connect()
+    con = connect()
     title = "title" in corpus.column_names
     split = "split" if "split" in qrels.column_names else "NULL"
     con.register("corpus", _numbered(corpus, ["doc_id", "text", *(["title"] if title else [])]))

@@ -37,11 +37,6 @@ def require_columns(dataset: Dataset, columns: Sequence[str], *, stage: str, typ
             )
 
 
-def sql_error(what: str, exc: Exception, *, stage: str, field: str, sql: str) -> ConfigError:
-    """One-line ConfigError for SQL a user wrote, with DuckDB's first message line as the hint."""
-    return ConfigError(what, where=Where(stage=stage, field=field), value=sql, hint=str(exc).splitlines()[0])
-
-
 def _is(dtype: pa.DataType, name: str) -> bool:
     if name == "string":
         return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)

@@ -38,7 +38,8 @@ retries, prompt/completion tokens (answered and cached apart), wall seconds, and
 per status.
 
 The API key is read from the environment variable named by ``api_key_env``; the parameter holds
-only that name, so no key reaches stats, manifests, caches or artifacts.
+only that name, so no key reaches stats, manifests, caches or artifacts, and a model that echoes
+the key has it masked (``***``) by the client before its reply is cached or parsed.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,8 +26,9 @@ from curate.dedup.plan import (
 from curate.errors import ConfigError, Where
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import get_schema
+from curate.sql import order_rows
 from curate.stages.base import Params, PlannedStage, Split, reject
-from curate.stages.fields import require_columns, sql_error, text_fields
+from curate.stages.fields import require_columns, text_fields
 from curate.text.shingles import ShingleKind
 
 Unit = Literal["row", "context", "question"]
@@ -67,8 +67,9 @@ class MinHashDedupParams(Params):
     """Which row of a cluster is kept: ``first``, ``longest`` (longest text), ``most_answers`` (MRC),
     or ``sql`` (smallest value of ``order_by``)."""
     order_by: str | None = None
-    """DuckDB SQL expression for ``keep: sql``; the row with the smallest value is kept (use ``-x`` or
-    ``x DESC`` for the largest)."""
+    """DuckDB SQL ORDER BY list over the row's columns for ``keep: sql``; the row that sorts first is
+    kept (``x DESC`` for the largest). Expressions only: no other statement, clause or subquery, and
+    no file access (see :mod:`curate.sql`)."""
     against: str | None = None
     """Folder of a saved index: rows similar to an indexed row are rejected too (incremental dedup)."""
     save_index: str | None = None
@@ -169,18 +170,9 @@ class MinHashDedup(PlannedStage):
         return self._sql_rank(dataset)
 
     def _sql_rank(self, dataset: Dataset) -> np.ndarray:
-        con = duckdb.connect()
-        con.register("rows", dataset.to_arrow())
-        try:
-            numbered = "SELECT *, row_number() OVER () AS rn FROM rows"
-            sql = f"SELECT row_number() OVER (ORDER BY {self.params.order_by}, rn) AS r, rn FROM ({numbered})"
-            ranked = con.sql(sql).to_arrow_table()
-        except duckdb.Error as exc:
-            raise sql_error(
-                "bad SQL in order_by", exc, stage=self.id, field="order_by", sql=str(self.params.order_by)
-            ) from None
+        order = order_rows(dataset.to_arrow(), str(self.params.order_by), where=Where(stage=self.id, field="order_by"))
         rank = np.empty(dataset.num_rows, np.int64)
-        rank[np.asarray(ranked.column("rn"), np.int64) - 1] = np.asarray(ranked.column("r"), np.int64)
+        rank[order] = np.arange(1, dataset.num_rows + 1, dtype=np.int64)
         return rank
 
     def plan(self, dataset: Dataset) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -149,7 +150,7 @@ def test_classification_round_trip(reviews: Dataset, tmp_path: Path) -> None:
     assert after.column("label")[0].as_py() == flip[labels[0]]
     assert after.column("previous_label")[0].as_py() == labels[0]
     assert after.column("annotated_by")[0].as_py() == "kim@example.com"
-    assert after.column("annotated_at")[0].as_py() == "2026-01-01T00:00:00Z"
+    assert after.column("annotated_at")[0].as_py() == "2026-01-01T00:00:00.000000Z"
     assert after.column("annotated_by")[2].as_py() == "3"
     untouched(before, after, {0})
     assert after.column("annotated_by").null_count == after.num_rows - 2
@@ -197,7 +198,7 @@ def test_qrels_round_trip() -> None:
     after = out.to_arrow()
     assert after.column("score").to_pylist() == [1, 0]
     assert after.column("previous_score").to_pylist() == [None, 1]
-    with pytest.raises(ConfigError, match="needs the"):
+    with pytest.raises(ConfigError, match="need the query texts"):
         export_tasks(Dataset.from_arrow(table.drop_columns(["query_text"]), "qrels"), kind="qrels")
     texts, _ = export_tasks(
         Dataset.from_arrow(table.drop_columns(["query_text"]), "qrels"), kind="qrels", queries={"q1": "질문"}
@@ -246,3 +247,96 @@ def test_span_not_matching_context_rejected(korquad: Dataset) -> None:
     tasks[0]["annotations"][0]["result"][0]["value"]["text"] = "엉뚱한"
     with pytest.raises(InputError, match=r"span text does not match the context at <export>, field 'tasks\[0\]"):
         import_annotations(korquad, tasks, kind="mrc")
+
+
+# ----------------------------------------------------------------- a task applies only to the row it showed
+
+
+def test_positional_ids_on_a_resorted_file_apply_nothing_to_the_wrong_row(tmp_path: Path) -> None:
+    texts = ["배우 연기가 정말 좋았다", "시간이 아까운 영화", "음악이 기억에 남는다", "다시 보고 싶다"]
+    labels = ["positive", "negative", "positive", "positive"]
+    exported = io.read(_tsv(tmp_path / "reviews.tsv", texts, labels), kind="classification")
+    assert exported.column("id").to_pylist()[:2] == ["reviews-1", "reviews-2"]  # ids come from positions
+    tasks, _ = export_tasks(exported, kind="classification")
+    choose(tasks[0], "negative", by=4)  # the first review is corrected
+    choose(tasks[2], "negative", by=4)  # and the third
+    order = [1, 0, 2, 3]  # the file is re-sorted: the first two reviews trade places
+    resorted = io.read(
+        _tsv(tmp_path / "reviews.tsv", [texts[i] for i in order], [labels[i] for i in order]), kind="classification"
+    )
+    out, report = import_annotations(resorted, tasks, kind="classification")
+    after = out.to_arrow()
+    assert after.column("label").to_pylist() == ["negative", "positive", "negative", "positive"]
+    assert after.column("annotated_by").to_pylist() == [None, None, "4", None]  # only the third review changed
+    rows = report.to_pylist()
+    assert [r["status"] for r in rows] == ["mismatch", "mismatch", "updated", "unannotated"]
+    assert rows[0]["detail"] == f"the task shows text '{texts[0]}', the row has '{texts[1]}'"
+    assert rows[0]["value"] is None and json.loads(rows[0]["annotations"])[0]["value"] == "negative"
+
+
+def _tsv(path: Path, texts: list[str], labels: list[str]) -> Path:
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{lab}\n" for t, lab in zip(texts, labels, strict=True)))
+    return path
+
+
+def test_a_span_on_a_replaced_context_is_not_cut_from_the_new_text(korquad: Dataset) -> None:
+    tasks, _ = export_tasks(korquad, kind="mrc")
+    context = tasks[1]["data"]["context"]
+    start = context.index("바랑산")
+    mark(tasks[1], [(start, start + 3)], by=9)
+    end = len(context)
+    mark(tasks[3], [(end - 2, end)], by=9)  # a span near the end of its context
+    before = korquad.to_arrow()
+    contexts = before.column("context").to_pylist()
+    edited = {1: "다른 글로 바뀐 지문이다. " + contexts[1], 3: contexts[3][:10]}  # edited; cut short
+    edited_contexts = [edited.get(i, c) for i, c in enumerate(contexts)]
+    changed = before.set_column(before.column_names.index("context"), "context", pa.array(edited_contexts))
+    # the spans were checked against what the annotator saw, not refused for the new text
+    out, report = import_annotations(Dataset.from_arrow(changed, "mrc"), tasks, kind="mrc")
+    after = out.to_arrow()
+    assert after.column("answers").to_pylist() == before.column("answers").to_pylist()
+    assert after.column("annotated_by").null_count == after.num_rows
+    statuses = report.column("status").to_pylist()
+    assert statuses[1] == statuses[3] == "mismatch" and "context" in report.column("detail")[1].as_py()
+    assert "mismatch" not in statuses[:1] + statuses[4:]
+
+
+def test_an_edited_question_or_passage_is_a_mismatch() -> None:
+    table = pa.Table.from_pylist(
+        [
+            {"query_id": "q1", "doc_id": "d1", "score": 1},
+            {"query_id": "q1", "doc_id": "d2", "score": 1},
+        ]
+    )
+    qrels = Dataset.from_arrow(table, "qrels")
+    queries, corpus = {"q1": "수도는?"}, {"d1": "서울은 수도이다.", "d2": "한강이 흐른다."}
+    tasks, _ = export_tasks(qrels, kind="qrels", corpus=corpus, queries=queries)
+    for task in tasks:
+        choose(task, "0", control="relevance", target="passage")
+    with pytest.raises(ConfigError, match="qrels tasks need the passage texts"):
+        import_annotations(qrels, tasks, kind="qrels")
+    edited = {**corpus, "d2": "한강이 서울을 가로질러 흐른다."}
+    out, report = import_annotations(qrels, tasks, kind="qrels", corpus=edited, queries=queries)
+    assert out.to_arrow().column("score").to_pylist() == [0, 1]
+    assert report.column("status").to_pylist() == ["updated", "mismatch"]
+    assert report.column("detail")[1].as_py().startswith("the task shows passage_text '한강이 흐른다.'")
+
+
+def test_annotation_times_are_stored_as_iso_utc_strings(reviews: Dataset) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    tasks, _ = export_tasks(reviews, kind="classification")
+    seoul = timezone(timedelta(hours=9))
+    choose(tasks[0], "negative", by=1, updated_at=datetime(2026, 3, 1, 18, 30, tzinfo=seoul))
+    choose(tasks[0], "negative", by=2, updated_at="2026-03-01T09:29:59.5+00:00")
+    choose(tasks[1], "negative", by=1, updated_at="2026-03-02T10:00:00")  # no zone: UTC
+    out, report = import_annotations(reviews, tasks, kind="classification")
+    at = out.to_arrow().column("annotated_at").to_pylist()
+    assert at[:2] == ["2026-03-01T09:30:00.000000Z", "2026-03-02T10:00:00.000000Z"]  # the later of the two
+    annotations = json.loads(report.column("annotations")[0].as_py())
+    assert [a["at"] for a in annotations] == ["2026-03-01T09:30:00.000000Z", "2026-03-01T09:29:59.500000Z"]
+    for bad in ({"$date": "2026-03-01"}, "yesterday", 1767225600):
+        broken = copy.deepcopy(tasks[:1])
+        broken[0]["annotations"][0]["updated_at"] = bad
+        with pytest.raises(InputError, match=r"not an ISO 8601 timestamp at <export>, field 'tasks\[0\].annotations\[0\].updated_at'"):
+            import_annotations(reviews, broken, kind="classification")

@@ -4,7 +4,9 @@ The server lives in its own virtual environment (it pins an older pyarrow than c
 ``make label-studio`` from ``requirements-label-studio.lock`` into ``.label-studio-venv/``; the
 ``LABEL_STUDIO_BIN`` environment variable may point at another ``label-studio`` executable.
 It runs on 127.0.0.1 with a preset admin user and legacy API token, its database in a temporary
-folder, and is stopped (process group) when the tests end.
+folder, and is stopped (process group) when the tests end. Its outside services are off
+(:data:`OFFLINE`): no error reports to Label Studio's hosted Sentry (backend and frontend), no
+usage analytics, no check for a newer version, so it reaches nothing but its own clients.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ NOT_INSTALLED = (
     "LABEL STUDIO SERVER NOT INSTALLED: the real Label Studio round trip did not run "
     "(`make label-studio` builds .label-studio-venv/; see its output for why it failed)"
 )
+OFFLINE = {
+    "SENTRY_DSN": "",
+    "FRONTEND_SENTRY_DSN": "",
+    "COLLECT_ANALYTICS": "false",
+    "LATEST_VERSION_CHECK": "false",
+}
+"""Settings that turn Label Studio's outside services off (an empty DSN disables Sentry)."""
 START_TIMEOUT = 300.0
 """Seconds to wait for /health; a fresh database takes about 30-40 s here."""
 
@@ -54,10 +63,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+
+def get(url: str) -> bytes:
+    """The body of ``url`` on the local server (straight, not through a proxy)."""
+    with _DIRECT.open(url, timeout=5) as response:
+        body: bytes = response.read()
+    return body
+
+
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-            return b"UP" in response.read()
+        return b"UP" in get(f"{url}/health")
     except OSError:
         return False
 
@@ -81,6 +99,7 @@ def label_studio(command: Path, home: Path) -> Iterator[Server]:
         "LABEL_STUDIO_PASSWORD": os.urandom(12).hex(),
         "LABEL_STUDIO_USER_TOKEN": server.token,
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+        **OFFLINE,
     }
     args = [str(command), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)]
     with server.log.open("wb") as log:

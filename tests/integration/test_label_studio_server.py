@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.integration.label_studio_server import NOT_INSTALLED, Server, executable, label_studio
+from tests.integration.label_studio_server import NOT_INSTALLED, Server, executable, get, label_studio
 
 pytestmark = pytest.mark.label_studio
 
@@ -266,3 +266,10 @@ def test_bad_token_and_unknown_project_end_in_one_line(server: Server, tmp_path:
         server, "import", "label-studio", src, "--pull", "http://127.0.0.1:9", 1, "--out", tmp_path / "x.parquet"
     )
     assert down.returncode == 2 and "cannot reach Label Studio" in down.stderr
+
+
+def test_the_server_runs_with_its_outside_services_off(server: Server) -> None:
+    """The login page carries the settings it was started with: analytics off (no tag manager)."""
+    page = get(f"{server.url}/user/login/").decode("utf-8")
+    assert "window.APP_SETTINGS.collect_analytics = false;" in page
+    assert "googletagmanager" not in page and "sentry" not in page.lower()

@@ -145,3 +145,40 @@ def test_a_filter_rejecting_every_nsmc_review_warns_and_exits_2_instead_of_an_em
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["warnings"] == [warning.removeprefix("warning: ")]
     assert warning.removeprefix("warning: ") in (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+
+
+def test_label_studio_corrections_never_land_on_another_comment_of_a_resorted_file(tmp_path):
+    """Korean hate-speech comments have no id column: ids are row positions, so re-sorting the file
+    moves them. A correction is applied only where the row still shows the annotated comment."""
+    from curate.annotate import export_tasks, import_annotations
+
+    path = needs_shared("korean_hate_speech", "labeled", "dev.tsv")
+    columns = {"comments": "text", "hate": "label"}
+    rows = io.read(path, kind="classification", rename=columns)
+    tasks, _ = export_tasks(rows, kind="classification")
+    labels = rows.column("label").to_pylist()
+    relabeled = [t for t, label in zip(tasks, labels, strict=True) if label == "none"][:20]
+    for task in relabeled:
+        result = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["offensive"]}}]
+        task["annotations"] = [{"result": result, "completed_by": 5, "updated_at": "2026-05-01T09:00:00.123456Z"}]
+    corrected = {t["data"]["text"] for t in relabeled}
+
+    same, _ = import_annotations(rows, tasks, kind="classification")
+    assert same.column("annotated_by").to_pylist().count("5") == 20
+
+    header, *lines = path.read_text(encoding="utf-8").splitlines()
+    resorted_path = tmp_path / path.name  # same file name, so the generated ids are the same
+    resorted_path.write_text("\n".join([header, *sorted(lines)]) + "\n", encoding="utf-8")
+    resorted = io.read(resorted_path, kind="classification", rename=columns)
+    out, report = import_annotations(resorted, tasks, kind="classification")
+    changed = [r for r in out.to_arrow().to_pylist() if r["annotated_by"] is not None]
+    assert all(r["text"] in corrected and r["label"] == "offensive" for r in changed)
+    assert all(r["annotated_at"] == "2026-05-01T09:00:00.123456Z" for r in changed)
+    statuses = report.column("status").to_pylist()
+    moved = sum(
+        a != b for a, b in zip(rows.column("text").to_pylist(), resorted.column("text").to_pylist(), strict=True)
+    )
+    assert statuses.count("mismatch") == moved > 400
+    annotated = [statuses[tasks.index(t)] for t in relabeled]
+    assert statuses.count("updated") == annotated.count("updated") == len(changed)
+    assert annotated.count("mismatch") + len(changed) == 20

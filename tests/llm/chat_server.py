@@ -16,8 +16,9 @@ background thread. Its replies are deterministic, derived from the prompt:
 Knobs: ``fail`` (a queue of HTTP statuses, ``"stall"`` or ``"drop"`` used by the first requests),
 ``retry_after`` (header sent with 429/503), ``malformed`` (every reply is prose without JSON),
 a 3xx status in ``fail`` redirects elsewhere, ``api_key`` (requests must carry ``Authorization: Bearer <api_key>``; a wrong key is quoted back in
-the error message, as some hosted APIs do), ``model`` (another model name gets a 404). Every
-request is recorded (``requests``, ``count``).
+the error message, as some hosted APIs do), ``echo_key`` (every answer repeats the key the request
+carried: in the prose, in one more question/answer pair, in the echo and in the reply's ``model``),
+``model`` (another model name gets a 404). Every request is recorded (``requests``, ``count``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import socket
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -102,9 +101,11 @@ class ChatServer:
         malformed: bool = False,
         extra_good: int = 0,
         stall_seconds: float = 1.0,
+        echo_key: bool = False,
     ) -> None:
         self.model = model
         self.api_key = api_key
+        self.echo_key = echo_key
         self.fail = list(fail or [])
         self.retry_after = retry_after
         self.malformed = malformed
@@ -153,20 +154,25 @@ class ChatServer:
             self.requests.append(seen)
             return self.fail.pop(0) if self.fail else None
 
-    def reply(self, body: dict[str, Any]) -> tuple[str, int, int]:
-        """``(content, prompt_tokens, completion_tokens)`` for a request body."""
+    def reply(self, body: dict[str, Any], key: str = "") -> tuple[str, int, int]:
+        """``(content, prompt_tokens, completion_tokens)`` for a request body sent with ``key``."""
         prompt = "\n".join(m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user")
         everything = "\n".join(m.get("content", "") for m in body.get("messages", []))
+        said = f" (request authorized with {key})" if self.echo_key else ""
         if self.malformed:
             content = "I am sorry, but I cannot produce questions for this text."
         elif (found := PASSAGE.search(prompt)) is not None:
             count = COUNT.search(prompt)
             pairs = qa_pairs(found.group(1), int(count.group(1)) if count else 3, self.extra_good)
-            content = "Here are the pairs:\n```json\n" + json.dumps(pairs, ensure_ascii=False, indent=1) + "\n```"
+            if self.echo_key:
+                pairs.insert(0, {"question": f"{cloze(sentences(found.group(1))[0], False)[0]}{said}", "answer": key})
+            content = (
+                f"Here are the pairs{said}:\n```json\n" + json.dumps(pairs, ensure_ascii=False, indent=1) + "\n```"
+            )
         else:
             if (sleep := SLEEP.search(prompt)) is not None:
                 time.sleep(float(sleep.group(1)))
-            content = "echo: " + (body.get("messages") or [{}])[-1].get("content", "")
+            content = "echo: " + (body.get("messages") or [{}])[-1].get("content", "") + said
         return content, len(everything) // 4 + 1, len(content) // 4 + 1
 
 
@@ -226,14 +232,15 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 return self._error(400, "'messages' is a required property")
             if server.model is not None and body.get("model") != server.model:
                 return self._error(404, f"The model `{body.get('model')}` does not exist.")
-            content, prompt_tokens, completion_tokens = server.reply(body)
+            key = (authorization or "").removeprefix("Bearer ")
+            content, prompt_tokens, completion_tokens = server.reply(body, key)
             return self._send(
                 200,
                 {
                     "id": f"chatcmpl-{server.count}",
                     "object": "chat.completion",
                     "created": 0,
-                    "model": body.get("model"),
+                    "model": f"{body.get('model')} for {key}" if server.echo_key else body.get("model"),
                     "choices": [
                         {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
                     ],
@@ -246,23 +253,3 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             )
 
     return Handler
-
-
-@contextmanager
-def loopback_only() -> Iterator[list[Any]]:
-    """Within the block, a socket connect to anything but 127.0.0.1 / ::1 raises (and is listed)."""
-    original = socket.socket.connect
-    refused: list[Any] = []
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in ("127.0.0.1", "::1"):
-            refused.append(address)
-            raise ConnectionRefusedError(f"test guard: connection to {address!r} refused (loopback only)")
-        return original(self, address)
-
-    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
-    try:
-        yield refused
-    finally:
-        socket.socket.connect = original  # type: ignore[method-assign]

@@ -164,19 +164,37 @@ def test_the_cache_answers_a_repeated_request_without_sending_it(server, tmp_pat
     assert server.count == 2
 
 
-def test_the_cache_key_ignores_host_and_key_but_not_the_model(tmp_path, monkeypatch):
+def test_the_cache_key_covers_endpoint_and_model_but_not_the_key(tmp_path, monkeypatch):
     monkeypatch.setenv("CHAT_TEST_KEY", KEY)
     with ChatServer() as one, ChatServer() as two:
-        ChatClient(one.base_url, "m", cache_dir=tmp_path).complete(ask("hi"))
-        hit = ChatClient(two.base_url, "m", api_key_env="CHAT_TEST_KEY", cache_dir=tmp_path).complete(ask("hi"))
-        assert hit.cached and two.count == 0
+        first = ChatClient(one.base_url, "m", cache_dir=tmp_path).complete(ask("hi"))
+        hit = ChatClient(one.base_url + "/", "m", api_key_env="CHAT_TEST_KEY", cache_dir=tmp_path).complete(ask("hi"))
+        assert hit.cached and one.count == 1  # the same endpoint, now with a key
+        other = ChatClient(two.base_url, "m", cache_dir=tmp_path).complete(ask("hi"))
+        assert not other.cached and two.count == 1 and other.key != first.key  # another server of the same model
         ChatClient(two.base_url, "other-model", cache_dir=tmp_path).complete(ask("hi"))
-        assert two.count == 1
+        assert two.count == 2
+    entries = [json.loads(p.read_text(encoding="utf-8")) for p in tmp_path.rglob("*.json")]
+    assert sorted(e["endpoint"] for e in entries) == sorted([one.base_url, two.base_url, two.base_url])
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY not in path.read_text(encoding="utf-8")
     body = {"model": "m", "messages": ask("hi"), "temperature": 0.0}
-    assert request_key(body) == request_key(dict(reversed(body.items())))
+    assert request_key("http://127.0.0.1:1/v1", body) == request_key("http://127.0.0.1:1/v1", dict(reversed(body.items())))
+    assert request_key("http://127.0.0.1:1/v1", body) != request_key("http://127.0.0.1:2/v1", body)
+
+
+def test_a_reply_that_echoes_the_key_is_masked_before_it_is_used_or_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAT_TEST_KEY", KEY)
+    with ChatServer(api_key=KEY, echo_key=True) as server:
+        chat = ChatClient(server.base_url, "m", api_key_env="CHAT_TEST_KEY", cache_dir=tmp_path)
+        out = chat.complete(ask("hi"))
+        assert server.requests[0].authorization == f"Bearer {KEY}"
+        assert out.content == "echo: hi (request authorized with ***)"
+        assert chat.complete(ask("hi")).content == out.content  # the cached answer is the masked one
+    (entry,) = [p for p in tmp_path.rglob("*") if p.is_file()]
+    saved = json.loads(entry.read_text(encoding="utf-8"))
+    assert saved["response"]["model"] == "m for ***" and KEY not in entry.read_text(encoding="utf-8")
 
 
 def test_a_corrupt_cache_entry_is_asked_again_and_replaced(server, tmp_path):

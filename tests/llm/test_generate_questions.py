@@ -241,7 +241,7 @@ def test_pipeline_run_keeps_the_key_out_of_every_file(tmp_path, monkeypatch):
     monkeypatch.setitem(registry.REGISTRY, "generate_questions", GenerateQuestions)
     monkeypatch.setenv("CURATE_TEST_KEY", KEY)
     cache = tmp_path / "cache"
-    with ChatServer(api_key=KEY) as server:
+    with ChatServer(api_key=KEY, echo_key=True) as server:
         config = {
             "name": "synthetic",
             "input": {"path": str(REPO / "sample_data" / "korquad_sample.json")},
@@ -283,3 +283,7 @@ def test_pipeline_run_keeps_the_key_out_of_every_file(tmp_path, monkeypatch):
     assert len(files) > 10
     for path in files:
         assert KEY.encode() not in path.read_bytes(), path
+    # the model echoed the key in every reply: it reached the artifact masked
+    echoed = [e for e in pq.read_table(synth.dir / "generation.parquet").to_pylist() if e["answer"] == "***"]
+    assert len(echoed) == 3 and {e["status"] for e in echoed} == {"answer_not_in_passage"}
+    assert all(e["question"].endswith("(request authorized with ***)") for e in echoed)
