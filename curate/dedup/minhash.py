@@ -1,16 +1,16 @@
-"""MinHash + LSH near-duplicate clustering (pure functions over shingle hashes).
+"""MinHash + LSH near-duplicate candidates (pure functions over shingle hashes).
 
-Semantics follow datasketch: a ``num_perm``-value MinHash signature per text, banded into ``b``
-bands of ``r`` rows; two texts are candidates when any band is equal, which happens with
-probability ``1 - (1 - J**r)**b`` for Jaccard similarity ``J``; ``b, r`` are chosen for a threshold
-as datasketch does (minimizing the weighted false-positive and false-negative areas).
+Semantics follow datasketch: a ``num_perm``-value MinHash signature per text, the first ``b * r``
+values banded into ``b`` bands of ``r`` rows; two texts are candidates when any band is equal, which
+happens with probability ``1 - (1 - J**r)**b`` for Jaccard similarity ``J``; ``b, r`` are chosen
+for a threshold as datasketch does (minimizing the weighted false-positive and false-negative areas).
 
 Speed: signatures are computed by rensa (Rust) from the flat shingle hashes. A first pass inserts
 every text's signature into rensa's LSH index and flags the texts that collide with an earlier one;
 a second pass flags the texts those collide with. Only these involved texts (usually a few percent)
-get their signatures copied out to numpy, where the bands are grouped, candidate edges verified by
-the true Jaccard of the shingle sets, and connected components taken. So clusters are transitive and
-every exact duplicate (identical shingle sets) ends up in the cluster of its first occurrence.
+get their signatures copied out to numpy, where the bands are grouped and candidate pairs verified
+by the true Jaccard of the shingle sets (:class:`Clustering`). Who duplicates whom is decided on
+top of it (:mod:`curate.dedup.assign`): greedily, or by the connected components kept here.
 """
 
 from __future__ import annotations
