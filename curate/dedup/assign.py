@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from curate.dedup.agreement import Answer, answers_agree
-from curate.dedup.minhash import Clustering, band_keys
+from curate.dedup.minhash import Clustering
 
 ClusteringMode = Literal["greedy", "components"]
 
@@ -77,7 +77,7 @@ class GreedyCandidates:
     def __init__(self, fields: Sequence[Field], threshold: float, position: np.ndarray, rows: np.ndarray):
         first = fields[0].found
         self.fields, self.threshold, self.position = fields, threshold, position
-        keys = band_keys(first.signature[first.slot[fields[0].text[rows]]], first.config)
+        keys = first.keys[first.slot[fields[0].text[rows]]]
         bucket = np.full(keys.shape, -1, np.int64)
         count = 0
         for b in range(keys.shape[1]):

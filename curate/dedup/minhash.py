@@ -15,7 +15,6 @@ top of it (:mod:`curate.dedup.assign`): greedily, or by the connected components
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -235,20 +234,17 @@ without computing the true Jaccard: over 4 standard deviations of the estimate a
 
 @dataclass(frozen=True)
 class Clustering:
-    """Near-duplicate candidates among ``n`` texts, and what is needed to compare any two of them.
+    """Near-duplicate candidates among the texts of ``shingles``, and what is needed to compare any
+    two of them: ``rows`` are the involved texts (those sharing an LSH band with another) with
+    ``signature`` (their MinHash signatures, in ``rows`` order).
 
-    ``label[i]`` is the smallest index in text ``i``'s connected component of verified pairs (``i``
-    itself when alone); ``rows`` are the involved texts (those sharing an LSH band with another) with
-    ``signature`` (their MinHash signatures, in ``rows`` order); ``edge_a, edge_b, edge_similarity``
-    are the verified candidate pairs and their similarity (see :meth:`similarity`).
+    Computed when first asked for: ``keys`` (band keys of the involved texts), ``edges`` (the
+    candidate pairs that pass, see :func:`cluster`) and ``label`` (``label[i]`` is the smallest
+    index in text ``i``'s connected component of those pairs, ``i`` itself when alone).
     """
 
-    label: np.ndarray
     rows: np.ndarray
     signature: np.ndarray
-    edge_a: np.ndarray
-    edge_b: np.ndarray
-    edge_similarity: np.ndarray
     shingles: Shingles
     config: LshConfig
     verify: bool = True
@@ -256,17 +252,39 @@ class Clustering:
     @cached_property
     def slot(self) -> np.ndarray:
         """Each text's position in ``rows`` (-1 for a text outside the involved set)."""
-        slot = np.full(len(self.label), -1, np.int64)
+        slot = np.full(len(self.shingles), -1, np.int64)
         slot[self.rows] = np.arange(len(self.rows))
         return slot
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        """``band_keys`` of the involved texts, in ``rows`` order."""
+        return band_keys(self.signature, self.config)
+
+    @cached_property
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a, b, similarity)``: candidate pairs of texts (each member of a band group linked to
+        the group's first and to the one before it) whose similarity reaches the threshold; with
+        ``verify=False``, every candidate pair with its MinHash estimate."""
+        local_a, local_b = candidate_edges(self.keys)
+        a, b = self.rows[local_a], self.rows[local_b]
+        if not self.verify:
+            return a, b, (self.signature[local_a] == self.signature[local_b]).mean(axis=1)
+        similarity, _ = self.similarity(a, b)
+        passed = similarity >= self.config.threshold
+        return a[passed], b[passed], similarity[passed]
+
+    @cached_property
+    def label(self) -> np.ndarray:
+        a, b, _ = self.edges
+        return components(len(self.shingles), a, b)
 
     def band_mates(self) -> np.ndarray:
         """Per text, how many texts share each of its LSH bands, summed over the bands (0 for a
         text that shares none): how central a text is among its near-duplicates."""
-        mates = np.zeros(len(self.label), np.int64)
-        keys = band_keys(self.signature, self.config)
-        for b in range(keys.shape[1]):
-            _, inverse, sizes = np.unique(keys[:, b], return_inverse=True, return_counts=True)
+        mates = np.zeros(len(self.shingles), np.int64)
+        for b in range(self.keys.shape[1]):
+            _, inverse, sizes = np.unique(self.keys[:, b], return_inverse=True, return_counts=True)
             mates[self.rows] += sizes[inverse] - 1
         return mates
 
@@ -308,19 +326,9 @@ class Clustering:
 
 
 def cluster(shingles: Shingles, config: LshConfig, *, verify: bool = True) -> Clustering:
-    """Near-duplicate candidates: LSH candidate pairs, kept when their similarity (see
-    :meth:`Clustering.similarity`) reaches the threshold (all of them with ``verify=False``), and
-    the connected components of those pairs."""
-    n = len(shingles)
+    """Near-duplicate candidates of ``shingles``: the texts that share an LSH band and their
+    signatures. Candidate pairs pass when their similarity (see :meth:`Clustering.similarity`)
+    reaches the threshold (all of them with ``verify=False``); ``label`` gives the connected
+    components of those pairs."""
     rows = involved_rows(shingles, config)
-    signature = signatures(shingles, config, rows)
-    local_a, local_b = candidate_edges(band_keys(signature, config))
-    a, b = rows[local_a], rows[local_b]
-    found = Clustering(np.arange(n), rows, signature, a, b, np.ones(len(a)), shingles, config, verify)
-    if not verify:
-        similarity = (signature[local_a] == signature[local_b]).mean(axis=1)
-        return dataclasses.replace(found, label=components(n, a, b), edge_similarity=similarity)
-    similarity, _ = found.similarity(a, b)
-    passed = similarity >= config.threshold
-    a, b = a[passed], b[passed]
-    return dataclasses.replace(found, label=components(n, a, b), edge_a=a, edge_b=b, edge_similarity=similarity[passed])
+    return Clustering(rows, signatures(shingles, config, rows), shingles, config, verify)
