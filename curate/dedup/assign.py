@@ -43,7 +43,11 @@ class Field:
         return self.texts[self.text[row]]
 
     def similarity(self, row: int, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.found.similarity(np.full(len(others), self.text[row]), self.text[others])
+        """``row``'s text against each of ``others``' (see :meth:`Clustering.similarity`); equal
+        texts are 1.0, measured."""
+        mine, theirs = self.text[row], self.text[others]
+        equal = np.fromiter((self.texts[t] == self.texts[mine] for t in theirs.tolist()), bool, len(theirs))
+        return self.found.similarity(np.full(len(others), mine), np.where(equal, mine, theirs))
 
 
 def _similarity(fields: Sequence[Field], row: int, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

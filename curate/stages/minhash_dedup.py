@@ -232,13 +232,16 @@ class MinHashDedup(PlannedStage):
                 Field(np.arange(n), questions, cluster_texts(questions, settings)),
                 Field(context_index, distinct, cluster_texts(distinct, settings)),
             ]
+            names = ["question", "passage"]
             shown, rank = questions, self._rank(dataset, questions, compared[0])
         elif self.params.combine == "all" and len(fields) > 1:
             columns = [self._texts(dataset, f) for f in fields]
             compared = [Field(np.arange(n), c, cluster_texts(c, settings)) for c in columns]
+            names = fields
             shown, rank = texts, self._rank(dataset, texts, compared[0])
         else:
             compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
+            names = ["text"]
             shown, rank = texts, self._rank(dataset, texts, compared[0])
         if dataset.kind == "mrc":
             shown = self._texts(dataset, "question")
@@ -251,10 +254,15 @@ class MinHashDedup(PlannedStage):
             reject_conflicts=reject_conflicts,
         )
         threshold = self.params.threshold
-        same = "the same question as" if self._unit(dataset.kind) == "question" else "near-duplicate of"
 
         def describe(row: int, other: int, similarity: float, exact: bool) -> str:
-            text = f"{same} {outcome.keys[other]!r}: {how_similar(similarity, exact, threshold)}"
+            text = f"near-duplicate of {outcome.keys[other]!r}: "
+            if len(compared) == 1:
+                text += how_similar(similarity, exact, threshold)
+            else:  # each field's similarity; the lowest decided
+                each = [f.similarity(row, np.array([other])) for f in compared]
+                text += "; ".join(f"{name} {how_similar(v[0], e[0])}" for name, (v, e) in zip(names, each, strict=True))
+                text += f"; lowest {similarity:.2f} {'>=' if similarity >= threshold else '<'} {threshold:g}"
             return text if similarity >= threshold else text + " (joined through other near-duplicates)"
 
         apply_assignment(
