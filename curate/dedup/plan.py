@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -88,6 +88,8 @@ def find_duplicates(
     ``clustering``: ``greedy`` (every removed row reaches the threshold to the row it duplicates) or
     ``components`` (connected components of near-duplicate pairs, intersected over the fields).
     """
+    if clustering not in get_args(ClusteringMode):
+        raise ValueError(f"clustering must be one of {', '.join(get_args(ClusteringMode))}, got {clustering!r}")
     n = len(fields[0].text)
     order = keep_order(n, rank)
     if clustering == "greedy":

@@ -92,3 +92,8 @@ def test_the_same_input_gives_the_same_assignment():
     runs = [find_duplicates([field(texts)]) for _ in range(2)]
     assert np.array_equal(runs[0].duplicate_of, runs[1].duplicate_of)
     assert np.array_equal(runs[0].similarity, runs[1].similarity, equal_nan=True)
+
+
+def test_an_unknown_clustering_is_a_value_error():
+    with pytest.raises(ValueError, match="clustering must be one of greedy, components, got 'chains'"):
+        find_duplicates([field([A, B])], clustering="chains")

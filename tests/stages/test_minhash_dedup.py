@@ -210,7 +210,7 @@ def test_dedup_command_on_a_file_and_on_a_retrieval_folder(tmp_path):
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\nq1\td0\t2\nq2\td1\t1\n")
     result = curate("dedup", beir, tmp_path / "out")
     assert result.returncode == 0, result.stderr
-    assert "qrels re-pointed 1, merged 1" in result.stdout
+    assert "qrels re-pointed 1, merged 1 (1 with different scores, the highest kept)" in result.stdout
     qrels = (tmp_path / "out" / "qrels" / "test.tsv").read_text().splitlines()
     assert qrels == ["query-id\tcorpus-id\tscore", "q1\td0\t2", "q2\td1\t1"]
     bad = curate("dedup", src, tmp_path / "x.jsonl", "--shingle", "letters")
