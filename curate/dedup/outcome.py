@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,8 @@ CONFLICTS_SCHEMA = pa.schema(
     ]
 )
 
+T = TypeVar("T")
+
 Describe = Callable[[int, int, float, bool], str]
 """``(row, other row, similarity, exact) -> detail`` of a plain duplicate."""
 
@@ -49,26 +52,31 @@ def how_similar(similarity: float, exact: bool, threshold: float | None = None) 
 
 @dataclass
 class Outcome:
-    """Per-row decisions of a dedup stage over ``n`` rows identified by ``keys``."""
+    """Per-row decisions of a dedup stage over the rows identified by ``keys``: ``keep``,
+    ``similarity`` and ``cluster`` per row; ``reason``, ``duplicate_of``, ``detail`` and
+    ``conflicts`` only for the rows that have one (:meth:`rows` reads a range of them)."""
 
     keys: list[str]
     keep: np.ndarray = field(init=False)
-    reason: list[str | None] = field(init=False)
-    duplicate_of: list[str | None] = field(init=False)
     similarity: np.ndarray = field(init=False)
     cluster: np.ndarray = field(init=False)
-    detail: list[str | None] = field(init=False)
-    conflicts: list[list[str] | None] = field(init=False)
+    reason: dict[int, str] = field(init=False, default_factory=dict)
+    duplicate_of: dict[int, str] = field(init=False, default_factory=dict)
+    detail: dict[int, str] = field(init=False, default_factory=dict)
+    conflicts: dict[int, list[str]] = field(init=False, default_factory=dict)
     pairs: list[dict] = field(init=False, default_factory=list)
     flagged: dict[str, set[int]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.keys)
         self.keep = np.ones(n, bool)
-        self.reason, self.duplicate_of, self.detail = [None] * n, [None] * n, [None] * n
         self.similarity = np.full(n, np.nan)
         self.cluster = np.full(n, -1, np.int64)
-        self.conflicts = [None] * n
+
+    @staticmethod
+    def rows(values: dict[int, T], start: int, end: int) -> list[T | None]:
+        """``values`` of the rows ``start:end`` (None where a row has none)."""
+        return [values.get(row) for row in range(start, end)]
 
     def remove(self, row: int, reason: str, other: str, similarity: float, detail: str) -> None:
         self.keep[row] = False
@@ -78,10 +86,8 @@ class Outcome:
     def flag(self, row: int, other: str, reason: str) -> None:
         """Add ``other`` to the row's ``dedup_conflicts`` (counted under ``reason`` if it is kept)."""
         self.flagged.setdefault(reason, set()).add(row)
-        flagged = self.conflicts[row]
-        if flagged is None:
-            self.conflicts[row] = [other]
-        elif other not in flagged:
+        flagged = self.conflicts.setdefault(row, [])
+        if other not in flagged:
             flagged.append(other)
 
     def pair(self, row: int, other: str, reason: str, similarity: float, detail: str) -> None:

@@ -56,12 +56,12 @@ def split_by_outcome(
         keep, details = [True] * n, list(reasons)
         extra = {name: pa.nulls(n, EXTRA_TYPES[name]) for name in extras}
     else:
-        conflicts = outcome.conflicts[start:end]
+        conflicts = Outcome.rows(outcome.conflicts, start, end)
         keep = outcome.keep[start:end].tolist()
-        reasons, details = outcome.reason[start:end], outcome.detail[start:end]
+        reasons, details = Outcome.rows(outcome.reason, start, end), Outcome.rows(outcome.detail, start, end)
         cluster = outcome.cluster[start:end]
         values = {
-            "duplicate_of": pa.array(outcome.duplicate_of[start:end], pa.string()),
+            "duplicate_of": pa.array(Outcome.rows(outcome.duplicate_of, start, end), pa.string()),
             "cluster_id": pa.array(cluster, pa.int64(), mask=cluster < 0),
             "similarity": pa.array(outcome.similarity[start:end], pa.float64(), from_pandas=True),
         }

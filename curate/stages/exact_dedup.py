@@ -74,7 +74,7 @@ class ExactDedup(PlannedStage):
     def plan(self, dataset: Dataset) -> None:
         fields = self._fields(dataset.kind)
         first: dict[bytes, int] = {}
-        group: list[int] = []
+        groups: list[np.ndarray] = []
         keys: list[str] = []
         answers: list[Answer | None] = []
         interned: dict[Answer | None, Answer | None] = {}
@@ -82,12 +82,15 @@ class ExactDedup(PlannedStage):
         for batch in dataset.batches():
             keys += row_keys(batch, dataset.kind, len(keys))
             columns = [batch.column(name).to_pylist() for name in fields]
-            for values in zip(*columns, strict=True):
-                group.append(first.setdefault(self._digest(values), len(group)))
+            start = len(keys) - batch.num_rows
+            found_groups = (
+                first.setdefault(self._digest(v), start + i) for i, v in enumerate(zip(*columns, strict=True))
+            )
+            groups.append(np.fromiter(found_groups, np.int64, batch.num_rows))
             found = row_answers(batch, dataset.kind)
             labelled = labelled and found is not None
             answers.extend(interned.setdefault(a, a) for a in found or ())
-        labels = np.asarray(group, np.int64)
+        labels = np.concatenate(groups) if groups else np.zeros(0, np.int64)
         n = len(labels)
         repeated = np.nonzero(np.bincount(labels, minlength=n)[labels] > 1)[0]
         reject_conflicts = dataset.kind != "mrc"
