@@ -27,6 +27,12 @@ ANSWER_COLUMNS = {"classification": "label", "qrels": "score"}
 """Kinds whose rows carry one label, and its column (MRC rows carry answers)."""
 
 
+def conflicts_removed(kind: str) -> bool:
+    """Whether a row whose text duplicates a kept row's but whose answer differs is removed (a
+    label: one of the two is wrong) or kept beside it (an MRC question: another question)."""
+    return kind != "mrc"
+
+
 def answer_columns(kind: str) -> tuple[str, ...]:
     """The columns :func:`row_answers` reads for ``kind``."""
     return ("answers", "is_impossible") if kind == "mrc" else tuple(c for c in [ANSWER_COLUMNS.get(kind)] if c)

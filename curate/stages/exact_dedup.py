@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate.dataset import Dataset
-from curate.dedup.agreement import Answer, row_answers
+from curate.dedup.agreement import Answer, conflicts_removed, row_answers
 from curate.dedup.assign import GroupCandidates, assign
 from curate.dedup.outcome import Outcome, apply_assignment
 from curate.stages.base import Params, PlannedStage, Split
@@ -93,7 +93,7 @@ class ExactDedup(PlannedStage):
         labels = np.concatenate(groups) if groups else np.zeros(0, np.int64)
         n = len(labels)
         repeated = np.nonzero(np.bincount(labels, minlength=n)[labels] > 1)[0]
-        reject_conflicts = dataset.kind != "mrc"
+        reject_conflicts = conflicts_removed(dataset.kind)
         found_answers = answers if labelled else None
         assignment = assign(n, repeated, GroupCandidates(labels), found_answers, reject_conflicts=reject_conflicts)
         conflicting = np.nonzero(assignment.conflict)[0]

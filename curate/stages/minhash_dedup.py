@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from pydantic import model_validator
 
 from curate.dataset import Dataset
-from curate.dedup.agreement import Answer
+from curate.dedup.agreement import Answer, conflicts_removed
 from curate.dedup.assign import ClusteringMode, Field, cluster_ids
 from curate.dedup.index import check_index, check_save_target, load_index, match_index, save_index
 from curate.dedup.outcome import Outcome, apply_assignment, how_similar
@@ -213,6 +213,27 @@ class MinHashDedup(PlannedStage):
             return [str(v) for v in dataset.column(key).to_pylist()]
         return [f"#{i}" for i in range(dataset.num_rows)]
 
+    def _compared(
+        self, dataset: Dataset, settings: MinHashSettings, texts: list[str | None]
+    ) -> tuple[list[Field], list[str], np.ndarray | None]:
+        """The compared fields (all must be similar), their names, and the keep order."""
+        n = dataset.num_rows
+        fields = self._fields(dataset.kind)
+        if self._unit(dataset.kind) == "question":
+            distinct, context_index = _distinct(dataset.column("context").to_pylist())
+            questions = self._texts(dataset, "question")
+            compared = [
+                Field(np.arange(n), questions, cluster_texts(questions, settings)),
+                Field(context_index, distinct, cluster_texts(distinct, settings)),
+            ]
+            return compared, ["question", "passage"], self._rank(dataset, questions, compared[0])
+        if self.params.combine == "all" and len(fields) > 1:
+            columns = [self._texts(dataset, f) for f in fields]
+            compared = [Field(np.arange(n), c, cluster_texts(c, settings)) for c in columns]
+            return compared, fields, self._rank(dataset, texts, compared[0])
+        compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
+        return compared, ["text"], self._rank(dataset, texts, compared[0])
+
     def plan(self, dataset: Dataset) -> None:
         settings = self.params.settings()
         outcome = Outcome(self._all_keys(dataset))
@@ -220,32 +241,11 @@ class MinHashDedup(PlannedStage):
         if self._unit(dataset.kind) == "context":
             self._plan_context(dataset, settings, outcome)
             return
-        n = dataset.num_rows
         answers = dataset_answers(dataset)
-        fields = self._fields(dataset.kind)
-        texts = self._joined(dataset, fields)
-        if self._unit(dataset.kind) == "question":
-            contexts = dataset.column("context").to_pylist()
-            distinct, context_index = _distinct(contexts)
-            questions = self._texts(dataset, "question")
-            compared = [
-                Field(np.arange(n), questions, cluster_texts(questions, settings)),
-                Field(context_index, distinct, cluster_texts(distinct, settings)),
-            ]
-            names = ["question", "passage"]
-            shown, rank = questions, self._rank(dataset, questions, compared[0])
-        elif self.params.combine == "all" and len(fields) > 1:
-            columns = [self._texts(dataset, f) for f in fields]
-            compared = [Field(np.arange(n), c, cluster_texts(c, settings)) for c in columns]
-            names = fields
-            shown, rank = texts, self._rank(dataset, texts, compared[0])
-        else:
-            compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
-            names = ["text"]
-            shown, rank = texts, self._rank(dataset, texts, compared[0])
-        if dataset.kind == "mrc":
-            shown = self._texts(dataset, "question")
-        reject_conflicts = dataset.kind != "mrc"
+        texts = self._joined(dataset, self._fields(dataset.kind))
+        compared, names, rank = self._compared(dataset, settings, texts)
+        shown = self._texts(dataset, "question") if dataset.kind == "mrc" else texts
+        reject_conflicts = conflicts_removed(dataset.kind)
         assignment = find_duplicates(
             compared,
             rank=rank,
