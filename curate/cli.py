@@ -422,10 +422,9 @@ def dedup(
             found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
             io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
             stats, artifacts, removed = found.stats, found.artifacts, found.rejected
-            extra = (
-                f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
-                f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
-            )
+            extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
+            if found.qrels_merged:
+                extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
         else:
             dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
             result = stage(dataset)
