@@ -358,6 +358,14 @@ def dedup(
         typer.Option("--field", help="Text column to compare (repeatable; default: the kind's text fields)."),
     ] = None,
     threshold: Annotated[float, typer.Option("--threshold", help="Jaccard similarity of duplicates.")] = 0.8,
+    clustering: Annotated[
+        str,
+        typer.Option(
+            "--clustering",
+            help="greedy (every removed row reaches the threshold to the row it duplicates) or components "
+            "(connected components of near-duplicate pairs).",
+        ),
+    ] = "greedy",
     shingle: Annotated[str, typer.Option("--shingle", help="char, word or morph.")] = "char",
     ngram: Annotated[int, typer.Option("--ngram", help="Shingle size (characters, words or morphemes).")] = 5,
     num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.")] = 128,
@@ -366,13 +374,26 @@ def dedup(
         typer.Option("--unit", help="row; MRC: question (default) or context."),
     ] = None,
     keep: Annotated[
-        str, typer.Option("--keep", help="first, longest, most_answers or sql (with --order-by).")
-    ] = "first",
+        str,
+        typer.Option(
+            "--keep",
+            help="Which row of near-duplicates is kept: central (the one most rows resemble), first, longest, "
+            "most_answers or sql (with --order-by).",
+        ),
+    ] = "central",
     order_by: Annotated[Optional[str], typer.Option("--order-by", help="SQL expression for --keep sql.")] = None,  # noqa: UP045
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip true-Jaccard verification.")] = False,
     clusters: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("--clusters", help="Write the clusters (id, cluster_id, representative_id, jaccard) here."),
+    ] = None,
+    conflicts: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--conflicts",
+            help="Write the pairs of duplicates whose label or answers differ (id, other_id, reason, similarity, "
+            "detail) here.",
+        ),
     ] = None,
     rejected: Annotated[
         Optional[Path],  # noqa: UP045
@@ -398,6 +419,7 @@ def dedup(
         params: dict[str, Any] = {
             "fields": field or None,
             "threshold": threshold,
+            "clustering": clustering,
             "shingle": shingle,
             "ngram": ngram,
             "num_perm": num_perm,
@@ -408,6 +430,7 @@ def dedup(
             "against": str(against) if against else None,
             "save_index": str(save_index) if save_index else None,
         }
+        _check_choice_option("--clustering", clustering, ("greedy", "components"))
         stage = MinHashDedup(params)
         fmt = from_ or io.detect_format(src)
         rejected_path = rejected or dst.with_name(dst.name.split(".")[0] + ".rejected.parquet")
@@ -416,24 +439,32 @@ def dedup(
 
             found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
             io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
-            stats, cluster_table, removed = found.stats, found.clusters, found.rejected
+            stats, artifacts, removed = found.stats, found.artifacts, found.rejected
             extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
+            if found.qrels_merged:
+                extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
         else:
             dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
             result = stage(dataset)
             io.write(result.kept, dst)
-            stats, cluster_table, removed = result.stats, result.artifacts.get("clusters"), result.rejected
+            stats, artifacts, removed = result.stats, result.artifacts, result.rejected
             extra = ""
         io.write(removed, rejected_path, format="parquet")
-        if clusters is not None and cluster_table is not None:
-            io.write_table(cluster_table, clusters)
+        written = {"clusters": clusters, "conflicts": conflicts}
+        for name, path in written.items():
+            if path is not None:
+                io.write_table(artifacts[name], path)
+        reasons = f" ({_reasons(stats.reasons)})" if stats.reasons else ""
+        flags = f"; kept rows flagged: {_reasons(stats.flags)}" if stats.flags else ""
         out.print(
-            f"{stats.rows_in:,} rows: kept {stats.rows_kept:,}, removed {stats.rows_rejected:,} near-duplicates "
+            f"{stats.rows_in:,} rows: kept {stats.rows_kept:,}, removed {stats.rows_rejected:,}{reasons}{flags} "
             f"in {stats.seconds:.1f}s{extra}",
             highlight=False,
         )
         out.print(
-            f"kept: {dst}  removed: {rejected_path}" + (f"  clusters: {clusters}" if clusters else ""), highlight=False
+            f"kept: {dst}  removed: {rejected_path}"
+            + "".join(f"  {name}: {path}" for name, path in written.items() if path is not None),
+            highlight=False,
         )
 
 

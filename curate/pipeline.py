@@ -470,6 +470,7 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter
         return None
     stats = StageStats(**{k: saved[k] for k in ("rows_in", "rows_kept", "rows_rejected", "reasons", "seconds")})
     stats.rows_added = saved.get("rows_added", 0)
+    stats.flags = saved.get("flags", {})
     return StageRun(
         stage.id,
         stage.name,

@@ -1,23 +1,23 @@
-"""MinHash + LSH near-duplicate clustering (pure functions over shingle hashes).
+"""MinHash + LSH near-duplicate candidates (pure functions over shingle hashes).
 
-Semantics follow datasketch: a ``num_perm``-value MinHash signature per text, banded into ``b``
-bands of ``r`` rows; two texts are candidates when any band is equal, which happens with
-probability ``1 - (1 - J**r)**b`` for Jaccard similarity ``J``; ``b, r`` are chosen for a threshold
-as datasketch does (minimizing the weighted false-positive and false-negative areas).
+Semantics follow datasketch: a ``num_perm``-value MinHash signature per text, the first ``b * r``
+values banded into ``b`` bands of ``r`` rows; two texts are candidates when any band is equal, which
+happens with probability ``1 - (1 - J**r)**b`` for Jaccard similarity ``J``; ``b, r`` are chosen
+for a threshold as datasketch does (minimizing the weighted false-positive and false-negative areas).
 
 Speed: signatures are computed by rensa (Rust) from the flat shingle hashes. A first pass inserts
 every text's signature into rensa's LSH index and flags the texts that collide with an earlier one;
 a second pass flags the texts those collide with. Only these involved texts (usually a few percent)
-get their signatures copied out to numpy, where the bands are grouped, candidate edges verified by
-the true Jaccard of the shingle sets, and connected components taken. So clusters are transitive and
-every exact duplicate (identical shingle sets) ends up in the cluster of its first occurrence.
+get their signatures copied out to numpy, where the bands are grouped and candidate pairs verified
+by the true Jaccard of the shingle sets (:class:`Clustering`). Who duplicates whom is decided on
+top of it (:mod:`curate.dedup.assign`): greedily, or by the connected components kept here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 from rensa import RMinHash, RMinHashLSH
@@ -51,16 +51,19 @@ def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_we
 
 @dataclass(frozen=True)
 class LshConfig:
-    """MinHash/LSH settings: ``bands * rows`` permutations are used, ``seed`` fixes them."""
+    """MinHash/LSH settings: signatures of ``num_perm`` permutations (``seed`` fixes them), the first
+    ``bands * rows`` of them cut into bands; the rest only sharpen the similarity estimate."""
 
     bands: int
     rows: int
     threshold: float
     seed: int = 42
+    width: int = 0
+    """Signature length asked for; at least ``bands * rows`` are always computed."""
 
     @property
     def num_perm(self) -> int:
-        return self.bands * self.rows
+        return max(self.width, self.bands * self.rows)
 
     @classmethod
     def for_threshold(
@@ -72,7 +75,7 @@ class LshConfig:
         instead of datasketch's 0.40 with 9 x 13)."""
         weights = (0.05, 0.95) if verified else (0.5, 0.5)
         bands, rows = optimal_bands(threshold, num_perm, *weights)
-        return cls(bands, rows, threshold, seed)
+        return cls(bands, rows, threshold, seed, num_perm)
 
 
 def band_groups(config: LshConfig) -> list[LshConfig]:
@@ -82,6 +85,16 @@ def band_groups(config: LshConfig) -> list[LshConfig]:
         LshConfig(min(_GROUP_BANDS, config.bands - first), config.rows, config.threshold, config.seed + first)
         for first in range(0, config.bands, _GROUP_BANDS)
     ]
+
+
+def _digest_groups(config: LshConfig) -> list[LshConfig]:
+    """The band groups, then the permutations past the bands (when ``num_perm`` leaves some) as one
+    more group with its own seed: together they make the ``num_perm`` columns of a signature."""
+    groups = band_groups(config)
+    rest = config.num_perm - config.bands * config.rows
+    if rest:
+        groups.append(LshConfig(1, rest, config.threshold, config.seed + config.bands))
+    return groups
 
 
 def digest_batches(
@@ -101,10 +114,10 @@ def digest_batches(
 
 def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = None) -> np.ndarray:
     """MinHash signatures of all texts (or of ``rows``), ``uint32`` of shape ``(texts, num_perm)``,
-    band groups side by side."""
+    band groups side by side (the bands' columns first)."""
     out = np.empty((len(shingles) if rows is None else len(rows), config.num_perm), np.uint32)
     column = 0
-    for group in band_groups(config):
+    for group in _digest_groups(config):
         for start, matrix in digest_batches(shingles, group, rows):
             values = matrix.to_rows()  # type: ignore[attr-defined]
             out[start : start + len(values), column : column + group.num_perm] = np.asarray(values, dtype=np.uint32)
@@ -144,7 +157,8 @@ def _involved_in_group(shingles: Shingles, config: LshConfig) -> np.ndarray:
 
 
 def band_keys(signature: np.ndarray, config: LshConfig) -> np.ndarray:
-    """One ``uint64`` key per band: ``(n, bands)``; equal keys mean an equal band."""
+    """One ``uint64`` key per band (from the first ``bands * rows`` columns): ``(n, bands)``; equal
+    keys mean an equal band."""
     n = len(signature)
     keys = np.zeros((n, config.bands), np.uint64)
     with np.errstate(over="ignore"):
@@ -213,47 +227,108 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return labels
 
 
+VERIFY_MARGIN = 0.15
+"""Pairs whose MinHash estimate is this far above (below) the threshold are accepted (dropped)
+without computing the true Jaccard: over 4 standard deviations of the estimate at 128 permutations."""
+
+
 @dataclass(frozen=True)
 class Clustering:
-    """Near-duplicate clusters over ``n`` texts.
+    """Near-duplicate candidates among the texts of ``shingles``, and what is needed to compare any
+    two of them: ``rows`` are the involved texts (those sharing an LSH band with another) with
+    ``signature`` (their MinHash signatures, in ``rows`` order).
 
-    ``label[i]`` is the smallest index in text ``i``'s cluster (``i`` itself for a singleton);
-    ``rows`` are the involved texts with ``signature`` (their MinHash signatures, in ``rows`` order)
-    so similarities can be estimated; ``edges`` holds the verified candidate pairs and their true
-    Jaccard similarity.
+    Computed when first asked for: ``keys`` (band keys of the involved texts), ``edges`` (the
+    candidate pairs that pass, see :func:`cluster`) and ``label`` (``label[i]`` is the smallest
+    index in text ``i``'s connected component of those pairs, ``i`` itself when alone).
     """
 
-    label: np.ndarray
     rows: np.ndarray
     signature: np.ndarray
-    edge_a: np.ndarray
-    edge_b: np.ndarray
-    edge_jaccard: np.ndarray
+    shingles: Shingles
+    config: LshConfig
+    verify: bool = True
+
+    @cached_property
+    def slot(self) -> np.ndarray:
+        """Each text's position in ``rows`` (-1 for a text outside the involved set)."""
+        slot = np.full(len(self.shingles), -1, np.int64)
+        slot[self.rows] = np.arange(len(self.rows))
+        return slot
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        """``band_keys`` of the involved texts, in ``rows`` order."""
+        return band_keys(self.signature, self.config)
+
+    @cached_property
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a, b, similarity)``: candidate pairs of texts (each member of a band group linked to
+        the group's first and to the one before it) whose similarity reaches the threshold; with
+        ``verify=False``, every candidate pair with its MinHash estimate."""
+        local_a, local_b = candidate_edges(self.keys)
+        a, b = self.rows[local_a], self.rows[local_b]
+        if not self.verify:
+            return a, b, (self.signature[local_a] == self.signature[local_b]).mean(axis=1)
+        similarity, _ = self.similarity(a, b)
+        passed = similarity >= self.config.threshold
+        return a[passed], b[passed], similarity[passed]
+
+    @cached_property
+    def label(self) -> np.ndarray:
+        a, b, _ = self.edges
+        return components(len(self.shingles), a, b)
+
+    def band_mates(self) -> np.ndarray:
+        """Per text, how many texts share each of its LSH bands, summed over the bands (0 for a
+        text that shares none): how central a text is among its near-duplicates."""
+        mates = np.zeros(len(self.shingles), np.int64)
+        for b in range(self.keys.shape[1]):
+            _, inverse, sizes = np.unique(self.keys[:, b], return_inverse=True, return_counts=True)
+            mates[self.rows] += sizes[inverse] - 1
+        return mates
 
     def estimated_jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """MinHash estimate of the Jaccard similarity of pairs of involved texts."""
-        position = np.searchsorted(self.rows, a), np.searchsorted(self.rows, b)
-        return (self.signature[position[0]] == self.signature[position[1]]).mean(axis=1)
+        return (self.signature[self.slot[a]] == self.signature[self.slot[b]]).mean(axis=1)
 
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The similarity a decision rests on for each pair ``(a[i], b[i])``, and whether it is the
+        true Jaccard (else the MinHash estimate): 1.0 (true) for a text with itself; the estimate,
+        or, when verifying and the estimate is within ``VERIFY_MARGIN`` of the threshold, the true
+        Jaccard of the shingle sets; 0.0 when a text shares no LSH band with any text."""
+        value = np.zeros(len(a))
+        exact = a == b
+        value[exact] = 1.0
+        both = np.nonzero(~exact & (self.slot[a] >= 0) & (self.slot[b] >= 0))[0]
+        value[both] = self.estimated_jaccard(a[both], b[both])
+        if self.verify:
+            unsure = both[np.abs(value[both] - self.config.threshold) < VERIFY_MARGIN]
+            value[unsure] = [self._jaccard(x, y) for x, y in zip(a[unsure].tolist(), b[unsure].tolist(), strict=True)]
+            exact[unsure] = True
+        return value, exact
 
-VERIFY_MARGIN = 0.15
-"""Pairs whose MinHash estimate is this far above (below) the threshold are accepted (dropped)
-without computing the true Jaccard: over 3 standard deviations of the estimate at 117 permutations."""
+    def _jaccard(self, a: int, b: int) -> float:
+        x, y = self._set(a), self._set(b)
+        inter = len(np.intersect1d(x, y, assume_unique=True))
+        return inter / (len(x) + len(y) - inter)
+
+    def _set(self, text: int) -> np.ndarray:
+        """The sorted distinct shingle hashes of a text (kept for texts compared more than once)."""
+        found = self._sets.get(text)
+        if found is None:
+            found = self._sets[text] = np.unique(self.shingles.of(text))
+        return found
+
+    @cached_property
+    def _sets(self) -> dict[int, np.ndarray]:
+        return {}
 
 
 def cluster(shingles: Shingles, config: LshConfig, *, verify: bool = True) -> Clustering:
-    """Cluster near-duplicate texts: LSH candidates, optionally verified by true Jaccard >= threshold
-    (computed for the pairs whose MinHash estimate is within ``VERIFY_MARGIN`` of the threshold),
-    then connected components."""
-    n = len(shingles)
+    """Near-duplicate candidates of ``shingles``: the texts that share an LSH band and their
+    signatures. Candidate pairs pass when their similarity (see :meth:`Clustering.similarity`)
+    reaches the threshold (all of them with ``verify=False``); ``label`` gives the connected
+    components of those pairs."""
     rows = involved_rows(shingles, config)
-    signature = signatures(shingles, config, rows)
-    local_a, local_b = candidate_edges(band_keys(signature, config))
-    a, b = rows[local_a], rows[local_b]
-    similarity = (signature[local_a] == signature[local_b]).mean(axis=1)
-    if verify:
-        unsure = np.abs(similarity - config.threshold) < VERIFY_MARGIN
-        similarity[unsure] = jaccard(shingles, a[unsure], b[unsure])
-        passed = similarity >= config.threshold
-        a, b, similarity = a[passed], b[passed], similarity[passed]
-    return Clustering(components(n, a, b), rows, signature, a, b, similarity)
+    return Clustering(rows, signatures(shingles, config, rows), shingles, config, verify)

@@ -1,22 +1,34 @@
-"""From texts to dedup decisions: clusters, representatives, who is kept (pure functions).
+"""From texts to dedup decisions: shingles, clusterings, who duplicates whom (pure functions).
 
-A :class:`Decision` says, for every row of a dataset, whether it is kept, which row it duplicates
-(``duplicate_of``, a row index or -1), its cluster (-1 when alone) and its estimated Jaccard
-similarity to the representative.
+:func:`find_duplicates` gives, for every row of a dataset, the kept row it duplicates (or -1), the
+kept row whose text it duplicates with another answer (a conflict), and the similarity that decided
+(:class:`~curate.dedup.assign.Assignment`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-from curate.dedup.minhash import Clustering, LshConfig, cluster, components
+from curate.dedup.agreement import Answer
+from curate.dedup.assign import (
+    Assignment,
+    Candidates,
+    ClusteringMode,
+    Field,
+    GreedyCandidates,
+    GroupCandidates,
+    assign,
+    first_of_equal,
+    keep_order,
+)
+from curate.dedup.minhash import Clustering, LshConfig, cluster
 from curate.text.shingles import ShingleKind, Shingles, prepare, shingle_hashes
 
-KeepPolicy = Literal["first", "longest", "most_answers", "sql"]
+KeepPolicy = Literal["central", "first", "longest", "most_answers", "sql"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,9 @@ class MinHashSettings:
 
     def lsh(self) -> LshConfig:
         if self.bands and self.rows:
-            return LshConfig(self.bands, self.rows, self.threshold, self.seed)
+            if self.bands * self.rows > self.num_perm:
+                raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+            return LshConfig(self.bands, self.rows, self.threshold, self.seed, self.num_perm)
         return LshConfig.for_threshold(self.threshold, self.num_perm, self.seed, verified=self.verify)
 
 
@@ -59,68 +73,37 @@ def intersect_labels(*labels: np.ndarray) -> np.ndarray:
     return first[inverse]
 
 
-def merge_labels(label: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Labels after also joining the pairs ``(a, b)``."""
-    return components(len(label), np.concatenate([a, label]), np.concatenate([b, np.arange(len(label))]))
+def find_duplicates(
+    fields: Sequence[Field],
+    *,
+    rank: np.ndarray | None = None,
+    answers: Sequence[Answer | None] | None = None,
+    clustering: ClusteringMode = "greedy",
+    reject_conflicts: bool = False,
+) -> Assignment:
+    """Near-duplicate rows: similar in every one of ``fields`` (their texts clustered at one
+    threshold) and agreeing in ``answers``, each assigned to a kept row (see :mod:`curate.dedup.assign`).
 
-
-def representatives(label: np.ndarray, rank: np.ndarray | None) -> np.ndarray:
-    """For each row, the row kept for its cluster: the smallest ``rank`` (ties: the earliest row);
-    ``rank=None`` keeps the earliest row."""
-    n = len(label)
-    if rank is None:
-        rep = np.full(n, n, np.int64)
-        np.minimum.at(rep, label, np.arange(n))
-        return rep[label]
-    order = np.lexsort((np.arange(n), rank, label))  # by cluster, then rank, then row
-    sorted_labels = label[order]
-    starts = np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1]))
-    best = np.empty(n, np.int64)
-    best[sorted_labels[starts]] = order[starts]
-    return best[label]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Per row: ``keep`` (bool), ``duplicate_of`` (row index or -1), ``cluster`` (-1 alone) and
-    ``similarity`` (estimated Jaccard to the representative, NaN when alone)."""
-
-    keep: np.ndarray
-    duplicate_of: np.ndarray
-    cluster: np.ndarray
-    similarity: np.ndarray
-
-    @property
-    def rejected(self) -> int:
-        return int((~self.keep).sum())
-
-
-def decide(label: np.ndarray, rep: np.ndarray, similarity_to_rep: np.ndarray) -> Decision:
-    """Kept rows are the representatives; clusters are numbered by their first row."""
-    n = len(label)
-    index = np.arange(n)
-    keep = rep == index
-    sizes = np.bincount(label, minlength=n)
-    in_cluster = sizes[label] > 1
-    cluster_ids = np.full(n, -1, np.int64)
-    firsts = np.unique(label[in_cluster])
-    cluster_ids[in_cluster] = np.searchsorted(firsts, label[in_cluster])
-    duplicate_of = np.where(keep, -1, rep)
-    similarity = np.where(in_cluster, similarity_to_rep, np.nan)
-    return Decision(keep, duplicate_of, cluster_ids, similarity)
-
-
-def similarity_to_representative(clusterings: Sequence[Clustering], rep: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard of each row to its representative (1.0 for the representative itself),
-    the smallest over several clusterings (fields); NaN where a row is outside the involved set."""
-    n = len(rep)
-    result = np.ones(n)
-    others = np.nonzero(rep != np.arange(n))[0]
-    for found in clusterings:
-        estimate = np.full(n, np.nan)
-        inside = np.isin(others, found.rows) & np.isin(rep[others], found.rows)
-        pairs = others[inside]
-        if len(pairs):
-            estimate[pairs] = found.estimated_jaccard(pairs, rep[pairs])
-        result = np.fmin(result, np.where(np.isin(np.arange(n), others), estimate, 1.0))
-    return result
+    ``rank``: rows are visited (and kept) smallest rank first (ties and ``None``: the earliest row).
+    ``clustering``: ``greedy`` (every removed row reaches the threshold to the row it duplicates) or
+    ``components`` (connected components of near-duplicate pairs, intersected over the fields).
+    """
+    if clustering not in get_args(ClusteringMode):
+        raise ValueError(f"clustering must be one of {', '.join(get_args(ClusteringMode))}, got {clustering!r}")
+    n = len(fields[0].text)
+    order = keep_order(n, rank)
+    if clustering == "greedy":
+        position = np.empty(n, np.int64)
+        position[order] = np.arange(n)
+        order = order[fields[0].found.slot[fields[0].text[order]] >= 0]
+    else:
+        group = intersect_labels(*(f.found.label[f.text] for f in fields))
+        order = order[np.bincount(group, minlength=n)[group[order]] > 1]
+    keys = [(*(f.of(row) for f in fields), None if answers is None else answers[row]) for row in order.tolist()]
+    twins = first_of_equal(n, order, keys)
+    if clustering == "greedy":
+        firsts = order[twins[order] == order]
+        candidates: Candidates = GreedyCandidates(fields, fields[0].found.config.threshold, position, firsts)
+    else:
+        candidates = GroupCandidates(group, fields)
+    return assign(n, order, candidates, answers, twins=twins, reject_conflicts=reject_conflicts)

@@ -14,20 +14,24 @@ from curate.stages.minhash_dedup import MinHashDedup
 
 @dataclass
 class RetrievalDedup:
-    """The deduplicated parts, the removed passages (with ``duplicate_of``), the clusters and how
-    many qrels were re-pointed or merged."""
+    """The deduplicated parts, the removed passages (with ``duplicate_of``), the stage's artifacts
+    (``clusters``, ``conflicts``), how many qrels were re-pointed or merged, and how many merges
+    joined judgements with different scores (the highest is kept)."""
 
     parts: dict[str, Dataset]
     rejected: Dataset
-    clusters: pa.Table
+    artifacts: dict[str, pa.Table]
     stats: StageStats
     qrels_repointed: int
     qrels_merged: int
+    qrels_score_conflicts: int
 
 
-def remap_qrels(qrels: pa.Table, mapping: pa.Table) -> tuple[pa.Table, int, int]:
+def remap_qrels(qrels: pa.Table, mapping: pa.Table) -> tuple[pa.Table, int, int, int]:
     """Point every qrel at the kept passage (``mapping``: ``doc_id -> duplicate_of``); judgements of
-    one query that now meet on one passage are merged, keeping the highest score (first split)."""
+    one query that now meet on one passage are merged, keeping the highest score (first split).
+    Returns the qrels, how many were re-pointed, how many merged away, and how many merged
+    judgements had different scores."""
     con = connect()
     con.register("qrels", qrels)
     con.register("mapping", mapping)
@@ -41,9 +45,10 @@ def remap_qrels(qrels: pa.Table, mapping: pa.Table) -> tuple[pa.Table, int, int]
     con.register("moved", moved.to_arrow_table())
     others = ", ".join(f'arg_min("{c}", rn) AS "{c}"' for c in columns if c != "query_id")
     select = f"query_id, doc_id, max(score) AS score{', ' + others if others else ''}, min(rn) AS rn"
-    merged = con.sql(f"SELECT {select} FROM moved GROUP BY query_id, doc_id ORDER BY rn").to_arrow_table()
-    merged = merged.select(qrels.column_names)
-    return merged, repointed, qrels.num_rows - merged.num_rows
+    grouped = con.sql(f"SELECT {select}, min(score) <> max(score) AS differ FROM moved GROUP BY query_id, doc_id")
+    score_conflicts = int(grouped.filter("differ").count("*").fetchall()[0][0])
+    merged = grouped.order("rn").to_arrow_table().select(qrels.column_names)
+    return merged, repointed, qrels.num_rows - merged.num_rows, score_conflicts
 
 
 def dedup_retrieval(parts: dict[str, Dataset], stage: MinHashDedup) -> RetrievalDedup:
@@ -51,11 +56,9 @@ def dedup_retrieval(parts: dict[str, Dataset], stage: MinHashDedup) -> Retrieval
     result = stage(parts["corpus"])
     rejected = result.rejected.to_arrow()
     new_parts = dict(parts, corpus=result.kept)
-    repointed = merged = 0
+    repointed = merged = differ = 0
     if "qrels" in parts:
         mapping = rejected.select(["doc_id", "duplicate_of"])
-        qrels, repointed, merged = remap_qrels(parts["qrels"].to_arrow(), mapping)
+        qrels, repointed, merged, differ = remap_qrels(parts["qrels"].to_arrow(), mapping)
         new_parts["qrels"] = Dataset.from_arrow(qrels, "qrels")
-    return RetrievalDedup(
-        new_parts, result.rejected, result.artifacts.get("clusters", pa.table({})), result.stats, repointed, merged
-    )
+    return RetrievalDedup(new_parts, result.rejected, result.artifacts, result.stats, repointed, merged, differ)

@@ -1,5 +1,6 @@
 """Re-point questions from a removed passage to the kept near-duplicate passage (orchestration
-over pure span search: answers are re-anchored in the kept passage or the row is rejected)."""
+over pure span search: answers are re-anchored in the kept passage, or, when the kept passage does
+not hold them, the question stays on its own passage as a conflict)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ import numpy as np
 import pyarrow as pa
 
 from curate.dataset import Dataset
+from curate.dedup.agreement import answers_agree, mrc_answer
 from curate.schemas import get_schema
 from curate.text.spans import repair_span
 
 
 @dataclass(frozen=True)
 class Repointed:
-    """Per row: ``keep``, ``duplicate_of`` (row index or -1), ``details`` (why a row was rejected or
-    moved), and ``columns``: ``{name: (values, arrow type)}`` replacing context, answers,
+    """Per row: ``anchor`` (the first row on the kept passage, for rows whose passage was merged
+    into another; -1 else), ``moved`` (re-pointed there), ``conflict`` (stays on its own passage:
+    an answer is not in the kept passage, or reads otherwise there), ``details`` (where a row moved
+    or why it stayed), and ``columns``: ``{name: (values, arrow type)}`` replacing context, answers,
     plausible_answers, passage_id, document_id, title and adding ``repointed_from``."""
 
-    keep: np.ndarray
-    duplicate_of: np.ndarray
+    anchor: np.ndarray
+    moved: np.ndarray
+    conflict: np.ndarray
     details: list[str | None]
     columns: dict[str, tuple[list[Any], pa.DataType]]
 
@@ -53,22 +58,28 @@ def repoint_questions(
     first_row[context_index[::-1]] = np.arange(n)[::-1]
     names = ["context", "answers", "plausible_answers", "passage_id", "document_id", "title"]
     values = {name: dataset.column(name).to_pylist() for name in names}
-    keep = np.ones(n, bool)
-    duplicate_of = np.full(n, -1, np.int64)
+    impossible = dataset.column("is_impossible").to_pylist()
+    anchors = np.full(n, -1, np.int64)
+    moved = np.zeros(n, bool)
+    conflict = np.zeros(n, bool)
     details: list[str | None] = [None] * n
     repointed_from: list[str | None] = [None] * n
     for row in np.nonzero(passage_rep[context_index] != context_index)[0].tolist():
         target = int(passage_rep[context_index[row]])
         anchor = int(first_row[target])
+        anchors[row] = anchor
         new_context = contexts[target]
         answers, missing = _reanchor(values["answers"][row], new_context)
         plausible, missing_plausible = _reanchor(values["plausible_answers"][row], new_context)
         missing = missing or missing_plausible
-        duplicate_of[row] = anchor
-        if missing is not None:
-            keep[row] = False
-            details[row] = f"passage is a near-duplicate of {keys[anchor]!r}'s, which lacks the answer {missing!r}"
+        before = mrc_answer(impossible[row], values["answers"][row])
+        if missing is not None or not answers_agree(before, mrc_answer(impossible[row], answers)):
+            conflict[row] = True
+            details[row] = f"kept on its passage: the near-duplicate passage of {keys[anchor]!r} " + (
+                f"lacks the answer {missing!r}" if missing is not None else "reads the answer otherwise"
+            )
             continue
+        moved[row] = True
         repointed_from[row] = values["passage_id"][row] or f"context of {keys[row]}"
         details[row] = f"re-pointed to the passage of {keys[anchor]!r}"
         values["context"][row] = new_context
@@ -80,4 +91,4 @@ def repoint_questions(
     types = {"context": pa.string(), "answers": answer_type, "plausible_answers": answer_type}
     columns = {name: (values[name], types.get(name, pa.string())) for name in names}
     columns["repointed_from"] = (repointed_from, pa.string())
-    return Repointed(keep, duplicate_of, details, columns)
+    return Repointed(anchors, moved, conflict, details, columns)

@@ -13,12 +13,19 @@ if TYPE_CHECKING:
     from curate.pipeline import RunResult
 
 
+def _counts(counts: dict[str, int]) -> str:
+    """``name count, ...``, largest first."""
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def _rows(result: RunResult) -> list[tuple[str, str, str, str, str, str]]:
     """``(stage, rows in, kept, rejected, reasons, seconds)`` per stage."""
     rows = []
     for run in result.stages:
         s = run.stats
-        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(s.reasons.items(), key=lambda kv: -kv[1]))
+        reasons = _counts(s.reasons)
+        if s.flags:
+            reasons = "; ".join(filter(None, [reasons, f"flagged: {_counts(s.flags)}"]))
         seconds = "resumed" if run.resumed else f"{s.seconds:.2f}"
         rows_in = f"{s.rows_in:,}" + (f" +{s.rows_added:,} new" if s.rows_added else "")
         rows.append((run.id, rows_in, f"{s.rows_kept:,}", f"{s.rows_rejected:,}", reasons or "-", seconds))

@@ -68,7 +68,8 @@ class Split:
 @dataclass
 class StageStats:
     """Counts and time of one stage run; ``reasons`` maps ``reject_reason`` to its row count;
-    ``rows_added`` counts kept rows the stage made (rows_kept + rows_rejected = rows_in + rows_added)."""
+    ``rows_added`` counts kept rows the stage made (rows_kept + rows_rejected = rows_in + rows_added);
+    ``flags`` maps a flag (or rewrite) to the number of kept rows that carry it."""
 
     rows_in: int = 0
     rows_kept: int = 0
@@ -76,6 +77,7 @@ class StageStats:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     rows_added: int = 0
+    flags: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class StageStats:
             "rows_rejected": self.rows_rejected,
             "rows_added": self.rows_added,
             "reasons": dict(sorted(self.reasons.items())),
+            "flags": dict(sorted(self.flags.items())),
             "seconds": round(self.seconds, 3),
         }
 
@@ -201,6 +204,10 @@ class Stage:
         """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
         return {}
 
+    def flags(self) -> dict[str, int]:
+        """Kept rows the stage flagged or rewrote, per flag, after a run (``StageStats.flags``)."""
+        return {}
+
     def input_files(self) -> list[Path]:
         """Files the stage reads besides its input (an evaluation set, an index): their content is
         part of the stage's fingerprint, so editing them re-runs the stage."""
@@ -259,6 +266,7 @@ class Stage:
                     where=Where(stage=self.id),
                 )
             stats.reasons = {str(k): v for k, v in reasons.items()}
+            stats.flags = self.flags()
             kept, rejected = sinks[0].close(), sinks[1].close()
         except BaseException:
             for sink in sinks:

@@ -1,14 +1,20 @@
-"""``exact_dedup``: drop rows whose chosen fields equal an earlier row's, after normalization."""
+"""``exact_dedup``: drop rows whose chosen fields equal an earlier row's, after normalization,
+unless their label or answers differ (then it is a conflict, said so)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
+import numpy as np
 import pyarrow as pa
 
 from curate.dataset import Dataset
-from curate.stages.base import Params, Split, Stage, reject
+from curate.dedup.agreement import Answer, conflicts_removed, row_answers
+from curate.dedup.assign import GroupCandidates, assign
+from curate.dedup.outcome import Outcome, apply_assignment
+from curate.stages.base import Params, PlannedStage, Split
+from curate.stages.dedup_rows import split_by_outcome
 from curate.stages.fields import require_columns, row_keys, text_fields
 from curate.text.normalize import Op, normalize_text
 
@@ -26,10 +32,18 @@ class ExactDedupParams(Params):
     """Also ignore letter case."""
 
 
-class ExactDedup(Stage):
+class ExactDedup(PlannedStage):
     """Keep the first row of every group of equal rows; later ones are rejected with reason
-    ``exact_duplicate`` and ``duplicate_of`` (the first row's id, or ``#<row>`` for kinds
-    without ids). Streams: memory grows by 16 bytes of digest per distinct row."""
+    ``exact_duplicate`` and ``duplicate_of`` (the first row's id, or ``#<row>`` for kinds without
+    ids) when their answer agrees (:func:`~curate.dedup.agreement.answers_agree`).
+
+    A repeat whose label differs (classification ``label``, qrels ``score``) is rejected as
+    ``label_conflict`` and the kept row lists it in ``dedup_conflicts`` (one of the two labels is
+    wrong: ``--select "len(dedup_conflicts) > 0"`` sends them to annotators); an MRC question
+    repeated with other answers is kept, both rows flagged (``answers_differ``). The ``conflicts``
+    artifact lists the pairs (``id, other_id, reason, similarity, detail``). The plan reads the
+    dataset once in batches: memory grows by a 16-byte digest per distinct row and an id per row.
+    """
 
     name = "exact_dedup"
     Params = ExactDedupParams
@@ -43,8 +57,7 @@ class ExactDedup(Stage):
         require_columns(dataset, self._fields(dataset.kind), stage=self.id)
 
     def reset(self) -> None:
-        self._first: dict[bytes, str] = {}
-        self._rows_seen = 0
+        self._outcome: Outcome | None = None
 
     def _digest(self, values: tuple) -> bytes:
         parts = []
@@ -58,23 +71,67 @@ class ExactDedup(Stage):
             parts.append(value)
         return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        columns = [batch.column(name).to_pylist() for name in self._fields(kind)]
-        keys = row_keys(batch, kind, self._rows_seen)
-        self._rows_seen += batch.num_rows
-        keep, duplicate_of = [], []
-        for key, values in zip(keys, zip(*columns, strict=True), strict=True):
-            digest = self._digest(values)
-            first = self._first.setdefault(digest, key)
-            is_first = first is key
-            keep.append(is_first)
-            duplicate_of.append(None if is_first else first)
-        details = [None if d is None else f"same {'+'.join(self._fields(kind))} as {d}" for d in duplicate_of]
-        return reject(
-            batch,
-            keep,
-            stage=self.id,
-            reasons="exact_duplicate",
-            details=details,
-            extra={"duplicate_of": pa.array(duplicate_of, pa.string())},
+    def plan(self, dataset: Dataset) -> None:
+        fields = self._fields(dataset.kind)
+        first: dict[bytes, int] = {}
+        groups: list[np.ndarray] = []
+        keys: list[str] = []
+        answers: list[Answer | None] = []
+        interned: dict[Answer | None, Answer | None] = {}
+        labelled = True
+        for batch in dataset.batches():
+            keys += row_keys(batch, dataset.kind, len(keys))
+            columns = [batch.column(name).to_pylist() for name in fields]
+            start = len(keys) - batch.num_rows
+            found_groups = (
+                first.setdefault(self._digest(v), start + i) for i, v in enumerate(zip(*columns, strict=True))
+            )
+            groups.append(np.fromiter(found_groups, np.int64, batch.num_rows))
+            found = row_answers(batch, dataset.kind)
+            labelled = labelled and found is not None
+            answers.extend(interned.setdefault(a, a) for a in found or ())
+        labels = np.concatenate(groups) if groups else np.zeros(0, np.int64)
+        n = len(labels)
+        repeated = np.nonzero(np.bincount(labels, minlength=n)[labels] > 1)[0]
+        reject_conflicts = conflicts_removed(dataset.kind)
+        found_answers = answers if labelled else None
+        assignment = assign(n, repeated, GroupCandidates(labels), found_answers, reject_conflicts=reject_conflicts)
+        conflicting = np.nonzero(assignment.conflict)[0]
+        shown = _values(dataset, "question" if "question" in fields else fields[0], conflicting, assignment.conflict_of)
+        outcome = Outcome(keys)
+        same = "same " + "+".join(fields) + " as "
+        apply_assignment(
+            outcome,
+            assignment,
+            duplicate_reason="exact_duplicate",
+            describe=lambda row, other, similarity, exact: same + keys[other],
+            answers=found_answers,
+            texts=shown,
+            reject_conflicts=reject_conflicts,
         )
+        self._outcome = outcome
+
+    def process(self, batch: pa.Table, kind: str) -> Split:
+        start, _ = self.next_rows(batch.num_rows)
+        return split_by_outcome(batch, self._outcome, start, stage=self.id, extras=("duplicate_of",))
+
+    def artifacts(self) -> dict[str, pa.Table]:
+        return {"conflicts": self._outcome.conflicts_table()} if self._outcome is not None else {}
+
+    def flags(self) -> dict[str, int]:
+        return self._outcome.flags() if self._outcome is not None else {}
+
+
+def _values(dataset: Dataset, name: str, rows: np.ndarray, partner: np.ndarray) -> dict[int, str | None]:
+    """``{row: value of column name}`` for ``rows`` and their partners (a second pass over the data,
+    only when there are such rows)."""
+    wanted = set(rows.tolist()) | set(partner[rows].tolist())
+    values: dict[int, str | None] = {}
+    start = 0
+    for batch in dataset.batches() if wanted else ():
+        column = batch.column(name)
+        for row in sorted(r for r in wanted if start <= r < start + batch.num_rows):
+            value = column[row - start].as_py()
+            values[row] = None if value is None else str(value)
+        start += batch.num_rows
+    return values

@@ -12,22 +12,17 @@ import pyarrow.compute as pc
 from pydantic import model_validator
 
 from curate.dataset import Dataset
-from curate.dedup.index import IndexMatch, load_index, match_index, save_index
-from curate.dedup.plan import (
-    Decision,
-    KeepPolicy,
-    MinHashSettings,
-    cluster_texts,
-    decide,
-    intersect_labels,
-    representatives,
-    similarity_to_representative,
-)
-from curate.errors import ConfigError, Where
+from curate.dedup.agreement import Answer, conflicts_removed
+from curate.dedup.assign import ClusteringMode, Field, cluster_ids
+from curate.dedup.index import check_index, check_save_target, load_index, match_index, save_index
+from curate.dedup.outcome import Outcome, apply_assignment, how_similar
+from curate.dedup.plan import KeepPolicy, MinHashSettings, cluster_texts, find_duplicates
+from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import get_schema
 from curate.sql import order_rows
-from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.base import Params, PlannedStage, Split
+from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, split_by_outcome
 from curate.stages.fields import require_columns, text_fields
 from curate.text.shingles import ShingleKind
 
@@ -52,9 +47,16 @@ class MinHashDedupParams(Params):
     lowercase: bool = True
     """Compare case-insensitively (texts are also NFC-normalized and whitespace-folded)."""
     num_perm: int = 128
-    """MinHash permutations (bands x rows of them are used)."""
+    """MinHash permutations: the signature length (bands x rows of them make the LSH bands, all of
+    them estimate the similarity)."""
     threshold: float = 0.8
     """Jaccard similarity from which two texts are duplicates."""
+    clustering: ClusteringMode = "greedy"
+    """``greedy``: rows, in ``keep`` order, join the most similar kept row at or above the threshold
+    in every compared field (else they are kept), so every removed row is that similar to the row it
+    duplicates; ``components``: connected components of near-duplicate pairs, whose chains may join
+    rows far below the threshold to the kept row. On NSMC reviews at 0.8, components removed rows as
+    little as 0.42 similar to their kept row; pairwise F1 on labelled sets within 0.01 (BENCHMARKS.md)."""
     bands: int | None = None
     """LSH bands; with ``rows`` overrides the choice made from the threshold."""
     rows: int | None = None
@@ -63,9 +65,10 @@ class MinHashDedupParams(Params):
     """Seed of the MinHash permutations."""
     verify: bool = True
     """Confirm every LSH candidate pair by the true Jaccard of its shingle sets (cuts false positives)."""
-    keep: KeepPolicy = "first"
-    """Which row of a cluster is kept: ``first``, ``longest`` (longest text), ``most_answers`` (MRC),
-    or ``sql`` (smallest value of ``order_by``)."""
+    keep: KeepPolicy = "central"
+    """Which row of a cluster is kept (rows are visited in this order): ``central`` (the row sharing
+    LSH bands with the most rows, the centre of its near-duplicates; the earliest on ties), ``first``,
+    ``longest`` (longest text), ``most_answers`` (MRC), or ``sql`` (smallest value of ``order_by``)."""
     order_by: str | None = None
     """DuckDB SQL ORDER BY list over the row's columns for ``keep: sql``; the row that sorts first is
     kept (``x DESC`` for the largest). Expressions only: no other statement, clause or subquery, and
@@ -85,6 +88,10 @@ class MinHashDedupParams(Params):
             raise ValueError("give both bands and rows, or neither")
         if self.keep == "sql" and not self.order_by:
             raise ValueError("keep: sql needs order_by (a DuckDB expression)")
+        if self.num_perm < 2:
+            raise ValueError(f"num_perm must be at least 2, got {self.num_perm}")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
         return self
 
     def settings(self) -> MinHashSettings:
@@ -92,17 +99,21 @@ class MinHashDedupParams(Params):
         return MinHashSettings(**self.model_dump(include=names))
 
 
-_ADDED_REJECT = {"duplicate_of": pa.string(), "cluster_id": pa.int64(), "similarity": pa.float64()}
-
-
 class MinHashDedup(PlannedStage):
-    """Remove near-duplicate rows (MinHash LSH, transitive clusters, true-Jaccard verification).
+    """Remove near-duplicate rows (MinHash LSH, true-Jaccard verification, greedy or connected
+    clusters), never rows whose answers or labels differ from the kept row's.
 
     Rejected rows get reason ``near_duplicate`` with ``duplicate_of`` (the kept row's id),
-    ``cluster_id`` and ``similarity`` (estimated Jaccard to the kept row). The ``clusters`` artifact
-    lists every row in a cluster of two or more: ``id, cluster_id, representative_id, jaccard``.
+    ``cluster_id`` and ``similarity`` (to the kept row: the true Jaccard where it decided, else the
+    MinHash estimate; the detail says which). A near-duplicate whose label differs from the kept
+    row's (classification, qrels) is rejected as ``label_conflict``; an MRC question whose answers
+    differ (other answer texts, or answerable against unanswerable) is kept. Both sides of such a
+    pair get its other id in ``dedup_conflicts`` (kept rows; see :mod:`curate.dedup.outcome`).
+    Artifacts: ``clusters`` (every row in a cluster of two or more: ``id, cluster_id,
+    representative_id, jaccard``) and ``conflicts`` (``id, other_id, reason, similarity, detail``).
     On MRC data with ``unit: context`` kept rows may be re-pointed to the kept passage; they get
-    ``repointed_from`` (the passage they came from).
+    ``repointed_from`` (the passage they came from); a question whose answer the kept passage lacks
+    stays on its own passage (conflict ``answer_not_in_passage``).
     """
 
     name = "minhash_dedup"
@@ -139,12 +150,21 @@ class MinHashDedup(PlannedStage):
                 where=Where(stage=self.id, field="keep"),
                 hint="with unit: context use first, longest or most_answers (the passage with most questions)",
             )
+        if unit != "row" and (self.params.against or self.params.save_index):
+            raise ConfigError(
+                f"against and save_index index whole rows, not unit '{unit}'",
+                where=Where(stage=self.id, field="against" if self.params.against else "save_index"),
+                hint="use unit: row (the joined fields) with an index",
+            )
+        if self.params.against:  # before any work: a wrong index fails fast
+            check_index(Path(self.params.against), self.params.settings(), stage=self.id)
+        if self.params.save_index:
+            check_save_target(Path(self.params.save_index), stage=self.id)
 
     def reset(self) -> None:
-        self._decision: Decision | None = None
-        self._keys: list[str] = []
-        self._clusters: pa.Table | None = None
+        self._outcome: Outcome | None = None
         self._repointed: dict[str, Any] | None = None
+        self._clusters: pa.Table | None = None
 
     # ----------------------------------------------------------------- planning (whole dataset)
     def _texts(self, dataset: Dataset, name: str) -> list[str | None]:
@@ -159,10 +179,14 @@ class MinHashDedup(PlannedStage):
             return columns[0]
         return ["\n".join(v or "" for v in values) for values in zip(*columns, strict=True)]
 
-    def _rank(self, dataset: Dataset, texts: list[str | None]) -> np.ndarray | None:
+    def _rank(self, dataset: Dataset, texts: list[str | None], first: Field) -> np.ndarray | None:
+        """Keep order of the rows (smallest first; ``None``: row order); ``first`` is the first
+        compared field, whose LSH bands tell how central a row is."""
         policy = self.params.keep
         if policy == "first":
             return None
+        if policy == "central":
+            return -first.found.band_mates()[first.text]
         if policy == "longest":
             return -np.fromiter((len(t or "") for t in texts), np.int64, len(texts))
         if policy == "most_answers":
@@ -175,149 +199,185 @@ class MinHashDedup(PlannedStage):
         rank[order] = np.arange(1, dataset.num_rows + 1, dtype=np.int64)
         return rank
 
-    def plan(self, dataset: Dataset) -> None:
-        settings = self.params.settings()
-        self._keys = self._all_keys(dataset)
-        n = dataset.num_rows
-        fields = self._fields(dataset.kind)
-        if self._unit(dataset.kind) != "row":
-            self._plan_mrc(dataset, settings)
-            return
-        if self.params.combine == "all" and len(fields) > 1:
-            found = [cluster_texts(self._texts(dataset, f), settings) for f in fields]
-            label = intersect_labels(*(c.label for c in found))
-            texts = self._joined(dataset, fields)
-        else:
-            texts = self._joined(dataset, fields)
-            found = [cluster_texts(texts, settings)]
-            label = found[0].label
-        match = self._against(dataset, texts, settings)
-        rep = representatives(label, self._rank(dataset, texts))
-        decision = decide(label, rep, similarity_to_representative(found, rep))
-        self._finish(decision, match, dataset, texts, settings, n)
-
     def _all_keys(self, dataset: Dataset) -> list[str]:
         key = get_schema(dataset.kind).key
         if key:
             return [str(v) for v in dataset.column(key).to_pylist()]
         return [f"#{i}" for i in range(dataset.num_rows)]
 
-    def _against(self, dataset: Dataset, texts: list[str | None], settings: MinHashSettings) -> IndexMatch | None:
-        if not self.params.against:
-            return None
-        index = load_index(Path(self.params.against), settings, stage=self.id)
-        return match_index(index, texts, settings)
+    def _compared(
+        self, dataset: Dataset, settings: MinHashSettings, texts: list[str | None]
+    ) -> tuple[list[Field], list[str], np.ndarray | None]:
+        """The compared fields (all must be similar), their names, and the keep order."""
+        n = dataset.num_rows
+        fields = self._fields(dataset.kind)
+        if self._unit(dataset.kind) == "question":
+            distinct, context_index = _distinct(dataset.column("context").to_pylist())
+            questions = self._texts(dataset, "question")
+            compared = [
+                Field(np.arange(n), questions, cluster_texts(questions, settings)),
+                Field(context_index, distinct, cluster_texts(distinct, settings)),
+            ]
+            return compared, ["question", "passage"], self._rank(dataset, questions, compared[0])
+        if self.params.combine == "all" and len(fields) > 1:
+            columns = [self._texts(dataset, f) for f in fields]
+            compared = [Field(np.arange(n), c, cluster_texts(c, settings)) for c in columns]
+            return compared, fields, self._rank(dataset, texts, compared[0])
+        compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
+        return compared, ["text"], self._rank(dataset, texts, compared[0])
 
-    def _finish(
-        self,
-        decision: Decision,
-        match: IndexMatch | None,
-        dataset: Dataset,
-        texts: list[str | None],
-        settings: MinHashSettings,
-        n: int,
-    ) -> None:
-        keys = self._keys
-        duplicate_of: list[str | None] = [None if d < 0 else keys[d] for d in decision.duplicate_of.tolist()]
-        keep = decision.keep.copy()
-        similarity = decision.similarity.copy()
-        details: list[str | None] = [None] * n
-        if match is not None:
-            for row, old_id, sim in zip(match.rows.tolist(), match.ids, match.similarity.tolist(), strict=True):
-                keep[row] = False
-                duplicate_of[row] = old_id
-                similarity[row] = sim
-                details[row] = f"near-duplicate of indexed row {old_id!r} (similarity {sim:.2f})"
-        for row in np.nonzero(~keep)[0].tolist():
-            if details[row] is None:
-                details[row] = f"near-duplicate of {duplicate_of[row]!r} (similarity {similarity[row]:.2f})"
-        self._decision = Decision(keep, decision.duplicate_of, decision.cluster, similarity)
-        self._duplicate_of = duplicate_of
-        self._details = details
-        in_cluster = np.nonzero(decision.cluster >= 0)[0]
-        rep = np.where(decision.duplicate_of >= 0, decision.duplicate_of, np.arange(n))
-        self._clusters = pa.table(
-            {
-                "id": pa.array([keys[i] for i in in_cluster.tolist()], pa.string()),
-                "cluster_id": pa.array(decision.cluster[in_cluster], pa.int64()),
-                "representative_id": pa.array([keys[i] for i in rep[in_cluster].tolist()], pa.string()),
-                "jaccard": pa.array(decision.similarity[in_cluster], pa.float64()),
-            }
+    def plan(self, dataset: Dataset) -> None:
+        settings = self.params.settings()
+        outcome = Outcome(self._all_keys(dataset))
+        self._outcome = outcome
+        if self._unit(dataset.kind) == "context":
+            self._plan_context(dataset, settings, outcome)
+            return
+        answers = dataset_answers(dataset)
+        texts = self._joined(dataset, self._fields(dataset.kind))
+        compared, names, rank = self._compared(dataset, settings, texts)
+        shown = self._texts(dataset, "question") if dataset.kind == "mrc" else texts
+        reject_conflicts = conflicts_removed(dataset.kind)
+        assignment = find_duplicates(
+            compared,
+            rank=rank,
+            answers=answers,
+            clustering=self.params.clustering,
+            reject_conflicts=reject_conflicts,
         )
+        threshold = self.params.threshold
+
+        def describe(row: int, other: int, similarity: float, exact: bool) -> str:
+            text = f"near-duplicate of {outcome.keys[other]!r}: "
+            if len(compared) == 1:
+                text += how_similar(similarity, exact, threshold)
+            else:  # each field's similarity; the lowest decided
+                each = [f.similarity(row, np.array([other])) for f in compared]
+                text += "; ".join(f"{name} {how_similar(v[0], e[0])}" for name, (v, e) in zip(names, each, strict=True))
+                text += f"; lowest {similarity:.2f} {'>=' if similarity >= threshold else '<'} {threshold:g}"
+            return text if similarity >= threshold else text + " (joined through other near-duplicates)"
+
+        apply_assignment(
+            outcome,
+            assignment,
+            duplicate_reason="near_duplicate",
+            describe=describe,
+            answers=answers,
+            texts=shown,
+            reject_conflicts=reject_conflicts,
+        )
+        self._clusters = outcome.clusters_table()
+        if self.params.against:
+            self._match_index(texts, answers, settings, outcome, reject_conflicts)
         if self.params.save_index:
+            kept = outcome.keep.tolist()
             save_index(
                 Path(self.params.save_index),
-                [t for t, k in zip(texts, keep.tolist(), strict=True) if k],
-                [key for key, k in zip(keys, keep.tolist(), strict=True) if k],
+                [t for t, k in zip(texts, kept, strict=True) if k],
+                [key for key, k in zip(outcome.keys, kept, strict=True) if k],
                 settings,
+                answers=None if answers is None else [a for a, k in zip(answers, kept, strict=True) if k],
                 previous=Path(self.params.against) if self.params.against else None,
+                stage=self.id,
             )
 
-    def _plan_mrc(self, dataset: Dataset, settings: MinHashSettings) -> None:
+    def _match_index(
+        self,
+        texts: list[str | None],
+        answers: list[Answer | None] | None,
+        settings: MinHashSettings,
+        outcome: Outcome,
+        reject_conflicts: bool,
+    ) -> None:
+        """Rows still kept that match a row of the ``against`` index are removed (or, conflicting
+        MRC questions, flagged)."""
+        assert self.params.against is not None
+        index = load_index(Path(self.params.against), settings, stage=self.id)
+        match = match_index(index, texts, settings, answers)
+        threshold = self.params.threshold
+        found = zip(match.rows.tolist(), match.ids, match.similarity.tolist(), match.conflict.tolist(), strict=True)
+        for row, old, similarity, conflict in found:
+            if not outcome.keep[row]:
+                continue
+            how = how_similar(similarity, False, threshold)
+            if not conflict:
+                outcome.remove(row, "near_duplicate", old, similarity, f"near-duplicate of indexed row {old!r}: {how}")
+                continue
+            mine = str(answers[row]) if answers is not None else "no answer"
+            reason = "label_conflict" if reject_conflicts else "answers_differ"
+            outcome.pair(row, old, reason, similarity, f"{show_value(texts[row])} ({mine}) vs indexed row {old!r}")
+            if reject_conflicts:
+                detail = f"duplicates indexed row {old!r} ({how}) but has {mine} where it has another"
+                outcome.remove(row, reason, old, similarity, detail)
+            else:
+                outcome.flag(row, old, reason)
+
+    def _plan_context(self, dataset: Dataset, settings: MinHashSettings, outcome: Outcome) -> None:
+        """``unit: context``: the kept passage of each passage cluster; questions follow it."""
         contexts = dataset.column("context").to_pylist()
-        unique: dict[str, int] = {}
-        context_index = np.fromiter((unique.setdefault(c, len(unique)) for c in contexts), np.int64, len(contexts))
-        distinct = list(unique)
-        passage = cluster_texts(distinct, settings)
-        n = len(contexts)
-        if self._unit(dataset.kind) == "question":
-            questions = self._texts(dataset, "question")
-            found = [cluster_texts(questions, settings)]
-            label = intersect_labels(passage.label[context_index], found[0].label)
-            rep = representatives(label, self._rank(dataset, questions))
-            decision = decide(label, rep, similarity_to_representative(found, rep))
-            self._finish(decision, None, dataset, questions, settings, n)
-            return
-        # unit: context -- the kept passage of each passage cluster; questions follow it
-        passage_rank = None
-        if self.params.keep == "longest":
-            passage_rank = -np.fromiter(map(len, distinct), np.int64, len(distinct))
+        distinct, context_index = _distinct(contexts)
+        passage = Field(np.arange(len(distinct)), distinct, cluster_texts(distinct, settings))
+        rank = None
+        if self.params.keep == "central":
+            rank = -passage.found.band_mates()
+        elif self.params.keep == "longest":
+            rank = -np.fromiter(map(len, distinct), np.int64, len(distinct))
         elif self.params.keep == "most_answers":
-            counts = np.bincount(context_index, minlength=len(distinct))
-            passage_rank = -counts
-        passage_rep = representatives(passage.label, passage_rank)
-        result = repoint_questions(dataset, context_index, distinct, passage_rep, self._keys)
-        similarity = np.full(n, np.nan)
-        moved = np.nonzero(passage_rep[context_index] != context_index)[0]
-        if len(moved):
-            similarity[moved] = passage.estimated_jaccard(context_index[moved], passage_rep[context_index[moved]])
-        cluster_of_passage = decide(passage.label, passage_rep, np.ones(len(distinct))).cluster
-        decision = Decision(result.keep, result.duplicate_of, cluster_of_passage[context_index], similarity)
+            rank = -np.bincount(context_index, minlength=len(distinct))
+        merged = find_duplicates([passage], rank=rank, clustering=self.params.clustering)
+        passage_rep = np.where(merged.keep, np.arange(len(distinct)), merged.duplicate_of)
+        result = repoint_questions(dataset, context_index, distinct, passage_rep, outcome.keys)
         self._repointed = result.columns
-        self._finish(decision, None, dataset, contexts, settings, n)
-        self._details = [
-            d if k else r for d, k, r in zip(self._details, result.keep.tolist(), result.details, strict=True)
-        ]
+        self._repointed_rows = int(result.moved.sum())
+        similarity = np.where(merged.keep, 1.0, merged.similarity)[context_index]
+        for row in np.nonzero(result.conflict)[0].tolist():
+            anchor = outcome.keys[result.anchor[row]]
+            outcome.pair(row, anchor, "answer_not_in_passage", float(similarity[row]), str(result.details[row]))
+            outcome.flag(row, anchor, "answer_not_in_passage")
+        passage_cluster = cluster_ids(np.where(merged.keep, -1, merged.duplicate_of))[context_index]
+        inside = np.nonzero(passage_cluster >= 0)[0]
+        first_row = np.full(len(distinct), -1, np.int64)
+        first_row[context_index[::-1]] = np.arange(len(contexts))[::-1]
+        self._clusters = pa.table(
+            {
+                "id": pa.array([outcome.keys[i] for i in inside.tolist()], pa.string()),
+                "cluster_id": pa.array(passage_cluster[inside], pa.int64()),
+                "representative_id": pa.array(
+                    [outcome.keys[first_row[passage_rep[context_index[i]]]] for i in inside.tolist()], pa.string()
+                ),
+                "jaccard": pa.array(similarity[inside], pa.float64()),
+            }
+        )
 
     # ----------------------------------------------------------------- streaming the split
     def process(self, batch: pa.Table, kind: str) -> Split:
-        n = batch.num_rows
-        start, end = self.next_rows(n)
-        if self._decision is None:  # schema probe on an empty batch
-            keep = [True] * n
-            extra = {name: pa.nulls(n, dtype) for name, dtype in _ADDED_REJECT.items()}
-            details: list[str | None] = [None] * n
-        else:
-            keep = self._decision.keep[start:end].tolist()
-            extra = {
-                "duplicate_of": pa.array(self._duplicate_of[start:end], pa.string()),
-                "cluster_id": pa.array(_nullable(self._decision.cluster[start:end]), pa.int64()),
-                "similarity": pa.array(self._decision.similarity[start:end], pa.float64(), from_pandas=True),
-            }
-            details = self._details[start:end]
+        start, end = self.next_rows(batch.num_rows)
         if kind == "mrc" and self._unit(kind) == "context":
             batch = _apply_repoint(batch, self._repointed, start, end)
-        return reject(batch, keep, stage=self.id, reasons="near_duplicate", details=details, extra=extra)
+        return split_by_outcome(batch, self._outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
 
     def artifacts(self) -> dict[str, pa.Table]:
-        return {"clusters": self._clusters} if self._clusters is not None else {}
+        if self._outcome is None or self._clusters is None:
+            return {}
+        return {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
+
+    def flags(self) -> dict[str, int]:
+        if self._outcome is None:
+            return {}
+        counts = self._outcome.flags()
+        if self._repointed is not None and self._repointed_rows:
+            counts["repointed"] = self._repointed_rows
+        return counts
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.against)] if self.params.against else []
 
 
-def _nullable(values: np.ndarray) -> list[int | None]:
-    return [None if v < 0 else int(v) for v in values.tolist()]
+def _distinct(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct texts in first-seen order, and each text's number among them."""
+    unique: dict[str, int] = {}
+    index = np.fromiter((unique.setdefault(t, len(unique)) for t in texts), np.int64, len(texts))
+    return list(unique), index
 
 
 def _apply_repoint(batch: pa.Table, columns: dict[str, Any] | None, start: int, end: int) -> pa.Table:

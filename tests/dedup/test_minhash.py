@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from curate.dedup.minhash import LshConfig, cluster, components, optimal_bands, signatures
-from curate.dedup.plan import intersect_labels, representatives
+from curate.dedup.plan import intersect_labels
 from curate.text.shingles import prepare, shingle_hashes
 
 BASE = "해솔시는 한반도 남동부 해안에 자리한 항구 도시로, 동쪽으로는 푸른 바다를 접하고 서쪽으로는 높은 산이 둘러싸고 있다."
@@ -56,15 +56,19 @@ def test_signatures_are_deterministic_and_seeded():
     shingles = shingle_hashes(prepare([BASE, "다른 글"]), "char", 5)
     config = LshConfig.for_threshold(0.8)
     first = signatures(shingles, config)
-    assert first.shape == (2, 117) and first.dtype == np.uint32
+    assert (config.bands, config.rows) == (9, 13)  # 117 permutations make bands, all 128 are computed
+    assert first.shape == (2, 128) and first.dtype == np.uint32
     assert np.array_equal(first, signatures(shingles, config))
     assert not np.array_equal(first, signatures(shingles, LshConfig(9, 13, 0.8, seed=7)))
 
 
-def test_representatives_follow_rank_then_order():
-    label = np.array([0, 0, 0, 3, 3])
-    assert representatives(label, None).tolist() == [0, 0, 0, 3, 3]
-    assert representatives(label, np.array([5, 1, 1, 0, 0])).tolist() == [1, 1, 1, 3, 3]
+@pytest.mark.parametrize("num_perm", [64, 100, 128])
+def test_signatures_have_the_permutations_asked_for(num_perm):
+    config = LshConfig.for_threshold(0.8, num_perm, verified=True)
+    assert config.num_perm == num_perm and config.bands * config.rows <= num_perm
+    shingles = shingle_hashes(prepare([BASE, BASE + "!", "다른 글"]), "char", 5)
+    assert signatures(shingles, config).shape == (3, num_perm)
+    assert cluster(shingles, config).label.tolist() == [0, 0, 2]
 
 
 def test_intersect_labels_needs_agreement_in_every_field():

@@ -127,6 +127,47 @@ def test_exact_dedup_on_a_kind_without_ids_points_to_row_numbers():
     assert rejected.column("duplicate_of").to_pylist() == ["#0"]
 
 
+def test_exact_dedup_rejects_a_repeat_with_another_label_as_a_conflict_flagged_on_the_kept_row():
+    rows = [
+        {"id": "1", "text": "재밌어요", "label": "1"},
+        {"id": "2", "text": "재밌어요", "label": "0"},
+        {"id": "3", "text": "별로", "label": "0"},
+        {"id": "4", "text": "재밌어요 ", "label": "1"},
+        {"id": "5", "text": "재밌어요", "label": "0"},
+    ]
+    kept, rejected, stats = ExactDedup().execute(dataset(rows, "classification"), batch_rows=2)
+    assert [(r["id"], r["dedup_conflicts"]) for r in kept.to_pylist()] == [("1", ["2", "5"]), ("3", None)]
+    assert [(r["id"], r["reject_reason"], r["duplicate_of"]) for r in rejected.to_pylist()] == [
+        ("2", "label_conflict", "1"),
+        ("4", "exact_duplicate", "1"),
+        ("5", "label_conflict", "1"),
+    ]
+    assert rejected.column("reject_detail").to_pylist()[0] == "same text+text_pair as 1, but label '0' where it has label '1'"
+    assert stats.reasons == {"exact_duplicate": 1, "label_conflict": 2} and stats.flags == {"label_conflict": 1}
+
+
+def test_exact_dedup_keeps_a_repeated_question_with_other_answers_and_flags_both():
+    base = mrc_rows()[0]
+    other = dict(base, id="q1b", answers=[answer(CONTEXT, "대한민국")])
+    same = dict(base, id="q1c")
+    stage = ExactDedup()
+    result = stage(dataset([base, other, same]))
+    assert [(r["id"], r["dedup_conflicts"]) for r in result.kept.to_arrow().to_pylist()] == [
+        ("q1", ["q1b"]),
+        ("q1b", ["q1"]),
+    ]
+    assert result.rejected.to_arrow().column("id").to_pylist() == ["q1c"]
+    (pair,) = stage.artifacts()["conflicts"].to_pylist()
+    assert pair["reason"] == "answers_differ" and "(answer '대한민국')" in pair["detail"]
+
+
+def test_exact_dedup_of_qrels_sees_a_judgement_repeated_with_another_score():
+    rows = [{"query_id": "q", "doc_id": "d", "score": 1}, {"query_id": "q", "doc_id": "d", "score": 1}]
+    rows.append({"query_id": "q", "doc_id": "d", "score": 2})
+    rejected = ExactDedup()(dataset(rows, "qrels")).rejected.to_arrow()
+    assert rejected.column("reject_reason").to_pylist() == ["exact_duplicate", "label_conflict"]
+
+
 # ----------------------------------------------------------------- length_filter
 
 
