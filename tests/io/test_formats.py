@@ -78,11 +78,12 @@ def test_detect_format_of_folders(tmp_path: Path) -> None:
 def test_detect_format_failures(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InputError, match="cannot tell the format") as info:
+    with pytest.raises(InputError, match="cannot tell the format of a folder") as info:
         detect_format(empty)
-    assert "squad, jsonl, json, csv, tsv, parquet, beir, hf" in str(info.value)
-    with pytest.raises(InputError, match="cannot tell the format"):
+    assert "BEIR (corpus.jsonl, qrels/), Parquet (*.parquet) or datasets" in str(info.value)
+    with pytest.raises(InputError, match="cannot tell the format") as info:
         detect_format(put(tmp_path / "data.xml", "<x/>"))
+    assert "squad, jsonl, json, csv, tsv, parquet, beir, hf" in str(info.value)
     with pytest.raises(InputError, match="file not found"):
         detect_format(tmp_path / "missing.xml")
     with pytest.raises(InputError, match="file not found") as info:
@@ -221,9 +222,10 @@ def test_skip_mode_quarantines_rows_of_the_wrong_type(tmp_path: Path) -> None:
     assert column(dataset, "doc_id") == ["d1", "d3"]
     assert column(dataset, "score") == [1, 0]
     (bad,) = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
-    assert bad["location"] == "row 2"
-    assert "field 'score'" in bad["reason"]
-    assert json.loads(bad["raw"])["doc_id"] == "d2"
+    assert bad["location"] == "line 2"
+    assert "field 'score'" in bad["reason"] and "'high'" in bad["reason"]
+    assert "line" not in bad["reason"] and "row" not in bad["reason"]  # the location names it, once
+    assert json.loads(bad["raw"]) == rows[1]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".tsv", ".csv"])
@@ -343,7 +345,7 @@ def test_empty_cell_in_a_required_int_field_is_a_missing_value(tmp_path: Path) -
         read(path)
     message = str(info.value)
     assert "missing value" in message
-    assert f"{path}, row 2, field 'score'" in message
+    assert f"{path}, line 3, row 2, field 'score'" in message
 
 
 def test_tsv_with_quote_option_reads_quoted_tabs(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.dataset import Dataset
-from curate.errors import CurateError, InputError
+from curate.errors import CurateError, InputError, SchemaError
 from curate.io import detect_format, read, write
 
 
@@ -376,11 +376,11 @@ def test_skip_mode_quarantines_the_bad_question_and_keeps_the_rest(tmp_path: Pat
 
 def test_article_or_paragraph_that_is_not_an_object_names_its_path(tmp_path: Path) -> None:
     doc = {"version": "1.1", "data": [V11["data"][0], ["not", "an", "article"]]}
-    with pytest.raises(InputError, match="expected a JSON object") as info:
+    with pytest.raises(CurateError, match="article is not a JSON object") as info:
         read(save(tmp_path / "a.json", doc))
     assert "field 'data[1]'" in str(info.value)
     doc = {"version": "1.1", "data": [{"title": "t", "paragraphs": ["just text"]}]}
-    with pytest.raises(InputError, match="expected a JSON object") as info:
+    with pytest.raises(CurateError, match="paragraph is not a JSON object") as info:
         read(save(tmp_path / "p.json", doc))
     assert "field 'data[0].paragraphs[0]'" in str(info.value)
 
@@ -431,44 +431,93 @@ def test_gzipped_squad_file_is_read(tmp_path: Path) -> None:
     assert read(path).to_arrow().column("id").to_pylist() == ["z"]
 
 
-EMPTY_PARTS_DOC = {
-    "version": "1.1",
-    "data": [
-        {
-            "title": "A",
-            "paragraphs": [
-                {"context": "빈 문단", "qas": []},
-                {"context": C3, "qas": [{"id": "a1", "question": "?", "answers": [span(C3, "부산")]}]},
-                {"context": "끝 문단", "qas": []},
-            ],
-        },
-        {"title": "B", "paragraphs": []},
-        {"title": "C", "note": "no paragraphs key"},
-        {
-            "title": "D",
-            "paragraphs": [{"context": C1, "qas": [{"id": "d1", "question": "?", "answers": [span(C1, "서울")]}]}],
-        },
+NOTICE = "문의: help@example.com, 010-1234-5678. 서울 센터는 평일에 연다."
+
+
+def with_paragraph(paragraph: dict[str, Any]) -> dict[str, Any]:
+    """A SQuAD file with one good paragraph and ``paragraph`` after it."""
+    good = {"context": C3, "qas": [{"id": "a1", "question": "?", "answers": [span(C3, "부산")]}]}
+    return {"version": "1.1", "data": [{"title": "A", "paragraphs": [good, paragraph]}]}
+
+
+@pytest.mark.parametrize(
+    ("part", "message", "field"),
+    [
+        ({"context": NOTICE, "qas": []}, "paragraph has no questions: it makes no row", "paragraphs[1].qas"),
+        (
+            {"context": NOTICE, "qa": [{"id": "q", "question": "?", "answers": []}]},
+            "paragraph has no 'qas'; unknown key 'qa'",
+            "paragraphs[1].qas",
+        ),
+        ({"context": NOTICE, "qas": None}, "'qas' must be a list", "paragraphs[1].qas"),
+        (
+            {"context": NOTICE, "qas": [{"id": "x", "question": "?", "answers": []}], "questions": [{"question": "?"}]},
+            "unknown key 'questions' holds SQuAD content",
+            "paragraphs[1].questions",
+        ),
     ],
-}
+)
+def test_paragraph_without_questions_is_an_error_naming_its_place(
+    tmp_path: Path, part: dict[str, Any], message: str, field: str
+) -> None:
+    with pytest.raises(SchemaError) as info:
+        read(save(tmp_path / "in.json", with_paragraph(part)))
+    assert info.value.what == message
+    assert info.value.where.field == f"data[0].{field}"
+    assert str(tmp_path / "in.json") in str(info.value)
 
 
-def test_articles_and_paragraphs_without_questions_come_back_in_place(tmp_path: Path) -> None:
-    _first, _second, back = round_trip(tmp_path, EMPTY_PARTS_DOC)
-    assert back == EMPTY_PARTS_DOC
+def test_questions_placed_in_an_article_are_an_error_naming_the_key(tmp_path: Path) -> None:
+    doc = {"version": "1.1", "data": [{"title": "A", "qas": [{"id": "q", "question": "?", "answers": []}]}]}
+    with pytest.raises(SchemaError, match="article has no 'paragraphs'; unknown key 'qas'"):
+        read(save(tmp_path / "in.json", doc))
+    doc["data"][0]["paragraphs"] = V11["data"][1]["paragraphs"]
+    with pytest.raises(SchemaError, match="unknown key 'qas' holds SQuAD content") as info:
+        read(save(tmp_path / "in.json", doc))
+    assert info.value.where.field == "data[0].qas"
+    with pytest.raises(SchemaError, match="article has no paragraphs: it makes no row"):
+        read(save(tmp_path / "in.json", {"version": "1.1", "data": [{"title": "A", "paragraphs": []}]}))
 
 
-def test_empty_parts_survive_a_pipeline_run(tmp_path: Path) -> None:
+def test_skipping_sets_question_less_parts_aside_with_their_reason(tmp_path: Path) -> None:
+    doc = with_paragraph({"context": NOTICE, "qas": []})
+    doc["data"].append({"title": "B", "paragraphs": []})
+    quarantine = tmp_path / "q.jsonl"
+    dataset = read(save(tmp_path / "in.json", doc), on_error="skip", quarantine=quarantine)
+    assert column_of(dataset, "id") == ["a1"]
+    assert dataset.metadata["quarantined_rows"] == "2"
+    entries = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
+    assert [e["location"] for e in entries] == ["data[0].paragraphs[1].qas", "data[1].paragraphs"]
+    assert entries[0]["reason"].startswith("paragraph has no questions: it makes no row")
+    assert json.loads(entries[0]["raw"]) == {"context": NOTICE, "qas": []}
+    back = json.loads(write(dataset, tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert "help@example.com" not in json.dumps(back, ensure_ascii=False)
+    assert back == {"version": "1.1", "data": [{"title": "A", "paragraphs": [doc["data"][0]["paragraphs"][0]]}]}
+
+
+def test_a_pipeline_never_exports_a_question_less_paragraph_untouched(tmp_path: Path) -> None:
     from curate.pipeline import run_pipeline
 
-    source = save(tmp_path / "in.json", EMPTY_PARTS_DOC)
+    source = save(tmp_path / "in.json", with_paragraph({"context": NOTICE, "qas": []}))
     config = {
         "name": "e",
         "input": {"path": str(source)},
         "output": {"dir": str(tmp_path / "run"), "export": [{"path": "out.json", "format": "squad"}]},
-        "stages": [{"use": "exact_dedup"}],
+        "stages": [{"use": "pii"}],
     }
-    run_pipeline(config)
-    assert json.loads((tmp_path / "run" / "out.json").read_text(encoding="utf-8")) == EMPTY_PARTS_DOC
+    with pytest.raises(SchemaError, match="paragraph has no questions"):
+        run_pipeline(config)
+    config["input"]["on_error"] = "skip"
+    result = run_pipeline(config)
+    exported = (tmp_path / "run" / "out.json").read_text(encoding="utf-8")
+    assert "help@example.com" not in exported and "010-1234-5678" not in exported
+    assert result.quarantined == 1
+    (entry,) = (tmp_path / "run" / "input" / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(entry)["location"] == "data[0].paragraphs[1].qas"
+
+
+def column_of(dataset: Dataset, name: str) -> list[Any]:
+    return dataset.to_arrow().column(name).to_pylist()
 
 
 def test_integer_question_ids_come_back_as_integers(tmp_path: Path) -> None:
