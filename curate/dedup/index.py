@@ -78,11 +78,26 @@ def save_index(
 
 
 def load_index(folder: Path, settings: MinHashSettings, *, stage: str | None = None) -> Index:
-    """Read an index; its settings must match ``settings`` (else the signatures are not comparable)."""
+    """Read an index; its settings must match ``settings`` (else the signatures are not comparable).
+
+    Raises:
+        InputError: the folder is not a readable index (no or malformed ``index.json``, missing or
+            corrupt ``signatures.parquet``).
+        ConfigError: the index was built with other settings.
+    """
     meta_file = folder / "index.json"
-    if not meta_file.exists():
+    if not meta_file.is_file():
         raise InputError("not a dedup index (no index.json)", where=Where(file=str(folder), stage=stage))
-    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        meta = None
+    if not isinstance(meta, dict) or not isinstance(meta.get("settings"), dict):
+        raise InputError(
+            "corrupt dedup index: index.json is not an index record",
+            where=Where(file=str(meta_file), stage=stage),
+            hint="build the index again (--save-index)",
+        )
     config = settings.lsh()
     wanted = _settings_record(settings, config)
     for key in _COMPARED:
@@ -93,9 +108,26 @@ def load_index(folder: Path, settings: MinHashSettings, *, stage: str | None = N
                 value=wanted[key],
                 hint=f"the index has {key}={meta['settings'].get(key)!r}; use the same settings",
             )
-    table = pq.read_table(folder / "signatures.parquet")
-    flat = np.asarray(table.column("signature").combine_chunks().flatten(), np.uint32)
-    return Index(table.column("id").to_pylist(), flat.reshape(-1, config.num_perm), config)
+    signatures_file = folder / "signatures.parquet"
+    try:
+        table = pq.read_table(signatures_file)
+        flat = np.asarray(table.column("signature").combine_chunks().flatten(), np.uint32)
+        ids = table.column("id").to_pylist()
+        signature = flat.reshape(-1, config.num_perm)
+    except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+        raise InputError(
+            "corrupt dedup index: cannot read its signatures",
+            where=Where(file=str(signatures_file), stage=stage),
+            value=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            hint="build the index again (--save-index)",
+        ) from None
+    if len(ids) != len(signature):
+        raise InputError(
+            "corrupt dedup index: ids and signatures differ in number",
+            where=Where(file=str(signatures_file), stage=stage),
+            hint="build the index again (--save-index)",
+        )
+    return Index(ids, signature, config)
 
 
 def match_index(index: Index, texts: list[str | None], settings: MinHashSettings) -> IndexMatch:

@@ -7,7 +7,7 @@ import pytest
 
 from curate import io
 from curate.dataset import Dataset
-from curate.errors import ConfigError
+from curate.errors import ConfigError, InputError
 from curate.stages import MinHashDedup
 from curate.validate import find_problems
 from tests.conftest import REPO, answer
@@ -159,6 +159,23 @@ def test_incremental_index_dedups_new_data_without_the_old(tmp_path):
     assert json.loads((tmp_path / "index2" / "index.json").read_text())["rows"] == 3
     with pytest.raises(ConfigError, match="another 'ngram'"):
         MinHashDedup(against=str(index), ngram=3)(new)
+
+
+@pytest.mark.parametrize(
+    ("part", "content", "message"),
+    [
+        ("index.json", "{not json", "index.json is not an index record"),
+        ("index.json", "{}", "index.json is not an index record"),
+        ("signatures.parquet", "PAR1 garbage", "cannot read its signatures"),
+    ],
+)
+def test_a_corrupt_index_is_an_input_error_naming_the_file(tmp_path, part, content, message):
+    index = tmp_path / "index"
+    MinHashDedup(save_index=str(index))(docs([PASSAGE, OTHER]))
+    (index / part).write_text(content)
+    with pytest.raises(InputError, match=message) as info:
+        MinHashDedup(against=str(index))(docs([EDITED]))
+    assert info.value.where.file == str(index / part)
 
 
 def curate(*args):
