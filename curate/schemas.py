@@ -290,6 +290,14 @@ def conform_rows(
         SchemaError: a problem of the whole table (a missing required column, a repeated column name).
     """
     schema = get_schema(kind)
+    unreadable = next((n for n in table.column_names if "\x00" in n), None)
+    if unreadable is not None:
+        raise SchemaError(
+            "column name holds a NUL character",
+            where=Where(file=file, field=repr(unreadable)[1:-1]),
+            value=unreadable,
+            hint="Parquet readers cut such a name short: rename the column",
+        )
     repeated = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
     if repeated:
         raise SchemaError(

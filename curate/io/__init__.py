@@ -19,12 +19,11 @@ import pyarrow as pa
 from curate.dataset import Dataset, read_metadata, with_metadata
 from curate.errors import ConfigError, CurateError, InputError, SchemaError, Where
 from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
-from curate.io.files import atomic_file, atomic_folder, check_name, input_file, peek_text
+from curate.io.files import atomic_file, atomic_folder, check_name, input_file, input_folder, peek_text
 from curate.io.hf import is_hf_folder, read_hf
-from curate.io.quarantine import BadRow, raw_json, write_quarantine
+from curate.io.quarantine import BadRow, Rows, conform_or_set_aside, write_quarantine
 from curate.io.squad import read_squad, write_squad
 from curate.io.tabular import (
-    Rows,
     read_delimited,
     read_json_records,
     read_jsonl,
@@ -34,7 +33,7 @@ from curate.io.tabular import (
     write_parquet,
 )
 from curate.io.training import TRAINING_FORMATS, write_training
-from curate.schemas import conform_rows, kinds
+from curate.schemas import get_schema, kinds
 
 FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
 WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir", *TRAINING_FORMATS)
@@ -148,24 +147,6 @@ def _apply_rename(table: pa.Table, rename: Mapping[str, str] | None, file: str) 
     return table.rename_columns(names)
 
 
-def _set_aside(table: pa.Table, rows: Rows, kind: str, file: str, skip: bool) -> tuple[pa.Table, list[BadRow]]:
-    """Conform ``table`` to ``kind``; with ``skip``, rows that cannot take it join the bad rows,
-    each named once by its source line (or row) with the reason."""
-    conformed, bad_values = conform_rows(table, kind, file=file, lines=rows.lines)
-    if not bad_values:
-        return conformed, rows.bad
-    if not skip:
-        raise bad_values[0].error
-    set_aside = []
-    for bad in bad_values:
-        where = bad.error.where
-        location = f"line {where.line}" if where.line is not None else f"row {where.row}"
-        reason = SchemaError(bad.error.what, where=Where(field=where.field), value=bad.error.value, hint=bad.error.hint)
-        raw = rows.raws[bad.row] if rows.raws else raw_json(table.slice(bad.row, 1).to_pylist()[0])
-        set_aside.append(BadRow(file=file, location=location, reason=reason.message, raw=raw))
-    return conformed, rows.bad + set_aside
-
-
 def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any) -> Rows:
     if fmt in ("beir", "hf") or (fmt == "parquet" and path.is_dir()):
         if not path.is_dir():
@@ -252,6 +233,14 @@ def read(
     rows = _read_table(path, fmt, kind, skip=skip, split=split, quote=quote)
     file = str(path)
     table = _apply_rename(rows.table, rename, file)
+    if table.num_columns == 0 and table.num_rows == 0:  # an empty file, or every row set aside
+        if kind is None:
+            raise InputError(
+                "file has no rows, so its kind cannot be told",
+                where=Where(file=file),
+                hint=f"pass --kind ({', '.join(kinds())}) to read it as an empty dataset",
+            )
+        table = get_schema(kind).empty_table()
     try:
         metadata = read_metadata(table.schema)
     except CurateError as exc:
@@ -265,7 +254,8 @@ def read(
             value=table.column_names,
             hint=f"pass --kind ({', '.join(kinds())}) and map columns with --rename SOURCE=TARGET",
         )
-    table, bad = _set_aside(table, rows, kind, file, skip)
+    conformed = conform_or_set_aside(Rows(table, rows.bad, rows.lines, rows.raws), kind, file, skip=skip)
+    table, bad = conformed.table, conformed.bad
     if quarantine is not None and skip:
         write_quarantine(bad, Path(quarantine))
     metadata = {**metadata, "kind": kind, "quarantined_rows": str(len(bad))} if skip else {**metadata, "kind": kind}
@@ -286,7 +276,7 @@ def is_bundle(path: str | Path, fmt: str) -> bool:
 
 def read_bundle(path: str | Path, *, format: str | None = None) -> dict[str, Dataset]:
     """Read every part of a retrieval folder (BEIR, or Parquet ``corpus/queries/qrels.parquet``)."""
-    path = Path(path)
+    path = input_folder(Path(path))
     fmt = format or detect_format(path)
     found = {part: read(path, format=fmt, kind=part) for part in PARTS if _has_part(path, fmt, part)}
     if not found:
@@ -335,21 +325,33 @@ def write(
         return write_bundle({dataset.kind: dataset}, path, format="beir")
     table = dataset.to_arrow()
     if fmt == "squad" and dataset.kind != "mrc":
-        raise ConfigError("only kind 'mrc' can be written as SQuAD", value=dataset.kind, hint="use jsonl or parquet")
+        raise ConfigError(
+            "only kind 'mrc' can be written as SQuAD",
+            where=Where(file=str(path)),
+            value=dataset.kind,
+            hint="use jsonl or parquet",
+        )
     with atomic_file(path) as tmp:
-        if fmt in TRAINING_FORMATS:
-            write_training(table, dataset.kind, tmp, fmt, name=path)
-        elif fmt == "squad":
-            write_squad(table, tmp, metadata=dataset.metadata, name=path)
-        elif fmt == "jsonl":
-            write_jsonl(table, tmp, name=path)
-        elif fmt in ("csv", "tsv"):
-            default = '"' if fmt == "csv" else None
-            delimiter = "," if fmt == "csv" else "\t"
-            write_delimited(table, tmp, delimiter=delimiter, quote=default if quote == "default" else quote, name=path)
-        else:
-            write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
+        try:
+            _write_file(dataset, table, fmt, tmp, path, quote)
+        except CurateError as exc:
+            raise exc.at(file=str(path)) from None
     return path
+
+
+def _write_file(dataset: Dataset, table: pa.Table, fmt: str, tmp: Path, path: Path, quote: Any) -> None:
+    if fmt in TRAINING_FORMATS:
+        write_training(table, dataset.kind, tmp, fmt, name=path)
+    elif fmt == "squad":
+        write_squad(table, tmp, metadata=dataset.metadata, name=path)
+    elif fmt == "jsonl":
+        write_jsonl(table, tmp, name=path)
+    elif fmt in ("csv", "tsv"):
+        default = '"' if fmt == "csv" else None
+        delimiter = "," if fmt == "csv" else "\t"
+        write_delimited(table, tmp, delimiter=delimiter, quote=default if quote == "default" else quote, name=path)
+    else:
+        write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
 
 
 def write_table(table: pa.Table, path: str | Path) -> Path:

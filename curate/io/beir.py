@@ -8,10 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.errors import InputError, Where
 from curate.io.files import input_folder
-from curate.io.tabular import Rows, read_delimited, read_jsonl, write_delimited, write_jsonl
+from curate.io.quarantine import Rows, conform_or_set_aside
+from curate.io.tabular import read_delimited, read_jsonl, write_delimited, write_jsonl
 
 PARTS = ("corpus", "queries", "qrels")
 
@@ -41,8 +43,12 @@ def read_beir_part(folder: Path, part: str, *, skip_bad_rows: bool = False) -> R
         tables, bad = [], []
         for file in files:
             rows = read_delimited(file, delimiter="\t", quote=None, skip_bad_rows=skip_bad_rows)
-            table = _rename(rows.table, {"query-id": "query_id", "corpus-id": "doc_id"})
-            tables.append(table.append_column("split", pa.array([file.stem] * table.num_rows, pa.string())))
+            rows.table = _rename(rows.table, {"query-id": "query_id", "corpus-id": "doc_id"})
+            # conformed file by file, so a bad value is named by its qrels file and line
+            rows = conform_or_set_aside(rows, "qrels", str(file), skip=skip_bad_rows)
+            index = rows.table.column_names.index("split")
+            split = pc.fill_null(rows.table.column(index), file.stem)
+            tables.append(rows.table.set_column(index, "split", split))
             bad += rows.bad
         try:
             return Rows(pa.concat_tables(tables, promote_options="permissive"), bad)

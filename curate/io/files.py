@@ -15,7 +15,7 @@ import io
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,9 +134,22 @@ def atomic_file(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         tmp.replace(path)
+    except OSError as exc:
+        _remove(tmp)
+        raise InputError(
+            "cannot write the file",
+            where=Where(file=str(path)),
+            value=os.strerror(exc.errno) if exc.errno else str(exc).replace(str(tmp), str(path)),
+            hint="check that the folder exists and can be written",
+        ) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
+
+
+def _remove(path: Path) -> None:
+    with suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def atomic_folder(path: Path, fill: Callable[[Path], None]) -> None:
@@ -185,7 +198,8 @@ def json_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, s
                 return where, "text holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot store"
         elif isinstance(item, dict | list):
             if depth >= max_depth:
-                return where, f"value is nested more than {max_depth} levels deep"
+                short = where if len(where) <= 60 else where[:57] + "..."
+                return short, f"value is nested more than {max_depth} levels deep"
             if isinstance(item, dict):
                 children = []
                 for key, child in item.items():

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from curate.errors import InputError, Where
 from curate.io.files import input_file, input_folder
-from curate.io.tabular import Rows
+from curate.io.quarantine import Rows
 
 
 def is_hf_folder(path: Path) -> bool:

@@ -252,8 +252,6 @@ def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | N
     found = json_problem({k: v for k, v in doc.items() if k != "data"})
     if found is not None:
         raise InputError(found[1], where=Where(file=file, field=found[0]), hint="fix the text in the file")
-    if not doc["data"]:
-        raise InputError("SQuAD file has no articles: 'data' is empty", where=Where(file=file), hint=_LAYOUT)
     made = set(get_schema("mrc").names) | set(EXTRA_COLUMNS)
     first_id: tuple[type, str] | None = None  # type of the first id, and where it is
 
@@ -261,7 +259,7 @@ def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | N
         field = f"{locator}.{exc.where.field}" if exc.where.field else locator
         if not skip:
             raise SchemaError(exc.what, where=Where(file=file, field=field), value=exc.value, hint=exc.hint)
-        reason = SchemaError(exc.what, where=Where(field=field), value=exc.value, hint=exc.hint).message
+        reason = SchemaError(exc.what, value=exc.value, hint=exc.hint).message  # the location names the field
         return BadRow(file=file, location=field, reason=reason, raw=raw_json(raw))
 
     for ai, article in enumerate(doc["data"]):
@@ -328,9 +326,21 @@ def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table(arrays)
 
 
+def _plain(dtype: pa.DataType) -> bool:
+    """Text, numbers, booleans and lists of them: types a column gives back as the same JSON."""
+    if pa.types.is_list(dtype):
+        return _plain(dtype.value_type)
+    return (
+        pa.types.is_string(dtype)
+        or pa.types.is_integer(dtype)
+        or pa.types.is_floating(dtype)
+        or pa.types.is_boolean(dtype)
+    )
+
+
 def _extra_column(rows: list[dict[str, Any]], name: str) -> pa.Array | None:
     """An extra question key as an Arrow column, or None when a column would not give back exactly
-    the same JSON (an explicit null, mixed types, objects with different keys, huge integers)."""
+    the same JSON (an explicit null, mixed types, objects, huge integers): JSON text then."""
     if any(name in r and r[name] is None for r in rows):
         return None
     values = [r.get(name) for r in rows]
@@ -338,7 +348,7 @@ def _extra_column(rows: list[dict[str, Any]], name: str) -> pa.Array | None:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return None
-    if pa.types.is_null(array.type) or json.dumps(array.to_pylist()) != json.dumps(values):
+    if not _plain(array.type) or json.dumps(array.to_pylist()) != json.dumps(values):
         return None
     return array
 
@@ -353,7 +363,7 @@ def _json_cell(row: dict[str, Any], name: str, index: int) -> Any:
         return json.loads(text)
     except (json.JSONDecodeError, TypeError, RecursionError):
         raise InputError(
-            "column holds text that is not JSON",
+            "cannot write SQuAD: a column curate's reader fills holds text that is not JSON",
             where=Where(row=index + 1, field=name),
             value=text,
             hint="curate's SQuAD reader writes this column; drop it or restore it",
@@ -366,7 +376,9 @@ def _json_object(row: dict[str, Any], name: str, index: int) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise InputError(
-            "column does not hold a JSON object", where=Where(row=index + 1, field=name), value=row.get(name)
+            "cannot write SQuAD: a column curate's reader fills does not hold a JSON object",
+            where=Where(row=index + 1, field=name),
+            value=row.get(name),
         )
     return value
 
@@ -424,7 +436,9 @@ def _answer_extras(row: dict[str, Any], index: int) -> dict[str, Any]:
         return {"answers": [json.loads(e) if isinstance(e, str) else e for e in extras]}
     if extras is not None and not isinstance(extras, dict):
         raise InputError(
-            "column does not hold JSON answer extras", where=Where(row=index + 1, field=ANSWERS_EXTRA), value=extras
+            "cannot write SQuAD: a column curate's reader fills does not hold answer extras",
+            where=Where(row=index + 1, field=ANSWERS_EXTRA),
+            value=extras,
         )
     return extras or {}
 

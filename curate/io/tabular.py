@@ -1,8 +1,8 @@
 """Row-per-record formats: JSON Lines (``.gz`` too), a JSON array of records, CSV/TSV, Parquet.
 
-Readers return a :class:`Rows`: an Arrow table, the rows they could not parse (only when asked to
-skip them; otherwise the first bad row raises an error naming file, line and value) and, where the
-format has lines, the source line of every row. Writers take any table; nested values (lists,
+Readers return :class:`~curate.io.quarantine.Rows`: an Arrow table, the rows they could not parse
+(only when asked to skip them; otherwise the first bad row raises an error naming file, line and
+value) and, where the format has lines, the source line of every row. Writers take any table; nested values (lists,
 structs) become JSON text in CSV/TSV cells.
 
 Values keep their JSON type, with one conversion: a field holding integers and text in different
@@ -19,14 +19,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from bisect import bisect_left
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
@@ -40,21 +41,9 @@ from curate.io.files import (
     open_text,
     unreadable,
 )
-from curate.io.quarantine import BadRow
+from curate.io.quarantine import BadRow, Rows
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long passage is one CSV cell
-
-
-@dataclass
-class Rows:
-    """What a reader returns: ``table``; ``bad`` rows set aside (when skipping); ``lines``, the
-    1-based source line of each table row where the format has lines (else ``None``); ``raws``,
-    the source text of each row (kept only when skipping, for the quarantine file)."""
-
-    table: pa.Table
-    bad: list[BadRow] = field(default_factory=list)
-    lines: list[int] | None = None
-    raws: list[str] | None = None
 
 
 _SKIP_HINT = "fix the line, or skip bad rows (--skip-bad-rows / on_error: skip) to quarantine them"
@@ -198,24 +187,41 @@ def _depth(dtype: pa.DataType) -> int:
     return 1 + max((_depth(dtype.field(i).type) for i in range(dtype.num_fields)), default=0)
 
 
+# A line that does not start with "{" (a top-level null crashes Arrow's reader: apache/arrow#47409).
+_NOT_AN_OBJECT = re.compile(rb"\n(?![{\n]|\Z)")
+
+
 def _read_jsonl_arrow(path: Path) -> pa.Table:
-    """Arrow's fast JSON Lines reader; text it took for a timestamp is read again as text."""
-    options = pajson.ReadOptions(block_size=16 << 20)
-    table = pajson.read_json(pa.input_stream(str(path), compression="detect"), read_options=options)
+    """Arrow's fast JSON Lines reader, for files whose every line is one object; text it took for a
+    timestamp is read again as text. Anything unusual raises ArrowInvalid: the line-by-line reader
+    then reads the file and names the bad line."""
+    data = pa.input_stream(str(path), compression="detect").read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.startswith(b"{") or _NOT_AN_OBJECT.search(data):
+        raise pa.ArrowInvalid("a line that is not one JSON object")
+    # one thread: with several, the order of the columns depends on which block is parsed first
+    options = pajson.ReadOptions(block_size=16 << 20, use_threads=False)
+    table = pajson.read_json(pa.BufferReader(data), read_options=options)
     if any(_depth(f.type) > MAX_JSON_DEPTH for f in table.schema):
-        raise pa.ArrowInvalid("nested too deeply")  # the line-by-line reader names the line
+        raise pa.ArrowInvalid("nested too deeply")
     if any(_has_timestamp(f.type) for f in table.schema):
         # a nested timestamp cannot be read as text: ArrowInvalid, the line-by-line reader takes over
         as_text = pa.schema([pa.field(f.name, pa.string()) if _has_timestamp(f.type) else f for f in table.schema])
         parse = pajson.ParseOptions(explicit_schema=as_text)
-        stream = pa.input_stream(str(path), compression="detect")
-        table = pajson.read_json(stream, read_options=options, parse_options=parse)
-    table.validate(full=True)  # the reader lets invalid UTF-8 through; the line reader names it
+        table = pajson.read_json(pa.BufferReader(data), read_options=options, parse_options=parse)
+    table.validate(full=True)  # invalid UTF-8, or lists Arrow built wrong (apache/arrow#51305)
+    if table.num_rows != data.count(b"\n{") + 1:
+        raise pa.ArrowInvalid("rows and lines differ")
     return table
 
 
-def _empty(path: Path) -> InputError:
-    return InputError("file is empty: no rows", where=Where(file=str(path)), hint="check the path and the export")
+def _has_empty_row(table: pa.Table) -> bool:
+    """A row with no value at all: a ``null`` or ``{}`` line, which the line reader names."""
+    empty = pc.is_null(table.column(0))
+    for column in table.columns[1:]:
+        empty = pc.and_(empty, pc.is_null(column))
+    return bool(pc.any(empty).as_py())
 
 
 def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> Rows:
@@ -224,10 +230,10 @@ def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> Rows:
     if not skip_bad_rows:
         try:
             table = _read_jsonl_arrow(path)
-        except (pa.ArrowException, OSError, RecursionError):
-            pass  # the line-by-line reader below names the bad line
+        except (pa.ArrowException, OSError, RecursionError, ValueError):
+            pass  # the line-by-line reader below names the bad line (ValueError: a key not UTF-8)
         else:
-            if table.num_columns:
+            if table.num_columns and not _has_empty_row(table):
                 return Rows(table)
     records: list[dict[str, Any]] = []
     lines: list[int] = []
@@ -255,8 +261,6 @@ def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> Rows:
         raise not_utf8(path, exc) from None
     except (OSError, EOFError) as exc:
         raise unreadable(path, exc) from None
-    if not records and not bad:
-        raise _empty(path)
     table, kept_lines, misfits = _records_to_table(records, lines, file, raws if skip_bad_rows else None)
     bad.update(misfits)
     kept_raws = [raws[i] for i, line in enumerate(lines) if line not in misfits] if skip_bad_rows else None
@@ -283,8 +287,6 @@ def read_json_records(path: Path) -> Rows:
         raise InputError(
             "expected a JSON array of objects", where=Where(file=file), hint="SQuAD files need --from squad"
         )
-    if not records:
-        raise _empty(path)
     for index, record in enumerate(records):
         found = json_problem(record)
         if found is not None:
@@ -395,9 +397,9 @@ def read_parquet(paths: list[Path]) -> Rows:
     schemas = [_parquet_schema(p) for p in paths]
     names = schemas[0].names
     for name in names:
-        if not name or names.count(name) > 1:
+        if not name or names.count(name) > 1 or "\x00" in name:
             raise InputError(
-                "Parquet column name is empty or appears twice",
+                "Parquet column name is empty, appears twice or holds a NUL character",
                 where=Where(file=str(paths[0]), field=name),
                 value=names,
                 hint="give every column its own name",
@@ -450,10 +452,16 @@ def write_delimited(
     with create_text(path, name) as handle:
         if quote is not None:
             writer = csv.writer(handle, delimiter=delimiter, quotechar=quote, lineterminator="\n")
+            # the csv module quotes a field holding "\n" (the line end) but not a lone "\r", which
+            # every reader takes for a line end too: such rows are written with every field quoted
+            quoted = csv.writer(
+                handle, delimiter=delimiter, quotechar=quote, lineterminator="\n", quoting=csv.QUOTE_ALL
+            )
             writer.writerow(table.column_names)
             for batch in table.to_batches(8192):
                 for record in batch.to_pylist():
-                    writer.writerow([_cell(v) for v in record.values()])
+                    cells = [_cell(v) for v in record.values()]
+                    (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
             return
         handle.write(delimiter.join(table.column_names) + "\n")
         for row_index, record in enumerate(table.to_pylist()):

@@ -5,6 +5,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -532,3 +533,100 @@ def test_integer_question_ids_come_back_as_integers(tmp_path: Path) -> None:
     }
     first, _, back = round_trip(tmp_path, doc)
     assert first.to_arrow().column("id").to_pylist() == ["7"] and back == doc
+
+
+def one_question(**changes: Any) -> dict[str, Any]:
+    qa = {"id": "q1", "question": "대한민국의 수도는?", "answers": [span(C1, "서울")], **changes}
+    return {"version": "1.1", "data": [{"title": "서울", "paragraphs": [{"context": C1, "qas": [qa]}]}]}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"id": None}, "id", "question id must be text or an integer"),
+        ({"id": 1.5}, "id", "question id must be text or an integer"),
+        ({"answers": [{"text": "서울", "answer_start": 10**20}]}, "answers[0].answer_start", "out of range"),
+        ({"answers": [{"text": "서울", "answer_start": 2**31}]}, "answers[0].answer_start", "out of range"),
+        ({"answers": [{"text": "서울", "answer_start": "0"}]}, "answers[0].answer_start", "must be an integer"),
+        ({"answers": [{"text": 5, "answer_start": 0}]}, "answers[0].text", "answer text must be text"),
+        ({"is_impossible": "false"}, "is_impossible", "is_impossible must be true or false"),
+        ({"is_impossible": None}, "is_impossible", "is_impossible must be true or false"),
+        ({"question": 7}, "question", "'question' must be text"),
+        ({"context": "다른 문단"}, "context", "question key 'context' is also a column curate makes"),
+        ({"passage_id": "x"}, "passage_id", "question key 'passage_id' is also a column curate makes"),
+    ],
+)
+def test_a_value_of_the_wrong_type_names_its_json_path(
+    tmp_path: Path, changes: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(SchemaError, match=message) as info:
+        read(save(tmp_path / "in.json", one_question(**changes)))
+    assert info.value.where.field == f"data[0].paragraphs[0].qas[0].{field}"
+    assert info.value.where.file == str(tmp_path / "in.json")
+
+
+def test_the_wrong_type_in_a_paragraph_or_article_names_it(tmp_path: Path) -> None:
+    doc = one_question()
+    doc["data"][0]["paragraphs"][0]["context"] = 42
+    with pytest.raises(SchemaError, match="'context' must be text") as info:
+        read(save(tmp_path / "in.json", doc))
+    assert info.value.where.field == "data[0].paragraphs[0].context"
+    doc = one_question()
+    doc["data"][0]["title"] = ["서울"]
+    with pytest.raises(SchemaError, match="'title' must be text"):
+        read(save(tmp_path / "in.json", doc))
+
+
+def test_ids_of_one_file_have_one_type(tmp_path: Path) -> None:
+    doc = one_question(id=123)
+    doc["data"][0]["paragraphs"][0]["qas"].append({"id": "x", "question": "?", "answers": []})
+    with pytest.raises(SchemaError, match="question ids mix text and integers") as info:
+        read(save(tmp_path / "in.json", doc))
+    assert info.value.where.field == "data[0].paragraphs[0].qas[1].id"
+    assert "qas[0] is an integer" in str(info.value)
+
+
+def test_skipping_sets_aside_wrong_types_and_lone_surrogates(tmp_path: Path) -> None:
+    doc = missing_question_doc()
+    qas = doc["data"][0]["paragraphs"][0]["qas"]
+    qas[1] = {"id": "bad", "question": "?", "answers": [], "is_impossible": "false"}
+    qas.append({"id": "half", "question": "\ud800", "answers": []})
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")  # ASCII escapes: the lone surrogate is "\ud800"
+    with pytest.raises(SchemaError, match="is_impossible must be true or false"):
+        read(path)
+    quarantine = tmp_path / "q.jsonl"
+    dataset = read(path, on_error="skip", quarantine=quarantine)
+    assert column_of(dataset, "id") == ["ok1", "ok2"]
+    bad = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
+    assert [b["location"] for b in bad] == [
+        "data[0].paragraphs[0].qas[1].is_impossible",
+        "data[0].paragraphs[0].qas[3].question",
+    ]
+    assert "lone surrogate" in bad[1]["reason"] and json.loads(bad[1]["raw"])["question"] == "\ud800"
+
+
+def test_extra_keys_that_a_column_would_change_come_back_exactly(tmp_path: Path) -> None:
+    doc = one_question(note=None, meta={"a": 1})
+    qas = doc["data"][0]["paragraphs"][0]["qas"]
+    qas.append({"id": "q2", "question": "?", "answers": [], "meta": {"b": [1, "x"]}, "rank": 2**70})
+    qas.append({"id": "q3", "question": "?", "answers": [], "meta": "text", "rank": 1})
+    doc["data"][0]["title"] = None
+    doc["version"] = "v2.0"
+    qas[1]["is_impossible"] = True
+    qas[1]["plausible_answers"] = [{**span(C1, "서울"), "annotator": "B"}]
+    _, second, back = round_trip(tmp_path, doc)
+    assert back == doc
+    assert "squad_question_extra" in second.to_arrow().column_names
+
+
+def test_hostile_extras_columns_are_an_error_when_written_as_squad(tmp_path: Path) -> None:
+    dataset = read(save(tmp_path / "in.json", one_question(**{"source": "x"})))
+    table = dataset.to_arrow()
+    table = table.append_column("squad_paragraph_extra", pa.array(["{oops"]))
+    broken = Dataset(kind="mrc", table=table, metadata=dataset.metadata)
+    with pytest.raises(InputError, match="holds text that is not JSON") as info:
+        write(broken, tmp_path / "out.json")
+    assert info.value.where.row == 1 and info.value.where.field == "squad_paragraph_extra"
+    assert info.value.where.file == str(tmp_path / "out.json")
+    assert not (tmp_path / "out.json").exists()
