@@ -1,15 +1,17 @@
 """The command line, run as a user runs it (a subprocess of ``python -m curate``)."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from curate import io
 from curate.dataset import Dataset
-from tests.conftest import mrc_table
+from tests.conftest import REPO, mrc_table
 
 
 def curate(*args, cwd=None):
@@ -104,6 +106,67 @@ def test_bad_option_values_are_one_line_errors(tmp_path, squad):
     assert result.returncode == 2 and "file not found" in result.stderr
 
 
+def one_error_line(result):
+    """The one stderr line of a failed command (exit 2, no traceback)."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+def test_hostile_squad_shapes_are_one_line_errors_from_the_real_process(tmp_path):
+    src = REPO / "tests" / "bad_input" / "squad" / "qas_null.json"
+    line = one_error_line(curate("convert", src, tmp_path / "out.parquet"))
+    assert f"'qas' must be a list at {src}, field 'data[0].paragraphs[0].qas': got None" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path):
+    name = os.fsencode(tmp_path) + b"/caf\xe9.jsonl"
+    with open(name, "wb") as handle:
+        handle.write(b'{"id": "1", "text": "a"}\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "curate", "convert", name, os.fsencode(tmp_path / "out.parquet")], capture_output=True
+    )
+    result.stderr = result.stderr.decode("utf-8", "backslashreplace")
+    assert "file name is not valid UTF-8" in one_error_line(result) and "caf\\udce9.jsonl" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/version").exists(), reason="needs /proc, a folder no file can be written in")
+def test_a_destination_that_cannot_be_written_names_the_real_path(tmp_path, squad):
+    line = one_error_line(curate("convert", squad, "/proc/out.parquet"))
+    assert line.startswith("error: cannot write the file at /proc/out.parquet:") and ".tmp" not in line
+    line = one_error_line(curate("validate", squad, "--report", "/proc/report.csv"))
+    assert "cannot write the file at /proc/report.csv" in line
+
+
+def test_a_failed_convert_leaves_no_quarantine_behind(tmp_path):
+    src = tmp_path / "d.jsonl"
+    src.write_text('{"id": "1", "text": "탭\\t있음"}\n{"id": 2, "text": }\n')  # a JSON escape: a tab
+    line = one_error_line(curate("convert", src, tmp_path / "out" / "d.tsv", "--kind", "document", "--skip-bad-rows"))
+    assert f"{tmp_path / 'out' / 'd.tsv'}, row 1, field 'text'" in line
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_errors_are_one_line_even_when_the_message_has_line_breaks():
+    from typer.testing import CliRunner
+
+    from curate.cli import _errors, app
+    from curate.errors import InputError
+
+    @app.command("fail-for-test", hidden=True)
+    def fail() -> None:
+        with _errors():
+            raise InputError("two\nlines", hint="a\r\nb")
+
+    try:
+        result = CliRunner().invoke(app, ["fail-for-test"])
+    finally:
+        app.registered_commands.pop()
+    assert result.exit_code == 2 and result.stderr == "error: two lines (hint: a  b)\n"
+
+
 def test_run_prints_a_summary_and_bad_config_key_is_one_line(tmp_path, squad):
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
@@ -194,7 +257,9 @@ def test_chunk_passages_on_a_retrieval_folder_and_on_an_mrc_file(tmp_path):
     chunked = curate("chunk-passages", folder, tmp_path / "chunked", "--size", "120")
     assert chunked.returncode == 0, chunked.stderr
     assert "corpus 39 ->" in chunked.stdout
-    corpus = [json.loads(line) for line in (tmp_path / "chunked" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    corpus = [
+        json.loads(line) for line in (tmp_path / "chunked" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert len(corpus) > 39 and all(len(doc["text"]) <= 120 or "#" not in doc["_id"] for doc in corpus)
     mrc = curate("chunk-passages", REPO / "sample_data" / "korquad_sample.json", tmp_path / "c.json", "--size", "150")
     assert mrc.returncode == 0 and "questions not chunked (span_invalid 23)" in mrc.stderr
@@ -205,9 +270,15 @@ def test_chunk_passages_on_a_retrieval_folder_and_on_an_mrc_file(tmp_path):
 def test_label_issues_flags_planted_wrong_labels_and_writes_the_ranked_table(tmp_path):
     from tests.conftest import REPO
 
-    planted = set(json.loads((REPO / "sample_data" / "defects.json").read_text(encoding="utf-8"))["reviews_cls.tsv"]["wrong_label"])
+    planted = set(
+        json.loads((REPO / "sample_data" / "defects.json").read_text(encoding="utf-8"))["reviews_cls.tsv"][
+            "wrong_label"
+        ]
+    )
     issues = tmp_path / "issues.jsonl"
-    done = curate("label-issues", REPO / "sample_data" / "reviews_cls.tsv", "--issues", issues, "--out", tmp_path / "all.parquet")
+    done = curate(
+        "label-issues", REPO / "sample_data" / "reviews_cls.tsv", "--issues", issues, "--out", tmp_path / "all.parquet"
+    )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in issues.read_text(encoding="utf-8").splitlines()]
     qualities = [row["label_quality"] for row in rows]
@@ -234,12 +305,16 @@ def test_label_studio_export_annotate_import_round_trip(tmp_path):
     task["annotations"] = [{"result": [result], "completed_by": 7, "updated_at": "2026-11-25T10:00:00Z"}]
     export = tmp_path / "export.json"
     export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
-    merged = curate("import", "label-studio", src, export, "--out", tmp_path / "fixed.parquet", "--report", tmp_path / "r.csv")
+    merged = curate(
+        "import", "label-studio", src, export, "--out", tmp_path / "fixed.parquet", "--report", tmp_path / "r.csv"
+    )
     assert merged.returncode == 0, merged.stderr
     assert "updated 1" in merged.stdout
     fixed = pq.read_table(tmp_path / "fixed.parquet").to_pylist()
     changed = [row for row in fixed if row["label"] != row.get("previous_label") and row.get("previous_label")]
-    assert [(row["id"], row["label"], row["previous_label"]) for row in changed] == [(task["data"]["curate_id"], new, old)]
+    assert [(row["id"], row["label"], row["previous_label"]) for row in changed] == [
+        (task["data"]["curate_id"], new, old)
+    ]
     foreign = tmp_path / "foreign.json"
     foreign.write_text('[{"data": {"text": "x"}}]', encoding="utf-8")
     refused = curate("import", "label-studio", src, foreign, "--out", tmp_path / "never.parquet")
@@ -252,9 +327,28 @@ def test_label_studio_options_checked_before_anything_runs(tmp_path):
     src = REPO / "sample_data" / "reviews_cls.tsv"
     neither = curate("import", "label-studio", src, "--out", tmp_path / "x.parquet")
     assert neither.returncode == 2 and "--pull" in neither.stderr
-    both = curate("import", "label-studio", src, tmp_path / "e.json", "--pull", "http://127.0.0.1:9", "1", "--out", tmp_path / "x.parquet")
+    both = curate(
+        "import",
+        "label-studio",
+        src,
+        tmp_path / "e.json",
+        "--pull",
+        "http://127.0.0.1:9",
+        "1",
+        "--out",
+        tmp_path / "x.parquet",
+    )
     assert both.returncode == 2 and "not both" in both.stderr
-    keep = curate("import", "label-studio", src, tmp_path / "e.json", "--save-export", tmp_path / "k.json", "--out", tmp_path / "x.parquet")
+    keep = curate(
+        "import",
+        "label-studio",
+        src,
+        tmp_path / "e.json",
+        "--save-export",
+        tmp_path / "k.json",
+        "--out",
+        tmp_path / "x.parquet",
+    )
     assert keep.returncode == 2 and "--save-export needs --pull" in keep.stderr
     lone = curate("export", "label-studio", src, tmp_path / "ls", "--project", "3")
     assert lone.returncode == 2 and "need --push" in lone.stderr and not (tmp_path / "ls").exists()
