@@ -60,7 +60,7 @@ def with_metadata(table: pa.Table, metadata: dict[str, str]) -> pa.Table:
     return table.replace_schema_metadata(merged)
 
 
-def _parquet_schema(path: Path) -> pa.Schema:
+def parquet_schema(path: Path) -> pa.Schema:
     """The schema of a Parquet file; a missing, unreadable or non-Parquet file is an InputError."""
     try:
         return pq.read_schema(path)
@@ -105,7 +105,7 @@ class Dataset:
         if isinstance(paths, str | Path):
             paths = [paths]
         resolved = tuple(Path(p) for p in paths)
-        metadata = read_metadata(_parquet_schema(resolved[0])) if resolved else {}
+        metadata = read_metadata(parquet_schema(resolved[0])) if resolved else {}
         return cls(kind=kind, paths=resolved, metadata=metadata)
 
     @property
@@ -118,7 +118,7 @@ class Dataset:
     def schema(self) -> pa.Schema:
         if self.table is not None:
             return self.table.schema
-        return _parquet_schema(self.paths[0])
+        return parquet_schema(self.paths[0])
 
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
         """Rows in order, as Arrow tables of at most ``batch_rows`` rows (conformed to the kind)."""

@@ -159,7 +159,7 @@ def atomic_folder(path: Path, fill: Callable[[Path], None]) -> None:
         raise InputError(
             "the destination is a file, a folder is needed", where=Where(file=str(path)), hint="give a folder name"
         )
-    _make_parent(path / "x")
+    _make_parent(path)  # the folder itself is made only when there is something to move into it
     tmp = path.with_name(f".{path.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from curate.dataset import parquet_schema
 from curate.errors import InputError, Where, show_value
 from curate.io.files import (
     MAX_JSON_DEPTH,
@@ -379,22 +380,12 @@ def read_delimited(path: Path, *, delimiter: str, quote: str | None, skip_bad_ro
     return Rows(pa.table(columns), bad, lines, raws)
 
 
-def _parquet_schema(path: Path) -> pa.Schema:
-    input_file(path)
-    try:
-        return pq.read_schema(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError(
-            "cannot read Parquet", where=Where(file=str(path)), value=str(exc).splitlines()[0] if str(exc) else ""
-        ) from None
-
-
 def read_parquet(paths: list[Path]) -> Rows:
     """Read Parquet file(s) through DuckDB, keeping curate's schema metadata. Every file must have
     the same columns with the same types, each name once."""
     if not paths:
         raise InputError("no Parquet files to read", hint="give a .parquet file or a folder holding some")
-    schemas = [_parquet_schema(p) for p in paths]
+    schemas = [parquet_schema(input_file(p)) for p in paths]
     names = schemas[0].names
     for name in names:
         if not name or names.count(name) > 1 or "\x00" in name:
@@ -405,7 +396,7 @@ def read_parquet(paths: list[Path]) -> Rows:
                 hint="give every column its own name",
             )
     for path, schema in zip(paths[1:], schemas[1:], strict=True):
-        if not schema.remove_metadata().equals(schemas[0].remove_metadata()):
+        if [(f.name, f.type) for f in schema] != [(f.name, f.type) for f in schemas[0]]:
             raise InputError(
                 "Parquet files of one dataset have different columns or types",
                 where=Where(file=str(path)),

@@ -829,3 +829,14 @@ def test_a_bom_is_skipped_in_every_text_format(tmp_path: Path) -> None:
                 read(path, kind="document")
         else:
             assert column(read(path, kind="document"), "id") == ["1"]
+
+
+def test_a_failed_bundle_write_leaves_no_folder_behind(tmp_path: Path) -> None:
+    parts = read_bundle(make_beir(tmp_path / "in"))
+    table = parts["qrels"].to_arrow()
+    split = table.column_names.index("split")
+    parts["qrels"] = Dataset.from_arrow(table.set_column(split, "split", pa.array(["../up"] * table.num_rows)), "qrels")
+    with pytest.raises(InputError, match="qrels split cannot be a file name"):
+        write_bundle(parts, tmp_path / "out" / "beir", format="beir")
+    assert not (tmp_path / "out" / "beir").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
