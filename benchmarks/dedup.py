@@ -353,8 +353,18 @@ def baseline_system(name: str, script: str, settings: str, module: str) -> Syste
         return "" if done.returncode == 0 else f"`import {module}` failed in .venv"
 
     def command(ds: DataSet, work: Path):
-        cmd = [str(PROJECT_PY), str(PEERS / script), str(ds.jsonl), str(work / "result.tsv"),
-               "--threshold", str(THRESHOLD), "--num-perm", str(NUM_PERM), "--ngram", str(NGRAM)]
+        cmd = [
+            str(PROJECT_PY),
+            str(PEERS / script),
+            str(ds.jsonl),
+            str(work / "result.tsv"),
+            "--threshold",
+            str(THRESHOLD),
+            "--num-perm",
+            str(NUM_PERM),
+            "--ngram",
+            str(NGRAM),
+        ]
         if name == "rensa":
             cmd += ["--bands", str(RENSA_BANDS)]
         return cmd, work, _base_env(work)
@@ -391,9 +401,22 @@ def curate_system() -> System:
         return "" if help_text else "not available: `curate dedup` does not exist in this checkout yet"
 
     def command(ds: DataSet, work: Path):
-        cmd = [str(CURATE), "dedup", str(ds.jsonl), str(work / "kept.parquet"), "--field", "text",
-               "--threshold", str(THRESHOLD), "--ngram", str(NGRAM), "--shingle", "char",
-               "--clusters", str(work / "clusters.parquet")]
+        cmd = [
+            str(CURATE),
+            "dedup",
+            str(ds.jsonl),
+            str(work / "kept.parquet"),
+            "--field",
+            "text",
+            "--threshold",
+            str(THRESHOLD),
+            "--ngram",
+            str(NGRAM),
+            "--shingle",
+            "char",
+            "--clusters",
+            str(work / "clusters.parquet"),
+        ]
         if "--num-perm" in help_text:
             cmd += ["--num-perm", str(NUM_PERM)]
         if "--kind" in help_text:
@@ -432,9 +455,22 @@ def datatrove_system(env: PeerEnv) -> System:
         return "" if env.python else f"not available: {env.problem}"
 
     def command(ds: DataSet, work: Path):
-        cmd = [str(env.python), str(PEERS / "datatrove_minhash.py"), str(ds.shards), str(work / "dt"),
-               "--ngram", str(NGRAM), "--buckets", str(DT_BUCKETS), "--hashes-per-bucket", str(DT_HASHES),
-               "--language", "kor", "--workers", str(WORKERS)]
+        cmd = [
+            str(env.python),
+            str(PEERS / "datatrove_minhash.py"),
+            str(ds.shards),
+            str(work / "dt"),
+            "--ngram",
+            str(NGRAM),
+            "--buckets",
+            str(DT_BUCKETS),
+            "--hashes-per-bucket",
+            str(DT_HASHES),
+            "--language",
+            "kor",
+            "--workers",
+            str(WORKERS),
+        ]
         return cmd, work, _base_env(work)
 
     def parse(ds: DataSet, work: Path) -> Outcome:
@@ -512,8 +548,13 @@ def text_dedup_system(env: PeerEnv) -> System:
 
     def command(ds: DataSet, work: Path):
         config = TEXT_DEDUP_TOML.format(
-            data=json.dumps(str(ds.jsonl)), cache=json.dumps(str(work / "hf_cache")), num_perm=NUM_PERM,
-            threshold=THRESHOLD, ngram=NGRAM, workers=WORKERS, out=json.dumps(str(work / "out")),
+            data=json.dumps(str(ds.jsonl)),
+            cache=json.dumps(str(work / "hf_cache")),
+            num_perm=NUM_PERM,
+            threshold=THRESHOLD,
+            ngram=NGRAM,
+            workers=WORKERS,
+            out=json.dumps(str(work / "out")),
         )
         (work / "config.toml").write_text(config, encoding="utf-8")
         return [str(env.python), "-m", "text_dedup.minhash"], work, _base_env(work)
@@ -622,7 +663,7 @@ def quality_tables(results: list[Result], ds: DataSet, truth_rows: list[dict]) -
     truth = {row["id"]: row["cluster"] for row in truth_rows}
     out = [
         "Pairwise: precision/recall/F1 over same-cluster pairs (a system's clusters against the true ones). "
-        "Removal: \"row removed\" against \"row is a redundant copy\" (a true cluster of n rows should lose "
+        'Removal: "row removed" against "row is a redundant copy" (a true cluster of n rows should lose '
         "n - 1, whichever). False pairs: predicted same-cluster pairs that are translations of one XQuAD "
         "paragraph / two paragraphs of one article / anything else.",
         "",
@@ -668,9 +709,7 @@ def quality_tables(results: list[Result], ds: DataSet, truth_rows: list[dict]) -
     per_edit = ground_truth.reference_recall(truth_rows, "edit", n=NGRAM, threshold=THRESHOLD)
     per_bucket = ground_truth.reference_recall(truth_rows, "bucket", n=NGRAM, threshold=THRESHOLD)
     by_edit.append(f"| {reference} | " + " | ".join(fmt(per_edit.get(k, float("nan")), 2) for k in edits) + " |")
-    by_bucket.append(
-        f"| {reference} | " + " | ".join(fmt(per_bucket.get(k, float("nan")), 2) for k in buckets) + " |"
-    )
+    by_bucket.append(f"| {reference} | " + " | ".join(fmt(per_bucket.get(k, float("nan")), 2) for k in buckets) + " |")
     out += [
         "",
         "Copies caught, by edit (caught = in one predicted cluster with its original; for a system without "
@@ -753,14 +792,16 @@ def main() -> None:
         "datatrove": lambda: datatrove_system(envs["datatrove"]),
         "text-dedup": lambda: text_dedup_system(envs["text-dedup"]),
         "datasketch": lambda: baseline_system(
-            "datasketch", "datasketch_minhash.py",
+            "datasketch",
+            "datasketch_minhash.py",
             f"char {NGRAM}-grams (NFC, lowercase, whitespace folded; a text shorter than {NGRAM} is one shingle), "
             f"`MinHash(num_perm={NUM_PERM})` (affine32, sha1), `MinHashLSH(threshold={THRESHOLD})` = 9 bands x 13 "
             f"rows; a candidate counts when its estimated Jaccard >= {THRESHOLD}; greedy in input order, 1 process",
             "datasketch",
         ),
         "rensa": lambda: baseline_system(
-            "rensa", "rensa_minhash.py",
+            "rensa",
+            "rensa_minhash.py",
             f"the same shingles, `RMinHash(num_perm={NUM_PERM}, seed=1)`, `RMinHashLSH(threshold={THRESHOLD}, "
             f"num_bands={RENSA_BANDS})` = {RENSA_BANDS} x {NUM_PERM // RENSA_BANDS} (bands must divide {NUM_PERM}); "
             f"estimated Jaccard >= {THRESHOLD}; greedy in input order, 1 process",

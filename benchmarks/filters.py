@@ -195,8 +195,11 @@ def main() -> None:
         subset.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in head), encoding="utf-8")
         for name, step in DATATROVE_FILTERS.items():
             params = {k: (str(model) if v == "MODEL" else v) for k, v in STAGES[name].items()}
-            row(f"curate (first {limit:,})", name,
-                run_json([sys.executable, "-c", CURATE_RUNNER, str(parquet), str(limit), name, json.dumps(params)]))
+            row(
+                f"curate (first {limit:,})",
+                name,
+                run_json([sys.executable, "-c", CURATE_RUNNER, str(parquet), str(limit), name, json.dumps(params)]),
+            )
             if peer.python is None:
                 print(f"| datatrove | {step} | not run: {peer.problem} | | | | |")
                 continue

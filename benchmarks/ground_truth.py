@@ -258,8 +258,16 @@ def build(out_dir: Path, *, seed: int = SEED) -> dict:
                 edited = editor.apply(kind, original.text, original.source)
                 if edited is not None and distinct.add(edited, original.cluster):
                     rows.append(
-                        Row(edited, original.cluster, "copy", original.source, kind, original.bucket,
-                            original.article, original.paragraph)
+                        Row(
+                            edited,
+                            original.cluster,
+                            "copy",
+                            original.source,
+                            kind,
+                            original.bucket,
+                            original.article,
+                            original.paragraph,
+                        )
                     )
                     break
             turn += 1
@@ -293,16 +301,25 @@ def build(out_dir: Path, *, seed: int = SEED) -> dict:
         copied = set(rng.sample(range(len(xquad[lang])), XQUAD_COPIED))
         for n, (article, paragraph, context) in enumerate(xquad[lang]):
             role = "original" if n in copied else "negative"
-            row = Row(context, f"{lang}.{paragraph}", role, f"xquad.{lang}", bucket="xquad", article=article,
-                      paragraph=paragraph)
+            row = Row(
+                context,
+                f"{lang}.{paragraph}",
+                role,
+                f"xquad.{lang}",
+                bucket="xquad",
+                article=article,
+                paragraph=paragraph,
+            )
             rows.append(row)
             if n in copied:
                 add_copies(row, rng.choice((1, 2)))
 
     rng.shuffle(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "input.jsonl").open("w", encoding="utf-8") as data, \
-            (out_dir / "truth.jsonl").open("w", encoding="utf-8") as truth:
+    with (
+        (out_dir / "input.jsonl").open("w", encoding="utf-8") as data,
+        (out_dir / "truth.jsonl").open("w", encoding="utf-8") as truth,
+    ):
         for n, row in enumerate(rows):
             row.id = f"gt{n:06d}"
             data.write(json.dumps({"id": row.id, "text": row.text}, ensure_ascii=False) + "\n")

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -43,28 +43,50 @@ err = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False}
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n")).replace("\r", " ")
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn CurateError into one line + exit 2; anything else into a short internal-error line."""
+    """Turn CurateError into one line + exit 2, and so an OSError on a path the user gave (a
+    folder where a file goes, no permission, a full disk); anything else into a short
+    internal-error line, exit 3."""
     try:
         yield
     except CurateError as exc:
         if _state["debug"]:
             traceback.print_exc()
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(_one_line(exc.message))}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
-    except Exception as exc:
+    except OSError as exc:
+        if exc.filename is None:
+            _internal(exc)
         if _state["debug"]:
             traceback.print_exc()
+        where = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
         err.print(
-            f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}')} "
-            "(run with --debug for the traceback)",
+            f"[bold red]error:[/] {escape(_one_line(f'{exc.strerror or type(exc).__name__} at {where}'))} "
+            "(hint: check the path and its permissions)",
             highlight=False,
-            soft_wrap=True,
         )
-        raise typer.Exit(3) from None
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        _internal(exc)
+
+
+def _internal(exc: Exception) -> NoReturn:
+    if _state["debug"]:
+        traceback.print_exc()
+    err.print(
+        f"[bold red]internal error:[/] {escape(_one_line(f'{type(exc).__name__}: {exc}'))} "
+        "(run with --debug for the traceback)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(3) from None
 
 
 def _version(value: bool) -> None:
@@ -236,11 +258,16 @@ def convert(
             quarantine=qfile if skip_bad_rows else None,
             quote=_quote(quote),
         )
-        io.write(dataset, dst, format=to, quote=_quote(quote))
+        try:
+            io.write(dataset, dst, format=to, quote=_quote(quote))
+        except BaseException:
+            if skip_bad_rows:
+                qfile.unlink(missing_ok=True)  # written by the read above: nothing is left behind
+            raise
         out.print(f"wrote {dst} ({dataset.num_rows:,} rows, kind {dataset.kind})", highlight=False)
         bad = int(dataset.metadata.get("quarantined_rows", 0))
         if bad:
-            err.print(f"{bad:,} unreadable rows skipped -> {qfile}", highlight=False)
+            err.print(f"{bad:,} unreadable rows skipped, each with its reason -> {qfile}", highlight=False)
 
 
 # ----------------------------------------------------------------------------- validate

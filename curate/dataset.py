@@ -17,7 +17,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.schemas import conform, get_schema
+from curate.errors import InputError, SchemaError, Where
+from curate.schemas import conform, get_schema, kinds
 from curate.sql import connect
 
 METADATA_KEY = b"curate"
@@ -29,9 +30,27 @@ def _sql_list(paths: Sequence[Path]) -> str:
 
 
 def read_metadata(schema: pa.Schema) -> dict[str, str]:
-    """Curate metadata stored in an Arrow/Parquet schema (``{}`` when absent)."""
+    """Curate metadata stored in an Arrow/Parquet schema (``{}`` when absent).
+
+    Raises:
+        SchemaError: the stored metadata is not a JSON object of text values, or names an unknown kind.
+    """
     raw = (schema.metadata or {}).get(METADATA_KEY)
-    return json.loads(raw) if raw else {}
+    if not raw:
+        return {}
+    try:
+        metadata = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        metadata = None
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise SchemaError(
+            "curate metadata in the file is not a JSON object of text values",
+            value=raw[:80],
+            hint="write the file with curate again, or remove the 'curate' schema metadata",
+        )
+    if "kind" in metadata and metadata["kind"] not in kinds():
+        raise SchemaError("the file's curate metadata names an unknown kind", value=metadata["kind"])
+    return metadata
 
 
 def with_metadata(table: pa.Table, metadata: dict[str, str]) -> pa.Table:
@@ -39,6 +58,17 @@ def with_metadata(table: pa.Table, metadata: dict[str, str]) -> pa.Table:
     merged = dict(table.schema.metadata or {})
     merged[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
     return table.replace_schema_metadata(merged)
+
+
+def parquet_schema(path: Path) -> pa.Schema:
+    """The schema of a Parquet file; a missing, unreadable or non-Parquet file is an InputError."""
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        what = "file not found" if not path.exists() else "cannot read Parquet"
+        raise InputError(
+            what, where=Where(file=str(path)), value=str(exc).splitlines()[0] if str(exc) else ""
+        ) from None
 
 
 @dataclass
@@ -75,7 +105,7 @@ class Dataset:
         if isinstance(paths, str | Path):
             paths = [paths]
         resolved = tuple(Path(p) for p in paths)
-        metadata = read_metadata(pq.read_schema(resolved[0])) if resolved else {}
+        metadata = read_metadata(parquet_schema(resolved[0])) if resolved else {}
         return cls(kind=kind, paths=resolved, metadata=metadata)
 
     @property
@@ -88,7 +118,7 @@ class Dataset:
     def schema(self) -> pa.Schema:
         if self.table is not None:
             return self.table.schema
-        return pq.read_schema(self.paths[0])
+        return parquet_schema(self.paths[0])
 
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
         """Rows in order, as Arrow tables of at most ``batch_rows`` rows (conformed to the kind)."""

@@ -11,7 +11,7 @@ The CLI prints ``error: <message>`` and exits with :attr:`CurateError.exit_code`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 _MAX_VALUE_CHARS = 80
 
@@ -90,7 +90,7 @@ class CurateError(Exception):
             text += f" (hint: {self.hint})"
         return text
 
-    def at(self, **where: Any) -> CurateError:
+    def at(self, **where: Any) -> Self:
         """Copy of this error with more location filled in (existing fields win)."""
         merged = {k: v for k, v in where.items() if v is not None}
         merged.update({k: v for k, v in vars(self.where).items() if v is not None})

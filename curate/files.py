@@ -84,14 +84,35 @@ def writing(path: Path) -> Iterator[None]:
         raise write_error(exc, path) from exc
 
 
+def make_parent(path: Path) -> None:
+    """Create the folders above ``path``; an OutputError when a file stands where one must go."""
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(
+                "cannot create the destination: a file is in the way",
+                where=Where(file=str(path)),
+                value=str(folder),
+                hint="choose another destination",
+            )
+        if folder.exists():
+            break
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield the temporary path to write ``path`` to; it is renamed onto ``path`` when the block ends
-    and removed when it fails. An ``OSError`` becomes an OutputError naming ``path``."""
+    and removed when it fails. An ``OSError`` becomes an OutputError naming ``path``, as does a
+    destination that is a folder or lies under a file."""
+    if path.is_dir():
+        raise OutputError(
+            "the destination is a folder", where=Where(file=str(path)), hint="give a file name, e.g. out.parquet"
+        )
+    make_parent(path)
     tmp = temp_path(path)
     try:
         with writing(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
             yield tmp
             os.replace(tmp, path)
     except BaseException:

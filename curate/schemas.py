@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -152,79 +153,112 @@ def get_schema(kind: str) -> Schema:
     )
 
 
-def _first_null(column: pa.ChunkedArray) -> int | None:
-    if column.null_count == 0:
-        return None
-    return int(pc.index(pc.is_null(column), True).as_py())
+_TEXT_HINT = 'write text values as JSON strings ("1.5", "true"); integers are read as their digits'
 
 
-def _parse_json_column(column: pa.ChunkedArray, target: pa.DataType, name: str, file: str | None) -> pa.Array:
-    values: list[Any] = []
-    for row, text in enumerate(column.to_pylist()):
+def _is_text(dtype: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_string_view(dtype)
+        or (pa.types.is_dictionary(dtype) and _is_text(dtype.value_type))
+    )
+
+
+def _castable(source: pa.DataType, target: pa.DataType) -> bool:
+    """Whether a column of ``source`` may be cast to ``target`` without changing what a value says.
+
+    Text takes text and integers (``7`` -> ``"7"``); a float or a boolean has no one text form
+    (``1.0`` / ``1``, ``True`` / ``true``), so it is a wrong type. Numbers take numbers and text
+    (CSV cells), never booleans; booleans take booleans and text (``true``/``false``/``1``/``0``).
+    """
+    if pa.types.is_string(target):
+        return _is_text(source) or pa.types.is_integer(source)
+    if pa.types.is_boolean(target):
+        return pa.types.is_boolean(source) or _is_text(source)
+    if pa.types.is_integer(target) or pa.types.is_floating(target):
+        return pa.types.is_integer(source) or pa.types.is_floating(source) or _is_text(source)
+    return True
+
+
+def _parse_json_cells(values: list[Any], target: pa.DataType, name: str, errors: dict[int, SchemaError]) -> list:
+    """JSON text cells (CSV/TSV) decoded for a nested ``target``; bad cells become null + an error."""
+    decoded: list[Any] = []
+    for row, text in enumerate(values):
         if text is None or text == "":
-            values.append(None)
+            decoded.append(None)
             continue
         try:
-            values.append(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise SchemaError(
+            value = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            errors[row] = SchemaError(
                 "value is not valid JSON",
-                where=Where(file=file, row=row + 1, field=name),
+                where=Where(field=name),
                 value=text,
-                hint=f"a {name} cell must hold JSON for type {target} ({exc.msg})",
-            ) from None
-    return _array_from_python(values, target, name, file)
+                hint=f"a {name} cell must hold JSON for type {target} ({getattr(exc, 'msg', 'nested too deeply')})",
+            )
+            value = None
+        decoded.append(value)
+    return decoded
 
 
-def _array_from_python(values: list, target: pa.DataType, name: str, file: str | None) -> pa.Array:
-    try:
-        return pa.array(values, type=target)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        pass
+def _cast_values(
+    values: list[Any], convert: Any, target: pa.DataType, name: str, errors: dict[int, SchemaError]
+) -> pa.Array:
+    """Convert value by value (the slow path, after a whole-column cast failed): a value that
+    ``convert`` cannot take becomes null and gets a "wrong type" error by its row index."""
+    out: list[Any] = []
     for row, value in enumerate(values):
+        if value is None or row in errors:
+            out.append(None)
+            continue
         try:
-            pa.array([value], type=target)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-            raise SchemaError(
-                "wrong type",
-                where=Where(file=file, row=row + 1, field=name),
-                value=value,
-                hint=f"expected {target}",
-            ) from None
-    raise SchemaError("wrong type", where=Where(file=file, field=name), hint=f"expected {target}")
+            out.append(convert(value))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            errors[row] = SchemaError("wrong type", where=Where(field=name), value=value, hint=f"expected {target}")
+            out.append(None)
+    return pa.array(out, type=target)
 
 
-def _cast_column(column: pa.ChunkedArray, target: pa.DataType, name: str, file: str | None) -> pa.ChunkedArray:
+def _cast_column(
+    column: pa.ChunkedArray, target: pa.DataType, name: str
+) -> tuple[pa.ChunkedArray, dict[int, SchemaError]]:
+    """``column`` cast to ``target``, and the rows (0-based) whose value cannot take it (null in
+    the returned column)."""
     if column.type == target:
-        return column
-    nested = pa.types.is_list(target) or pa.types.is_struct(target)
-    if nested and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return pa.chunked_array([_parse_json_column(column, target, name, file)])
+        return column, {}
     if pa.types.is_null(column.type):
-        return pa.chunked_array([pa.nulls(len(column), target)])
-    textual = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-    if textual and not pa.types.is_string(target):
+        return pa.chunked_array([pa.nulls(len(column), target)]), {}
+    errors: dict[int, SchemaError] = {}
+    if not _castable(column.type, target):
+        for row, value in enumerate(column.to_pylist()):
+            if value is not None:
+                hint = f"expected {target}" + (f"; {_TEXT_HINT}" if pa.types.is_string(target) else "")
+                errors[row] = SchemaError("wrong type", where=Where(field=name), value=value, hint=hint)
+        return pa.chunked_array([pa.nulls(len(column), target)]), errors
+    nested = pa.types.is_list(target) or pa.types.is_struct(target)
+    if nested and _is_text(column.type):
+        values = _parse_json_cells(column.to_pylist(), target, name, errors)
+        try:
+            return pa.chunked_array([pa.array(values, type=target)]), errors
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            return pa.chunked_array(
+                [_cast_values(values, lambda v: pa.array([v], target)[0], target, name, errors)]
+            ), errors
+    if _is_text(column.type) and not pa.types.is_string(target):
         # an empty CSV/TSV cell is a missing value for a bool or number, as for nested types above
-        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
+        column = column.cast(pa.string())
+        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
     try:
-        return column.cast(target)
+        return column.cast(target), {}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         pass
     if nested or pa.types.is_list(column.type) or pa.types.is_struct(column.type):
-        return pa.chunked_array([_array_from_python(column.to_pylist(), target, name, file)])
-    for row, value in enumerate(column.to_pylist()):
-        try:
-            pa.array([value], type=column.type).cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            raise SchemaError(
-                "wrong type",
-                where=Where(file=file, row=row + 1, field=name),
-                value=value,
-                hint=f"expected {target}",
-            ) from None
-    raise SchemaError(
-        "wrong type", where=Where(file=file, field=name), value=str(column.type), hint=f"expected {target}"
-    )
+        one = lambda v: pa.array([v], target)[0]  # noqa: E731
+    else:
+        source = column.type
+        one = lambda v: pa.array([v], source).cast(target)[0]  # noqa: E731
+    return pa.chunked_array([_cast_values(column.to_pylist(), one, target, name, errors)]), errors
 
 
 def generated_ids(rows: int, file: str | None) -> pa.Array:
@@ -233,21 +267,53 @@ def generated_ids(rows: int, file: str | None) -> pa.Array:
     return pa.array([f"{prefix}-{i}" for i in range(1, rows + 1)], pa.string())
 
 
-def conform(table: pa.Table, kind: str, *, file: str | None = None) -> pa.Table:
-    """Cast ``table`` to ``kind``: schema columns first in schema order, extra columns kept after.
+@dataclass(frozen=True)
+class BadValue:
+    """A row that cannot take its kind's schema: ``row`` (0-based index into the table) and the
+    ``error`` (its ``where`` names the file, the line when known, the 1-based row and the field)."""
 
-    A kind's id column (``key``) that the data lacks is taken from a BEIR-style ``_id`` column, or
-    else generated (see :func:`generated_ids`).
+    row: int
+    error: SchemaError
+
+
+def conform_rows(
+    table: pa.Table, kind: str, *, file: str | None = None, lines: Sequence[int] | None = None
+) -> tuple[pa.Table, list[BadValue]]:
+    """Cast ``table`` to ``kind`` like :func:`conform`, setting aside the rows that cannot take it.
+
+    Returns:
+        The conformed rows that fit, and one :class:`BadValue` per row that does not (its first
+        problem, in schema order), by row. ``lines`` (1-based source lines of the rows) are named
+        in the errors when given.
 
     Raises:
-        SchemaError: a required column is missing, holds nulls, or a value cannot take its type;
-            the message names the file, the 1-based row, the field and the value.
+        SchemaError: a problem of the whole table (a missing required column, a repeated column name).
     """
     schema = get_schema(kind)
+    unreadable = next((n for n in table.column_names if "\x00" in n), None)
+    if unreadable is not None:
+        raise SchemaError(
+            "column name holds a NUL character",
+            where=Where(file=file, field=repr(unreadable)[1:-1]),
+            value=unreadable,
+            hint="Parquet readers cut such a name short: rename the column",
+        )
+    repeated = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
+    if repeated:
+        raise SchemaError(
+            f"column '{repeated[0]}' appears twice",
+            where=Where(file=file, field=repeated[0]),
+            value=table.column_names,
+            hint="give every column its own name (check --rename / `columns:`)",
+        )
     if schema.key and schema.key not in table.column_names:
         if "_id" in table.column_names:
             index = table.column_names.index("_id")
-            table = table.set_column(index, schema.key, table.column("_id").cast(pa.string()))
+            column, problems = _cast_column(table.column("_id"), pa.string(), "_id")
+            if problems:
+                row, error = min(problems.items())
+                raise error.at(file=file, row=row + 1)
+            table = table.set_column(index, schema.key, column)
         else:
             table = table.append_column(schema.key, generated_ids(table.num_rows, file))
     present = set(table.column_names)
@@ -260,23 +326,57 @@ def conform(table: pa.Table, kind: str, *, file: str | None = None) -> pa.Table:
             hint=f"rename a column to '{missing[0]}' (--rename SOURCE={missing[0]}, or `columns:` in a pipeline)",
         )
     columns: dict[str, pa.ChunkedArray] = {}
+    bad: dict[int, SchemaError] = {}
     for field in schema.fields:
         if field.name not in present:
             columns[field.name] = pa.chunked_array([pa.nulls(table.num_rows, field.type)])
             continue
-        column = _cast_column(table.column(field.name), field.type, field.name, file)
-        if field.required and (row := _first_null(column)) is not None:
-            raise SchemaError(
-                "missing value in a required field",
-                where=Where(file=file, row=row + 1, field=field.name),
-                value=None,
-                hint=f"every row of kind '{kind}' needs '{field.name}'",
-            )
+        column, errors = _cast_column(table.column(field.name), field.type, field.name)
+        for row, error in errors.items():
+            bad.setdefault(row, error)
+        if field.required and column.null_count:
+            for row in pc.indices_nonzero(pc.is_null(column)).to_pylist():
+                bad.setdefault(
+                    row,
+                    SchemaError(
+                        "missing value in a required field",
+                        where=Where(field=field.name),
+                        value=None,
+                        hint=f"every row of kind '{kind}' needs '{field.name}'",
+                    ),
+                )
         columns[field.name] = column
     for name in table.column_names:
         if name not in columns:
             columns[name] = table.column(name)
-    return pa.table(columns, metadata=table.schema.metadata)
+    conformed = pa.table(columns, metadata=table.schema.metadata)
+    found = [
+        BadValue(row, error.at(file=file, line=lines[row] if lines else None, row=row + 1))
+        for row, error in sorted(bad.items())
+    ]
+    if found:
+        keep = pa.array([i not in bad for i in range(conformed.num_rows)])
+        conformed = conformed.filter(keep)
+    return conformed, found
+
+
+def conform(table: pa.Table, kind: str, *, file: str | None = None, lines: Sequence[int] | None = None) -> pa.Table:
+    """Cast ``table`` to ``kind``: schema columns first in schema order, extra columns kept after.
+
+    A kind's id column (``key``) that the data lacks is taken from a BEIR-style ``_id`` column, or
+    else generated (see :func:`generated_ids`). Values change type only where the meaning cannot
+    change (see :func:`_castable`): integers into text, text cells of CSV into numbers, booleans and
+    JSON for nested types.
+
+    Raises:
+        SchemaError: a required column is missing, holds nulls, or a value cannot take its type;
+            the message names the file, the line (with ``lines``), the 1-based row, the field and
+            the value, for the first such row.
+    """
+    conformed, bad = conform_rows(table, kind, file=file, lines=lines)
+    if bad:
+        raise bad[0].error
+    return conformed
 
 
 def describe(kind: str) -> str:

@@ -4,7 +4,9 @@ Schema conformance is checked when a dataset is read (a file that cannot take it
 unusable). On top of it, :func:`find_problems` reports, per row:
 
 - every kind with an id column: ``duplicate_id`` (the key seen on an earlier row);
-- every kind: ``empty_text`` (a required text field that is empty or only whitespace);
+- every kind: ``empty_text`` (a required text field that is empty or only whitespace) and
+  ``empty_value`` (another required text column, such as a label or an id, that is empty: an empty
+  CSV cell reads as ``""``);
 - ``mrc``: the span problems of :mod:`curate.mrc.checks`.
 """
 
@@ -52,10 +54,14 @@ def find_problems(dataset: Dataset) -> Validation:
     found: list[tuple[int, str | None, str, str, str]] = []
     seen: set[str] = set()
     required_text = [f.name for f in schema.fields if f.required and f.name in schema.text_fields]
+    required_values = [
+        f.name for f in schema.fields if f.required and f.name not in schema.text_fields and pa.types.is_string(f.type)
+    ]
     row = 0
     for batch in dataset.batches():
         ids = batch.column(schema.key).to_pylist() if schema.key else [None] * batch.num_rows
         texts = {name: batch.column(name).to_pylist() for name in required_text}
+        values = {name: batch.column(name).to_pylist() for name in required_values}
         mrc = (
             batch.select(["context", "answers", "is_impossible", "plausible_answers"]).to_pylist()
             if dataset.kind == "mrc"
@@ -75,9 +81,12 @@ def find_problems(dataset: Dataset) -> Validation:
                         )
                     )
                 seen.add(row_id)
-            for name, values in texts.items():
-                if not values[i].strip():
+            for name, column in texts.items():
+                if not column[i].strip():
                     found.append((row, row_id, name, "empty_text", f"{name} is empty"))
+            for name, column in values.items():
+                if column[i] == "":
+                    found.append((row, row_id, name, "empty_value", f"{name} is empty"))
             if mrc is not None:
                 r = mrc[i]
                 for p in check_row(r["context"], r["answers"], r["is_impossible"], r["plausible_answers"]):

@@ -1,12 +1,14 @@
 """The command line, run as a user runs it (a subprocess of ``python -m curate``)."""
 
 import json
+import os
 import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -106,6 +108,67 @@ def test_bad_option_values_are_one_line_errors(tmp_path, squad):
     assert result.returncode == 2 and "SOURCE=TARGET" in result.stderr
     result = curate("validate", tmp_path / "nope.json")
     assert result.returncode == 2 and "file not found" in result.stderr
+
+
+def one_error_line(result):
+    """The one stderr line of a failed command (exit 2, no traceback)."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+def test_hostile_squad_shapes_are_one_line_errors_from_the_real_process(tmp_path):
+    src = REPO / "tests" / "bad_input" / "squad" / "qas_null.json"
+    line = one_error_line(curate("convert", src, tmp_path / "out.parquet"))
+    assert f"'qas' must be a list at {src}, field 'data[0].paragraphs[0].qas': got None" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path):
+    name = os.fsencode(tmp_path) + b"/caf\xe9.jsonl"
+    with open(name, "wb") as handle:
+        handle.write(b'{"id": "1", "text": "a"}\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "curate", "convert", name, os.fsencode(tmp_path / "out.parquet")], capture_output=True
+    )
+    result.stderr = result.stderr.decode("utf-8", "backslashreplace")
+    assert "file name is not valid UTF-8" in one_error_line(result) and "caf\\udce9.jsonl" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/version").exists(), reason="needs /proc, a folder no file can be written in")
+def test_a_destination_that_cannot_be_written_names_the_real_path(tmp_path, squad):
+    line = one_error_line(curate("convert", squad, "/proc/out.parquet"))
+    assert line.startswith("error: cannot write (") and line.endswith("at /proc/out.parquet") and ".tmp" not in line
+    line = one_error_line(curate("validate", squad, "--report", "/proc/report.csv"))
+    assert line.startswith("error: cannot write (") and "at /proc/report.csv" in line
+
+
+def test_a_failed_convert_leaves_no_quarantine_behind(tmp_path):
+    src = tmp_path / "d.jsonl"
+    src.write_text('{"id": "1", "text": "탭\\t있음"}\n{"id": 2, "text": }\n')  # a JSON escape: a tab
+    line = one_error_line(curate("convert", src, tmp_path / "out" / "d.tsv", "--kind", "document", "--skip-bad-rows"))
+    assert f"{tmp_path / 'out' / 'd.tsv'}, row 1, field 'text'" in line
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_errors_are_one_line_even_when_the_message_has_line_breaks():
+    from typer.testing import CliRunner
+
+    from curate.cli import _errors, app
+    from curate.errors import InputError
+
+    @app.command("fail-for-test", hidden=True)
+    def fail() -> None:
+        with _errors():
+            raise InputError("two\nlines", hint="a\r\nb")
+
+    try:
+        result = CliRunner().invoke(app, ["fail-for-test"])
+    finally:
+        app.registered_commands.pop()
+    assert result.exit_code == 2 and result.stderr == "error: two lines (hint: a  b)\n"
 
 
 def test_run_prints_a_summary_and_bad_config_key_is_one_line(tmp_path, squad):

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from curate.errors import SchemaError
-from curate.schemas import conform, describe, get_schema, kinds, parse_type
+from curate.schemas import conform, conform_rows, describe, get_schema, kinds, parse_type
 
 ANSWERS = pa.list_(pa.struct([("text", pa.string()), ("answer_start", pa.int32())]))
 
@@ -279,6 +279,66 @@ def test_empty_text_is_null_for_bool_and_int_but_stays_text_for_strings() -> Non
 def test_null_in_an_optional_field_is_fine() -> None:
     table = pa.table({"id": ["a"], "text": ["x"], "text_pair": pa.array([None], pa.string()), "label": ["0"]})
     assert conform(table, "classification").column("text_pair").to_pylist() == [None]
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        (pa.array([1.5, 2.0]), "1.5"),  # 1.0 would read as "1": a float has no one text form
+        (pa.array([True, False]), "True"),  # and "true" / "True"
+        (pa.array([[1], [2]]), "[1]"),
+        (pa.array([b"x", b"y"]), "b'x'"),
+    ],
+)
+def test_floats_booleans_and_nested_values_are_not_turned_into_text(values: pa.Array, shown: str) -> None:
+    table = pa.table({"id": ["1", "2"], "text": ["a", "b"], "label": values})
+    with pytest.raises(SchemaError) as info:
+        conform(table, "classification", file="labels.jsonl")
+    assert str(info.value).startswith(f"wrong type at labels.jsonl, row 1, field 'label': got {shown}")
+    assert "expected string" in str(info.value)
+
+
+def test_integers_become_their_digits_in_text_columns() -> None:
+    table = pa.table({"id": pa.array([7, -2], pa.int64()), "text": ["a", "b"], "label": pa.array([0, 1], pa.int8())})
+    out = conform(table, "classification")
+    assert out.column("id").to_pylist() == ["7", "-2"] and out.column("label").to_pylist() == ["0", "1"]
+
+
+def test_booleans_are_not_numbers_and_numbers_not_booleans() -> None:
+    with pytest.raises(SchemaError, match="wrong type at row 1, field 'score': got True"):
+        conform(pa.table({"query_id": ["q"], "doc_id": ["d"], "score": [True]}), "qrels")
+    mrc = {"id": ["q"], "context": ["c"], "question": ["q"], "answers": [[]], "is_impossible": [1]}
+    with pytest.raises(SchemaError, match="wrong type at row 1, field 'is_impossible': got 1"):
+        conform(pa.table(mrc), "mrc")
+
+
+def test_a_repeated_column_name_is_an_error_not_a_crash() -> None:
+    table = pa.table([pa.array(["1"]), pa.array(["a"]), pa.array(["b"])], names=["id", "text", "text"])
+    with pytest.raises(SchemaError, match="column 'text' appears twice"):
+        conform(table, "document", file="docs.parquet")
+
+
+def test_conform_rows_finds_every_bad_row_in_one_pass_with_its_line() -> None:
+    table = pa.table(
+        {
+            "query_id": ["q1", "q1", "q2", "q3", "q4"],
+            "doc_id": ["d1", None, "d3", "d4", "d5"],
+            "score": ["1", "2", "x", "3", ""],
+        }
+    )
+    kept, bad = conform_rows(table, "qrels", file="qrels.tsv", lines=[2, 3, 5, 6, 8])
+    assert kept.column("query_id").to_pylist() == ["q1", "q3"]
+    assert kept.column("score").to_pylist() == [1, 3]
+    assert [b.row for b in bad] == [1, 2, 4]
+    assert [str(b.error) for b in bad] == [
+        "missing value in a required field at qrels.tsv, line 3, row 2, field 'doc_id': got None "
+        "(hint: every row of kind 'qrels' needs 'doc_id')",
+        "wrong type at qrels.tsv, line 5, row 3, field 'score': got 'x' (hint: expected int32)",
+        "missing value in a required field at qrels.tsv, line 8, row 5, field 'score': got None "
+        "(hint: every row of kind 'qrels' needs 'score')",
+    ]
+    with pytest.raises(SchemaError, match="line 3, row 2, field 'doc_id'"):
+        conform(table, "qrels", file="qrels.tsv", lines=[2, 3, 5, 6, 8])
 
 
 # --------------------------------------------------------------------------- describe

@@ -10,7 +10,6 @@ kind from the format or the column names.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -18,11 +17,12 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from curate.dataset import Dataset, read_metadata, with_metadata
-from curate.errors import ConfigError, InputError, SchemaError, Where
+from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError, Where
 from curate.files import atomic_file
 from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
+from curate.io.files import atomic_folder, check_name, input_file, input_folder, peek_text
 from curate.io.hf import is_hf_folder, read_hf
-from curate.io.quarantine import BadRow, write_quarantine
+from curate.io.quarantine import BadRow, Rows, conform_or_set_aside, write_quarantine
 from curate.io.squad import read_squad, write_squad
 from curate.io.tabular import (
     read_delimited,
@@ -34,7 +34,7 @@ from curate.io.tabular import (
     write_parquet,
 )
 from curate.io.training import TRAINING_FORMATS, check_training, write_training
-from curate.schemas import conform, kinds
+from curate.schemas import get_schema, kinds
 
 FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
 WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir", *TRAINING_FORMATS)
@@ -94,11 +94,9 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
     if suffix == ".json":
-        if writing or not path.exists():
+        if writing or not path.is_file():
             return "squad"
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            head = handle.read(4096).lstrip()
-        return "json" if head.startswith("[") else "squad"
+        return "json" if peek_text(path).lstrip().startswith("[") else "squad"
     if path.is_dir():
         if is_beir_folder(path):
             return "beir"
@@ -111,6 +109,11 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
     hint = f"pass the format (--from/--to, or format: in a pipeline): {', '.join(FORMATS)}"
     if not writing and not path.exists():
         raise InputError("file not found", where=Where(file=str(path)), hint="check the path")
+    if path.is_dir():
+        hint = (
+            "a folder is read as BEIR (corpus.jsonl, qrels/), Parquet (*.parquet) or datasets; for a file give its path"
+        )
+        raise InputError("cannot tell the format of a folder", where=Where(file=str(path)), hint=hint)
     raise InputError("cannot tell the format", where=Where(file=str(path)), hint=hint)
 
 
@@ -121,6 +124,7 @@ def infer_kind(columns: Sequence[str]) -> str | None:
 
 
 def _apply_rename(table: pa.Table, rename: Mapping[str, str] | None, file: str) -> pa.Table:
+    """Rename columns; a rename onto a column that stays, or two onto one name, is an error."""
     if not rename:
         return table
     for source in rename:
@@ -131,34 +135,38 @@ def _apply_rename(table: pa.Table, rename: Mapping[str, str] | None, file: str) 
                 value=source,
                 hint=f"columns are: {', '.join(table.column_names)}",
             )
-    return table.rename_columns([rename.get(n, n) for n in table.column_names])
+    names = [rename.get(n, n) for n in table.column_names]
+    for source, target in rename.items():
+        if names.count(target) > 1:
+            other = next(n for n in table.column_names if n != source and rename.get(n, n) == target)
+            if other == target:
+                what, hint = f"the file already has a column '{target}'", f"rename it away too (--rename {target}=NEW)"
+            else:
+                what, hint = f"'{other}' is renamed to '{target}' too", "give each column its own name"
+            raise ConfigError(
+                f"--rename {source}={target}: {what}",
+                where=Where(file=file, field=target),
+                value=table.column_names,
+                hint=hint,
+            )
+    return table.rename_columns(names)
 
 
-def _conform_skipping(table: pa.Table, kind: str, file: str, bad: list[BadRow]) -> pa.Table:
-    """Conform, moving rows that cannot take the schema to ``bad`` instead of failing."""
-    rows = list(range(table.num_rows))
-    while True:
-        try:
-            return conform(table, kind, file=file)
-        except SchemaError as exc:
-            if exc.where.row is None:
-                raise
-            index = exc.where.row - 1
-            raw = json.dumps(table.slice(index, 1).to_pylist()[0], ensure_ascii=False, default=str)
-            bad.append(BadRow(file=file, location=f"row {rows[index] + 1}", reason=exc.message, raw=raw))
-            del rows[index]
-            table = pa.concat_tables([table.slice(0, index), table.slice(index + 1)])
-
-
-def _read_table(
-    path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any
-) -> tuple[pa.Table, list[BadRow]]:
+def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any) -> Rows:
+    if fmt in ("beir", "hf") or (fmt == "parquet" and path.is_dir()):
+        if not path.is_dir():
+            raise InputError(
+                f"a {fmt} dataset is a folder, found a file", where=Where(file=str(path)), hint="give the folder"
+            )
+    else:
+        input_file(path)
     if fmt == "squad":
-        return read_squad(path, skip_bad_rows=skip)
+        table, bad = read_squad(path, skip_bad_rows=skip)
+        return Rows(table, bad)
     if fmt == "jsonl":
         return read_jsonl(path, skip_bad_rows=skip)
     if fmt == "json":
-        return read_json_records(path), []
+        return read_json_records(path)
     if fmt in ("csv", "tsv"):
         delimiter = "," if fmt == "csv" else "\t"
         if quote == "default":
@@ -173,7 +181,7 @@ def _read_table(
             )
         else:
             files = [path]
-        return read_parquet(files), []
+        return read_parquet(files)
     if fmt == "beir":
         if kind is None:
             raise ConfigError(
@@ -182,7 +190,7 @@ def _read_table(
                 hint="pass --kind corpus, queries or qrels",
             )
         return read_beir_part(path, kind, skip_bad_rows=skip)
-    return read_hf(path, split=split), []
+    return read_hf(path, split=split)
 
 
 def read(
@@ -218,6 +226,7 @@ def read(
     _check_choice("on_error", on_error, ("fail", "skip"))
     if on_error == "skip" and quarantine is None:
         raise ConfigError("skipping bad rows needs a quarantine file", hint="pass quarantine=PATH (--quarantine)")
+    check_name(path)
     if not path.exists():
         raise InputError("file not found", where=Where(file=str(path)), hint="check the path")
     fmt = format or detect_format(path)
@@ -226,10 +235,21 @@ def read(
             raise ConfigError("SQuAD files hold kind 'mrc'", where=Where(file=str(path)), value=kind)
         kind = "mrc"
     skip = on_error == "skip"
-    table, bad = _read_table(path, fmt, kind, skip=skip, split=split, quote=quote)
+    rows = _read_table(path, fmt, kind, skip=skip, split=split, quote=quote)
     file = str(path)
-    table = _apply_rename(table, rename, file)
-    metadata = read_metadata(table.schema)
+    table = _apply_rename(rows.table, rename, file)
+    if table.num_columns == 0 and table.num_rows == 0:  # an empty file, or every row set aside
+        if kind is None:
+            raise InputError(
+                "file has no rows, so its kind cannot be told",
+                where=Where(file=file),
+                hint=f"pass --kind ({', '.join(kinds())}) to read it as an empty dataset",
+            )
+        table = get_schema(kind).empty_table()
+    try:
+        metadata = read_metadata(table.schema)
+    except CurateError as exc:
+        raise exc.at(file=file) from None
     if kind is None:
         kind = metadata.get("kind") or infer_kind(table.column_names)
     if kind is None:
@@ -239,7 +259,8 @@ def read(
             value=table.column_names,
             hint=f"pass --kind ({', '.join(kinds())}) and map columns with --rename SOURCE=TARGET",
         )
-    table = _conform_skipping(table, kind, file, bad) if skip else conform(table, kind, file=file)
+    conformed = conform_or_set_aside(Rows(table, rows.bad, rows.lines, rows.raws), kind, file, skip=skip)
+    table, bad = conformed.table, conformed.bad
     if quarantine is not None and skip:
         write_quarantine(bad, Path(quarantine))
     metadata = {**metadata, "kind": kind, "quarantined_rows": str(len(bad))} if skip else {**metadata, "kind": kind}
@@ -260,7 +281,7 @@ def is_bundle(path: str | Path, fmt: str) -> bool:
 
 def read_bundle(path: str | Path, *, format: str | None = None) -> dict[str, Dataset]:
     """Read every part of a retrieval folder (BEIR, or Parquet ``corpus/queries/qrels.parquet``)."""
-    path = Path(path)
+    path = input_folder(Path(path))
     fmt = format or detect_format(path)
     found = {part: read(path, format=fmt, kind=part) for part in PARTS if _has_part(path, fmt, part)}
     if not found:
@@ -325,25 +346,35 @@ def write(
     """
     path = Path(path)
     dataset = _as_dataset(data, kind)
+    if path.is_dir() and format != "beir" and not (format is None and is_beir_folder(path)):
+        raise OutputError(
+            "the destination is a folder", where=Where(file=str(path)), hint="give a file name, e.g. out.parquet"
+        )
     fmt = check_write(path, format, dataset.kind)
     if fmt == "beir":
         return write_bundle({dataset.kind: dataset}, path, format="beir")
     table = dataset.to_arrow()
     with atomic_file(path) as tmp:
-        if fmt in TRAINING_FORMATS:
-            write_training(table, dataset.kind, tmp, fmt, name=path)
-        elif fmt == "squad":
-            write_squad(table, tmp, metadata=dataset.metadata)
-        elif fmt == "jsonl":
-            write_jsonl(table, tmp)
-        elif fmt in ("csv", "tsv"):
-            delimiter = "," if fmt == "csv" else "\t"
-            write_delimited(
-                table, tmp, delimiter=delimiter, quote=('"' if fmt == "csv" else None) if quote == "default" else quote
-            )
-        else:
-            write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
+        try:
+            _write_file(dataset, table, fmt, tmp, path, quote)
+        except CurateError as exc:
+            raise exc.at(file=str(path)) from None
     return path
+
+
+def _write_file(dataset: Dataset, table: pa.Table, fmt: str, tmp: Path, path: Path, quote: Any) -> None:
+    if fmt in TRAINING_FORMATS:
+        write_training(table, dataset.kind, tmp, fmt, name=path)
+    elif fmt == "squad":
+        write_squad(table, tmp, metadata=dataset.metadata, name=path)
+    elif fmt == "jsonl":
+        write_jsonl(table, tmp, name=path)
+    elif fmt in ("csv", "tsv"):
+        default = '"' if fmt == "csv" else None
+        delimiter = "," if fmt == "csv" else "\t"
+        write_delimited(table, tmp, delimiter=delimiter, quote=default if quote == "default" else quote, name=path)
+    else:
+        write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
 
 
 def report_format(path: str | Path) -> str:
@@ -369,22 +400,26 @@ def write_table(table: pa.Table, path: str | Path) -> Path:
     fmt = report_format(path)
     with atomic_file(path) as tmp:
         if fmt == "jsonl":
-            write_jsonl(table, tmp)
+            write_jsonl(table, tmp, name=path)
         elif fmt == "parquet":
             write_parquet(table, tmp)
         else:
-            write_delimited(table, tmp, delimiter="," if fmt == "csv" else "\t", quote='"')
+            write_delimited(table, tmp, delimiter="," if fmt == "csv" else "\t", quote='"', name=path)
     return path
 
 
 def write_bundle(parts: Mapping[str, Dataset], path: str | Path, *, format: str = "parquet") -> Path:
-    """Write retrieval parts (``corpus``, ``queries``, ``qrels``) as a BEIR or Parquet folder."""
+    """Write retrieval parts (``corpus``, ``queries``, ``qrels``) as a BEIR or Parquet folder; the
+    parts are written to a temporary folder first, so a failure leaves ``path`` as it was."""
     path = Path(path)
     _check_choice("format", format, ("beir", "parquet"))
-    if format == "beir":
-        write_beir({kind: ds.to_arrow() for kind, ds in parts.items()}, path)
-    else:
-        path.mkdir(parents=True, exist_ok=True)
-        for kind, dataset in parts.items():
-            write(dataset, path / f"{kind}.parquet", format="parquet")
+
+    def fill(folder: Path) -> None:
+        if format == "beir":
+            write_beir({kind: ds.to_arrow() for kind, ds in parts.items()}, folder)
+        else:
+            for kind, dataset in parts.items():
+                write(dataset, folder / f"{kind}.parquet", format="parquet")
+
+    atomic_folder(path, fill)
     return path

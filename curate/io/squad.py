@@ -5,17 +5,25 @@ one row per question with ``document_id`` (``<file stem>/<article index>``) and 
 (``<document_id>/<paragraph index>``), which keep article and paragraph order for the way back.
 
 Lossless: keys the flat schema has no column for are kept too: extra question keys as columns of
-their own, extra article / paragraph / answer keys as JSON text in ``squad_article_extra``,
-``squad_paragraph_extra`` and ``squad_answers_extra``; the top-level keys other than ``data``,
-articles or paragraphs without any question (they make no row) and whether the question ids were
-integers, in the dataset metadata. ``is_impossible`` and ``plausible_answers`` stay null where the
-file had no such key, so a v1.1 file comes back without them.
+their own (or, when their values cannot be one Arrow column exactly, as JSON text in
+``squad_question_extra``), extra article / paragraph / answer keys as JSON text in
+``squad_article_extra``, ``squad_paragraph_extra`` and ``squad_answers_extra``; the top-level keys
+other than ``data``, and whether the question ids were integers, in the dataset metadata.
+``is_impossible`` and ``plausible_answers`` stay null where the file had no such key, so a v1.1 file
+comes back without them.
+
+Strict: every value must have its SQuAD type (``context``, ``question`` and answer ``text`` are
+text, ``answer_start`` an integer that fits 32 bits, ``is_impossible`` true or false, ids text or
+integers, one of the two in the whole file). An article without paragraphs or a paragraph without
+questions makes no row, so it is an error (or, when skipping bad rows, set aside in the quarantine
+file with its reason): nothing is carried to the output past the stages. Questions or paragraphs
+under a key SQuAD does not know (``qa``, or ``qas`` directly in an article) are an error naming it.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,20 +32,27 @@ import pyarrow as pa
 
 from curate.dataset import with_metadata
 from curate.errors import InputError, SchemaError, Where
-from curate.io.quarantine import BadRow
+from curate.io.files import create_text, json_problem, not_utf8, open_text, unreadable
+from curate.io.quarantine import BadRow, raw_json
 from curate.schemas import get_schema
 
 ARTICLE_EXTRA = "squad_article_extra"
 PARAGRAPH_EXTRA = "squad_paragraph_extra"
+QUESTION_EXTRA = "squad_question_extra"
 ANSWERS_EXTRA = "squad_answers_extra"
+EXTRA_COLUMNS = (ARTICLE_EXTRA, PARAGRAPH_EXTRA, QUESTION_EXTRA, ANSWERS_EXTRA)
 _QA_KEYS = {"id", "question", "answers", "is_impossible", "plausible_answers"}
 _ANSWER_KEYS = {"text", "answer_start"}
+# keys that hold SQuAD content: found under a key SQuAD does not know, they were misplaced
+_CONTENT_KEYS = {"paragraphs", "context", "qas", "question", "answers"}
+_LAYOUT = "SQuAD layout: {data: [{title, paragraphs: [{context, qas: [{id, question, answers}]}]}]}"
+_SKIP_HINT = "remove it, or skip bad rows (--skip-bad-rows / on_error: skip) to set it aside"
+_INT32 = (-(2**31), 2**31 - 1)
 
 
 def _load_json(path: Path) -> Any:
     try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with open_text(path) as handle:
             return json.load(handle)
     except json.JSONDecodeError as exc:
         raise InputError(
@@ -47,9 +62,116 @@ def _load_json(path: Path) -> Any:
             hint=f"column {exc.colno}; check the file is complete, valid JSON",
         ) from None
     except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except RecursionError:
         raise InputError(
-            "file is not UTF-8 text", where=Where(file=str(path)), value=exc.object[exc.start : exc.end]
+            "JSON nested too deeply to read", where=Where(file=str(path)), hint="a SQuAD file nests 6 levels"
         ) from None
+    except (OSError, EOFError) as exc:
+        raise unreadable(path, exc) from None
+
+
+def _problem(what: str, field: str | None = None, value: Any = ..., hint: str | None = None) -> SchemaError:
+    """A SchemaError whose ``field`` is a JSON path relative to the part being read (``value``
+    left out: no value is shown)."""
+    if value is ...:
+        return SchemaError(what, where=Where(field=field), hint=hint)
+    return SchemaError(what, where=Where(field=field), value=value, hint=hint)
+
+
+def _check_json(value: Any) -> None:
+    found = json_problem(value)
+    if found is not None:
+        path, what = found
+        raise _problem(what, path or None, hint="fix the text in the file (or its \\u escapes)")
+
+
+def _text(obj: dict[str, Any], key: str, what: str) -> str:
+    if key not in obj:
+        raise _problem(f"{what} has no '{key}'", key, sorted(obj), _LAYOUT)
+    value = obj[key]
+    if not isinstance(value, str):
+        raise _problem(f"'{key}' must be text", key, value)
+    return value
+
+
+def _misplaced(obj: dict[str, Any], known: set[str]) -> None:
+    """SQuAD content under a key the level does not know is an error naming the key."""
+    for key, value in obj.items():
+        if key in known:
+            continue
+        items = value if isinstance(value, list) else [value]
+        if key in _CONTENT_KEYS or any(isinstance(i, dict) and i.keys() & _CONTENT_KEYS for i in items):
+            raise _problem(
+                f"unknown key '{key}' holds SQuAD content", key, sorted(obj), f"move it where it belongs: {_LAYOUT}"
+            )
+
+
+def _list_of(obj: dict[str, Any], key: str, what: str, known: set[str]) -> list[Any]:
+    """The list under ``key`` (``paragraphs`` of an article, ``qas`` of a paragraph); it must be
+    there, be a list and hold something."""
+    if key not in obj:
+        unknown = sorted(set(obj) - known)
+        what_found = f"; unknown key {', '.join(repr(k) for k in unknown)}" if unknown else ""
+        raise _problem(f"{what} has no '{key}'{what_found}", key, sorted(obj), _LAYOUT)
+    value = obj[key]
+    if not isinstance(value, list):
+        raise _problem(f"'{key}' must be a list", key, value, _LAYOUT)
+    if not value:
+        raise _problem(f"{what} has no {'questions' if key == 'qas' else key}: it makes no row", key, value, _SKIP_HINT)
+    return value
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _problem(f"{what} is not a JSON object", None, value, _LAYOUT)
+    return value
+
+
+def _article(article: Any) -> tuple[list[Any], str | None, str | None]:
+    """The paragraphs of an article, its title and its other keys as JSON text (or None)."""
+    article = _object(article, "article")
+    paragraphs = _list_of(article, "paragraphs", "article", {"title"})
+    title = article.get("title")
+    if title is not None and not isinstance(title, str):
+        raise _problem("'title' must be text", "title", title)
+    _misplaced(article, {"title", "paragraphs"})
+    _check_json({k: v for k, v in article.items() if k != "paragraphs"})
+    # an explicit "title": null is kept with the other keys, so it comes back
+    return paragraphs, title, _extra_json(article, {"paragraphs", "title"} if title is not None else {"paragraphs"})
+
+
+def _paragraph(paragraph: Any) -> tuple[list[Any], str, str | None]:
+    """The questions of a paragraph, its context and its other keys as JSON text (or None)."""
+    paragraph = _object(paragraph, "paragraph")
+    context = _text(paragraph, "context", "paragraph")
+    questions = _list_of(paragraph, "qas", "paragraph", {"context"})
+    _misplaced(paragraph, {"context", "qas"})
+    _check_json({k: v for k, v in paragraph.items() if k != "qas"})
+    return questions, context, _extra_json(paragraph, {"context", "qas"})
+
+
+def _answers(value: Any, field: str) -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
+    """``[{text, answer_start}]`` and each answer's extra keys (or None)."""
+    if not isinstance(value, list):
+        raise _problem(f"'{field}' must be a list", field, value, "SQuAD answers: [{text, answer_start}]")
+    answers, extras = [], []
+    for index, answer in enumerate(value):
+        where = f"{field}[{index}]"
+        if not isinstance(answer, dict) or "text" not in answer or "answer_start" not in answer:
+            raise _problem("answer needs 'text' and 'answer_start'", where, answer)
+        if not isinstance(answer["text"], str):
+            raise _problem("answer text must be text", f"{where}.text", answer["text"])
+        start = answer["answer_start"]
+        if isinstance(start, bool) or not isinstance(start, int):
+            raise _problem("answer_start must be an integer", f"{where}.answer_start", start)
+        if not _INT32[0] <= start <= _INT32[1]:
+            raise _problem(
+                "answer_start is out of range", f"{where}.answer_start", start, "a character offset into the context"
+            )
+        answers.append({"text": answer["text"], "answer_start": start})
+        extras.append({k: v for k, v in answer.items() if k not in _ANSWER_KEYS} or None)
+    return answers, extras
 
 
 def _extra_json(obj: dict[str, Any], known: set[str]) -> str | None:
@@ -57,71 +179,50 @@ def _extra_json(obj: dict[str, Any], known: set[str]) -> str | None:
     return json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None
 
 
-def _answers(value: Any, where: Where, field: str) -> tuple[list[dict[str, Any]], list[str | None]]:
-    if not isinstance(value, list):
-        raise SchemaError(
-            "answers must be a list", where=where, value=value, hint="SQuAD answers: [{text, answer_start}]"
-        )
-    answers, extras = [], []
-    for index, answer in enumerate(value):
-        if not isinstance(answer, dict) or "text" not in answer or "answer_start" not in answer:
-            raise SchemaError(
-                "answer needs 'text' and 'answer_start'",
-                where=Where(file=where.file, row=where.row, field=f"{field}[{index}]"),
-                value=answer,
-            )
-        start = answer["answer_start"]
-        if isinstance(start, bool) or not isinstance(start, int):
-            raise SchemaError(
-                "answer_start must be an integer",
-                where=Where(file=where.file, row=where.row, field=f"{field}[{index}].answer_start"),
-                value=start,
-            )
-        answers.append({"text": answer["text"], "answer_start": start})
-        extras.append(_extra_json(answer, _ANSWER_KEYS))
-    return answers, extras
-
-
-def _row(
-    article: dict[str, Any], paragraph: dict[str, Any], qa: dict[str, Any], document_id: str, pi: int, where: Where
-) -> dict[str, Any]:
-    if not isinstance(qa, dict):
-        raise SchemaError("question is not a JSON object", where=where, value=qa)
-    for key in ("id", "question"):
-        if key not in qa:
-            raise SchemaError(f"question has no '{key}'", where=Where(file=where.file, field=key), value=sorted(qa))
-    if "context" not in paragraph:
-        raise SchemaError(
-            "paragraph has no 'context'", where=Where(file=where.file, field="context"), value=sorted(paragraph)
-        )
-    answers, answer_extras = _answers(qa.get("answers", []), where, "answers")
-    row: dict[str, Any] = {
-        "id": str(qa["id"]),
-        "title": article.get("title"),
-        "context": paragraph["context"],
-        "question": qa["question"],
-        "answers": answers,
-        "is_impossible": qa.get("is_impossible"),
-        "plausible_answers": _answers(qa["plausible_answers"], where, "plausible_answers")[0]
-        if "plausible_answers" in qa
-        else None,
-        "document_id": document_id,
-        "passage_id": f"{document_id}/{pi}",
-        ARTICLE_EXTRA: _extra_json(article, {"title", "paragraphs"}),
-        PARAGRAPH_EXTRA: _extra_json(paragraph, {"context", "qas"}),
-        ANSWERS_EXTRA: json.dumps(answer_extras, ensure_ascii=False) if any(answer_extras) else None,
-    }
-    if "answers" not in qa:
+def _question(qa: Any, made: set[str]) -> dict[str, Any]:
+    """The columns one question gives (``id`` still of its JSON type), answer extras in ``ANSWERS_EXTRA``."""
+    qa = _object(qa, "question")
+    _check_json(qa)
+    if "id" not in qa:
+        raise _problem("question has no 'id'", "id", sorted(qa))
+    if isinstance(qa["id"], bool) or not isinstance(qa["id"], str | int):
+        raise _problem("question id must be text or an integer", "id", qa["id"], "give every question a unique id")
+    row: dict[str, Any] = {"id": qa["id"], "question": _text(qa, "question", "question")}
+    extras: dict[str, Any] = {}
+    if "answers" in qa:
+        row["answers"], answer_extras = _answers(qa["answers"], "answers")
+        if any(answer_extras):
+            extras["answers"] = answer_extras
+    else:
         row["answers"] = []
-        row[ANSWERS_EXTRA] = json.dumps({"no_answers_key": True})
+        extras["no_answers_key"] = True
+    row["is_impossible"] = qa.get("is_impossible")
+    if "is_impossible" in qa and not isinstance(row["is_impossible"], bool):
+        raise _problem("is_impossible must be true or false", "is_impossible", row["is_impossible"])
+    row["plausible_answers"] = None
+    if "plausible_answers" in qa:
+        row["plausible_answers"], plausible_extras = _answers(qa["plausible_answers"], "plausible_answers")
+        if any(plausible_extras):
+            extras["plausible_answers"] = plausible_extras
+    row[ANSWERS_EXTRA] = json.dumps(extras, ensure_ascii=False) if extras else None
     for key, value in qa.items():
-        if key not in _QA_KEYS:
-            row[key] = value
+        if key in _QA_KEYS:
+            continue
+        if key in made:
+            raise _problem(
+                f"question key '{key}' is also a column curate makes", key, value, "rename the key in the file"
+            )
+        row[key] = value
     return row
 
 
 def read_squad(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, list[BadRow]]:
-    """Read a SQuAD-format JSON file into flat ``mrc`` rows (schema columns plus lossless extras)."""
+    """Read a SQuAD-format JSON file into flat ``mrc`` rows (schema columns plus lossless extras).
+
+    Rows that cannot be read raise a :class:`~curate.errors.SchemaError` naming their JSON path
+    (``data[0].paragraphs[2].qas[1].answers[0].answer_start``), or with ``skip_bad_rows`` are
+    returned as :class:`BadRow` (a whole article or paragraph when the problem is there).
+    """
     doc = _load_json(path)
     rows: list[dict[str, Any]] = []
     bad: list[BadRow] = []
@@ -130,67 +231,13 @@ def read_squad(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, li
             rows.append(row)
         elif bad_row is not None:
             bad.append(bad_row)
-    table = _rows_to_table(rows)
     top = {k: v for k, v in doc.items() if k != "data"}
     metadata = {"source_format": "squad", "squad_top": json.dumps(top, ensure_ascii=False, sort_keys=True)}
-    empty = _empty_parts(doc, path)
-    if empty:
-        metadata["squad_empty"] = json.dumps(empty, ensure_ascii=False)
-    if rows and all(_is_int_id(qa.get("id")) for qa in _questions(doc)):
-        metadata["squad_int_ids"] = "true"  # the id column is text; the way back restores integers
-    return with_metadata(table, metadata), bad
-
-
-def _empty_parts(doc: dict[str, Any], path: Path) -> list[dict[str, Any]]:
-    """Articles without paragraphs and paragraphs without questions: they make no row, so they are
-    kept in the dataset metadata and put back in place when written as SQuAD again."""
-    found = []
-    for ai, article in enumerate(doc["data"]):
-        header = {k: v for k, v in article.items() if k != "paragraphs"}
-        paragraphs = article.get("paragraphs", [])
-        if not paragraphs:
-            found.append({"document_id": f"{path.stem}/{ai}", "article": article})
-        for pi, paragraph in enumerate(paragraphs):
-            if not paragraph.get("qas"):
-                found.append(
-                    {"document_id": f"{path.stem}/{ai}", "article": header, "paragraph": pi, "value": paragraph}
-                )
-    return found
-
-
-def _questions(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for article in doc["data"]:
-        for paragraph in article.get("paragraphs", []):
-            yield from paragraph.get("qas", [])
-
-
-def _is_int_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _index(key: Any) -> int | None:
-    """The trailing ``/<n>`` of a curate ``document_id`` or ``passage_id``."""
-    if isinstance(key, str) and "/" in key:
-        tail = key.rsplit("/", 1)[1]
-        return int(tail) if tail.isdigit() else None
-    return None
-
-
-def _insert_at(items: list[Any], indices: list[int | None], index: int, item: Any) -> None:
-    """Insert ``item`` before the first element whose index is greater than ``index``."""
-    position = next((i for i, other in enumerate(indices) if other is not None and other > index), len(items))
-    items.insert(position, item)
-    indices.insert(position, index)
-
-
-def _expect_object(value: Any, file: str, locator: str) -> None:
-    if not isinstance(value, dict):
-        raise InputError(
-            "expected a JSON object",
-            where=Where(file=file, field=locator),
-            value=value,
-            hint="SQuAD layout: {data: [{title, paragraphs: [{context, qas: [...]}]}]}",
-        )
+    if rows and isinstance(rows[0]["id"], int):  # one id type per file: the way back restores integers
+        metadata["squad_int_ids"] = "true"
+    for row in rows:
+        row["id"] = str(row["id"])
+    return with_metadata(_rows_to_table(rows), metadata), bad
 
 
 def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | None, BadRow | None]]:
@@ -202,145 +249,225 @@ def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | N
             value=sorted(doc)[:5] if isinstance(doc, dict) else type(doc).__name__,
             hint="use --from jsonl/csv/parquet for other layouts",
         )
+    found = json_problem({k: v for k, v in doc.items() if k != "data"})
+    if found is not None:
+        raise InputError(found[1], where=Where(file=file, field=found[0]), hint="fix the text in the file")
+    made = set(get_schema("mrc").names) | set(EXTRA_COLUMNS)
+    first_id: tuple[type, str] | None = None  # type of the first id, and where it is
+
+    def bad(locator: str, exc: SchemaError, raw: Any) -> BadRow:
+        field = f"{locator}.{exc.where.field}" if exc.where.field else locator
+        if not skip:
+            raise SchemaError(exc.what, where=Where(file=file, field=field), value=exc.value, hint=exc.hint)
+        reason = SchemaError(exc.what, value=exc.value, hint=exc.hint).message  # the location names the field
+        return BadRow(file=file, location=field, reason=reason, raw=raw_json(raw))
+
     for ai, article in enumerate(doc["data"]):
         document_id = f"{path.stem}/{ai}"
-        _expect_object(article, file, f"data[{ai}]")
-        for pi, paragraph in enumerate(article.get("paragraphs", [])):
-            _expect_object(paragraph, file, f"data[{ai}].paragraphs[{pi}]")
-            for qi, qa in enumerate(paragraph.get("qas", [])):
-                locator = f"data[{ai}].paragraphs[{pi}].qas[{qi}]"
+        try:
+            paragraphs, title, article_extra = _article(article)
+        except SchemaError as exc:
+            yield None, bad(f"data[{ai}]", exc, article)
+            continue
+        for pi, paragraph in enumerate(paragraphs):
+            locator = f"data[{ai}].paragraphs[{pi}]"
+            try:
+                questions, context, paragraph_extra = _paragraph(paragraph)
+            except SchemaError as exc:
+                yield None, bad(locator, exc, paragraph)
+                continue
+            for qi, qa in enumerate(questions):
                 try:
-                    yield _row(article, paragraph, qa, document_id, pi, Where(file=file)), None
+                    row = _question(qa, made)
+                    if first_id is None:
+                        first_id = (type(row["id"]), f"{locator}.qas[{qi}]")
+                    elif type(row["id"]) is not first_id[0]:
+                        raise _problem(
+                            "question ids mix text and integers",
+                            "id",
+                            row["id"],
+                            f"the id at {first_id[1]} is {'an integer' if first_id[0] is int else 'text'}; "
+                            "give every id the same type",
+                        )
                 except SchemaError as exc:
-                    field = f"{locator}.{exc.where.field}" if exc.where.field else locator
-                    if not skip:
-                        raise SchemaError(
-                            exc.what, where=Where(file=file, field=field), value=exc.value, hint=exc.hint
-                        ) from None
-                    raw = json.dumps(qa, ensure_ascii=False)
-                    yield None, BadRow(file=file, location=field, reason=exc.what, raw=raw)
+                    yield None, bad(f"{locator}.qas[{qi}]", exc, qa)
+                    continue
+                row.update(
+                    title=title,
+                    context=context,
+                    document_id=document_id,
+                    passage_id=f"{document_id}/{pi}",
+                    **{ARTICLE_EXTRA: article_extra, PARAGRAPH_EXTRA: paragraph_extra},
+                )
+                yield row, None
 
 
 def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     schema = get_schema("mrc")
-    names = dict.fromkeys([*schema.names, ARTICLE_EXTRA, PARAGRAPH_EXTRA, ANSWERS_EXTRA])
-    for row in rows:
-        names.update(dict.fromkeys(row))
-    columns = {name: [row.get(name) for row in rows] for name in names}
-    arrays: dict[str, pa.Array] = {}
-    for name, values in columns.items():
-        field = schema.field(name)
-        if field is not None:
-            arrays[name] = pa.array(values, type=field.type)
-        elif name in (ARTICLE_EXTRA, PARAGRAPH_EXTRA, ANSWERS_EXTRA):
-            if any(v is not None for v in values):
-                arrays[name] = pa.array(values, type=pa.string())
+    if not rows:
+        return schema.empty_table()
+    arrays: dict[str, pa.Array] = {f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema.fields}
+    for name in (ARTICLE_EXTRA, PARAGRAPH_EXTRA):
+        if any(r[name] is not None for r in rows):
+            arrays[name] = pa.array([r[name] for r in rows], pa.string())
+    extra_names = dict.fromkeys(k for r in rows for k in r if k not in arrays and k not in EXTRA_COLUMNS)
+    as_json: list[str] = []
+    for name in extra_names:
+        column = _extra_column(rows, name)
+        if column is None:
+            as_json.append(name)
         else:
-            arrays[name] = _extra_array(values, name)
-    return pa.table(arrays) if rows else schema.empty_table()
+            arrays[name] = column
+    if as_json:
+        values = [{k: r[k] for k in as_json if k in r} for r in rows]
+        arrays[QUESTION_EXTRA] = pa.array([json.dumps(v, ensure_ascii=False) if v else None for v in values])
+    if any(r[ANSWERS_EXTRA] is not None for r in rows):
+        arrays[ANSWERS_EXTRA] = pa.array([r[ANSWERS_EXTRA] for r in rows], pa.string())
+    return pa.table(arrays)
 
 
-def _extra_array(values: list[Any], name: str) -> pa.Array:
+def _plain(dtype: pa.DataType) -> bool:
+    """Text, numbers, booleans and lists of them: types a column gives back as the same JSON."""
+    if pa.types.is_list(dtype):
+        return _plain(dtype.value_type)
+    return (
+        pa.types.is_string(dtype)
+        or pa.types.is_integer(dtype)
+        or pa.types.is_floating(dtype)
+        or pa.types.is_boolean(dtype)
+    )
+
+
+def _extra_column(rows: list[dict[str, Any]], name: str) -> pa.Array | None:
+    """An extra question key as an Arrow column, or None when a column would not give back exactly
+    the same JSON (an explicit null, mixed types, objects, huge integers): JSON text then."""
+    if any(name in r and r[name] is None for r in rows):
+        return None
+    values = [r.get(name) for r in rows]
     try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        raise SchemaError(
-            "question key holds values of mixed types",
-            where=Where(field=name),
-            value=[type(v).__name__ for v in values if v is not None][:4],
-            hint="convert the file with consistent types for this key",
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    if not _plain(array.type) or json.dumps(array.to_pylist()) != json.dumps(values):
+        return None
+    return array
+
+
+def _json_cell(row: dict[str, Any], name: str, index: int) -> Any:
+    """The decoded JSON text of an extras column (None when empty); text that is not JSON is an
+    error naming the row, not a crash."""
+    text = row.get(name)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError, RecursionError):
+        raise InputError(
+            "cannot write SQuAD: a column curate's reader fills holds text that is not JSON",
+            where=Where(row=index + 1, field=name),
+            value=text,
+            hint="curate's SQuAD reader writes this column; drop it or restore it",
         ) from None
 
 
-def write_squad(table: pa.Table, path: Path, *, metadata: dict[str, str] | None = None) -> None:
+def _json_object(row: dict[str, Any], name: str, index: int) -> dict[str, Any]:
+    value = _json_cell(row, name, index)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(
+            "cannot write SQuAD: a column curate's reader fills does not hold a JSON object",
+            where=Where(row=index + 1, field=name),
+            value=row.get(name),
+        )
+    return value
+
+
+def write_squad(
+    table: pa.Table, path: Path, *, metadata: dict[str, str] | None = None, name: Path | None = None
+) -> None:
     """Write ``mrc`` rows as SQuAD JSON, grouping articles by ``document_id`` (else ``title``) and
-    paragraphs by ``passage_id`` (else ``context``), both in first-appearance order."""
-    schema_names = set(get_schema("mrc").names) | {ARTICLE_EXTRA, PARAGRAPH_EXTRA, ANSWERS_EXTRA}
+    paragraphs by ``passage_id`` (else ``context``), both in first-appearance order; gzip when the
+    final ``name`` (default ``path``) ends in ``.gz``."""
+    schema_names = set(get_schema("mrc").names) | set(EXTRA_COLUMNS)
     extra_names = [n for n in table.column_names if n not in schema_names]
     articles: dict[Any, dict[str, Any]] = {}
     paragraphs: dict[Any, dict[str, Any]] = {}
-    needs_positions = bool((metadata or {}).get("squad_empty"))
-    int_ids = (metadata or {}).get("squad_int_ids") == "true"
-    for row in table.to_pylist():
+    metadata = metadata or {}
+    int_ids = metadata.get("squad_int_ids") == "true"
+    for index, row in enumerate(table.to_pylist()):
         doc_key = row.get("document_id") or ("title", row.get("title"))
         article = articles.get(doc_key)
         if article is None:
             article = {"title": row.get("title"), "paragraphs": []}
             if row.get("title") is None:
                 del article["title"]
-            article.update(json.loads(row.get(ARTICLE_EXTRA) or "{}"))
+            article.update(_json_object(row, ARTICLE_EXTRA, index))
             articles[doc_key] = article
         para_key = (doc_key, row.get("passage_id") or ("context", row["context"]))
         paragraph = paragraphs.get(para_key)
         if paragraph is None:
             paragraph = {"context": row["context"], "qas": []}
-            paragraph.update(json.loads(row.get(PARAGRAPH_EXTRA) or "{}"))
-            if needs_positions:
-                paragraph["_passage_id"] = row.get("passage_id")
+            paragraph.update(_json_object(row, PARAGRAPH_EXTRA, index))
             paragraphs[para_key] = paragraph
             article["paragraphs"].append(paragraph)
-        paragraph["qas"].append(_qa(row, extra_names, int_ids))
-    top = json.loads((metadata or {}).get("squad_top") or "{}")
+        paragraph["qas"].append(_qa(row, index, extra_names, int_ids))
+    try:
+        top = json.loads(metadata.get("squad_top") or "{}")
+    except json.JSONDecodeError:
+        top = None
+    if not isinstance(top, dict):
+        raise InputError("dataset metadata 'squad_top' is not a JSON object", value=metadata.get("squad_top"))
     if "version" not in top:
         top["version"] = (
             "v2.0"
             if "is_impossible" in table.column_names and table["is_impossible"].null_count < table.num_rows
             else "1.1"
         )
-    _restore_empty(articles, json.loads((metadata or {}).get("squad_empty") or "[]"))
     doc = {**top, "data": list(articles.values())}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
+    with create_text(path, name) as handle:
         json.dump(doc, handle, ensure_ascii=False)
 
 
-def _restore_empty(articles: dict[Any, dict[str, Any]], empty: list[dict[str, Any]]) -> None:
-    """Put articles without paragraphs and paragraphs without questions back in their places."""
-    if not empty:
-        return
-    order = list(articles)
-    doc_indices = [_index(key) for key in order]
-    values = [articles[key] for key in order]
-    for part in empty:
-        key = part["document_id"]
-        if key not in articles:
-            article = {**part["article"], "paragraphs": []} if "paragraph" in part else dict(part["article"])
-            articles[key] = article
-            _insert_at(values, doc_indices, _index(key) or 0, article)
-        if "paragraph" in part:
-            article = articles[key]
-            indices = [_index(p.get("_passage_id")) for p in article["paragraphs"]]
-            _insert_at(
-                article["paragraphs"],
-                indices,
-                part["paragraph"],
-                {**part["value"], "_passage_id": f"{key}/{part['paragraph']}"},
-            )
-    articles.clear()
-    for position, article in enumerate(values):
-        for paragraph in article.get("paragraphs", []):
-            paragraph.pop("_passage_id", None)
-        articles[position] = article
+def _answer_extras(row: dict[str, Any], index: int) -> dict[str, Any]:
+    """``{"answers": [...], "plausible_answers": [...], "no_answers_key": true}``, each part optional."""
+    extras = _json_cell(row, ANSWERS_EXTRA, index)
+    if isinstance(extras, list):  # an earlier curate stored the extras of 'answers' only, as JSON texts
+        return {"answers": [json.loads(e) if isinstance(e, str) else e for e in extras]}
+    if extras is not None and not isinstance(extras, dict):
+        raise InputError(
+            "cannot write SQuAD: a column curate's reader fills does not hold answer extras",
+            where=Where(row=index + 1, field=ANSWERS_EXTRA),
+            value=extras,
+        )
+    return extras or {}
 
 
-def _qa(row: dict[str, Any], extra_names: list[str], int_ids: bool = False) -> dict[str, Any]:
-    extras_raw = row.get(ANSWERS_EXTRA)
-    extras = json.loads(extras_raw) if extras_raw else None
+_INT_ID = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def _qa(row: dict[str, Any], index: int, extra_names: list[str], int_ids: bool) -> dict[str, Any]:
+    extras = _answer_extras(row, index)
     row_id = row["id"]
-    if int_ids and row_id.lstrip("-").isdigit():
+    if int_ids and _INT_ID.fullmatch(row_id):
         row_id = int(row_id)
     qa: dict[str, Any] = {"id": row_id, "question": row["question"]}
-    if not (isinstance(extras, dict) and extras.get("no_answers_key")):
-        answers = [dict(a) for a in row["answers"]]
-        if isinstance(extras, list):
-            for answer, extra in zip(answers, extras, strict=False):
-                answer.update(json.loads(extra) if extra else {})
-        qa["answers"] = answers
+    if not extras.get("no_answers_key"):
+        qa["answers"] = _with_extras(row["answers"], extras.get("answers"))
     if row.get("is_impossible") is not None:
         qa["is_impossible"] = row["is_impossible"]
     if row.get("plausible_answers") is not None:
-        qa["plausible_answers"] = row["plausible_answers"]
+        qa["plausible_answers"] = _with_extras(row["plausible_answers"], extras.get("plausible_answers"))
     for name in extra_names:
         if row.get(name) is not None:
             qa[name] = row[name]
+    qa.update(_json_object(row, QUESTION_EXTRA, index))
     return qa
+
+
+def _with_extras(answers: list[dict[str, Any]], extras: list[Any] | None) -> list[dict[str, Any]]:
+    out = [dict(a) for a in answers]
+    for answer, extra in zip(out, extras or [], strict=False):
+        if isinstance(extra, dict):
+            answer.update(extra)
+    return out

@@ -1,136 +1,331 @@
 """Row-per-record formats: JSON Lines (``.gz`` too), a JSON array of records, CSV/TSV, Parquet.
 
-Readers return an Arrow table plus the rows they could not parse (only when asked to skip them;
-otherwise the first bad row raises an error naming file, line and value). Writers take any table;
-nested values (lists, structs) become JSON text in CSV/TSV cells.
+Readers return :class:`~curate.io.quarantine.Rows`: an Arrow table, the rows they could not parse
+(only when asked to skip them; otherwise the first bad row raises an error naming file, line and
+value) and, where the format has lines, the source line of every row. Writers take any table; nested values (lists,
+structs) become JSON text in CSV/TSV cells.
+
+Values keep their JSON type, with one conversion: a field holding integers and text in different
+rows is read as text (``7`` -> ``"7"``, the way ids often are). Any other mix (text and floats,
+booleans and text, objects and lists) is an error naming the first row whose type differs from
+the field's first value, or with ``skip_bad_rows`` that row is set aside. A JSON object with the
+same key twice, a lone surrogate (``"\\ud800"``) or nesting deeper than
+:data:`~curate.io.files.MAX_JSON_DEPTH` is a bad row too. CSV/TSV headers must name every column
+once.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
+import re
+import sys
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from curate.errors import InputError, Where
-from curate.io.quarantine import BadRow
+from curate.dataset import parquet_schema
+from curate.errors import InputError, Where, show_value
+from curate.io.files import (
+    MAX_JSON_DEPTH,
+    create_text,
+    input_file,
+    json_problem,
+    not_utf8,
+    open_text,
+    unreadable,
+)
+from curate.io.quarantine import BadRow, Rows
 from curate.sql import connect
 
-# --------------------------------------------------------------------------- reading
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long passage is one CSV cell
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+_SKIP_HINT = "fix the line, or skip bad rows (--skip-bad-rows / on_error: skip) to quarantine them"
+
+# --------------------------------------------------------------------------- JSON values
 
 
-def _records_to_table(records: list[dict[str, Any]], file: str) -> pa.Table:
-    names: dict[str, None] = {}
-    for record in records:
-        names.update(dict.fromkeys(record))
-    columns = {}
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return "list" if isinstance(value, list) else "object"
+
+
+def _fits(value_type: str, column_type: str) -> bool:
+    """Whether a value of ``value_type`` can sit in a field whose first value is ``column_type``."""
+    numbers = {"integer", "number"}
+    return (
+        value_type == column_type
+        or {value_type, column_type} <= numbers
+        or (value_type == "integer" and column_type == "text")
+        or (value_type == "text" and column_type == "integer")
+    )
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        keys = [k for k, _ in pairs]
+        repeated = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise ValueError(f"key '{repeated}' appears twice in one object")
+    return record
+
+
+def _parse_line(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse one JSON Lines line: ``(record, None)`` or ``(None, what is wrong)``."""
+    try:
+        record = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        return None, f"malformed JSON ({exc.msg}, column {exc.colno})"
+    except ValueError as exc:
+        return None, str(exc)
+    except RecursionError:
+        return None, f"value is nested more than {MAX_JSON_DEPTH} levels deep"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, found {_json_type(record) if record is not None else 'null'}"
+    found = json_problem(record)
+    if found is not None:
+        return None, f"{found[1]} (field '{found[0]}')"
+    return record, None
+
+
+def _records_to_table(
+    records: list[dict[str, Any]], lines: list[int], file: str, raws: list[str] | None
+) -> tuple[pa.Table, list[int], dict[int, BadRow]]:
+    """Columns from JSON records, the lines of the rows kept, and the rows set aside by line.
+
+    A value whose type does not fit its field (see the module docstring) raises an InputError, or
+    with ``raws`` (the source text of each record, given when skipping) sets its row aside.
+    """
+    bad: dict[int, str] = {}
+
+    def misfit(index: int, what: str, name: str) -> None:
+        if raws is None:
+            raise InputError(
+                what,
+                where=Where(file=file, line=lines[index], field=name),
+                value=records[index][name],
+                hint="give the field one type in every row, or skip bad rows (--skip-bad-rows / on_error: skip)",
+            )
+        bad[index] = f"{what} (field '{name}'): got {show_value(records[index][name])}"
+
+    names = dict.fromkeys(name for record in records for name in record)
+    for name in names:
+        first: tuple[str, int] | None = None
+        for index, record in enumerate(records):
+            value = record.get(name)
+            if value is None or index in bad:
+                continue
+            value_type = _json_type(value)
+            if first is None:
+                first = (value_type, lines[index])
+            elif not _fits(value_type, first[0]):
+                misfit(index, f"field holds {value_type} here but {first[0]} on line {first[1]}", name)
+    while True:
+        keep = [i for i in range(len(records)) if i not in bad]
+        columns, failed = _columns([records[i] for i in keep], names)
+        if failed is None:
+            break
+        misfit(keep[failed[0]], "value does not fit in one column with the rows before it", failed[1])
+    set_aside = {
+        lines[i]: BadRow(file=file, location=f"line {lines[i]}", reason=reason, raw=raws[i])
+        for i, reason in bad.items()
+        if raws is not None
+    }
+    return pa.table(columns), [lines[i] for i in keep], set_aside
+
+
+def _columns(
+    records: list[dict[str, Any]], names: dict[str, None]
+) -> tuple[dict[str, pa.Array], tuple[int, str] | None]:
+    """Arrow columns of ``records``, or ``(partial, (row, name))`` naming the first row whose value
+    Arrow cannot put in one column with the rows before it (huge integers, clashing nested types)."""
+    columns: dict[str, pa.Array] = {}
     for name in names:
         values = [record.get(name) for record in records]
+        kinds = {_json_type(v) for v in values if v is not None}
+        if kinds == {"integer", "text"}:
+            values = [None if v is None else str(v) for v in values]
         try:
             columns[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            kinds = {type(v).__name__ for v in values if v is not None}
-            if kinds <= {"int", "float", "str", "bool"}:
-                columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
-            else:
-                raise InputError(
-                    "field holds values of mixed types",
-                    where=Where(file=file, field=name),
-                    value=sorted(kinds),
-                    hint="give the field one type in every row",
-                ) from None
-    return pa.table(columns)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return columns, (_first_misfit(values), name)
+    return columns, None
+
+
+def _first_misfit(values: list[Any]) -> int:
+    """Index of the first value that Arrow cannot convert together with the values before it."""
+
+    def converts(end: int) -> bool:
+        try:
+            pa.array(values[:end])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return False
+        return True
+
+    # the smallest prefix length that fails, found by bisection; its last value is the misfit
+    return bisect_left(range(len(values) + 1), True, key=lambda end: not converts(end)) - 1
 
 
 def _has_timestamp(dtype: pa.DataType) -> bool:
     return pa.types.is_timestamp(dtype) or any(_has_timestamp(dtype.field(i).type) for i in range(dtype.num_fields))
 
 
+def _depth(dtype: pa.DataType) -> int:
+    return 1 + max((_depth(dtype.field(i).type) for i in range(dtype.num_fields)), default=0)
+
+
+# A line that does not start with "{" (a top-level null crashes Arrow's reader: apache/arrow#47409).
+_NOT_AN_OBJECT = re.compile(rb"\n(?![{\n]|\Z)")
+
+
 def _read_jsonl_arrow(path: Path) -> pa.Table:
-    """Arrow's fast JSON Lines reader; text it took for a timestamp is read again as text."""
-    options = pajson.ReadOptions(block_size=16 << 20)
-    table = pajson.read_json(pa.input_stream(str(path), compression="detect"), read_options=options)
+    """Arrow's fast JSON Lines reader, for files whose every line is one object; text it took for a
+    timestamp is read again as text. Anything unusual raises ArrowInvalid: the line-by-line reader
+    then reads the file and names the bad line."""
+    data = pa.input_stream(str(path), compression="detect").read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.startswith(b"{") or _NOT_AN_OBJECT.search(data):
+        raise pa.ArrowInvalid("a line that is not one JSON object")
+    # one thread: with several, the order of the columns depends on which block is parsed first
+    options = pajson.ReadOptions(block_size=16 << 20, use_threads=False)
+    table = pajson.read_json(pa.BufferReader(data), read_options=options)
+    if any(_depth(f.type) > MAX_JSON_DEPTH for f in table.schema):
+        raise pa.ArrowInvalid("nested too deeply")
     if any(_has_timestamp(f.type) for f in table.schema):
         # a nested timestamp cannot be read as text: ArrowInvalid, the line-by-line reader takes over
         as_text = pa.schema([pa.field(f.name, pa.string()) if _has_timestamp(f.type) else f for f in table.schema])
         parse = pajson.ParseOptions(explicit_schema=as_text)
-        stream = pa.input_stream(str(path), compression="detect")
-        table = pajson.read_json(stream, read_options=options, parse_options=parse)
-    table.validate(full=True)  # the reader lets invalid UTF-8 through; the line reader names it
+        table = pajson.read_json(pa.BufferReader(data), read_options=options, parse_options=parse)
+    table.validate(full=True)  # invalid UTF-8, or lists Arrow built wrong (apache/arrow#51305)
+    if table.num_rows != data.count(b"\n{") + 1:
+        raise pa.ArrowInvalid("rows and lines differ")
     return table
 
 
-def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, list[BadRow]]:
-    """Read JSON Lines (one object per line; ``.gz`` allowed)."""
+def _has_empty_row(table: pa.Table) -> bool:
+    """A row with no value at all: a ``null`` or ``{}`` line, which the line reader names."""
+    empty = pc.is_null(table.column(0))
+    for column in table.columns[1:]:
+        empty = pc.and_(empty, pc.is_null(column))
+    return bool(pc.any(empty).as_py())
+
+
+def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> Rows:
+    """Read JSON Lines (one object per line; ``.gz`` allowed; blank lines ignored)."""
+    input_file(path)
     if not skip_bad_rows:
         try:
-            return _read_jsonl_arrow(path), []
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            pass  # the line-by-line reader below names the bad line
+            table = _read_jsonl_arrow(path)
+        except (pa.ArrowException, OSError, RecursionError, ValueError):
+            pass  # the line-by-line reader below names the bad line (ValueError: a key not UTF-8)
+        else:
+            if table.num_columns and not _has_empty_row(table):
+                return Rows(table)
     records: list[dict[str, Any]] = []
-    bad: list[BadRow] = []
+    lines: list[int] = []
+    raws: list[str] = []
+    bad: dict[int, BadRow] = {}
     file = str(path)
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
-                problem = None
-                try:
-                    record = json.loads(line)
-                    if not isinstance(record, dict):
-                        problem = f"expected a JSON object, found {type(record).__name__}"
-                except json.JSONDecodeError as exc:
-                    problem = f"malformed JSON ({exc.msg}, column {exc.colno})"
-                if problem is None:
+                record, problem = _parse_line(line)
+                raw = line.rstrip("\r\n")
+                if record is not None:
                     records.append(record)
+                    lines.append(number)
+                    raws.append(raw)
                 elif skip_bad_rows:
-                    bad.append(BadRow(file=file, location=f"line {number}", reason=problem, raw=line.rstrip("\n")))
+                    bad[number] = BadRow(file=file, location=f"line {number}", reason=str(problem), raw=raw)
                 else:
                     raise InputError(
-                        problem,
-                        where=Where(file=file, line=number),
-                        value=line.strip(),
-                        hint="fix the line, or skip bad rows (--skip-bad-rows / on_error: skip) to quarantine them",
+                        str(problem), where=Where(file=file, line=number), value=line.strip(), hint=_SKIP_HINT
                     )
     except UnicodeDecodeError as exc:
-        raise InputError(
-            "file is not UTF-8 text", where=Where(file=file), value=exc.object[exc.start : exc.end]
-        ) from None
-    return _records_to_table(records, file), bad
+        raise not_utf8(path, exc) from None
+    except (OSError, EOFError) as exc:
+        raise unreadable(path, exc) from None
+    table, kept_lines, misfits = _records_to_table(records, lines, file, raws if skip_bad_rows else None)
+    bad.update(misfits)
+    kept_raws = [raws[i] for i, line in enumerate(lines) if line not in misfits] if skip_bad_rows else None
+    return Rows(table, [bad[line] for line in sorted(bad)], kept_lines, kept_raws)
 
 
-def read_json_records(path: Path) -> pa.Table:
+def read_json_records(path: Path) -> Rows:
     """Read a JSON array of objects (``[{...}, {...}]``)."""
     file = str(path)
     try:
-        with _open_text(path) as handle:
-            records = json.load(handle)
+        with open_text(path) as handle:
+            records = json.load(handle, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON ({exc.msg})", where=Where(file=file, line=exc.lineno)) from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except RecursionError:
+        raise InputError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep", where=Where(file=file)) from None
+    except ValueError as exc:
+        raise InputError(str(exc), where=Where(file=file)) from None
+    except (OSError, EOFError) as exc:
+        raise unreadable(path, exc) from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise InputError(
             "expected a JSON array of objects", where=Where(file=file), hint="SQuAD files need --from squad"
         )
-    return _records_to_table(records, file)
+    for index, record in enumerate(records):
+        found = json_problem(record)
+        if found is not None:
+            raise InputError(found[1], where=Where(file=file, row=index + 1, field=found[0]))
+    # a JSON array has no lines per record: the 1-based position stands in for them
+    table, _, _ = _records_to_table(records, list(range(1, len(records) + 1)), file, None)
+    return Rows(table)
 
 
-def read_delimited(
-    path: Path, *, delimiter: str, quote: str | None, skip_bad_rows: bool = False
-) -> tuple[pa.Table, list[BadRow]]:
+def _split_lines(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [(i + 1, (line[:-1] if line.endswith("\r") else line).split(delimiter)) for i, line in enumerate(lines)]
+
+
+def _check_header(header: list[str], file: str) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(header):
+        if not name.strip():
+            raise InputError(
+                f"column {index + 1} of the header has no name",
+                where=Where(file=file, line=1),
+                value=header,
+                hint="name every column in the first line (an unnamed index column: drop it)",
+            )
+        if name in seen:
+            raise InputError(
+                f"column name '{name}' appears twice in the header",
+                where=Where(file=file, line=1, field=name),
+                value=header,
+                hint="give every column its own name",
+            )
+        seen.add(name)
+
+
+def read_delimited(path: Path, *, delimiter: str, quote: str | None, skip_bad_rows: bool = False) -> Rows:
     """Read CSV/TSV with a header row; every value is read as text (the schema casts it later).
 
     With ``quote=None`` (the TSV default) each ``\\n``-terminated line is one row, split on the
@@ -138,18 +333,14 @@ def read_delimited(
     """
     file = str(path)
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             text = handle.read()
     except UnicodeDecodeError as exc:
-        raise InputError(
-            "file is not UTF-8 text", where=Where(file=file), value=exc.object[exc.start : exc.end]
-        ) from None
+        raise not_utf8(path, exc) from None
+    except (OSError, EOFError) as exc:
+        raise unreadable(path, exc) from None
     if quote is None:
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        numbered = [(i + 1, line[:-1] if line.endswith("\r") else line) for i, line in enumerate(lines)]
-        rows = [(n, line.split(delimiter)) for n, line in numbered]
+        rows = _split_lines(text, delimiter)
     else:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quote, strict=True)
         rows = []
@@ -158,14 +349,16 @@ def read_delimited(
                 rows.append((reader.line_num, row))
         except csv.Error as exc:
             raise InputError(f"malformed CSV ({exc})", where=Where(file=file, line=reader.line_num)) from None
+    while rows and rows[0][1] in ([], [""]):
+        rows.pop(0)
     if not rows:
         raise InputError(
             "file is empty: no header row", where=Where(file=file), hint="the first line names the columns"
         )
     header = rows[0][1]
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
+    _check_header(header, file)
     body: list[list[str]] = []
+    lines: list[int] = []
     bad: list[BadRow] = []
     for number, row in rows[1:]:
         if row == [""] or not row:
@@ -182,12 +375,35 @@ def read_delimited(
             bad.append(BadRow(file=file, location=f"line {number}", reason=problem, raw=delimiter.join(row)))
             continue
         body.append(row)
+        lines.append(number)
     columns = {name: pa.array([row[i] for row in body], pa.string()) for i, name in enumerate(header)}
-    return pa.table(columns), bad
+    raws = [delimiter.join(row) for row in body] if skip_bad_rows else None
+    return Rows(pa.table(columns), bad, lines, raws)
 
 
-def read_parquet(paths: list[Path]) -> pa.Table:
-    """Read Parquet file(s) through DuckDB, keeping curate's schema metadata."""
+def read_parquet(paths: list[Path]) -> Rows:
+    """Read Parquet file(s) through DuckDB, keeping curate's schema metadata. Every file must have
+    the same columns with the same types, each name once."""
+    if not paths:
+        raise InputError("no Parquet files to read", hint="give a .parquet file or a folder holding some")
+    schemas = [parquet_schema(input_file(p)) for p in paths]
+    names = schemas[0].names
+    for name in names:
+        if not name or names.count(name) > 1 or "\x00" in name:
+            raise InputError(
+                "Parquet column name is empty, appears twice or holds a NUL character",
+                where=Where(file=str(paths[0]), field=name),
+                value=names,
+                hint="give every column its own name",
+            )
+    for path, schema in zip(paths[1:], schemas[1:], strict=True):
+        if [(f.name, f.type) for f in schema] != [(f.name, f.type) for f in schemas[0]]:
+            raise InputError(
+                "Parquet files of one dataset have different columns or types",
+                where=Where(file=str(path)),
+                value=str(schema.remove_metadata()).replace("\n", ", "),
+                hint=f"{paths[0].name} has {', '.join(f'{f.name}: {f.type}' for f in schemas[0])}",
+            )
     files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
     try:
         table = connect(reads=paths).sql(f"SELECT * FROM read_parquet({files})").to_arrow_table()
@@ -195,16 +411,16 @@ def read_parquet(paths: list[Path]) -> pa.Table:
         raise InputError(
             "cannot read Parquet", where=Where(file=str(paths[0])), value=str(exc).splitlines()[0]
         ) from None
-    metadata = pq.read_schema(paths[0]).metadata
-    return table.replace_schema_metadata(metadata) if metadata else table
+    metadata = schemas[0].metadata
+    return Rows(table.replace_schema_metadata(metadata) if metadata else table)
 
 
 # --------------------------------------------------------------------------- writing
 
 
-def write_jsonl(table: pa.Table, path: Path) -> None:
-    """One JSON object per row, UTF-8, in row order."""
-    with path.open("w", encoding="utf-8") as handle:
+def write_jsonl(table: pa.Table, path: Path, *, name: Path | None = None) -> None:
+    """One JSON object per row, UTF-8, in row order (gzip when the final ``name`` ends in ``.gz``)."""
+    with create_text(path, name) as handle:
         for batch in table.to_batches(8192):
             for record in batch.to_pylist():
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -220,24 +436,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_delimited(table: pa.Table, path: Path, *, delimiter: str, quote: str | None) -> None:
-    """CSV (quoted where needed) or TSV (no quoting: a tab or newline inside a value is an error)."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
+def write_delimited(
+    table: pa.Table, path: Path, *, delimiter: str, quote: str | None, name: Path | None = None
+) -> None:
+    """CSV (quoted where needed) or TSV (no quoting: a tab or newline inside a value is an error
+    naming the final file ``name``); gzip when ``name`` (default ``path``) ends in ``.gz``."""
+    with create_text(path, name) as handle:
         if quote is not None:
             writer = csv.writer(handle, delimiter=delimiter, quotechar=quote, lineterminator="\n")
+            # the csv module quotes a field holding "\n" (the line end) but not a lone "\r", which
+            # every reader takes for a line end too: such rows are written with every field quoted
+            quoted = csv.writer(
+                handle, delimiter=delimiter, quotechar=quote, lineterminator="\n", quoting=csv.QUOTE_ALL
+            )
             writer.writerow(table.column_names)
             for batch in table.to_batches(8192):
                 for record in batch.to_pylist():
-                    writer.writerow([_cell(v) for v in record.values()])
+                    cells = [_cell(v) for v in record.values()]
+                    (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
             return
         handle.write(delimiter.join(table.column_names) + "\n")
         for row_index, record in enumerate(table.to_pylist()):
             cells = [_cell(v) for v in record.values()]
-            for name, cell in zip(table.column_names, cells, strict=True):
+            for column, cell in zip(table.column_names, cells, strict=True):
                 if delimiter in cell or "\n" in cell or "\r" in cell:
                     raise InputError(
                         "value holds a tab or line break, which TSV without quoting cannot store",
-                        where=Where(file=str(path), row=row_index + 1, field=name),
+                        where=Where(file=str(name or path), row=row_index + 1, field=column),
                         value=cell,
                         hint="write CSV, JSON Lines or Parquet instead, or --quote '\"'",
                     )

@@ -338,5 +338,7 @@ def test_annotation_times_are_stored_as_iso_utc_strings(reviews: Dataset) -> Non
     for bad in ({"$date": "2026-03-01"}, "yesterday", 1767225600):
         broken = copy.deepcopy(tasks[:1])
         broken[0]["annotations"][0]["updated_at"] = bad
-        with pytest.raises(InputError, match=r"not an ISO 8601 timestamp at <export>, field 'tasks\[0\].annotations\[0\].updated_at'"):
+        with pytest.raises(
+            InputError, match=r"not an ISO 8601 timestamp at <export>, field 'tasks\[0\].annotations\[0\].updated_at'"
+        ):
             import_annotations(reviews, broken, kind="classification")

@@ -28,7 +28,9 @@ def korean_rows() -> list[dict]:
 
 def english_rows() -> list[dict]:
     table = read(needs_shared("xquad", "xquad.en.json")).to_arrow()
-    return [{**row, "id": f"en-{row['id']}"} for row in table.select(["id", "context", "question", "answers"]).to_pylist()]
+    return [
+        {**row, "id": f"en-{row['id']}"} for row in table.select(["id", "context", "question", "answers"]).to_pylist()
+    ]
 
 
 def test_korean_rows_stay_and_english_rows_go_with_languages_ko():

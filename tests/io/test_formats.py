@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.dataset import Dataset
-from curate.errors import ConfigError, CurateError, InputError, SchemaError
+from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError
 from curate.io import detect_format, infer_kind, read, read_bundle, write, write_bundle, write_table
 from curate.schemas import get_schema
 
@@ -79,11 +79,12 @@ def test_detect_format_of_folders(tmp_path: Path) -> None:
 def test_detect_format_failures(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InputError, match="cannot tell the format") as info:
+    with pytest.raises(InputError, match="cannot tell the format of a folder") as info:
         detect_format(empty)
-    assert "squad, jsonl, json, csv, tsv, parquet, beir, hf" in str(info.value)
-    with pytest.raises(InputError, match="cannot tell the format"):
+    assert "BEIR (corpus.jsonl, qrels/), Parquet (*.parquet) or datasets" in str(info.value)
+    with pytest.raises(InputError, match="cannot tell the format") as info:
         detect_format(put(tmp_path / "data.xml", "<x/>"))
+    assert "squad, jsonl, json, csv, tsv, parquet, beir, hf" in str(info.value)
     with pytest.raises(InputError, match="file not found"):
         detect_format(tmp_path / "missing.xml")
     with pytest.raises(InputError, match="file not found") as info:
@@ -222,9 +223,10 @@ def test_skip_mode_quarantines_rows_of_the_wrong_type(tmp_path: Path) -> None:
     assert column(dataset, "doc_id") == ["d1", "d3"]
     assert column(dataset, "score") == [1, 0]
     (bad,) = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
-    assert bad["location"] == "row 2"
-    assert "field 'score'" in bad["reason"]
-    assert json.loads(bad["raw"])["doc_id"] == "d2"
+    assert bad["location"] == "line 2"
+    assert "field 'score'" in bad["reason"] and "'high'" in bad["reason"]
+    assert "line" not in bad["reason"] and "row" not in bad["reason"]  # the location names it, once
+    assert json.loads(bad["raw"]) == rows[1]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".tsv", ".csv"])
@@ -344,7 +346,7 @@ def test_empty_cell_in_a_required_int_field_is_a_missing_value(tmp_path: Path) -
         read(path)
     message = str(info.value)
     assert "missing value" in message
-    assert f"{path}, row 2, field 'score'" in message
+    assert f"{path}, line 3, row 2, field 'score'" in message
 
 
 def test_tsv_with_quote_option_reads_quoted_tabs(tmp_path: Path) -> None:
@@ -665,3 +667,177 @@ def test_a_lone_beir_file_keeps_its_underscore_ids():
     assert corpus.column("doc_id")[0].as_py() == "d001" and "_id" not in corpus.column_names
     queries = read(REPO / "sample_data" / "retrieval" / "queries.jsonl", kind="queries").to_arrow()
     assert queries.column("query_id")[0].as_py() == "q001"
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def test_a_field_mixing_text_with_floats_or_booleans_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    rows = [{"id": "1", "text": "a", "label": "pos"}, {"id": "2", "text": "b", "label": 1.5}]
+    with pytest.raises(InputError) as info:
+        read(put(tmp_path / "mixed.jsonl", jsonl(rows)), kind="classification")
+    assert info.value.where.line == 2 and info.value.where.field == "label"
+    assert "field holds number here but text on line 1" in str(info.value)
+    quarantine = tmp_path / "q.jsonl"
+    dataset = read(tmp_path / "mixed.jsonl", kind="classification", on_error="skip", quarantine=quarantine)
+    assert column(dataset, "label") == ["pos"]
+    (bad,) = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
+    assert bad["location"] == "line 2" and json.loads(bad["raw"]) == rows[1]
+
+
+def test_booleans_are_not_read_as_text_labels(tmp_path: Path) -> None:
+    path = put(tmp_path / "b.jsonl", jsonl([{"id": "1", "text": "a", "label": True}]))
+    with pytest.raises(SchemaError, match="wrong type .* field 'label': got True"):
+        read(path, kind="classification")
+
+
+def test_a_repeated_csv_header_is_an_error_not_a_dropped_column(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="column name 'text' appears twice in the header") as info:
+        read(put(tmp_path / "d.csv", "id,text,text,label\n1,가,나,pos\n"))
+    assert info.value.where.line == 1
+
+
+def test_a_repeated_key_in_a_json_line_is_an_error_not_a_dropped_value(tmp_path: Path) -> None:
+    path = put(tmp_path / "d.jsonl", '{"id": "1", "text": "가"}\n{"id": "2", "text": "나", "text": "다"}\n')
+    with pytest.raises(InputError, match="key 'text' appears twice in one object") as info:
+        read(path, kind="document")
+    assert info.value.where.line == 2
+
+
+def test_an_empty_file_is_an_empty_dataset_of_the_kind_given(tmp_path: Path) -> None:
+    for name in ("empty.jsonl", "blank.jsonl"):
+        path = put(tmp_path / name, "" if name == "empty.jsonl" else "\n\n")
+        dataset = read(path, kind="classification")
+        assert len(dataset) == 0 and dataset.to_arrow().schema == get_schema("classification").empty_table().schema
+        with pytest.raises(InputError, match="file has no rows, so its kind cannot be told"):
+            read(path)
+    empty = Dataset.from_arrow(get_schema("qrels").empty_table(), "qrels")
+    for name in ("qrels.jsonl", "qrels.csv", "qrels.tsv", "qrels.parquet"):  # what curate writes, it reads
+        assert len(read(write(empty, tmp_path / name), kind="qrels")) == 0
+
+
+def test_lone_surrogates_are_an_error_or_set_aside(tmp_path: Path) -> None:
+    path = put(
+        tmp_path / "s.jsonl", '{"id": "1", "text": "a"}\n{"id": "2", "text": "\\ud800"}\n{"id": "3", "text": "c"}\n'
+    )
+    with pytest.raises(InputError, match="lone surrogate") as info:
+        read(path, kind="document")
+    assert info.value.where.line == 2
+    quarantine = tmp_path / "q.jsonl"
+    dataset = read(path, kind="document", on_error="skip", quarantine=quarantine)
+    assert column(dataset, "id") == ["1", "3"]
+    (bad,) = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
+    assert bad["location"] == "line 2" and bad["raw"] == '{"id": "2", "text": "\\ud800"}'
+
+
+def test_each_quarantined_row_is_named_once_by_its_source_line(tmp_path: Path) -> None:
+    text = "query_id\tdoc_id\tscore\nq1\td1\t1\n\nq1\td2\thigh\nq1\td3\t0\nq2\td4\tlow\n"
+    quarantine = tmp_path / "q.jsonl"
+    dataset = read(put(tmp_path / "qrels.tsv", text), on_error="skip", quarantine=quarantine)
+    assert column(dataset, "doc_id") == ["d1", "d3"]
+    bad = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
+    assert [b["location"] for b in bad] == ["line 4", "line 6"]
+    assert [b["reason"] for b in bad] == [
+        "wrong type at field 'score': got 'high' (hint: expected int32)",
+        "wrong type at field 'score': got 'low' (hint: expected int32)",
+    ]
+    assert [b["raw"] for b in bad] == ["q1\td2\thigh", "q2\td4\tlow"]
+
+
+def test_rename_onto_a_column_that_stays_is_an_error(tmp_path: Path) -> None:
+    path = put(tmp_path / "d.jsonl", jsonl([{"id": "1", "text": "a", "document": "b", "label": "x"}]))
+    with pytest.raises(ConfigError, match="--rename document=text: the file already has a column 'text'"):
+        read(path, rename={"document": "text"})
+    with pytest.raises(ConfigError, match="--rename document=body: 'text' is renamed to 'body' too"):
+        read(path, rename={"document": "body", "text": "body"})
+    swapped = read(path, kind="classification", rename={"document": "text", "text": "document"})
+    assert column(swapped, "text") == ["b"] and column(swapped, "document") == ["a"]
+
+
+def test_folders_where_files_belong_and_back(tmp_path: Path) -> None:
+    folder = tmp_path / "train.jsonl"
+    folder.mkdir()
+    with pytest.raises(InputError, match="expected a file, found a folder"):
+        read(folder)
+    source = put(tmp_path / "d.jsonl", jsonl([{"id": "1", "text": "a"}]))
+    with pytest.raises(OutputError, match="the destination is a folder"):
+        write(read(source), folder)
+    with pytest.raises(OutputError, match="the destination is a folder"):
+        write(read(source), folder, format="jsonl")
+    with pytest.raises(OutputError, match="a file is in the way"):
+        write(read(source), source / "out.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl", "train.jsonl"]
+    assert list(folder.iterdir()) == []
+
+
+def test_a_failed_write_leaves_nothing_behind_and_names_the_real_file(tmp_path: Path) -> None:
+    table = pa.table({"id": ["1"], "text": ["탭\t있음"]})
+    with pytest.raises(InputError) as info:
+        write(table, tmp_path / "docs.tsv", kind="document")
+    assert info.value.where.file == str(tmp_path / "docs.tsv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_files_of_a_folder_must_agree(tmp_path: Path) -> None:
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": ["1"], "text": ["a"]}), folder / "part-0.parquet")
+    pq.write_table(pa.table({"id": ["2"], "text": ["b"], "extra": [1]}), folder / "part-1.parquet")
+    with pytest.raises(InputError, match="different columns or types") as info:
+        read(folder, kind="document")
+    assert info.value.where.file == str(folder / "part-1.parquet")
+    pq.write_table(pa.table({"text": ["b"], "id": [2]}), folder / "part-1.parquet")
+    with pytest.raises(InputError, match="different columns or types"):
+        read(folder, kind="document")
+
+
+def test_corrupt_parquet_and_its_metadata_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read Parquet"):
+        read(put(tmp_path / "bad.parquet", "PAR1 garbage"))
+    schema = pa.schema([("id", pa.string()), ("text", pa.string())], metadata={b"curate": b"{oops"})
+    pq.write_table(pa.table({"id": ["1"], "text": ["a"]}, schema=schema), tmp_path / "meta.parquet")
+    with pytest.raises(SchemaError, match="curate metadata in the file is not a JSON object") as info:
+        read(tmp_path / "meta.parquet")
+    assert info.value.where.file == str(tmp_path / "meta.parquet")
+    with pytest.raises(InputError, match="cannot read Parquet"):
+        Dataset.from_parquet(tmp_path / "bad.parquet", "document")
+
+
+@pytest.mark.parametrize("name", ["rows.csv", "rows.tsv.gz", "rows.csv.gz", "rows.jsonl.gz"])
+def test_text_formats_keep_a_carriage_return_and_gz_names_are_compressed(tmp_path: Path, name: str) -> None:
+    text = "줄\r바꿈" if "tsv" not in name else "한 줄"
+    dataset = Dataset.from_arrow(pa.table({"id": ["1", "2"], "text": [text, "둘"]}), "document")
+    path = write(dataset, tmp_path / name)
+    if name.endswith(".gz"):
+        assert gzip.decompress(path.read_bytes())
+    assert column(read(path, kind="document"), "text") == [text, "둘"]
+
+
+def test_a_long_csv_cell_is_read(tmp_path: Path) -> None:
+    long = "가" * 300_000
+    assert column(read(put(tmp_path / "d.csv", f"id,text\n1,{long}\n"), kind="document"), "text") == [long]
+
+
+def test_a_bom_is_skipped_in_every_text_format(tmp_path: Path) -> None:
+    for name, text in [
+        ("d.jsonl", '\ufeff{"id": "1", "text": "a"}\n{"id": "2", "text": true}\n'),
+        ("d.json", '\ufeff[{"id": "1", "text": "a"}]'),
+        ("d.tsv", "\ufeffid\ttext\n1\ta\n"),
+    ]:
+        path = put(tmp_path / name, text)
+        if name == "d.jsonl":  # the line reader (a mixed field sends it there) skips the mark too
+            with pytest.raises(InputError, match="line 2"):
+                read(path, kind="document")
+        else:
+            assert column(read(path, kind="document"), "id") == ["1"]
+
+
+def test_a_failed_bundle_write_leaves_no_folder_behind(tmp_path: Path) -> None:
+    parts = read_bundle(make_beir(tmp_path / "in"))
+    table = parts["qrels"].to_arrow()
+    split = table.column_names.index("split")
+    parts["qrels"] = Dataset.from_arrow(table.set_column(split, "split", pa.array(["../up"] * table.num_rows)), "qrels")
+    with pytest.raises(InputError, match="qrels split cannot be a file name"):
+        write_bundle(parts, tmp_path / "out" / "beir", format="beir")
+    assert not (tmp_path / "out" / "beir").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []

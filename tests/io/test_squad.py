@@ -5,11 +5,12 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from curate.dataset import Dataset
-from curate.errors import CurateError, InputError
+from curate.errors import CurateError, InputError, SchemaError
 from curate.io import detect_format, read, write
 
 
@@ -376,11 +377,11 @@ def test_skip_mode_quarantines_the_bad_question_and_keeps_the_rest(tmp_path: Pat
 
 def test_article_or_paragraph_that_is_not_an_object_names_its_path(tmp_path: Path) -> None:
     doc = {"version": "1.1", "data": [V11["data"][0], ["not", "an", "article"]]}
-    with pytest.raises(InputError, match="expected a JSON object") as info:
+    with pytest.raises(CurateError, match="article is not a JSON object") as info:
         read(save(tmp_path / "a.json", doc))
     assert "field 'data[1]'" in str(info.value)
     doc = {"version": "1.1", "data": [{"title": "t", "paragraphs": ["just text"]}]}
-    with pytest.raises(InputError, match="expected a JSON object") as info:
+    with pytest.raises(CurateError, match="paragraph is not a JSON object") as info:
         read(save(tmp_path / "p.json", doc))
     assert "field 'data[0].paragraphs[0]'" in str(info.value)
 
@@ -431,44 +432,93 @@ def test_gzipped_squad_file_is_read(tmp_path: Path) -> None:
     assert read(path).to_arrow().column("id").to_pylist() == ["z"]
 
 
-EMPTY_PARTS_DOC = {
-    "version": "1.1",
-    "data": [
-        {
-            "title": "A",
-            "paragraphs": [
-                {"context": "빈 문단", "qas": []},
-                {"context": C3, "qas": [{"id": "a1", "question": "?", "answers": [span(C3, "부산")]}]},
-                {"context": "끝 문단", "qas": []},
-            ],
-        },
-        {"title": "B", "paragraphs": []},
-        {"title": "C", "note": "no paragraphs key"},
-        {
-            "title": "D",
-            "paragraphs": [{"context": C1, "qas": [{"id": "d1", "question": "?", "answers": [span(C1, "서울")]}]}],
-        },
+NOTICE = "문의: help@example.com, 010-1234-5678. 서울 센터는 평일에 연다."
+
+
+def with_paragraph(paragraph: dict[str, Any]) -> dict[str, Any]:
+    """A SQuAD file with one good paragraph and ``paragraph`` after it."""
+    good = {"context": C3, "qas": [{"id": "a1", "question": "?", "answers": [span(C3, "부산")]}]}
+    return {"version": "1.1", "data": [{"title": "A", "paragraphs": [good, paragraph]}]}
+
+
+@pytest.mark.parametrize(
+    ("part", "message", "field"),
+    [
+        ({"context": NOTICE, "qas": []}, "paragraph has no questions: it makes no row", "paragraphs[1].qas"),
+        (
+            {"context": NOTICE, "qa": [{"id": "q", "question": "?", "answers": []}]},
+            "paragraph has no 'qas'; unknown key 'qa'",
+            "paragraphs[1].qas",
+        ),
+        ({"context": NOTICE, "qas": None}, "'qas' must be a list", "paragraphs[1].qas"),
+        (
+            {"context": NOTICE, "qas": [{"id": "x", "question": "?", "answers": []}], "questions": [{"question": "?"}]},
+            "unknown key 'questions' holds SQuAD content",
+            "paragraphs[1].questions",
+        ),
     ],
-}
+)
+def test_paragraph_without_questions_is_an_error_naming_its_place(
+    tmp_path: Path, part: dict[str, Any], message: str, field: str
+) -> None:
+    with pytest.raises(SchemaError) as info:
+        read(save(tmp_path / "in.json", with_paragraph(part)))
+    assert info.value.what == message
+    assert info.value.where.field == f"data[0].{field}"
+    assert str(tmp_path / "in.json") in str(info.value)
 
 
-def test_articles_and_paragraphs_without_questions_come_back_in_place(tmp_path: Path) -> None:
-    _first, _second, back = round_trip(tmp_path, EMPTY_PARTS_DOC)
-    assert back == EMPTY_PARTS_DOC
+def test_questions_placed_in_an_article_are_an_error_naming_the_key(tmp_path: Path) -> None:
+    doc = {"version": "1.1", "data": [{"title": "A", "qas": [{"id": "q", "question": "?", "answers": []}]}]}
+    with pytest.raises(SchemaError, match="article has no 'paragraphs'; unknown key 'qas'"):
+        read(save(tmp_path / "in.json", doc))
+    doc["data"][0]["paragraphs"] = V11["data"][1]["paragraphs"]
+    with pytest.raises(SchemaError, match="unknown key 'qas' holds SQuAD content") as info:
+        read(save(tmp_path / "in.json", doc))
+    assert info.value.where.field == "data[0].qas"
+    with pytest.raises(SchemaError, match="article has no paragraphs: it makes no row"):
+        read(save(tmp_path / "in.json", {"version": "1.1", "data": [{"title": "A", "paragraphs": []}]}))
 
 
-def test_empty_parts_survive_a_pipeline_run(tmp_path: Path) -> None:
+def test_skipping_sets_question_less_parts_aside_with_their_reason(tmp_path: Path) -> None:
+    doc = with_paragraph({"context": NOTICE, "qas": []})
+    doc["data"].append({"title": "B", "paragraphs": []})
+    quarantine = tmp_path / "q.jsonl"
+    dataset = read(save(tmp_path / "in.json", doc), on_error="skip", quarantine=quarantine)
+    assert column_of(dataset, "id") == ["a1"]
+    assert dataset.metadata["quarantined_rows"] == "2"
+    entries = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
+    assert [e["location"] for e in entries] == ["data[0].paragraphs[1].qas", "data[1].paragraphs"]
+    assert entries[0]["reason"].startswith("paragraph has no questions: it makes no row")
+    assert json.loads(entries[0]["raw"]) == {"context": NOTICE, "qas": []}
+    back = json.loads(write(dataset, tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert "help@example.com" not in json.dumps(back, ensure_ascii=False)
+    assert back == {"version": "1.1", "data": [{"title": "A", "paragraphs": [doc["data"][0]["paragraphs"][0]]}]}
+
+
+def test_a_pipeline_never_exports_a_question_less_paragraph_untouched(tmp_path: Path) -> None:
     from curate.pipeline import run_pipeline
 
-    source = save(tmp_path / "in.json", EMPTY_PARTS_DOC)
+    source = save(tmp_path / "in.json", with_paragraph({"context": NOTICE, "qas": []}))
     config = {
         "name": "e",
         "input": {"path": str(source)},
         "output": {"dir": str(tmp_path / "run"), "export": [{"path": "out.json", "format": "squad"}]},
-        "stages": [{"use": "exact_dedup"}],
+        "stages": [{"use": "pii"}],
     }
-    run_pipeline(config)
-    assert json.loads((tmp_path / "run" / "out.json").read_text(encoding="utf-8")) == EMPTY_PARTS_DOC
+    with pytest.raises(SchemaError, match="paragraph has no questions"):
+        run_pipeline(config)
+    config["input"]["on_error"] = "skip"
+    result = run_pipeline(config)
+    exported = (tmp_path / "run" / "out.json").read_text(encoding="utf-8")
+    assert "help@example.com" not in exported and "010-1234-5678" not in exported
+    assert result.quarantined == 1
+    (entry,) = (tmp_path / "run" / "input" / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(entry)["location"] == "data[0].paragraphs[1].qas"
+
+
+def column_of(dataset: Dataset, name: str) -> list[Any]:
+    return dataset.to_arrow().column(name).to_pylist()
 
 
 def test_integer_question_ids_come_back_as_integers(tmp_path: Path) -> None:
@@ -483,3 +533,100 @@ def test_integer_question_ids_come_back_as_integers(tmp_path: Path) -> None:
     }
     first, _, back = round_trip(tmp_path, doc)
     assert first.to_arrow().column("id").to_pylist() == ["7"] and back == doc
+
+
+def one_question(**changes: Any) -> dict[str, Any]:
+    qa = {"id": "q1", "question": "대한민국의 수도는?", "answers": [span(C1, "서울")], **changes}
+    return {"version": "1.1", "data": [{"title": "서울", "paragraphs": [{"context": C1, "qas": [qa]}]}]}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"id": None}, "id", "question id must be text or an integer"),
+        ({"id": 1.5}, "id", "question id must be text or an integer"),
+        ({"answers": [{"text": "서울", "answer_start": 10**20}]}, "answers[0].answer_start", "out of range"),
+        ({"answers": [{"text": "서울", "answer_start": 2**31}]}, "answers[0].answer_start", "out of range"),
+        ({"answers": [{"text": "서울", "answer_start": "0"}]}, "answers[0].answer_start", "must be an integer"),
+        ({"answers": [{"text": 5, "answer_start": 0}]}, "answers[0].text", "answer text must be text"),
+        ({"is_impossible": "false"}, "is_impossible", "is_impossible must be true or false"),
+        ({"is_impossible": None}, "is_impossible", "is_impossible must be true or false"),
+        ({"question": 7}, "question", "'question' must be text"),
+        ({"context": "다른 문단"}, "context", "question key 'context' is also a column curate makes"),
+        ({"passage_id": "x"}, "passage_id", "question key 'passage_id' is also a column curate makes"),
+    ],
+)
+def test_a_value_of_the_wrong_type_names_its_json_path(
+    tmp_path: Path, changes: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(SchemaError, match=message) as info:
+        read(save(tmp_path / "in.json", one_question(**changes)))
+    assert info.value.where.field == f"data[0].paragraphs[0].qas[0].{field}"
+    assert info.value.where.file == str(tmp_path / "in.json")
+
+
+def test_the_wrong_type_in_a_paragraph_or_article_names_it(tmp_path: Path) -> None:
+    doc = one_question()
+    doc["data"][0]["paragraphs"][0]["context"] = 42
+    with pytest.raises(SchemaError, match="'context' must be text") as info:
+        read(save(tmp_path / "in.json", doc))
+    assert info.value.where.field == "data[0].paragraphs[0].context"
+    doc = one_question()
+    doc["data"][0]["title"] = ["서울"]
+    with pytest.raises(SchemaError, match="'title' must be text"):
+        read(save(tmp_path / "in.json", doc))
+
+
+def test_ids_of_one_file_have_one_type(tmp_path: Path) -> None:
+    doc = one_question(id=123)
+    doc["data"][0]["paragraphs"][0]["qas"].append({"id": "x", "question": "?", "answers": []})
+    with pytest.raises(SchemaError, match="question ids mix text and integers") as info:
+        read(save(tmp_path / "in.json", doc))
+    assert info.value.where.field == "data[0].paragraphs[0].qas[1].id"
+    assert "qas[0] is an integer" in str(info.value)
+
+
+def test_skipping_sets_aside_wrong_types_and_lone_surrogates(tmp_path: Path) -> None:
+    doc = missing_question_doc()
+    qas = doc["data"][0]["paragraphs"][0]["qas"]
+    qas[1] = {"id": "bad", "question": "?", "answers": [], "is_impossible": "false"}
+    qas.append({"id": "half", "question": "\ud800", "answers": []})
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")  # ASCII escapes: the lone surrogate is "\ud800"
+    with pytest.raises(SchemaError, match="is_impossible must be true or false"):
+        read(path)
+    quarantine = tmp_path / "q.jsonl"
+    dataset = read(path, on_error="skip", quarantine=quarantine)
+    assert column_of(dataset, "id") == ["ok1", "ok2"]
+    bad = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
+    assert [b["location"] for b in bad] == [
+        "data[0].paragraphs[0].qas[1].is_impossible",
+        "data[0].paragraphs[0].qas[3].question",
+    ]
+    assert "lone surrogate" in bad[1]["reason"] and json.loads(bad[1]["raw"])["question"] == "\ud800"
+
+
+def test_extra_keys_that_a_column_would_change_come_back_exactly(tmp_path: Path) -> None:
+    doc = one_question(note=None, meta={"a": 1})
+    qas = doc["data"][0]["paragraphs"][0]["qas"]
+    qas.append({"id": "q2", "question": "?", "answers": [], "meta": {"b": [1, "x"]}, "rank": 2**70})
+    qas.append({"id": "q3", "question": "?", "answers": [], "meta": "text", "rank": 1})
+    doc["data"][0]["title"] = None
+    doc["version"] = "v2.0"
+    qas[1]["is_impossible"] = True
+    qas[1]["plausible_answers"] = [{**span(C1, "서울"), "annotator": "B"}]
+    _, second, back = round_trip(tmp_path, doc)
+    assert back == doc
+    assert "squad_question_extra" in second.to_arrow().column_names
+
+
+def test_hostile_extras_columns_are_an_error_when_written_as_squad(tmp_path: Path) -> None:
+    dataset = read(save(tmp_path / "in.json", one_question(**{"source": "x"})))
+    table = dataset.to_arrow()
+    table = table.append_column("squad_paragraph_extra", pa.array(["{oops"]))
+    broken = Dataset(kind="mrc", table=table, metadata=dataset.metadata)
+    with pytest.raises(InputError, match="holds text that is not JSON") as info:
+        write(broken, tmp_path / "out.json")
+    assert info.value.where.row == 1 and info.value.where.field == "squad_paragraph_extra"
+    assert info.value.where.file == str(tmp_path / "out.json")
+    assert not (tmp_path / "out.json").exists()

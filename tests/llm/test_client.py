@@ -180,7 +180,9 @@ def test_the_cache_key_covers_endpoint_and_model_but_not_the_key(tmp_path, monke
         if path.is_file():
             assert KEY not in path.read_text(encoding="utf-8")
     body = {"model": "m", "messages": ask("hi"), "temperature": 0.0}
-    assert request_key("http://127.0.0.1:1/v1", body) == request_key("http://127.0.0.1:1/v1", dict(reversed(body.items())))
+    assert request_key("http://127.0.0.1:1/v1", body) == request_key(
+        "http://127.0.0.1:1/v1", dict(reversed(body.items()))
+    )
     assert request_key("http://127.0.0.1:1/v1", body) != request_key("http://127.0.0.1:2/v1", body)
 
 

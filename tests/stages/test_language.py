@@ -89,7 +89,9 @@ def test_identical_contexts_are_identified_once(monkeypatch):
 def test_classification_rows_and_polars_input():
     import polars as pl
 
-    frame = pl.DataFrame({"id": ["1", "2"], "text": ["이 영화 정말 재밌어요 ㅋㅋ", "This movie was great fun."], "label": ["1", "1"]})
+    frame = pl.DataFrame(
+        {"id": ["1", "2"], "text": ["이 영화 정말 재밌어요 ㅋㅋ", "This movie was great fun."], "label": ["1", "1"]}
+    )
     result = LanguageFilter(languages=["ko"])(frame, kind="classification")
     assert isinstance(result.kept, pl.DataFrame)
     assert result.kept["lang_text"].to_list() == ["ko"]

@@ -169,6 +169,23 @@ def test_incremental_index_dedups_new_data_without_the_old(tmp_path):
         MinHashDedup(against=str(index), ngram=3)(new)
 
 
+@pytest.mark.parametrize(
+    ("part", "content", "message"),
+    [
+        ("index.json", "{not json", "index.json is not readable JSON"),
+        ("index.json", "{}", "index.json is not a .* description"),
+        ("signatures.parquet", "PAR1 garbage", "signatures.parquet cannot be read"),
+    ],
+)
+def test_a_corrupt_index_is_an_input_error_naming_the_file(tmp_path, part, content, message):
+    index = tmp_path / "index"
+    MinHashDedup(save_index=str(index))(docs([PASSAGE, OTHER]))
+    (index / part).write_text(content)
+    with pytest.raises(InputError, match=message) as info:
+        MinHashDedup(against=str(index))(docs([EDITED]))
+    assert info.value.where.file == str(index / part)
+
+
 def curate(*args):
     return subprocess.run([sys.executable, "-m", "curate", *map(str, args)], capture_output=True, text=True)
 

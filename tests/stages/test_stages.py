@@ -142,7 +142,10 @@ def test_exact_dedup_rejects_a_repeat_with_another_label_as_a_conflict_flagged_o
         ("4", "exact_duplicate", "1"),
         ("5", "label_conflict", "1"),
     ]
-    assert rejected.column("reject_detail").to_pylist()[0] == "same text+text_pair as 1, but label '0' where it has label '1'"
+    assert (
+        rejected.column("reject_detail").to_pylist()[0]
+        == "same text+text_pair as 1, but label '0' where it has label '1'"
+    )
     assert stats.reasons == {"exact_duplicate": 1, "label_conflict": 2} and stats.flags == {"label_conflict": 1}
 
 

@@ -16,7 +16,10 @@ def test_the_model_comes_from_the_installed_wheel():
 
 def test_confident_sentences_keep_fasttexts_answer(lid):
     found = lid.identify(
-        ["서울은 대한민국의 수도이며 인구가 가장 많은 도시이다.", "The capital of France is Paris, which lies on the Seine river."]
+        [
+            "서울은 대한민국의 수도이며 인구가 가장 많은 도시이다.",
+            "The capital of France is Paris, which lies on the Seine river.",
+        ]
     )
     assert found.languages == ["ko", "en"]
     assert found.method.tolist() == [0, 0]
