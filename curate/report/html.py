@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -352,7 +353,27 @@ def _example(e: Example) -> str:
 
 
 def _pieces(pieces: Iterable[tuple[str, bool]], tag: str) -> str:
-    return "".join(f"<{tag}>{escape(t)}</{tag}>" if changed else escape(t) for t, changed in pieces)
+    """Text with its changed pieces in ``tag``; inside a deletion or insertion, spaces and invisible
+    characters are drawn (``␣``, ``↵``, ``<U+200B>``) and text that is not NFC says so, so a whitespace
+    or Unicode edit can be seen."""
+    shown = _visible if tag in ("del", "ins") else str
+    return "".join(f"<{tag}>{escape(shown(t))}</{tag}>" if changed else escape(t) for t, changed in pieces)
+
+
+_SHOWN = {" ": "␣", "\n": "↵", "\t": "⇥"}
+
+
+def _visible(text: str) -> str:
+    """A changed piece as shown: text that is not NFC says so, and a piece of only spaces or invisible
+    characters is drawn (``␣``, ``↵``, ``<U+200B>``)."""
+    note = "" if unicodedata.is_normalized("NFC", text) else " ⟨not NFC⟩"
+    if any(not _invisible(c) for c in text):
+        return text + note
+    return "".join(_SHOWN.get(c) or f"<U+{ord(c):04X}>" for c in text) + note
+
+
+def _invisible(c: str) -> bool:
+    return c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Mn")
 
 
 def _scores(s: Stage, page: _Page) -> str:

@@ -17,6 +17,7 @@ import difflib
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ BINS = 30
 """Bins per histogram."""
 TOP = 5
 """Clusters, pairs and worst rows shown."""
+SCAN = 200
+"""Matching rows read to choose the examples from."""
 TEXT_CHARS = 400
 """Longest text shown for one value (longer ones are cut around what matters)."""
 _STATUS = "__curate_status"
@@ -403,7 +406,9 @@ class _StageView:
         its reject detail names."""
         detail = row.get("reject_detail")
         named = [n for n in _NAMED.findall(detail or "") if n in row and n not in _HIDDEN]
-        columns = [c for c in dict.fromkeys([*extra, *named, *self.shown]) if c in row and c not in _HIDDEN]
+        wanted = [*extra, *named]
+        shown = [c for c in self.shown if row.get(c) is not None]  # an empty optional field says nothing
+        columns = [c for c in dict.fromkeys([*wanted, *shown]) if c in row and c not in _HIDDEN]
         key = row.get(self.key) if self.key else None
         return Example(
             key=str(key) if key is not None else "",
@@ -418,9 +423,21 @@ class _StageView:
     def sample(
         self, table: str | None, where: str, params: Sequence[Any] = (), limit: int = EXAMPLES
     ) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows matching ``where``, in file order, preferring rows whose first stage field
+        differs (so three questions on one passage do not show the passage three times); looks at the
+        first :data:`SCAN` matches only."""
         if table is None:
             return []
-        return self.files.rows(f"SELECT * FROM {table} WHERE {where} LIMIT {int(limit)}", params)
+        rows = self.files.rows(f"SELECT * FROM {table} WHERE {where} LIMIT {SCAN}", params)
+        field_ = self.fields[0] if self.fields else None
+        picked, seen = [], set()
+        for row in rows:
+            value = _format(row.get(field_)) if field_ else None
+            if value not in seen or field_ is None:
+                picked.append(row)
+                seen.add(value)
+        picked += [row for row in rows if not any(row is p for p in picked)]
+        return picked[:limit]
 
     # -- reasons, flags, rewrites
 
@@ -496,7 +513,8 @@ class _StageView:
         for column in compared:
             old, new = _format(before[0].get(column)), _format(row.get(column))
             if old != new:
-                pieces = _diff(old, new)
+                same = unicodedata.normalize("NFC", old) == unicodedata.normalize("NFC", new)
+                pieces = ([(_cut(old, TEXT_CHARS), True)], [(_cut(new, TEXT_CHARS), True)]) if same else _diff(old, new)
                 if self.mask:  # what a PII stage removed is masked whole; elsewhere the PII found
                     hide = _excerpt if stage_info(self.stage.use).sensitive else self.mask
                     pieces = (

@@ -253,3 +253,40 @@ def test_the_run_writes_report_html_beside_report_md(demo_run):
 def test_write_html_report_writes_where_asked(demo_run, tmp_path):
     path = write_html_report(demo_run.dir, tmp_path / "x" / "r.html")
     assert path == tmp_path / "x" / "r.html" and path.stat().st_size > 100_000
+
+
+def test_a_generating_stage_shows_its_verdicts_and_token_usage(tmp_path):
+    from tests.llm.chat_server import ChatServer, loopback_only
+
+    with loopback_only() as refused, ChatServer() as server:
+        config = {
+            "name": "synthetic",
+            "input": {"path": str(REPO / "sample_data" / "korquad_sample.json")},
+            "stages": [
+                {"use": "validate_spans"},
+                {
+                    "use": "generate_questions",
+                    "params": {
+                        "base_url": server.base_url,
+                        "model": "test-model",
+                        "cache_dir": str(tmp_path / "cache"),
+                        "max_passages": 3,
+                        "questions_per_passage": 2,
+                        "backoff": 0.001,
+                    },
+                },
+            ],
+        }
+        result = run_pipeline(config, output=tmp_path / "run")
+    assert not refused
+    folder = result.stages[1].dir
+    generation = stage(load_run(result.dir), "generate_questions").generation
+    assert generation is not None
+    verdicts = dict(sql(f"SELECT status, count(*) FROM '{folder / 'generation.parquet'}' GROUP BY status"))
+    assert {v.name: v.rows for v in generation.verdicts} == verdicts
+    assert {"accepted", "answer_not_in_passage", "wrong_language", "near_duplicate"} <= set(verdicts)
+    assert all(v.examples for v in generation.verdicts)
+    usage = sql(f"SELECT prompt_tokens, completion_tokens FROM '{folder / 'usage.parquet'}'")[0]
+    assert (generation.usage["prompt_tokens"], generation.usage["completion_tokens"]) == usage and usage[0] > 0
+    page = render(load_run(result.dir))
+    assert "data-section='generation'" in page and "Token usage" in page
