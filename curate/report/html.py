@@ -84,6 +84,7 @@ table.counts td:first-child, table.counts th:first-child { text-align: left; }
 .example .key { font-family: ui-monospace, monospace; color: #555; font-size: 12px; }
 .example table { width: 100%; }
 .example th {
+  width: 1%;
   text-align: left;
   vertical-align: top;
   padding: 1px 8px 1px 0;

@@ -204,7 +204,7 @@ def main(argv: list[str]) -> int:
 
     report, shot = Path(argv[0]), Path(argv[1])
     with browser() as chromium:
-        page = chromium.open(report, ready=READY, height=1600)
+        page = chromium.open(report, ready=READY, height=2000)
         chromium.screenshot(shot)
     for line in page.errors:
         print(f"error: {line}", file=sys.stderr)
