@@ -1,11 +1,13 @@
 """Open a local HTML file in headless Chromium and report what a person would see.
 
-Chromium is Debian's ``chromium`` package (``make chromium`` installs it; ``CHROMIUM`` may point at
-another binary). It is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``:
-fd 3 carries commands to the browser, fd 4 its answers, each message JSON ending in a NUL byte), so
-no port is opened, not even on 127.0.0.1, and no extra package is needed. Background networking is
-off and every host name resolves to nothing, so a page that tries to reach the network fails
-visibly instead of fetching anything; the page is opened as a ``file://`` URL.
+Chromium is Debian's ``chromium`` package (``make chromium`` installs it); its binary
+``/usr/lib/chromium/chromium`` is started directly, not through the ``/usr/bin/chromium`` wrapper,
+which adds the flags and API keys of ``/etc/chromium.d`` (``CHROMIUM`` may name another binary). It
+is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: fd 3 carries commands to
+the browser, fd 4 its answers, each message JSON ending in a NUL byte), so no port is opened, not even
+on 127.0.0.1, and no extra package is needed. Background networking is off and every host name
+resolves to nothing, so a page that tries to reach the network fails visibly instead of fetching
+anything; the page is opened as a ``file://`` URL with a fresh profile.
 
 ``python -m tests.report.chromium REPORT.html SHOT.png`` saves a screenshot (``make screenshot``).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -91,6 +94,8 @@ class Browser:
 
     def _read(self) -> dict[str, Any]:
         while b"\0" not in self._buffer:
+            if not select.select([self._in], [], [], TIMEOUT)[0]:
+                raise RuntimeError(f"chromium sent nothing for {TIMEOUT:.0f} s")
             chunk = self._in.read(1 << 16)
             if not chunk:
                 raise RuntimeError(f"chromium closed the DevTools pipe (exit {self.process.poll()})")
