@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LS_VENV := .label-studio-venv
 LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: setup demo test lint lock lock-label-studio label-studio clean
+.PHONY: setup demo test lint lock lock-label-studio label-studio chromium screenshot clean
 
 setup: $(STAMP)
 
@@ -29,10 +29,21 @@ $(LS_STAMP): requirements-label-studio.lock
 	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-label-studio.lock
 	@touch $(LS_STAMP)
 
-# The Label Studio round trip needs the server; if it cannot be installed, the tests still run and say so loudly.
+# Debian's Chromium (and a Korean font) for the browser tests of report.html; needs root and Debian's archive.
+chromium:
+	@dpkg-query -W -f='$${Status}\n' chromium fonts-nanum 2>/dev/null | grep -c '^install ok installed' | grep -qx 2 \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-nanum; }
+
+# The Label Studio round trip needs the server, the report tests Chromium; if either cannot be installed, the
+# tests still run and say so loudly.
 test: setup
 	@$(MAKE) --no-print-directory label-studio || echo "!!!!!! LABEL STUDIO SERVER COULD NOT BE INSTALLED: its round-trip tests will be SKIPPED !!!!!!"
+	@$(MAKE) --no-print-directory chromium || echo "!!!!!! CHROMIUM COULD NOT BE INSTALLED: the browser tests of report.html will be SKIPPED !!!!!!"
 	$(BIN)/python -m pytest
+
+# The README's picture of the demo's report, taken by headless Chromium.
+screenshot: demo chromium
+	$(BIN)/python -m tests.report.chromium runs/demo/report.html docs/report.png
 
 lint: setup
 	$(BIN)/ruff check curate tests benchmarks

@@ -214,7 +214,30 @@ def run(
         out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)
         for path in result.exports:
             out.print(f"export: {path}", highlight=False)
-        out.print(f"report: {result.dir / 'report.md'}   manifest: {result.manifest_path}", highlight=False)
+        out.print(
+            f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}",
+            highlight=False,
+        )
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `curate run`.")],
+    out_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", help="Where to write the page (default RUN_DIR/report.html)."),
+    ] = None,
+) -> None:
+    """Rebuild a run's report.html: one self-contained page (opens offline) with the funnel, every
+    stage's reasons, flags and rewrites with examples, and score histograms with their thresholds."""
+    from curate.report.html import write_html_report
+
+    with _errors():
+        path = write_html_report(run_dir, out_file)
+        out.print(f"report: {path} ({path.stat().st_size:,} bytes)", highlight=False)
 
 
 # ----------------------------------------------------------------------------- convert

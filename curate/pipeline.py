@@ -24,7 +24,8 @@ Pipeline file::
 
 A run writes, under the output folder (layout in :mod:`curate.run_folder`): ``input/data.parquet``,
 per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
-then the published set: ``output.parquet``, the exports, ``report.md`` and ``manifest.json`` last.
+then the published set: ``output.parquet``, the exports, ``report.md``, ``report.html`` (see
+:mod:`curate.report.html`) and ``manifest.json`` last.
 
 - Before anything is written: stage ids and a default folder's name are checked to be plain names,
   exports to be writable formats for the final kind and paths inside the folder, and the folder to be
@@ -442,8 +443,9 @@ def _check_kinds(config: PipelineConfig, stages: Sequence[Stage], exports: Seque
 
 
 def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, seconds: float) -> None:
-    """Write ``output.parquet``, the exports, ``report.md`` and ``manifest.json`` last; when any of them
-    fails, remove those already written, so the folder never holds part of a set."""
+    """Write ``output.parquet``, the exports, ``report.md``, ``report.html`` and ``manifest.json`` last;
+    when any of them fails, remove those already written, so the folder never holds part of a set."""
+    from curate.report.html import write_html_report
     from curate.report.summary import write_markdown_report
 
     final = result.dir / OUTPUT
@@ -456,7 +458,9 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
             with writing(path):
                 io.write(result.output, path, format=spec.format)
         write_markdown_report(result)
-        write_json(result.manifest_path, _manifest(config, result, seconds))
+        manifest = _manifest(config, result, seconds)
+        write_html_report(result.dir, manifest=manifest)
+        write_json(result.manifest_path, manifest)
     except BaseException:
         folder.unpublish()
         raise

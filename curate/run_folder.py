@@ -8,7 +8,7 @@ Layout::
       NN_<id>/            per stage: kept.parquet, rejected.parquet, artifacts and stats.json
       output.parquet      the published set, written after the last stage: output, exports, report,
       <exports>           and manifest.json last; a folder with a manifest holds one run's complete set
-      report.md
+      report.md, report.html
       manifest.json
 
 ``stats.json`` (a *record*) holds the fingerprint the folder was made for and the size and SHA-256
@@ -33,9 +33,10 @@ LOCK = ".curate.lock"
 INPUT = "input"
 OUTPUT = "output.parquet"
 REPORT = "report.md"
+REPORT_HTML = "report.html"
 MANIFEST = "manifest.json"
 RECORD = "stats.json"
-_RESERVED = (LOCK, INPUT, OUTPUT, REPORT, MANIFEST)
+_RESERVED = (LOCK, INPUT, OUTPUT, REPORT, REPORT_HTML, MANIFEST)
 _STAGE_DIR = re.compile(r"\d{2,}_[\w.-]+")
 
 
@@ -207,7 +208,13 @@ class RunFolder:
 
     def unpublish(self) -> None:
         """Remove the published set (manifest first) and the temporaries of its files."""
-        for path in (self.path / MANIFEST, self.path / REPORT, self.path / OUTPUT, *self._exports):
+        for path in (
+            self.path / MANIFEST,
+            self.path / REPORT,
+            self.path / REPORT_HTML,
+            self.path / OUTPUT,
+            *self._exports,
+        ):
             remove(path)
             remove(temp_path(path))
 

@@ -77,13 +77,16 @@ def needs_shared(*parts: str) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say loudly when the real Label Studio round trip was skipped because the server is not installed."""
-    from tests.integration.label_studio_server import NOT_INSTALLED
+    """Say loudly when the real Label Studio round trip or the browser tests were skipped because the
+    server or Chromium is not installed."""
+    from tests.integration.label_studio_server import NOT_INSTALLED as NO_LABEL_STUDIO
+    from tests.report.chromium import NOT_INSTALLED as NO_CHROMIUM
 
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if NOT_INSTALLED in str(r.longrepr)]
-    if skipped:
-        terminalreporter.write_sep("!", f"{len(skipped)} LABEL STUDIO TESTS SKIPPED", red=True, bold=True)
-        terminalreporter.write_line(NOT_INSTALLED, red=True, bold=True)
+    for what, reason in (("LABEL STUDIO", NO_LABEL_STUDIO), ("BROWSER (CHROMIUM)", NO_CHROMIUM)):
+        skipped = [r for r in terminalreporter.stats.get("skipped", []) if reason in str(r.longrepr)]
+        if skipped:
+            terminalreporter.write_sep("!", f"{len(skipped)} {what} TESTS SKIPPED", red=True, bold=True)
+            terminalreporter.write_line(reason, red=True, bold=True)
 
 
 @pytest.fixture(scope="session")
