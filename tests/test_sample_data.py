@@ -5,11 +5,13 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+import yaml
 
 from curate import io
 from curate.pipeline import load_config, rejected_rows, run_pipeline
 from curate.validate import find_problems
 from tests.conftest import REPO
+from tests.llm.chat_server import ChatServer
 
 SAMPLE = REPO / "sample_data"
 DEFECTS = json.loads((SAMPLE / "defects.json").read_text(encoding="utf-8"))
@@ -108,11 +110,21 @@ def test_demo_output_is_clean_nfc_and_every_span_exact(demo):
 
 @pytest.mark.parametrize("pipeline", sorted((REPO / "pipelines").glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_pipeline_runs_on_sample_data(pipeline: Path, tmp_path, monkeypatch):
+    """LLM stages are pointed at the local chat-completions server, with their cache in tmp_path."""
     monkeypatch.chdir(REPO)
-    result = run_pipeline(pipeline, output=tmp_path / "run")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = yaml.safe_load(pipeline.read_text(encoding="utf-8"))
+    llm_stages = [spec for spec in config["stages"] if spec["use"] == "generate_questions"]
+    with ChatServer() as server:
+        for spec in llm_stages:
+            spec["params"].update(base_url=server.base_url, cache_dir=str(tmp_path / "llm-cache"))
+        result = run_pipeline(config, output=tmp_path / "run")
+        assert server.count == sum(spec["params"].get("max_passages", 0) for spec in llm_stages)
     assert result.stages and result.output.num_rows > 0
     for run in result.stages:
         assert run.stats.rows_kept + run.stats.rows_rejected == run.stats.rows_in + run.stats.rows_added
+        if run.use == "generate_questions":
+            assert run.stats.rows_added > 0
 
 
 def test_classification_pipeline_finds_planted_duplicates_and_empty_texts(tmp_path, monkeypatch):

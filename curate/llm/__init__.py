@@ -1,7 +1,18 @@
 """Large language models behind an OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama,
-hosted APIs): a cached, retrying, concurrent client and the prompts of synthetic QA generation."""
+hosted APIs): a cached, concurrent client on the ``openai`` SDK and the prompts of synthetic QA generation."""
 
-from curate.llm.client import ChatClient, Completion, Usage
-from curate.llm.prompts import ParsedPairs, PromptTemplate, QAPair, parse_pairs
+from curate.llm.client import ChatClient, Choice, Completion, Sampling, Usage
+from curate.llm.prompts import PAIRS_SCHEMA, ParsedPairs, PromptTemplate, QAPair, parse_pairs
 
-__all__ = ["ChatClient", "Completion", "ParsedPairs", "PromptTemplate", "QAPair", "Usage", "parse_pairs"]
+__all__ = [
+    "PAIRS_SCHEMA",
+    "ChatClient",
+    "Choice",
+    "Completion",
+    "ParsedPairs",
+    "PromptTemplate",
+    "QAPair",
+    "Sampling",
+    "Usage",
+    "parse_pairs",
+]

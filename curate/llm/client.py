@@ -1,130 +1,147 @@
-"""A client for OpenAI-compatible chat endpoints (vLLM, llama.cpp server, Ollama, hosted APIs).
+"""Chat completions from OpenAI-compatible servers (vLLM, llama.cpp server, Ollama, hosted APIs) on
+the ``openai`` SDK, with curate's cache, usage accounting, key masking and structured output.
 
-:class:`ChatClient` POSTs ``{base_url}/chat/completions`` with ``model``, ``messages``,
-``temperature``, ``max_tokens``, ``seed`` and an optional ``response_format``, using only the
-standard library.
-
-- **Key.** The API key is read from the environment variable named by ``api_key_env`` (absent is
-  fine for local servers) and sent as ``Authorization: Bearer``. It is kept in memory only: never in
-  cache files, errors, usage counts or ``repr``. Whatever the server sends back (replies, error
-  messages) has the key masked as ``***`` before it is used, printed or cached, so a server or a
-  model that echoes it leaks it nowhere. Redirects are not followed, so the header never reaches
-  another host.
-- **Retries.** Connection errors, timeouts, HTTP 408, 429 and 5xx are retried up to ``max_retries``
-  times, waiting ``backoff * 2**attempt`` seconds (at most ``max_backoff``) scaled by a jitter in
-  [0.5, 1] drawn from a seeded generator, or longer when the server sends ``Retry-After`` (honoured
-  up to ten minutes). Every other 4xx fails at once with a one-line error quoting the server's
-  message: 401, 403 and 404 as :class:`~curate.errors.ConfigError` (key, permissions, URL or model),
-  the rest as :class:`~curate.errors.StageError`.
-- **Cache.** With ``cache_dir`` every answered request is stored as one JSON file,
-  ``<cache_dir>/<key[:2]>/<key>.json``, written atomically (temporary file + rename). The key is
-  the sha256 of the endpoint (``base_url`` without user info, query or fragment) and the request
-  body (model, messages, temperature, max_tokens, seed, response_format), so two servers that serve
-  a model under the same name never answer for each other; the API key is not part of it. A cached
-  request sends nothing.
-- **Concurrency.** :meth:`ChatClient.complete_many` runs requests on ``concurrency`` threads and
-  returns the completions in input order; the first error stops requests not yet sent and is
-  raised once the running ones end (their answers stay cached).
-- **Usage.** :attr:`ChatClient.usage` sums requests, cache hits, retries, waiting time and the
-  server's ``usage.prompt_tokens`` / ``completion_tokens``, separately for answered and cached
-  requests.
+- **Transport.** ``openai.OpenAI(base_url, max_retries, timeout)`` sends ``POST {base_url}/chat/completions``
+  and retries connection errors, timeouts, HTTP 408, 409, 429 and 5xx with exponential backoff
+  (``Retry-After`` honoured up to two minutes). What still fails is one line naming the endpoint and
+  model: 401, 403, 404 and redirects as ConfigError, the rest as StageError. Redirects are not
+  followed (the key stays with ``base_url``); a loopback ``base_url`` is never reached via a proxy.
+- **Key.** Read from the environment variable named by ``api_key_env`` (unset: no ``Authorization``
+  header). Everything the server sends back (replies, error messages, the model name) has it masked
+  as ``***`` before it is used, printed or cached.
+- **Sampling.** :class:`Sampling`: ``temperature``, ``top_p``, ``seed``, ``max_tokens``, ``n``,
+  ``stop`` are passed through; with ``n > 1`` a completion has ``n`` choices.
+- **Structured output.** With a ``schema`` (a ``json_schema`` object: name, schema, strict) a request
+  carries ``response_format: {"type": "json_schema", ...}``. A server that rejects it (HTTP 400
+  naming ``response_format`` or ``json_schema``) is asked again without it; one that answers with a
+  choice that is not JSON (not cut at ``max_tokens``) has that answer kept for plain parsing. Either
+  way the client sends plain requests from then on (:attr:`ChatClient.fallback` says why) and
+  counts the fallbacks.
+- **Cache.** With ``cache_dir`` every answer is one JSON file, ``<cache_dir>/<key[:2]>/<key>.json``,
+  written atomically; the key is the sha256 of the endpoint (``base_url`` without user info, query
+  or fragment) and the request body, never the API key. A structured request that fell back is
+  cached as such (its ``fallback`` reason), so a rerun sends nothing.
+- **Concurrency.** :meth:`ChatClient.complete_many` runs ``concurrency`` requests at once, in input
+  order; the first error stops the requests not yet started and is raised when the running ones end.
 """
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import http.client
 import json
 import os
-import random
 import re
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import openai
+from openai.types.chat import ChatCompletion
+
 from curate.errors import ConfigError, CurateError, StageError, Where
+from curate.files import atomic_file
 from curate.redact import redact
 
 Message = dict[str, str]
 """One chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
 
-CACHE_FORMAT = 2  # 2: the endpoint is part of the key
-RETRY_AFTER_CAP = 600.0  # seconds: a longer Retry-After is cut to this
+CACHE_FORMAT = 3  # 3: several choices per answer; structured-output fallbacks recorded
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LOOPBACK = {"localhost", "::1", "ip6-localhost"}
+_NAMES_FORMAT = re.compile(r"response_format|json_schema", re.IGNORECASE)
 _MESSAGE_CHARS = 200
 
 
 @dataclass(frozen=True)
-class Completion:
-    """The answer to one chat request: the assistant's ``content``, the server's ``finish_reason``
-    (``length`` means ``max_tokens`` cut it short), its token counts, whether it came from the
-    cache, and the cache ``key`` of the request."""
+class Sampling:
+    """Sampling parameters passed to the server; None, ``n = 1`` and no ``stop`` are not sent."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    max_tokens: int | None = None
+    n: int = 1
+    stop: tuple[str, ...] = ()
+
+    def body(self) -> dict[str, Any]:
+        """The request fields these parameters add."""
+        out: dict[str, Any] = {
+            name: value
+            for name in ("temperature", "top_p", "seed", "max_tokens")
+            if (value := getattr(self, name)) is not None
+        }
+        if self.n != 1:
+            out["n"] = self.n
+        if self.stop:
+            out["stop"] = list(self.stop)
+        return out
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a completion's answers: the assistant's ``content`` and the server's ``finish_reason``
+    (``length`` means ``max_tokens`` cut it short)."""
 
     content: str
     finish_reason: str | None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The answer to one chat request: ``n`` choices in index order, token counts, whether it came
+    from the cache, the cache ``key`` of the answered request, the SDK's ``retries``, and whether it
+    was answered under the JSON schema asked for (``structured``) or why not (``fallback``)."""
+
+    choices: tuple[Choice, ...]
     prompt_tokens: int
     completion_tokens: int
     cached: bool
     key: str
+    retries: int = 0
+    structured: bool = False
+    fallback: str | None = None
+
+    @property
+    def content(self) -> str:
+        """The first choice's content."""
+        return self.choices[0].content
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.choices[0].finish_reason
 
 
 @dataclass
 class Usage:
-    """What a client spent: requests answered by the server (``requests``) and from the cache
-    (``cached``), ``retries`` and the seconds spent waiting before them (``waited``), tokens of the
-    answered requests and, apart, of the cached ones, and wall ``seconds`` in :meth:`ChatClient.complete_many`."""
+    """What a client spent: completions answered by the server (``requests``, not counting requests
+    rejected for their ``response_format``) and by the cache (``cached``), the SDK's ``retries``,
+    tokens (answered and cached apart), completions asked for a JSON schema that were answered under
+    it (``structured``) or fell back to plain prompting (``fallbacks``), and wall ``seconds`` in
+    :meth:`ChatClient.complete_many`."""
 
     requests: int = 0
     cached: int = 0
     retries: int = 0
-    waited: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
     cached_completion_tokens: int = 0
+    structured: int = 0
+    fallbacks: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["waited"] = round(self.waited, 3)
         out["seconds"] = round(self.seconds, 3)
         return out
 
 
-class _Aborted(Exception):
-    """A request not sent because another one of its batch failed."""
-
-
-@dataclass
-class _Batch:
-    """State shared by the requests of one :meth:`ChatClient.complete_many` call."""
-
-    abort: threading.Event = field(default_factory=threading.Event)
-    failure: BaseException | None = None
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Turns every redirect into an HTTPError, so the Authorization header stays with ``base_url``."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for ``localhost``, ``127.x.x.x`` and ``::1``."""
-    host = (host or "").lower().strip("[]")
-    return host in _LOOPBACK or host.startswith("127.")
+class _FormatRejected(Exception):
+    """The server refused the request's ``response_format`` (HTTP 400 naming it)."""
 
 
 def request_key(endpoint: str, body: dict[str, Any]) -> str:
@@ -135,39 +152,19 @@ def request_key(endpoint: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date); None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
-
-
 class ChatClient:
-    """Chat completions from an OpenAI-compatible endpoint, cached, retried and concurrent.
+    """Chat completions from one model of an OpenAI-compatible endpoint (see the module docstring).
 
     Args:
         base_url: the API root that serves ``/chat/completions``, e.g. ``http://127.0.0.1:8000/v1``
-            (vLLM), ``http://127.0.0.1:11434/v1`` (Ollama) or ``https://api.openai.com/v1``.
+            (vLLM), ``http://127.0.0.1:8080/v1`` (llama.cpp server), ``http://127.0.0.1:11434/v1``
+            (Ollama) or ``https://api.openai.com/v1``.
         model: the model name the server knows.
         api_key_env: NAME of the environment variable holding the API key (not the key itself).
-        timeout: seconds a connection or read may stall before the attempt counts as failed.
-        max_retries: retries after the first attempt of a request.
-        backoff: seconds before the first retry; doubled at each further retry.
-        max_backoff: the longest wait between attempts (unless ``Retry-After`` asks for more).
+        timeout: seconds one attempt may take before it counts as failed.
+        max_retries: retries the SDK makes after the first attempt of a request.
         concurrency: requests in flight at once in :meth:`complete_many`.
         cache_dir: folder of the on-disk cache; None turns caching off.
-        jitter_seed: seed of the retry jitter.
     """
 
     def __init__(
@@ -178,11 +175,8 @@ class ChatClient:
         api_key_env: str = "OPENAI_API_KEY",
         timeout: float = 120.0,
         max_retries: int = 4,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
         concurrency: int = 4,
         cache_dir: str | Path | None = None,
-        jitter_seed: int = 0,
     ) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -205,325 +199,299 @@ class ChatClient:
             raise ConfigError("timeout must be > 0 seconds", where=Where(field="timeout"), value=timeout)
         if concurrency < 1:
             raise ConfigError("concurrency must be >= 1", where=Where(field="concurrency"), value=concurrency)
-        if max_retries < 0 or backoff < 0 or max_backoff < 0:
-            raise ConfigError("max_retries, backoff and max_backoff must be >= 0", where=Where(field="max_retries"))
+        if max_retries < 0:
+            raise ConfigError("max_retries must be >= 0", where=Where(field="max_retries"), value=max_retries)
         self.base_url = base_url.strip().rstrip("/")
-        self.url = self.base_url + "/chat/completions"
-        self.display_url = _display_url(self.base_url)
+        self.endpoint = _display_url(self.base_url)
         self.model = model
         self.api_key_env = api_key_env
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
         self.concurrency = concurrency
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.usage = Usage()
+        self.fallback: str | None = None
+        """Why this endpoint gets no ``response_format`` any more (None while it is sent)."""
         self._api_key = os.environ.get(api_key_env) or None
         self._lock = threading.Lock()
-        self._rng = random.Random(jitter_seed)
-        handlers: list[Any] = [_NoRedirect()]
-        if is_loopback(parts.hostname):
-            handlers.append(urllib.request.ProxyHandler({}))  # a local server is never reached via a proxy
-        self._opener = urllib.request.build_opener(*handlers)
+        # without a key the SDK still wants one; the Authorization header is then left out of every request
+        self._headers: dict[str, Any] = {} if self._api_key else {"Authorization": openai.omit}
+        loopback = parts.hostname in ("localhost", "::1") or parts.hostname.startswith("127.")
+        self._sdk = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=self._api_key or "no-key",
+            max_retries=max_retries,
+            timeout=timeout,
+            http_client=openai.DefaultHttpxClient(follow_redirects=False, trust_env=not loopback),
+        )
 
     def __repr__(self) -> str:
-        return f"ChatClient({self.display_url!r}, {self.model!r}, api_key_env={self.api_key_env!r})"
+        return f"ChatClient({self.endpoint!r}, {self.model!r}, api_key_env={self.api_key_env!r})"
 
     # ----------------------------------------------------------------- requests
-    def request_body(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The JSON body sent for ``messages`` (fields left None are not sent)."""
-        body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages]}
-        body["temperature"] = temperature
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
-        if seed is not None:
-            body["seed"] = seed
-        if response_format is not None:
-            body["response_format"] = response_format
-        return body
+    def request_body(self, messages: Sequence[Message], sampling: Sampling = Sampling()) -> dict[str, Any]:
+        """The JSON body sent for ``messages`` without structured output."""
+        return {"model": self.model, "messages": [dict(m) for m in messages], **sampling.body()}
 
     def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
+        self, messages: Sequence[Message], sampling: Sampling = Sampling(), *, schema: dict[str, Any] | None = None
     ) -> Completion:
-        """One chat completion, from the cache when the same request was answered before."""
-        body = self.request_body(
-            messages, temperature=temperature, max_tokens=max_tokens, seed=seed, response_format=response_format
-        )
-        return self._complete(body, None)
-
-    def _complete(self, body: dict[str, Any], batch: _Batch | None) -> Completion:
-        key = request_key(self.display_url, body)
+        """One chat completion, from the cache when the same request was answered before; under the
+        JSON ``schema`` (a ``json_schema`` object) when given and the server takes it."""
+        body = self.request_body(messages, sampling)
+        if schema is None:
+            return self._answer(body)
+        asked = {**body, "response_format": {"type": "json_schema", "json_schema": schema}}
+        key = request_key(self.endpoint, asked)
         hit = self._read_cache(key)
-        if hit is not None:
-            with self._lock:
-                self.usage.cached += 1
-                self.usage.cached_prompt_tokens += hit.prompt_tokens
-                self.usage.cached_completion_tokens += hit.completion_tokens
-            return hit
-        reply = self._post(body, batch)
-        completion = self._completion(reply, key)
-        if self.cache_dir is not None:
-            self._write_cache(key, body, completion, reply.get("model"))
-        with self._lock:
-            self.usage.requests += 1
-            self.usage.prompt_tokens += completion.prompt_tokens
-            self.usage.completion_tokens += completion.completion_tokens
-        return completion
+        completion: Completion | None = None
+        reason = hit if isinstance(hit, str) else None
+        if isinstance(hit, Completion):
+            completion = self._count(hit)
+        elif reason is None and self.fallback is not None:
+            reason = self.fallback
+        elif reason is None:
+            try:
+                completion = self._answer(asked)
+            except _FormatRejected as exc:
+                reason = f"the server rejected response_format ({exc})"
+        if completion is not None:
+            reason = _not_json(completion)
+            if reason is None:
+                with self._lock:
+                    self.usage.structured += 1
+                return replace(completion, structured=True)
+            self._fall_back(reason)
+            return replace(completion, fallback=reason)  # a plain answer already: keep it
+        assert reason is not None
+        self._fall_back(reason)
+        if hit is None:
+            self._write_cache(key, {"key": key, "endpoint": self.endpoint, "request": asked, "fallback": reason})
+        return replace(self._answer(body), fallback=reason)
 
     def complete_many(
         self,
         batch: Sequence[Sequence[Message]],
+        sampling: Sampling = Sampling(),
         *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> list[Completion]:
         """Completions of many requests, ``concurrency`` at a time, in the order of ``batch``.
 
-        The first failure stops the requests not yet sent; it is raised when the running ones end."""
+        The first failure stops the requests not yet started; it is raised when the running ones end."""
         if not batch:
             return []
         started = time.perf_counter()
-        state = _Batch()
-        bodies = [
-            self.request_body(
-                messages, temperature=temperature, max_tokens=max_tokens, seed=seed, response_format=response_format
-            )
-            for messages in batch
-        ]
+        failed = threading.Event()
+
+        def one(messages: Sequence[Message]) -> Completion | None:
+            if failed.is_set():
+                return None
+            try:
+                return self.complete(messages, sampling, schema=schema)
+            except BaseException:
+                failed.set()
+                raise
+
         try:
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(bodies))) as pool:
-                futures = [pool.submit(self._guarded, body, state) for body in bodies]
-                _, pending = wait(futures, return_when=FIRST_EXCEPTION)
-                if pending and state.abort.is_set():
-                    for future in pending:
-                        future.cancel()
-                    wait(pending)
-            if state.failure is not None:
-                raise state.failure
-            return [future.result() for future in futures]
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(batch))) as pool:
+                futures = [pool.submit(one, messages) for messages in batch]
+            errors = [error for future in futures if (error := future.exception()) is not None]
+            if errors:
+                raise errors[0]
+            return [completion for future in futures if (completion := future.result()) is not None]
         finally:
             with self._lock:
                 self.usage.seconds += time.perf_counter() - started
 
-    def _guarded(self, body: dict[str, Any], state: _Batch) -> Completion:
-        if state.abort.is_set():
-            raise _Aborted()
-        try:
-            return self._complete(body, state)
-        except _Aborted:
-            raise
-        except BaseException as exc:
-            with self._lock:
-                if state.failure is None:
-                    state.failure = exc
-            state.abort.set()
-            raise
+    def _answer(self, body: dict[str, Any]) -> Completion:
+        """The completion of ``body``: from the cache, else from the server (then cached)."""
+        key = request_key(self.endpoint, body)
+        hit = self._read_cache(key)
+        if isinstance(hit, Completion):
+            return self._count(hit)
+        completion, served_by = self._send(body, key)
+        if self.cache_dir is not None:
+            self._write_cache(key, _entry(self.endpoint, key, self._redact(body), completion, served_by))
+        return self._count(completion)
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "curate"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        return headers
-
-    def _post(self, body: dict[str, Any], batch: _Batch | None) -> dict[str, Any]:
-        """POST with retries; the parsed JSON reply. Within a batch, stops once another request failed."""
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        attempt = 0
-        while True:
-            if batch is not None and batch.abort.is_set():
-                raise _Aborted()
-            request = urllib.request.Request(self.url, data=payload, headers=self._headers(), method="POST")
-            retry_after: float | None = None
-            try:
-                with self._opener.open(request, timeout=self.timeout) as response:
-                    raw = response.read()
-                return self._decode(raw)
-            except urllib.error.HTTPError as exc:
-                status = exc.code
-                message = self._server_message(exc)
-                if not (status in (408, 429) or status >= 500):
-                    raise self._refused(status, message, exc.headers.get("Location")) from None
-                retry_after = parse_retry_after(exc.headers.get("Retry-After"))
-                reason = f"HTTP {status}: {message}"
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-                reason = self._redact(_describe(exc))
-            if attempt >= self.max_retries:
-                raise StageError(
-                    f"chat request to {self.display_url} failed after {attempt + 1} attempts ({reason})",
-                    hint="check that the server is up; raise max_retries or timeout for a busy server",
-                )
-            delay = self._delay(attempt, retry_after)
-            with self._lock:
-                self.usage.retries += 1
-                self.usage.waited += delay
-            if batch is None:
-                time.sleep(delay)
-            elif batch.abort.wait(delay):
-                raise _Aborted()
-            attempt += 1
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
+    def _count(self, completion: Completion) -> Completion:
         with self._lock:
-            jitter = 0.5 + 0.5 * self._rng.random()
-        delay = min(self.max_backoff, self.backoff * 2.0**attempt) * jitter
-        return max(delay, retry_after) if retry_after is not None else delay
+            if completion.cached:
+                self.usage.cached += 1
+                self.usage.cached_prompt_tokens += completion.prompt_tokens
+                self.usage.cached_completion_tokens += completion.completion_tokens
+            else:
+                self.usage.requests += 1
+                self.usage.retries += completion.retries
+                self.usage.prompt_tokens += completion.prompt_tokens
+                self.usage.completion_tokens += completion.completion_tokens
+        return completion
 
-    def _decode(self, raw: bytes) -> dict[str, Any]:
+    def _fall_back(self, reason: str) -> None:
+        with self._lock:
+            self.usage.fallbacks += 1
+            if self.fallback is None:
+                self.fallback = reason
+
+    def _send(self, body: dict[str, Any], key: str) -> tuple[Completion, str | None]:
+        """Ask the server (the SDK retries); the completion, with the key masked, and the model that served it."""
         try:
-            reply = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            raw = self._sdk.chat.completions.with_raw_response.create(**body, extra_headers=self._headers)
+        except openai.BadRequestError as exc:
+            message = self._server_message(exc)
+            if "response_format" in body and (_NAMES_FORMAT.search(message) or exc.param == "response_format"):
+                raise _FormatRejected(message) from None
+            raise self._failure(exc) from None
+        except openai.OpenAIError as exc:
+            with self._lock:
+                self.usage.retries += _attempts(exc) - 1
+            raise self._failure(exc) from None
+        try:
+            reply = raw.parse()
+        except ValueError:  # a JSON content type with a body that is not JSON
             reply = None
-        if not isinstance(reply, dict) or not isinstance(reply.get("choices"), list) or not reply["choices"]:
+        choices = getattr(reply, "choices", None)
+        if not isinstance(reply, ChatCompletion) or not isinstance(choices, list) or not choices:
             raise StageError(
-                f"chat endpoint {self.display_url} answered with something that is not a chat completion",
-                value=_shorten(self._redact(raw.decode("utf-8", "replace"))),
+                f"chat endpoint {self.endpoint} (model '{self.model}') answered with no chat completion",
+                value=_shorten(self._redact(raw.http_response.text)),
                 hint="base_url must point at an OpenAI-compatible API root (ending in /v1)",
             )
-        masked: dict[str, Any] = self._redact(reply)
-        return masked
+        usage = reply.usage
+        completion = Completion(
+            choices=tuple(
+                Choice(self._redact(getattr(c.message, "content", None) or ""), c.finish_reason)
+                for c in sorted(choices, key=lambda c: getattr(c, "index", 0) or 0)
+            ),
+            prompt_tokens=_count(getattr(usage, "prompt_tokens", 0)),
+            completion_tokens=_count(getattr(usage, "completion_tokens", 0)),
+            cached=False,
+            key=key,
+            retries=raw.retries_taken,
+        )
+        served_by = getattr(reply, "model", None)
+        return completion, self._redact(served_by) if isinstance(served_by, str) else None
 
-    def _server_message(self, exc: urllib.error.HTTPError) -> str:
-        """The server's error message (OpenAI, vLLM, llama.cpp, Ollama and FastAPI shapes), one line."""
-        try:
-            raw = exc.read()
-        except (OSError, http.client.HTTPException):
-            raw = b""
-        finally:
-            exc.close()
-        text = raw.decode("utf-8", "replace")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            data = None
-        message: Any = text
-        if isinstance(data, dict):
-            error = data.get("error")
-            if isinstance(error, dict):
-                message = error.get("message") or error
-            elif error:
-                message = error
-            else:
-                message = data.get("message") or data.get("detail") or text
-        line = " ".join(str(message).split()) or (exc.reason if isinstance(exc.reason, str) else "no message")
-        return _shorten(self._redact(line))
-
+    # ----------------------------------------------------------------- errors
     def _redact(self, value: Any) -> Any:
         return redact(value, self._api_key)
 
-    def _refused(self, status: int, message: str, location: str | None) -> CurateError:
-        """The error for a status that is not retried."""
-        what = f"chat endpoint {self.display_url}"
-        if status == 401:
-            hint = (
-                f"set the environment variable {self.api_key_env} to a valid key"
-                if self._api_key
-                else f"the environment variable {self.api_key_env} is not set (api_key_env names it)"
-            )
-            return ConfigError(f"{what} rejected the API key (HTTP 401: {message})", hint=hint)
-        if status == 403:
-            return ConfigError(
-                f"{what} refused access (HTTP 403: {message})",
-                hint=f"check that the key in {self.api_key_env} may use model '{self.model}'",
-            )
-        if status == 404:
-            return ConfigError(
-                f"{what} has no such endpoint or model (HTTP 404: {message})",
-                hint=f"base_url must be the API root serving /chat/completions (e.g. http://127.0.0.1:8000/v1); "
-                f"check that model '{self.model}' is served",
-            )
-        if 300 <= status < 400:
-            target = self._redact(_display_url(location)) if location else "another address"
-            return ConfigError(
-                f"{what} redirects to {target} (HTTP {status})",
-                hint="use the final address as base_url (redirects are not followed so the key stays with it)",
-            )
-        return StageError(
-            f"{what} rejected the request (HTTP {status}: {message})",
-            hint="check max_tokens, temperature and the prompt length against what the server accepts",
-        )
+    def _server_message(self, exc: openai.APIStatusError) -> str:
+        """The server's error message (OpenAI, vLLM, llama.cpp, Ollama and FastAPI shapes), one line, masked."""
+        message: Any = exc.body
+        if isinstance(message, dict):
+            message = message.get("message") or message.get("detail") or message.get("error") or message
+        line = " ".join(str(message if message is not None else "").split()) or exc.message
+        return _shorten(self._redact(line))
 
-    def _completion(self, reply: dict[str, Any], key: str) -> Completion:
-        choice = reply["choices"][0] if isinstance(reply["choices"][0], dict) else {}
-        message = choice.get("message") or {}
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):  # content parts
-            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        usage = reply.get("usage")
-        if not isinstance(usage, dict):
-            usage = {}
-        return Completion(
-            content=content if isinstance(content, str) else "",
-            finish_reason=choice.get("finish_reason"),
-            prompt_tokens=_count(usage.get("prompt_tokens")),
-            completion_tokens=_count(usage.get("completion_tokens")),
-            cached=False,
-            key=key,
-        )
+    def _failure(self, exc: openai.OpenAIError) -> CurateError:
+        """The one-line error for what the SDK raised once its retries were spent."""
+        what = f"chat endpoint {self.endpoint} (model '{self.model}')"
+        tries = f"{_attempts(exc)} attempt{'s' if _attempts(exc) != 1 else ''}"
+        if isinstance(exc, openai.APITimeoutError):
+            hint = "check that the server is up; raise timeout for a slow server or long replies"
+            return StageError(f"{what} did not answer within {self.timeout:g} s ({tries})", hint=hint)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = f"{type(exc.__cause__).__name__}: {exc.__cause__}" if exc.__cause__ else exc.message
+            hint = "check that the server is up and that base_url is right"
+            return StageError(f"{what} cannot be reached ({tries}; {_shorten(self._redact(cause))})", hint=hint)
+        if not isinstance(exc, openai.APIStatusError):
+            return StageError(f"{what} failed ({_shorten(self._redact(str(exc)))})")
+        status, key = exc.status_code, self.api_key_env
+        said = f"HTTP {status}: {self._server_message(exc)}"
+        if isinstance(exc, openai.AuthenticationError):
+            unset = f"the environment variable {key} is not set (api_key_env names it)"
+            hint = f"set the environment variable {key} to a valid key" if self._api_key else unset
+            return ConfigError(f"{what} rejected the API key ({said})", hint=hint)
+        if isinstance(exc, openai.PermissionDeniedError):
+            return ConfigError(
+                f"{what} refused access ({said})", hint=f"check that the key in {key} may use this model"
+            )
+        if isinstance(exc, openai.NotFoundError):
+            hint = "base_url must be the API root serving /chat/completions (e.g. http://127.0.0.1:8000/v1); "
+            return ConfigError(f"{what} has no such endpoint or model ({said})", hint=hint + "check the model name")
+        if 300 <= status < 400:
+            location = exc.response.headers.get("location")
+            target = self._redact(_display_url(location)) if location else "another address"
+            hint = "use the final address as base_url (redirects are not followed so the key stays with it)"
+            return ConfigError(f"{what} redirects to {target} (HTTP {status})", hint=hint)
+        if isinstance(exc, openai.RateLimitError):
+            hint = "lower concurrency, or raise max_retries"
+            return StageError(f"{what} still limits the request rate after {tries} ({said})", hint=hint)
+        if status >= 500 or status in (408, 409):
+            hint = "check the server's log; raise max_retries for a busy server"
+            return StageError(f"{what} failed after {tries} ({said})", hint=hint)
+        hint = "check max_tokens, temperature, top_p, n, stop and the prompt length against what the server accepts"
+        return StageError(f"{what} rejected the request ({said})", hint=hint)
 
     # ----------------------------------------------------------------- cache
     def cache_path(self, key: str) -> Path | None:
         """Where the answer to the request with ``key`` is cached (None without a cache)."""
         return self.cache_dir / key[:2] / f"{key}.json" if self.cache_dir is not None else None
 
-    def _read_cache(self, key: str) -> Completion | None:
+    def _read_cache(self, key: str) -> Completion | str | None:
+        """The cached completion of ``key``, the reason its structured request fell back, or None."""
         path = self.cache_path(key)
         if path is None or not path.is_file():
             return None
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(saved.get("fallback"), str):
+                return str(saved["fallback"])
             response = saved["response"]
             return Completion(
-                content=str(response["content"]),
-                finish_reason=response.get("finish_reason"),
+                choices=tuple(Choice(str(c["content"]), c.get("finish_reason")) for c in response["choices"]),
                 prompt_tokens=_count(response.get("prompt_tokens")),
                 completion_tokens=_count(response.get("completion_tokens")),
                 cached=True,
                 key=key,
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # an unreadable entry is asked again and overwritten
 
-    def _write_cache(self, key: str, body: dict[str, Any], completion: Completion, served_by: Any) -> None:
+    def _write_cache(self, key: str, entry: dict[str, Any]) -> None:
         path = self.cache_path(key)
-        assert path is not None
-        entry = {
-            "key": key,
-            "endpoint": self.display_url,
-            "request": self._redact(body),
-            "response": {
-                "model": served_by if isinstance(served_by, str) else None,
-                "content": completion.content,
-                "finish_reason": completion.finish_reason,
-                "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
-            },
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:12]}-", suffix=".tmp")
+        if path is None:
+            return
+        with atomic_file(path) as tmp:
+            tmp.write_text(json.dumps(entry, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _entry(endpoint: str, key: str, body: dict[str, Any], completion: Completion, model: str | None) -> dict[str, Any]:
+    """The cache file's content for an answered request."""
+    return {
+        "key": key,
+        "endpoint": endpoint,
+        "request": body,
+        "response": {
+            "model": model,
+            "choices": [asdict(choice) for choice in completion.choices],
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+        },
+    }
+
+
+def _not_json(completion: Completion) -> str | None:
+    """Why a reply asked for under a JSON schema shows the server ignored it (a choice that is not
+    JSON and was not cut at max_tokens), or None."""
+    for index, choice in enumerate(completion.choices):
+        if choice.finish_reason == "length":
+            continue
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(entry, handle, ensure_ascii=False, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            json.loads(choice.content)
+        except ValueError:
+            return f"the server answered choice {index} with text that is not JSON: {_shorten(choice.content)!r}"
+    return None
+
+
+def _attempts(exc: openai.OpenAIError) -> int:
+    """Attempts the SDK made before raising ``exc`` (it numbers its retries in a request header)."""
+    request = getattr(exc, "request", None)
+    try:
+        return int(request.headers.get("x-stainless-retry-count", 0)) + 1 if request is not None else 1
+    except (TypeError, ValueError):
+        return 1
 
 
 def _shorten(text: str) -> str:
@@ -533,15 +501,6 @@ def _shorten(text: str) -> str:
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _describe(exc: BaseException) -> str:
-    """A short reason for a connection-level failure."""
-    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
-        reason = exc.reason
-        return f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _display_url(url: str) -> str:

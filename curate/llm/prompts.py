@@ -14,6 +14,10 @@ after leading prose or not, or wrapped in an object (``{"pairs": [...]}``, as JS
 models do). Only when strict JSON fails are trailing commas before ``]``/``}`` dropped. A reply with
 no array is reported as an error, an element that is not a ``{"question", "answer"}`` object as a bad
 item; nothing raises.
+
+:data:`PAIRS_SCHEMA` is the JSON schema of a reply, ``{"pairs": [{"question": ..., "answer": ...}]}``
+(an object at the top, as structured output requires), sent as ``response_format`` where the server
+supports it; the parser reads that shape too.
 """
 
 from __future__ import annotations
@@ -61,6 +65,28 @@ Rules:
 {passage}
 </passage>""",
 }
+
+PAIRS_SCHEMA: dict[str, Any] = {
+    "name": "qa_pairs",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "properties": {
+            "pairs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
+                    "required": ["question", "answer"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["pairs"],
+        "additionalProperties": False,
+    },
+}
+"""The ``json_schema`` of structured output: ``{"pairs": [{"question": str, "answer": str}, ...]}``."""
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",(\s*[\]}])")

@@ -5,12 +5,26 @@ the stage asks a model behind an OpenAI-compatible endpoint (vLLM, llama.cpp ser
 APIs; see :mod:`curate.llm.client`) for ``questions_per_passage`` question/answer pairs, in Korean or
 English (:mod:`curate.llm.prompts`; per passage by language ID, or fixed by ``language``). Requests
 run ``concurrency`` at a time and are cached on disk, so a rerun with the same cache asks nothing and
-gives the same rows.
+gives the same rows. The sampling parameters ``temperature``, ``top_p``, ``seed``, ``max_tokens``,
+``n`` and ``stop`` are passed to the server as they are.
+
+Structured output (``structured_output``, on by default): requests carry the JSON schema of the
+reply (:data:`~curate.llm.prompts.PAIRS_SCHEMA`) as ``response_format``, so servers that support it
+(vLLM, llama.cpp server, Ollama, OpenAI) can only answer with well-formed pairs. A server that
+rejects it, or answers with text that is not JSON, is asked in plain text from then on and its
+replies are parsed as usual; the ``usage`` artifact counts both (``structured``, ``fallbacks``) and
+says why it fell back (``fallback_reason``).
+
+Several samples (``n > 1``): the server returns ``n`` choices per passage. Their pairs are judged
+in turn, choice 0 first, against the same checks, so a later sample fills the places of pairs an
+earlier one had rejected, and a question a later sample repeats is a ``near_duplicate``; at most
+``questions_per_passage`` pairs are accepted per passage whatever ``n`` is. Use ``temperature > 0``
+with ``n > 1`` (at 0 the samples are the same).
 
 A pair joins the data only when, in this order:
 
-1. the reply could be read (``unparseable`` otherwise: no JSON array, or an element that is not a
-   question/answer object);
+1. the reply (each choice) could be read (``unparseable`` otherwise: no JSON array, or an element
+   that is not a question/answer object);
 2. the answer occurs in the passage, exactly or else after NFC and whitespace folding of both sides,
    in which case the passage's own characters become the answer text (``answer_not_in_passage``).
    When it occurs several times the first occurrence is used, as SQuAD-style string search does
@@ -21,7 +35,7 @@ A pair joins the data only when, in this order:
    NFC, lowercasing and whitespace folding), and its character 5-gram Jaccard similarity to every
    question of its passage, earlier accepted ones included, is below ``near_duplicate_threshold``
    (``near_duplicate``);
-5. fewer than ``questions_per_passage`` pairs of the reply were accepted before it (``over_limit``).
+5. fewer than ``questions_per_passage`` pairs of the passage were accepted before it (``over_limit``).
 
 Input rows are all kept unchanged, with ``source`` = ``original`` added when there is no ``source``
 column. Accepted pairs become new rows, placed after the last row of the batch that holds their
@@ -31,11 +45,12 @@ exact offset, ``is_impossible`` false, ``title``/``document_id``/``passage_id`` 
 passage's first row and other columns null. Nothing is rejected; ``rows_added`` counts the accepted
 pairs.
 
-Artifacts: ``generation``, one row per pair the model proposed (``passage_id, id, question, answer,
-answer_start, status, detail``; ``status`` is ``accepted`` or one of the reasons above), and
-``usage``, one row of counts: passages, requests sent, cache hits, retries, seconds waited before
-retries, prompt/completion tokens (answered and cached apart), wall seconds, and the number of pairs
-per status.
+Artifacts: ``generation``, one row per pair the model proposed (``passage_id, choice, id, question,
+answer, answer_start, status, detail``; ``choice`` is the sample it came from, ``status`` is
+``accepted`` or one of the reasons above), and ``usage``, one row of counts: passages, requests
+answered by the server and by the cache, the SDK's retries, prompt/completion tokens (answered and
+cached apart), structured replies and fallbacks (with the reason), wall seconds, and the number of
+pairs per status.
 
 The API key is read from the environment variable named by ``api_key_env``; the parameter holds
 only that name, so no key reaches stats, manifests, caches or artifacts, and a model that echoes
@@ -55,8 +70,8 @@ from pydantic import Field
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, Where
-from curate.llm.client import ENV_NAME, ChatClient, Completion
-from curate.llm.prompts import BadItem, ParsedPairs, PromptTemplate, QAPair, parse_pairs
+from curate.llm.client import ENV_NAME, ChatClient, Choice, Sampling
+from curate.llm.prompts import PAIRS_SCHEMA, BadItem, ParsedPairs, PromptTemplate, QAPair, parse_pairs
 from curate.stages.base import Params, PlannedStage, Split, StageParams, reject
 from curate.text.langid import LanguageIdentifier
 from curate.text.shingles import prepare, shingle_hashes
@@ -68,6 +83,7 @@ SHINGLE_CHARS = 5
 GENERATION_SCHEMA = pa.schema(
     [
         ("passage_id", pa.string()),
+        ("choice", pa.int32()),
         ("id", pa.string()),
         ("question", pa.string()),
         ("answer", pa.string()),
@@ -80,17 +96,18 @@ USAGE_FIELDS = (
     "requests",
     "cached",
     "retries",
-    "waited",
     "prompt_tokens",
     "completion_tokens",
     "cached_prompt_tokens",
     "cached_completion_tokens",
+    "structured",
+    "fallbacks",
     "seconds",
 )
 USAGE_SCHEMA = pa.schema(
     [("model", pa.string()), ("passages", pa.int64())]
-    + [(name, pa.float64() if name in ("waited", "seconds") else pa.int64()) for name in USAGE_FIELDS]
-    + [("pairs", pa.int64())]
+    + [(name, pa.float64() if name == "seconds" else pa.int64()) for name in USAGE_FIELDS]
+    + [("fallback_reason", pa.string()), ("pairs", pa.int64())]
     + [(status, pa.int64()) for status in STATUSES]
 )
 
@@ -108,19 +125,28 @@ class GenerateQuestionsParams(Params):
     """Pairs asked for, and accepted at most, per passage."""
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     """Sampling temperature."""
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Nucleus sampling: draw from the smallest set of tokens whose probability reaches this (null: the
+    server's default)."""
     max_tokens: int = Field(default=1024, ge=1)
     """Longest reply in tokens (a reply cut short usually fails to parse)."""
     seed: int | None = 0
     """Sampling seed sent to the server (null: none); servers that honour it repeat their replies."""
+    n: int = Field(default=1, ge=1, le=32)
+    """Samples per passage (the API's ``n``); their pairs are judged in turn, choice 0 first, and at
+    most ``questions_per_passage`` are accepted. Use ``temperature > 0`` with ``n > 1``."""
+    stop: tuple[str, ...] = Field(default=(), max_length=4)
+    """Strings at which the server stops a reply (at most 4)."""
+    structured_output: bool = True
+    """Send the reply's JSON schema as ``response_format`` (``json_schema``); a server that rejects it
+    or ignores it is asked in plain text from then on, and its replies are parsed."""
     concurrency: int = Field(default=4, ge=1, le=256)
     """Requests in flight at once."""
     max_retries: int = Field(default=4, ge=0)
-    """Retries of a request after connection errors, timeouts, HTTP 408, 429 and 5xx."""
-    backoff: float = Field(default=1.0, ge=0.0)
-    """Seconds before the first retry, doubled at each further one (with jitter; ``Retry-After`` wins
-    when longer)."""
+    """Retries the ``openai`` SDK makes after connection errors, timeouts, HTTP 408, 409, 429 and 5xx,
+    with exponential backoff (``Retry-After`` honoured up to two minutes)."""
     timeout: float = Field(default=120.0, gt=0.0)
-    """Seconds a connection or read may stall."""
+    """Seconds one attempt may take."""
     cache_dir: str | None = ".curate-cache/llm"
     """Folder of the reply cache (relative paths start from the working directory); null turns it off."""
     language: Literal["auto", "ko", "en"] = "auto"
@@ -135,9 +161,6 @@ class GenerateQuestionsParams(Params):
     near_duplicate_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
     """Character 5-gram Jaccard similarity from which a question is a near-duplicate of another
     question of its passage."""
-    json_mode: bool = False
-    """Send ``response_format: {"type": "json_object"}`` (servers then force a JSON object; the
-    array is read from inside it)."""
 
 
 @dataclass
@@ -208,13 +231,16 @@ class GenerateQuestions(PlannedStage):
                 api_key_env=p.api_key_env,
                 timeout=p.timeout,
                 max_retries=p.max_retries,
-                backoff=p.backoff,
                 concurrency=p.concurrency,
                 cache_dir=Path(p.cache_dir) if p.cache_dir else None,
-                jitter_seed=p.seed or 0,
             )
         except CurateError as exc:
             raise exc.at(stage=self.id) from None
+
+    def sampling(self) -> Sampling:
+        """The sampling parameters sent with every request."""
+        p = self.params
+        return Sampling(p.temperature, p.top_p, p.seed, p.max_tokens, p.n, p.stop)
 
     def identifier(self) -> LanguageIdentifier:
         if self._identifier is None:
@@ -277,40 +303,38 @@ class GenerateQuestions(PlannedStage):
         client = self.client()
         try:
             completions = client.complete_many(
-                requests,
-                temperature=p.temperature,
-                max_tokens=p.max_tokens,
-                seed=p.seed,
-                response_format={"type": "json_object"} if p.json_mode else None,
+                requests, self.sampling(), schema=PAIRS_SCHEMA if p.structured_output else None
             )
         except CurateError as exc:
             raise exc.at(stage=self.id) from None
-        parsed = [parse_pairs(c.content) for c in completions]
-        pairs = [item for reply in parsed for item in reply.items if isinstance(item, QAPair)]
+        parsed = [[parse_pairs(choice.content) for choice in c.choices] for c in completions]
+        pairs = [item for replies in parsed for reply in replies for item in reply.items if isinstance(item, QAPair)]
         languages = self.identifier().identify([pair.question for pair in pairs]).languages if pairs else []
         question_language = dict(zip(map(id, pairs), languages, strict=True))
-        for passage, completion, reply in zip(passages, completions, parsed, strict=True):
-            self._judge(passage, completion, reply, question_language, known_questions, used_ids)
+        for passage, completion, replies in zip(passages, completions, parsed, strict=True):
+            self._judge(passage, completion.choices, replies, question_language, known_questions, used_ids)
         self._anchors = sorted(self._new_rows)
         self._usage = self._usage_row(client, len(passages))
 
     def _judge(
         self,
         passage: _Passage,
-        completion: Completion,
-        reply: ParsedPairs,
+        choices: tuple[Choice, ...],
+        replies: list[ParsedPairs],
         question_language: dict[int, str | None],
         known_questions: dict[str, str],
         used_ids: set[str],
     ) -> None:
-        """Check the pairs of one reply in order; accepted ones become rows of the plan."""
+        """Check the pairs of one passage's replies (choice 0 first) in order; accepted ones become
+        rows of the plan."""
         p = self.params
         log = self._log
 
-        def note(status: str, detail: str | None, pair: QAPair | None = None, **more: Any) -> None:
+        def note(choice: int, status: str, detail: str | None, pair: QAPair | None = None, **more: Any) -> None:
             log.append(
                 {
                     "passage_id": passage.id,
+                    "choice": choice,
                     "id": more.get("id"),
                     "question": pair.question if pair else None,
                     "answer": more.get("answer", pair.answer if pair else None),
@@ -320,38 +344,45 @@ class GenerateQuestions(PlannedStage):
                 }
             )
 
-        if reply.error is not None:
-            cut = " (the reply was cut at max_tokens)" if completion.finish_reason == "length" else ""
-            note("unparseable", reply.error + cut)
-            return
         existing = shingle_hashes(prepare(passage.questions), "char", SHINGLE_CHARS) if passage.questions else None
         neighbours: list[tuple[str, set[int]]] = [
             (row_id, set(existing.of(i).tolist())) for i, row_id in enumerate(passage.question_ids) if existing
         ]
         accepted = 0
-        for item in reply.items:
+        items: list[tuple[int, QAPair | BadItem]] = []
+        for index, (sample, reply) in enumerate(zip(choices, replies, strict=True)):
+            if reply.error is not None:
+                cut = " (the reply was cut at max_tokens)" if sample.finish_reason == "length" else ""
+                note(index, "unparseable", reply.error + cut)
+            items.extend((index, item) for item in reply.items)
+        for index, item in items:
             if isinstance(item, BadItem):
-                note("unparseable", f"{item.detail}: {item.shown}")
+                note(index, "unparseable", f"{item.detail}: {item.shown}")
                 continue
             span = repair_span(passage.context, item.answer, 0)
             if span is None:
-                note("answer_not_in_passage", "the answer occurs nowhere in the passage, even after folding", item)
+                note(
+                    index,
+                    "answer_not_in_passage",
+                    "the answer occurs nowhere in the passage, even after folding",
+                    item,
+                )
                 continue
             language = question_language.get(id(item))
             if passage.language is not None and language != passage.language:
-                note("wrong_language", f"question is '{language}', passage is '{passage.language}'", item)
+                note(index, "wrong_language", f"question is '{language}', passage is '{passage.language}'", item)
                 continue
             folded = prepare([item.question])[0]
             if folded in known_questions:
-                note("near_duplicate", f"same question as {known_questions[folded]}", item)
+                note(index, "near_duplicate", f"same question as {known_questions[folded]}", item)
                 continue
             mine = set(shingle_hashes([folded], "char", SHINGLE_CHARS).hashes.tolist())
             similar = max(((_jaccard(mine, theirs), row_id) for row_id, theirs in neighbours), default=None)
             if similar is not None and similar[0] >= p.near_duplicate_threshold:
-                note("near_duplicate", f"{similar[0]:.2f} character 5-gram Jaccard with {similar[1]}", item)
+                note(index, "near_duplicate", f"{similar[0]:.2f} character 5-gram Jaccard with {similar[1]}", item)
                 continue
             if accepted >= p.questions_per_passage:
-                note("over_limit", f"{p.questions_per_passage} pairs already accepted for this passage", item)
+                note(index, "over_limit", f"{p.questions_per_passage} pairs already accepted for this passage", item)
                 continue
             answer_text = passage.context[span.start : span.end]
             row_id = _new_id(passage.id, used_ids)
@@ -366,7 +397,15 @@ class GenerateQuestions(PlannedStage):
                 details.append(f"answer found after NFC/whitespace folding (model wrote {item.answer!r})")
             if (count := len(find_all(passage.context, answer_text))) > 1:
                 details.append(f"answer occurs {count} times in the passage; the first is used")
-            note("accepted", "; ".join(details) or None, item, id=row_id, answer=answer_text, answer_start=span.start)
+            note(
+                index,
+                "accepted",
+                "; ".join(details) or None,
+                item,
+                id=row_id,
+                answer=answer_text,
+                answer_start=span.start,
+            )
 
     def _row(self, passage: _Passage, row_id: str, question: str, answer: str, start: int) -> dict[str, Any]:
         return {
@@ -385,6 +424,7 @@ class GenerateQuestions(PlannedStage):
         spent = client.usage.as_dict() if client is not None else {}
         row: dict[str, Any] = {"model": self.params.model, "passages": passages}
         row.update({name: spent.get(name, 0) for name in USAGE_FIELDS})
+        row["fallback_reason"] = client.fallback if client is not None else None
         row["pairs"] = len(self._log)
         row.update({status: counts.get(status, 0) for status in STATUSES})
         return row

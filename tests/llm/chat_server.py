@@ -1,7 +1,9 @@
 """A real local HTTP server speaking the OpenAI chat-completions protocol, for tests.
 
-``ChatServer`` binds 127.0.0.1 on a free port and serves ``POST /v1/chat/completions`` from a
-background thread. Its replies are deterministic, derived from the prompt:
+``ChatServer`` binds 127.0.0.1 (on a free port unless ``port`` is given) and serves
+``POST /v1/chat/completions`` from a background thread, as the ``openai`` SDK sends it (extra
+``X-Stainless-*`` headers, ``stream: false`` are fine; ``stream: true`` is refused). Its replies are
+deterministic, derived from the prompt:
 
 - When the user message holds a passage between ``<passage>`` and ``</passage>`` lines, the reply
   is a JSON array (after a line of prose, inside a code fence, as chat models like to answer) of
@@ -12,17 +14,31 @@ background thread. Its replies are deterministic, derived from the prompt:
   first question, and an element without an answer. Answers and questions are NFC, as models write.
 - Otherwise the reply echoes the last user message (``echo: ...``); a message containing
   ``sleep=<seconds>`` is answered after that delay.
+- ``response_format`` of type ``json_schema`` (or ``json_object``) makes the reply bare JSON: the
+  pairs as ``{"pairs": [...]}``, an echo as ``{"echo": ...}``.
+- ``n`` > 1 gives ``n`` choices; choice ``k`` builds its cloze pairs from the sentences rotated by
+  ``k`` (so samples differ in order, as sampled replies do) and an echo ends in ``(choice k)``.
+- ``usage`` counts prompt and completion tokens (about 4 characters a token, all choices).
 
-Knobs: ``fail`` (a queue of HTTP statuses, ``"stall"`` or ``"drop"`` used by the first requests),
-``retry_after`` (header sent with 429/503), ``malformed`` (every reply is prose without JSON),
-a 3xx status in ``fail`` redirects elsewhere, ``api_key`` (requests must carry ``Authorization: Bearer <api_key>``; a wrong key is quoted back in
-the error message, as some hosted APIs do), ``echo_key`` (every answer repeats the key the request
-carried: in the prose, in one more question/answer pair, in the echo and in the reply's ``model``),
-``model`` (another model name gets a 404). Every request is recorded (``requests``, ``count``).
+Knobs: ``fail`` (a queue of HTTP statuses, ``"stall"``, ``"drop"`` or ``"html"`` (a web page with
+status 200) used by the first requests),
+``retry_after`` (``Retry-After`` header sent with every injected status), ``stall_seconds``,
+``malformed`` (every reply is prose without JSON), ``bad_choices`` (the first this many choices of
+each reply are prose without JSON), a 3xx status in ``fail`` redirects elsewhere,
+``response_format``: ``"accept"`` (default), ``"reject"`` (HTTP 400 naming ``response_format``, as
+servers without structured output answer) or ``"ignore"`` (answered as if not sent), ``api_key``
+(requests must carry ``Authorization: Bearer <api_key>``; a wrong key is quoted back in the error
+message, as some hosted APIs do), ``echo_key`` (every answer repeats the key the request carried: in
+the prose, in one more question/answer pair, in the echo and in the reply's ``model``), ``model``
+(another model name gets a 404). Every request is recorded (``requests``, ``count``).
+
+By hand: ``python -m tests.llm.chat_server [--port 8000] [--fail 429 --fail 500] [...]`` serves
+until interrupted and prints its ``base_url``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import socket
@@ -45,6 +61,7 @@ class Seen:
     path: str
     authorization: str | None
     body: Any
+    headers: dict[str, str]
 
 
 def is_korean(text: str) -> bool:
@@ -65,10 +82,13 @@ def cloze(sentence: str, korean: bool) -> tuple[str, str]:
     return f"Which word fills the blank in the sentence: {blanked}?", answer
 
 
-def qa_pairs(passage: str, n: int, extra_good: int = 0) -> list[Any]:
-    """Good cloze pairs, then one bad pair of each kind (see the module docstring)."""
+def qa_pairs(passage: str, n: int, extra_good: int = 0, rotate: int = 0) -> list[Any]:
+    """Good cloze pairs (from the sentences rotated by ``rotate``), then one bad pair of each kind
+    (see the module docstring)."""
     korean = is_korean(passage)
     parts = sentences(passage)
+    shift = rotate % len(parts) if parts else 0
+    parts = parts[shift:] + parts[:shift]
     good = [cloze(s, korean) for s in parts[: n + extra_good]]
     items: list[Any] = [{"question": q, "answer": a} for q, a in good]
     first_word = passage.split()[0]
@@ -99,18 +119,25 @@ class ChatServer:
         fail: list[int | str] | None = None,
         retry_after: str | None = None,
         malformed: bool = False,
+        bad_choices: int = 0,
         extra_good: int = 0,
         stall_seconds: float = 1.0,
         echo_key: bool = False,
+        response_format: str = "accept",
+        port: int = 0,
     ) -> None:
+        assert response_format in ("accept", "reject", "ignore"), response_format
         self.model = model
         self.api_key = api_key
         self.echo_key = echo_key
         self.fail = list(fail or [])
         self.retry_after = retry_after
         self.malformed = malformed
+        self.bad_choices = bad_choices
         self.extra_good = extra_good
         self.stall_seconds = stall_seconds
+        self.response_format = response_format
+        self.port = port
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -128,7 +155,7 @@ class ChatServer:
             return len(self.requests)
 
     def start(self) -> ChatServer:
-        server = _QuietServer(("127.0.0.1", 0), _handler(self))
+        server = _QuietServer(("127.0.0.1", self.port), _handler(self))
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -154,26 +181,48 @@ class ChatServer:
             self.requests.append(seen)
             return self.fail.pop(0) if self.fail else None
 
-    def reply(self, body: dict[str, Any], key: str = "") -> tuple[str, int, int]:
-        """``(content, prompt_tokens, completion_tokens)`` for a request body sent with ``key``."""
+    def reply(self, body: dict[str, Any], key: str = "", choice: int = 0) -> str:
+        """The content of choice ``choice`` for a request body sent with ``key``."""
         prompt = "\n".join(m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user")
-        everything = "\n".join(m.get("content", "") for m in body.get("messages", []))
         said = f" (request authorized with {key})" if self.echo_key else ""
-        if self.malformed:
-            content = "I am sorry, but I cannot produce questions for this text."
-        elif (found := PASSAGE.search(prompt)) is not None:
+        as_json = self.response_format == "accept" and isinstance(body.get("response_format"), dict)
+        if self.malformed or choice < self.bad_choices:
+            return "I am sorry, but I cannot produce questions for this text."
+        if (found := PASSAGE.search(prompt)) is not None:
             count = COUNT.search(prompt)
-            pairs = qa_pairs(found.group(1), int(count.group(1)) if count else 3, self.extra_good)
+            pairs = qa_pairs(found.group(1), int(count.group(1)) if count else 3, self.extra_good, rotate=choice)
             if self.echo_key:
                 pairs.insert(0, {"question": f"{cloze(sentences(found.group(1))[0], False)[0]}{said}", "answer": key})
-            content = (
-                f"Here are the pairs{said}:\n```json\n" + json.dumps(pairs, ensure_ascii=False, indent=1) + "\n```"
-            )
-        else:
-            if (sleep := SLEEP.search(prompt)) is not None:
-                time.sleep(float(sleep.group(1)))
-            content = "echo: " + (body.get("messages") or [{}])[-1].get("content", "") + said
-        return content, len(everything) // 4 + 1, len(content) // 4 + 1
+            if as_json:
+                return json.dumps({"pairs": pairs}, ensure_ascii=False)
+            return f"Here are the pairs{said}:\n```json\n" + json.dumps(pairs, ensure_ascii=False, indent=1) + "\n```"
+        if choice == 0 and (sleep := SLEEP.search(prompt)) is not None:
+            time.sleep(float(sleep.group(1)))
+        echo = "echo: " + (body.get("messages") or [{}])[-1].get("content", "") + said
+        echo += f" (choice {choice})" if choice else ""
+        return json.dumps({"echo": echo}, ensure_ascii=False) if as_json else echo
+
+    def completion(self, body: dict[str, Any], key: str = "") -> dict[str, Any]:
+        """The chat completion object answering ``body``: ``n`` choices and the token counts."""
+        n = body.get("n") or 1
+        contents = [self.reply(body, key, choice) for choice in range(n)]
+        prompt_tokens = len("\n".join(m.get("content", "") for m in body.get("messages", []))) // 4 + 1
+        completion_tokens = sum(len(content) // 4 + 1 for content in contents)
+        return {
+            "id": f"chatcmpl-{self.count}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": f"{body.get('model')} for {key}" if self.echo_key else body.get("model"),
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                for i, content in enumerate(contents)
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -211,7 +260,7 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 body = None
             authorization = self.headers.get("Authorization")
-            failure = server.record(Seen(self.path, authorization, body))
+            failure = server.record(Seen(self.path, authorization, body, dict(self.headers.items())))
             if self.path != "/v1/chat/completions":
                 return self._error(404, f"no route {self.path}")
             if server.api_key is not None and authorization != f"Bearer {server.api_key}":
@@ -221,35 +270,66 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return None
+            if failure == "html":  # a web page where the API should be
+                page = b"<!doctype html><title>Welcome</title>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return None
             if failure == "stall":
                 time.sleep(server.stall_seconds)
             elif isinstance(failure, int):
-                headers = {"Retry-After": server.retry_after} if server.retry_after and failure in (429, 503) else {}
+                headers = {"Retry-After": server.retry_after} if server.retry_after else {}
                 if 300 <= failure < 400:
                     headers["Location"] = "http://127.0.0.1:9/elsewhere/chat/completions"
                 return self._error(failure, f"injected failure {failure}", headers)
             if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
                 return self._error(400, "'messages' is a required property")
+            if body.get("stream"):
+                return self._error(400, "streaming is not supported by this server")
             if server.model is not None and body.get("model") != server.model:
                 return self._error(404, f"The model `{body.get('model')}` does not exist.")
+            if server.response_format == "reject" and "response_format" in body:
+                kind = (body["response_format"] or {}).get("type")
+                return self._error(400, f"response_format of type '{kind}' is not supported by this server")
             key = (authorization or "").removeprefix("Bearer ")
-            content, prompt_tokens, completion_tokens = server.reply(body, key)
-            return self._send(
-                200,
-                {
-                    "id": f"chatcmpl-{server.count}",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": f"{body.get('model')} for {key}" if server.echo_key else body.get("model"),
-                    "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                    ],
-                    "usage": {
-                        "prompt_tokens": prompt_tokens,
-                        "completion_tokens": completion_tokens,
-                        "total_tokens": prompt_tokens + completion_tokens,
-                    },
-                },
-            )
+            return self._send(200, server.completion(body, key))
 
     return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve on 127.0.0.1 until interrupted (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.llm.chat_server", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--model", help="the only model name served (others get a 404)")
+    parser.add_argument("--api-key", help="the key requests must carry")
+    parser.add_argument("--fail", action="append", default=[], help="a status, 'stall' or 'drop' for the next request")
+    parser.add_argument("--retry-after", help="Retry-After header sent with injected statuses")
+    parser.add_argument("--response-format", choices=("accept", "reject", "ignore"), default="accept")
+    parser.add_argument("--echo-key", action="store_true", help="repeat the request's key in every answer")
+    args = parser.parse_args(argv)
+    fail: list[int | str] = [int(f) if f.isdigit() else f for f in args.fail]
+    server = ChatServer(
+        model=args.model,
+        api_key=args.api_key,
+        fail=fail,
+        retry_after=args.retry_after,
+        echo_key=args.echo_key,
+        response_format=args.response_format,
+        port=args.port,
+    ).start()
+    print(f"serving {server.base_url} (Ctrl-C stops)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
-"""ChatClient against a real local chat-completions server; prompt templates and the reply parser."""
+"""ChatClient (on the openai SDK) against a real local chat-completions server; prompt templates
+and the reply parser."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ import time
 import pytest
 
 from curate.errors import ConfigError, StageError
-from curate.llm.client import ChatClient, parse_retry_after, request_key
-from curate.llm.prompts import BadItem, PromptTemplate, QAPair, parse_pairs
+from curate.llm.client import ChatClient, Sampling, request_key
+from curate.llm.prompts import PAIRS_SCHEMA, BadItem, PromptTemplate, QAPair, parse_pairs
 from tests.llm.chat_server import ChatServer
 
 KEY = "sk-test-4f9a1c77e2b94d0c8a51-SECRET"
+SCHEMA = {"name": "echo", "strict": True, "schema": {"type": "object", "properties": {"echo": {"type": "string"}}}}
 
 
 def client(server: ChatServer, **kwargs) -> ChatClient:
-    options = {"backoff": 0.001, "max_retries": 3, "timeout": 5.0, **kwargs}
+    options = {"max_retries": 3, "timeout": 5.0, **kwargs}
     return ChatClient(server.base_url, "test-model", **options)
 
 
@@ -28,23 +30,30 @@ def ask(text: str) -> list[dict[str, str]]:
 # ----------------------------------------------------------------- protocol
 
 
-def test_complete_posts_the_chat_completions_protocol(server):
+def test_complete_sends_the_sampling_parameters_through_the_sdk(server):
     chat = client(server)
-    out = chat.complete(ask("hello"), temperature=0.2, max_tokens=50, seed=7)
-    assert out.content == "echo: hello" and out.finish_reason == "stop" and not out.cached
+    sampling = Sampling(temperature=0.2, top_p=0.9, seed=7, max_tokens=50, n=2, stop=("###",))
+    out = chat.complete(ask("hello"), sampling)
+    assert [c.content for c in out.choices] == ["echo: hello", "echo: hello (choice 1)"]
+    assert out.content == "echo: hello" and out.finish_reason == "stop" and not out.cached and out.retries == 0
     (seen,) = server.requests
-    assert seen.path == "/v1/chat/completions" and seen.authorization is None
+    assert seen.path == "/v1/chat/completions" and seen.authorization is None  # no key: no header
     assert seen.body == {
         "model": "test-model",
         "messages": [{"role": "user", "content": "hello"}],
         "temperature": 0.2,
-        "max_tokens": 50,
+        "top_p": 0.9,
         "seed": 7,
+        "max_tokens": 50,
+        "n": 2,
+        "stop": ["###"],
     }
-    chat.complete(ask("json please"), response_format={"type": "json_object"})
-    assert server.requests[1].body["response_format"] == {"type": "json_object"}
-    assert "max_tokens" not in server.requests[1].body and "seed" not in server.requests[1].body
-    assert chat.usage.requests == 2 and chat.usage.prompt_tokens > 0 and chat.usage.completion_tokens > 0
+    assert seen.headers["x-stainless-retry-count"] == "0"  # sent by the SDK
+    chat.complete(ask("defaults"))
+    assert server.requests[1].body == {"model": "test-model", "messages": ask("defaults")}
+    assert chat.usage.requests == 2 and chat.usage.prompt_tokens > 0
+    assert out.completion_tokens == len("echo: hello") // 4 + 1 + len("echo: hello (choice 1)") // 4 + 1
+    assert chat.usage.completion_tokens == out.completion_tokens + len("echo: defaults") // 4 + 1
 
 
 def test_the_key_comes_from_the_named_environment_variable_as_a_bearer_token(monkeypatch):
@@ -56,15 +65,23 @@ def test_the_key_comes_from_the_named_environment_variable_as_a_bearer_token(mon
         assert KEY not in repr(chat) and KEY not in json.dumps(chat.usage.as_dict())
 
 
+def test_an_unset_key_variable_sends_no_key_not_the_sdk_default_one(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # the SDK's own default variable
+    chat = ChatClient(server.base_url, "m", api_key_env="CHAT_TEST_KEY")
+    chat.complete(ask("hi"))
+    assert server.requests[0].authorization is None
+
+
 def test_a_rejected_key_fails_fast_in_one_line_without_the_key(monkeypatch):
     monkeypatch.setenv("CHAT_TEST_KEY", KEY)
     with ChatServer(api_key="the-right-key") as server:
-        chat = ChatClient(server.base_url, "m", api_key_env="CHAT_TEST_KEY", max_retries=5, backoff=0.001)
+        chat = ChatClient(server.base_url, "m", api_key_env="CHAT_TEST_KEY", max_retries=5)
         with pytest.raises(ConfigError) as info:
             chat.complete(ask("hi"))
         message = str(info.value)
         assert server.count == 1  # not retried
         assert "\n" not in message and KEY not in message
+        assert f"chat endpoint {server.base_url} (model 'm') rejected the API key" in message
         assert "HTTP 401: Incorrect API key provided: ***" in message and "CHAT_TEST_KEY" in message
 
 
@@ -87,47 +104,59 @@ def test_client_errors_fail_fast_quoting_the_server(status, error, words):
     with ChatServer(fail=[status]) as server:
         with pytest.raises(error) as info:
             client(server).complete(ask("hi"))
-        assert server.count == 1
-        assert words in str(info.value) and "\n" not in str(info.value)
+        assert server.count == 1  # neither retried nor redirected
+        assert words in str(info.value) and "(model 'test-model')" in str(info.value)
+        assert "\n" not in str(info.value)
+
+
+def test_an_answer_that_is_no_chat_completion_is_one_line():
+    with ChatServer(fail=["html"]) as server, pytest.raises(StageError) as info:
+        client(server).complete(ask("hi"))
+    assert str(info.value) == (
+        f"chat endpoint {server.base_url} (model 'test-model') answered with no chat completion: "
+        "got '<!doctype html><title>Welcome</title>' "
+        "(hint: base_url must point at an OpenAI-compatible API root (ending in /v1))"
+    )
 
 
 def test_an_unknown_model_is_a_404_config_error():
-    message = r"HTTP 404: The model `test-model` does not exist.*check that model"
+    message = r"HTTP 404: The model `test-model` does not exist.*check the model name"
     with ChatServer(model="served-model") as server, pytest.raises(ConfigError, match=message):
         client(server).complete(ask("hi"))
 
 
-# ----------------------------------------------------------------- retries
+# ----------------------------------------------------------------- retries and timeouts (done by the SDK)
 
 
-def test_429_and_5xx_are_retried_with_backoff_then_succeed():
-    with ChatServer(fail=[429, 500, 503]) as server:
+def test_429_and_5xx_are_retried_by_the_sdk_then_succeed():
+    with ChatServer(fail=[429, 500, 503], retry_after="0.01") as server:
         chat = client(server)
-        assert chat.complete(ask("hi")).content == "echo: hi"
+        out = chat.complete(ask("hi"))
+        assert out.content == "echo: hi" and out.retries == 3
         assert server.count == 4 and chat.usage.retries == 3 and chat.usage.requests == 1
-        assert 0 < chat.usage.waited < 0.05  # backoff 0.001 doubling, jittered
+        assert [seen.headers["x-stainless-retry-count"] for seen in server.requests] == ["0", "1", "2", "3"]
 
 
 def test_retry_after_is_honoured():
     with ChatServer(fail=[429], retry_after="0.3") as server:
-        chat = client(server)
         started = time.perf_counter()
-        chat.complete(ask("hi"))
-        assert time.perf_counter() - started >= 0.3 and chat.usage.waited >= 0.3
+        client(server).complete(ask("hi"))
+        assert time.perf_counter() - started >= 0.3 and server.count == 2
 
 
-def test_retry_after_forms():
-    assert parse_retry_after("2") == 2.0 and parse_retry_after("0.5") == 0.5
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a past date: no wait
-    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    assert parse_retry_after("86400") == 600.0
-
-
-def test_gives_up_after_max_retries_in_one_line():
-    with ChatServer(fail=[500] * 10) as server:
-        with pytest.raises(StageError, match=r"failed after 3 attempts \(HTTP 500: injected failure 500\)") as info:
-            client(server, max_retries=2).complete(ask("hi"))
-        assert server.count == 3 and "\n" not in str(info.value)
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (500, r"failed after 3 attempts \(HTTP 500: injected failure 500\)"),
+        (429, r"still limits the request rate after 3 attempts \(HTTP 429: injected failure 429\).*lower concurrency"),
+    ],
+)
+def test_gives_up_after_max_retries_in_one_line(status, words):
+    with ChatServer(fail=[status] * 10, retry_after="0.01") as server:
+        chat = client(server, max_retries=2)
+        with pytest.raises(StageError, match=words) as info:
+            chat.complete(ask("hi"))
+        assert server.count == 3 and chat.usage.retries == 2 and "\n" not in str(info.value)
 
 
 def test_timeouts_and_dropped_connections_are_retried():
@@ -137,13 +166,76 @@ def test_timeouts_and_dropped_connections_are_retried():
         assert server.count == 3 and chat.usage.retries == 2
 
 
+def test_a_server_that_never_answers_in_time_is_one_line():
+    with ChatServer(fail=["stall"] * 5, stall_seconds=1.0) as server:
+        chat = client(server, timeout=0.2, max_retries=1)
+        started = time.perf_counter()
+        with pytest.raises(StageError, match=r"\(model 'test-model'\) did not answer within 0.2 s \(2 attempts\)"):
+            chat.complete(ask("hi"))
+        assert server.count == 2 and time.perf_counter() - started < 1.9  # each attempt cut at 0.2 s
+
+
 def test_a_refused_connection_is_retried_then_reported():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    chat = ChatClient(f"http://127.0.0.1:{port}/v1", "m", max_retries=1, backoff=0.001)
-    with pytest.raises(StageError, match=r"failed after 2 attempts \(ConnectionRefusedError"):
+    chat = ChatClient(f"http://127.0.0.1:{port}/v1", "m", max_retries=1)
+    with pytest.raises(StageError, match=r"cannot be reached \(2 attempts; ConnectError: .*Connection refused"):
         chat.complete(ask("hi"))
+
+
+# ----------------------------------------------------------------- structured output
+
+
+def test_structured_output_sends_the_json_schema(server, tmp_path):
+    chat = client(server, cache_dir=tmp_path)
+    out = chat.complete(ask("hi"), schema=SCHEMA)
+    assert json.loads(out.content) == {"echo": "echo: hi"} and out.structured and out.fallback is None
+    assert server.requests[0].body["response_format"] == {"type": "json_schema", "json_schema": SCHEMA}
+    assert chat.usage.structured == 1 and chat.usage.fallbacks == 0 and chat.fallback is None
+    again = client(server, cache_dir=tmp_path).complete(ask("hi"), schema=SCHEMA)
+    assert again.cached and again.structured and server.count == 1
+
+
+def test_a_server_that_rejects_response_format_is_asked_in_plain_text_from_then_on(tmp_path):
+    with ChatServer(response_format="reject") as server:
+        chat = client(server, cache_dir=tmp_path, concurrency=1)
+        first = chat.complete(ask("one"), schema=SCHEMA)
+        assert first.content == "echo: one" and not first.structured
+        assert (
+            first.fallback
+            == "the server rejected response_format (response_format of type 'json_schema' is not supported by this server)"
+        )
+        assert ["response_format" in seen.body for seen in server.requests] == [True, False]
+        assert chat.fallback == first.fallback
+        second = chat.complete(ask("two"), schema=SCHEMA)  # remembered: sent plain at once
+        assert second.content == "echo: two" and second.fallback == first.fallback
+        assert server.count == 3 and chat.usage.fallbacks == 2 and chat.usage.requests == 2
+        rerun = client(server, cache_dir=tmp_path)
+        again = rerun.complete_many([ask("one"), ask("two")], schema=SCHEMA)
+        assert server.count == 3  # the fallbacks were cached with the answers
+        assert [c.content for c in again] == ["echo: one", "echo: two"] and all(c.cached for c in again)
+        assert rerun.usage.fallbacks == 2 and rerun.usage.cached == 2 and rerun.usage.requests == 0
+    markers = [json.loads(p.read_text(encoding="utf-8")) for p in tmp_path.rglob("*.json")]
+    assert sorted("fallback" in m for m in markers) == [False, False, True, True]
+
+
+def test_a_server_that_ignores_response_format_has_its_reply_parsed_as_plain_text():
+    with ChatServer(response_format="ignore") as server:
+        chat = client(server)
+        out = chat.complete(ask("one"), schema=SCHEMA)
+        assert out.content == "echo: one" and not out.structured
+        assert out.fallback == "the server answered choice 0 with text that is not JSON: 'echo: one'"
+        chat.complete(ask("two"), schema=SCHEMA)
+        assert ["response_format" in seen.body for seen in server.requests] == [True, False]
+        assert server.count == 2 and chat.usage.fallbacks == 2 and chat.usage.structured == 0
+
+
+def test_the_pairs_schema_is_answered_as_an_object_the_parser_reads(server):
+    passage = "서울은 대한민국의 수도이다. 한강이 서울을 가로지른다."
+    out = client(server).complete(PromptTemplate.builtin("ko").messages(passage, 2), schema=PAIRS_SCHEMA)
+    assert out.structured and list(json.loads(out.content)) == ["pairs"]
+    assert [pair.answer for pair in parse_pairs(out.content).pairs][:2] == ["대한민국의", "가로지른다"]
 
 
 # ----------------------------------------------------------------- cache
@@ -151,16 +243,20 @@ def test_a_refused_connection_is_retried_then_reported():
 
 def test_the_cache_answers_a_repeated_request_without_sending_it(server, tmp_path):
     chat = client(server, cache_dir=tmp_path / "cache")
-    first = chat.complete(ask("hi"), seed=1)
-    again = chat.complete(ask("hi"), seed=1)
-    assert server.count == 1 and again.cached and again.content == first.content and again.key == first.key
+    first = chat.complete(ask("hi"), Sampling(seed=1, n=2))
+    again = chat.complete(ask("hi"), Sampling(seed=1, n=2))
+    assert server.count == 1 and again.cached and again.choices == first.choices and again.key == first.key
     assert chat.usage.cached == 1 and chat.usage.cached_prompt_tokens == first.prompt_tokens
     files = list((tmp_path / "cache").rglob("*"))
     entries = [f for f in files if f.is_file()]
     assert [f.name for f in entries] == [f"{first.key}.json"] and entries[0].parent.name == first.key[:2]
     saved = json.loads(entries[0].read_text(encoding="utf-8"))
-    assert saved["request"]["messages"] == ask("hi") and saved["response"]["content"] == "echo: hi"
-    chat.complete(ask("hi"), seed=2)  # other parameters: another request
+    assert saved["request"]["messages"] == ask("hi") and saved["endpoint"] == server.base_url
+    assert saved["response"]["choices"] == [
+        {"content": "echo: hi", "finish_reason": "stop"},
+        {"content": "echo: hi (choice 1)", "finish_reason": "stop"},
+    ]
+    chat.complete(ask("hi"), Sampling(seed=2, n=2))  # other parameters: another request
     assert server.count == 2
 
 
@@ -190,10 +286,13 @@ def test_a_reply_that_echoes_the_key_is_masked_before_it_is_used_or_cached(tmp_p
     monkeypatch.setenv("CHAT_TEST_KEY", KEY)
     with ChatServer(api_key=KEY, echo_key=True) as server:
         chat = ChatClient(server.base_url, "m", api_key_env="CHAT_TEST_KEY", cache_dir=tmp_path)
-        out = chat.complete(ask("hi"))
+        out = chat.complete(ask("hi"), Sampling(n=2))
         assert server.requests[0].authorization == f"Bearer {KEY}"
-        assert out.content == "echo: hi (request authorized with ***)"
-        assert chat.complete(ask("hi")).content == out.content  # the cached answer is the masked one
+        assert [c.content for c in out.choices] == [
+            "echo: hi (request authorized with ***)",
+            "echo: hi (request authorized with ***) (choice 1)",
+        ]
+        assert chat.complete(ask("hi"), Sampling(n=2)).choices == out.choices  # the cached answer is the masked one
     (entry,) = [p for p in tmp_path.rglob("*") if p.is_file()]
     saved = json.loads(entry.read_text(encoding="utf-8"))
     assert saved["response"]["model"] == "m for ***" and KEY not in entry.read_text(encoding="utf-8")
@@ -253,6 +352,8 @@ def test_bad_settings_are_config_errors_that_do_not_echo_a_pasted_key():
     assert KEY not in str(info.value) and "NAME of an environment variable" in str(info.value)
     with pytest.raises(ConfigError, match="concurrency"):
         ChatClient("http://127.0.0.1:8000/v1", "m", concurrency=0)
+    with pytest.raises(ConfigError, match="max_retries"):
+        ChatClient("http://127.0.0.1:8000/v1", "m", max_retries=-1)
 
 
 # ----------------------------------------------------------------- prompts and the reply parser

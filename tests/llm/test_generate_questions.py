@@ -11,6 +11,7 @@ import pytest
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError
+from curate.llm.prompts import PAIRS_SCHEMA
 from curate.mrc.checks import check_row
 from curate.pipeline import run_pipeline
 from curate.stages.generate_questions import STATUSES, GenerateQuestions
@@ -28,7 +29,6 @@ def stage(server: ChatServer, tmp_path, **params) -> GenerateQuestions:
         "base_url": server.base_url,
         "model": "test-model",
         "cache_dir": str(tmp_path / "cache"),
-        "backoff": 0.001,
         "timeout": 10.0,
         **params,
     }
@@ -78,9 +78,15 @@ def test_generated_rows_have_exact_spans_and_every_rejection_kind_is_reported(se
     accepted = [e for e in log if e["status"] == "accepted"]
     assert [e["id"] for e in accepted] == [r["id"] for r in generated]
     assert [e["answer_start"] for e in accepted] == [r["answers"][0]["answer_start"] for r in generated]
+    assert {e["choice"] for e in log} == {0}
     (usage,) = result.artifacts["usage"].to_pylist()
     assert usage["passages"] == usage["requests"] == server.count == 2 and usage["cached"] == 0
     assert usage["accepted"] == 6 and usage["pairs"] == len(log) and usage["prompt_tokens"] > 0
+    # structured output: every request carried the pairs' JSON schema, and the server took it
+    assert all(
+        seen.body["response_format"] == {"type": "json_schema", "json_schema": PAIRS_SCHEMA} for seen in server.requests
+    )
+    assert usage["structured"] == 2 and usage["fallbacks"] == 0 and usage["fallback_reason"] is None
     # Korean passage: Korean prompt; English passage: English prompt
     prompts = [seen.body["messages"][-1]["content"] for seen in server.requests]
     assert sorted("한국어" in p for p in prompts) == [False, True]
@@ -138,13 +144,67 @@ def test_generated_rows_follow_the_batch_of_their_passage_first_row(server, tmp_
     assert pq.read_metadata(rejected).num_rows == 0
 
 
-def test_retries_with_backoff_then_the_same_rows(tmp_path):
+def test_retries_by_the_sdk_then_the_same_rows(tmp_path):
     dataset = korean_and_english()
-    with ChatServer(fail=[429, 500, 503]) as flaky:
+    with ChatServer(fail=[429, 500, 503], retry_after="0.01") as flaky:
         result = stage(flaky, tmp_path, concurrency=1)(dataset)
         assert flaky.count == 2 + 3
     (usage,) = result.artifacts["usage"].to_pylist()
     assert usage["retries"] == 3 and usage["requests"] == 2 and result.stats.rows_added == 6
+
+
+def test_a_server_without_structured_output_falls_back_to_parsing_with_the_same_rows(server, tmp_path):
+    dataset = korean_and_english()
+    structured = stage(server, tmp_path)(dataset)
+    with ChatServer(response_format="reject") as plain:
+        result = stage(plain, tmp_path / "plain", concurrency=1)(dataset)
+        assert ["response_format" in seen.body for seen in plain.requests] == [True, False, False]
+        (usage,) = result.artifacts["usage"].to_pylist()
+        assert usage["requests"] == 2 and usage["structured"] == 0 and usage["fallbacks"] == 2
+        assert "rejected response_format" in usage["fallback_reason"]
+        again = stage(plain, tmp_path / "plain")(dataset)  # the cache knows the server falls back
+        assert plain.count == 3 and again.artifacts["usage"].to_pylist()[0]["fallbacks"] == 2
+    rows = [(r["id"], r["question"], r["answers"]) for r in structured.kept.to_arrow().to_pylist()]
+    assert [(r["id"], r["question"], r["answers"]) for r in result.kept.to_arrow().to_pylist()] == rows
+    assert [(r["id"], r["question"], r["answers"]) for r in again.kept.to_arrow().to_pylist()] == rows
+    assert generation(result) == generation(structured)
+
+
+def test_a_server_that_ignores_structured_output_has_its_replies_parsed(tmp_path):
+    with ChatServer(response_format="ignore") as server:
+        result = stage(server, tmp_path, concurrency=1)(korean_and_english())
+        assert ["response_format" in seen.body for seen in server.requests] == [True, False]
+    (usage,) = result.artifacts["usage"].to_pylist()
+    assert usage["fallbacks"] == 2 and usage["fallback_reason"].startswith("the server answered choice 0 with text")
+    assert result.stats.rows_added == 6
+
+
+def test_several_samples_fill_in_for_a_reply_that_could_not_be_read(tmp_path):
+    with ChatServer(bad_choices=1) as server:
+        result = stage(server, tmp_path, n=2, top_p=0.9, stop=["###"])(korean_and_english())
+        (seen, _) = server.requests
+    assert seen.body["n"] == 2 and seen.body["top_p"] == 0.9 and seen.body["stop"] == ["###"]
+    log = generation(result)
+    assert [(e["passage_id"], e["choice"]) for e in log if (e["detail"] or "").startswith("no JSON array")] == [
+        ("q1", 0),
+        ("e1", 0),
+    ]
+    accepted = [e for e in log if e["status"] == "accepted"]
+    assert len(accepted) == result.stats.rows_added == 6 and {e["choice"] for e in accepted} == {1}
+
+
+def test_a_question_a_later_sample_repeats_is_a_near_duplicate(server, tmp_path):
+    result = stage(server, tmp_path, n=2, language="ko", max_passages=1)(korean_and_english())
+    log = generation(result)
+    accepted = {e["question"]: e["id"] for e in log if e["status"] == "accepted"}
+    assert len(accepted) == 3 and {e["choice"] for e in log if e["status"] == "accepted"} == {0}
+    repeated = [e for e in log if e["choice"] == 1 and e["question"] in accepted]
+    assert len(repeated) == 3  # the second sample asks the same cloze questions in another order
+    assert all(
+        e["status"] == "near_duplicate" and e["detail"] == f"same question as {accepted[e['question']]}"
+        for e in repeated
+    )
+    assert result.artifacts["usage"].to_pylist()[0]["requests"] == 1
 
 
 def test_a_rejected_key_fails_fast_in_one_line_without_the_key(tmp_path, monkeypatch):
@@ -188,7 +248,8 @@ def test_an_unreadable_reply_is_a_counted_failure_not_a_crash(tmp_path):
     log = generation(result)
     assert [(e["passage_id"], e["status"]) for e in log] == [("q1", "unparseable"), ("e1", "unparseable")]
     assert log[0]["detail"].startswith("no JSON array of question/answer pairs in the reply")
-    assert result.artifacts["usage"].to_pylist()[0]["unparseable"] == 2
+    (usage,) = result.artifacts["usage"].to_pylist()
+    assert usage["unparseable"] == 2 and usage["fallbacks"] == 2  # prose under a JSON schema: the server ignored it
 
 
 def test_pairs_beyond_questions_per_passage_are_over_limit(tmp_path):
@@ -258,7 +319,6 @@ def test_pipeline_run_keeps_the_key_out_of_every_file(tmp_path, monkeypatch):
                         "cache_dir": str(cache),
                         "max_passages": 3,
                         "questions_per_passage": 2,
-                        "backoff": 0.001,
                     },
                 },
                 {"use": "exact_dedup"},
