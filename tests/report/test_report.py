@@ -273,7 +273,6 @@ def test_a_generating_stage_shows_its_verdicts_and_token_usage(tmp_path):
                         "cache_dir": str(tmp_path / "cache"),
                         "max_passages": 3,
                         "questions_per_passage": 2,
-                        "backoff": 0.001,
                     },
                 },
             ],
