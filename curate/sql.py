@@ -38,12 +38,15 @@ _ROW = "__curate_row"
 _NOT_AN_EXPRESSION = "write one expression over the columns; a second statement, a clause or a subquery is not allowed"
 
 
-def connect(*, reads: Sequence[str | Path] = ()) -> duckdb.DuckDBPyConnection:
+def connect(*, reads: Sequence[str | Path] = (), read_dirs: Sequence[str | Path] = ()) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with no extension auto-install or auto-load and no external
-    access except reading the files in ``reads``; its settings cannot be changed afterwards."""
+    access except reading the files in ``reads`` and under the folders in ``read_dirs``; its settings
+    cannot be changed afterwards."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     if reads:
         con.execute("SET allowed_paths = ?", [[str(p) for p in reads]])
+    if read_dirs:
+        con.execute("SET allowed_directories = ?", [[str(Path(d).resolve()) for d in read_dirs]])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -31,6 +30,7 @@ from curate.errors import CurateError, InputError, Where
 from curate.report.catalog import Flags, LabelPair, Rewrites, Threshold, stage_fields, stage_info
 from curate.run_folder import INPUT, MANIFEST, OUTPUT, RECORD
 from curate.schemas import get_schema
+from curate.sql import connect as connect_duckdb
 
 EXAMPLES = 3
 """Example rows per reason, flag and rewrite."""
@@ -205,7 +205,7 @@ class RunFiles:
         self._manifest = dict(manifest) if manifest is not None else None
         if not self.dir.is_dir():
             raise InputError("no such run folder", where=Where(file=str(self.dir)), hint="give the folder a run wrote")
-        self.con = duckdb.connect()
+        self.con = connect_duckdb(read_dirs=[self.dir])
 
     def json(self, relative: str) -> dict[str, Any] | None:
         """A JSON file of the folder as a dict, or None when it is missing or unreadable."""
