@@ -22,6 +22,7 @@ from rich.table import Table
 
 import curate
 from curate import io
+from curate._version import __version__
 from curate.errors import ConfigError, CurateError, SchemaError, Where
 from curate.pipeline import Reporter
 
@@ -91,7 +92,7 @@ def _internal(exc: Exception) -> NoReturn:
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"curate {curate.__version__}")
+        out.print(f"curate {__version__}")
         raise typer.Exit()
 
 
@@ -463,7 +464,7 @@ def dedup(
     quote: QuoteOpt = None,
 ) -> None:
     """Remove near-duplicates with MinHash LSH (the engine of the minhash_dedup stage)."""
-    from curate.stages import MinHashDedup
+    from curate.stages.minhash_dedup import MinHashDedup
 
     with _errors():
         params: dict[str, Any] = {
@@ -1127,20 +1128,49 @@ def schema_list() -> None:
 
 
 @app.command()
-def stages() -> None:
-    """List every stage with its parameters and defaults."""
-    from curate.stages import REGISTRY
+def stages(
+    name: Annotated[Optional[str], typer.Argument(help="One stage: its role, parameters and columns.")] = None,  # noqa: UP045
+) -> None:
+    """List every stage with its role and what it does, or show one stage in full."""
+    from curate.stages import REGISTRY, ROLES, get_stage_class
 
-    for name, cls in sorted(REGISTRY.items()):
-        doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-        out.print(f"[bold]{name}[/]  kinds: {', '.join(cls.kinds) or 'any'}", highlight=False)
-        out.print("  " + " ".join(doc.split()), highlight=False, markup=False)
-        for field_name, field in cls.Params.model_fields.items():
-            default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
-            type_name = _type_name(field.annotation)
-            description = " ".join((field.description or "").split())
-            out.print(f"    {field_name}: {type_name} ({default})  {description}", highlight=False, markup=False)
-        out.print()
+    with _errors():
+        if name is not None:
+            _show_stage(get_stage_class(name))
+            return
+    width = max(map(len, REGISTRY)) + 2
+    out.print(f"{'stage':<{width}}{'role':<10}what it does [kinds it accepts]", highlight=False, markup=False)
+    for stage_name, cls in sorted(REGISTRY.items()):
+        kinds = ", ".join(cls.kinds) or "any"
+        out.print(f"{stage_name:<{width}}{cls.role:<10}{cls.describe()} [{kinds}]", highlight=False, markup=False)
+    out.print("\nroles:", highlight=False, markup=False)
+    for role, meaning in ROLES.items():
+        out.print(f"  {role:<10}{meaning}", highlight=False, markup=False)
+    out.print("`curate stages NAME` shows a stage's parameters and the columns it adds.", highlight=False, markup=False)
+
+
+def _show_stage(cls: Any) -> None:
+    """One stage: name, role, kinds, the columns it adds, what it does and its parameters (type,
+    default, help)."""
+    from curate.stages import ROLES
+
+    doc = " ".join((cls.__doc__ or "").split())
+    lines = [
+        f"{cls.name}  ({cls.__module__}.{cls.__qualname__})",
+        f"role:   {cls.role} ({ROLES[cls.role]})",
+        f"kinds:  {', '.join(cls.kinds) or 'any'}",
+        f"adds:   {', '.join(cls.adds) or '-'}",
+        "",
+        cls.describe(),
+    ]
+    if doc and doc != cls.describe():
+        lines += ["", doc]
+    lines += ["", "parameters:" if cls.Params.model_fields else "parameters: none"]
+    for field_name, field in cls.Params.model_fields.items():
+        default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
+        help_text = " ".join((field.description or "").split())
+        lines.append(f"  {field_name}: {_type_name(field.annotation)} ({default})  {help_text}".rstrip())
+    out.print("\n".join(lines), highlight=False, markup=False)
 
 
 def _type_name(annotation: Any) -> str:

@@ -68,6 +68,17 @@ def mrc() -> Dataset:
     return Dataset.from_arrow(pa.Table.from_pylist(mrc_rows()), "mrc")
 
 
+@pytest.fixture
+def stage_registry() -> Iterator[dict[str, Any]]:
+    """The stage registry, as it was again after the test: a stage class a test defines registers itself."""
+    from curate.stages import REGISTRY
+
+    saved = dict(REGISTRY)
+    yield REGISTRY
+    REGISTRY.clear()
+    REGISTRY.update(saved)
+
+
 def needs_shared(*parts: str) -> Path:
     """Path under ../shared/data, or skip the test with a clear message when it is absent."""
     path = SHARED_DATA.joinpath(*parts)
