@@ -184,7 +184,7 @@ def build_stages(config: PipelineConfig) -> list[Stage]:
     """Stage instances of a pipeline; ids must be unique names (:data:`curate.files.NAME`)."""
     stages, seen = [], set()
     for index, spec in enumerate(config.stages):
-        cls = get_stage_class(spec.use, stage_id=spec.id or spec.use, index=index)
+        cls = get_stage_class(spec.use, stage_id=spec.id, index=index)
         stage_id = spec.id or cls.name
         if spec.id is not None:
             check_name(spec.id, what="stage id", where=Where(field=f"stages[{index}].id"))

@@ -57,9 +57,8 @@ def _import_stage(spec: str, where: Where) -> type[Stage]:
         module = importlib.import_module(module_name)
     except Exception as exc:
         first = (str(exc).splitlines() or [""])[0]
-        hint = f"{type(exc).__name__}: {first}" + (
-            "; is its folder on PYTHONPATH?" if isinstance(exc, ModuleNotFoundError) else ""
-        )
+        missing = isinstance(exc, ModuleNotFoundError) and f"{module_name}.".startswith(f"{exc.name}.")
+        hint = f"{type(exc).__name__}: {first}" + ("; is its folder on PYTHONPATH?" if missing else "")
         raise ConfigError(f"cannot import module '{module_name}'", where=where, value=spec, hint=hint) from None
     cls = getattr(module, class_name, None)
     if cls is None:
