@@ -20,9 +20,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-import curate
 from curate import io
 from curate._version import __version__
+from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, SchemaError, Where
 from curate.pipeline import Reporter
 
@@ -603,7 +603,7 @@ def contamination(
             import pyarrow as pa
 
             clean = train_set.to_arrow().filter(pa.array(~flags))
-            io.write(curate.Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
+            io.write(Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
             out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
 
 
@@ -626,7 +626,7 @@ def mrc_to_retrieval(
         _check_choice_option("--to", to, ("beir", "parquet"))
         dataset = io.read(src, format=from_, kind="mrc")
         parts = convert(dataset.to_arrow(), split=split)
-        io.write_bundle({name: curate.Dataset(kind=name, table=table) for name, table in parts.items()}, dst, format=to)
+        io.write_bundle({name: Dataset(kind=name, table=table) for name, table in parts.items()}, dst, format=to)
         counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
         out.print(f"wrote {dst} ({counts})", highlight=False)
 
@@ -689,7 +689,7 @@ def mine_negatives(
                 reasons = _reasons(result.stats.reasons)
                 none = "question gives" if result.rejected.num_rows == 1 else "questions give"
                 err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
-        io.write(curate.Dataset(kind="triplets", table=triplets), dst, format=to)
+        io.write(Dataset(kind="triplets", table=triplets), dst, format=to)
         written = training_counts(triplets, to or io.detect_format(dst, writing=True))
         info = summary.to_pylist()[0]
         dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
@@ -734,7 +734,7 @@ def chunk_passages(
                 tokenizer=tokenizer,
             )
             tables = {**parts, "corpus": corpus, "qrels": qrels}
-            io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
+            io.write_bundle({k: Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
             out.print(
                 f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
                 f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",

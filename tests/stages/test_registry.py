@@ -72,7 +72,9 @@ def test_a_stage_without_a_valid_role_or_with_a_taken_name_fails_when_defined(st
         role = "flag"
 
     assert "no_role" not in stage_registry and "bad_role" not in stage_registry
-    assert Base not in stage_registry.values() and stage_registry["exact_dedup"].__module__ == "curate.stages.exact_dedup"
+    assert (
+        Base not in stage_registry.values() and stage_registry["exact_dedup"].__module__ == "curate.stages.exact_dedup"
+    )
 
 
 # ----------------------------------------------------------------- a stage of another package
