@@ -232,6 +232,19 @@ def pytest_configure(config: pytest.Config) -> None:
     _GUARD.install()
 
 
+HEAVY = ("integration", "label_studio", "chromium")
+"""Markers of tests that start a server or a browser or read large real data: they are also ``slow``."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test of tests/integration/ and every test with a :data:`HEAVY` marker, so
+    ``pytest -m "not slow"`` is a quick loop (``make test`` still runs everything)."""
+    integration = Path(__file__).parent / "integration"
+    for item in items:
+        if item.path.is_relative_to(integration) or any(item.get_closest_marker(name) for name in HEAVY):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     _GUARD.uninstall()
 
