@@ -38,7 +38,7 @@ def test_every_stage_module_defines_registered_stages():
 
 def test_every_registered_stage_is_importable_from_curate_with_a_role():
     builtin = [cls for cls in REGISTRY.values() if cls.__module__.startswith("curate.stages.")]
-    assert len(builtin) >= 28
+    assert len(builtin) >= 29
     for cls in builtin:
         assert getattr(curate, cls.__name__) is cls and getattr(curate.stages, cls.__name__) is cls
         assert cls.__name__ in curate.__all__ and cls.__name__ in curate.stages.__all__
