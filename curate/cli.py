@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ from curate._version import __version__
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, SchemaError, Where
 from curate.pipeline import Reporter
+
+if TYPE_CHECKING:
+    from curate.stages.base import Stage
 
 app = typer.Typer(
     help="Clean, deduplicate and validate training data for extractive QA, retrieval and classification.",
@@ -1149,22 +1152,22 @@ def stages(
     out.print("`curate stages NAME` shows a stage's parameters and the columns it adds.", highlight=False, markup=False)
 
 
-def _show_stage(cls: Any) -> None:
-    """One stage: name, role, kinds, the columns it adds, what it does and its parameters (type,
-    default, help)."""
+def _show_stage(cls: type[Stage]) -> None:
+    """One stage: name, role, kinds, the columns it adds, what it does (its description, then its
+    docstring's paragraphs) and its parameters (type, default, help)."""
+    import inspect
+
     from curate.stages import ROLES
 
-    doc = " ".join((cls.__doc__ or "").split())
+    paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(cls.__doc__ or "").split("\n\n") if p.strip()]
     lines = [
         f"{cls.name}  ({cls.__module__}.{cls.__qualname__})",
         f"role:   {cls.role} ({ROLES[cls.role]})",
         f"kinds:  {', '.join(cls.kinds) or 'any'}",
         f"adds:   {', '.join(cls.adds) or '-'}",
-        "",
-        cls.describe(),
     ]
-    if doc and doc != cls.describe():
-        lines += ["", doc]
+    for paragraph in dict.fromkeys([cls.describe(), *paragraphs]):
+        lines += ["", paragraph]
     lines += ["", "parameters:" if cls.Params.model_fields else "parameters: none"]
     for field_name, field in cls.Params.model_fields.items():
         default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
