@@ -74,6 +74,7 @@ from curate.run_folder import (
     INPUT,
     MANIFEST,
     OUTPUT,
+    RECORD,
     RunFolder,
     read_record,
     stage_dir_name,
@@ -472,9 +473,15 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter
         reporter.note(f"{stage_dir.name}: {problem}; running the stage again")
     if saved is None:
         return None
+    if "rows_rewritten" not in saved:
+        reporter.note(f"{stage_dir.name}: {RECORD} has no flag and rewrite counts; running the stage again")
+        return None
     stats = StageStats(**{k: saved[k] for k in ("rows_in", "rows_kept", "rows_rejected", "reasons", "seconds")})
     stats.rows_added = saved.get("rows_added", 0)
     stats.flags = saved.get("flags", {})
+    stats.rewrites = saved.get("rewrites", {})
+    stats.rows_flagged = saved.get("rows_flagged", 0)
+    stats.rows_rewritten = saved.get("rows_rewritten", 0)
     return StageRun(
         stage.id,
         stage.name,
