@@ -60,7 +60,6 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -78,7 +77,6 @@ from curate.run_folder import (
     RunFolder,
     read_record,
     stage_dir_name,
-    stage_dirs,
     write_record,
 )
 from curate.stages import Stage, StageStats, get_stage_class
@@ -560,14 +558,3 @@ def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict
         "warnings": result.warnings,
         "seconds": round(seconds, 3),
     }
-
-
-def rejected_rows(run_dir: str | Path) -> pa.Table:
-    """Every rejected row of a run, all its stages together, with ``reject_stage/reason/detail``
-    (only the run's own stage folders: :func:`curate.run_folder.stage_dirs`)."""
-    files = [d / "rejected.parquet" for d in stage_dirs(Path(run_dir))]
-    tables = [pq.read_table(f) for f in files if f.exists()]
-    tables = [t for t in tables if t.num_rows]
-    if not tables:
-        return pa.table({"reject_stage": pa.array([], pa.string())})
-    return pa.concat_tables(tables, promote_options="permissive")
