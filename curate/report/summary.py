@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def _counts(counts: dict[str, int]) -> str:
     """``name count, ...``, largest first."""
-    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 COLUMNS = ("stage", "rows in", "kept", "rejected", "flagged", "rewritten", "reasons, flags, rewrites", "seconds")
