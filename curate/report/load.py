@@ -164,6 +164,10 @@ class Stage:
     reasons: list[Finding] = field(default_factory=list)
     flags: list[Finding] = field(default_factory=list)
     rewrites: list[Finding] = field(default_factory=list)
+    rows_flagged: int | None = None
+    """Kept rows with any flag, as recorded (None: a record without it; then the flags' sum)."""
+    rows_rewritten: int | None = None
+    """Kept rows with any rewrite, as recorded (None: a record without it)."""
     histograms: list[Histogram] = field(default_factory=list)
     languages: list[Shares] = field(default_factory=list)
     clusters: list[Cluster] = field(default_factory=list)
@@ -418,6 +422,8 @@ def _load_stage(
         seconds=float(record.get("seconds", 0.0)),
         resumed=bool(record.get("resumed", False)),
         warning=record.get("warning"),
+        rows_flagged=record.get("rows_flagged"),
+        rows_rewritten=record.get("rows_rewritten"),
     )
     view = _StageView(files, stage, previous, mask)
     info = stage_info(stage.use)
