@@ -9,6 +9,10 @@ in their ``source`` column. A stage may turn rows of one kind into another (MRC 
 retrieval triplets): :meth:`Stage.output_kind` names the kind of its kept rows; rejected rows keep
 the input's kind.
 
+A stage that flags kept rows (a flag column) or changes their values (a repaired span, a redaction)
+counts them per flag and per rewrite on the kept rows it returns (:meth:`Split.marked`); the runner
+sums them into :class:`StageStats` (``flags``, ``rewrites``, ``rows_flagged``, ``rows_rewritten``).
+
 Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
 called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
 Global stages override :meth:`Stage.splits` to produce their splits from the whole dataset.
@@ -313,6 +317,12 @@ class Stage:
                 stats.rows_added += split.added
                 stats.rows_kept += split.kept.num_rows
                 stats.rows_rejected += split.rejected.num_rows
+                if max(split.flagged, split.rewritten) > split.kept.num_rows:
+                    raise StageError(
+                        f"stage '{self.name}' counted {split.flagged} flagged and {split.rewritten} rewritten rows "
+                        f"in a batch of {split.kept.num_rows} kept rows",
+                        where=Where(stage=self.id),
+                    )
                 stats.rows_flagged += split.flagged
                 stats.rows_rewritten += split.rewritten
                 flags.update(split.flags)
