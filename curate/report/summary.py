@@ -47,7 +47,10 @@ def summary_table(result: RunResult) -> Group:
     table = Table(title=f"curate run '{result.name}'", title_justify="left")
     details = COLUMNS.index("reasons, flags, rewrites")
     for header in COLUMNS[:details] + COLUMNS[details + 1 :]:
-        table.add_column(header, justify="left" if header == "stage" else "right", no_wrap=header == "stage")
+        if header == "stage":
+            table.add_column(header, overflow="fold")
+        else:  # counts are never cut: the stage names wrap instead
+            table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     lines = []
     for row in _rows(result):
         table.add_row(*row[:details], *row[details + 1 :])
