@@ -254,3 +254,21 @@ def test_cli_prints_writes_and_rejects_bad_names(demo, tmp_path):
     bad = cli("rejected", demo.dir, "--reason", "typo")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "no rows rejected for 'typo'" in bad.stderr and "near_duplicate" in bad.stderr
+
+
+def test_a_stage_recorded_without_flag_and_rewrite_counts_runs_again(demo, tmp_path):
+    import shutil
+
+    from curate.pipeline import load_config
+
+    folder = tmp_path / "run"
+    shutil.copytree(demo.dir, folder)
+    record_path = folder / demo.stages[7].dir.name / "stats.json"  # pii
+    record = json.loads(record_path.read_text())
+    for key in ("rows_flagged", "rows_rewritten", "rewrites"):
+        del record[key]
+    record_path.write_text(json.dumps(record))
+    config = load_config(REPO / "pipelines" / "demo.yaml")
+    again = run_pipeline(config, input=REPO / config.input.path, output=folder)
+    assert [run.id for run in again.stages if not run.resumed] == ["pii"]
+    assert json.loads(record_path.read_text())["rewrites"] == demo.stages[7].stats.rewrites
