@@ -428,7 +428,7 @@ def test_a_run_counts_flagged_rows_in_stats_and_report_and_keeps_them_on_resume(
     output = io.read(first.dir / "output.parquet").to_arrow().to_pylist()
     assert [(r["id"], r["dedup_conflicts"]) for r in output] == [("a", ["b"]), ("d", None)]
     assert (
-        "exact_dedup | 4 | 3 | 1 | 1 | 0 | rejected: label_conflict 1; flagged: label_conflict 1 |"
+        "exact_dedup | filter | 4 | 3 | 1 | 1 | 0 | rejected: label_conflict 1; flagged: label_conflict 1 |"
         in (first.dir / "report.md").read_text()
     )
     again = run_pipeline(config)
