@@ -17,13 +17,14 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 import curate
-from curate import io
+from curate import io, progress
 from curate.errors import ConfigError, CurateError, SchemaError, Where
-from curate.pipeline import Reporter
+from curate.pipeline import Reporter, stage_line, start_line
 
 app = typer.Typer(
     help="Clean, deduplicate and validate training data for extractive QA, retrieval and classification.",
@@ -146,47 +147,110 @@ def _quote(value: str | None) -> Any:
 # ----------------------------------------------------------------------------- run
 
 
-class _RichReporter(Reporter):
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
-        self.task: Any = None
+class _Counts(ProgressColumn):
+    """``40,000/100,000 rows`` (``40,000 rows`` while the total is unknown)."""
 
-    @contextmanager
-    def shown(self) -> Iterator[None]:
-        """Show the progress bar from the first stage that runs until the block ends."""
-        try:
-            yield
-        finally:
-            if self.task is not None:
-                self.progress.stop()
+    def render(self, task: Any) -> Text:
+        total = f"/{int(task.total):,}" if task.total is not None else ""
+        return Text(f"{int(task.completed):,}{total} {task.fields.get('unit', '')}")
+
+
+class _Display:
+    """Shows the progress of one piece of work after another (a stage, a command): rich bars, one per
+    phase, when stderr is a terminal; plain ``[curate] ...`` lines at most every 10 s otherwise (CI
+    logs); nothing when ``quiet``."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.lines = None if quiet or err.is_terminal else progress.Lines(self._print)
+        self.bars: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+        self.label = ""
+
+    @staticmethod
+    def _print(line: str) -> None:
+        err.print(line, highlight=False, markup=False)
+
+    def begin(self, label: str) -> None:
+        """Start the work called ``label`` (a stage folder's name, a command)."""
+        self.end()
+        self.label = label
+        if self.lines is not None:
+            self.lines.begin(label)
+
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        """A :data:`curate.progress.Listener`."""
+        if self.lines is not None:
+            self.lines.step(phase, done, total, unit)
+        if self.quiet or self.lines is not None:
+            return
+        if self.bars is None:
+            self.bars = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                _Counts(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            self.bars.start()
+        task = self.tasks.get(phase)
+        if task is None:
+            task = self.tasks[phase] = self.bars.add_task(f"{self.label}: {phase}", total=total, unit=unit)
+        self.bars.update(task, completed=done, total=total)
+
+    def end(self) -> None:
+        """End the current work: its phases' bars go (the lines mode says the last phase ended)."""
+        if self.lines is not None:
+            self.lines.end()
+        if self.bars is not None:
+            for task in self.tasks.values():
+                self.bars.remove_task(task)
+        self.tasks = {}
+
+    def close(self) -> None:
+        self.end()
+        if self.bars is not None:
+            self.bars.stop()
+            self.bars = None
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[_Display]:
+    """Show the progress of the work done inside (see :class:`_Display`) as ``label``."""
+    display = _Display(quiet)
+    display.begin(label)
+    try:
+        with progress.listening(display.progress):
+            yield display
+    finally:
+        display.close()
+
+
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show no progress (errors, warnings and results still print).")
+]
+
+
+class _RunReporter(Reporter):
+    """``curate run``: each stage's progress (:class:`_Display`), its line of counts when it ends, notes
+    and warnings (these two even when quiet)."""
+
+    def __init__(self, quiet: bool = False):
+        self.display = _Display(quiet)
 
     def stage_started(self, stage: Any, index: int, total_rows: int) -> None:
-        if self.task is None:
-            self.progress.start()
-        else:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(f"{index:02d} {stage.id}", total=total_rows)
+        self.display.begin(f"{index:02d}_{stage.id}")
+        if self.display.lines is not None:
+            self.display.lines.line(start_line(stage, index, total_rows))
 
-    def rows_done(self, rows: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, rows)
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        self.display.progress(phase, done, total, unit)
 
     def stage_finished(self, run: Any) -> None:
-        s = run.stats
-        note = " (resumed)" if run.resumed else f" in {s.seconds:.2f}s"
-        err.print(
-            f"  {run.dir.name}: {s.rows_in:,} in{f', {s.rows_added:,} new' if s.rows_added else ''}, "
-            f"{s.rows_kept:,} kept, {s.rows_rejected:,} rejected{note}",
-            highlight=False,
-        )
+        self.display.end()
+        if not self.display.quiet:
+            err.print(f"  {escape(stage_line(run))}", highlight=False)
 
     def note(self, message: str) -> None:
         err.print(f"  {escape(message)}", highlight=False)
@@ -201,21 +265,26 @@ def run(
     input: Annotated[Optional[Path], typer.Option("--input", help="Replace the pipeline's input path.")] = None,  # noqa: UP045
     output: Annotated[Optional[Path], typer.Option("--output", help="Run folder (default runs/<name>).")] = None,  # noqa: UP045
     force: Annotated[bool, typer.Option("--force", help="Run every stage again, even when up to date.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Run a pipeline; finished stages whose inputs and params did not change are resumed."""
+    """Run a pipeline; finished stages whose inputs and params did not change are resumed. Progress
+    goes to stderr (bars on a terminal, plain lines otherwise) and to run.log in the run folder."""
     from curate.pipeline import run_pipeline
     from curate.report.summary import summary_table
 
     with _errors():
-        reporter = _RichReporter()
-        with reporter.shown():
+        reporter = _RunReporter(quiet)
+        try:
             result = run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter)
+        finally:
+            reporter.display.close()
         out.print(summary_table(result))
         out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)
         for path in result.exports:
             out.print(f"export: {path}", highlight=False)
         out.print(
-            f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}",
+            f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}"
+            f"   log: {result.dir / 'run.log'}",
             highlight=False,
         )
 
