@@ -192,6 +192,7 @@ class _Display:
                 TimeElapsedColumn(),
                 console=err,
                 transient=True,
+                redirect_stdout=False,  # results go to stdout, which may be a file
             )
             self.bars.start()
         task = self.tasks.get(phase)
@@ -225,6 +226,21 @@ def _progress(label: str, quiet: bool) -> Iterator[_Display]:
             yield display
     finally:
         display.close()
+
+
+def _read(src: Path, **options: Any) -> Any:
+    """``io.read`` as phase ``reading`` of the work in progress."""
+    progress.step("reading", 0, None)
+    dataset = io.read(src, **options)
+    progress.step("reading", dataset.num_rows, dataset.num_rows)
+    return dataset
+
+
+def _write(dataset: Any, dst: Path, **options: Any) -> None:
+    """``io.write`` as phase ``writing`` of the work in progress."""
+    progress.step("writing", 0, dataset.num_rows)
+    io.write(dataset, dst, **options)
+    progress.step("writing", dataset.num_rows, dataset.num_rows)
 
 
 QuietOpt = Annotated[
@@ -530,6 +546,7 @@ def dedup(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Remove near-duplicates with MinHash LSH (the engine of the minhash_dedup stage)."""
     from curate.stages import MinHashDedup
@@ -553,26 +570,27 @@ def dedup(
         stage = MinHashDedup(params)
         fmt = from_ or io.detect_format(src)
         rejected_path = rejected or dst.with_name(dst.name.split(".")[0] + ".rejected.parquet")
-        if kind is None and io.is_bundle(src, fmt):
-            from curate.dedup.retrieval import dedup_retrieval
-
-            found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
-            io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
-            stats, artifacts, removed = found.stats, found.artifacts, found.rejected
-            extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
-            if found.qrels_merged:
-                extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
-        else:
-            dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
-            result = stage(dataset)
-            io.write(result.kept, dst)
-            stats, artifacts, removed = result.stats, result.artifacts, result.rejected
-            extra = ""
-        io.write(removed, rejected_path, format="parquet")
         written = {"clusters": clusters, "conflicts": conflicts}
-        for name, path in written.items():
-            if path is not None:
-                io.write_table(artifacts[name], path)
+        with _progress("dedup", quiet):
+            if kind is None and io.is_bundle(src, fmt):
+                from curate.dedup.retrieval import dedup_retrieval
+
+                found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
+                io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
+                stats, artifacts, removed = found.stats, found.artifacts, found.rejected
+                extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
+                if found.qrels_merged:
+                    extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
+            else:
+                dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
+                result = stage(dataset)
+                _write(result.kept, dst)
+                stats, artifacts, removed = result.stats, result.artifacts, result.rejected
+                extra = ""
+            io.write(removed, rejected_path, format="parquet")
+            for name, path in written.items():
+                if path is not None:
+                    io.write_table(artifacts[name], path)
         reasons = f" ({_reasons(stats.reasons)})" if stats.reasons else ""
         flags = f"; kept rows flagged: {_reasons(stats.flags)}" if stats.flags else ""
         out.print(
@@ -843,14 +861,19 @@ def label_issues(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Find rows whose label is probably wrong (out-of-fold probabilities + cleanlab)."""
     from curate.stages.label_issues import LabelIssues
 
     with _errors():
         stage = LabelIssues(model=model, folds=folds, seed=seed, pred_probs_column=pred_probs)
-        dataset = io.read(src, format=from_, kind="classification", rename=_parse_renames(rename), quote=_quote(quote))
-        result = stage(dataset)
+        with _progress("label-issues", quiet):
+            renames = _parse_renames(rename)
+            dataset = _read(src, format=from_, kind="classification", rename=renames, quote=_quote(quote))
+            result = stage(dataset)
+            if out_path is not None:
+                _write(result.kept, out_path)
         found = result.artifacts["issues"]
         out.print(f"{src}: {found.num_rows:,} of {dataset.num_rows:,} rows have a likely label issue", highlight=False)
         table = Table()
@@ -862,7 +885,6 @@ def label_issues(
         if found.num_rows:
             out.print(table)
         if out_path is not None:
-            io.write(result.kept, out_path)
             out.print(f"wrote {out_path}", highlight=False)
         if issues is not None:
             io.write_table(found, issues)
