@@ -741,6 +741,7 @@ def mine_negatives(
     ] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="Retrieval folder: qrels split to mine.")] = None,  # noqa: UP045
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Mine BM25 hard negatives that are really negative: never a positive, never a near-duplicate of
     one, never a passage containing an answer as written or in another form, or an answer of the
@@ -762,20 +763,22 @@ def mine_negatives(
         except ValueError as exc:
             raise ConfigError(str(exc), hint="see curate mine-negatives --help") from None
         fmt = from_ or io.detect_format(src)
-        if io.is_bundle(src, fmt):
-            mined = mine_retrieval(io.read_bundle(src, format=fmt), settings, split=split)
-            triplets, summary = mined.triplets, mined.summary
-        else:
-            from curate.stages.mine_hard_negatives import MineHardNegatives
+        result = None
+        with _progress("mine-negatives", quiet):
+            if io.is_bundle(src, fmt):
+                mined = mine_retrieval(io.read_bundle(src, format=fmt), settings, split=split)
+                triplets, summary = mined.triplets, mined.summary
+            else:
+                from curate.stages.mine_hard_negatives import MineHardNegatives
 
-            stage = MineHardNegatives(settings.__dict__)
-            result = stage(io.read(src, format=from_, kind="mrc"))
-            triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
-            if result.rejected.num_rows:
-                reasons = _reasons(result.stats.reasons)
-                none = "question gives" if result.rejected.num_rows == 1 else "questions give"
-                err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
-        io.write(curate.Dataset(kind="triplets", table=triplets), dst, format=to)
+                stage = MineHardNegatives(settings.__dict__)
+                result = stage(_read(src, format=from_, kind="mrc"))
+                triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
+            _write(curate.Dataset(kind="triplets", table=triplets), dst, format=to)
+        if result is not None and result.rejected.num_rows:
+            reasons = _reasons(result.stats.reasons)
+            none = "question gives" if result.rejected.num_rows == 1 else "questions give"
+            err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
         written = training_counts(triplets, to or io.detect_format(dst, writing=True))
         info = summary.to_pylist()[0]
         dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
@@ -795,6 +798,7 @@ def chunk_passages(
     ] = None,
     to: Annotated[Optional[str], typer.Option("--to", help="Output format (default from DST).")] = None,  # noqa: UP045
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Split long passages on sentence boundaries without cutting an answer; qrels (or MRC questions)
     follow their answer to the passage that holds it."""
@@ -805,30 +809,32 @@ def chunk_passages(
         stage = ChunkPassages(size=size, overlap=overlap, unit=unit, tokenizer=tokenizer)  # checks the values
         fmt = from_ or io.detect_format(src)
         if io.is_bundle(src, fmt):
-            parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
-            answers = None
-            if "answers" in parts["queries"].column_names:
-                ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
-                answers = dict(zip(ids, values.to_pylist(), strict=True))
-            corpus, qrels = chunk_corpus(
-                parts["corpus"],
-                parts["qrels"],
-                answers=answers,
-                size=size,
-                overlap=overlap,
-                unit=unit,  # type: ignore[arg-type]
-                tokenizer=tokenizer,
-            )
-            tables = {**parts, "corpus": corpus, "qrels": qrels}
-            io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
+            with _progress("chunk-passages", quiet):
+                parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
+                answers = None
+                if "answers" in parts["queries"].column_names:
+                    ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
+                    answers = dict(zip(ids, values.to_pylist(), strict=True))
+                corpus, qrels = chunk_corpus(
+                    parts["corpus"],
+                    parts["qrels"],
+                    answers=answers,
+                    size=size,
+                    overlap=overlap,
+                    unit=unit,  # type: ignore[arg-type]
+                    tokenizer=tokenizer,
+                )
+                tables = {**parts, "corpus": corpus, "qrels": qrels}
+                io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
             out.print(
                 f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
                 f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",
                 highlight=False,
             )
             return
-        result = stage(io.read(src, format=from_, kind="mrc"))
-        io.write(result.kept, dst, format=to)
+        with _progress("chunk-passages", quiet):
+            result = stage(_read(src, format=from_, kind="mrc"))
+            _write(result.kept, dst, format=to)
         passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
         out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
         if result.rejected.num_rows:
