@@ -229,18 +229,20 @@ def _progress(label: str, quiet: bool) -> Iterator[_Display]:
 
 
 def _read(src: Path, **options: Any) -> Any:
-    """``io.read`` as phase ``reading`` of the work in progress."""
-    progress.step("reading", 0, None)
+    """``io.read`` as phase ``reading <file name>`` of the work in progress."""
+    phase = f"reading {src.name}"
+    progress.step(phase, 0, None)
     dataset = io.read(src, **options)
-    progress.step("reading", dataset.num_rows, dataset.num_rows)
+    progress.step(phase, dataset.num_rows, dataset.num_rows)
     return dataset
 
 
 def _write(dataset: Any, dst: Path, **options: Any) -> None:
-    """``io.write`` as phase ``writing`` of the work in progress."""
-    progress.step("writing", 0, dataset.num_rows)
+    """``io.write`` as phase ``writing <file name>`` of the work in progress."""
+    phase = f"writing {dst.name}"
+    progress.step(phase, 0, dataset.num_rows)
     io.write(dataset, dst, **options)
-    progress.step("writing", dataset.num_rows, dataset.num_rows)
+    progress.step(phase, dataset.num_rows, dataset.num_rows)
 
 
 QuietOpt = Annotated[
@@ -656,6 +658,7 @@ def contamination(
         Optional[str],  # noqa: UP045
         typer.Option("--eval-from", help=f"Format of the evaluation set: {', '.join(io.FORMATS)}."),
     ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Find training rows that overlap an evaluation set (MinHash near-duplicates, shared 13-word or
     50-character runs, exact short texts). A finding is not an error: the exit code is 0."""
@@ -672,9 +675,10 @@ def contamination(
             )
         except ValueError as exc:
             raise ConfigError(str(exc), hint="see curate contamination --help") from None
-        train_set = io.read(train, format=from_, kind=kind)
-        eval_set = io.read(evaluation, format=eval_from, kind=kind or train_set.kind)
-        found = find_contamination(train_set, eval_set, fields=field or None, settings=settings)
+        with _progress("contamination", quiet):
+            train_set = _read(train, format=from_, kind=kind)
+            eval_set = _read(evaluation, format=eval_from, kind=kind or train_set.kind)
+            found = find_contamination(train_set, eval_set, fields=field or None, settings=settings)
         flags = found.contaminated
         table = Table(title=f"{train}: {int(flags.sum()):,} of {found.num_train:,} training rows overlap {evaluation}")
         for name in ("field", "method", "train rows", "eval rows"):
