@@ -200,17 +200,18 @@ class _Display:
             task = self.tasks[phase] = self.bars.add_task(f"{self.label}: {phase}", total=total, unit=unit)
         self.bars.update(task, completed=done, total=total)
 
-    def end(self) -> None:
-        """End the current work: its phases' bars go (the lines mode says the last phase ended)."""
+    def end(self, *, stopped: bool = False) -> None:
+        """End the current work: its phases' bars go (the lines mode says the last phase ended, or
+        was ``stopped`` by an error)."""
         if self.lines is not None:
-            self.lines.end()
+            self.lines.end(stopped=stopped)
         if self.bars is not None:
             for task in self.tasks.values():
                 self.bars.remove_task(task)
         self.tasks = {}
 
-    def close(self) -> None:
-        self.end()
+    def close(self, *, stopped: bool = False) -> None:
+        self.end(stopped=stopped)
         if self.bars is not None:
             self.bars.stop()
             self.bars = None
@@ -224,8 +225,10 @@ def _progress(label: str, quiet: bool) -> Iterator[_Display]:
     try:
         with progress.listening(display.progress):
             yield display
-    finally:
-        display.close()
+    except BaseException:
+        display.close(stopped=True)
+        raise
+    display.close()
 
 
 def _read(src: Path, **options: Any) -> Any:
@@ -294,8 +297,10 @@ def run(
         reporter = _RunReporter(quiet)
         try:
             result = run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter)
-        finally:
-            reporter.display.close()
+        except BaseException:
+            reporter.display.close(stopped=True)
+            raise
+        reporter.display.close()
         out.print(summary_table(result))
         out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)
         for path in result.exports:
@@ -347,18 +352,20 @@ def convert(
         typer.Option("--quarantine", help="Quarantine file (default DST + .quarantine.jsonl)."),
     ] = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Convert between formats (squad, jsonl, csv, tsv, parquet, beir, hf) with column renames."""
-    with _errors():
+    with _errors(), _progress("convert", quiet) as display:
         fmt = from_ or io.detect_format(src)
         if kind is None and io.is_bundle(src, fmt):
             parts = io.read_bundle(src, format=fmt)
             io.write_bundle(parts, dst, format=to or "parquet")
+            display.close()
             counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in parts.items())
             out.print(f"wrote {dst} ({counts})", highlight=False)
             return
         qfile = quarantine or dst.with_name(dst.name + ".quarantine.jsonl")
-        dataset = io.read(
+        dataset = _read(
             src,
             format=from_,
             kind=kind,
@@ -369,11 +376,12 @@ def convert(
             quote=_quote(quote),
         )
         try:
-            io.write(dataset, dst, format=to, quote=_quote(quote))
+            _write(dataset, dst, format=to, quote=_quote(quote))
         except BaseException:
             if skip_bad_rows:
                 qfile.unlink(missing_ok=True)  # written by the read above: nothing is left behind
             raise
+        display.close()
         out.print(f"wrote {dst} ({dataset.num_rows:,} rows, kind {dataset.kind})", highlight=False)
         bad = int(dataset.metadata.get("quarantined_rows", 0))
         if bad:
@@ -400,6 +408,7 @@ def validate(
         typer.Option("--repair", help="MRC: write repaired rows here; unrepairable rows go to DST's .rejected.jsonl."),
     ] = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Check schema conformance and (MRC) every answer span, or a retrieval folder's corpus, queries
     and qrels against each other. Exit 0 clean, 1 problems, 2 unusable."""
@@ -412,8 +421,9 @@ def validate(
                 raise ConfigError("--repair works on MRC data", value=str(src), hint="pass an MRC file")
             _validate_retrieval(src, from_ or io.detect_format(src), report)
             return
-        dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
-        result = find_problems(dataset)
+        with _progress("validate", quiet):
+            dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
+            result = find_problems(dataset)
         if report is not None:
             io.write_table(result.problems, report)
         if result.clean:
@@ -927,6 +937,7 @@ def bias(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Measure biases a model could learn instead of the task: label shortcut tokens, the best
     one-token rule and label shares by length (classification); answer positions, question types
@@ -952,13 +963,13 @@ def bias(
             read = {}
         else:
             before_path, after_path = src, compare_with
-        with err.status(f"measuring {before_path}"):
+        with _progress("bias", quiet):
             before = diagnose_source(before_path, params, **read)
         for block in diagnostics_blocks(before, top):
             out.print(rich_table(block))
         tables = {"": before.artifacts()}
         if after_path is not None:
-            with err.status(f"measuring {after_path}"):
+            with _progress("bias", quiet):
                 after = diagnose_source(after_path, params, **read)
             try:
                 shifts = compare(before, after)

@@ -329,15 +329,15 @@ def _run_log(folder: RunFolder, config: PipelineConfig, reporter: Reporter) -> I
         try:
             yield logged
         except CurateError as exc:
-            lines.end()
+            lines.end(stopped=True)
             lines.line(f"error: {exc.message}")
             raise
         except KeyboardInterrupt:
-            lines.end()
+            lines.end(stopped=True)
             lines.line("interrupted")
             raise
         except Exception as exc:
-            lines.end()
+            lines.end(stopped=True)
             lines.line(f"failed: {type(exc).__name__}: {exc}")
             raise
 

@@ -17,10 +17,13 @@ starts, or when the work ends. :class:`Lines` turns the steps into plain log lin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from typing import TypeVar
+
+T = TypeVar("T")
 
 Listener = Callable[[str, int, "int | None", str], None]
 """``listener(phase, done, total, unit)``: called for each step, in the thread doing the work."""
@@ -75,6 +78,16 @@ def within(phase: str, offset: int, total: int | None) -> Iterator[None]:
         yield
 
 
+def track(items: Iterable[T], phase: str, total: int | None, unit: str = "rows") -> Iterator[T]:
+    """``items`` (tables or lists: ``len`` of each counts), stepping ``phase`` as each is used."""
+    done = 0
+    step(phase, 0, total, unit)
+    for item in items:
+        yield item
+        done += len(item)  # type: ignore[arg-type]
+        step(phase, done, total, unit)
+
+
 def every(count: int, total: int, target: int = 50) -> bool:
     """True for about ``target`` of ``total`` iterations (and the last): when a loop should step."""
     return count == total or count % max(1, total // target) == 0
@@ -122,13 +135,14 @@ class Lines:
             self._shown = now
             self.line(f"{self.label}: {_count(phase, done, total, unit)} ({now - self._started:.0f} s)")
 
-    def end(self) -> None:
-        """End the current phase, if any, with its last count."""
+    def end(self, *, stopped: bool = False) -> None:
+        """End the current phase, if any, with its last count (``stopped``: by an error)."""
         if self._phase is None:
             return
         done, total, unit = self._last
         seconds = time.monotonic() - self._started
-        self.line(f"{self.label}: {self._phase} done, {_count(None, done, total, unit)} ({seconds:.0f} s)")
+        how = "stopped at" if stopped else "done,"
+        self.line(f"{self.label}: {self._phase} {how} {_count(None, done, total, unit)} ({seconds:.0f} s)")
         self._ended = (self._phase, done, total)
         self._phase = None
 
