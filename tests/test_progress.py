@@ -259,3 +259,10 @@ def test_python_api_stays_quiet_and_still_writes_run_log(tmp_path, capfd):
     assert captured.out == "" and "[curate]" not in captured.err
     assert "cross-validation" in reporter.steps.phases() and "shingling" in reporter.steps.phases()
     assert (result.dir / "run.log").is_file()
+
+
+def test_duckdb_draws_no_bar_of_its_own():
+    """A query streaming a stage's batches would draw DuckDB's bar over curate's, and past --quiet."""
+    from curate import sql
+
+    assert sql.connect().sql("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
