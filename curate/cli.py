@@ -197,6 +197,8 @@ class _Display:
             self.bars.start()
         task = self.tasks.get(phase)
         if task is None:
+            for earlier in self.tasks.values():  # the phase before has ended: its clock stops
+                self.bars.stop_task(earlier)
             task = self.tasks[phase] = self.bars.add_task(f"{self.label}: {phase}", total=total, unit=unit)
         self.bars.update(task, completed=done, total=total)
 
