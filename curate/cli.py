@@ -1005,7 +1005,7 @@ def _annotation_source(src: Path, from_: str | None, kind: str | None) -> tuple[
     if io.is_bundle(src, fmt) and kind in (None, "qrels"):
         parts = io.read_bundle(src, format=fmt)
         return parts["qrels"], {"corpus": parts["corpus"], "queries": parts["queries"]}
-    return io.read(src, format=from_, kind=kind), {}
+    return _read(src, format=from_, kind=kind), {}
 
 
 @export_app.command("label-studio")
@@ -1043,6 +1043,7 @@ def export_label_studio(
     ] = None,
     kind: AnnotateKindOpt = None,
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write Label Studio tasks (current value and suggestion as predictions) and the labeling config."""
     from curate.annotate import export_tasks
@@ -1050,15 +1051,18 @@ def export_label_studio(
     with _errors():
         if push is None and (project is not None or title is not None):
             raise ConfigError("--project and --title need --push URL", hint="add --push http://host:port")
-        dataset, texts = _annotation_source(src, from_, kind)
-        tasks, config = export_tasks(
-            dataset,
-            kind=dataset.kind,
-            select=select,
-            suggestion=suggestion,
-            suggestion_score=suggestion_score,
-            **texts,
-        )
+        with _progress("export", quiet):
+            dataset, texts = _annotation_source(src, from_, kind)
+            progress.step("tasks", 0, dataset.num_rows)
+            tasks, config = export_tasks(
+                dataset,
+                kind=dataset.kind,
+                select=select,
+                suggestion=suggestion,
+                suggestion_score=suggestion_score,
+                **texts,
+            )
+            progress.step("tasks", dataset.num_rows, dataset.num_rows)
         if push is not None and tasks:  # server, URL and token checked before anything is written
             from curate.annotate.server import connect
 
