@@ -99,7 +99,7 @@ class Lines:
     line every ``interval`` seconds, e.g. ``[curate] 03_near_dedup: signatures 40,000/100,000 rows (12 s)``.
     ``stamp`` puts the wall-clock time in front of every line (for a log file)."""
 
-    def __init__(self, write: Callable[[str], None], *, interval: float = 10.0, stamp: bool = False):
+    def __init__(self, write: Callable[[str], object], *, interval: float = 10.0, stamp: bool = False):
         self.write = write
         self.interval = interval
         self.stamp = stamp
