@@ -218,7 +218,7 @@ class Reporter:
     def stage_started(self, stage: Stage, index: int, total_rows: int) -> None: ...
     def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
         """A step of the running stage (a :data:`curate.progress.Listener`): phase ``rows``, or a
-        phase of a global stage's plan (``shingling``, ``fold 2/5``...)."""
+        phase of a global stage's plan (``shingling``, ``cross-validation``...)."""
 
     def stage_finished(self, run: StageRun) -> None: ...
     def note(self, message: str) -> None:

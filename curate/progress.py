@@ -1,9 +1,10 @@
 """Progress of long work: named phases with counts, for whoever listens (no one by default).
 
-A *phase* is one step of a stage or command (``rows``, ``shingling``, ``LSH bands``, ``fold 2/5``,
-``queries``), with ``done`` units out of ``total`` (None when not known beforehand) of some ``unit``
-(``rows``, ``pairs``, ``queries``...). Engines call :func:`step` as they go; a caller that wants to
-see it runs the work inside :func:`listening` with a :data:`Listener`. Without a listener a step
+A *phase* is one step of a stage or command (``rows``, ``shingling``, ``LSH bands``,
+``cross-validation``, ``queries``), with ``done`` units out of ``total`` (None when not known
+beforehand) of some ``unit`` (``rows``, ``bands``, ``folds``, ``queries``...). Engines call
+:func:`step` as they go; a caller that wants to see it runs the work inside :func:`listening` with a
+:data:`Listener`. Without a listener a step
 does nothing, so pure functions stay pure and library users see nothing::
 
     with progress.listening(lambda phase, done, total, unit: print(phase, done, total, unit)):

@@ -17,7 +17,7 @@ Global stages override :meth:`Stage.splits` to produce their splits from the who
 
 Progress (:mod:`curate.progress`): the rows streamed through :meth:`Stage.process` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
-its plan (``shingling``, ``LSH bands``, ``fold 2/5``...).
+its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
 """
 
 from __future__ import annotations
