@@ -4,8 +4,8 @@ A *phase* is one step of a stage or command (``rows``, ``shingling``, ``LSH band
 ``cross-validation``, ``queries``), with ``done`` units out of ``total`` (None when not known
 beforehand) of some ``unit`` (``rows``, ``bands``, ``folds``, ``queries``...). Engines call
 :func:`step` as they go; a caller that wants to see it runs the work inside :func:`listening` with a
-:data:`Listener`. Without a listener a step
-does nothing, so pure functions stay pure and library users see nothing::
+:data:`Listener`. Without a listener a step does nothing, so pure functions stay pure and library
+users see nothing::
 
     with progress.listening(lambda phase, done, total, unit: print(phase, done, total, unit)):
         stage(dataset)
