@@ -265,4 +265,4 @@ def test_duckdb_draws_no_bar_of_its_own():
     """A query streaming a stage's batches would draw DuckDB's bar over curate's, and past --quiet."""
     from curate import sql
 
-    assert sql.connect().sql("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    assert sql.connect().sql("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
