@@ -671,7 +671,8 @@ def test_run_past_the_file_size_limit_is_one_line_and_publishes_nothing(tmp_path
         f"error: cannot write (File too large) at {run_dir / 'clean.json'} "
         "(hint: the file size limit is reached (ulimit -f): raise it, or choose another output folder)"
     )
-    assert sorted(p.name for p in run_dir.iterdir() if not p.is_dir()) == [".curate.lock"]
+    assert sorted(p.name for p in run_dir.iterdir() if not p.is_dir()) == [".curate.lock", "run.log"]
+    assert "error: cannot write (File too large)" in (run_dir / "run.log").read_text().splitlines()[-1]
     result = curate("run", path, "--output", run_dir, cwd=REPO)
     assert result.returncode == 0 and "(resumed)" in result.stderr
     assert outputs(run_dir) == reference
