@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from curate import io
+from curate import io, progress
 from curate._version import __version__
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, SchemaError, Where
-from curate.pipeline import Reporter
+from curate.pipeline import Reporter, stage_line, start_line
 
 if TYPE_CHECKING:
     from curate.stages.base import Stage
@@ -150,47 +151,133 @@ def _quote(value: str | None) -> Any:
 # ----------------------------------------------------------------------------- run
 
 
-class _RichReporter(Reporter):
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
-        self.task: Any = None
+class _Counts(ProgressColumn):
+    """``40,000/100,000 rows`` (``40,000 rows`` while the total is unknown)."""
 
-    @contextmanager
-    def shown(self) -> Iterator[None]:
-        """Show the progress bar from the first stage that runs until the block ends."""
-        try:
-            yield
-        finally:
-            if self.task is not None:
-                self.progress.stop()
+    def render(self, task: Any) -> Text:
+        total = f"/{int(task.total):,}" if task.total is not None else ""
+        return Text(f"{int(task.completed):,}{total} {task.fields.get('unit', '')}")
+
+
+class _Display:
+    """Shows the progress of one piece of work after another (a stage, a command): rich bars, one per
+    phase, when stderr is a terminal; plain ``[curate] ...`` lines at most every 10 s otherwise (CI
+    logs); nothing when ``quiet``."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.lines = None if quiet or err.is_terminal else progress.Lines(self._print)
+        self.bars: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+        self.label = ""
+
+    @staticmethod
+    def _print(line: str) -> None:
+        err.print(line, highlight=False, markup=False)
+
+    def begin(self, label: str) -> None:
+        """Start the work called ``label`` (a stage folder's name, a command)."""
+        self.end()
+        self.label = label
+        if self.lines is not None:
+            self.lines.begin(label)
+
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        """A :data:`curate.progress.Listener`."""
+        if self.lines is not None:
+            self.lines.step(phase, done, total, unit)
+        if self.quiet or self.lines is not None:
+            return
+        if self.bars is None:
+            self.bars = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                _Counts(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+                redirect_stdout=False,  # results go to stdout, which may be a file
+            )
+            self.bars.start()
+        task = self.tasks.get(phase)
+        if task is None:
+            for earlier in self.tasks.values():  # the phase before has ended: its clock stops
+                self.bars.stop_task(earlier)
+            task = self.tasks[phase] = self.bars.add_task(f"{self.label}: {phase}", total=total, unit=unit)
+        self.bars.update(task, completed=done, total=total)
+
+    def end(self, *, stopped: bool = False) -> None:
+        """End the current work: its phases' bars go (the lines mode says the last phase ended, or
+        was ``stopped`` by an error)."""
+        if self.lines is not None:
+            self.lines.end(stopped=stopped)
+        if self.bars is not None:
+            for task in self.tasks.values():
+                self.bars.remove_task(task)
+        self.tasks = {}
+
+    def close(self, *, stopped: bool = False) -> None:
+        self.end(stopped=stopped)
+        if self.bars is not None:
+            self.bars.stop()
+            self.bars = None
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[_Display]:
+    """Show the progress of the work done inside (see :class:`_Display`) as ``label``."""
+    display = _Display(quiet)
+    display.begin(label)
+    try:
+        with progress.listening(display.progress):
+            yield display
+    except BaseException:
+        display.close(stopped=True)
+        raise
+    display.close()
+
+
+def _read(src: Path, **options: Any) -> Any:
+    """``io.read`` as phase ``reading <file name>`` of the work in progress."""
+    phase = f"reading {src.name}"
+    progress.step(phase, 0, None)
+    dataset = io.read(src, **options)
+    progress.step(phase, dataset.num_rows, dataset.num_rows)
+    return dataset
+
+
+def _write(dataset: Any, dst: Path, **options: Any) -> None:
+    """``io.write`` as phase ``writing <file name>`` of the work in progress."""
+    phase = f"writing {dst.name}"
+    progress.step(phase, 0, dataset.num_rows)
+    io.write(dataset, dst, **options)
+    progress.step(phase, dataset.num_rows, dataset.num_rows)
+
+
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show no progress (errors, warnings and results still print).")
+]
+
+
+class _RunReporter(Reporter):
+    """``curate run``: each stage's progress (:class:`_Display`), its line of counts when it ends, notes
+    and warnings (these two even when quiet)."""
+
+    def __init__(self, quiet: bool = False):
+        self.display = _Display(quiet)
 
     def stage_started(self, stage: Any, index: int, total_rows: int) -> None:
-        if self.task is None:
-            self.progress.start()
-        else:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(f"{index:02d} {stage.id}", total=total_rows)
+        self.display.begin(f"{index:02d}_{stage.id}")
+        if self.display.lines is not None:
+            self.display.lines.line(start_line(stage, index, total_rows))
 
-    def rows_done(self, rows: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, rows)
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        self.display.progress(phase, done, total, unit)
 
     def stage_finished(self, run: Any) -> None:
-        s = run.stats
-        note = " (resumed)" if run.resumed else f" in {s.seconds:.2f}s"
-        err.print(
-            f"  {run.dir.name}: {s.rows_in:,} in{f', {s.rows_added:,} new' if s.rows_added else ''}, "
-            f"{s.rows_kept:,} kept, {s.rows_rejected:,} rejected{note}",
-            highlight=False,
-        )
+        self.display.end()
+        if not self.display.quiet:
+            err.print(f"  {escape(stage_line(run))}", highlight=False)
 
     def note(self, message: str) -> None:
         err.print(f"  {escape(message)}", highlight=False)
@@ -205,21 +292,28 @@ def run(
     input: Annotated[Optional[Path], typer.Option("--input", help="Replace the pipeline's input path.")] = None,  # noqa: UP045
     output: Annotated[Optional[Path], typer.Option("--output", help="Run folder (default runs/<name>).")] = None,  # noqa: UP045
     force: Annotated[bool, typer.Option("--force", help="Run every stage again, even when up to date.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Run a pipeline; finished stages whose inputs and params did not change are resumed."""
+    """Run a pipeline; finished stages whose inputs and params did not change are resumed. Progress
+    goes to stderr (bars on a terminal, plain lines otherwise) and to run.log in the run folder."""
     from curate.pipeline import run_pipeline
     from curate.report.summary import summary_table
 
     with _errors():
-        reporter = _RichReporter()
-        with reporter.shown():
+        reporter = _RunReporter(quiet)
+        try:
             result = run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter)
+        except BaseException:
+            reporter.display.close(stopped=True)
+            raise
+        reporter.display.close()
         out.print(summary_table(result))
         out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)
         for path in result.exports:
             out.print(f"export: {path}", highlight=False)
         out.print(
-            f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}",
+            f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}"
+            f"   log: {result.dir / 'run.log'}",
             highlight=False,
         )
 
@@ -318,18 +412,20 @@ def convert(
         typer.Option("--quarantine", help="Quarantine file (default DST + .quarantine.jsonl)."),
     ] = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Convert between formats (squad, jsonl, csv, tsv, parquet, beir, hf) with column renames."""
-    with _errors():
+    with _errors(), _progress("convert", quiet) as display:
         fmt = from_ or io.detect_format(src)
         if kind is None and io.is_bundle(src, fmt):
             parts = io.read_bundle(src, format=fmt)
             io.write_bundle(parts, dst, format=to or "parquet")
+            display.close()
             counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in parts.items())
             out.print(f"wrote {dst} ({counts})", highlight=False)
             return
         qfile = quarantine or dst.with_name(dst.name + ".quarantine.jsonl")
-        dataset = io.read(
+        dataset = _read(
             src,
             format=from_,
             kind=kind,
@@ -340,11 +436,12 @@ def convert(
             quote=_quote(quote),
         )
         try:
-            io.write(dataset, dst, format=to, quote=_quote(quote))
+            _write(dataset, dst, format=to, quote=_quote(quote))
         except BaseException:
             if skip_bad_rows:
                 qfile.unlink(missing_ok=True)  # written by the read above: nothing is left behind
             raise
+        display.close()
         out.print(f"wrote {dst} ({dataset.num_rows:,} rows, kind {dataset.kind})", highlight=False)
         bad = int(dataset.metadata.get("quarantined_rows", 0))
         if bad:
@@ -371,6 +468,7 @@ def validate(
         typer.Option("--repair", help="MRC: write repaired rows here; unrepairable rows go to DST's .rejected.jsonl."),
     ] = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Check schema conformance and (MRC) every answer span, or a retrieval folder's corpus, queries
     and qrels against each other. Exit 0 clean, 1 problems, 2 unusable."""
@@ -383,8 +481,9 @@ def validate(
                 raise ConfigError("--repair works on MRC data", value=str(src), hint="pass an MRC file")
             _validate_retrieval(src, from_ or io.detect_format(src), report)
             return
-        dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
-        result = find_problems(dataset)
+        with _progress("validate", quiet):
+            dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
+            result = find_problems(dataset)
         if report is not None:
             io.write_table(result.problems, report)
         if result.clean:
@@ -519,6 +618,7 @@ def dedup(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Remove near-duplicates with MinHash LSH (the engine of the minhash_dedup stage)."""
     from curate.stages.minhash_dedup import MinHashDedup
@@ -542,26 +642,27 @@ def dedup(
         stage = MinHashDedup(params)
         fmt = from_ or io.detect_format(src)
         rejected_path = rejected or dst.with_name(dst.name.split(".")[0] + ".rejected.parquet")
-        if kind is None and io.is_bundle(src, fmt):
-            from curate.dedup.retrieval import dedup_retrieval
-
-            found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
-            io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
-            stats, artifacts, removed = found.stats, found.artifacts, found.rejected
-            extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
-            if found.qrels_merged:
-                extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
-        else:
-            dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
-            result = stage(dataset)
-            io.write(result.kept, dst)
-            stats, artifacts, removed = result.stats, result.artifacts, result.rejected
-            extra = ""
-        io.write(removed, rejected_path, format="parquet")
         written = {"clusters": clusters, "conflicts": conflicts}
-        for name, path in written.items():
-            if path is not None:
-                io.write_table(artifacts[name], path)
+        with _progress("dedup", quiet):
+            if kind is None and io.is_bundle(src, fmt):
+                from curate.dedup.retrieval import dedup_retrieval
+
+                found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
+                io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
+                stats, artifacts, removed = found.stats, found.artifacts, found.rejected
+                extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
+                if found.qrels_merged:
+                    extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
+            else:
+                dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
+                result = stage(dataset)
+                _write(result.kept, dst)
+                stats, artifacts, removed = result.stats, result.artifacts, result.rejected
+                extra = ""
+            io.write(removed, rejected_path, format="parquet")
+            for name, path in written.items():
+                if path is not None:
+                    io.write_table(artifacts[name], path)
         reasons = f" ({_reasons(stats.reasons)})" if stats.reasons else ""
         flags = f"; kept rows flagged: {_reasons(stats.flags)}" if stats.flags else ""
         out.print(
@@ -627,6 +728,7 @@ def contamination(
         Optional[str],  # noqa: UP045
         typer.Option("--eval-from", help=f"Format of the evaluation set: {', '.join(io.FORMATS)}."),
     ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Find training rows that overlap an evaluation set (MinHash near-duplicates, shared 13-word or
     50-character runs, exact short texts). A finding is not an error: the exit code is 0."""
@@ -643,9 +745,10 @@ def contamination(
             )
         except ValueError as exc:
             raise ConfigError(str(exc), hint="see curate contamination --help") from None
-        train_set = io.read(train, format=from_, kind=kind)
-        eval_set = io.read(evaluation, format=eval_from, kind=kind or train_set.kind)
-        found = find_contamination(train_set, eval_set, fields=field or None, settings=settings)
+        with _progress("contamination", quiet):
+            train_set = _read(train, format=from_, kind=kind)
+            eval_set = _read(evaluation, format=eval_from, kind=kind or train_set.kind)
+            found = find_contamination(train_set, eval_set, fields=field or None, settings=settings)
         flags = found.contaminated
         table = Table(title=f"{train}: {int(flags.sum()):,} of {found.num_train:,} training rows overlap {evaluation}")
         for name in ("field", "method", "train rows", "eval rows"):
@@ -712,6 +815,7 @@ def mine_negatives(
     ] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="Retrieval folder: qrels split to mine.")] = None,  # noqa: UP045
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Mine BM25 hard negatives that are really negative: never a positive, never a near-duplicate of
     one, never a passage containing an answer as written or in another form, or an answer of the
@@ -733,20 +837,22 @@ def mine_negatives(
         except ValueError as exc:
             raise ConfigError(str(exc), hint="see curate mine-negatives --help") from None
         fmt = from_ or io.detect_format(src)
-        if io.is_bundle(src, fmt):
-            mined = mine_retrieval(io.read_bundle(src, format=fmt), settings, split=split)
-            triplets, summary = mined.triplets, mined.summary
-        else:
-            from curate.stages.mine_hard_negatives import MineHardNegatives
+        result = None
+        with _progress("mine-negatives", quiet):
+            if io.is_bundle(src, fmt):
+                mined = mine_retrieval(io.read_bundle(src, format=fmt), settings, split=split)
+                triplets, summary = mined.triplets, mined.summary
+            else:
+                from curate.stages.mine_hard_negatives import MineHardNegatives
 
-            stage = MineHardNegatives(settings.__dict__)
-            result = stage(io.read(src, format=from_, kind="mrc"))
-            triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
-            if result.rejected.num_rows:
-                reasons = _reasons(result.stats.reasons)
-                none = "question gives" if result.rejected.num_rows == 1 else "questions give"
-                err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
-        io.write(Dataset(kind="triplets", table=triplets), dst, format=to)
+                stage = MineHardNegatives(settings.__dict__)
+                result = stage(_read(src, format=from_, kind="mrc"))
+                triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
+            _write(Dataset(kind="triplets", table=triplets), dst, format=to)
+        if result is not None and result.rejected.num_rows:
+            reasons = _reasons(result.stats.reasons)
+            none = "question gives" if result.rejected.num_rows == 1 else "questions give"
+            err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
         written = training_counts(triplets, to or io.detect_format(dst, writing=True))
         info = summary.to_pylist()[0]
         dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
@@ -766,6 +872,7 @@ def chunk_passages(
     ] = None,
     to: Annotated[Optional[str], typer.Option("--to", help="Output format (default from DST).")] = None,  # noqa: UP045
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Split long passages on sentence boundaries without cutting an answer; qrels (or MRC questions)
     follow their answer to the passage that holds it."""
@@ -776,30 +883,32 @@ def chunk_passages(
         stage = ChunkPassages(size=size, overlap=overlap, unit=unit, tokenizer=tokenizer)  # checks the values
         fmt = from_ or io.detect_format(src)
         if io.is_bundle(src, fmt):
-            parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
-            answers = None
-            if "answers" in parts["queries"].column_names:
-                ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
-                answers = dict(zip(ids, values.to_pylist(), strict=True))
-            corpus, qrels = chunk_corpus(
-                parts["corpus"],
-                parts["qrels"],
-                answers=answers,
-                size=size,
-                overlap=overlap,
-                unit=unit,  # type: ignore[arg-type]
-                tokenizer=tokenizer,
-            )
-            tables = {**parts, "corpus": corpus, "qrels": qrels}
-            io.write_bundle({k: Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
+            with _progress("chunk-passages", quiet):
+                parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
+                answers = None
+                if "answers" in parts["queries"].column_names:
+                    ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
+                    answers = dict(zip(ids, values.to_pylist(), strict=True))
+                corpus, qrels = chunk_corpus(
+                    parts["corpus"],
+                    parts["qrels"],
+                    answers=answers,
+                    size=size,
+                    overlap=overlap,
+                    unit=unit,  # type: ignore[arg-type]
+                    tokenizer=tokenizer,
+                )
+                tables = {**parts, "corpus": corpus, "qrels": qrels}
+                io.write_bundle({k: Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
             out.print(
                 f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
                 f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",
                 highlight=False,
             )
             return
-        result = stage(io.read(src, format=from_, kind="mrc"))
-        io.write(result.kept, dst, format=to)
+        with _progress("chunk-passages", quiet):
+            result = stage(_read(src, format=from_, kind="mrc"))
+            _write(result.kept, dst, format=to)
         passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
         out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
         if result.rejected.num_rows:
@@ -832,14 +941,19 @@ def label_issues(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Find rows whose label is probably wrong (out-of-fold probabilities + cleanlab)."""
     from curate.stages.label_issues import LabelIssues
 
     with _errors():
         stage = LabelIssues(model=model, folds=folds, seed=seed, pred_probs_column=pred_probs)
-        dataset = io.read(src, format=from_, kind="classification", rename=_parse_renames(rename), quote=_quote(quote))
-        result = stage(dataset)
+        with _progress("label-issues", quiet):
+            renames = _parse_renames(rename)
+            dataset = _read(src, format=from_, kind="classification", rename=renames, quote=_quote(quote))
+            result = stage(dataset)
+            if out_path is not None:
+                _write(result.kept, out_path)
         found = result.artifacts["issues"]
         out.print(f"{src}: {found.num_rows:,} of {dataset.num_rows:,} rows have a likely label issue", highlight=False)
         table = Table()
@@ -851,7 +965,6 @@ def label_issues(
         if found.num_rows:
             out.print(table)
         if out_path is not None:
-            io.write(result.kept, out_path)
             out.print(f"wrote {out_path}", highlight=False)
         if issues is not None:
             io.write_table(found, issues)
@@ -884,6 +997,7 @@ def bias(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Measure biases a model could learn instead of the task: label shortcut tokens, the best
     one-token rule and label shares by length (classification); answer positions, question types
@@ -909,13 +1023,13 @@ def bias(
             read = {}
         else:
             before_path, after_path = src, compare_with
-        with err.status(f"measuring {before_path}"):
+        with _progress("bias", quiet):
             before = diagnose_source(before_path, params, **read)
         for block in diagnostics_blocks(before, top):
             out.print(rich_table(block))
         tables = {"": before.artifacts()}
         if after_path is not None:
-            with err.status(f"measuring {after_path}"):
+            with _progress("bias", quiet):
                 after = diagnose_source(after_path, params, **read)
             try:
                 shifts = compare(before, after)
@@ -949,7 +1063,7 @@ def _annotation_source(src: Path, from_: str | None, kind: str | None) -> tuple[
     if io.is_bundle(src, fmt) and kind in (None, "qrels"):
         parts = io.read_bundle(src, format=fmt)
         return parts["qrels"], {"corpus": parts["corpus"], "queries": parts["queries"]}
-    return io.read(src, format=from_, kind=kind), {}
+    return _read(src, format=from_, kind=kind), {}
 
 
 @export_app.command("label-studio")
@@ -987,6 +1101,7 @@ def export_label_studio(
     ] = None,
     kind: AnnotateKindOpt = None,
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write Label Studio tasks (current value and suggestion as predictions) and the labeling config."""
     from curate.annotate import export_tasks
@@ -994,15 +1109,18 @@ def export_label_studio(
     with _errors():
         if push is None and (project is not None or title is not None):
             raise ConfigError("--project and --title need --push URL", hint="add --push http://host:port")
-        dataset, texts = _annotation_source(src, from_, kind)
-        tasks, config = export_tasks(
-            dataset,
-            kind=dataset.kind,
-            select=select,
-            suggestion=suggestion,
-            suggestion_score=suggestion_score,
-            **texts,
-        )
+        with _progress("export", quiet):
+            dataset, texts = _annotation_source(src, from_, kind)
+            progress.step("tasks", 0, dataset.num_rows)
+            tasks, config = export_tasks(
+                dataset,
+                kind=dataset.kind,
+                select=select,
+                suggestion=suggestion,
+                suggestion_score=suggestion_score,
+                **texts,
+            )
+            progress.step("tasks", dataset.num_rows, dataset.num_rows)
         if push is not None and tasks:  # server, URL and token checked before anything is written
             from curate.annotate.server import connect
 

@@ -25,7 +25,9 @@ Pipeline file::
 A run writes, under the output folder (layout in :mod:`curate.run_folder`): ``input/data.parquet``,
 per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
 then the published set: ``output.parquet``, the exports, ``report.md``, ``report.html`` (see
-:mod:`curate.report.html`) and ``manifest.json`` last.
+:mod:`curate.report.html`) and ``manifest.json`` last. Every run appends what it did to ``run.log``
+(stages started and finished with their counts, progress lines, notes, warnings, the error that
+stopped it).
 
 - Before anything is written: stage ids and a default folder's name are checked to be plain names,
   exports to be writable formats for the final kind and paths inside the folder, and the folder to be
@@ -63,7 +65,7 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from curate import io
+from curate import io, progress
 from curate._version import __version__
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
@@ -72,6 +74,7 @@ from curate.run_folder import (
     INPUT,
     OUTPUT,
     RECORD,
+    RUN_LOG,
     RunFolder,
     RunResult,
     StageRun,
@@ -208,16 +211,99 @@ def _sha(*parts: Any) -> str:
 
 
 class Reporter:
-    """Receives progress events; the CLI shows them with rich, the Python API stays quiet."""
+    """Receives a run's events; the CLI shows them (rich bars on a terminal, plain lines otherwise),
+    the Python API stays quiet. Every method does nothing by default."""
 
     def stage_started(self, stage: Stage, index: int, total_rows: int) -> None: ...
-    def rows_done(self, rows: int) -> None: ...
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        """A step of the running stage (a :data:`curate.progress.Listener`): phase ``rows``, or a
+        phase of a global stage's plan (``shingling``, ``cross-validation``...)."""
+
     def stage_finished(self, run: StageRun) -> None: ...
     def note(self, message: str) -> None:
         """Something the run did on its own (removed an earlier run's folder, ran a stage again)."""
 
     def warn(self, message: str) -> None:
         """A stage rejected more than its share (the message is also in the manifest and report)."""
+
+
+def start_line(stage: Stage, index: int, total_rows: int) -> str:
+    """``03_near_dedup: started (minhash_dedup, 49,558 rows)``."""
+    return f"{stage_dir_name(index, stage.id)}: started ({stage.name}, {total_rows:,} rows)"
+
+
+def stage_line(run: StageRun) -> str:
+    """One line of counts for a finished stage: ``03_near_dedup: 49,558 in, 48,711 kept, 847 rejected
+    (near_duplicate 770, label_conflict 77) in 0.65 s`` (or ``(resumed)``)."""
+    s = run.stats
+    added = f", {s.rows_added:,} new" if s.rows_added else ""
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in sorted(s.reasons.items()))
+    flags = ", ".join(f"{flag} {count:,}" for flag, count in sorted(s.flags.items()))
+    rewrites = ", ".join(f"{name} {count:,}" for name, count in sorted(s.rewrites.items()))
+    marked = (f"flagged: {flags}" if flags else "", f"rewritten: {rewrites}" if rewrites else "")
+    detail = "; ".join(part for part in (reasons, *marked) if part)
+    note = " (resumed)" if run.resumed else f" in {s.seconds:.2f}s"
+    return (
+        f"{run.dir.name}: {s.rows_in:,} in{added}, {s.rows_kept:,} kept, {s.rows_rejected:,} rejected"
+        + (f" ({detail})" if detail else "")
+        + note
+    )
+
+
+class _Logged(Reporter):
+    """Passes every event on to ``reporter`` and appends it to the run's ``run.log`` as plain lines."""
+
+    def __init__(self, reporter: Reporter, lines: progress.Lines):
+        self.reporter = reporter
+        self.lines = lines
+
+    def stage_started(self, stage: Stage, index: int, total_rows: int) -> None:
+        self.lines.begin(stage_dir_name(index, stage.id))
+        self.lines.line(start_line(stage, index, total_rows))
+        self.reporter.stage_started(stage, index, total_rows)
+
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        self.lines.step(phase, done, total, unit)
+        self.reporter.progress(phase, done, total, unit)
+
+    def stage_finished(self, run: StageRun) -> None:
+        self.lines.end()
+        self.lines.line(stage_line(run))
+        self.reporter.stage_finished(run)
+
+    def note(self, message: str) -> None:
+        self.lines.line(f"note: {message}")
+        self.reporter.note(message)
+
+    def warn(self, message: str) -> None:
+        self.lines.line(f"warning: {message}")
+        self.reporter.warn(message)
+
+
+@contextmanager
+def _run_log(folder: RunFolder, config: PipelineConfig, reporter: Reporter) -> Iterator[_Logged]:
+    """A reporter that also appends to ``<folder>/run.log``: the run's start, its events, and how it
+    ended (the output's rows, or the error that stopped it)."""
+    with writing(folder.path / RUN_LOG), open(folder.path / RUN_LOG, "a", encoding="utf-8", buffering=1) as file:
+        lines = progress.Lines(lambda line: file.write(line + "\n"), stamp=True)
+        lines.line(
+            f"run '{config.name}' started: curate {__version__}, {len(config.stages)} stages, input {config.input.path}"
+        )
+        logged = _Logged(reporter, lines)
+        try:
+            yield logged
+        except CurateError as exc:
+            lines.end(stopped=True)
+            lines.line(f"error: {exc.message}")
+            raise
+        except KeyboardInterrupt:
+            lines.end(stopped=True)
+            lines.line("interrupted")
+            raise
+        except Exception as exc:
+            lines.end(stopped=True)
+            lines.line(f"failed: {type(exc).__name__}: {exc}")
+            raise
 
 
 def _load_input(
@@ -314,7 +400,7 @@ def run_pipeline(
     folder.check_apart(
         [("input", input_path), *((f"file stage '{s.id}' reads", p) for s in stages for p in s.input_files())]
     )
-    with folder.locked():
+    with folder.locked(), _run_log(folder, config, reporter) as reporter:
         started = time.perf_counter()
         owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
         folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
@@ -331,6 +417,10 @@ def run_pipeline(
         runs, kept = _run_stages(config, stages, folder, dataset, fingerprint, force, reporter)
         result = RunResult(config.name, folder.path, kept, dataset.num_rows, runs, exports, quarantined)
         _publish(config, result, folder, time.perf_counter() - started)
+        reporter.lines.line(
+            f"run '{config.name}' finished: {OUTPUT} {result.output.num_rows:,} rows "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
     return result
 
 
@@ -463,7 +553,8 @@ def _run_stage(
     params = stage.params.model_dump(mode="json")
     with atomic_dir(stage_dir) as tmp:
         try:
-            _, _, stats = stage.execute(dataset, out_dir=tmp, batch_rows=batch_rows, on_rows=reporter.rows_done)
+            with progress.listening(reporter.progress):
+                _, _, stats = stage.execute(dataset, out_dir=tmp, batch_rows=batch_rows)
             artifacts = []
             for name, table in stage.artifacts().items():
                 pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")

@@ -10,6 +10,8 @@ Layout::
       <exports>           and manifest.json last; a folder with a manifest holds one run's complete set
       report.md, report.html
       manifest.json
+      run.log             what each run did, appended: stages started and finished with their counts,
+                          progress lines, warnings and errors (kept across runs and resumes)
 
 ``stats.json`` (a *record*) holds the fingerprint the folder was made for and the size and SHA-256
 of each file in it; a resumed run trusts a folder only when all of them still match.
@@ -40,7 +42,8 @@ REPORT = "report.md"
 REPORT_HTML = "report.html"
 MANIFEST = "manifest.json"
 RECORD = "stats.json"
-_RESERVED = (LOCK, INPUT, OUTPUT, REPORT, REPORT_HTML, MANIFEST)
+RUN_LOG = "run.log"
+_RESERVED = (LOCK, INPUT, OUTPUT, REPORT, REPORT_HTML, MANIFEST, RUN_LOG)
 _STAGE_DIR = re.compile(r"\d{2,}_[\w.-]+")
 
 
@@ -182,7 +185,7 @@ class RunFolder:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Create the folder and hold its lock for the block. Another run holding it is a one-line
-        OutputError; a folder this run created and left empty is removed again."""
+        OutputError; a folder this run created and left empty (but for its ``run.log``) is removed again."""
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(
                 "the output folder is a file",
@@ -212,8 +215,9 @@ class RunFolder:
             try:
                 yield
             finally:
-                if created and [p.name for p in self.path.iterdir()] == [LOCK]:
+                if created and {p.name for p in self.path.iterdir()} <= {LOCK, RUN_LOG}:
                     (self.path / LOCK).unlink()
+                    (self.path / RUN_LOG).unlink(missing_ok=True)
                     _remove_empty(created)
         finally:
             os.close(handle)

@@ -31,6 +31,14 @@ import pytest
 from curate.dataset import Dataset
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def without_progress(stderr: str) -> str:
+    """``stderr`` without the ``[curate] ...`` progress lines a command prints when stderr is not a
+    terminal: what is left is the error, warnings and notes."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("[curate] "))
+
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 CONTEXT = "서울은 대한민국의 수도이다. 서울의 인구는 약 940만 명이다. 한강이 서울을 가로지른다."

@@ -16,7 +16,7 @@ import pytest
 
 from curate import io
 from curate.dataset import Dataset
-from tests.conftest import REPO, mrc_table
+from tests.conftest import REPO, mrc_table, without_progress
 
 
 def curate(*args, cwd=None):
@@ -61,7 +61,8 @@ def test_validate_unusable_input_exits_2_with_one_line(tmp_path):
     bad.write_text('{"id": "1", "text": "a", "label": "x"}\n{"id": 2, "text": }\n')
     result = curate("validate", bad)
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0
+    assert without_progress(result.stderr).strip().count("\n") == 0
+    assert result.stderr.splitlines()[-1].startswith("error: ")
     assert "bad.jsonl, line 2" in result.stderr and "Traceback" not in result.stderr
     debug = curate("--debug", "validate", bad)
     assert debug.returncode == 2 and "Traceback" in debug.stderr
@@ -115,7 +116,7 @@ def one_error_line(result):
     """The one stderr line of a failed command (exit 2, no traceback)."""
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert "Traceback" not in result.stderr
-    (line,) = result.stderr.splitlines()
+    (line,) = without_progress(result.stderr).splitlines()
     assert line.startswith("error: ")
     return line
 
@@ -354,7 +355,7 @@ def test_chunk_passages_in_tokens_with_a_local_tokenizer(tmp_path, tokenizer_pat
     missing = curate(
         "chunk-passages", folder, tmp_path / "y", "--unit", "tokens", "--tokenizer", tmp_path / "none.json"
     )
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert missing.returncode == 2 and without_progress(missing.stderr).count("\n") == 1
     assert f"tokenizer file not found at {tmp_path / 'none.json'}" in missing.stderr and not (tmp_path / "y").exists()
 
 
@@ -496,14 +497,14 @@ def outputs(run_dir):
 
 
 def one_line(stderr):
-    lines = stderr.strip().splitlines()
+    lines = without_progress(stderr).strip().splitlines()
     assert len(lines) == 1, stderr
     return lines[0]
 
 
 def the_error(stderr):
     """The one error line, last after the stages' progress lines."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in without_progress(stderr).splitlines() if line.strip()]
     assert [line for line in lines if not line.startswith("  ")] == lines[-1:], stderr
     return lines[-1]
 
@@ -670,7 +671,8 @@ def test_run_past_the_file_size_limit_is_one_line_and_publishes_nothing(tmp_path
         f"error: cannot write (File too large) at {run_dir / 'clean.json'} "
         "(hint: the file size limit is reached (ulimit -f): raise it, or choose another output folder)"
     )
-    assert sorted(p.name for p in run_dir.iterdir() if not p.is_dir()) == [".curate.lock"]
+    assert sorted(p.name for p in run_dir.iterdir() if not p.is_dir()) == [".curate.lock", "run.log"]
+    assert "error: cannot write (File too large)" in (run_dir / "run.log").read_text().splitlines()[-1]
     result = curate("run", path, "--output", run_dir, cwd=REPO)
     assert result.returncode == 0 and "(resumed)" in result.stderr
     assert outputs(run_dir) == reference

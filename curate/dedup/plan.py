@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from curate import progress
 from curate.dedup.agreement import Answer
 from curate.dedup.assign import (
     Assignment,
@@ -54,7 +55,8 @@ class MinHashSettings:
 
 
 def shingles_of(texts: Sequence[str | None], settings: MinHashSettings) -> Shingles:
-    """Prepared (NFC, case, whitespace) and hashed shingles of ``texts``."""
+    """Prepared (NFC, case, whitespace) and hashed shingles of ``texts`` (phase ``shingling``)."""
+    progress.step("shingling", 0, len(texts))
     return shingle_hashes(prepare(texts, lowercase=settings.lowercase), settings.shingle, settings.ngram)
 
 

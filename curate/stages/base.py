@@ -18,13 +18,17 @@ sums them into :class:`StageStats` (``flags``, ``rewrites``, ``rows_flagged``, `
 Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
 called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
 Global stages override :meth:`Stage.splits` to produce their splits from the whole dataset.
+
+Progress (:mod:`curate.progress`): the rows streamed through :meth:`Stage.process` are phase ``rows``
+(a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
+its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from curate import progress
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
 
@@ -307,8 +312,18 @@ class Stage:
 
     def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
         """Yield ``(rows_in, split)`` pairs covering the dataset in order. Row-local by default."""
+        yield from self.stream(dataset, batch_rows)
+
+    def stream(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
+        """:meth:`process` on each batch in order, stepping phase ``rows`` (see :mod:`curate.progress`)."""
+        done, total = 0, dataset.num_rows
+        progress.step("rows", 0, total)
         for batch in dataset.batches(batch_rows):
-            yield batch.num_rows, self.process(batch, dataset.kind)
+            with progress.within("rows", done, total):
+                split = self.process(batch, dataset.kind)
+            done += batch.num_rows
+            progress.step("rows", done, total)
+            yield batch.num_rows, split
 
     def artifacts(self) -> dict[str, pa.Table]:
         """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
@@ -333,10 +348,10 @@ class Stage:
         *,
         out_dir: Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
-        on_rows: Callable[[int], None] | None = None,
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
         """Run over ``dataset``; write ``kept.parquet``/``rejected.parquet`` to ``out_dir`` or keep
-        them in memory. Checks kept + rejected = input. Returns (kept, rejected, stats)."""
+        them in memory. Checks kept + rejected = input. Returns (kept, rejected, stats). Progress
+        goes to the listener of :mod:`curate.progress`, if any."""
         self.check_input(dataset)
         self.reset()
         started = time.perf_counter()
@@ -375,8 +390,6 @@ class Stage:
                     reasons.update(split.rejected.column("reject_reason").to_pylist())
                 sinks[0].add(split.kept)
                 sinks[1].add(split.rejected)
-                if on_rows:
-                    on_rows(rows_in)
             if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
                 raise StageError(
                     f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
@@ -433,8 +446,7 @@ class PlannedStage(Stage):
     def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
         self._cursor = 0
         self.plan(dataset)
-        for batch in dataset.batches(batch_rows):
-            yield batch.num_rows, self.process(batch, dataset.kind)
+        yield from self.stream(dataset, batch_rows)
 
     def next_rows(self, n: int) -> tuple[int, int]:
         """``(start, end)`` of the next ``n`` rows in dataset order."""

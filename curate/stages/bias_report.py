@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field, model_validator
 
+from curate import progress
 from curate.bias import Diagnostics, TokenSettings, classification_bias, mrc_bias, retrieval_bias
 from curate.bias.tokens import TokenUnit
 from curate.dataset import Dataset
@@ -123,12 +124,11 @@ class BiasReport(PlannedStage):
     def diagnose(self, dataset: Dataset) -> Diagnostics:
         """The diagnosis of ``dataset`` (its kind decides which)."""
         p = self.params
+        batches = progress.track(dataset.batches(), "measuring", dataset.num_rows)
         if dataset.kind == "classification":
-            return classification_bias(
-                dataset.batches(), text=p.field, source=p.source_column, settings=p.token_settings()
-            )
+            return classification_bias(batches, text=p.field, source=p.source_column, settings=p.token_settings())
         if dataset.kind == "mrc":
-            return mrc_bias(dataset.batches())
+            return mrc_bias(batches)
         from curate import io
 
         parts: dict[str, pa.Table] = {}

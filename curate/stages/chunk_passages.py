@@ -32,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from curate import progress
 from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.retrieval.chunk import (
@@ -131,10 +132,13 @@ class ChunkPassages(PlannedStage):
             for row in batch.select(columns).to_pylist():
                 if row["context"] is not None:
                     groups.setdefault(row["context"], []).append(row)
-        for context, rows in groups.items():
+        progress.step("chunking", 0, len(groups), "contexts")
+        for done, (context, rows) in enumerate(groups.items(), start=1):
             self._chunks[text_key(context)] = context_chunks(
                 context, rows, size=p.size, overlap=p.overlap, unit=p.unit, tokenizer=p.tokenizer
             )
+            if progress.every(done, len(groups)):
+                progress.step("chunking", done, len(groups), "contexts")
 
     def process(self, batch: pa.Table, kind: str) -> Split:
         if kind == "mrc":

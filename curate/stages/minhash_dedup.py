@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import model_validator
 
+from curate import progress
 from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed
 from curate.dedup.assign import ClusteringMode, Field, cluster_ids
@@ -216,14 +217,18 @@ class MinHashDedup(PlannedStage):
         if self._unit(dataset.kind) == "question":
             distinct, context_index = _distinct(dataset.column("context").to_pylist())
             questions = self._texts(dataset, "question")
-            compared = [
-                Field(np.arange(n), questions, cluster_texts(questions, settings)),
-                Field(context_index, distinct, cluster_texts(distinct, settings)),
-            ]
+            with progress.scoped("questions"):
+                by_question = cluster_texts(questions, settings)
+            with progress.scoped("passages"):
+                by_passage = cluster_texts(distinct, settings)
+            compared = [Field(np.arange(n), questions, by_question), Field(context_index, distinct, by_passage)]
             return compared, ["question", "passage"], self._rank(dataset, questions, compared[0])
         if self.params.combine == "all" and len(fields) > 1:
             columns = [self._texts(dataset, f) for f in fields]
-            compared = [Field(np.arange(n), c, cluster_texts(c, settings)) for c in columns]
+            compared = []
+            for name, column in zip(fields, columns, strict=True):
+                with progress.scoped(name):
+                    compared.append(Field(np.arange(n), column, cluster_texts(column, settings)))
             return compared, fields, self._rank(dataset, texts, compared[0])
         compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
         return compared, ["text"], self._rank(dataset, texts, compared[0])
