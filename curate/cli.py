@@ -143,6 +143,23 @@ def _quote(value: str | None) -> Any:
     return None if value.lower() == "none" else value
 
 
+def _card(dst: Path, data: Any, fmt: str | None, command: str, src: Path, stage: Any = None) -> None:
+    """Write the dataset card beside ``dst`` (:mod:`curate.io.card`): ``data`` (a Dataset, or the
+    parts of a retrieval folder) written as ``fmt`` by ``curate <command>`` from ``src``; ``stage``
+    is ``(stage, stats)`` of the stage that made the rows, if one did."""
+    from curate.io.card import export_entry, step, write_card
+
+    if isinstance(data, curate.Dataset):
+        fmt = io.check_write(dst, fmt, data.kind)
+    steps = [step(stage[0].id, stage[0].name, stage[1].as_dict())] if stage else []
+    entry = export_entry(data, dst, fmt or "parquet", made_by=f"`curate {command}`", source=str(src), steps=steps)
+    card, warning = write_card(dst, entry)
+    if card is not None:
+        out.print(f"card: {card}", highlight=False)
+    if warning:
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
 # ----------------------------------------------------------------------------- run
 
 
@@ -214,6 +231,8 @@ def run(
         out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)
         for path in result.exports:
             out.print(f"export: {path}", highlight=False)
+        for card in result.cards:
+            out.print(f"card: {result.dir / card}", highlight=False)
         out.print(
             f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}",
             highlight=False,
@@ -269,6 +288,7 @@ def convert(
             io.write_bundle(parts, dst, format=to or "parquet")
             counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in parts.items())
             out.print(f"wrote {dst} ({counts})", highlight=False)
+            _card(dst, parts, to or "parquet", "convert", src)
             return
         qfile = quarantine or dst.with_name(dst.name + ".quarantine.jsonl")
         dataset = io.read(
@@ -288,6 +308,7 @@ def convert(
                 qfile.unlink(missing_ok=True)  # written by the read above: nothing is left behind
             raise
         out.print(f"wrote {dst} ({dataset.num_rows:,} rows, kind {dataset.kind})", highlight=False)
+        _card(dst, dataset, to, "convert", src)
         bad = int(dataset.metadata.get("quarantined_rows", 0))
         if bad:
             err.print(f"{bad:,} unreadable rows skipped, each with its reason -> {qfile}", highlight=False)
@@ -489,6 +510,7 @@ def dedup(
 
             found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
             io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
+            written: Any = found.parts, "beir" if fmt == "beir" else "parquet"
             stats, artifacts, removed = found.stats, found.artifacts, found.rejected
             extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
             if found.qrels_merged:
@@ -497,11 +519,13 @@ def dedup(
             dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
             result = stage(dataset)
             io.write(result.kept, dst)
+            written = result.kept, None
             stats, artifacts, removed = result.stats, result.artifacts, result.rejected
             extra = ""
         io.write(removed, rejected_path, format="parquet")
-        written = {"clusters": clusters, "conflicts": conflicts}
-        for name, path in written.items():
+        _card(dst, *written, "dedup", src, (stage, stats))
+        tables = {"clusters": clusters, "conflicts": conflicts}
+        for name, path in tables.items():
             if path is not None:
                 io.write_table(artifacts[name], path)
         reasons = f" ({_reasons(stats.reasons)})" if stats.reasons else ""
@@ -513,7 +537,7 @@ def dedup(
         )
         out.print(
             f"kept: {dst}  removed: {rejected_path}"
-            + "".join(f"  {name}: {path}" for name, path in written.items() if path is not None),
+            + "".join(f"  {name}: {path}" for name, path in tables.items() if path is not None),
             highlight=False,
         )
 
@@ -625,9 +649,11 @@ def mrc_to_retrieval(
         _check_choice_option("--to", to, ("beir", "parquet"))
         dataset = io.read(src, format=from_, kind="mrc")
         parts = convert(dataset.to_arrow(), split=split)
-        io.write_bundle({name: curate.Dataset(kind=name, table=table) for name, table in parts.items()}, dst, format=to)
+        datasets = {name: curate.Dataset(kind=name, table=table) for name, table in parts.items()}
+        io.write_bundle(datasets, dst, format=to)
         counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
         out.print(f"wrote {dst} ({counts})", highlight=False)
+        _card(dst, datasets, to, "mrc-to-retrieval", src)
 
 
 @app.command("mine-negatives")
@@ -675,6 +701,7 @@ def mine_negatives(
         except ValueError as exc:
             raise ConfigError(str(exc), hint="see curate mine-negatives --help") from None
         fmt = from_ or io.detect_format(src)
+        counted = None
         if io.is_bundle(src, fmt):
             mined = mine_retrieval(io.read_bundle(src, format=fmt), settings, split=split)
             triplets, summary = mined.triplets, mined.summary
@@ -684,6 +711,7 @@ def mine_negatives(
             stage = MineHardNegatives(settings.__dict__)
             result = stage(io.read(src, format=from_, kind="mrc"))
             triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
+            counted = stage, result.stats
             if result.rejected.num_rows:
                 reasons = _reasons(result.stats.reasons)
                 none = "question gives" if result.rejected.num_rows == 1 else "questions give"
@@ -693,6 +721,7 @@ def mine_negatives(
         info = summary.to_pylist()[0]
         dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
         out.print(f"wrote {dst} ({written.describe()}; candidates dropped by guard: {dropped})", highlight=False)
+        _card(dst, curate.Dataset(kind="triplets", table=triplets), to, "mine-negatives", src, counted)
 
 
 @app.command("chunk-passages")
@@ -733,17 +762,20 @@ def chunk_passages(
                 tokenizer=tokenizer,
             )
             tables = {**parts, "corpus": corpus, "qrels": qrels}
-            io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
+            chunked = {k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}
+            io.write_bundle(chunked, dst, format=to or fmt)
             out.print(
                 f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
                 f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",
                 highlight=False,
             )
+            _card(dst, chunked, to or fmt, "chunk-passages", src)
             return
         result = stage(io.read(src, format=from_, kind="mrc"))
         io.write(result.kept, dst, format=to)
         passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
         out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
+        _card(dst, result.kept, to, "chunk-passages", src, (stage, result.stats))
         if result.rejected.num_rows:
             reasons = _reasons(result.stats.reasons)
             err.print(f"{result.rejected.num_rows:,} questions not chunked ({reasons})", highlight=False)

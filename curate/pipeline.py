@@ -70,6 +70,7 @@ from curate import io
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
+from curate.io.card import write_run_cards
 from curate.run_folder import (
     INPUT,
     MANIFEST,
@@ -233,6 +234,8 @@ class RunResult:
     stages: list[StageRun]
     exports: list[Path]
     quarantined: int = 0
+    cards: list[str] = field(default_factory=list)
+    """Dataset cards written beside the exports (:mod:`curate.io.card`), relative to ``dir``."""
 
     @property
     def manifest_path(self) -> Path:
@@ -367,7 +370,8 @@ def run_pipeline(
             )
         runs, kept = _run_stages(config, stages, folder, dataset, fingerprint, force, reporter)
         result = RunResult(config.name, folder.path, kept, dataset.num_rows, runs, exports, quarantined)
-        _publish(config, result, folder, time.perf_counter() - started)
+        for warning in _publish(config, result, folder, time.perf_counter() - started):
+            reporter.warn(warning)
     return result
 
 
@@ -442,9 +446,10 @@ def _check_kinds(config: PipelineConfig, stages: Sequence[Stage], exports: Seque
         _check_export(index, spec, path, kind)
 
 
-def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, seconds: float) -> None:
-    """Write ``output.parquet``, the exports, ``report.md``, ``report.html`` and ``manifest.json`` last;
-    when any of them fails, remove those already written, so the folder never holds part of a set."""
+def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, seconds: float) -> list[str]:
+    """Write ``output.parquet``, the exports and their dataset cards, ``report.md``, ``report.html`` and
+    ``manifest.json`` last; when any of them fails, remove those already written, so the folder never
+    holds part of a set. Returns the cards' warnings."""
     from curate.report.html import write_html_report
     from curate.report.summary import write_markdown_report
 
@@ -459,11 +464,15 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
                 io.write(result.output, path, format=spec.format)
         write_markdown_report(result)
         manifest = _manifest(config, result, seconds)
+        exports = [(path, spec.format) for spec, path in zip(config.output.export, result.exports, strict=True)]
+        result.cards, warnings = write_run_cards(result.dir, manifest, result.output, exports)
+        manifest["cards"] = result.cards
         write_html_report(result.dir, manifest=manifest)
         write_json(result.manifest_path, manifest)
     except BaseException:
         folder.unpublish()
         raise
+    return warnings
 
 
 def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter) -> StageRun | None:

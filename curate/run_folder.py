@@ -28,6 +28,7 @@ from typing import Any
 
 from curate.errors import ConfigError, OutputError, Where
 from curate.files import digest, is_within, remove, temp_path, write_json, writing
+from curate.io.card import forget
 
 LOCK = ".curate.lock"
 INPUT = "input"
@@ -195,6 +196,7 @@ class RunFolder:
         for path in earlier:
             if path not in self._exports and path.exists():
                 self.changing()
+                forget(path)
                 remove(path)
                 note(f"removed {path.relative_to(self.path)}: an export of an earlier run, not of this pipeline")
 
@@ -207,7 +209,8 @@ class RunFolder:
             self._published = False
 
     def unpublish(self) -> None:
-        """Remove the published set (manifest first) and the temporaries of its files."""
+        """Remove the published set (manifest first) and the temporaries of its files; the exports
+        leave the dataset cards beside them."""
         for path in (
             self.path / MANIFEST,
             self.path / REPORT,
@@ -215,6 +218,8 @@ class RunFolder:
             self.path / OUTPUT,
             *self._exports,
         ):
+            if path in self._exports:
+                forget(path)
             remove(path)
             remove(temp_path(path))
 
