@@ -385,7 +385,8 @@ def _where(entry: Mapping[str, Any]) -> str:
 
 def _load_lines(entry: Mapping[str, Any], names: Sequence[str], loadable: Sequence[str]) -> list[str]:
     """How to load an entry: ``datasets.load_dataset`` for its configs under ``configs:``, and curate."""
-    target = "path/to/this/folder" + ("" if entry["path"] == "." else f"/{entry['path']}")
+    folder = "path/to/this/folder"
+    target = folder + ("" if entry["path"] == "." else f"/{entry['path']}")
     fmt = "" if entry["format"] in ("squad", "beir") or entry["folder"] else f', format="{entry["format"]}"'
     lines = ["```python"]
     shown = [n for n in names if n in loadable]
@@ -398,7 +399,7 @@ def _load_lines(entry: Mapping[str, Any], names: Sequence[str], loadable: Sequen
     if shown:
         lines += ["from datasets import load_dataset", ""]
         lines += [
-            f'{n.replace("-", "_")} = load_dataset("path/to/this/folder"{"" if n == "default" else f', "{n}"'})'
+            f"{n.replace('-', '_')} = load_dataset(" + ", ".join(f'"{a}"' for a in (folder, n) if a != "default") + ")"
             for n in shown
         ]
         lines.append("")
