@@ -295,7 +295,7 @@ def _config_names(entries: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     for entry in entries:
         row = []
         for part in entry["parts"]:
-            stem = entry["path"].split(".")[0] if not entry["folder"] else f"{entry['path']}-{part['name']}"
+            stem = part["name"] if entry["folder"] else entry["path"].split(".")[0]
             name = stem if stem not in taken else f"{stem}-{entry['format']}"
             while name in taken:
                 name += "_"
