@@ -163,9 +163,11 @@ def test_dedup_card_has_the_stage_counts(tmp_path):
     removed = pq.read_metadata(tmp_path / "out" / "dedup.rejected.parquet").num_rows
     assert entry["steps"][0]["use"] == "minhash_dedup" and entry["steps"][0]["rows_rejected"] == removed
     kept = len(dst.read_text(encoding="utf-8").splitlines())
-    assert entry["steps"][0]["rows_kept"] == kept == header(dst.parent / "README.md")["dataset_info"][0]["splits"][0][
-        "num_examples"
-    ]
+    assert (
+        entry["steps"][0]["rows_kept"]
+        == kept
+        == header(dst.parent / "README.md")["dataset_info"][0]["splits"][0]["num_examples"]
+    )
 
 
 @pytest.mark.skipif(not (DATA / "xquad").is_dir(), reason="real data folder /work/shared/data is absent")
