@@ -523,7 +523,7 @@ def dedup(
             stats, artifacts, removed = result.stats, result.artifacts, result.rejected
             extra = ""
         io.write(removed, rejected_path, format="parquet")
-        _card(dst, *written, "dedup", src, (stage, stats))
+        _card(dst, written[0], written[1], "dedup", src, (stage, stats))
         tables = {"clusters": clusters, "conflicts": conflicts}
         for name, path in tables.items():
             if path is not None:

@@ -24,8 +24,8 @@ Pipeline file::
 
 A run writes, under the output folder (layout in :mod:`curate.run_folder`): ``input/data.parquet``,
 per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
-then the published set: ``output.parquet``, the exports, ``report.md``, ``report.html`` (see
-:mod:`curate.report.html`) and ``manifest.json`` last.
+then the published set: ``output.parquet``, the exports and their dataset cards (:mod:`curate.io.card`),
+``report.md``, ``report.html`` (see :mod:`curate.report.html`) and ``manifest.json`` last.
 
 - Before anything is written: stage ids and a default folder's name are checked to be plain names,
   exports to be writable formats for the final kind and paths inside the folder, and the folder to be

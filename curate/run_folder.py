@@ -8,6 +8,7 @@ Layout::
       NN_<id>/            per stage: kept.parquet, rejected.parquet, artifacts and stats.json
       output.parquet      the published set, written after the last stage: output, exports, report,
       <exports>           and manifest.json last; a folder with a manifest holds one run's complete set
+      README.md           dataset card beside the exports (curate.io.card; one per folder holding exports)
       report.md, report.html
       manifest.json
 

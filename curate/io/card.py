@@ -236,24 +236,23 @@ def run_bias(run_dir: Path, stages: Sequence[Mapping[str, Any]]) -> list[dict[st
     """The diagnosis of each ``bias_report`` stage of a run (manifest ``stages`` records), and the
     shifts from the first to the last when there are several of one task, as card sections."""
     from curate.bias import compare
-    from curate.report.bias import diagnostics_blocks, read_diagnostics, shift_blocks
+    from curate.report.bias import Block, diagnostics_blocks, read_diagnostics, shift_blocks
 
     runs = [s for s in stages if s.get("use") == "bias_report"]
     found = [(s, read_diagnostics(run_dir / s["dir"], list(s.get("artifacts", [])))) for s in runs]
-    sections = [
-        {"title": f"`{s['id']}` ({s['dir']})", "blocks": [vars(b) for b in diagnostics_blocks(d)]} for s, d in found
-    ]
+    sections: list[tuple[str, list[Block]]] = [(f"`{s['id']}` ({s['dir']})", diagnostics_blocks(d)) for s, d in found]
     if len(found) > 1 and found[0][1].task == found[-1][1].task:
         (first, before), (last, after) = found[0], found[-1]
-        blocks = shift_blocks(compare(before, after))
-        sections.append(
-            {"title": f"shifts from `{first['id']}` to `{last['id']}`", "blocks": [vars(b) for b in blocks]}
-        )
-    for section in sections:
-        section["blocks"] = [
-            {**b, "headers": list(b["headers"]), "rows": [list(r) for r in b["rows"]]} for b in section["blocks"]
-        ]
-    return sections
+        sections.append((f"shifts from `{first['id']}` to `{last['id']}`", shift_blocks(compare(before, after))))
+    return [
+        {
+            "title": title,
+            "blocks": [
+                {"title": b.title, "headers": list(b.headers), "rows": [list(r) for r in b.rows]} for b in blocks
+            ],
+        }
+        for title, blocks in sections
+    ]
 
 
 def run_entry(run_dir: Path, manifest: Mapping[str, Any], output: Dataset, path: Path, fmt: str) -> dict[str, Any]:
