@@ -206,7 +206,8 @@ def test_convert_beir_folder_to_parquet_folder_and_back(tmp_path):
 
     beir = REPO / "sample_data" / "retrieval"
     assert curate("convert", beir, tmp_path / "pq").returncode == 0
-    assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == ["corpus.parquet", "qrels.parquet", "queries.parquet"]
+    written = sorted(p.name for p in (tmp_path / "pq").iterdir())
+    assert written == ["README.md", "corpus.parquet", "qrels.parquet", "queries.parquet"]  # with its dataset card
     result = curate("convert", tmp_path / "pq", tmp_path / "beir", "--to", "beir")
     assert result.returncode == 0, result.stderr
     for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):

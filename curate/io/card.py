@@ -100,7 +100,8 @@ def language_counts(table: pa.Table) -> dict[str, dict[str, int]]:
             and pa.types.is_string(table.schema.field(name).type)
         ):
             counts = Counter(v for v in table.column(name).to_pylist() if v)
-            found[name] = dict(counts.most_common())
+            if counts:
+                found[name] = dict(counts.most_common())
     return found
 
 
@@ -332,8 +333,9 @@ def header(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     languages: dict[str, None] = {}
     tasks: dict[str, None] = {}
     task_ids: dict[str, None] = {}
-    configs, infos, total = [], [], 0
+    configs, infos, largest = [], [], 0
     for entry, row in zip(entries, names, strict=True):
+        largest = max(largest, sum(p["rows"] for p in entry["parts"]))
         for counts in entry["languages"].values():
             seen = sum(counts.values())
             languages.update((code, None) for code, n in counts.items() if seen and n / seen >= _LANGUAGE_SHARE)
@@ -343,7 +345,6 @@ def header(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 tasks[task] = None
             if task_id:
                 task_ids[task_id] = None
-            total += part["rows"]
             size = sum(s["num_bytes"] for s in part["splits"])
             infos.append(
                 {"config_name": name, "features": part["features"], "splits": part["splits"], "dataset_size": size}
@@ -358,7 +359,7 @@ def header(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         meta["task_categories"] = list(tasks)
     if task_ids:
         meta["task_ids"] = list(task_ids)
-    meta["size_categories"] = [size_category(total)]
+    meta["size_categories"] = [size_category(largest)]
     meta["tags"] = ["curate"]
     if configs:
         meta["configs"] = configs
@@ -509,7 +510,7 @@ def render(entries: Sequence[Mapping[str, Any]]) -> str:
     licence = (
         "license: unknown  # set the data's licence: an identifier from https://hf.co/docs/hub/repositories-licenses"
     )
-    rows = sum(p["rows"] for e in entries for p in e["parts"])
+    counts = ", ".join(f"`{e['path']}` {sum(p['rows'] for p in e['parts']):,}" for e in entries)
     lines = [
         "---",
         licence,
@@ -518,9 +519,9 @@ def render(entries: Sequence[Mapping[str, Any]]) -> str:
         "",
         "# Dataset card",
         "",
-        f"{rows:,} rows in {len(entries)} export{'s' if len(entries) != 1 else ''} written by curate, with the "
-        "curation steps that made them. The counts, features and steps are filled in by curate; set `license` "
-        "in the header (and describe where the data comes from) before publishing.",
+        f"Rows written by curate, with the curation steps that made them: {counts}. The counts, features and "
+        "steps are filled in by curate; set `license` in the header (and say where the data comes from) before "
+        "publishing.",
     ]
     loadable = loadable_configs(entries, names)
     for entry, row in zip(entries, names, strict=True):
