@@ -203,6 +203,8 @@ def export_entry(
     "rows"}]}]`` (:func:`run_bias`). Returns a JSON-able dict for :func:`render`.
     """
     path = Path(path)
+    if isinstance(data, Dataset) and fmt == "beir":
+        data = {data.kind: data}
     if isinstance(data, Dataset):
         folder = path.is_dir()
         parts = _file_parts(data, path, fmt)
@@ -408,6 +410,8 @@ def _load_lines(entry: Mapping[str, Any], names: Sequence[str], loadable: Sequen
     lines += ["import curate", ""]
     if entry["folder"] and len(entry["parts"]) > 1:
         lines.append(f'parts = curate.read_bundle("{target}")  # {", ".join(p["name"] for p in entry["parts"])}')
+    elif entry["format"] == "beir":
+        lines.append(f'rows = curate.read("{target}", kind="{entry["parts"][0]["kind"]}")')
     else:
         lines.append(f'rows = curate.read("{target}"{fmt})')
     return [*lines, "```"]
@@ -510,7 +514,7 @@ def render(entries: Sequence[Mapping[str, Any]]) -> str:
     licence = (
         "license: unknown  # set the data's licence: an identifier from https://hf.co/docs/hub/repositories-licenses"
     )
-    counts = ", ".join(f"`{e['path']}` {sum(p['rows'] for p in e['parts']):,}" for e in entries)
+    counts = "; ".join(f"{_where(e)}, {sum(p['rows'] for p in e['parts']):,} rows" for e in entries)
     lines = [
         "---",
         licence,

@@ -155,6 +155,27 @@ def test_convert_of_a_beir_folder_puts_the_card_inside_it(tmp_path):
     assert builder.info.splits["train"].num_examples == corpus_lines
 
 
+def test_pipeline_beir_export_card_describes_the_folder(tmp_path):
+    pipeline = {
+        "name": "corpus",
+        "input": {"path": str(REPO / "sample_data" / "retrieval"), "format": "beir", "kind": "corpus"},
+        "output": {"dir": str(tmp_path / "run"), "export": [{"path": "beir", "format": "beir"}]},
+        "stages": [{"use": "exact_dedup", "params": {"fields": ["text"]}}],
+    }
+    result = run_pipeline(pipeline)
+    folder = tmp_path / "run" / "beir"
+    assert result.cards == ["beir/README.md"]
+    meta = header(folder / "README.md")
+    assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "train", "path": "corpus.jsonl"}]}]
+    lines = len((folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines())
+    assert meta["dataset_info"][0]["splits"][0]["num_examples"] == lines == result.output.num_rows
+    import datasets
+
+    hub_builder(folder, "default", tmp_path / "cache")
+    loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "cache"))
+    assert loaded["train"].num_rows == lines and loaded["train"].column_names[0] == "_id"
+
+
 def test_dedup_card_has_the_stage_counts(tmp_path):
     dst = tmp_path / "out" / "dedup.jsonl"
     done = curate("dedup", REVIEWS, dst, "--threshold", "0.5")
