@@ -146,12 +146,12 @@ def _quote(value: str | None) -> Any:
 def _card(dst: Path, data: Any, fmt: str | None, command: str, src: Path, stage: Any = None) -> None:
     """Write the dataset card beside ``dst`` (:mod:`curate.io.card`): ``data`` (a Dataset, or the
     parts of a retrieval folder) written as ``fmt`` by ``curate <command>`` from ``src``; ``stage``
-    is ``(stage, stats)`` of the stage that made the rows, if one did."""
+    is ``(stage id, stage name, stats dict)`` of the step that made the rows, if one did."""
     from curate.io.card import export_entry, step, write_card
 
     if isinstance(data, curate.Dataset):
         fmt = io.check_write(dst, fmt, data.kind)
-    steps = [step(stage[0].id, stage[0].name, stage[1].as_dict())] if stage else []
+    steps = [step(*stage)] if stage else []
     entry = export_entry(data, dst, fmt or "parquet", made_by=f"`curate {command}`", source=str(src), steps=steps)
     card, warning = write_card(dst, entry)
     if card is not None:
@@ -375,6 +375,16 @@ def validate(
             io.write(kept, repair)
             rejected_path = repair.with_name(repair.name.split(".")[0] + ".rejected.jsonl")
             io.write(rejected, rejected_path, format="jsonl")
+            reasons = Counter(rejected.to_arrow().column("reject_reason").to_pylist())
+            counts = {"rows_in": dataset.num_rows, "rows_kept": kept.num_rows, "rows_rejected": rejected.num_rows}
+            _card(
+                repair,
+                kept,
+                None,
+                "validate --repair",
+                src,
+                ("repair", "validate_spans", {**counts, "reasons": reasons}),
+            )
             out.print(
                 f"repaired: {repair} ({kept.num_rows:,} rows); "
                 f"could not repair: {rejected_path} ({rejected.num_rows:,} rows)",
@@ -523,7 +533,7 @@ def dedup(
             stats, artifacts, removed = result.stats, result.artifacts, result.rejected
             extra = ""
         io.write(removed, rejected_path, format="parquet")
-        _card(dst, written[0], written[1], "dedup", src, (stage, stats))
+        _card(dst, written[0], written[1], "dedup", src, (stage.id, stage.name, stats.as_dict()))
         tables = {"clusters": clusters, "conflicts": conflicts}
         for name, path in tables.items():
             if path is not None:
@@ -626,8 +636,17 @@ def contamination(
             import pyarrow as pa
 
             clean = train_set.to_arrow().filter(pa.array(~flags))
-            io.write(curate.Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
+            kept = curate.Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata)
+            io.write(kept, drop)
             out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
+            removed = found.num_train - clean.num_rows
+            counts = {"rows_in": found.num_train, "rows_kept": clean.num_rows, "rows_rejected": removed}
+            step = (
+                "contamination",
+                "contamination",
+                {**counts, "reasons": {"contaminated": removed} if removed else {}},
+            )
+            _card(drop, kept, None, "contamination --drop", train, step)
 
 
 # ----------------------------------------------------------------------------- retrieval training sets
@@ -711,7 +730,7 @@ def mine_negatives(
             stage = MineHardNegatives(settings.__dict__)
             result = stage(io.read(src, format=from_, kind="mrc"))
             triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
-            counted = stage, result.stats
+            counted = stage.id, stage.name, result.stats.as_dict()
             if result.rejected.num_rows:
                 reasons = _reasons(result.stats.reasons)
                 none = "question gives" if result.rejected.num_rows == 1 else "questions give"
@@ -775,7 +794,7 @@ def chunk_passages(
         io.write(result.kept, dst, format=to)
         passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
         out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
-        _card(dst, result.kept, to, "chunk-passages", src, (stage, result.stats))
+        _card(dst, result.kept, to, "chunk-passages", src, (stage.id, stage.name, result.stats.as_dict()))
         if result.rejected.num_rows:
             reasons = _reasons(result.stats.reasons)
             err.print(f"{result.rejected.num_rows:,} questions not chunked ({reasons})", highlight=False)
@@ -827,6 +846,7 @@ def label_issues(
         if out_path is not None:
             io.write(result.kept, out_path)
             out.print(f"wrote {out_path}", highlight=False)
+            _card(out_path, result.kept, None, "label-issues", src, (stage.id, stage.name, result.stats.as_dict()))
         if issues is not None:
             io.write_table(found, issues)
             out.print(f"issues: {issues}", highlight=False)
@@ -1058,6 +1078,7 @@ def import_label_studio(
         counts = Counter(found.column("status").to_pylist())
         summary = ", ".join(f"{status} {count:,}" for status, count in sorted(counts.items()))
         out.print(f"wrote {dst} ({corrected.num_rows:,} rows; tasks: {summary})", highlight=False)
+        _card(dst, corrected, None, "import label-studio", src)
         mismatched = [r for r in found.to_pylist() if r["status"] == "mismatch"]
         if mismatched:
             first = mismatched[0]

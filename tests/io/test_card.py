@@ -191,6 +191,27 @@ def test_dedup_card_has_the_stage_counts(tmp_path):
     )
 
 
+def test_mined_triplets_and_repaired_spans_get_cards(tmp_path):
+    squad = REPO / "sample_data" / "korquad_sample.json"
+    dst = tmp_path / "mined" / "train.jsonl"
+    done = curate("mine-negatives", squad, dst, "--to", "sentence-transformers", "--count", "2")
+    assert done.returncode == 0, done.stderr
+    meta = header(dst.parent / "README.md")
+    info = meta["dataset_info"][0]
+    assert [f["name"] for f in info["features"]] == ["anchor", "positive", "negative"]
+    assert info["splits"][0]["num_examples"] == len(dst.read_text(encoding="utf-8").splitlines())
+    entry = read_entries(dst.parent / "README.md")[0]
+    assert entry["steps"][0]["use"] == "mine_hard_negatives" and entry["format"] == "sentence-transformers"
+
+    repaired = tmp_path / "repaired" / "fixed.parquet"
+    done = curate("validate", squad, "--repair", repaired)
+    assert done.returncode == 1, done.stderr  # the sample has problems: exit 1, and the repair is written
+    entry = read_entries(repaired.parent / "README.md")[0]
+    rejected = len((repaired.parent / "fixed.rejected.jsonl").read_text(encoding="utf-8").splitlines())
+    assert entry["steps"][0]["rows_rejected"] == rejected == sum(entry["steps"][0]["reasons"].values())
+    assert entry["steps"][0]["rows_kept"] == pq.read_metadata(repaired).num_rows
+
+
 @pytest.mark.skipif(not (DATA / "xquad").is_dir(), reason="real data folder /work/shared/data is absent")
 def test_card_of_a_real_multilingual_set_lists_its_languages(tmp_path):
     pipeline = {
