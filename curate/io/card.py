@@ -55,6 +55,8 @@ _LAYOUTS = {
     "squad": "SQuAD JSON (`data` -> `paragraphs` -> `qas`); the features are those of one question per row, "
     "as `curate.read` gives them",
     "dpr": "a JSON list of DPR biencoder entries, one per triplets row; the features are those of an entry",
+    "sentence-transformers": "one row per (anchor, positive, negative): a triplets row with K negatives gives K "
+    "rows, so the file has more rows than the curation steps kept",
 }
 _ARROW_NAMES = {"double": "float64", "float": "float32", "halffloat": "float16"}
 
@@ -401,7 +403,9 @@ def _load_lines(entry: Mapping[str, Any], names: Sequence[str], loadable: Sequen
     if shown:
         lines += ["from datasets import load_dataset", ""]
         lines += [
-            f"{n.replace('-', '_')} = load_dataset(" + ", ".join(f'"{a}"' for a in (folder, n) if a != "default") + ")"
+            f"{'ds' if n == 'default' else n.replace('-', '_')} = load_dataset("
+            + ", ".join(f'"{a}"' for a in (folder, n) if a != "default")
+            + ")"
             for n in shown
         ]
         lines.append("")
