@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 import curate
@@ -45,8 +46,18 @@ _TASKS = {
     "qrels": ("text-retrieval", "document-retrieval"),
     "triplets": ("text-retrieval", "document-retrieval"),
 }
-_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
-_SIZES_LARGE = ((10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"))
+_SIZES = (
+    (10**3, "n<1K"),
+    (10**4, "1K<n<10K"),
+    (10**5, "10K<n<100K"),
+    (10**6, "100K<n<1M"),
+    (10**7, "1M<n<10M"),
+    (10**8, "10M<n<100M"),
+    (10**9, "100M<n<1B"),
+    (10**10, "1B<n<10B"),
+    (10**11, "10B<n<100B"),
+    (10**12, "100B<n<1T"),
+)
 _ROW_FORMATS = ("parquet", "jsonl", "csv", "tsv", "beir", "sentence-transformers")
 """Formats the Hub loads as rows from ``configs: data_files``."""
 _READ_FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
@@ -93,7 +104,7 @@ def _unwrap(feature: dict[str, Any]) -> Any:
 
 def language_counts(table: pa.Table) -> dict[str, dict[str, int]]:
     """Rows per language in each ``lang_<field>`` column a ``language_id`` stage added:
-    ``{"lang_context": {"ko": 250, "en": 3}}`` (rows without a language are left out)."""
+    ``{"lang_context": {"ko": 250, "en": 3}}``, most rows first (rows without a language are left out)."""
     found = {}
     for name in table.column_names:
         if (
@@ -101,9 +112,10 @@ def language_counts(table: pa.Table) -> dict[str, dict[str, int]]:
             and not name.endswith("_score")
             and pa.types.is_string(table.schema.field(name).type)
         ):
-            counts = Counter(v for v in table.column(name).to_pylist() if v)
-            if counts:
-                found[name] = dict(counts.most_common())
+            counts = pc.value_counts(table.column(name).drop_null()).to_pylist()
+            ranked = sorted(((c["values"], c["counts"]) for c in counts if c["values"]), key=lambda vc: (-vc[1], vc[0]))
+            if ranked:
+                found[name] = dict(ranked)
     return found
 
 
@@ -283,10 +295,7 @@ def run_entry(run_dir: Path, manifest: Mapping[str, Any], output: Dataset, path:
 
 def size_category(rows: int) -> str:
     """The Hub's ``size_categories`` value for ``rows`` examples."""
-    for limit, name in (*_SIZES, *_SIZES_LARGE):
-        if rows < limit:
-            return name
-    return "n>1T" if rows > 10**12 else "10B<n<100B" if rows < 10**11 else "100B<n<1T"
+    return next((name for limit, name in _SIZES if rows < limit), "n>1T")
 
 
 def _config_names(entries: Sequence[Mapping[str, Any]]) -> list[list[str]]:

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from curate import io
-from curate.io.card import read_entries
+from curate.io.card import hub_features, read_entries, size_category
 from curate.pipeline import run_pipeline
+from curate.schemas import get_schema, kinds
 from tests.conftest import REPO
 from tests.test_cli import curate
 
@@ -47,6 +48,30 @@ def reviews_pipeline(tmp_path: Path, exports: list[dict]) -> dict:
             {"use": "bias_report", "params": {"min_count": 3}},
         ],
     }
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_features_of_every_kind_read_back_by_datasets_as_its_arrow_schema(kind):
+    import datasets
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
+
+    schema = get_schema(kind).arrow_schema()
+    meta = {"dataset_info": [{"config_name": "default", "features": hub_features(schema)}]}
+    infos = DatasetInfosDict.from_dataset_card_data(DatasetCardData(**meta))
+    assert infos["default"].features == datasets.Features.from_arrow_schema(schema)
+
+
+def test_size_categories_are_the_hubs():
+    assert [size_category(n) for n in (0, 999, 1000, 99_999, 100_000, 2 * 10**6, 10**13)] == [
+        "n<1K",
+        "n<1K",
+        "1K<n<10K",
+        "10K<n<100K",
+        "100K<n<1M",
+        "1M<n<10M",
+        "n>1T",
+    ]
 
 
 def test_pipeline_card_counts_features_and_steps_match_the_manifest_and_files(tmp_path):
