@@ -35,6 +35,16 @@ from curate.files import atomic_file, remove
 CARD = "README.md"
 OTHER_CARD = "README.curate.md"
 _MARK = "<!-- curate dataset card"
+_GENERATED = (
+    "license",
+    "language",
+    "task_categories",
+    "task_ids",
+    "size_categories",
+    "tags",
+    "configs",
+    "dataset_info",
+)
 _LANGUAGE_SHARE = 0.01
 """A language is listed in the header when at least this share of a ``lang_*`` column has it."""
 
@@ -372,11 +382,12 @@ def header(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         meta["task_categories"] = list(tasks)
     if task_ids:
         meta["task_ids"] = list(task_ids)
-    meta["size_categories"] = [size_category(largest)]
-    meta["tags"] = ["curate"]
+    if entries:
+        meta["size_categories"] = [size_category(largest)]
     if configs:
         meta["configs"] = configs
-    meta["dataset_info"] = infos
+    if infos:
+        meta["dataset_info"] = infos
     return meta
 
 
@@ -518,27 +529,34 @@ def _steps_lines(entry: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def render(entries: Sequence[Mapping[str, Any]]) -> str:
+def render(entries: Sequence[Mapping[str, Any]], user: Mapping[str, Any] | None = None) -> str:
     """The card (Markdown with a YAML header) describing ``entries`` (:func:`export_entry`, data file
     paths relative to the card's folder); ends with the entries as JSON in a comment, so
-    :func:`write_card` can add the next export's entry."""
+    :func:`write_card` can add the next export's entry. ``user``: header keys the user set
+    (:func:`read_card`), written first (``license``) and kept."""
+    user = dict(user or {})
+    tags = ["curate", *(t for t in user.pop("tags", []) if t != "curate")]
     names = _config_names(entries)
-    meta = yaml.safe_dump(header(entries), sort_keys=False, allow_unicode=True, width=1000)
+    meta = {**header(entries), "tags": tags}
     licence = (
         "license: unknown  # set the data's licence: an identifier from https://hf.co/docs/hub/repositories-licenses"
     )
+    if "license" in user:
+        licence = _yaml({"license": user.pop("license")})
     counts = "; ".join(f"{_where(e)}, {sum(p['rows'] for p in e['parts']):,} rows" for e in entries)
     lines = [
         "---",
         licence,
-        meta.rstrip("\n"),
+        *([_yaml(user)] if user else []),
+        _yaml(meta),
         "---",
         "",
         "# Dataset card",
         "",
-        f"Rows written by curate, with the curation steps that made them: {counts}. The counts, features and "
-        "steps are filled in by curate; set `license` in the header (and say where the data comes from) before "
-        "publishing.",
+        f"Rows written by curate, with the curation steps that made them: {counts or 'none now'}. The counts, "
+        "features and steps are filled in by curate; set `license` in the header (and say where the data comes "
+        "from) before publishing. When curate updates this card it keeps the header keys it does not write and "
+        "your licence; the text below is written anew.",
     ]
     loadable = loadable_configs(entries, names)
     for entry, row in zip(entries, names, strict=True):
@@ -548,24 +566,47 @@ def render(entries: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _yaml(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True, width=1000).rstrip("\n")
+
+
 # ----------------------------------------------------------------------------- files
 
 
 def read_entries(card: Path) -> list[dict[str, Any]] | None:
     """The entries of a card curate wrote; ``None`` when ``card`` is not one (or is absent)."""
+    return read_card(card)[0]
+
+
+def read_card(card: Path) -> tuple[list[dict[str, Any]] | None, dict[str, Any]]:
+    """``(entries, user keys)`` of a card curate wrote: the entries (``None`` when ``card`` is absent or
+    not curate's) and the header keys the user set (a licence other than ``unknown``, keys curate
+    does not write, tags besides ``curate``)."""
     try:
         text = card.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return None
+        return None, {}
     start = text.rfind(_MARK)
     if start < 0:
-        return None
+        return None, {}
     body = text[start:].split("\n", 1)[1].rsplit("-->", 1)[0]
     try:
         entries = json.loads(body).get("entries")
     except (ValueError, AttributeError):
-        return None
-    return entries if isinstance(entries, list) else None
+        return None, {}
+    if not isinstance(entries, list):
+        return None, {}
+    try:
+        meta = yaml.safe_load(text.split("---\n", 2)[1]) if text.startswith("---\n") else {}
+    except yaml.YAMLError:
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    user = {k: v for k, v in meta.items() if k not in _GENERATED}
+    if meta.get("license") not in (None, "unknown"):
+        user["license"] = meta["license"]
+    if isinstance(meta.get("tags"), list) and [t for t in meta["tags"] if t != "curate"]:
+        user["tags"] = [t for t in meta["tags"] if t != "curate"]
+    return entries, user
 
 
 def _files(folder: Path, entry: Mapping[str, Any]) -> set[Path]:
@@ -588,37 +629,38 @@ def write_card(export: str | Path, entry: Mapping[str, Any]) -> tuple[Path | Non
     folder = card_folder(export)
     entry = {**entry, "path": "." if export.is_dir() else export.name}
     card, warning = folder / CARD, None
-    existing = read_entries(card)
+    existing, user = read_card(card)
     if card.exists() and existing is None:
         card = folder / OTHER_CARD
-        existing = read_entries(card)
+        existing, user = read_card(card)
         if card.exists() and existing is None:
             return None, f"no dataset card written: {folder / CARD} and {card} were not written by curate"
         warning = f"{folder / CARD} was not written by curate, so the dataset card is {card} (rename it to publish it)"
     ours = _files(folder, entry)
     kept = [e for e in existing or [] if not (_files(folder, e) & ours) and all(p.exists() for p in _files(folder, e))]
     with atomic_file(card) as tmp:
-        tmp.write_text(render([*kept, entry]), encoding="utf-8")
+        tmp.write_text(render([*kept, entry], user), encoding="utf-8")
     return card, warning
 
 
 def forget(export: Path) -> None:
     """Take the file ``export`` out of the card beside it, removing the card when it describes
-    nothing else (a folder export's card goes with the folder); cards curate did not write stay."""
+    nothing else and holds no header key the user set (a folder export's card goes with the
+    folder); cards curate did not write stay."""
     if export.is_dir():
         return
     target = export.resolve()
     for name in (CARD, OTHER_CARD):
         card = export.parent / name
-        entries = read_entries(card)
+        entries, user = read_card(card)
         if entries is None:
             continue
         kept = [e for e in entries if target not in _files(export.parent, e)]
-        if not kept:
+        if not kept and not user:
             remove(card)
         elif len(kept) < len(entries):
             with atomic_file(card) as tmp:
-                tmp.write_text(render(kept), encoding="utf-8")
+                tmp.write_text(render(kept, user), encoding="utf-8")
 
 
 def write_run_cards(

@@ -133,6 +133,22 @@ def test_a_rerun_without_an_export_takes_its_card_away(tmp_path):
     assert [e["path"] for e in read_entries(tmp_path / "run" / "README.md")] == ["clean.parquet"]
 
 
+def test_the_licence_and_keys_a_user_sets_survive_a_rerun(tmp_path):
+    exports = [{"path": "clean.parquet"}]
+    run_pipeline(reviews_pipeline(tmp_path, exports))
+    card = tmp_path / "run" / "README.md"
+    text = card.read_text(encoding="utf-8")
+    text = text.replace("license: unknown  # set", "license: cc-by-sa-4.0\npretty_name: Reviews\n# set", 1)
+    card.write_text(text.replace("tags:\n- curate", "tags:\n- curate\n- reviews", 1), encoding="utf-8")
+    pipeline = reviews_pipeline(tmp_path, exports)
+    pipeline["stages"][1]["params"]["where"] = "length(text) >= 15"  # the run changes: a new card
+    result = run_pipeline(pipeline)
+    meta = header(card)
+    assert meta["license"] == "cc-by-sa-4.0" and meta["pretty_name"] == "Reviews"
+    assert meta["tags"] == ["curate", "reviews"]
+    assert meta["dataset_info"][0]["splits"][0]["num_examples"] == result.output.num_rows
+
+
 def test_a_readme_curate_did_not_write_is_left_alone(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
