@@ -520,7 +520,7 @@ def dedup(
 
             found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
             io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
-            written: Any = found.parts, "beir" if fmt == "beir" else "parquet"
+            card_data: tuple[Any, str | None] = found.parts, "beir" if fmt == "beir" else "parquet"
             stats, artifacts, removed = found.stats, found.artifacts, found.rejected
             extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
             if found.qrels_merged:
@@ -529,13 +529,12 @@ def dedup(
             dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
             result = stage(dataset)
             io.write(result.kept, dst)
-            written = result.kept, None
+            card_data = result.kept, None
             stats, artifacts, removed = result.stats, result.artifacts, result.rejected
             extra = ""
         io.write(removed, rejected_path, format="parquet")
-        _card(dst, written[0], written[1], "dedup", src, (stage.id, stage.name, stats.as_dict()))
-        tables = {"clusters": clusters, "conflicts": conflicts}
-        for name, path in tables.items():
+        written = {"clusters": clusters, "conflicts": conflicts}
+        for name, path in written.items():
             if path is not None:
                 io.write_table(artifacts[name], path)
         reasons = f" ({_reasons(stats.reasons)})" if stats.reasons else ""
@@ -547,9 +546,10 @@ def dedup(
         )
         out.print(
             f"kept: {dst}  removed: {rejected_path}"
-            + "".join(f"  {name}: {path}" for name, path in tables.items() if path is not None),
+            + "".join(f"  {name}: {path}" for name, path in written.items() if path is not None),
             highlight=False,
         )
+        _card(dst, *card_data, "dedup", src, (stage.id, stage.name, stats.as_dict()))
 
 
 # ----------------------------------------------------------------------------- contamination

@@ -569,7 +569,7 @@ def test_run_into_its_own_input_is_refused_with_one_line(tmp_path, squad):
         result = curate("run", pipeline)
         assert result.returncode == 2
         assert one_line(result.stderr).startswith("error: the output folder is the input, so each run would read")
-    assert sorted(p.name for p in data.iterdir()) == ["part.parquet"]
+    assert sorted(p.name for p in data.iterdir()) == ["README.md", "part.parquet"]  # the convert's dataset card
 
 
 def in_namespace(script, *args):
