@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-import curate
+from curate._version import __version__
 from curate.dataset import Dataset
 from curate.files import atomic_file, remove
 
@@ -129,12 +129,14 @@ def language_counts(table: pa.Table) -> dict[str, dict[str, int]]:
     return found
 
 
-def step(stage_id: str, use: str, stats: Mapping[str, Any]) -> dict[str, Any]:
-    """One curation step of a card from a stage's stats (``StageStats.as_dict()`` or a manifest record)."""
+def step(stage_id: str, use: str, stats: Mapping[str, Any], role: str = "") -> dict[str, Any]:
+    """One curation step of a card from a stage's stats (``StageStats.as_dict()`` or a manifest
+    record) and its role (``filter``, ``flag``, ...; empty when not known)."""
     keys = ("rows_in", "rows_added", "rows_kept", "rows_rejected")
     return {
         "stage": stage_id,
         "use": use,
+        "role": role,
         **{k: int(stats.get(k, 0)) for k in keys},
         "reasons": dict(stats.get("reasons", {})),
         "flags": dict(stats.get("flags", {})),
@@ -224,7 +226,7 @@ def export_entry(
     written to ``path`` as ``fmt``, made by ``made_by`` (e.g. ``curate convert``) from ``source``.
 
     ``steps`` are :func:`step` dicts; ``bias`` is ``[{"title", "blocks": [{"title", "headers",
-    "rows"}]}]`` (:func:`run_bias`). Returns a JSON-able dict for :func:`render`.
+    "rows"}]}]`` (:func:`curate.report.bias.card_sections`). Returns a JSON-able dict for :func:`render`.
     """
     path = Path(path)
     if isinstance(data, Dataset) and fmt == "beir":
@@ -248,7 +250,7 @@ def export_entry(
         "folder": folder,
         "format": fmt,
         "made_by": made_by,
-        "curate": curate.__version__,
+        "curate": __version__,
         "source": source,
         "input_rows": input_rows,
         "quarantined": quarantined,
@@ -259,31 +261,16 @@ def export_entry(
     }
 
 
-def run_bias(run_dir: Path, stages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The diagnosis of each ``bias_report`` stage of a run (manifest ``stages`` records), and the
-    shifts from the first to the last when there are several of one task, as card sections."""
-    from curate.bias import compare
-    from curate.report.bias import Block, diagnostics_blocks, read_diagnostics, shift_blocks
-
-    runs = [s for s in stages if s.get("use") == "bias_report"]
-    found = [(s, read_diagnostics(run_dir / s["dir"], list(s.get("artifacts", [])))) for s in runs]
-    sections: list[tuple[str, list[Block]]] = [(f"`{s['id']}` ({s['dir']})", diagnostics_blocks(d)) for s, d in found]
-    if len(found) > 1 and found[0][1].task == found[-1][1].task:
-        (first, before), (last, after) = found[0], found[-1]
-        sections.append((f"shifts from `{first['id']}` to `{last['id']}`", shift_blocks(compare(before, after))))
-    return [
-        {
-            "title": title,
-            "blocks": [
-                {"title": b.title, "headers": list(b.headers), "rows": [list(r) for r in b.rows]} for b in blocks
-            ],
-        }
-        for title, blocks in sections
-    ]
-
-
-def run_entry(run_dir: Path, manifest: Mapping[str, Any], output: Dataset, path: Path, fmt: str) -> dict[str, Any]:
-    """The card entry of a pipeline export: ``output`` written to ``path``, steps and bias from ``manifest``."""
+def run_entry(
+    run_dir: Path,
+    manifest: Mapping[str, Any],
+    output: Dataset,
+    path: Path,
+    fmt: str,
+    bias: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The card entry of a pipeline export: ``output`` written to ``path``, steps from ``manifest``,
+    ``bias`` sections as :func:`export_entry` takes them."""
     stages = manifest.get("stages", [])
     source = manifest.get("input", {})
     manifest_path = os.path.relpath(run_dir / "manifest.json", card_folder(path))
@@ -295,8 +282,8 @@ def run_entry(run_dir: Path, manifest: Mapping[str, Any], output: Dataset, path:
         source=source.get("path"),
         input_rows=source.get("rows"),
         quarantined=int(source.get("quarantined") or 0),
-        steps=[step(s["id"], s["use"], s) for s in stages],
-        bias=run_bias(run_dir, stages),
+        steps=[step(s["id"], s["use"], s, s.get("role", "")) for s in stages],
+        bias=bias,
     )
 
 
@@ -470,12 +457,9 @@ def _entry_lines(entry: Mapping[str, Any], names: Sequence[str], loadable: Seque
     lines += ["", "### Loading", "", *_load_lines(entry, names, loadable)]
     lines += _steps_lines(entry)
     for section in entry["bias"]:
-        from curate.report.bias import Block, markdown
-
         lines += ["", f"### Bias diagnostics: {section['title']}"]
-        lines += markdown(
-            [Block(b["title"], tuple(b["headers"]), [tuple(r) for r in b["rows"]]) for b in section["blocks"]]
-        )
+        for block in section["blocks"]:
+            lines += ["", f"**{block['title']}**", "", *_table(block["headers"], block["rows"])]
     return lines
 
 
@@ -505,6 +489,7 @@ def _steps_lines(entry: Mapping[str, Any]) -> list[str]:
             (
                 f"`{s['stage']}`",
                 s["use"],
+                s.get("role") or "-",
                 rows_in,
                 f"{s['rows_kept']:,}",
                 f"{s['rows_rejected']:,}",
@@ -514,7 +499,9 @@ def _steps_lines(entry: Mapping[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        *_table(("stage", "uses", "rows in", "kept", "rejected", "top reasons", "flags"), rows, right=(2, 3, 4)),
+        *_table(
+            ("stage", "uses", "role", "rows in", "kept", "rejected", "top reasons", "flags"), rows, right=(3, 4, 5)
+        ),
     ]
     rejected: Counter[tuple[str, str]] = Counter()
     for s in steps:
@@ -664,17 +651,21 @@ def forget(export: Path) -> None:
 
 
 def write_run_cards(
-    run_dir: Path, manifest: Mapping[str, Any], output: Dataset, exports: Sequence[tuple[Path, str | None]]
+    run_dir: Path,
+    manifest: Mapping[str, Any],
+    output: Dataset,
+    exports: Sequence[tuple[Path, str | None]],
+    bias: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[list[str], list[str]]:
     """Write the card beside each export ``(path, format)`` of a pipeline run (one card per folder,
-    an entry per export). Returns the cards written (relative to ``run_dir`` where inside it) and
-    the warnings of :func:`write_card`."""
+    an entry per export), with the run's ``bias`` sections. Returns the cards written (relative to
+    ``run_dir`` where inside it) and the warnings of :func:`write_card`."""
     from curate.io import check_write
 
     cards: dict[Path, None] = {}
     warnings = []
     for path, fmt in exports:
-        card, warning = write_card(path, run_entry(run_dir, manifest, output, path, check_write(path, fmt)))
+        card, warning = write_card(path, run_entry(run_dir, manifest, output, path, check_write(path, fmt), bias))
         if card is not None:
             cards[card] = None
         if warning:

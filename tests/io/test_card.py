@@ -110,7 +110,8 @@ def test_pipeline_card_counts_features_and_steps_match_the_manifest_and_files(tm
     for stage in manifest["stages"]:  # the curation table repeats the manifest's counts
         line = next(ln for ln in text.splitlines() if ln.startswith(f"| `{stage['id']}` | {stage['use']} |"))
         cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[2:5] == [f"{stage['rows_in']:,}", f"{stage['rows_kept']:,}", f"{stage['rows_rejected']:,}"]
+        assert cells[2] == stage["role"] != ""
+        assert cells[3:6] == [f"{stage['rows_in']:,}", f"{stage['rows_kept']:,}", f"{stage['rows_rejected']:,}"]
     assert "short_review" in text and "exact_duplicate" in text
     assert "### Bias diagnostics" in text and "one_token_rule" in text
     entries = read_entries(run / "README.md")
@@ -172,7 +173,7 @@ def test_demo_pipeline_card(tmp_path):
     assert info["splits"][0]["num_examples"] == back.num_rows == result.output.num_rows
     assert [f["name"] for f in info["features"]] == back.to_arrow().column_names
     text = card.read_text(encoding="utf-8")
-    assert "| `language_filter` | language_filter | 266 | 257 | 9 | wrong_language 9 | - |" in text
+    assert "| `language_filter` | language_filter | filter | 266 | 257 | 9 | wrong_language 9 | - |" in text
 
 
 def test_convert_of_a_beir_folder_puts_the_card_inside_it(tmp_path):
@@ -243,6 +244,7 @@ def test_mined_triplets_and_repaired_spans_get_cards(tmp_path):
     assert info["splits"][0]["num_examples"] == len(dst.read_text(encoding="utf-8").splitlines())
     entry = read_entries(dst.parent / "README.md")[0]
     assert entry["steps"][0]["use"] == "mine_hard_negatives" and entry["format"] == "sentence-transformers"
+    assert entry["steps"][0]["role"] == "convert"
 
     repaired = tmp_path / "repaired" / "fixed.parquet"
     done = curate("validate", squad, "--repair", repaired)
