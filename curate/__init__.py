@@ -8,6 +8,7 @@ Python API::
     result = curate.stages.ValidateSpans(repair=True)(ds)  # kept / rejected / stats
     curate.write(result.kept, "clean.parquet")
     run = curate.run_pipeline("pipelines/mrc.yaml")
+    dropped = curate.rejected_rows(run.dir, stage="pii")  # every rejected row of a run, one table
 
 Every built-in stage class is here by its class name (``curate.ExactDedup``), taken from the
 registry in :mod:`curate.stages`.
@@ -21,6 +22,7 @@ from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError, StageError
 from curate.io import read, read_bundle, write, write_bundle
 from curate.pipeline import PipelineConfig, RunResult, load_config, run_pipeline
+from curate.report.load import rejected_rows
 from curate.schemas import get_schema, kinds
 from curate.stages import BUILTIN as _BUILTIN
 from curate.stages import Stage
@@ -57,6 +59,7 @@ __all__ = [
     "load_config",
     "read",
     "read_bundle",
+    "rejected_rows",
     "repair",
     "run_pipeline",
     "stages",

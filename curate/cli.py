@@ -243,6 +243,60 @@ def run(
         )
 
 
+# ----------------------------------------------------------------------------- rejected
+
+
+@app.command()
+def rejected(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `curate run`.")],
+    stage: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--stage", help="Only this stage's rows (its id, or its folder name such as 03_pii)."),
+    ] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Only rows with this reject_reason.")] = None,  # noqa: UP045
+    out_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", help="Write every matching row here: .parquet, .jsonl, .csv or .tsv."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows shown in the terminal.")] = 20,
+) -> None:
+    """Every rejected row of a run in one table (stages in run order, columns joined by name): a
+    short table in the terminal, or all of them in --out FILE."""
+    from curate.report.load import rejected_rows
+
+    with _errors():
+        if out_file is not None:
+            io.report_format(out_file)  # an unknown suffix fails before anything is read
+        table = rejected_rows(run_dir, stage=stage, reason=reason)
+        pairs = zip(table.column("reject_stage").to_pylist(), table.column("reject_reason").to_pylist(), strict=True)
+        counts = Counter(pairs)
+        listed = ", ".join(f"{s}/{r} {n:,}" for (s, r), n in counts.items())
+        out.print(f"{table.num_rows:,} rejected rows" + (f": {listed}" if listed else ""), highlight=False)
+        if out_file is not None:
+            io.write_table(table, out_file)
+            out.print(f"written: {out_file} ({table.num_columns} columns)", highlight=False)
+            return
+        key = next((c for c in ("id", "doc_id", "query_id") if c in table.column_names), None)
+        head = table.slice(0, limit).to_pylist()
+        cells = [
+            (str(row["reject_stage"]), str(row["reject_reason"]), str(row[key] if key else n), row["reject_detail"])
+            for n, row in enumerate(head)
+        ]
+        shown = Table(box=None, pad_edge=False)
+        used = 0
+        for i, header in enumerate(("stage", "reason", key or "row")):
+            width = min(30, max([len(header), *(len(c[i]) for c in cells)]))
+            shown.add_column(header, no_wrap=True, overflow="ellipsis", width=width)
+            used += width + 2
+        shown.add_column("detail", no_wrap=True, overflow="ellipsis", width=max(20, out.width - used))
+        for cell in cells:
+            shown.add_row(*cell)
+        if head:
+            out.print(shown)
+        if table.num_rows > len(head):
+            out.print(f"showing {len(head):,} of {table.num_rows:,}; write them all with --out FILE", highlight=False)
+
+
 # ----------------------------------------------------------------------------- report
 
 

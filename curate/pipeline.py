@@ -59,7 +59,6 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -73,12 +72,12 @@ from curate.io.card import write_run_cards
 from curate.run_folder import (
     INPUT,
     OUTPUT,
+    RECORD,
     RunFolder,
     RunResult,
     StageRun,
     read_record,
     stage_dir_name,
-    stage_dirs,
     write_record,
 )
 from curate.stages import Stage, StageStats, get_stage_class
@@ -445,9 +444,15 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter
         reporter.note(f"{stage_dir.name}: {problem}; running the stage again")
     if saved is None:
         return None
+    if "rows_rewritten" not in saved:
+        reporter.note(f"{stage_dir.name}: {RECORD} has no flag and rewrite counts; running the stage again")
+        return None
     stats = StageStats(**{k: saved[k] for k in ("rows_in", "rows_kept", "rows_rejected", "reasons", "seconds")})
     stats.rows_added = saved.get("rows_added", 0)
     stats.flags = saved.get("flags", {})
+    stats.rewrites = saved.get("rewrites", {})
+    stats.rows_flagged = saved.get("rows_flagged", 0)
+    stats.rows_rewritten = saved.get("rows_rewritten", 0)
     return StageRun(
         stage.id,
         stage.name,
@@ -534,14 +539,3 @@ def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict
         "warnings": result.warnings,
         "seconds": round(seconds, 3),
     }
-
-
-def rejected_rows(run_dir: str | Path) -> pa.Table:
-    """Every rejected row of a run, all its stages together, with ``reject_stage/reason/detail``
-    (only the run's own stage folders: :func:`curate.run_folder.stage_dirs`)."""
-    files = [d / "rejected.parquet" for d in stage_dirs(Path(run_dir))]
-    tables = [pq.read_table(f) for f in files if f.exists()]
-    tables = [t for t in tables if t.num_rows]
-    if not tables:
-        return pa.table({"reject_stage": pa.array([], pa.string())})
-    return pa.concat_tables(tables, promote_options="permissive")

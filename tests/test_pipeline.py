@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curate import io
+from curate import io, rejected_rows
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, InputError, OutputError, StageError
-from curate.pipeline import Reporter, load_config, rejected_rows, run_pipeline
+from curate.pipeline import Reporter, load_config, run_pipeline
 from curate.run_folder import RunFolder
 from tests.conftest import REPO, mrc_table
 

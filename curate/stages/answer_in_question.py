@@ -25,19 +25,14 @@ class AnswerInQuestion(Stage):
     Params = AnswerInQuestionParams
     params: AnswerInQuestionParams
 
-    def reset(self) -> None:
-        self.flagged = 0
-
     def process(self, batch: pa.Table, kind: str) -> Split:
         questions = batch.column("question").to_pylist()
         found = [
             any(answer["text"] and answer["text"].casefold() in (question or "").casefold() for answer in answers or [])
             for question, answers in zip(questions, batch.column("answers").to_pylist(), strict=True)
         ]
-        if not self.params.reject:
-            self.flagged += sum(found)
         table = batch.append_column("answer_in_question", pa.array(found, pa.bool_()))
-        return reject(table, [not (hit and self.params.reject) for hit in found], stage=self.id, reasons=self.name)
-
-    def flags(self) -> dict[str, int]:
-        return {self.name: self.flagged} if self.flagged else {}
+        split = reject(table, [not (hit and self.params.reject) for hit in found], stage=self.id, reasons=self.name)
+        return split.marked(
+            flags=[[self.name] if hit else [] for hit in split.kept.column("answer_in_question").to_pylist()]
+        )

@@ -11,6 +11,10 @@ add rows, which they count in ``Split.added`` and mark in their ``source`` colum
 rows of one kind into another (MRC questions into retrieval triplets): :meth:`Stage.output_kind`
 names the kind of its kept rows; rejected rows keep the input's kind.
 
+A stage that flags kept rows (a flag column) or changes their values (a repaired span, a redaction)
+counts them per flag and per rewrite on the kept rows it returns (:meth:`Split.marked`); the runner
+sums them into :class:`StageStats` (``flags``, ``rewrites``, ``rows_flagged``, ``rows_rewritten``).
+
 Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
 called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
 Global stages override :meth:`Stage.splits` to produce their splits from the whole dataset.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,13 +83,69 @@ class Split:
     rejected: pa.Table
     added: int = 0
     """How many of the kept rows are new (made by the stage, not taken from the input)."""
+    flags: Counter[str] = field(default_factory=Counter)
+    """Kept rows per flag (a row counts once per flag it carries); set by :meth:`marked`."""
+    rewrites: Counter[str] = field(default_factory=Counter)
+    """Kept rows per rewrite (a row counts once per kind of change); set by :meth:`marked`."""
+    flagged: int = 0
+    """Kept rows carrying at least one flag."""
+    rewritten: int = 0
+    """Kept rows the stage changed in at least one way."""
+
+    def marked(
+        self, *, flags: Iterable[Iterable[str]] | None = None, rewrites: Iterable[Iterable[str]] | None = None
+    ) -> Split:
+        """Count what the stage did to its kept rows: one list of flag (or rewrite) names per kept
+        row (rows without any may be left out). Returns this split."""
+        if flags is not None:
+            self.flags, self.flagged = _tally(flags)
+        if rewrites is not None:
+            self.rewrites, self.rewritten = _tally(rewrites)
+        return self
+
+
+def _tally(rows: Iterable[Iterable[str]]) -> tuple[Counter[str], int]:
+    counts: Counter[str] = Counter()
+    marked = 0
+    for names in rows:
+        distinct = set(names)
+        counts.update(distinct)
+        marked += bool(distinct)
+    return counts, marked
+
+
+def changed(before: pa.Table, after: pa.Table, columns: Sequence[str]) -> list[list[str]]:
+    """Per row, which of ``columns`` differ between ``before`` and ``after`` (the same rows in the
+    same order; a column missing on either side is skipped)."""
+    names = [c for c in columns if c in before.column_names and c in after.column_names]
+    out: list[list[str]] = [[] for _ in range(after.num_rows)]
+    for name in names:
+        old, new = before.column(name).to_pylist(), after.column(name).to_pylist()
+        for row, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a != b:
+                out[row].append(name)
+    return out
+
+
+def names_in(table: pa.Table, column: str, name: str | None = None) -> list[list[str]]:
+    """Per row of ``table``, the names its ``column`` marks: the items of a ``list<string>`` column,
+    or ``[name]`` where a bool column is true. An absent column marks nothing."""
+    if column not in table.column_names:
+        return [[] for _ in range(table.num_rows)]
+    values = table.column(column).to_pylist()
+    if name is not None:
+        return [[name] if v else [] for v in values]
+    return [[str(v) for v in items or [] if v is not None] for items in values]
 
 
 @dataclass
 class StageStats:
     """Counts and time of one stage run; ``reasons`` maps ``reject_reason`` to its row count;
     ``rows_added`` counts kept rows the stage made (rows_kept + rows_rejected = rows_in + rows_added);
-    ``flags`` maps a flag (or rewrite) to the number of kept rows that carry it."""
+    ``flags`` maps a flag to the number of kept rows that carry it and ``rows_flagged`` counts kept
+    rows with any flag; ``rewrites`` and ``rows_rewritten`` do the same for kept rows whose values
+    the stage changed (a repaired span, a redacted phone number). All are counted on the kept rows
+    as written."""
 
     rows_in: int = 0
     rows_kept: int = 0
@@ -94,6 +154,9 @@ class StageStats:
     seconds: float = 0.0
     rows_added: int = 0
     flags: dict[str, int] = field(default_factory=dict)
+    rewrites: dict[str, int] = field(default_factory=dict)
+    rows_flagged: int = 0
+    rows_rewritten: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,7 +165,10 @@ class StageStats:
             "rows_rejected": self.rows_rejected,
             "rows_added": self.rows_added,
             "reasons": dict(sorted(self.reasons.items())),
+            "rows_flagged": self.rows_flagged,
             "flags": dict(sorted(self.flags.items())),
+            "rows_rewritten": self.rows_rewritten,
+            "rewrites": dict(sorted(self.rewrites.items())),
             "seconds": round(self.seconds, 3),
         }
 
@@ -248,10 +314,6 @@ class Stage:
         """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
         return {}
 
-    def flags(self) -> dict[str, int]:
-        """Kept rows the stage flagged or rewrote, per flag, after a run (``StageStats.flags``)."""
-        return {}
-
     def input_files(self) -> list[Path]:
         """Files the stage reads besides its input (an evaluation set, an index): their content is
         part of the stage's fingerprint, so editing them re-runs the stage."""
@@ -284,6 +346,8 @@ class Stage:
             sinks.append(_Sink(probe.kept.schema, out_dir, "kept"))
             sinks.append(_Sink(probe.rejected.schema, out_dir, "rejected"))
             reasons: Counter[str] = Counter()
+            flags: Counter[str] = Counter()
+            rewrites: Counter[str] = Counter()
             stats = StageStats()
             for rows_in, split in self.splits(dataset, batch_rows):
                 out = split.kept.num_rows + split.rejected.num_rows
@@ -297,6 +361,16 @@ class Stage:
                 stats.rows_added += split.added
                 stats.rows_kept += split.kept.num_rows
                 stats.rows_rejected += split.rejected.num_rows
+                if max(split.flagged, split.rewritten) > split.kept.num_rows:
+                    raise StageError(
+                        f"stage '{self.name}' counted {split.flagged} flagged and {split.rewritten} rewritten rows "
+                        f"in a batch of {split.kept.num_rows} kept rows",
+                        where=Where(stage=self.id),
+                    )
+                stats.rows_flagged += split.flagged
+                stats.rows_rewritten += split.rewritten
+                flags.update(split.flags)
+                rewrites.update(split.rewrites)
                 if split.rejected.num_rows:
                     reasons.update(split.rejected.column("reject_reason").to_pylist())
                 sinks[0].add(split.kept)
@@ -310,7 +384,8 @@ class Stage:
                     where=Where(stage=self.id),
                 )
             stats.reasons = {str(k): v for k, v in reasons.items()}
-            stats.flags = self.flags()
+            stats.flags = {str(k): v for k, v in flags.items() if v}
+            stats.rewrites = {str(k): v for k, v in rewrites.items() if v}
             kept, rejected = sinks[0].close(), sinks[1].close()
         except BaseException:
             for sink in sinks:

@@ -120,9 +120,6 @@ class ExactDedup(PlannedStage):
     def artifacts(self) -> dict[str, pa.Table]:
         return {"conflicts": self._outcome.conflicts_table()} if self._outcome is not None else {}
 
-    def flags(self) -> dict[str, int]:
-        return self._outcome.flags() if self._outcome is not None else {}
-
 
 def _values(dataset: Dataset, name: str, rows: np.ndarray, partner: np.ndarray) -> dict[int, str | None]:
     """``{row: value of column name}`` for ``rows`` and their partners (a second pass over the data,

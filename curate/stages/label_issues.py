@@ -11,7 +11,7 @@ from pydantic import Field
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.labels.issues import FilterBy, find_label_issues, label_classes, out_of_fold_probabilities, ranked_issues
-from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.base import Params, PlannedStage, Split, names_in, reject
 
 ADDED = ("label_issue", "label_quality", "suggested_label")
 ISSUES_SCHEMA = pa.schema(
@@ -178,7 +178,8 @@ class LabelIssues(PlannedStage):
                 out = out.append_column(name, values)
         flags = part.column("label_issue").to_pylist()
         if not self.params.reject:
-            return reject(out, [True] * out.num_rows, stage=self.id, reasons=[None] * out.num_rows)
+            split = reject(out, [True] * out.num_rows, stage=self.id, reasons=[None] * out.num_rows)
+            return split.marked(flags=names_in(split.kept, "label_issue", "label_issue"))
         given_p = part.column("given_label_probability").to_pylist()
         best_p = part.column("suggested_probability").to_pylist()
         suggested = out.column("suggested_label").to_pylist()

@@ -21,7 +21,7 @@ from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import get_schema
 from curate.sql import order_rows
-from curate.stages.base import Params, PlannedStage, Split
+from curate.stages.base import Params, PlannedStage, Split, names_in
 from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, split_by_outcome
 from curate.stages.fields import require_columns, text_fields
 from curate.text.shingles import ShingleKind
@@ -330,7 +330,6 @@ class MinHashDedup(PlannedStage):
         passage_rep = np.where(merged.keep, np.arange(len(distinct)), merged.duplicate_of)
         result = repoint_questions(dataset, context_index, distinct, passage_rep, outcome.keys)
         self._repointed = result.columns
-        self._repointed_rows = int(result.moved.sum())
         similarity = np.where(merged.keep, 1.0, merged.similarity)[context_index]
         for row in np.nonzero(result.conflict)[0].tolist():
             anchor = outcome.keys[result.anchor[row]]
@@ -356,20 +355,15 @@ class MinHashDedup(PlannedStage):
         start, end = self.next_rows(batch.num_rows)
         if kind == "mrc" and self._unit(kind) == "context":
             batch = _apply_repoint(batch, self._repointed, start, end)
-        return split_by_outcome(batch, self._outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
+        split = split_by_outcome(batch, self._outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
+        if "repointed_from" in split.kept.column_names:
+            split.marked(rewrites=names_in(split.kept, "repointed_from", "repointed"))
+        return split
 
     def artifacts(self) -> dict[str, pa.Table]:
         if self._outcome is None or self._clusters is None:
             return {}
         return {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
-
-    def flags(self) -> dict[str, int]:
-        if self._outcome is None:
-            return {}
-        counts = self._outcome.flags()
-        if self._repointed is not None and self._repointed_rows:
-            counts["repointed"] = self._repointed_rows
-        return counts
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.against)] if self.params.against else []

@@ -29,7 +29,8 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 class ScoreParams(Params):
     filter: bool = True
-    """Reject rows that fail a rule; false only adds the score columns."""
+    """Reject rows that fail a rule; false only adds the score columns and counts the rows that fail
+    a rule as flagged (per reason) in the stage's stats."""
     reuse_scores: bool = True
     """Reuse score columns the input already has (re-thresholding without recomputing); false
     recomputes them."""
@@ -96,12 +97,18 @@ class ScoreStage(Stage):
         """One entry per row of ``scored`` (the batch with its score columns): None keeps the row."""
         raise NotImplementedError
 
+    def flagged(self, kept: pa.Table, kind: str) -> list[list[str]]:
+        """With ``filter: false``, per kept row the flags it carries: the reason it would have been
+        rejected for (``StageStats.flags``)."""
+        return [[found.reason] if found else [] for found in self.verdicts(kept, kind)]
+
     def process(self, batch: pa.Table, kind: str) -> Split:
         columns = self.score_columns(kind)
         present = all(name in batch.column_names for name in columns)
         table = batch if present and self.params.reuse_scores else set_columns(batch, self.score(batch, kind))
         if not self.params.filter:
-            return reject(table, [True] * table.num_rows, stage=self.id, reasons=[None] * table.num_rows)
+            split = reject(table, [True] * table.num_rows, stage=self.id, reasons=[None] * table.num_rows)
+            return split.marked(flags=self.flagged(split.kept, kind))
         found = self.verdicts(table, kind)
         keep = [v is None for v in found]
         reasons = [v.reason if v else None for v in found]

@@ -344,6 +344,7 @@ def test_stage_flag_only(eval_file):
     kept = result.kept.to_arrow()
     assert kept.num_rows == 6 and result.rejected.num_rows == 0
     assert kept.column("contaminated").to_pylist() == [True, True, False, True, False, False]
+    assert result.stats.flags == {"contaminated": 3} and result.stats.rows_flagged == 3
     summaries = kept.column("contamination").to_pylist()
     assert summaries[0].startswith("context~ev-1 (minhash 1.00") and summaries[2] is None
 

@@ -130,7 +130,8 @@ def test_mrc_context_unit_repoints_questions_or_keeps_them_on_their_passage():
     assert kept["p2-a"]["passage_id"] == "p1" and kept["p2-a"]["answers"] == [answer(PASSAGE, "1989년")]
     assert kept["p1-a"]["repointed_from"] is None
     # the kept passage says 병풍처럼 where p2 says 병풍같이: the question stays on p2, flagged
-    assert result.stats.rows_rejected == 0 and result.stats.flags == {"answer_not_in_passage": 1, "repointed": 2}
+    assert result.stats.rows_rejected == 0 and result.stats.flags == {"answer_not_in_passage": 1}
+    assert result.stats.rewrites == {"repointed": 2} and result.stats.rows_rewritten == 2
     assert kept["p2-c"]["context"] == EDITED and kept["p2-c"]["repointed_from"] is None
     assert kept["p2-c"]["dedup_conflicts"] == ["p1-a"]
     (pair,) = result.artifacts["conflicts"].to_pylist()
@@ -427,7 +428,7 @@ def test_a_run_counts_flagged_rows_in_stats_and_report_and_keeps_them_on_resume(
     output = io.read(first.dir / "output.parquet").to_arrow().to_pylist()
     assert [(r["id"], r["dedup_conflicts"]) for r in output] == [("a", ["b"]), ("d", None)]
     assert (
-        "exact_dedup | 4 | 3 | 1 | label_conflict 1; flagged: label_conflict 1 |"
+        "exact_dedup | 4 | 3 | 1 | 1 | 0 | rejected: label_conflict 1; flagged: label_conflict 1 |"
         in (first.dir / "report.md").read_text()
     )
     again = run_pipeline(config)
