@@ -132,7 +132,7 @@ def language_counts(table: pa.Table) -> dict[str, dict[str, int]]:
 def step(stage_id: str, use: str, stats: Mapping[str, Any], role: str = "") -> dict[str, Any]:
     """One curation step of a card from a stage's stats (``StageStats.as_dict()`` or a manifest
     record) and its role (``filter``, ``flag``, ...; empty when not known)."""
-    keys = ("rows_in", "rows_added", "rows_kept", "rows_rejected")
+    keys = ("rows_in", "rows_added", "rows_kept", "rows_rejected", "rows_flagged", "rows_rewritten")
     return {
         "stage": stage_id,
         "use": use,
@@ -140,6 +140,7 @@ def step(stage_id: str, use: str, stats: Mapping[str, Any], role: str = "") -> d
         **{k: int(stats.get(k, 0)) for k in keys},
         "reasons": dict(stats.get("reasons", {})),
         "flags": dict(stats.get("flags", {})),
+        "rewrites": dict(stats.get("rewrites", {})),
     }
 
 
@@ -495,12 +496,15 @@ def _steps_lines(entry: Mapping[str, Any]) -> list[str]:
                 f"{s['rows_rejected']:,}",
                 _counts(s["reasons"], 3),
                 _counts(s["flags"], 3),
+                _counts(s.get("rewrites", {}), 3),
             )
         )
     lines += [
         "",
         *_table(
-            ("stage", "uses", "role", "rows in", "kept", "rejected", "top reasons", "flags"), rows, right=(3, 4, 5)
+            ("stage", "uses", "role", "rows in", "kept", "rejected", "top reasons", "flags", "rewrites"),
+            rows,
+            right=(3, 4, 5),
         ),
     ]
     rejected: Counter[tuple[str, str]] = Counter()

@@ -173,7 +173,8 @@ def test_demo_pipeline_card(tmp_path):
     assert info["splits"][0]["num_examples"] == back.num_rows == result.output.num_rows
     assert [f["name"] for f in info["features"]] == back.to_arrow().column_names
     text = card.read_text(encoding="utf-8")
-    assert "| `language_filter` | language_filter | filter | 266 | 257 | 9 | wrong_language 9 | - |" in text
+    assert "| `language_filter` | language_filter | filter | 266 | 257 | 9 | wrong_language 9 | - | - |" in text
+    assert "| `normalize_text` | normalize_text | rewrite | 266 | 266 | 0 | - | - | " in text
 
 
 def test_convert_of_a_beir_folder_puts_the_card_inside_it(tmp_path):
