@@ -148,6 +148,23 @@ def _quote(value: str | None) -> Any:
     return None if value.lower() == "none" else value
 
 
+def _card(dst: Path, data: Any, fmt: str | None, command: str, src: Path, stage: Any = None) -> None:
+    """Write the dataset card beside ``dst`` (:mod:`curate.io.card`): ``data`` (a Dataset, or the
+    parts of a retrieval folder) written as ``fmt`` by ``curate <command>`` from ``src``; ``stage``
+    is ``(stage id, stage name, stats dict, role)`` of the step that made the rows, if one did."""
+    from curate.io.card import export_entry, step, write_card
+
+    if isinstance(data, Dataset):
+        fmt = io.check_write(dst, fmt, data.kind)
+    steps = [step(*stage)] if stage else []
+    entry = export_entry(data, dst, fmt or "parquet", made_by=f"`curate {command}`", source=str(src), steps=steps)
+    card, warning = write_card(dst, entry)
+    if card is not None:
+        out.print(f"card: {card}", highlight=False)
+    if warning:
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
 # ----------------------------------------------------------------------------- run
 
 
@@ -311,6 +328,8 @@ def run(
         out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)
         for path in result.exports:
             out.print(f"export: {path}", highlight=False)
+        for card in result.cards:
+            out.print(f"card: {result.dir / card}", highlight=False)
         out.print(
             f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}"
             f"   log: {result.dir / 'run.log'}",
@@ -423,6 +442,7 @@ def convert(
             display.close()
             counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in parts.items())
             out.print(f"wrote {dst} ({counts})", highlight=False)
+            _card(dst, parts, to or "parquet", "convert", src)
             return
         qfile = quarantine or dst.with_name(dst.name + ".quarantine.jsonl")
         dataset = _read(
@@ -443,6 +463,7 @@ def convert(
             raise
         display.close()
         out.print(f"wrote {dst} ({dataset.num_rows:,} rows, kind {dataset.kind})", highlight=False)
+        _card(dst, dataset, to, "convert", src)
         bad = int(dataset.metadata.get("quarantined_rows", 0))
         if bad:
             err.print(f"{bad:,} unreadable rows skipped, each with its reason -> {qfile}", highlight=False)
@@ -511,6 +532,16 @@ def validate(
             io.write(kept, repair)
             rejected_path = repair.with_name(repair.name.split(".")[0] + ".rejected.jsonl")
             io.write(rejected, rejected_path, format="jsonl")
+            reasons = Counter(rejected.to_arrow().column("reject_reason").to_pylist())
+            counts = {"rows_in": dataset.num_rows, "rows_kept": kept.num_rows, "rows_rejected": rejected.num_rows}
+            _card(
+                repair,
+                kept,
+                None,
+                "validate --repair",
+                src,
+                ("repair", "validate_spans", {**counts, "reasons": reasons}, "filter"),
+            )
             out.print(
                 f"repaired: {repair} ({kept.num_rows:,} rows); "
                 f"could not repair: {rejected_path} ({rejected.num_rows:,} rows)",
@@ -649,6 +680,7 @@ def dedup(
 
                 found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
                 io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
+                card_data: tuple[Any, str | None] = found.parts, "beir" if fmt == "beir" else "parquet"
                 stats, artifacts, removed = found.stats, found.artifacts, found.rejected
                 extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
                 if found.qrels_merged:
@@ -657,6 +689,7 @@ def dedup(
                 dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
                 result = stage(dataset)
                 _write(result.kept, dst)
+                card_data = result.kept, None
                 stats, artifacts, removed = result.stats, result.artifacts, result.rejected
                 extra = ""
             io.write(removed, rejected_path, format="parquet")
@@ -675,6 +708,7 @@ def dedup(
             + "".join(f"  {name}: {path}" for name, path in written.items() if path is not None),
             highlight=False,
         )
+        _card(dst, *card_data, "dedup", src, (stage.id, stage.name, stats.as_dict(), stage.role))
 
 
 # ----------------------------------------------------------------------------- contamination
@@ -763,8 +797,18 @@ def contamination(
             import pyarrow as pa
 
             clean = train_set.to_arrow().filter(pa.array(~flags))
-            io.write(Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
+            kept = Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata)
+            io.write(kept, drop)
             out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
+            removed = found.num_train - clean.num_rows
+            counts = {"rows_in": found.num_train, "rows_kept": clean.num_rows, "rows_rejected": removed}
+            step = (
+                "contamination",
+                "contamination",
+                {**counts, "reasons": {"contaminated": removed} if removed else {}},
+                "filter",
+            )
+            _card(drop, kept, None, "contamination --drop", train, step)
 
 
 # ----------------------------------------------------------------------------- retrieval training sets
@@ -786,9 +830,11 @@ def mrc_to_retrieval(
         _check_choice_option("--to", to, ("beir", "parquet"))
         dataset = io.read(src, format=from_, kind="mrc")
         parts = convert(dataset.to_arrow(), split=split)
-        io.write_bundle({name: Dataset(kind=name, table=table) for name, table in parts.items()}, dst, format=to)
+        datasets = {name: Dataset(kind=name, table=table) for name, table in parts.items()}
+        io.write_bundle(datasets, dst, format=to)
         counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
         out.print(f"wrote {dst} ({counts})", highlight=False)
+        _card(dst, datasets, to, "mrc-to-retrieval", src)
 
 
 @app.command("mine-negatives")
@@ -838,6 +884,7 @@ def mine_negatives(
             raise ConfigError(str(exc), hint="see curate mine-negatives --help") from None
         fmt = from_ or io.detect_format(src)
         result = None
+        counted = None
         with _progress("mine-negatives", quiet):
             if io.is_bundle(src, fmt):
                 mined = mine_retrieval(io.read_bundle(src, format=fmt), settings, split=split)
@@ -848,6 +895,7 @@ def mine_negatives(
                 stage = MineHardNegatives(settings.__dict__)
                 result = stage(_read(src, format=from_, kind="mrc"))
                 triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
+                counted = stage.id, stage.name, result.stats.as_dict(), stage.role
             _write(Dataset(kind="triplets", table=triplets), dst, format=to)
         if result is not None and result.rejected.num_rows:
             reasons = _reasons(result.stats.reasons)
@@ -857,6 +905,7 @@ def mine_negatives(
         info = summary.to_pylist()[0]
         dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
         out.print(f"wrote {dst} ({written.describe()}; candidates dropped by guard: {dropped})", highlight=False)
+        _card(dst, Dataset(kind="triplets", table=triplets), to, "mine-negatives", src, counted)
 
 
 @app.command("chunk-passages")
@@ -899,18 +948,21 @@ def chunk_passages(
                     tokenizer=tokenizer,
                 )
                 tables = {**parts, "corpus": corpus, "qrels": qrels}
-                io.write_bundle({k: Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
+                chunked = {k: Dataset(kind=k, table=t) for k, t in tables.items()}
+                io.write_bundle(chunked, dst, format=to or fmt)
             out.print(
                 f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
                 f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",
                 highlight=False,
             )
+            _card(dst, chunked, to or fmt, "chunk-passages", src)
             return
         with _progress("chunk-passages", quiet):
             result = stage(_read(src, format=from_, kind="mrc"))
             _write(result.kept, dst, format=to)
         passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
         out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
+        _card(dst, result.kept, to, "chunk-passages", src, (stage.id, stage.name, result.stats.as_dict(), stage.role))
         if result.rejected.num_rows:
             reasons = _reasons(result.stats.reasons)
             err.print(f"{result.rejected.num_rows:,} questions not chunked ({reasons})", highlight=False)
@@ -966,6 +1018,14 @@ def label_issues(
             out.print(table)
         if out_path is not None:
             out.print(f"wrote {out_path}", highlight=False)
+            _card(
+                out_path,
+                result.kept,
+                None,
+                "label-issues",
+                src,
+                (stage.id, stage.name, result.stats.as_dict(), stage.role),
+            )
         if issues is not None:
             io.write_table(found, issues)
             out.print(f"issues: {issues}", highlight=False)
@@ -1202,6 +1262,7 @@ def import_label_studio(
         counts = Counter(found.column("status").to_pylist())
         summary = ", ".join(f"{status} {count:,}" for status, count in sorted(counts.items()))
         out.print(f"wrote {dst} ({corrected.num_rows:,} rows; tasks: {summary})", highlight=False)
+        _card(dst, corrected, None, "import label-studio", src)
         mismatched = [r for r in found.to_pylist() if r["status"] == "mismatch"]
         if mismatched:
             first = mismatched[0]

@@ -24,10 +24,10 @@ Pipeline file::
 
 A run writes, under the output folder (layout in :mod:`curate.run_folder`): ``input/data.parquet``,
 per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
-then the published set: ``output.parquet``, the exports, ``report.md``, ``report.html`` (see
-:mod:`curate.report.html`) and ``manifest.json`` last. Every run appends what it did to ``run.log``
-(stages started and finished with their counts, progress lines, notes, warnings, the error that
-stopped it).
+then the published set: ``output.parquet``, the exports and their dataset cards (:mod:`curate.io.card`),
+``report.md``, ``report.html`` (see :mod:`curate.report.html`) and ``manifest.json`` last. Every run
+appends what it did to ``run.log`` (stages started and finished with their counts, progress lines,
+notes, warnings, the error that stopped it).
 
 - Before anything is written: stage ids and a default folder's name are checked to be plain names,
   exports to be writable formats for the final kind and paths inside the folder, and the folder to be
@@ -70,6 +70,7 @@ from curate._version import __version__
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
+from curate.io.card import write_run_cards
 from curate.run_folder import (
     INPUT,
     OUTPUT,
@@ -416,7 +417,8 @@ def run_pipeline(
             )
         runs, kept = _run_stages(config, stages, folder, dataset, fingerprint, force, reporter)
         result = RunResult(config.name, folder.path, kept, dataset.num_rows, runs, exports, quarantined)
-        _publish(config, result, folder, time.perf_counter() - started)
+        for warning in _publish(config, result, folder, time.perf_counter() - started):
+            reporter.warn(warning)
         reporter.lines.line(
             f"run '{config.name}' finished: {OUTPUT} {result.output.num_rows:,} rows "
             f"in {time.perf_counter() - started:.1f} s"
@@ -495,9 +497,11 @@ def _check_kinds(config: PipelineConfig, stages: Sequence[Stage], exports: Seque
         _check_export(index, spec, path, kind)
 
 
-def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, seconds: float) -> None:
-    """Write ``output.parquet``, the exports, ``report.md``, ``report.html`` and ``manifest.json`` last;
-    when any of them fails, remove those already written, so the folder never holds part of a set."""
+def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, seconds: float) -> list[str]:
+    """Write ``output.parquet``, the exports and their dataset cards, ``report.md``, ``report.html`` and
+    ``manifest.json`` last; when any of them fails, remove those already written, so the folder never
+    holds part of a set. Returns the cards' warnings."""
+    from curate.report.bias import card_sections
     from curate.report.html import write_html_report
     from curate.report.summary import write_markdown_report
 
@@ -512,11 +516,16 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
                 io.write(result.output, path, format=spec.format)
         write_markdown_report(result)
         manifest = _manifest(config, result, seconds)
+        exports = [(path, spec.format) for spec, path in zip(config.output.export, result.exports, strict=True)]
+        bias = card_sections(result.dir, manifest["stages"])
+        result.cards, warnings = write_run_cards(result.dir, manifest, result.output, exports, bias)
+        manifest["cards"] = result.cards
         write_html_report(result.dir, manifest=manifest)
         write_json(result.manifest_path, manifest)
     except BaseException:
         folder.unpublish()
         raise
+    return warnings
 
 
 def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter) -> StageRun | None:

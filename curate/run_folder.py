@@ -8,6 +8,7 @@ Layout::
       NN_<id>/            per stage: kept.parquet, rejected.parquet, artifacts and stats.json
       output.parquet      the published set, written after the last stage: output, exports, report,
       <exports>           and manifest.json last; a folder with a manifest holds one run's complete set
+      README.md           dataset card beside the exports (curate.io.card; one per folder holding exports)
       report.md, report.html
       manifest.json
       run.log             what each run did, appended: stages started and finished with their counts,
@@ -33,6 +34,7 @@ from typing import Any
 from curate.dataset import Dataset
 from curate.errors import ConfigError, OutputError, Where
 from curate.files import digest, is_within, remove, temp_path, write_json, writing
+from curate.io.card import forget
 from curate.stages.base import StageStats
 
 LOCK = ".curate.lock"
@@ -75,6 +77,8 @@ class RunResult:
     stages: list[StageRun]
     exports: list[Path]
     quarantined: int = 0
+    cards: list[str] = field(default_factory=list)
+    """Dataset cards written beside the exports (:mod:`curate.io.card`), relative to ``dir``."""
 
     @property
     def manifest_path(self) -> Path:
@@ -242,6 +246,7 @@ class RunFolder:
         for path in earlier:
             if path not in self._exports and path.exists():
                 self.changing()
+                forget(path)
                 remove(path)
                 note(f"removed {path.relative_to(self.path)}: an export of an earlier run, not of this pipeline")
 
@@ -254,7 +259,8 @@ class RunFolder:
             self._published = False
 
     def unpublish(self) -> None:
-        """Remove the published set (manifest first) and the temporaries of its files."""
+        """Remove the published set (manifest first) and the temporaries of its files; the exports
+        leave the dataset cards beside them."""
         for path in (
             self.path / MANIFEST,
             self.path / REPORT,
@@ -262,6 +268,8 @@ class RunFolder:
             self.path / OUTPUT,
             *self._exports,
         ):
+            if path in self._exports:
+                forget(path)
             remove(path)
             remove(temp_path(path))
 

@@ -225,7 +225,8 @@ def test_convert_beir_folder_to_parquet_folder_and_back(tmp_path):
 
     beir = REPO / "sample_data" / "retrieval"
     assert curate("convert", beir, tmp_path / "pq").returncode == 0
-    assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == ["corpus.parquet", "qrels.parquet", "queries.parquet"]
+    written = sorted(p.name for p in (tmp_path / "pq").iterdir())
+    assert written == ["README.md", "corpus.parquet", "qrels.parquet", "queries.parquet"]  # with its dataset card
     result = curate("convert", tmp_path / "pq", tmp_path / "beir", "--to", "beir")
     assert result.returncode == 0, result.stderr
     for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
@@ -587,7 +588,7 @@ def test_run_into_its_own_input_is_refused_with_one_line(tmp_path, squad):
         result = curate("run", pipeline)
         assert result.returncode == 2
         assert one_line(result.stderr).startswith("error: the output folder is the input, so each run would read")
-    assert sorted(p.name for p in data.iterdir()) == ["part.parquet"]
+    assert sorted(p.name for p in data.iterdir()) == ["README.md", "part.parquet"]  # the convert's dataset card
 
 
 def in_namespace(script, *args):
