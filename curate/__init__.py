@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 from curate import stages
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError, StageError
-from curate.io import read, read_bundle, write, write_bundle
+from curate.io import read, read_bundle, to_hf, write, write_bundle
 from curate.pipeline import PipelineConfig, RunResult, load_config, run_pipeline
 from curate.schemas import get_schema, kinds
 from curate.stages import ExactDedup, LengthFilter, NormalizeText, SqlFilter, Stage, ValidateSpans
@@ -48,6 +48,7 @@ __all__ = [
     "repair",
     "run_pipeline",
     "stages",
+    "to_hf",
     "write",
     "write_bundle",
 ]
