@@ -280,7 +280,7 @@ def _load_input(
                 quarantine=quarantine if config.on_error == "skip" else None,
                 quote=config.quote,
             )
-            io.write(dataset, tmp / "data.parquet", format="parquet")
+            io.write(dataset, tmp / "data.parquet", format="parquet", as_source=False)
             quarantined = int(dataset.metadata.get("quarantined_rows", 0))
             files = ["data.parquet", *(["quarantine.jsonl"] if quarantine.exists() else [])]
             info = {"fingerprint": fingerprint, "kind": dataset.kind, "rows": dataset.num_rows}

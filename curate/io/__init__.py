@@ -30,8 +30,8 @@ from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
 from curate.io.files import atomic_folder, check_name, input_file, input_folder, peek_text
 from curate.io.hf import (
     from_hf_dataset,
+    hf_columns,
     hf_dataset,
-    hub_layout,
     is_hf_dataset,
     is_hf_folder,
     named_labels,
@@ -182,8 +182,12 @@ def _renamed_labels(table: pa.Table, rename: Mapping[str, str]) -> pa.Table:
 
 def source_metadata(table: pa.Table, kind: str) -> dict[str, str]:
     """What rows of ``kind`` had before conforming that the kind holds otherwise: integer labels
-    (``int_labels``) and the Hub's struct-of-lists answers (``mrc_layout: hub``)."""
+    (``int_labels``), the Hub's struct-of-lists answers (``mrc_layout: hub``), no id column
+    (``generated_ids``: the ids conforming makes are left out of datasets folders)."""
     found = {}
+    key = get_schema(kind).key
+    if key and key not in table.column_names and "_id" not in table.column_names:
+        found["generated_ids"] = "true"
     if (
         kind == "classification"
         and "label" in table.column_names
@@ -230,8 +234,9 @@ def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: st
         else:
             files = [path]
         rows = read_parquet(files)
-        rows.table = named_labels(rows.table, parquet_class_labels(rows.table.schema), str(files[0]))
-        return rows
+        table = named_labels(rows.table, parquet_class_labels(rows.table.schema), str(files[0]))
+        metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"huggingface"}
+        return Rows(table.replace_schema_metadata(metadata))
     if fmt == "beir":
         if kind is None:
             raise ConfigError(
@@ -355,7 +360,7 @@ def _as_dataset(data: Any, kind: str | None) -> Dataset:
         table = from_hf_dataset(data)
     elif hasattr(data, "to_arrow"):
         table = data.to_arrow()
-    elif type(data).__module__.startswith("pandas.") and hasattr(data, "to_dict"):
+    elif type(data).__module__.split(".")[0] == "pandas" and hasattr(data, "to_dict"):
         table = pa.Table.from_pandas(data, preserve_index=False)
     else:
         raise TypeError(
@@ -384,12 +389,13 @@ def _like(data: Any, table: pa.Table, kind: str, metadata: dict[str, str]) -> An
         import polars as pl
 
         return pl.from_arrow(table)
-    return _restored(table, metadata, "jsonl").to_pandas()
+    return _restored(table, kind, metadata, "jsonl").to_pandas()
 
 
-def _restored(table: pa.Table, metadata: Mapping[str, str], fmt: str) -> pa.Table:
+def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str) -> pa.Table:
     """``table`` as its source had it, for JSON Lines and Parquet (``fmt``): integer labels as
-    integers, answers in the Hub layout when the source had it."""
+    integers; MRC rows in the Hub layout and columns when the source had them (see
+    :func:`~curate.io.hf.hf_columns`)."""
     if fmt not in ("jsonl", "parquet"):
         return table
     if metadata.get("int_labels") == "true" and "label" in table.column_names:
@@ -407,7 +413,7 @@ def _restored(table: pa.Table, metadata: Mapping[str, str], fmt: str) -> pa.Tabl
             ) from None
         table = table.set_column(table.column_names.index("label"), "label", numbers)
     if metadata.get("mrc_layout") == "hub":
-        table = hub_layout(table)
+        table = hf_columns(table, kind, metadata)
     return table
 
 
@@ -443,8 +449,12 @@ def write(
     format: str | None = None,
     kind: str | None = None,
     quote: str | Literal["default"] | None = "default",
+    as_source: bool = True,
 ) -> Path:
-    """Write a Dataset, pyarrow Table or polars DataFrame; the format comes from ``path`` if not given.
+    """Write a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; the format
+    comes from ``path`` if not given. With ``as_source`` (the default) JSON Lines and Parquet get back
+    what the source had (integer labels, the Hub's MRC layout); ``False`` keeps curate's own columns,
+    as a run folder holds them.
 
     The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
     write fails; a full or read-only disk is an OutputError naming ``path``).
@@ -461,7 +471,9 @@ def write(
         return write_bundle({dataset.kind: dataset}, path, format="beir")
     if fmt == "hf":
         return to_hf(dataset, path)
-    table = _restored(dataset.to_arrow(), dataset.metadata, fmt)
+    table = dataset.to_arrow()
+    if as_source:
+        table = _restored(table, dataset.kind, dataset.metadata, fmt)
     with atomic_file(path) as tmp:
         try:
             _write_file(dataset, table, fmt, tmp, path, quote)

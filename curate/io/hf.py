@@ -239,10 +239,11 @@ def _redundant_ids(table: pa.Table) -> bool:
     return len(pairs) == len(docs) == len(titles) and len(para_pairs) == len(paras) == len(contexts)
 
 
-def _hf_columns(table: pa.Table, kind: str, metadata: dict[str, str]) -> pa.Table:
+def hf_columns(table: pa.Table, kind: str, metadata: dict[str, str]) -> pa.Table:
     """The columns an export keeps: optional schema columns that hold nothing are left out (reading
     adds them back as nulls), and so are the ``document_id`` / ``passage_id`` that curate's SQuAD
-    reader made when ``title`` / ``context`` group the rows the same way; MRC in the Hub layout."""
+    reader made when ``title`` / ``context`` group the rows the same way, and ids conforming made
+    (``generated_ids`` metadata); MRC in the Hub layout."""
     schema = get_schema(kind)
     drop = [
         f.name
@@ -252,6 +253,8 @@ def _hf_columns(table: pa.Table, kind: str, metadata: dict[str, str]) -> pa.Tabl
         and table.column(f.name).null_count == table.num_rows
         and not (kind == "mrc" and f.name in HUB_MRC)
     ]
+    if metadata.get("generated_ids") == "true" and schema.key:
+        drop.append(schema.key)
     if kind == "mrc" and metadata.get("source_format") == "squad" and _redundant_ids(table):
         drop += [n for n in ("document_id", "passage_id") if n not in drop]
     return hub_layout(table.drop_columns([n for n in drop if n in table.column_names]))
@@ -301,7 +304,7 @@ def hf_dataset(table: pa.Table, kind: str, metadata: dict[str, str], labels: dic
     from datasets import ClassLabel, Dataset, DatasetInfo, Features
 
     labels = _label_names(table, kind, metadata) if labels is None else labels
-    table = _hf_columns(table.replace_schema_metadata(None), kind, metadata)
+    table = hf_columns(table.replace_schema_metadata(None), kind, metadata)
     features = Features.from_arrow_schema(table.schema)
     for name, names in labels.items():
         index = {n: i for i, n in enumerate(names)}
