@@ -130,7 +130,9 @@ def test_hub_answers_whose_lists_differ_in_length_are_one_line_errors_or_set_asi
 
 
 def test_class_labels_are_kept_as_names_and_written_back_as_the_same_class_label(tmp_path: Path) -> None:
-    train = datasets.Dataset.from_dict({"text": ["재밌다", "지루하다", "그냥 그래"], "label": [1, 0, 2]}, features=SENTIMENT)
+    train = datasets.Dataset.from_dict(
+        {"text": ["재밌다", "지루하다", "그냥 그래"], "label": [1, 0, 2]}, features=SENTIMENT
+    )
     test = datasets.Dataset.from_dict({"text": ["최고", "별로"], "label": [1, 0]}, features=SENTIMENT)
     source = tmp_path / "dict"
     datasets.DatasetDict({"train": train, "test": test}).save_to_disk(str(source))
@@ -154,7 +156,9 @@ def test_class_labels_are_kept_as_names_and_written_back_as_the_same_class_label
     labels = relabelled.column("label").to_pylist()
     labels[2] = "모름"
     relabelled = relabelled.set_column(relabelled.column_names.index("label"), "label", [labels])
-    hf = curate.to_hf(curate.Dataset(kind="classification", table=relabelled, metadata=dataset.metadata), tmp_path / "new")
+    hf = curate.to_hf(
+        curate.Dataset(kind="classification", table=relabelled, metadata=dataset.metadata), tmp_path / "new"
+    )
     new = datasets.load_from_disk(str(hf))
     assert new["train"].features["label"].names == ["부정", "긍정", "중립", "모름"]
     assert new["train"]["label"] == [1, 0, 3]
