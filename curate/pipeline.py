@@ -12,7 +12,8 @@ Pipeline file::
     output:
       dir: runs/korquad_clean                 # default runs/<name>; apart from the input
       export:                                 # optional copies of the final rows
-        - {path: clean.json, format: squad}   # relative to dir
+        - {path: clean.json, format: squad}   # relative to dir; format: one of io.WRITE_FORMATS
+        - {path: clean_hf, format: hf}        # a datasets folder (load_from_disk), see curate.io.hf
     stages:
       - use: validate_spans
         id: spans                             # optional, default: the stage name; names the folder
