@@ -30,6 +30,7 @@ from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
 from curate.io.files import atomic_folder, check_name, input_file, input_folder, peek_text
 from curate.io.hf import (
     from_hf_dataset,
+    has_hf_library,
     hf_columns,
     hf_dataset,
     is_hf_dataset,
@@ -383,8 +384,8 @@ def _like(data: Any, table: pa.Table, kind: str, metadata: dict[str, str]) -> An
         return Dataset(kind=kind, table=table, metadata=metadata)
     if isinstance(data, pa.Table):
         return table
-    if is_hf_dataset(data):
-        return hf_dataset(table, kind, metadata)
+    if is_hf_dataset(data):  # ids curate made stay: rejected rows may name them (duplicate_of)
+        return hf_dataset(table, kind, {k: v for k, v in metadata.items() if k != "generated_ids"})
     if hasattr(data, "to_arrow"):
         import polars as pl
 
@@ -395,9 +396,12 @@ def _like(data: Any, table: pa.Table, kind: str, metadata: dict[str, str]) -> An
 def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str) -> pa.Table:
     """``table`` as its source had it, for JSON Lines and Parquet (``fmt``): integer labels as
     integers; MRC rows in the Hub layout and columns when the source had them (see
-    :func:`~curate.io.hf.hf_columns`)."""
+    :func:`~curate.io.hf.hf_columns`); ClassLabel columns in Parquet as ``datasets`` writes them
+    (ids, and the features in the ``huggingface`` schema metadata) where ``datasets`` is installed."""
     if fmt not in ("jsonl", "parquet"):
         return table
+    if fmt == "parquet" and "class_labels" in metadata and has_hf_library():
+        return hf_dataset(table, kind, metadata).data.table  # as Dataset.to_parquet writes it
     if metadata.get("int_labels") == "true" and "label" in table.column_names:
         labels = table.column("label")
         try:
@@ -461,8 +465,8 @@ def write(
     """
     path = Path(path)
     dataset = _as_dataset(data, kind)
-    folders = ("beir", "hf")
-    if path.is_dir() and format not in folders and not (format is None and detect_format(path) in folders):
+    folder_format = format in ("beir", "hf") or (format is None and (is_beir_folder(path) or is_hf_folder(path)))
+    if path.is_dir() and not folder_format:
         raise OutputError(
             "the destination is a folder", where=Where(file=str(path)), hint="give a file name, e.g. out.parquet"
         )

@@ -16,6 +16,7 @@ Mapping to curate's kinds:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate.dataset import read_metadata, with_metadata
-from curate.errors import InputError, OutputError, Where
+from curate.errors import ConfigError, InputError, OutputError, Where
 from curate.io.files import input_file, input_folder
 from curate.io.quarantine import Rows
 from curate.schemas import get_schema
@@ -35,6 +36,21 @@ SPLIT = "split"
 # the columns the Hub's SQuAD datasets (squad, squad_v2, squad_kor_v1) have, in their order
 HUB_MRC = ("id", "title", "context", "question", "answers")
 _ANSWER_LISTS = ("answers", "plausible_answers")
+
+
+def hf_library() -> Any:
+    """The ``datasets`` module; a ConfigError saying how to install it when it is missing."""
+    try:
+        import datasets
+    except ImportError:
+        raise ConfigError(
+            "writing a datasets folder needs the 'datasets' package", hint="pip install 'curate[hf]'"
+        ) from None
+    return datasets
+
+
+def has_hf_library() -> bool:
+    return importlib.util.find_spec("datasets") is not None
 
 
 def is_hf_folder(path: Path) -> bool:
@@ -301,17 +317,16 @@ def _label_number(text: str) -> int:
 def hf_dataset(table: pa.Table, kind: str, metadata: dict[str, str], labels: dict[str, list[str]] | None = None) -> Any:
     """A ``datasets.Dataset`` of curate rows: the MRC Hub layout, ``ClassLabel`` for the columns of
     ``labels`` (default :func:`_label_names`), other types as Arrow has them."""
-    from datasets import ClassLabel, Dataset, DatasetInfo, Features
-
+    datasets = hf_library()
     labels = _label_names(table, kind, metadata) if labels is None else labels
     table = hf_columns(table.replace_schema_metadata(None), kind, metadata)
-    features = Features.from_arrow_schema(table.schema)
+    features = datasets.Features.from_arrow_schema(table.schema)
     for name, names in labels.items():
         index = {n: i for i, n in enumerate(names)}
         ids = [None if v is None else index[v] for v in table.column(name).to_pylist()]
-        features[name] = ClassLabel(names=names)
+        features[name] = datasets.ClassLabel(names=names)
         table = table.set_column(table.column_names.index(name), name, pa.array(ids, pa.int64()))
-    return Dataset(table.cast(features.arrow_schema), info=DatasetInfo(features=features))
+    return datasets.Dataset(table.cast(features.arrow_schema), info=datasets.DatasetInfo(features=features))
 
 
 def write_hf(table: pa.Table, kind: str, metadata: dict[str, str], folder: Path) -> None:
@@ -319,14 +334,13 @@ def write_hf(table: pa.Table, kind: str, metadata: dict[str, str], folder: Path)
     when the rows have a ``split`` column (its values are the split names, in order of appearance),
     and ``curate.json`` with the metadata."""
     import pyarrow.compute as pc
-    from datasets import DatasetDict
 
     labels = _label_names(table, kind, metadata)  # one set of names for every split
     if SPLIT in table.column_names and table.num_rows and table.column(SPLIT).null_count == 0:
         names = list(dict.fromkeys(table.column(SPLIT).to_pylist()))
         if not all(isinstance(n, str) and n and "/" not in n for n in names):
             raise OutputError("a split name is not a folder name", where=Where(field=SPLIT), value=names)
-        data = DatasetDict(
+        data = hf_library().DatasetDict(
             {
                 name: hf_dataset(
                     table.filter(pc.equal(table.column(SPLIT), name)).drop_columns([SPLIT]), kind, metadata, labels
@@ -345,8 +359,7 @@ def write_hf(table: pa.Table, kind: str, metadata: dict[str, str], folder: Path)
 @contextmanager
 def _quiet() -> Iterator[None]:
     """``datasets`` without its progress bars (curate prints its own counts)."""
-    import datasets
-
+    datasets = hf_library()
     was_off = datasets.utils.are_progress_bars_disabled()
     datasets.disable_progress_bars()
     try:

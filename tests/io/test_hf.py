@@ -169,6 +169,12 @@ def test_class_labels_are_kept_as_names_and_written_back_as_the_same_class_label
     assert from_parquet.column("label").to_pylist() == ["긍정", "부정", "중립"]
     curate.to_hf(from_parquet, tmp_path / "from_parquet")
     assert datasets.load_from_disk(str(tmp_path / "from_parquet")).features == SENTIMENT
+    io.write(from_parquet, tmp_path / "back.parquet")  # ids and the ClassLabel, as datasets wrote it
+    assert pq.read_table(tmp_path / "back.parquet").equals(
+        pq.read_table(tmp_path / "train.parquet"), check_metadata=False
+    )
+    back = datasets.Dataset.from_parquet(str(tmp_path / "back.parquet"))
+    assert back.features == SENTIMENT and back.to_list() == train.to_list()
 
 
 def test_integer_labels_come_back_as_integers(tmp_path: Path) -> None:
