@@ -378,8 +378,9 @@ def _as_dataset(data: Any, kind: str | None) -> Dataset:
 
 def _like(data: Any, table: pa.Table, kind: str, metadata: dict[str, str]) -> Any:
     """Rows of ``kind`` given back in the type of ``data`` (what :func:`_as_dataset` took in):
-    a Dataset, an Arrow table, a polars or pandas DataFrame or a ``datasets.Dataset``; pandas and
-    ``datasets`` get their integer labels, Hub layout and ClassLabels back (see :func:`_restored`)."""
+    a Dataset, an Arrow table, a polars or pandas DataFrame or a ``datasets.Dataset``. pandas gets
+    its integer labels and Hub answer layout back (see :func:`_restored`), ``datasets`` its features
+    (ClassLabel, Hub layout: see :func:`~curate.io.hf.hf_dataset`)."""
     if isinstance(data, Dataset):
         return Dataset(kind=kind, table=table, metadata=metadata)
     if isinstance(data, pa.Table):
@@ -408,7 +409,7 @@ def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str)
             numbers = labels.cast(pa.int64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             values = labels.to_pylist()
-            row = next(i for i, v in enumerate(values) if v is not None and not _INT.fullmatch(v))
+            row = next((i for i, v in enumerate(values) if v is not None and not _INT.fullmatch(v)), 0)
             raise OutputError(
                 "the source had integer labels, but a label is not a number",
                 where=Where(field="label", row=row + 1),
