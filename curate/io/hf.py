@@ -36,6 +36,7 @@ SPLIT = "split"
 # the columns the Hub's SQuAD datasets (squad, squad_v2, squad_kor_v1) have, in their order
 HUB_MRC = ("id", "title", "context", "question", "answers")
 _ANSWER_LISTS = ("answers", "plausible_answers")
+_MAX_CLASS_ID = 100_000  # integer labels become ClassLabel names "0".."n": a bound on n
 
 
 def hf_library() -> Any:
@@ -245,14 +246,14 @@ def hub_layout(table: pa.Table) -> pa.Table:
 def _redundant_ids(table: pa.Table) -> bool:
     """Whether ``document_id`` / ``passage_id`` group the rows exactly as ``title`` / ``context``
     do, so the SQuAD writer rebuilds the same articles and paragraphs without them."""
-    docs, titles, paras, contexts = set(), set(), set(), set()
-    pairs, para_pairs = set(), set()
-    for d, p, t, c in zip(
-        *(table.column(n).to_pylist() for n in ("document_id", "passage_id", "title", "context")), strict=True
-    ):
-        docs.add(d), titles.add(t), pairs.add((d, t))
-        paras.add((d, p)), contexts.add((d, c)), para_pairs.add((d, p, c))
-    return len(pairs) == len(docs) == len(titles) and len(para_pairs) == len(paras) == len(contexts)
+    rows = list(
+        zip(*(table.column(n).to_pylist() for n in ("document_id", "passage_id", "title", "context")), strict=True)
+    )
+
+    def one_to_one(pairs: list[tuple[Any, Any]]) -> bool:
+        return len(set(pairs)) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+
+    return one_to_one([(d, t) for d, _, t, _ in rows]) and one_to_one([((d, p), (d, c)) for d, p, _, c in rows])
 
 
 def hf_columns(table: pa.Table, kind: str, metadata: dict[str, str]) -> pa.Table:
@@ -290,11 +291,11 @@ def _label_names(table: pa.Table, kind: str, metadata: dict[str, str]) -> dict[s
         present = {v for v in table.column(name).to_pylist() if v is not None}
         if name == "label" and metadata.get("int_labels") == "true" and not names:
             numbers = sorted(_label_number(v) for v in present)
-            if numbers and numbers[0] < 0:
+            if numbers and not 0 <= numbers[0] <= numbers[-1] < _MAX_CLASS_ID:
                 raise OutputError(
-                    "a negative label cannot be a ClassLabel id",
+                    f"integer labels must lie in 0..{_MAX_CLASS_ID - 1} to be ClassLabel ids",
                     where=Where(field=name),
-                    value=numbers[0],
+                    value=numbers[0] if numbers[0] < 0 else numbers[-1],
                     hint="write jsonl or parquet",
                 )
             names = [str(i) for i in range(numbers[-1] + 1 if numbers else 0)]
