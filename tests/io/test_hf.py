@@ -2,17 +2,17 @@
 with the real ``datasets`` library (``load_from_disk``, ``to_parquet``, ``to_json``)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import datasets
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
 import curate
 from curate import io
+from curate.cli import app
 from curate.errors import InputError, OutputError, SchemaError
 from curate.pipeline import run_pipeline
 from curate.stages import ExactDedup
@@ -33,8 +33,9 @@ SENTIMENT = datasets.Features(
 )
 
 
-def curate_cli(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate", *map(str, args)], capture_output=True, text=True)
+def curate_cli(*args: object):
+    """The command line, in this process (``exit_code``, ``stdout``, ``stderr``)."""
+    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def hub_squad_v2() -> datasets.Dataset:
@@ -61,7 +62,7 @@ def test_squad_file_to_hf_folder_and_back_is_lossless(tmp_path: Path, name: str)
     source = needs_shared(*name.split("/"))
     folder = tmp_path / "hf"
     made = curate_cli("convert", source, folder, "--to", "hf")
-    assert made.returncode == 0, made.stderr
+    assert made.exit_code == 0, made.stderr
     original = json.loads(source.read_text(encoding="utf-8"))
     questions = sum(len(p["qas"]) for a in original["data"] for p in a["paragraphs"])
     assert f"({questions:,} rows, kind mrc)" in made.stdout
@@ -82,7 +83,7 @@ def test_squad_file_to_hf_folder_and_back_is_lossless(tmp_path: Path, name: str)
     assert loaded[0]["answers"]["text"] == [a["text"] for a in first["answers"]]
 
     back = tmp_path / "back.json"
-    assert curate_cli("convert", folder, back).returncode == 0
+    assert curate_cli("convert", folder, back).exit_code == 0
     assert json.loads(back.read_text(encoding="utf-8")) == original
 
 
@@ -144,7 +145,7 @@ def test_class_labels_are_kept_as_names_and_written_back_as_the_same_class_label
     assert json.loads(dataset.metadata["class_labels"]) == {"label": ["부정", "긍정", "중립"]}
 
     result = curate_cli("convert", source, tmp_path / "out", "--to", "hf")
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     out = datasets.load_from_disk(str(tmp_path / "out"))
     assert isinstance(out, datasets.DatasetDict) and list(out) == ["train", "test"]
     for split, original in (("train", train), ("test", test)):
@@ -247,14 +248,14 @@ def test_bad_hf_folders_are_one_line_errors(tmp_path: Path) -> None:
     hub_squad_v2().save_to_disk(str(folder))
     (folder / "state.json").write_text("{not json", encoding="utf-8")
     result = curate_cli("convert", folder, tmp_path / "out.json")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: malformed JSON in a datasets folder at {folder / 'state.json'}")
 
     hub_squad_v2().save_to_disk(str(folder))
     data_file = next(folder.glob("*.arrow"))
     data_file.write_bytes(data_file.read_bytes()[:100])
     result = curate_cli("convert", folder, tmp_path / "out.json")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: cannot read an Arrow data file at {data_file}")
 
     with pytest.raises(InputError, match="not a datasets folder: no state.json or dataset_dict.json"):
@@ -263,4 +264,4 @@ def test_bad_hf_folders_are_one_line_errors(tmp_path: Path) -> None:
     a_file = tmp_path / "taken"
     a_file.write_text("x", encoding="utf-8")
     result = curate_cli("convert", needs_shared("xquad", "xquad.en.json"), a_file, "--to", "hf")
-    assert result.returncode == 2 and "the destination is a file, a folder is needed" in result.stderr
+    assert result.exit_code == 2 and "the destination is a file, a folder is needed" in result.stderr
