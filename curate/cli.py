@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -20,10 +20,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-import curate
 from curate import io
+from curate._version import __version__
+from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, SchemaError, Where
 from curate.pipeline import Reporter
+
+if TYPE_CHECKING:
+    from curate.stages.base import Stage
 
 app = typer.Typer(
     help="Clean, deduplicate and validate training data for extractive QA, retrieval and classification.",
@@ -91,7 +95,7 @@ def _internal(exc: Exception) -> NoReturn:
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"curate {curate.__version__}")
+        out.print(f"curate {__version__}")
         raise typer.Exit()
 
 
@@ -463,7 +467,7 @@ def dedup(
     quote: QuoteOpt = None,
 ) -> None:
     """Remove near-duplicates with MinHash LSH (the engine of the minhash_dedup stage)."""
-    from curate.stages import MinHashDedup
+    from curate.stages.minhash_dedup import MinHashDedup
 
     with _errors():
         params: dict[str, Any] = {
@@ -602,7 +606,7 @@ def contamination(
             import pyarrow as pa
 
             clean = train_set.to_arrow().filter(pa.array(~flags))
-            io.write(curate.Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
+            io.write(Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
             out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
 
 
@@ -625,7 +629,7 @@ def mrc_to_retrieval(
         _check_choice_option("--to", to, ("beir", "parquet"))
         dataset = io.read(src, format=from_, kind="mrc")
         parts = convert(dataset.to_arrow(), split=split)
-        io.write_bundle({name: curate.Dataset(kind=name, table=table) for name, table in parts.items()}, dst, format=to)
+        io.write_bundle({name: Dataset(kind=name, table=table) for name, table in parts.items()}, dst, format=to)
         counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
         out.print(f"wrote {dst} ({counts})", highlight=False)
 
@@ -688,7 +692,7 @@ def mine_negatives(
                 reasons = _reasons(result.stats.reasons)
                 none = "question gives" if result.rejected.num_rows == 1 else "questions give"
                 err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
-        io.write(curate.Dataset(kind="triplets", table=triplets), dst, format=to)
+        io.write(Dataset(kind="triplets", table=triplets), dst, format=to)
         written = training_counts(triplets, to or io.detect_format(dst, writing=True))
         info = summary.to_pylist()[0]
         dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
@@ -733,7 +737,7 @@ def chunk_passages(
                 tokenizer=tokenizer,
             )
             tables = {**parts, "corpus": corpus, "qrels": qrels}
-            io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
+            io.write_bundle({k: Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
             out.print(
                 f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
                 f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",
@@ -1127,20 +1131,49 @@ def schema_list() -> None:
 
 
 @app.command()
-def stages() -> None:
-    """List every stage with its parameters and defaults."""
-    from curate.stages import REGISTRY
+def stages(
+    name: Annotated[Optional[str], typer.Argument(help="One stage: its role, parameters and columns.")] = None,  # noqa: UP045
+) -> None:
+    """List every stage with its role and what it does, or show one stage in full."""
+    from curate.stages import REGISTRY, ROLES, get_stage_class
 
-    for name, cls in sorted(REGISTRY.items()):
-        doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-        out.print(f"[bold]{name}[/]  kinds: {', '.join(cls.kinds) or 'any'}", highlight=False)
-        out.print("  " + " ".join(doc.split()), highlight=False, markup=False)
-        for field_name, field in cls.Params.model_fields.items():
-            default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
-            type_name = _type_name(field.annotation)
-            description = " ".join((field.description or "").split())
-            out.print(f"    {field_name}: {type_name} ({default})  {description}", highlight=False, markup=False)
-        out.print()
+    with _errors():
+        if name is not None:
+            _show_stage(get_stage_class(name))
+            return
+    width = max(map(len, REGISTRY)) + 2
+    out.print(f"{'stage':<{width}}{'role':<10}what it does [kinds it accepts]", highlight=False, markup=False)
+    for stage_name, cls in sorted(REGISTRY.items()):
+        kinds = ", ".join(cls.kinds) or "any"
+        out.print(f"{stage_name:<{width}}{cls.role:<10}{cls.describe()} [{kinds}]", highlight=False, markup=False)
+    out.print("\nroles:", highlight=False, markup=False)
+    for role, meaning in ROLES.items():
+        out.print(f"  {role:<10}{meaning}", highlight=False, markup=False)
+    out.print("`curate stages NAME` shows a stage's parameters and the columns it adds.", highlight=False, markup=False)
+
+
+def _show_stage(cls: type[Stage]) -> None:
+    """One stage: name, role, kinds, the columns it adds, what it does (its description, then its
+    docstring's paragraphs) and its parameters (type, default, help)."""
+    import inspect
+
+    from curate.stages import ROLES
+
+    paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(cls.__doc__ or "").split("\n\n") if p.strip()]
+    lines = [
+        f"{cls.name}  ({cls.__module__}.{cls.__qualname__})",
+        f"role:   {cls.role} ({ROLES[cls.role]})",
+        f"kinds:  {', '.join(cls.kinds) or 'any'}",
+        f"adds:   {', '.join(cls.adds) or '-'}",
+    ]
+    for paragraph in dict.fromkeys([cls.describe(), *paragraphs]):
+        lines += ["", paragraph]
+    lines += ["", "parameters:" if cls.Params.model_fields else "parameters: none"]
+    for field_name, field in cls.Params.model_fields.items():
+        default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
+        help_text = " ".join((field.description or "").split())
+        lines.append(f"  {field_name}: {_type_name(field.annotation)} ({default})  {help_text}".rstrip())
+    out.print("\n".join(lines), highlight=False, markup=False)
 
 
 def _type_name(annotation: Any) -> str:

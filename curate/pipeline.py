@@ -15,7 +15,7 @@ Pipeline file::
         - {path: clean.json, format: squad}   # relative to dir; format: one of io.WRITE_FORMATS
         - {path: clean_hf, format: hf}        # a datasets folder (load_from_disk), see curate.io.hf
     stages:
-      - use: validate_spans
+      - use: validate_spans                   # a registered stage, or package.module:Class of another package
         id: spans                             # optional, default: the stage name; names the folder
         params: {repair: true}
         warn_reject_share: 0.9                # optional, this stage's own warning threshold
@@ -55,7 +55,6 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -66,16 +65,17 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-import curate
 from curate import io
+from curate._version import __version__
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
 from curate.run_folder import (
     INPUT,
-    MANIFEST,
     OUTPUT,
     RunFolder,
+    RunResult,
+    StageRun,
     read_record,
     stage_dir_name,
     stage_dirs,
@@ -185,7 +185,8 @@ def build_stages(config: PipelineConfig) -> list[Stage]:
     """Stage instances of a pipeline; ids must be unique names (:data:`curate.files.NAME`)."""
     stages, seen = [], set()
     for index, spec in enumerate(config.stages):
-        stage_id = spec.id or spec.use
+        cls = get_stage_class(spec.use, stage_id=spec.id, index=index)
+        stage_id = spec.id or cls.name
         if spec.id is not None:
             check_name(spec.id, what="stage id", where=Where(field=f"stages[{index}].id"))
         if stage_id in seen:
@@ -196,7 +197,7 @@ def build_stages(config: PipelineConfig) -> list[Stage]:
                 hint="give each use of a stage its own id",
             )
         seen.add(stage_id)
-        stages.append(get_stage_class(spec.use, stage_id=stage_id)(spec.params, id=stage_id))
+        stages.append(cls(spec.params, id=stage_id))
     return stages
 
 
@@ -206,43 +207,6 @@ def _sha(*parts: Any) -> str:
         sha.update(json.dumps(part, sort_keys=True, default=str).encode())
         sha.update(b"\x00")
     return sha.hexdigest()[:24]
-
-
-@dataclass
-class StageRun:
-    """One stage of a finished run; ``warning`` says when it rejected more than its share."""
-
-    id: str
-    use: str
-    params: dict[str, Any]
-    fingerprint: str
-    dir: Path
-    stats: StageStats
-    resumed: bool
-    artifacts: list[str] = field(default_factory=list)
-    warning: str | None = None
-
-
-@dataclass
-class RunResult:
-    """A finished pipeline run: its folder, final dataset, per-stage records and quarantined rows."""
-
-    name: str
-    dir: Path
-    output: Dataset
-    input_rows: int
-    stages: list[StageRun]
-    exports: list[Path]
-    quarantined: int = 0
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.dir / MANIFEST
-
-    @property
-    def warnings(self) -> list[str]:
-        """The stages' warnings, in stage order."""
-        return [run.warning for run in self.stages if run.warning]
 
 
 class Reporter:
@@ -356,7 +320,7 @@ def run_pipeline(
         started = time.perf_counter()
         owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
         folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
-        fingerprint = _sha(digest(input_path), config.input.model_dump(exclude={"path"}), curate.__version__)
+        fingerprint = _sha(digest(input_path), config.input.model_dump(exclude={"path"}), __version__)
         dataset, quarantined = _load_input(config.input, folder, fingerprint, reporter)
         with _naming(pipeline):
             _check_kinds(config, stages, exports, dataset.kind)
@@ -396,7 +360,7 @@ def _run_stages(
         stage_dir = folder.path / stage_dir_name(index, stage.id)
         extra_inputs = [digest(p) if p.exists() else str(p) for p in stage.input_files()]
         params = stage.params.model_dump(mode="json")
-        fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, curate.__version__)
+        fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, __version__)
         run = None if force else _resumed(stage, stage_dir, fingerprint, reporter)
         if run is None:
             folder.changing()
@@ -485,6 +449,7 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter
         stats,
         resumed=True,
         artifacts=saved.get("artifacts", []),
+        role=stage.role,
     )
 
 
@@ -515,13 +480,19 @@ def _run_stage(
                 f"+ added ({stats.rows_added})",
                 where=Where(stage=stage.id),
             )
-        record = {"stage": stage.id, "use": stage.name, "params": params, "fingerprint": fingerprint}
+        record = {
+            "stage": stage.id,
+            "use": stage.name,
+            "role": stage.role,
+            "params": params,
+            "fingerprint": fingerprint,
+        }
         write_record(
             tmp,
             {**record, **stats.as_dict(), "artifacts": artifacts},
             ["kept.parquet", "rejected.parquet", *artifacts],
         )
-    return StageRun(stage.id, stage.name, params, fingerprint, stage_dir, stats, False, artifacts)
+    return StageRun(stage.id, stage.name, params, fingerprint, stage_dir, stats, False, artifacts, role=stage.role)
 
 
 def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict[str, Any]:
@@ -534,6 +505,7 @@ def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict
             {
                 "id": run.id,
                 "use": run.use,
+                "role": run.role,
                 "params": run.params,
                 "fingerprint": run.fingerprint,
                 "resumed": run.resumed,

@@ -13,6 +13,7 @@ Layout::
 
 ``stats.json`` (a *record*) holds the fingerprint the folder was made for and the size and SHA-256
 of each file in it; a resumed run trusts a folder only when all of them still match.
+:class:`RunResult` is a finished run as the Python API returns it, one :class:`StageRun` per stage.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from curate.dataset import Dataset
 from curate.errors import ConfigError, OutputError, Where
 from curate.files import digest, is_within, remove, temp_path, write_json, writing
+from curate.stages.base import StageStats
 
 LOCK = ".curate.lock"
 INPUT = "input"
@@ -38,6 +42,45 @@ MANIFEST = "manifest.json"
 RECORD = "stats.json"
 _RESERVED = (LOCK, INPUT, OUTPUT, REPORT, REPORT_HTML, MANIFEST)
 _STAGE_DIR = re.compile(r"\d{2,}_[\w.-]+")
+
+
+@dataclass
+class StageRun:
+    """One stage of a finished run; ``warning`` says when it rejected more than its share."""
+
+    id: str
+    use: str
+    params: dict[str, Any]
+    fingerprint: str
+    dir: Path
+    stats: StageStats
+    resumed: bool
+    artifacts: list[str] = field(default_factory=list)
+    warning: str | None = None
+    role: str = ""
+    """The stage's role (:data:`curate.stages.base.ROLES`); empty in records of older runs."""
+
+
+@dataclass
+class RunResult:
+    """A finished pipeline run: its folder, final dataset, per-stage records and quarantined rows."""
+
+    name: str
+    dir: Path
+    output: Dataset
+    input_rows: int
+    stages: list[StageRun]
+    exports: list[Path]
+    quarantined: int = 0
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / MANIFEST
+
+    @property
+    def warnings(self) -> list[str]:
+        """The stages' warnings, in stage order."""
+        return [run.warning for run in self.stages if run.warning]
 
 
 def stage_dir_name(index: int, stage_id: str) -> str:

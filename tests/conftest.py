@@ -68,6 +68,17 @@ def mrc() -> Dataset:
     return Dataset.from_arrow(pa.Table.from_pylist(mrc_rows()), "mrc")
 
 
+@pytest.fixture
+def stage_registry() -> Iterator[dict[str, Any]]:
+    """The stage registry, as it was again after the test: a stage class a test defines registers itself."""
+    from curate.stages import REGISTRY
+
+    saved = dict(REGISTRY)
+    yield REGISTRY
+    REGISTRY.clear()
+    REGISTRY.update(saved)
+
+
 def needs_shared(*parts: str) -> Path:
     """Path under ../shared/data, or skip the test with a clear message when it is absent."""
     path = SHARED_DATA.joinpath(*parts)
@@ -219,6 +230,19 @@ _GUARD = NetworkGuard(os.environ.get(NETWORK_LOG_ENV))
 
 def pytest_configure(config: pytest.Config) -> None:
     _GUARD.install()
+
+
+HEAVY = ("integration", "label_studio", "chromium")
+"""Markers of tests that start a server or a browser or read large real data: they are also ``slow``."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test of tests/integration/ and every test with a :data:`HEAVY` marker, so
+    ``pytest -m "not slow"`` is a quick loop (``make test`` still runs everything)."""
+    integration = Path(__file__).parent / "integration"
+    for item in items:
+        if item.path.is_relative_to(integration) or any(item.get_closest_marker(name) for name in HEAVY):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

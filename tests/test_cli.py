@@ -1,5 +1,6 @@
 """The command line, run as a user runs it (a subprocess of ``python -m curate``)."""
 
+import importlib.metadata
 import json
 import os
 import resource
@@ -185,7 +186,7 @@ def test_run_prints_a_summary_and_bad_config_key_is_one_line(tmp_path, squad):
     assert "unknown key 'stages.0.param'" in result.stderr and "allowed: use, id, params" in result.stderr
 
 
-def test_schema_show_stages_and_version():
+def test_schema_show_and_version():
     shown = curate("schema", "show", "mrc")
     assert (
         shown.returncode == 0
@@ -193,12 +194,29 @@ def test_schema_show_stages_and_version():
         and "list<struct<text: string, answer_start: int32>>" in shown.stdout
     )
     assert curate("schema", "show", "nope").returncode == 2
+    assert curate("--version").stdout == f"curate {importlib.metadata.version('curate')}\n"
+
+
+def test_stages_lists_every_stage_with_its_role_and_shows_one():
+    from curate.stages import REGISTRY
+
     listed = curate("stages")
-    for name in ("validate_spans", "normalize_text", "exact_dedup", "length_filter", "sql_filter"):
-        assert name in listed.stdout
-    assert "where: str (required)" in listed.stdout
-    assert "reject: list['buried_positive'] (default [])" in listed.stdout  # a default from a factory is not "required"
-    assert curate("--version").stdout.startswith("curate ")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split()[1] for line in listed.stdout.splitlines()[1 : len(REGISTRY) + 1]}
+    assert rows == {name: cls.role for name, cls in REGISTRY.items()}
+    assert rows["normalize_text"] == "rewrite" and rows["augment_mrc"] == "generate" and rows["sql_filter"] == "filter"
+    shown = curate("stages", "sql_filter")
+    assert shown.returncode == 0, shown.stderr
+    assert "role:   filter" in shown.stdout and "where: str (required)" in shown.stdout
+    assert "reason: str (default 'sql_filter')  Reject reason" in shown.stdout
+    shown = curate("stages", "retrieval_label_issues")
+    assert "adds:   label_flags" in shown.stdout and "role:   flag" in shown.stdout
+    assert "reject: list['buried_positive'] (default [])" in shown.stdout  # a default from a factory is not "required"
+    wrong = curate("stages", "minhash_dedupe")
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr.strip().splitlines() == [
+        "error: unknown stage: got 'minhash_dedupe' (hint: did you mean 'minhash_dedup'? `curate stages` lists them)"
+    ]
 
 
 def test_convert_beir_folder_to_parquet_folder_and_back(tmp_path):

@@ -18,7 +18,7 @@ from rich.table import Table
 from curate.bias import Diagnostics
 
 if TYPE_CHECKING:
-    from curate.pipeline import RunResult
+    from curate.run_folder import RunResult
 
 _PERCENT_METRICS = (
     "_share",

@@ -293,7 +293,8 @@ def _lengths(run: Run, page: _Page) -> str:
 
 def _stage(s: Stage, page: _Page) -> str:
     use = f" <span class='count'>({escape(s.use)})</span>" if s.use and s.use != s.id else ""
-    line = f"{_n(s.rows_in)} rows in" + (f", {_n(s.rows_added)} new" if s.rows_added else "")
+    line = (f"{escape(s.role)} · " if s.role else "") + f"{_n(s.rows_in)} rows in"
+    line += f", {_n(s.rows_added)} new" if s.rows_added else ""
     line += f" → {_n(s.rows_kept)} kept, {_n(s.rows_rejected)} rejected · {s.seconds:.2f} s" + (
         " (resumed)" if s.resumed else ""
     )

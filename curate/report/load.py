@@ -159,6 +159,8 @@ class Stage:
     seconds: float
     resumed: bool = False
     warning: str | None = None
+    role: str = ""
+    """filter, flag, rewrite, generate or convert; empty for runs recorded before stages had roles."""
     reasons: list[Finding] = field(default_factory=list)
     flags: list[Finding] = field(default_factory=list)
     rewrites: list[Finding] = field(default_factory=list)
@@ -353,6 +355,7 @@ def _load_stage(
         seconds=float(record.get("seconds", 0.0)),
         resumed=bool(record.get("resumed", False)),
         warning=record.get("warning"),
+        role=str(record.get("role") or ""),
     )
     view = _StageView(files, stage, previous, mask)
     info = stage_info(stage.use)

@@ -10,7 +10,7 @@ from curate.files import atomic_file
 from curate.report.bias import run_section as bias_section
 
 if TYPE_CHECKING:
-    from curate.pipeline import RunResult
+    from curate.run_folder import RunResult
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -18,8 +18,8 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def _rows(result: RunResult) -> list[tuple[str, str, str, str, str, str]]:
-    """``(stage, rows in, kept, rejected, reasons, seconds)`` per stage."""
+def _rows(result: RunResult) -> list[tuple[str, str, str, str, str, str, str]]:
+    """``(stage, role, rows in, kept, rejected, reasons, seconds)`` per stage."""
     rows = []
     for run in result.stages:
         s = run.stats
@@ -28,15 +28,17 @@ def _rows(result: RunResult) -> list[tuple[str, str, str, str, str, str]]:
             reasons = "; ".join(filter(None, [reasons, f"flagged: {_counts(s.flags)}"]))
         seconds = "resumed" if run.resumed else f"{s.seconds:.2f}"
         rows_in = f"{s.rows_in:,}" + (f" +{s.rows_added:,} new" if s.rows_added else "")
-        rows.append((run.id, rows_in, f"{s.rows_kept:,}", f"{s.rows_rejected:,}", reasons or "-", seconds))
+        counts = (rows_in, f"{s.rows_kept:,}", f"{s.rows_rejected:,}")
+        rows.append((run.id, run.role or "-", *counts, reasons or "-", seconds))
     return rows
 
 
 def summary_table(result: RunResult) -> Table:
-    """Rows in / kept / rejected per stage and reason, with seconds (or ``resumed``)."""
+    """Role, rows in / kept / rejected per stage and reason, with seconds (or ``resumed``)."""
     table = Table(title=f"curate run '{result.name}'", title_justify="left")
     for header, justify in (
         ("stage", "left"),
+        ("role", "left"),
         ("rows in", "right"),
         ("kept", "right"),
         ("rejected", "right"),
@@ -59,8 +61,8 @@ def write_markdown_report(result: RunResult) -> None:
         + (f" ({result.quarantined:,} unreadable rows in `input/quarantine.jsonl`)" if result.quarantined else ""),
         f"Output rows: {result.output.num_rows:,} in `output.parquet`",
         "",
-        "| stage | rows in | kept | rejected | reasons | seconds |",
-        "|---|---:|---:|---:|---|---:|",
+        "| stage | role | rows in | kept | rejected | reasons | seconds |",
+        "|---|---|---:|---:|---:|---|---:|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
     if result.warnings:

@@ -83,6 +83,7 @@ class AnswerIssues(PlannedStage):
     """
 
     name = "answer_issues"
+    role = "flag"  # rejects only the signals listed in reject
     Params = AnswerIssuesParams
     params: AnswerIssuesParams
     kinds = ("mrc",)

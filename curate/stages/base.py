@@ -1,13 +1,15 @@
 """The stage contract.
 
-A stage has a registry ``name``, typed ``Params`` (unknown keys are an error), the schema
-``kinds`` it accepts and the columns it ``adds``. Given a dataset it returns kept rows, rejected
-rows (original columns + ``reject_stage``, ``reject_reason``, ``reject_detail`` and any stage
-extras such as ``duplicate_of``), stats and optional artifacts. kept + rejected = input + added,
-always: only generating stages (augmentation) add rows, which they count in ``Split.added`` and mark
-in their ``source`` column. A stage may turn rows of one kind into another (MRC questions into
-retrieval triplets): :meth:`Stage.output_kind` names the kind of its kept rows; rejected rows keep
-the input's kind.
+A stage has a registry ``name``, a ``role`` (one of :data:`ROLES`), typed ``Params`` (unknown keys
+are an error), the schema ``kinds`` it accepts and the columns it ``adds``. Defining a subclass that
+sets ``name`` registers it in :data:`REGISTRY` (its ``role`` is checked then).
+
+Given a dataset a stage returns kept rows, rejected rows (original columns + ``reject_stage``,
+``reject_reason``, ``reject_detail`` and any stage extras such as ``duplicate_of``), stats and
+optional artifacts. kept + rejected = input + added, always: only generating stages (augmentation)
+add rows, which they count in ``Split.added`` and mark in their ``source`` column. A stage may turn
+rows of one kind into another (MRC questions into retrieval triplets): :meth:`Stage.output_kind`
+names the kind of its kept rows; rejected rows keep the input's kind.
 
 Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
 called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,6 +36,20 @@ from curate.errors import ConfigError, StageError, Where
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 ROW_GROUP_ROWS = 65536  # rows per Parquet row group written by a stage
+
+Role = Literal["filter", "flag", "rewrite", "generate", "convert"]
+ROLES: dict[str, str] = {
+    "filter": "rejects rows that fail a test; kept rows are unchanged apart from added columns",
+    "flag": "keeps every row; marks some for review with a flag or score column, or only reports on them",
+    "rewrite": "keeps every row and changes values in place (normalised text, redacted PII)",
+    "generate": "adds new rows beside the input's (augmented copies, synthetic questions)",
+    "convert": "turns the input's rows into rows of another shape (chunks, triplets)",
+}
+"""Each role and what a stage of it does to rows; a stage doing two names its main one."""
+assert tuple(ROLES) == get_args(Role)
+
+REGISTRY: dict[str, type[Stage]] = {}
+"""Every stage class by ``name``, filled as stage classes are defined (:meth:`Stage.__init_subclass__`)."""
 
 
 class Params(BaseModel):
@@ -151,13 +167,41 @@ def params_error(stage_name: str, stage_id: str, exc: ValidationError, model: ty
 
 
 class Stage:
-    """Base class of every stage. Subclasses set the class attributes and implement ``process``."""
+    """Base class of every stage. Subclasses set the class attributes and implement ``process``;
+    one that sets ``name`` is a stage users can name and must set ``role``."""
 
     name: ClassVar[str]
+    role: ClassVar[Role]
     Params: ClassVar[type[StageParams]] = StageParams
     kinds: ClassVar[tuple[str, ...]] = ()  # accepted schema kinds; empty = every kind
     adds: ClassVar[tuple[str, ...]] = ()  # columns added to kept rows
-    description: ClassVar[str] = ""
+    description: ClassVar[str] = ""  # one line for `curate stages`; default: the docstring's first paragraph
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a class that sets ``name``; TypeError when its role is missing or unknown, or
+        the name is taken by another class. Classes without a ``name`` of their own are bases."""
+        super().__init_subclass__(**kwargs)
+        if "name" not in vars(cls):
+            return
+        role = getattr(cls, "role", None)
+        if role not in ROLES:
+            raise TypeError(
+                f"stage class {cls.__module__}.{cls.__qualname__} ('{cls.name}') must set role to one of "
+                f"{', '.join(ROLES)}: got {role!r}"
+            )
+        taken = REGISTRY.get(cls.name)
+        if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(
+                f"stage name '{cls.name}' of {cls.__module__}.{cls.__qualname__} is taken by "
+                f"{taken.__module__}.{taken.__qualname__}"
+            )
+        REGISTRY[cls.name] = cls
+
+    @classmethod
+    def describe(cls) -> str:
+        """One line saying what the stage does: ``description``, else its docstring's first paragraph."""
+        text = cls.description or (cls.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(text.split())
 
     def __init__(self, params: StageParams | Mapping[str, Any] | None = None, *, id: str | None = None, **kwargs: Any):
         self.id = id or self.name

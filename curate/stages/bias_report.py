@@ -78,6 +78,7 @@ class BiasReport(PlannedStage):
     positives) and write them as artifacts; keeps every row unchanged (see the module notes)."""
 
     name = "bias_report"
+    role = "flag"  # measures only: keeps every row unchanged, writes its findings as artifacts
     Params = BiasReportParams
     params: BiasReportParams
     kinds = ("classification", "mrc", "qrels")

@@ -92,6 +92,7 @@ class ChunkPassages(PlannedStage):
     """
 
     name = "chunk_passages"
+    role = "convert"  # one long passage becomes several chunk rows
     Params = ChunkPassagesParams
     params: ChunkPassagesParams
     kinds = ("mrc", "corpus")

@@ -87,6 +87,8 @@ class Decontaminate(PlannedStage):
     """
 
     name = "decontaminate"
+    role = "filter"  # drop: false only flags
+    description = "Reject (or flag) rows that overlap an evaluation set (MinHash, shared runs, exact short texts)."
     Params = DecontaminateParams
     params: DecontaminateParams
     adds = ("contaminated", "contamination")

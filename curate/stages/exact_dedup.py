@@ -46,6 +46,8 @@ class ExactDedup(PlannedStage):
     """
 
     name = "exact_dedup"
+    role = "filter"
+    description = "Reject repeats of an earlier row (NFC, spaces folded); a repeat with another label is a conflict."
     Params = ExactDedupParams
     params: ExactDedupParams
 

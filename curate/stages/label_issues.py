@@ -58,6 +58,7 @@ class LabelIssues(PlannedStage):
     """
 
     name = "label_issues"
+    role = "flag"  # reject: true also rejects
     Params = LabelIssuesParams
     params: LabelIssuesParams
     kinds = ("classification",)

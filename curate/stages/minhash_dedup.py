@@ -117,6 +117,8 @@ class MinHashDedup(PlannedStage):
     """
 
     name = "minhash_dedup"
+    role = "filter"
+    description = "Reject near-duplicate rows (MinHash LSH, verified Jaccard) unless their answers or labels differ."
     Params = MinHashDedupParams
     params: MinHashDedupParams
 

@@ -208,6 +208,7 @@ class MrcChecks(ScoreStage):
     """
 
     name = "mrc_checks"
+    role = "filter"  # checks not listed in reject only flag
     Params = MrcChecksParams
     params: MrcChecksParams
     kinds = ("mrc",)

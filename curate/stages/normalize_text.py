@@ -47,6 +47,8 @@ class NormalizeText(Stage):
     answer made only of an HTML tag)."""
 
     name = "normalize_text"
+    role = "rewrite"  # rejects only MRC rows whose answer does not survive the edit
+    description = "Normalise text in place (Unicode form, spaces, HTML, control characters); MRC answers move along."
     Params = NormalizeTextParams
     params: NormalizeTextParams
 

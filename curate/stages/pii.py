@@ -130,6 +130,7 @@ class Pii(ScoreStage):
     """
 
     name = "pii"
+    role = "rewrite"  # action: reject rejects instead, action: flag only flags
     Params = PiiParams
     params: PiiParams
     adds = (COUNT_COLUMN, KINDS_COLUMN)

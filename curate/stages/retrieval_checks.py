@@ -114,6 +114,7 @@ class RetrievalChecks(RetrievalInputStage):
     """
 
     name = "retrieval_checks"
+    role = "filter"  # problems not listed in reject only flag
     Params = RetrievalChecksParams
     params: RetrievalChecksParams
     adds = (FLAGS_COLUMN,)

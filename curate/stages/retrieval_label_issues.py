@@ -39,6 +39,7 @@ class RetrievalLabelIssues(RetrievalInputStage):
     """
 
     name = "retrieval_label_issues"
+    role = "flag"
     Params = RetrievalLabelIssuesParams
     params: RetrievalLabelIssuesParams
     adds = (FLAGS_COLUMN,)

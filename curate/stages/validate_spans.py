@@ -27,6 +27,8 @@ class ValidateSpans(Stage):
     """
 
     name = "validate_spans"
+    role = "filter"  # repair: true also rewrites spans it can move
+    description = "Reject (or repair) MRC rows whose answers do not match their context."
     Params = ValidateSpansParams
     kinds = ("mrc",)
     adds = ("span_repair",)

@@ -48,6 +48,8 @@ def test_every_stage_and_reason_of_the_demo_is_read_with_examples_from_its_rejec
                 )[0][0]
                 assert example.detail == detail
     # the failing value is shown: the language column the detail names, the score of the rule
+    assert [s.role for s in run.stages] == [r.role for r in demo_run.stages] and stage(run, "pii").role == "rewrite"
+    assert "<p class='meta'>rewrite · " in render(run)
     wrong = stage(run, "language_filter").reasons[0].examples[0]
     assert dict(wrong.values)["lang_context"] == "en"
     gopher = stage(run, "gopher_quality").reasons[0]
