@@ -20,7 +20,7 @@ from curate import stages
 from curate._version import __version__
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError, StageError
-from curate.io import read, read_bundle, write, write_bundle
+from curate.io import read, read_bundle, to_hf, write, write_bundle
 from curate.pipeline import PipelineConfig, RunResult, load_config, run_pipeline
 from curate.report.load import rejected_rows
 from curate.schemas import get_schema, kinds
@@ -63,6 +63,7 @@ __all__ = [
     "repair",
     "run_pipeline",
     "stages",
+    "to_hf",
     "write",
     "write_bundle",
     *_BUILTIN,

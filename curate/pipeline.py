@@ -12,7 +12,8 @@ Pipeline file::
     output:
       dir: runs/korquad_clean                 # default runs/<name>; apart from the input
       export:                                 # optional copies of the final rows
-        - {path: clean.json, format: squad}   # relative to dir
+        - {path: clean.json, format: squad}   # relative to dir; format: one of io.WRITE_FORMATS
+        - {path: clean_hf, format: hf}        # a datasets folder (load_from_disk), see curate.io.hf
     stages:
       - use: validate_spans                   # a registered stage, or package.module:Class of another package
         id: spans                             # optional, default: the stage name; names the folder
@@ -330,7 +331,7 @@ def _load_input(
                 quarantine=quarantine if config.on_error == "skip" else None,
                 quote=config.quote,
             )
-            io.write(dataset, tmp / "data.parquet", format="parquet")
+            io.write(dataset, tmp / "data.parquet", format="parquet", as_source=False)
             quarantined = int(dataset.metadata.get("quarantined_rows", 0))
             files = ["data.parquet", *(["quarantine.jsonl"] if quarantine.exists() else [])]
             info = {"fingerprint": fingerprint, "kind": dataset.kind, "rows": dataset.num_rows}

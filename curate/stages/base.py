@@ -181,7 +181,8 @@ class StageStats:
 @dataclass
 class StageResult:
     """Output of a stage on a whole dataset. ``kept``/``rejected`` have the type of the input
-    (Dataset, pyarrow Table or polars DataFrame); ``artifacts`` maps a name to an Arrow table."""
+    (Dataset, pyarrow Table, polars or pandas DataFrame, ``datasets.Dataset``); ``artifacts`` maps a
+    name to an Arrow table."""
 
     kept: Any
     rejected: Any
@@ -408,26 +409,20 @@ class Stage:
         return kept, rejected, stats
 
     def __call__(self, data: Any, *, kind: str | None = None) -> StageResult:
-        """Run on a Dataset, pyarrow Table or polars DataFrame; results come back in the same type."""
-        from curate.io import _as_dataset
+        """Run on a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; results
+        come back in the same type."""
+        from curate.io import _as_dataset, _like
 
         dataset = _as_dataset(data, kind)
         kept, rejected, stats = self.execute(dataset)
         assert isinstance(kept, pa.Table) and isinstance(rejected, pa.Table)
-        artifacts = self.artifacts()
-        if isinstance(data, Dataset):
-            kept_kind = self.output_kind(dataset.kind)
-            return StageResult(
-                Dataset(kind=kept_kind, table=kept, metadata=dataset.metadata if kept_kind == dataset.kind else {}),
-                Dataset(kind=dataset.kind, table=rejected, metadata=dataset.metadata),
-                stats,
-                artifacts,
-            )
-        if isinstance(data, pa.Table):
-            return StageResult(kept, rejected, stats, artifacts)
-        import polars as pl
-
-        return StageResult(pl.from_arrow(kept), pl.from_arrow(rejected), stats, artifacts)
+        kept_kind = self.output_kind(dataset.kind)
+        return StageResult(
+            _like(data, kept, kept_kind, dataset.metadata if kept_kind == dataset.kind else {}),
+            _like(data, rejected, dataset.kind, dataset.metadata),
+            stats,
+            self.artifacts(),
+        )
 
     run = __call__
 
