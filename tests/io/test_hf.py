@@ -16,7 +16,7 @@ from curate.cli import app
 from curate.errors import InputError, OutputError, SchemaError
 from curate.pipeline import run_pipeline
 from curate.stages import ExactDedup
-from tests.conftest import needs_shared
+from tests.conftest import needs_shared, without_progress
 
 # the features of the Hub's squad, squad_v2 and squad_kor_v1
 HUB_SQUAD = datasets.Features(
@@ -248,15 +248,17 @@ def test_bad_hf_folders_are_one_line_errors(tmp_path: Path) -> None:
     hub_squad_v2().save_to_disk(str(folder))
     (folder / "state.json").write_text("{not json", encoding="utf-8")
     result = curate_cli("convert", folder, tmp_path / "out.json")
-    assert result.exit_code == 2 and result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"error: malformed JSON in a datasets folder at {folder / 'state.json'}")
+    assert result.exit_code == 2 and without_progress(result.stderr).count("\n") == 1
+    assert without_progress(result.stderr).startswith(
+        f"error: malformed JSON in a datasets folder at {folder / 'state.json'}"
+    )
 
     hub_squad_v2().save_to_disk(str(folder))
     data_file = next(folder.glob("*.arrow"))
     data_file.write_bytes(data_file.read_bytes()[:100])
     result = curate_cli("convert", folder, tmp_path / "out.json")
-    assert result.exit_code == 2 and result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"error: cannot read an Arrow data file at {data_file}")
+    assert result.exit_code == 2 and without_progress(result.stderr).count("\n") == 1
+    assert without_progress(result.stderr).startswith(f"error: cannot read an Arrow data file at {data_file}")
 
     with pytest.raises(InputError, match="not a datasets folder: no state.json or dataset_dict.json"):
         io.read(tmp_path, format="hf")
