@@ -181,8 +181,26 @@ def _file_parts(dataset: Dataset, path: Path, fmt: str) -> list[dict[str, Any]]:
         counts = training_counts(table, fmt)
         columns = ["anchor", "positive", *(["negative"] if counts.negatives else [])]
         shown, rows = pa.table({c: pa.array([], pa.string()) for c in columns}), counts.rows
+    if fmt == "hf":
+        return [_hf_part(dataset.kind, path)]
     file = {"split": "train", "path": "." if path.is_dir() else path.name, "rows": rows, "bytes": table.nbytes}
     return [_part("default", dataset.kind, fmt, shown.schema, [file])]
+
+
+def _hf_part(kind: str, folder: Path) -> dict[str, Any]:
+    """The part of a ``datasets`` folder as ``load_from_disk`` opens it: its own features (the Hub's
+    SQuAD layout, ``ClassLabel`` names) and its splits (``train`` for a single ``Dataset``)."""
+    import datasets
+
+    loaded = datasets.load_from_disk(str(folder))
+    splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
+    files = [
+        {"split": name, "path": ".", "rows": split.num_rows, "bytes": split.data.nbytes}
+        for name, split in splits.items()
+    ]
+    part = _part("default", kind, "hf", next(iter(splits.values())).data.schema, files)
+    part["features"] = next(iter(splits.values())).features._to_yaml_list()
+    return part
 
 
 def _bundle_parts(parts: Mapping[str, Dataset], fmt: str) -> list[dict[str, Any]]:

@@ -269,3 +269,32 @@ def test_card_of_a_real_multilingual_set_lists_its_languages(tmp_path):
     assert meta["language"] == ["de"]
     assert meta["dataset_info"][0]["splits"][0]["num_examples"] == result.output.num_rows
     assert meta["size_categories"] == ["1K<n<10K"]
+
+
+def test_a_datasets_folder_card_gives_the_features_and_splits_load_from_disk_opens(tmp_path: Path):
+    import datasets
+
+    mrc = tmp_path / "mrc_hf"
+    assert curate("convert", REPO / "sample_data" / "korquad_sample.json", mrc, "--to", "hf").returncode == 0
+    (info,) = header(mrc / "README.md")["dataset_info"]
+    opened = datasets.load_from_disk(str(mrc))
+    assert info["features"] == opened.features._to_yaml_list()
+    assert "struct" in {f["name"]: f for f in info["features"]}["answers"]  # the Hub's SQuAD layout
+    assert info["splits"] == [{"name": "train", "num_bytes": opened.data.nbytes, "num_examples": opened.num_rows}]
+
+    rows = tmp_path / "reviews.jsonl"
+    lines = [
+        {"id": f"r{i}", "text": f"리뷰 {i}", "label": "pos" if i % 3 else "neg", "split": s}
+        for i, s in enumerate(["train"] * 5 + ["test"] * 2)
+    ]
+    rows.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    labels = tmp_path / "labels_hf"
+    assert curate("convert", rows, labels, "--to", "hf").returncode == 0
+    (info,) = header(labels / "README.md")["dataset_info"]
+    opened = datasets.load_from_disk(str(labels))
+    assert info["features"] == opened["train"].features._to_yaml_list()
+    assert {f["name"]: f for f in info["features"]}["label"]["dtype"]["class_label"]["names"] == {
+        "0": "neg",
+        "1": "pos",
+    }
+    assert {s["name"]: s["num_examples"] for s in info["splits"]} == {"train": 5, "test": 2}
