@@ -9,6 +9,7 @@ and each field's attribute docstring is its ``description`` (the help text of th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -39,11 +40,12 @@ def _model_at(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
     return model
 
 
-def first_sentence(text: str | None) -> str:
-    """The first sentence of a description, whitespace folded and ``code`` marks dropped."""
+def first_sentence(text: str | None, limit: int = 160) -> str:
+    """The first sentence of a description, whitespace folded, ``code`` marks dropped, at most about
+    ``limit`` characters (cut after a word)."""
     folded = " ".join((text or "").replace("``", "").split())
-    end = folded.find(". ")
-    return folded if end < 0 else folded[: end + 1]
+    sentence = re.split(r"(?<=\.)\s+(?=[A-Z])", folded, maxsplit=1)[0]
+    return sentence if len(sentence) <= limit else sentence[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def config_error(

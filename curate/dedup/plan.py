@@ -8,11 +8,12 @@ kept row whose text it duplicates with another answer (a conflict), and the simi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, Self, get_args
 
 import numpy as np
+from pydantic import field_validator, model_validator
 
+from curate.config import Strict
 from curate.dedup.agreement import Answer
 from curate.dedup.assign import (
     Assignment,
@@ -31,24 +32,60 @@ from curate.text.shingles import ShingleKind, Shingles, prepare, shingle_hashes
 KeepPolicy = Literal["central", "first", "longest", "most_answers", "sql"]
 
 
-@dataclass(frozen=True)
-class MinHashSettings:
-    """How texts are compared: shingles, MinHash/LSH parameters and verification."""
+class MinHashSettings(Strict):
+    """How texts are compared by MinHash: shingles, signatures, LSH bands and verification."""
 
     shingle: ShingleKind = "char"
+    """``char`` n-grams (Korean, Chinese, Japanese), ``word`` n-grams, or Korean ``morph``emes (kiwipiepy)."""
     ngram: int = 5
+    """Shingle size in units; a text shorter than this is one whole shingle, never skipped."""
     lowercase: bool = True
+    """Compare case-insensitively (texts are also NFC-normalized and whitespace-folded)."""
     num_perm: int = 128
+    """MinHash permutations: the signature length (bands x rows of them make the LSH bands, all of
+    them estimate the similarity)."""
     threshold: float = 0.8
+    """Jaccard similarity from which two texts are near-duplicates."""
     bands: int | None = None
+    """LSH bands; with ``rows`` overrides the choice made from the threshold."""
     rows: int | None = None
+    """LSH rows per band."""
     seed: int = 42
+    """Seed of the MinHash permutations."""
     verify: bool = True
+    """Confirm every LSH candidate pair by the true Jaccard of its shingle sets (cuts false positives)."""
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: float) -> float:
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {value}")
+        return value
+
+    @field_validator("ngram")
+    @classmethod
+    def _ngram(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"ngram must be at least 1, got {value}")
+        return value
+
+    @field_validator("num_perm")
+    @classmethod
+    def _num_perm(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"num_perm must be at least 2, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _bands(self) -> Self:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+        return self
 
     def lsh(self) -> LshConfig:
         if self.bands and self.rows:
-            if self.bands * self.rows > self.num_perm:
-                raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
             return LshConfig(self.bands, self.rows, self.threshold, self.seed, self.num_perm)
         return LshConfig.for_threshold(self.threshold, self.num_perm, self.seed, verified=self.verify)
 

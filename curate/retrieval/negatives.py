@@ -44,11 +44,13 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, Self, get_args
 
 import numpy as np
 import pyarrow as pa
+from pydantic import field_validator, model_validator
 
+from curate.config import Strict
 from curate.errors import ConfigError, Where
 from curate.text.answers import KeyedText, answer_variants
 
@@ -64,14 +66,13 @@ _WORD = re.compile(r"\w+")
 _PUNCT_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE", "SO", "SW", "SB"})
 
 
-@dataclass(frozen=True)
-class MiningSettings:
+class MiningSettings(Strict):
     """How negatives are mined; see the module docstring for the guards."""
 
     count: int = 5
     """Negatives per query."""
     rank_from: int = 1
-    """First rank examined (1-based, after the positives are taken out of the ranking)."""
+    """First rank examined (1-based, in retrieval order, after the positives are taken out of the ranking)."""
     rank_to: int = 100
     """Last rank examined."""
     tokenizer: Tokenizer = "bigram"
@@ -79,26 +80,44 @@ class MiningSettings:
     ``morph`` (kiwipiepy morphemes, punctuation left out) or ``word`` (words); every text is NFC
     normalized and lower-cased, and words are runs of letters and digits (punctuation dropped)."""
     margin: float | None = None
-    """Drop a candidate whose score is ``>= margin x`` the query's best positive score (e.g. 0.95)."""
+    """Drop a candidate whose score is ``>= margin x`` the query's best positive score (e.g. 0.95);
+    null: no margin."""
     near_duplicates: bool = True
-    """Drop passages in the same near-duplicate cluster as a positive."""
+    """Drop passages in the same near-duplicate cluster as a positive (MinHash, character 5-grams)."""
     near_duplicate_threshold: float = 0.8
     """Jaccard similarity (character 5-grams) from which two passages are near-duplicates."""
     answers: bool = True
-    """Drop passages that contain one of the query's answers, a variant of one, or an answer of a
-    query with the same text (the ``answer``, ``answer_variant`` and ``same_question`` guards)."""
+    """Drop passages that contain one of the query's answers (NFC, whitespace and case folded),
+    another form of one (NFKC, punctuation and spacing folded, ``아미(ARMY)`` -> ``아미``, ``ARMY``)
+    or an answer of another query with the same text (the ``answer``, ``answer_variant`` and
+    ``same_question`` guards)."""
 
-    def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError(f"count must be at least 1, got {self.count}")
+    @field_validator("count")
+    @classmethod
+    def _count(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"count must be at least 1, got {value}")
+        return value
+
+    @field_validator("margin")
+    @classmethod
+    def _margin(cls, value: float | None) -> float | None:
+        if value is not None and not value > 0:
+            raise ValueError(f"margin must be above 0, got {value}")
+        return value
+
+    @field_validator("near_duplicate_threshold")
+    @classmethod
+    def _threshold(cls, value: float) -> float:
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"near_duplicate_threshold must be between 0 and 1, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _ranks(self) -> Self:
         if not 1 <= self.rank_from <= self.rank_to:
             raise ValueError(f"need 1 <= rank_from <= rank_to, got {self.rank_from} and {self.rank_to}")
-        if self.tokenizer not in TOKENIZERS:
-            raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}")
-        if self.margin is not None and not self.margin > 0:
-            raise ValueError(f"margin must be above 0, got {self.margin}")
-        if not 0.0 < self.near_duplicate_threshold < 1.0:
-            raise ValueError(f"near_duplicate_threshold must be between 0 and 1, got {self.near_duplicate_threshold}")
+        return self
 
 
 @dataclass
