@@ -162,9 +162,12 @@ def option(model: type[BaseModel], name: str, flag: str | None = None, *, note: 
     return typer.Option(default, flag, help=help_text)
 
 
-def _settings(model: type[M], **values: Any) -> M:
-    """``model(**values)`` from a command's options; a bad value is a one-line error naming the option."""
-    return validated(model, values, noun="option", name=lambda key: _FLAGS.get(key, key))
+def _settings(model: type[M], options: dict[str, Any], **values: Any) -> M:
+    """``model`` from a command's ``options`` (its ``locals()``: those named as a field of ``model``) and
+    ``values`` (fields spelt or typed otherwise on the command line); a bad value is a one-line error
+    naming the option."""
+    fields = {name: options[name] for name in model.model_fields if name in options}
+    return validated(model, {**fields, **values}, noun="option", name=lambda key: _FLAGS.get(key, key))
 
 
 def _quote(value: str | None) -> Any:
@@ -474,20 +477,8 @@ def dedup(
     with _errors():
         params = _settings(
             MinHashDedupParams,
+            locals(),
             fields=field or None,
-            threshold=threshold,
-            clustering=clustering,
-            shingle=shingle,
-            ngram=ngram,
-            lowercase=lowercase,
-            num_perm=num_perm,
-            bands=bands,
-            rows=rows,
-            seed=seed,
-            unit=unit,
-            keep=keep,
-            order_by=order_by,
-            verify=verify,
             against=str(against) if against else None,
             save_index=str(save_index) if save_index else None,
         )
@@ -572,12 +563,7 @@ def contamination(
 
     with _errors():
         settings = _settings(
-            ContaminationSettings,
-            threshold=threshold,
-            ngram_words=ngram_words or None,
-            ngram_chars=ngram_chars or None,
-            ngram_fraction=ngram_fraction,
-            min_chars=min_chars,
+            ContaminationSettings, locals(), ngram_words=ngram_words or None, ngram_chars=ngram_chars or None
         )
         train_set = io.read(train, format=from_, kind=kind)
         eval_set = io.read(evaluation, format=eval_from, kind=kind or train_set.kind)
@@ -654,14 +640,7 @@ def mine_negatives(
     from curate.retrieval.build import mine_retrieval
 
     with _errors():
-        params = _settings(
-            MineHardNegativesParams,
-            count=count,
-            rank_from=rank_from,
-            rank_to=rank_to,
-            tokenizer=tokenizer,
-            margin=margin,
-        )
+        params = _settings(MineHardNegativesParams, locals())
         fmt = from_ or io.detect_format(src)
         if io.is_bundle(src, fmt):
             mined = mine_retrieval(io.read_bundle(src, format=fmt), params, split=split)
@@ -696,7 +675,7 @@ def chunk_passages(
     from curate.retrieval.chunk import chunk_corpus
 
     with _errors():
-        settings = _settings(ChunkPassagesParams, size=size, overlap=overlap, unit=unit, tokenizer=tokenizer)
+        settings = _settings(ChunkPassagesParams, locals())
         fmt = from_ or io.detect_format(src)
         if io.is_bundle(src, fmt):
             parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
@@ -752,7 +731,7 @@ def label_issues(
 ) -> None:
     """Find rows whose label is probably wrong (out-of-fold probabilities + cleanlab)."""
     with _errors():
-        params = _settings(LabelIssuesParams, model=model, folds=folds, seed=seed, pred_probs_column=pred_probs)
+        params = _settings(LabelIssuesParams, locals(), pred_probs_column=pred_probs)
         stage = LabelIssues(params)
         dataset = io.read(src, format=from_, kind="classification", rename=_parse_renames(rename), quote=_quote(quote))
         result = stage(dataset)

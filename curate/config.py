@@ -9,6 +9,7 @@ and each field's attribute docstring is its ``description`` (the help text of th
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -72,7 +73,9 @@ def config_error(
     key = ".".join([*loc[:-1], name(loc[-1])]) if loc else ""
     where = where or Where()
     if first["type"] == "extra_forbidden":
-        return ConfigError(f"unknown {noun} '{key}'{owner}", where=where, value=first.get("input"), hint=allowed)
+        close = difflib.get_close_matches(loc[-1], list(here.model_fields), n=1)
+        hint = f"did you mean '{name(close[0])}'? {allowed}" if close else allowed
+        return ConfigError(f"unknown {noun} '{key}'{owner}", where=where, value=first.get("input"), hint=hint)
     if first["type"] == "missing":
         return ConfigError(f"missing {noun} '{key}'{owner}", where=where, hint=allowed)
     message = first["msg"].removeprefix("Value error, ")

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field
 from rensa import RMinHashLSH
 
 from curate.dataset import Dataset
@@ -81,38 +81,17 @@ class ContaminationSettings(MinHashSettings):
     """Always true here: every MinHash candidate pair is confirmed by its true Jaccard."""
     minhash: bool = True
     """Also look for near-duplicate texts with MinHash (turn off to use only n-grams and exact matches)."""
-    ngram_words: int | None = 13
+    ngram_words: int | None = Field(default=13, ge=1)
     """A shared run of this many whitespace words is an overlap; null turns the check off."""
-    ngram_chars: int | None = 50
+    ngram_chars: int | None = Field(default=50, ge=1)
     """A shared run of this many characters is an overlap; null turns the check off."""
-    ngram_fraction: float = 0.1
+    ngram_fraction: float = Field(default=0.1, ge=0, le=1)
     """An n-gram finding marks a row contaminated only when the shared windows are at least this
     fraction of the shorter text's windows (0: any shared run does; the report lists every finding
     either way)."""
-    min_chars: int = 20
+    min_chars: int = Field(default=20, ge=1)
     """Texts shorter than this (in characters, after normalization) are never compared; a text too
     short for the n-gram checks is compared whole (exact match)."""
-
-    @field_validator("ngram_words", "ngram_chars")
-    @classmethod
-    def _window(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and value < 1:
-            raise ValueError(f"{info.field_name} must be at least 1 (or null to turn it off), got {value}")
-        return value
-
-    @field_validator("min_chars")
-    @classmethod
-    def _min_chars(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(f"min_chars must be at least 1, got {value}")
-        return value
-
-    @field_validator("ngram_fraction")
-    @classmethod
-    def _fraction(cls, value: float) -> float:
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"ngram_fraction must be between 0 and 1, got {value}")
-        return value
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Literal, Self, get_args
 
 import numpy as np
-from pydantic import field_validator, model_validator
+import pydantic
+from pydantic import model_validator
 
 from curate.config import Strict
 from curate.dedup.agreement import Answer
@@ -37,44 +38,23 @@ class MinHashSettings(Strict):
 
     shingle: ShingleKind = "char"
     """``char`` n-grams (Korean, Chinese, Japanese), ``word`` n-grams, or Korean ``morph``emes (kiwipiepy)."""
-    ngram: int = 5
+    ngram: int = pydantic.Field(default=5, ge=1)
     """Shingle size in units; a text shorter than this is one whole shingle, never skipped."""
     lowercase: bool = True
     """Compare case-insensitively (texts are also NFC-normalized and whitespace-folded)."""
-    num_perm: int = 128
+    num_perm: int = pydantic.Field(default=128, ge=2)
     """MinHash permutations: the signature length (bands x rows of them make the LSH bands, all of
     them estimate the similarity)."""
-    threshold: float = 0.8
+    threshold: float = pydantic.Field(default=0.8, gt=0, lt=1)
     """Jaccard similarity from which two texts are near-duplicates."""
-    bands: int | None = None
+    bands: int | None = pydantic.Field(default=None, ge=1)
     """LSH bands; with ``rows`` overrides the choice made from the threshold."""
-    rows: int | None = None
+    rows: int | None = pydantic.Field(default=None, ge=1)
     """LSH rows per band."""
     seed: int = 42
     """Seed of the MinHash permutations."""
     verify: bool = True
     """Confirm every LSH candidate pair by the true Jaccard of its shingle sets (cuts false positives)."""
-
-    @field_validator("threshold")
-    @classmethod
-    def _threshold(cls, value: float) -> float:
-        if not 0.0 < value < 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, got {value}")
-        return value
-
-    @field_validator("ngram")
-    @classmethod
-    def _ngram(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(f"ngram must be at least 1, got {value}")
-        return value
-
-    @field_validator("num_perm")
-    @classmethod
-    def _num_perm(cls, value: int) -> int:
-        if value < 2:
-            raise ValueError(f"num_perm must be at least 2, got {value}")
-        return value
 
     @model_validator(mode="after")
     def _bands(self) -> Self:

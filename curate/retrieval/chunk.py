@@ -58,15 +58,15 @@ def _check_unit(unit: str, tokenizer: str | Path | None) -> None:
 class ChunkSettings(Strict):
     """How long texts are cut into passages."""
 
-    size: int = Field(500, ge=1)
+    size: int = Field(default=500, ge=1)
     """Longest passage, in ``unit``s (whitespace around it not counted)."""
-    overlap: int = Field(0, ge=0)
+    overlap: int = Field(default=0, ge=0)
     """Units a passage may share with the previous one, in whole sentences (or words of a sentence
     that had to be cut); an upper bound, smaller than ``size``."""
     unit: Unit = "chars"
     """``chars`` (code points), ``words`` (whitespace-separated, eojeol in Korean) or ``tokens``
     (subword tokens of ``tokenizer``, special tokens not counted)."""
-    tokenizer: str | None = Field(None, validate_default=True)
+    tokenizer: str | None = Field(default=None, validate_default=True)
     """Path to a Hugging Face ``tokenizer.json`` (or a folder holding one), for ``unit: tokens``;
     read from disk, never downloaded."""
 

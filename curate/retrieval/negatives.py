@@ -48,7 +48,7 @@ from typing import Any, Literal, Protocol, Self, get_args
 
 import numpy as np
 import pyarrow as pa
-from pydantic import field_validator, model_validator
+from pydantic import Field, model_validator
 
 from curate.config import Strict
 from curate.errors import ConfigError, Where
@@ -69,9 +69,9 @@ _PUNCT_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE", "SO", "SW", "SB"}
 class MiningSettings(Strict):
     """How negatives are mined; see the module docstring for the guards."""
 
-    count: int = 5
+    count: int = Field(default=5, ge=1)
     """Negatives per query."""
-    rank_from: int = 1
+    rank_from: int = Field(default=1, ge=1)
     """First rank examined (1-based, in retrieval order, after the positives are taken out of the ranking)."""
     rank_to: int = 100
     """Last rank examined."""
@@ -79,12 +79,12 @@ class MiningSettings(Strict):
     """BM25 tokens: ``bigram`` (character bigrams of each word, fine for Korean and other CJK text),
     ``morph`` (kiwipiepy morphemes, punctuation left out) or ``word`` (words); every text is NFC
     normalized and lower-cased, and words are runs of letters and digits (punctuation dropped)."""
-    margin: float | None = None
+    margin: float | None = Field(default=None, gt=0)
     """Drop a candidate whose score is ``>= margin x`` the query's best positive score (e.g. 0.95);
     null: no margin."""
     near_duplicates: bool = True
     """Drop passages in the same near-duplicate cluster as a positive (MinHash, character 5-grams)."""
-    near_duplicate_threshold: float = 0.8
+    near_duplicate_threshold: float = Field(default=0.8, gt=0, lt=1)
     """Jaccard similarity (character 5-grams) from which two passages are near-duplicates."""
     answers: bool = True
     """Drop passages that contain one of the query's answers (NFC, whitespace and case folded),
@@ -92,31 +92,10 @@ class MiningSettings(Strict):
     or an answer of another query with the same text (the ``answer``, ``answer_variant`` and
     ``same_question`` guards)."""
 
-    @field_validator("count")
-    @classmethod
-    def _count(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(f"count must be at least 1, got {value}")
-        return value
-
-    @field_validator("margin")
-    @classmethod
-    def _margin(cls, value: float | None) -> float | None:
-        if value is not None and not value > 0:
-            raise ValueError(f"margin must be above 0, got {value}")
-        return value
-
-    @field_validator("near_duplicate_threshold")
-    @classmethod
-    def _threshold(cls, value: float) -> float:
-        if not 0.0 < value < 1.0:
-            raise ValueError(f"near_duplicate_threshold must be between 0 and 1, got {value}")
-        return value
-
     @model_validator(mode="after")
     def _ranks(self) -> Self:
-        if not 1 <= self.rank_from <= self.rank_to:
-            raise ValueError(f"need 1 <= rank_from <= rank_to, got {self.rank_from} and {self.rank_to}")
+        if self.rank_from > self.rank_to:
+            raise ValueError(f"rank_from ({self.rank_from}) is after rank_to ({self.rank_to})")
         return self
 
 

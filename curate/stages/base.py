@@ -36,7 +36,8 @@ REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 ROW_GROUP_ROWS = 65536  # rows per Parquet row group written by a stage
 
 
-Params = StageParams = Strict  # base of every stage's parameters (often an engine's settings + stage-only fields)
+Params = Strict  # base of every stage's parameters (often an engine's settings + stage-only fields)
+StageParams = Strict
 
 
 def check_distinct(values: Sequence[str], what: str, *, if_empty: str | None = None) -> None:
