@@ -29,6 +29,7 @@ from curate.errors import ConfigError, CurateError, SchemaError, Where
 from curate.pipeline import Reporter
 from curate.retrieval.chunk import ChunkSettings
 from curate.retrieval.negatives import MiningSettings
+from curate.stages.bias_report import BiasReportParams
 from curate.stages.chunk_passages import ChunkPassages, ChunkPassagesParams
 from curate.stages.label_issues import LabelIssues, LabelIssuesParams
 from curate.stages.mine_hard_negatives import MineHardNegatives, MineHardNegativesParams
@@ -769,11 +770,9 @@ def bias(
         Optional[Path],  # noqa: UP045
         typer.Option("--compare", help="A second set of the same task (e.g. after cleaning): show the shifts."),
     ] = None,
-    field: Annotated[str, typer.Option("--field", help="Classification: the text column measured.")] = "text",
-    tokenizer: Annotated[
-        str, typer.Option("--tokenizer", help="Classification tokens: char, eojeol or morph.")
-    ] = "char",
-    min_count: Annotated[int, typer.Option("--min-count", help="Test tokens found in at least this many rows.")] = 20,
+    field: str = option(BiasReportParams, "field"),
+    tokenizer: str = option(BiasReportParams, "tokenizer"),
+    min_count: int = option(BiasReportParams, "min_count"),
     top: Annotated[int, typer.Option("--top", help="Shortcut tokens shown per label.")] = 10,
     kind: KindOpt = None,
     from_: FromOpt = None,
@@ -784,13 +783,11 @@ def bias(
     one-token rule and label shares by length (classification); answer positions, question types
     and a lexical-overlap heuristic (MRC); how often BM25 ranks the positive first (retrieval)."""
     from curate.bias import compare
-    from curate.bias.tokens import TOKEN_UNITS
     from curate.report.bias import diagnostics_blocks, rich_table, shift_blocks
     from curate.stages.bias_report import diagnose_source
 
     with _errors():
-        _check_choice_option("--tokenizer", tokenizer, TOKEN_UNITS)
-        params: dict[str, Any] = {"field": field, "tokenizer": tokenizer, "min_count": min_count}
+        params: dict[str, Any] = dict(_settings(BiasReportParams, locals()))
         read: dict[str, Any] = {"format": from_, "kind": kind, "rename": _parse_renames(rename), "quote": _quote(quote)}
         if src.is_dir() and (src / "manifest.json").exists():
             if compare_with is not None:

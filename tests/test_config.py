@@ -8,6 +8,7 @@ import pytest
 import typer
 import yaml
 
+from curate.bias import TokenSettings
 from curate.cli import app
 from curate.dedup.contamination import ContaminationSettings
 from curate.dedup.plan import MinHashSettings
@@ -17,6 +18,7 @@ from curate.pipeline import run_pipeline
 from curate.retrieval.chunk import ChunkSettings
 from curate.retrieval.negatives import MiningSettings
 from curate.stages import MinHashDedup
+from curate.stages.bias_report import BiasReportParams
 from curate.stages.chunk_passages import ChunkPassagesParams
 from curate.stages.decontaminate import DecontaminateParams
 from curate.stages.label_issues import LabelIssuesParams
@@ -30,6 +32,7 @@ COMMANDS = {
     "contamination": (ContaminationSettings, {f: f for f in ContaminationSettings.model_fields}),
     "mine-negatives": (MiningSettings, {f: f for f in MiningSettings.model_fields}),
     "chunk-passages": (ChunkSettings, {f: f for f in ChunkSettings.model_fields}),
+    "bias": (BiasReportParams, {f: f for f in ("field", "tokenizer", "min_count")}),
     "label-issues": (
         LabelIssuesParams,
         {"pred_probs": "pred_probs_column", **{f: f for f in ("model", "folds", "seed")}},
@@ -43,6 +46,7 @@ def test_stage_params_extend_the_engine_settings():
     assert issubclass(MineHardNegativesParams, MiningSettings)
     assert issubclass(ChunkPassagesParams, ChunkSettings)
     assert issubclass(LabelIssuesParams, LabelIssueSettings)
+    assert issubclass(BiasReportParams, TokenSettings)
     # the stage's params are the engine's settings: no copy in between
     stage = MinHashDedup(num_perm=64, bands=8, rows=8)
     assert isinstance(stage.params, MinHashSettings) and stage.params.lsh().bands == 8
