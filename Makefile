@@ -45,8 +45,11 @@ test: setup
 screenshot: demo chromium
 	$(BIN)/python -m tests.report.chromium runs/demo/report.html docs/report.png
 
+# Style, formatting, the layers of the package (import contract in pyproject.toml) and types.
 lint: setup
 	$(BIN)/ruff check curate tests benchmarks
+	$(BIN)/ruff format --check curate tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 # Re-pin every dependency from pyproject.toml into requirements.lock (run after changing them).

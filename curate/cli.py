@@ -12,21 +12,23 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-import curate
-from curate import io
+from curate import io, progress
+from curate._version import __version__
 from curate.config import M, validated
+from curate.dataset import Dataset
 from curate.dedup.contamination import ContaminationSettings
 from curate.errors import ConfigError, CurateError, SchemaError, Where
-from curate.pipeline import Reporter
+from curate.pipeline import Reporter, stage_line, start_line
 from curate.retrieval.chunk import ChunkSettings
 from curate.retrieval.negatives import MiningSettings
 from curate.stages.bias_report import BiasReportParams
@@ -34,6 +36,9 @@ from curate.stages.chunk_passages import ChunkPassages, ChunkPassagesParams
 from curate.stages.label_issues import LabelIssues, LabelIssuesParams
 from curate.stages.mine_hard_negatives import MineHardNegatives, MineHardNegativesParams
 from curate.stages.minhash_dedup import MinHashDedup, MinHashDedupParams
+
+if TYPE_CHECKING:
+    from curate.stages.base import Stage
 
 app = typer.Typer(
     help="Clean, deduplicate and validate training data for extractive QA, retrieval and classification.",
@@ -101,7 +106,7 @@ def _internal(exc: Exception) -> NoReturn:
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"curate {curate.__version__}")
+        out.print(f"curate {__version__}")
         raise typer.Exit()
 
 
@@ -177,50 +182,153 @@ def _quote(value: str | None) -> Any:
     return None if value.lower() == "none" else value
 
 
+def _card(dst: Path, data: Any, fmt: str | None, command: str, src: Path, stage: Any = None) -> None:
+    """Write the dataset card beside ``dst`` (:mod:`curate.io.card`): ``data`` (a Dataset, or the
+    parts of a retrieval folder) written as ``fmt`` by ``curate <command>`` from ``src``; ``stage``
+    is ``(stage id, stage name, stats dict, role)`` of the step that made the rows, if one did."""
+    from curate.io.card import export_entry, step, write_card
+
+    if isinstance(data, Dataset):
+        fmt = io.check_write(dst, fmt, data.kind)
+    steps = [step(*stage)] if stage else []
+    entry = export_entry(data, dst, fmt or "parquet", made_by=f"`curate {command}`", source=str(src), steps=steps)
+    card, warning = write_card(dst, entry)
+    if card is not None:
+        out.print(f"card: {card}", highlight=False)
+    if warning:
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
 # ----------------------------------------------------------------------------- run
 
 
-class _RichReporter(Reporter):
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
-        self.task: Any = None
+class _Counts(ProgressColumn):
+    """``40,000/100,000 rows`` (``40,000 rows`` while the total is unknown)."""
 
-    @contextmanager
-    def shown(self) -> Iterator[None]:
-        """Show the progress bar from the first stage that runs until the block ends."""
-        try:
-            yield
-        finally:
-            if self.task is not None:
-                self.progress.stop()
+    def render(self, task: Any) -> Text:
+        total = f"/{int(task.total):,}" if task.total is not None else ""
+        return Text(f"{int(task.completed):,}{total} {task.fields.get('unit', '')}")
+
+
+class _Display:
+    """Shows the progress of one piece of work after another (a stage, a command): rich bars, one per
+    phase, when stderr is a terminal; plain ``[curate] ...`` lines at most every 10 s otherwise (CI
+    logs); nothing when ``quiet``."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.lines = None if quiet or err.is_terminal else progress.Lines(self._print)
+        self.bars: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+        self.label = ""
+
+    @staticmethod
+    def _print(line: str) -> None:
+        err.print(line, highlight=False, markup=False)
+
+    def begin(self, label: str) -> None:
+        """Start the work called ``label`` (a stage folder's name, a command)."""
+        self.end()
+        self.label = label
+        if self.lines is not None:
+            self.lines.begin(label)
+
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        """A :data:`curate.progress.Listener`."""
+        if self.lines is not None:
+            self.lines.step(phase, done, total, unit)
+        if self.quiet or self.lines is not None:
+            return
+        if self.bars is None:
+            self.bars = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                _Counts(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+                redirect_stdout=False,  # results go to stdout, which may be a file
+            )
+            self.bars.start()
+        task = self.tasks.get(phase)
+        if task is None:
+            for earlier in self.tasks.values():  # the phase before has ended: its clock stops
+                self.bars.stop_task(earlier)
+            task = self.tasks[phase] = self.bars.add_task(f"{self.label}: {phase}", total=total, unit=unit)
+        self.bars.update(task, completed=done, total=total)
+
+    def end(self, *, stopped: bool = False) -> None:
+        """End the current work: its phases' bars go (the lines mode says the last phase ended, or
+        was ``stopped`` by an error)."""
+        if self.lines is not None:
+            self.lines.end(stopped=stopped)
+        if self.bars is not None:
+            for task in self.tasks.values():
+                self.bars.remove_task(task)
+        self.tasks = {}
+
+    def close(self, *, stopped: bool = False) -> None:
+        self.end(stopped=stopped)
+        if self.bars is not None:
+            self.bars.stop()
+            self.bars = None
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[_Display]:
+    """Show the progress of the work done inside (see :class:`_Display`) as ``label``."""
+    display = _Display(quiet)
+    display.begin(label)
+    try:
+        with progress.listening(display.progress):
+            yield display
+    except BaseException:
+        display.close(stopped=True)
+        raise
+    display.close()
+
+
+def _read(src: Path, **options: Any) -> Any:
+    """``io.read`` as phase ``reading <file name>`` of the work in progress."""
+    phase = f"reading {src.name}"
+    progress.step(phase, 0, None)
+    dataset = io.read(src, **options)
+    progress.step(phase, dataset.num_rows, dataset.num_rows)
+    return dataset
+
+
+def _write(dataset: Any, dst: Path, **options: Any) -> None:
+    """``io.write`` as phase ``writing <file name>`` of the work in progress."""
+    phase = f"writing {dst.name}"
+    progress.step(phase, 0, dataset.num_rows)
+    io.write(dataset, dst, **options)
+    progress.step(phase, dataset.num_rows, dataset.num_rows)
+
+
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show no progress (errors, warnings and results still print).")
+]
+
+
+class _RunReporter(Reporter):
+    """``curate run``: each stage's progress (:class:`_Display`), its line of counts when it ends, notes
+    and warnings (these two even when quiet)."""
+
+    def __init__(self, quiet: bool = False):
+        self.display = _Display(quiet)
 
     def stage_started(self, stage: Any, index: int, total_rows: int) -> None:
-        if self.task is None:
-            self.progress.start()
-        else:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(f"{index:02d} {stage.id}", total=total_rows)
+        self.display.begin(f"{index:02d}_{stage.id}")
+        if self.display.lines is not None:
+            self.display.lines.line(start_line(stage, index, total_rows))
 
-    def rows_done(self, rows: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, rows)
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        self.display.progress(phase, done, total, unit)
 
     def stage_finished(self, run: Any) -> None:
-        s = run.stats
-        note = " (resumed)" if run.resumed else f" in {s.seconds:.2f}s"
-        err.print(
-            f"  {run.dir.name}: {s.rows_in:,} in{f', {s.rows_added:,} new' if s.rows_added else ''}, "
-            f"{s.rows_kept:,} kept, {s.rows_rejected:,} rejected{note}",
-            highlight=False,
-        )
+        self.display.end()
+        if not self.display.quiet:
+            err.print(f"  {escape(stage_line(run))}", highlight=False)
 
     def note(self, message: str) -> None:
         err.print(f"  {escape(message)}", highlight=False)
@@ -235,23 +343,86 @@ def run(
     input: Annotated[Optional[Path], typer.Option("--input", help="Replace the pipeline's input path.")] = None,  # noqa: UP045
     output: Annotated[Optional[Path], typer.Option("--output", help="Run folder (default runs/<name>).")] = None,  # noqa: UP045
     force: Annotated[bool, typer.Option("--force", help="Run every stage again, even when up to date.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Run a pipeline; finished stages whose inputs and params did not change are resumed."""
+    """Run a pipeline; finished stages whose inputs and params did not change are resumed. Progress
+    goes to stderr (bars on a terminal, plain lines otherwise) and to run.log in the run folder."""
     from curate.pipeline import run_pipeline
     from curate.report.summary import summary_table
 
     with _errors():
-        reporter = _RichReporter()
-        with reporter.shown():
+        reporter = _RunReporter(quiet)
+        try:
             result = run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter)
+        except BaseException:
+            reporter.display.close(stopped=True)
+            raise
+        reporter.display.close()
         out.print(summary_table(result))
         out.print(f"output: {result.dir / 'output.parquet'} ({result.output.num_rows:,} rows)", highlight=False)
         for path in result.exports:
             out.print(f"export: {path}", highlight=False)
+        for card in result.cards:
+            out.print(f"card: {result.dir / card}", highlight=False)
         out.print(
-            f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}",
+            f"report: {result.dir / 'report.html'} ({result.dir / 'report.md'})   manifest: {result.manifest_path}"
+            f"   log: {result.dir / 'run.log'}",
             highlight=False,
         )
+
+
+# ----------------------------------------------------------------------------- rejected
+
+
+@app.command()
+def rejected(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `curate run`.")],
+    stage: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--stage", help="Only this stage's rows (its id, or its folder name such as 03_pii)."),
+    ] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Only rows with this reject_reason.")] = None,  # noqa: UP045
+    out_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", help="Write every matching row here: .parquet, .jsonl, .csv or .tsv."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows shown in the terminal.")] = 20,
+) -> None:
+    """Every rejected row of a run in one table (stages in run order, columns joined by name): a
+    short table in the terminal, or all of them in --out FILE."""
+    from curate.report.load import rejected_rows
+
+    with _errors():
+        if out_file is not None:
+            io.report_format(out_file)  # an unknown suffix fails before anything is read
+        table = rejected_rows(run_dir, stage=stage, reason=reason)
+        pairs = zip(table.column("reject_stage").to_pylist(), table.column("reject_reason").to_pylist(), strict=True)
+        counts = Counter(pairs)
+        listed = ", ".join(f"{s}/{r} {n:,}" for (s, r), n in counts.items())
+        out.print(f"{table.num_rows:,} rejected rows" + (f": {listed}" if listed else ""), highlight=False)
+        if out_file is not None:
+            io.write_table(table, out_file)
+            out.print(f"written: {out_file} ({table.num_columns} columns)", highlight=False)
+            return
+        key = next((c for c in ("id", "doc_id", "query_id") if c in table.column_names), None)
+        head = table.slice(0, limit).to_pylist()
+        cells = [
+            (str(row["reject_stage"]), str(row["reject_reason"]), str(row[key] if key else n), row["reject_detail"])
+            for n, row in enumerate(head)
+        ]
+        shown = Table(box=None, pad_edge=False)
+        used = 0
+        for i, header in enumerate(("stage", "reason", key or "row")):
+            width = min(30, max([len(header), *(len(c[i]) for c in cells)]))
+            shown.add_column(header, no_wrap=True, overflow="ellipsis", width=width)
+            used += width + 2
+        shown.add_column("detail", no_wrap=True, overflow="ellipsis", width=max(20, out.width - used))
+        for cell in cells:
+            shown.add_row(*cell)
+        if head:
+            out.print(shown)
+        if table.num_rows > len(head):
+            out.print(f"showing {len(head):,} of {table.num_rows:,}; write them all with --out FILE", highlight=False)
 
 
 # ----------------------------------------------------------------------------- report
@@ -294,18 +465,21 @@ def convert(
         typer.Option("--quarantine", help="Quarantine file (default DST + .quarantine.jsonl)."),
     ] = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Convert between formats (squad, jsonl, csv, tsv, parquet, beir, hf) with column renames."""
-    with _errors():
+    with _errors(), _progress("convert", quiet) as display:
         fmt = from_ or io.detect_format(src)
         if kind is None and io.is_bundle(src, fmt):
             parts = io.read_bundle(src, format=fmt)
             io.write_bundle(parts, dst, format=to or "parquet")
+            display.close()
             counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in parts.items())
             out.print(f"wrote {dst} ({counts})", highlight=False)
+            _card(dst, parts, to or "parquet", "convert", src)
             return
         qfile = quarantine or dst.with_name(dst.name + ".quarantine.jsonl")
-        dataset = io.read(
+        dataset = _read(
             src,
             format=from_,
             kind=kind,
@@ -316,12 +490,14 @@ def convert(
             quote=_quote(quote),
         )
         try:
-            io.write(dataset, dst, format=to, quote=_quote(quote))
+            _write(dataset, dst, format=to, quote=_quote(quote))
         except BaseException:
             if skip_bad_rows:
                 qfile.unlink(missing_ok=True)  # written by the read above: nothing is left behind
             raise
+        display.close()
         out.print(f"wrote {dst} ({dataset.num_rows:,} rows, kind {dataset.kind})", highlight=False)
+        _card(dst, dataset, to, "convert", src)
         bad = int(dataset.metadata.get("quarantined_rows", 0))
         if bad:
             err.print(f"{bad:,} unreadable rows skipped, each with its reason -> {qfile}", highlight=False)
@@ -347,6 +523,7 @@ def validate(
         typer.Option("--repair", help="MRC: write repaired rows here; unrepairable rows go to DST's .rejected.jsonl."),
     ] = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Check schema conformance and (MRC) every answer span, or a retrieval folder's corpus, queries
     and qrels against each other. Exit 0 clean, 1 problems, 2 unusable."""
@@ -359,8 +536,9 @@ def validate(
                 raise ConfigError("--repair works on MRC data", value=str(src), hint="pass an MRC file")
             _validate_retrieval(src, from_ or io.detect_format(src), report)
             return
-        dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
-        result = find_problems(dataset)
+        with _progress("validate", quiet):
+            dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
+            result = find_problems(dataset)
         if report is not None:
             io.write_table(result.problems, report)
         if result.clean:
@@ -388,6 +566,16 @@ def validate(
             io.write(kept, repair)
             rejected_path = repair.with_name(repair.name.split(".")[0] + ".rejected.jsonl")
             io.write(rejected, rejected_path, format="jsonl")
+            reasons = Counter(rejected.to_arrow().column("reject_reason").to_pylist())
+            counts = {"rows_in": dataset.num_rows, "rows_kept": kept.num_rows, "rows_rejected": rejected.num_rows}
+            _card(
+                repair,
+                kept,
+                None,
+                "validate --repair",
+                src,
+                ("repair", "validate_spans", {**counts, "reasons": reasons}, "filter"),
+            )
             out.print(
                 f"repaired: {repair} ({kept.num_rows:,} rows); "
                 f"could not repair: {rejected_path} ({rejected.num_rows:,} rows)",
@@ -473,6 +661,7 @@ def dedup(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Remove near-duplicates with MinHash LSH (the engine of the minhash_dedup stage)."""
     with _errors():
@@ -486,26 +675,29 @@ def dedup(
         stage = MinHashDedup(params)
         fmt = from_ or io.detect_format(src)
         rejected_path = rejected or dst.with_name(dst.name.split(".")[0] + ".rejected.parquet")
-        if kind is None and io.is_bundle(src, fmt):
-            from curate.dedup.retrieval import dedup_retrieval
-
-            found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
-            io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
-            stats, artifacts, removed = found.stats, found.artifacts, found.rejected
-            extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
-            if found.qrels_merged:
-                extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
-        else:
-            dataset = io.read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
-            result = stage(dataset)
-            io.write(result.kept, dst)
-            stats, artifacts, removed = result.stats, result.artifacts, result.rejected
-            extra = ""
-        io.write(removed, rejected_path, format="parquet")
         written = {"clusters": clusters, "conflicts": conflicts}
-        for name, path in written.items():
-            if path is not None:
-                io.write_table(artifacts[name], path)
+        with _progress("dedup", quiet):
+            if kind is None and io.is_bundle(src, fmt):
+                from curate.dedup.retrieval import dedup_retrieval
+
+                found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
+                io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
+                card_data: tuple[Any, str | None] = found.parts, "beir" if fmt == "beir" else "parquet"
+                stats, artifacts, removed = found.stats, found.artifacts, found.rejected
+                extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
+                if found.qrels_merged:
+                    extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
+            else:
+                dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
+                result = stage(dataset)
+                _write(result.kept, dst)
+                card_data = result.kept, None
+                stats, artifacts, removed = result.stats, result.artifacts, result.rejected
+                extra = ""
+            io.write(removed, rejected_path, format="parquet")
+            for name, path in written.items():
+                if path is not None:
+                    io.write_table(artifacts[name], path)
         reasons = f" ({_reasons(stats.reasons)})" if stats.reasons else ""
         flags = f"; kept rows flagged: {_reasons(stats.flags)}" if stats.flags else ""
         out.print(
@@ -518,6 +710,7 @@ def dedup(
             + "".join(f"  {name}: {path}" for name, path in written.items() if path is not None),
             highlight=False,
         )
+        _card(dst, *card_data, "dedup", src, (stage.id, stage.name, stats.as_dict(), stage.role))
 
 
 # ----------------------------------------------------------------------------- contamination
@@ -557,6 +750,7 @@ def contamination(
         Optional[str],  # noqa: UP045
         typer.Option("--eval-from", help=f"Format of the evaluation set: {', '.join(io.FORMATS)}."),
     ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Find training rows that overlap an evaluation set (MinHash near-duplicates, shared 13-word or
     50-character runs, exact short texts). A finding is not an error: the exit code is 0."""
@@ -566,9 +760,10 @@ def contamination(
         settings = _settings(
             ContaminationSettings, locals(), ngram_words=ngram_words or None, ngram_chars=ngram_chars or None
         )
-        train_set = io.read(train, format=from_, kind=kind)
-        eval_set = io.read(evaluation, format=eval_from, kind=kind or train_set.kind)
-        found = find_contamination(train_set, eval_set, fields=field or None, settings=settings)
+        with _progress("contamination", quiet):
+            train_set = _read(train, format=from_, kind=kind)
+            eval_set = _read(evaluation, format=eval_from, kind=kind or train_set.kind)
+            found = find_contamination(train_set, eval_set, fields=field or None, settings=settings)
         flags = found.contaminated
         table = Table(title=f"{train}: {int(flags.sum()):,} of {found.num_train:,} training rows overlap {evaluation}")
         for name in ("field", "method", "train rows", "eval rows"):
@@ -583,8 +778,18 @@ def contamination(
             import pyarrow as pa
 
             clean = train_set.to_arrow().filter(pa.array(~flags))
-            io.write(curate.Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata), drop)
+            kept = Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata)
+            io.write(kept, drop)
             out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
+            removed = found.num_train - clean.num_rows
+            counts = {"rows_in": found.num_train, "rows_kept": clean.num_rows, "rows_rejected": removed}
+            step = (
+                "contamination",
+                "contamination",
+                {**counts, "reasons": {"contaminated": removed} if removed else {}},
+                "filter",
+            )
+            _card(drop, kept, None, "contamination --drop", train, step)
 
 
 # ----------------------------------------------------------------------------- retrieval training sets
@@ -606,9 +811,11 @@ def mrc_to_retrieval(
         _check_choice_option("--to", to, ("beir", "parquet"))
         dataset = io.read(src, format=from_, kind="mrc")
         parts = convert(dataset.to_arrow(), split=split)
-        io.write_bundle({name: curate.Dataset(kind=name, table=table) for name, table in parts.items()}, dst, format=to)
+        datasets = {name: Dataset(kind=name, table=table) for name, table in parts.items()}
+        io.write_bundle(datasets, dst, format=to)
         counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
         out.print(f"wrote {dst} ({counts})", highlight=False)
+        _card(dst, datasets, to, "mrc-to-retrieval", src)
 
 
 @app.command("mine-negatives")
@@ -632,6 +839,7 @@ def mine_negatives(
     ] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="Retrieval folder: qrels split to mine.")] = None,  # noqa: UP045
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Mine BM25 hard negatives that are really negative: never a positive, never a near-duplicate of
     one, never a passage containing an answer as written or in another form, or an answer of the
@@ -643,21 +851,27 @@ def mine_negatives(
     with _errors():
         params = _settings(MineHardNegativesParams, locals())
         fmt = from_ or io.detect_format(src)
-        if io.is_bundle(src, fmt):
-            mined = mine_retrieval(io.read_bundle(src, format=fmt), params, split=split)
-            triplets, summary = mined.triplets, mined.summary
-        else:
-            result = MineHardNegatives(params)(io.read(src, format=from_, kind="mrc"))
-            triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
-            if result.rejected.num_rows:
-                reasons = _reasons(result.stats.reasons)
-                none = "question gives" if result.rejected.num_rows == 1 else "questions give"
-                err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
-        io.write(curate.Dataset(kind="triplets", table=triplets), dst, format=to)
+        result = None
+        counted = None
+        with _progress("mine-negatives", quiet):
+            if io.is_bundle(src, fmt):
+                mined = mine_retrieval(io.read_bundle(src, format=fmt), params, split=split)
+                triplets, summary = mined.triplets, mined.summary
+            else:
+                stage = MineHardNegatives(params)
+                result = stage(_read(src, format=from_, kind="mrc"))
+                triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
+                counted = stage.id, stage.name, result.stats.as_dict(), stage.role
+            _write(Dataset(kind="triplets", table=triplets), dst, format=to)
+        if result is not None and result.rejected.num_rows:
+            reasons = _reasons(result.stats.reasons)
+            none = "question gives" if result.rejected.num_rows == 1 else "questions give"
+            err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
         written = training_counts(triplets, to or io.detect_format(dst, writing=True))
         info = summary.to_pylist()[0]
         dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
         out.print(f"wrote {dst} ({written.describe()}; candidates dropped by guard: {dropped})", highlight=False)
+        _card(dst, Dataset(kind="triplets", table=triplets), to, "mine-negatives", src, counted)
 
 
 @app.command("chunk-passages")
@@ -670,6 +884,7 @@ def chunk_passages(
     tokenizer: Optional[str] = option(ChunkSettings, "tokenizer"),  # noqa: UP045
     to: Annotated[Optional[str], typer.Option("--to", help="Output format (default from DST).")] = None,  # noqa: UP045
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Split long passages on sentence boundaries without cutting an answer; qrels (or MRC questions)
     follow their answer to the passage that holds it."""
@@ -679,29 +894,35 @@ def chunk_passages(
         settings = _settings(ChunkPassagesParams, locals())
         fmt = from_ or io.detect_format(src)
         if io.is_bundle(src, fmt):
-            parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
-            answers = None
-            if "answers" in parts["queries"].column_names:
-                ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
-                answers = dict(zip(ids, values.to_pylist(), strict=True))
-            corpus, qrels = chunk_corpus(
-                parts["corpus"],
-                parts["qrels"],
-                answers=answers,
-                settings=settings,
-            )
-            tables = {**parts, "corpus": corpus, "qrels": qrels}
-            io.write_bundle({k: curate.Dataset(kind=k, table=t) for k, t in tables.items()}, dst, format=to or fmt)
+            with _progress("chunk-passages", quiet):
+                parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
+                answers = None
+                if "answers" in parts["queries"].column_names:
+                    ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
+                    answers = dict(zip(ids, values.to_pylist(), strict=True))
+                corpus, qrels = chunk_corpus(
+                    parts["corpus"],
+                    parts["qrels"],
+                    answers=answers,
+                    settings=settings,
+                )
+                tables = {**parts, "corpus": corpus, "qrels": qrels}
+                chunked = {k: Dataset(kind=k, table=t) for k, t in tables.items()}
+                io.write_bundle(chunked, dst, format=to or fmt)
             out.print(
                 f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
                 f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",
                 highlight=False,
             )
+            _card(dst, chunked, to or fmt, "chunk-passages", src)
             return
-        result = ChunkPassages(settings)(io.read(src, format=from_, kind="mrc"))
-        io.write(result.kept, dst, format=to)
+        stage = ChunkPassages(settings)
+        with _progress("chunk-passages", quiet):
+            result = stage(_read(src, format=from_, kind="mrc"))
+            _write(result.kept, dst, format=to)
         passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
         out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
+        _card(dst, result.kept, to, "chunk-passages", src, (stage.id, stage.name, result.stats.as_dict(), stage.role))
         if result.rejected.num_rows:
             reasons = _reasons(result.stats.reasons)
             err.print(f"{result.rejected.num_rows:,} questions not chunked ({reasons})", highlight=False)
@@ -729,13 +950,18 @@ def label_issues(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Find rows whose label is probably wrong (out-of-fold probabilities + cleanlab)."""
     with _errors():
         params = _settings(LabelIssuesParams, locals(), pred_probs_column=pred_probs)
         stage = LabelIssues(params)
-        dataset = io.read(src, format=from_, kind="classification", rename=_parse_renames(rename), quote=_quote(quote))
-        result = stage(dataset)
+        with _progress("label-issues", quiet):
+            renames = _parse_renames(rename)
+            dataset = _read(src, format=from_, kind="classification", rename=renames, quote=_quote(quote))
+            result = stage(dataset)
+            if out_path is not None:
+                _write(result.kept, out_path)
         found = result.artifacts["issues"]
         out.print(f"{src}: {found.num_rows:,} of {dataset.num_rows:,} rows have a likely label issue", highlight=False)
         table = Table()
@@ -747,8 +973,15 @@ def label_issues(
         if found.num_rows:
             out.print(table)
         if out_path is not None:
-            io.write(result.kept, out_path)
             out.print(f"wrote {out_path}", highlight=False)
+            _card(
+                out_path,
+                result.kept,
+                None,
+                "label-issues",
+                src,
+                (stage.id, stage.name, result.stats.as_dict(), stage.role),
+            )
         if issues is not None:
             io.write_table(found, issues)
             out.print(f"issues: {issues}", highlight=False)
@@ -778,6 +1011,7 @@ def bias(
     from_: FromOpt = None,
     rename: RenameOpt = None,
     quote: QuoteOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Measure biases a model could learn instead of the task: label shortcut tokens, the best
     one-token rule and label shares by length (classification); answer positions, question types
@@ -801,13 +1035,13 @@ def bias(
             read = {}
         else:
             before_path, after_path = src, compare_with
-        with err.status(f"measuring {before_path}"):
+        with _progress("bias", quiet):
             before = diagnose_source(before_path, params, **read)
         for block in diagnostics_blocks(before, top):
             out.print(rich_table(block))
         tables = {"": before.artifacts()}
         if after_path is not None:
-            with err.status(f"measuring {after_path}"):
+            with _progress("bias", quiet):
                 after = diagnose_source(after_path, params, **read)
             try:
                 shifts = compare(before, after)
@@ -841,7 +1075,7 @@ def _annotation_source(src: Path, from_: str | None, kind: str | None) -> tuple[
     if io.is_bundle(src, fmt) and kind in (None, "qrels"):
         parts = io.read_bundle(src, format=fmt)
         return parts["qrels"], {"corpus": parts["corpus"], "queries": parts["queries"]}
-    return io.read(src, format=from_, kind=kind), {}
+    return _read(src, format=from_, kind=kind), {}
 
 
 @export_app.command("label-studio")
@@ -879,6 +1113,7 @@ def export_label_studio(
     ] = None,
     kind: AnnotateKindOpt = None,
     from_: FromOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write Label Studio tasks (current value and suggestion as predictions) and the labeling config."""
     from curate.annotate import export_tasks
@@ -886,15 +1121,18 @@ def export_label_studio(
     with _errors():
         if push is None and (project is not None or title is not None):
             raise ConfigError("--project and --title need --push URL", hint="add --push http://host:port")
-        dataset, texts = _annotation_source(src, from_, kind)
-        tasks, config = export_tasks(
-            dataset,
-            kind=dataset.kind,
-            select=select,
-            suggestion=suggestion,
-            suggestion_score=suggestion_score,
-            **texts,
-        )
+        with _progress("export", quiet):
+            dataset, texts = _annotation_source(src, from_, kind)
+            progress.step("tasks", 0, dataset.num_rows)
+            tasks, config = export_tasks(
+                dataset,
+                kind=dataset.kind,
+                select=select,
+                suggestion=suggestion,
+                suggestion_score=suggestion_score,
+                **texts,
+            )
+            progress.step("tasks", dataset.num_rows, dataset.num_rows)
         if push is not None and tasks:  # server, URL and token checked before anything is written
             from curate.annotate.server import connect
 
@@ -976,6 +1214,7 @@ def import_label_studio(
         counts = Counter(found.column("status").to_pylist())
         summary = ", ".join(f"{status} {count:,}" for status, count in sorted(counts.items()))
         out.print(f"wrote {dst} ({corrected.num_rows:,} rows; tasks: {summary})", highlight=False)
+        _card(dst, corrected, None, "import label-studio", src)
         mismatched = [r for r in found.to_pylist() if r["status"] == "mismatch"]
         if mismatched:
             first = mismatched[0]
@@ -1077,20 +1316,49 @@ def schema_list() -> None:
 
 
 @app.command()
-def stages() -> None:
-    """List every stage with its parameters and defaults."""
-    from curate.stages import REGISTRY
+def stages(
+    name: Annotated[Optional[str], typer.Argument(help="One stage: its role, parameters and columns.")] = None,  # noqa: UP045
+) -> None:
+    """List every stage with its role and what it does, or show one stage in full."""
+    from curate.stages import REGISTRY, ROLES, get_stage_class
 
-    for name, cls in sorted(REGISTRY.items()):
-        doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-        out.print(f"[bold]{name}[/]  kinds: {', '.join(cls.kinds) or 'any'}", highlight=False)
-        out.print("  " + " ".join(doc.split()), highlight=False, markup=False)
-        for field_name, field in cls.Params.model_fields.items():
-            default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
-            type_name = _type_name(field.annotation)
-            description = " ".join((field.description or "").split())
-            out.print(f"    {field_name}: {type_name} ({default})  {description}", highlight=False, markup=False)
-        out.print()
+    with _errors():
+        if name is not None:
+            _show_stage(get_stage_class(name))
+            return
+    width = max(map(len, REGISTRY)) + 2
+    out.print(f"{'stage':<{width}}{'role':<10}what it does [kinds it accepts]", highlight=False, markup=False)
+    for stage_name, cls in sorted(REGISTRY.items()):
+        kinds = ", ".join(cls.kinds) or "any"
+        out.print(f"{stage_name:<{width}}{cls.role:<10}{cls.describe()} [{kinds}]", highlight=False, markup=False)
+    out.print("\nroles:", highlight=False, markup=False)
+    for role, meaning in ROLES.items():
+        out.print(f"  {role:<10}{meaning}", highlight=False, markup=False)
+    out.print("`curate stages NAME` shows a stage's parameters and the columns it adds.", highlight=False, markup=False)
+
+
+def _show_stage(cls: type[Stage]) -> None:
+    """One stage: name, role, kinds, the columns it adds, what it does (its description, then its
+    docstring's paragraphs) and its parameters (type, default, help)."""
+    import inspect
+
+    from curate.stages import ROLES
+
+    paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(cls.__doc__ or "").split("\n\n") if p.strip()]
+    lines = [
+        f"{cls.name}  ({cls.__module__}.{cls.__qualname__})",
+        f"role:   {cls.role} ({ROLES[cls.role]})",
+        f"kinds:  {', '.join(cls.kinds) or 'any'}",
+        f"adds:   {', '.join(cls.adds) or '-'}",
+    ]
+    for paragraph in dict.fromkeys([cls.describe(), *paragraphs]):
+        lines += ["", paragraph]
+    lines += ["", "parameters:" if cls.Params.model_fields else "parameters: none"]
+    for field_name, field in cls.Params.model_fields.items():
+        default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
+        help_text = " ".join((field.description or "").split())
+        lines.append(f"  {field_name}: {_type_name(field.annotation)} ({default})  {help_text}".rstrip())
+    out.print("\n".join(lines), highlight=False, markup=False)
 
 
 def _type_name(annotation: Any) -> str:

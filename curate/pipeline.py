@@ -12,9 +12,10 @@ Pipeline file::
     output:
       dir: runs/korquad_clean                 # default runs/<name>; apart from the input
       export:                                 # optional copies of the final rows
-        - {path: clean.json, format: squad}   # relative to dir
+        - {path: clean.json, format: squad}   # relative to dir; format: one of io.WRITE_FORMATS
+        - {path: clean_hf, format: hf}        # a datasets folder (load_from_disk), see curate.io.hf
     stages:
-      - use: validate_spans
+      - use: validate_spans                   # a registered stage, or package.module:Class of another package
         id: spans                             # optional, default: the stage name; names the folder
         params: {repair: true}
         warn_reject_share: 0.9                # optional, this stage's own warning threshold
@@ -24,8 +25,10 @@ Pipeline file::
 
 A run writes, under the output folder (layout in :mod:`curate.run_folder`): ``input/data.parquet``,
 per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
-then the published set: ``output.parquet``, the exports, ``report.md``, ``report.html`` (see
-:mod:`curate.report.html`) and ``manifest.json`` last.
+then the published set: ``output.parquet``, the exports and their dataset cards (:mod:`curate.io.card`),
+``report.md``, ``report.html`` (see :mod:`curate.report.html`) and ``manifest.json`` last. Every run
+appends what it did to ``run.log`` (stages started and finished with their counts, progress lines,
+notes, warnings, the error that stopped it).
 
 - Before anything is written: stage ids and a default folder's name are checked to be plain names,
   exports to be writable formats for the final kind and paths inside the folder, and the folder to be
@@ -54,31 +57,32 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from pydantic import Field, field_validator
 
-import curate
-from curate import io
+from curate import io, progress
+from curate._version import __version__
 from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
+from curate.io.card import write_run_cards
 from curate.run_folder import (
     INPUT,
-    MANIFEST,
     OUTPUT,
+    RECORD,
+    RUN_LOG,
     RunFolder,
+    RunResult,
+    StageRun,
     read_record,
     stage_dir_name,
-    stage_dirs,
     write_record,
 )
 from curate.stages import Stage, StageStats, get_stage_class
@@ -156,7 +160,8 @@ def build_stages(config: PipelineConfig) -> list[Stage]:
     """Stage instances of a pipeline; ids must be unique names (:data:`curate.files.NAME`)."""
     stages, seen = [], set()
     for index, spec in enumerate(config.stages):
-        stage_id = spec.id or spec.use
+        cls = get_stage_class(spec.use, stage_id=spec.id, index=index)
+        stage_id = spec.id or cls.name
         if spec.id is not None:
             check_name(spec.id, what="stage id", where=Where(field=f"stages[{index}].id"))
         if stage_id in seen:
@@ -167,7 +172,7 @@ def build_stages(config: PipelineConfig) -> list[Stage]:
                 hint="give each use of a stage its own id",
             )
         seen.add(stage_id)
-        stages.append(get_stage_class(spec.use, stage_id=stage_id)(spec.params, id=stage_id))
+        stages.append(cls(spec.params, id=stage_id))
     return stages
 
 
@@ -179,54 +184,100 @@ def _sha(*parts: Any) -> str:
     return sha.hexdigest()[:24]
 
 
-@dataclass
-class StageRun:
-    """One stage of a finished run; ``warning`` says when it rejected more than its share."""
-
-    id: str
-    use: str
-    params: dict[str, Any]
-    fingerprint: str
-    dir: Path
-    stats: StageStats
-    resumed: bool
-    artifacts: list[str] = field(default_factory=list)
-    warning: str | None = None
-
-
-@dataclass
-class RunResult:
-    """A finished pipeline run: its folder, final dataset, per-stage records and quarantined rows."""
-
-    name: str
-    dir: Path
-    output: Dataset
-    input_rows: int
-    stages: list[StageRun]
-    exports: list[Path]
-    quarantined: int = 0
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.dir / MANIFEST
-
-    @property
-    def warnings(self) -> list[str]:
-        """The stages' warnings, in stage order."""
-        return [run.warning for run in self.stages if run.warning]
-
-
 class Reporter:
-    """Receives progress events; the CLI shows them with rich, the Python API stays quiet."""
+    """Receives a run's events; the CLI shows them (rich bars on a terminal, plain lines otherwise),
+    the Python API stays quiet. Every method does nothing by default."""
 
     def stage_started(self, stage: Stage, index: int, total_rows: int) -> None: ...
-    def rows_done(self, rows: int) -> None: ...
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        """A step of the running stage (a :data:`curate.progress.Listener`): phase ``rows``, or a
+        phase of a global stage's plan (``shingling``, ``cross-validation``...)."""
+
     def stage_finished(self, run: StageRun) -> None: ...
     def note(self, message: str) -> None:
         """Something the run did on its own (removed an earlier run's folder, ran a stage again)."""
 
     def warn(self, message: str) -> None:
         """A stage rejected more than its share (the message is also in the manifest and report)."""
+
+
+def start_line(stage: Stage, index: int, total_rows: int) -> str:
+    """``03_near_dedup: started (minhash_dedup, 49,558 rows)``."""
+    return f"{stage_dir_name(index, stage.id)}: started ({stage.name}, {total_rows:,} rows)"
+
+
+def stage_line(run: StageRun) -> str:
+    """One line of counts for a finished stage: ``03_near_dedup: 49,558 in, 48,711 kept, 847 rejected
+    (near_duplicate 770, label_conflict 77) in 0.65 s`` (or ``(resumed)``)."""
+    s = run.stats
+    added = f", {s.rows_added:,} new" if s.rows_added else ""
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in sorted(s.reasons.items()))
+    flags = ", ".join(f"{flag} {count:,}" for flag, count in sorted(s.flags.items()))
+    rewrites = ", ".join(f"{name} {count:,}" for name, count in sorted(s.rewrites.items()))
+    marked = (f"flagged: {flags}" if flags else "", f"rewritten: {rewrites}" if rewrites else "")
+    detail = "; ".join(part for part in (reasons, *marked) if part)
+    note = " (resumed)" if run.resumed else f" in {s.seconds:.2f}s"
+    return (
+        f"{run.dir.name}: {s.rows_in:,} in{added}, {s.rows_kept:,} kept, {s.rows_rejected:,} rejected"
+        + (f" ({detail})" if detail else "")
+        + note
+    )
+
+
+class _Logged(Reporter):
+    """Passes every event on to ``reporter`` and appends it to the run's ``run.log`` as plain lines."""
+
+    def __init__(self, reporter: Reporter, lines: progress.Lines):
+        self.reporter = reporter
+        self.lines = lines
+
+    def stage_started(self, stage: Stage, index: int, total_rows: int) -> None:
+        self.lines.begin(stage_dir_name(index, stage.id))
+        self.lines.line(start_line(stage, index, total_rows))
+        self.reporter.stage_started(stage, index, total_rows)
+
+    def progress(self, phase: str, done: int, total: int | None, unit: str) -> None:
+        self.lines.step(phase, done, total, unit)
+        self.reporter.progress(phase, done, total, unit)
+
+    def stage_finished(self, run: StageRun) -> None:
+        self.lines.end()
+        self.lines.line(stage_line(run))
+        self.reporter.stage_finished(run)
+
+    def note(self, message: str) -> None:
+        self.lines.line(f"note: {message}")
+        self.reporter.note(message)
+
+    def warn(self, message: str) -> None:
+        self.lines.line(f"warning: {message}")
+        self.reporter.warn(message)
+
+
+@contextmanager
+def _run_log(folder: RunFolder, config: PipelineConfig, reporter: Reporter) -> Iterator[_Logged]:
+    """A reporter that also appends to ``<folder>/run.log``: the run's start, its events, and how it
+    ended (the output's rows, or the error that stopped it)."""
+    with writing(folder.path / RUN_LOG), open(folder.path / RUN_LOG, "a", encoding="utf-8", buffering=1) as file:
+        lines = progress.Lines(lambda line: file.write(line + "\n"), stamp=True)
+        lines.line(
+            f"run '{config.name}' started: curate {__version__}, {len(config.stages)} stages, input {config.input.path}"
+        )
+        logged = _Logged(reporter, lines)
+        try:
+            yield logged
+        except CurateError as exc:
+            lines.end(stopped=True)
+            lines.line(f"error: {exc.message}")
+            raise
+        except KeyboardInterrupt:
+            lines.end(stopped=True)
+            lines.line("interrupted")
+            raise
+        except Exception as exc:
+            lines.end(stopped=True)
+            lines.line(f"failed: {type(exc).__name__}: {exc}")
+            raise
 
 
 def _load_input(
@@ -252,7 +303,7 @@ def _load_input(
                 quarantine=quarantine if config.on_error == "skip" else None,
                 quote=config.quote,
             )
-            io.write(dataset, tmp / "data.parquet", format="parquet")
+            io.write(dataset, tmp / "data.parquet", format="parquet", as_source=False)
             quarantined = int(dataset.metadata.get("quarantined_rows", 0))
             files = ["data.parquet", *(["quarantine.jsonl"] if quarantine.exists() else [])]
             info = {"fingerprint": fingerprint, "kind": dataset.kind, "rows": dataset.num_rows}
@@ -323,11 +374,11 @@ def run_pipeline(
     folder.check_apart(
         [("input", input_path), *((f"file stage '{s.id}' reads", p) for s in stages for p in s.input_files())]
     )
-    with folder.locked():
+    with folder.locked(), _run_log(folder, config, reporter) as reporter:
         started = time.perf_counter()
         owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
         folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
-        fingerprint = _sha(digest(input_path), config.input.model_dump(exclude={"path"}), curate.__version__)
+        fingerprint = _sha(digest(input_path), config.input.model_dump(exclude={"path"}), __version__)
         dataset, quarantined = _load_input(config.input, folder, fingerprint, reporter)
         with _naming(pipeline):
             _check_kinds(config, stages, exports, dataset.kind)
@@ -339,7 +390,12 @@ def run_pipeline(
             )
         runs, kept = _run_stages(config, stages, folder, dataset, fingerprint, force, reporter)
         result = RunResult(config.name, folder.path, kept, dataset.num_rows, runs, exports, quarantined)
-        _publish(config, result, folder, time.perf_counter() - started)
+        for warning in _publish(config, result, folder, time.perf_counter() - started):
+            reporter.warn(warning)
+        reporter.lines.line(
+            f"run '{config.name}' finished: {OUTPUT} {result.output.num_rows:,} rows "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
     return result
 
 
@@ -367,7 +423,7 @@ def _run_stages(
         stage_dir = folder.path / stage_dir_name(index, stage.id)
         extra_inputs = [digest(p) if p.exists() else str(p) for p in stage.input_files()]
         params = stage.params.model_dump(mode="json")
-        fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, curate.__version__)
+        fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, __version__)
         run = None if force else _resumed(stage, stage_dir, fingerprint, reporter)
         if run is None:
             folder.changing()
@@ -414,9 +470,11 @@ def _check_kinds(config: PipelineConfig, stages: Sequence[Stage], exports: Seque
         _check_export(index, spec, path, kind)
 
 
-def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, seconds: float) -> None:
-    """Write ``output.parquet``, the exports, ``report.md``, ``report.html`` and ``manifest.json`` last;
-    when any of them fails, remove those already written, so the folder never holds part of a set."""
+def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, seconds: float) -> list[str]:
+    """Write ``output.parquet``, the exports and their dataset cards, ``report.md``, ``report.html`` and
+    ``manifest.json`` last; when any of them fails, remove those already written, so the folder never
+    holds part of a set. Returns the cards' warnings."""
+    from curate.report.bias import card_sections
     from curate.report.html import write_html_report
     from curate.report.summary import write_markdown_report
 
@@ -431,11 +489,16 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
                 io.write(result.output, path, format=spec.format)
         write_markdown_report(result)
         manifest = _manifest(config, result, seconds)
+        exports = [(path, spec.format) for spec, path in zip(config.output.export, result.exports, strict=True)]
+        bias = card_sections(result.dir, manifest["stages"])
+        result.cards, warnings = write_run_cards(result.dir, manifest, result.output, exports, bias)
+        manifest["cards"] = result.cards
         write_html_report(result.dir, manifest=manifest)
         write_json(result.manifest_path, manifest)
     except BaseException:
         folder.unpublish()
         raise
+    return warnings
 
 
 def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter) -> StageRun | None:
@@ -444,9 +507,15 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter
         reporter.note(f"{stage_dir.name}: {problem}; running the stage again")
     if saved is None:
         return None
+    if "rows_rewritten" not in saved:
+        reporter.note(f"{stage_dir.name}: {RECORD} has no flag and rewrite counts; running the stage again")
+        return None
     stats = StageStats(**{k: saved[k] for k in ("rows_in", "rows_kept", "rows_rejected", "reasons", "seconds")})
     stats.rows_added = saved.get("rows_added", 0)
     stats.flags = saved.get("flags", {})
+    stats.rewrites = saved.get("rewrites", {})
+    stats.rows_flagged = saved.get("rows_flagged", 0)
+    stats.rows_rewritten = saved.get("rows_rewritten", 0)
     return StageRun(
         stage.id,
         stage.name,
@@ -456,6 +525,7 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter
         stats,
         resumed=True,
         artifacts=saved.get("artifacts", []),
+        role=stage.role,
     )
 
 
@@ -465,7 +535,8 @@ def _run_stage(
     params = stage.params.model_dump(mode="json")
     with atomic_dir(stage_dir) as tmp:
         try:
-            _, _, stats = stage.execute(dataset, out_dir=tmp, batch_rows=batch_rows, on_rows=reporter.rows_done)
+            with progress.listening(reporter.progress):
+                _, _, stats = stage.execute(dataset, out_dir=tmp, batch_rows=batch_rows)
             artifacts = []
             for name, table in stage.artifacts().items():
                 pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
@@ -486,13 +557,19 @@ def _run_stage(
                 f"+ added ({stats.rows_added})",
                 where=Where(stage=stage.id),
             )
-        record = {"stage": stage.id, "use": stage.name, "params": params, "fingerprint": fingerprint}
+        record = {
+            "stage": stage.id,
+            "use": stage.name,
+            "role": stage.role,
+            "params": params,
+            "fingerprint": fingerprint,
+        }
         write_record(
             tmp,
             {**record, **stats.as_dict(), "artifacts": artifacts},
             ["kept.parquet", "rejected.parquet", *artifacts],
         )
-    return StageRun(stage.id, stage.name, params, fingerprint, stage_dir, stats, False, artifacts)
+    return StageRun(stage.id, stage.name, params, fingerprint, stage_dir, stats, False, artifacts, role=stage.role)
 
 
 def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict[str, Any]:
@@ -505,6 +582,7 @@ def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict
             {
                 "id": run.id,
                 "use": run.use,
+                "role": run.role,
                 "params": run.params,
                 "fingerprint": run.fingerprint,
                 "resumed": run.resumed,
@@ -525,14 +603,3 @@ def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict
         "warnings": result.warnings,
         "seconds": round(seconds, 3),
     }
-
-
-def rejected_rows(run_dir: str | Path) -> pa.Table:
-    """Every rejected row of a run, all its stages together, with ``reject_stage/reason/detail``
-    (only the run's own stage folders: :func:`curate.run_folder.stage_dirs`)."""
-    files = [d / "rejected.parquet" for d in stage_dirs(Path(run_dir))]
-    tables = [pq.read_table(f) for f in files if f.exists()]
-    tables = [t for t in tables if t.num_rows]
-    if not tables:
-        return pa.table({"reject_stage": pa.array([], pa.string())})
-    return pa.concat_tables(tables, promote_options="permissive")

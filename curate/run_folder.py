@@ -8,11 +8,15 @@ Layout::
       NN_<id>/            per stage: kept.parquet, rejected.parquet, artifacts and stats.json
       output.parquet      the published set, written after the last stage: output, exports, report,
       <exports>           and manifest.json last; a folder with a manifest holds one run's complete set
+      README.md           dataset card beside the exports (curate.io.card; one per folder holding exports)
       report.md, report.html
       manifest.json
+      run.log             what each run did, appended: stages started and finished with their counts,
+                          progress lines, warnings and errors (kept across runs and resumes)
 
 ``stats.json`` (a *record*) holds the fingerprint the folder was made for and the size and SHA-256
 of each file in it; a resumed run trusts a folder only when all of them still match.
+:class:`RunResult` is a finished run as the Python API returns it, one :class:`StageRun` per stage.
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from curate.dataset import Dataset
 from curate.errors import ConfigError, OutputError, Where
 from curate.files import digest, is_within, remove, temp_path, write_json, writing
+from curate.io.card import forget
+from curate.stages.base import StageStats
 
 LOCK = ".curate.lock"
 INPUT = "input"
@@ -36,8 +44,50 @@ REPORT = "report.md"
 REPORT_HTML = "report.html"
 MANIFEST = "manifest.json"
 RECORD = "stats.json"
-_RESERVED = (LOCK, INPUT, OUTPUT, REPORT, REPORT_HTML, MANIFEST)
+RUN_LOG = "run.log"
+_RESERVED = (LOCK, INPUT, OUTPUT, REPORT, REPORT_HTML, MANIFEST, RUN_LOG)
 _STAGE_DIR = re.compile(r"\d{2,}_[\w.-]+")
+
+
+@dataclass
+class StageRun:
+    """One stage of a finished run; ``warning`` says when it rejected more than its share."""
+
+    id: str
+    use: str
+    params: dict[str, Any]
+    fingerprint: str
+    dir: Path
+    stats: StageStats
+    resumed: bool
+    artifacts: list[str] = field(default_factory=list)
+    warning: str | None = None
+    role: str = ""
+    """The stage's role (:data:`curate.stages.base.ROLES`); empty in records of older runs."""
+
+
+@dataclass
+class RunResult:
+    """A finished pipeline run: its folder, final dataset, per-stage records and quarantined rows."""
+
+    name: str
+    dir: Path
+    output: Dataset
+    input_rows: int
+    stages: list[StageRun]
+    exports: list[Path]
+    quarantined: int = 0
+    cards: list[str] = field(default_factory=list)
+    """Dataset cards written beside the exports (:mod:`curate.io.card`), relative to ``dir``."""
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / MANIFEST
+
+    @property
+    def warnings(self) -> list[str]:
+        """The stages' warnings, in stage order."""
+        return [run.warning for run in self.stages if run.warning]
 
 
 def stage_dir_name(index: int, stage_id: str) -> str:
@@ -139,7 +189,7 @@ class RunFolder:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Create the folder and hold its lock for the block. Another run holding it is a one-line
-        OutputError; a folder this run created and left empty is removed again."""
+        OutputError; a folder this run created and left empty (but for its ``run.log``) is removed again."""
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(
                 "the output folder is a file",
@@ -169,8 +219,9 @@ class RunFolder:
             try:
                 yield
             finally:
-                if created and [p.name for p in self.path.iterdir()] == [LOCK]:
+                if created and {p.name for p in self.path.iterdir()} <= {LOCK, RUN_LOG}:
                     (self.path / LOCK).unlink()
+                    (self.path / RUN_LOG).unlink(missing_ok=True)
                     _remove_empty(created)
         finally:
             os.close(handle)
@@ -195,6 +246,7 @@ class RunFolder:
         for path in earlier:
             if path not in self._exports and path.exists():
                 self.changing()
+                forget(path)
                 remove(path)
                 note(f"removed {path.relative_to(self.path)}: an export of an earlier run, not of this pipeline")
 
@@ -207,7 +259,8 @@ class RunFolder:
             self._published = False
 
     def unpublish(self) -> None:
-        """Remove the published set (manifest first) and the temporaries of its files."""
+        """Remove the published set (manifest first) and the temporaries of its files; the exports
+        leave the dataset cards beside them."""
         for path in (
             self.path / MANIFEST,
             self.path / REPORT,
@@ -215,6 +268,8 @@ class RunFolder:
             self.path / OUTPUT,
             *self._exports,
         ):
+            if path in self._exports:
+                forget(path)
             remove(path)
             remove(temp_path(path))
 

@@ -220,6 +220,41 @@ def _cast_values(
     return pa.array(out, type=target)
 
 
+def is_struct_of_lists(source: pa.DataType, target: pa.DataType) -> bool:
+    """Whether ``source`` is the Hugging Face Hub layout of the list of structs ``target``: one
+    struct of parallel lists with the same field names (``answers: {text: [...], answer_start:
+    [...]}`` for ``answers: [{text, answer_start}]``)."""
+    if not (pa.types.is_struct(source) and pa.types.is_list(target) and pa.types.is_struct(target.value_type)):
+        return False
+    fields = [source.field(i) for i in range(source.num_fields)]
+    wanted = {target.value_type.field(i).name for i in range(target.value_type.num_fields)}
+    lists = all(pa.types.is_list(f.type) or pa.types.is_large_list(f.type) or pa.types.is_null(f.type) for f in fields)
+    return lists and {f.name for f in fields} == wanted
+
+
+def _zip_lists(values: list[Any], target: pa.DataType, name: str, errors: dict[int, SchemaError]) -> list[Any]:
+    """Struct-of-lists cells turned into lists of structs; a cell whose lists differ in length
+    becomes null with an error by its row index."""
+    names = [target.value_type.field(i).name for i in range(target.value_type.num_fields)]
+    out: list[Any] = []
+    for row, value in enumerate(values):
+        if value is None:
+            out.append(None)
+            continue
+        parts = [value[n] or [] for n in names]
+        if len({len(p) for p in parts}) > 1:
+            errors[row] = SchemaError(
+                f"the lists of '{name}' differ in length",
+                where=Where(field=name),
+                value=value,
+                hint=f"{' and '.join(names)} need one item per answer",
+            )
+            out.append(None)
+            continue
+        out.append([dict(zip(names, items, strict=True)) for items in zip(*parts, strict=True)])
+    return out
+
+
 def _cast_column(
     column: pa.ChunkedArray, target: pa.DataType, name: str
 ) -> tuple[pa.ChunkedArray, dict[int, SchemaError]]:
@@ -230,6 +265,14 @@ def _cast_column(
     if pa.types.is_null(column.type):
         return pa.chunked_array([pa.nulls(len(column), target)]), {}
     errors: dict[int, SchemaError] = {}
+    if is_struct_of_lists(column.type, target):
+        values = _zip_lists(column.to_pylist(), target, name, errors)
+        try:
+            return pa.chunked_array([pa.array(values, type=target)]), errors
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            return pa.chunked_array(
+                [_cast_values(values, lambda v: pa.array([v], target)[0], target, name, errors)]
+            ), errors
     if not _castable(column.type, target):
         for row, value in enumerate(column.to_pylist()):
             if value is not None:

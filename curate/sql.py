@@ -41,8 +41,10 @@ _NOT_AN_EXPRESSION = "write one expression over the columns; a second statement,
 def connect(*, reads: Sequence[str | Path] = (), read_dirs: Sequence[str | Path] = ()) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with no extension auto-install or auto-load and no external
     access except reading the files in ``reads`` and under the folders in ``read_dirs``; its settings
-    cannot be changed afterwards."""
+    cannot be changed afterwards. It draws no progress bar of its own (curate shows progress: a
+    query streaming a stage's batches would draw over it, and past ``--quiet``)."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.execute("SET enable_progress_bar = false")
     if reads:
         con.execute("SET allowed_paths = ?", [[str(p) for p in reads]])
     if read_dirs:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from curate import progress
 from curate.dataset import Dataset
 from curate.mrc.checks import check_row
 from curate.schemas import get_schema
@@ -58,7 +59,7 @@ def find_problems(dataset: Dataset) -> Validation:
         f.name for f in schema.fields if f.required and f.name not in schema.text_fields and pa.types.is_string(f.type)
     ]
     row = 0
-    for batch in dataset.batches():
+    for batch in progress.track(dataset.batches(), "checking", dataset.num_rows):
         ids = batch.column(schema.key).to_pylist() if schema.key else [None] * batch.num_rows
         texts = {name: batch.column(name).to_pylist() for name in required_text}
         values = {name: batch.column(name).to_pylist() for name in required_values}

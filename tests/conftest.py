@@ -31,6 +31,14 @@ import pytest
 from curate.dataset import Dataset
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def without_progress(stderr: str) -> str:
+    """``stderr`` without the ``[curate] ...`` progress lines a command prints when stderr is not a
+    terminal: what is left is the error, warnings and notes."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("[curate] "))
+
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 CONTEXT = "서울은 대한민국의 수도이다. 서울의 인구는 약 940만 명이다. 한강이 서울을 가로지른다."
@@ -66,6 +74,17 @@ def mrc_table(rows: list[dict] | None = None) -> pa.Table:
 @pytest.fixture
 def mrc() -> Dataset:
     return Dataset.from_arrow(pa.Table.from_pylist(mrc_rows()), "mrc")
+
+
+@pytest.fixture
+def stage_registry() -> Iterator[dict[str, Any]]:
+    """The stage registry, as it was again after the test: a stage class a test defines registers itself."""
+    from curate.stages import REGISTRY
+
+    saved = dict(REGISTRY)
+    yield REGISTRY
+    REGISTRY.clear()
+    REGISTRY.update(saved)
 
 
 def needs_shared(*parts: str) -> Path:
@@ -219,6 +238,19 @@ _GUARD = NetworkGuard(os.environ.get(NETWORK_LOG_ENV))
 
 def pytest_configure(config: pytest.Config) -> None:
     _GUARD.install()
+
+
+HEAVY = ("integration", "label_studio", "chromium")
+"""Markers of tests that start a server or a browser or read large real data: they are also ``slow``."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test of tests/integration/ and every test with a :data:`HEAVY` marker, so
+    ``pytest -m "not slow"`` is a quick loop (``make test`` still runs everything)."""
+    integration = Path(__file__).parent / "integration"
+    for item in items:
+        if item.path.is_relative_to(integration) or any(item.get_closest_marker(name) for name in HEAVY):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

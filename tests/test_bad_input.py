@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from curate.cli import app
-from tests.conftest import REPO
+from tests.conftest import REPO, without_progress
 
 CORPUS = REPO / "tests" / "bad_input"
 CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
@@ -58,7 +58,7 @@ def test_bad_input(case: dict[str, Any], tmp_path: Path) -> None:
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr
     assert result.exit_code == case.get("exit", 2 if "error" in case else 0), (result.stdout, stderr)
     if "error" in case:
-        (line,) = stderr.splitlines() or [""]
+        (line,) = without_progress(stderr).splitlines() or [""]
         assert line.startswith("error: "), stderr
         named = {"output": str(dst), "none": ""}.get(case.get("names", "input"), str(src))
         assert named in line, f"{named} not named in: {line}"

@@ -1,5 +1,6 @@
 """The command line, run as a user runs it (a subprocess of ``python -m curate``)."""
 
+import importlib.metadata
 import json
 import os
 import resource
@@ -15,7 +16,7 @@ import pytest
 
 from curate import io
 from curate.dataset import Dataset
-from tests.conftest import REPO, mrc_table
+from tests.conftest import REPO, mrc_table, without_progress
 
 
 def curate(*args, cwd=None):
@@ -60,7 +61,8 @@ def test_validate_unusable_input_exits_2_with_one_line(tmp_path):
     bad.write_text('{"id": "1", "text": "a", "label": "x"}\n{"id": 2, "text": }\n')
     result = curate("validate", bad)
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0
+    assert without_progress(result.stderr).strip().count("\n") == 0
+    assert result.stderr.splitlines()[-1].startswith("error: ")
     assert "bad.jsonl, line 2" in result.stderr and "Traceback" not in result.stderr
     debug = curate("--debug", "validate", bad)
     assert debug.returncode == 2 and "Traceback" in debug.stderr
@@ -114,7 +116,7 @@ def one_error_line(result):
     """The one stderr line of a failed command (exit 2, no traceback)."""
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert "Traceback" not in result.stderr
-    (line,) = result.stderr.splitlines()
+    (line,) = without_progress(result.stderr).splitlines()
     assert line.startswith("error: ")
     return line
 
@@ -185,7 +187,7 @@ def test_run_prints_a_summary_and_bad_config_key_is_one_line(tmp_path, squad):
     assert "unknown key 'stages.0.param'" in result.stderr and "allowed: use, id, params" in result.stderr
 
 
-def test_schema_show_stages_and_version():
+def test_schema_show_and_version():
     shown = curate("schema", "show", "mrc")
     assert (
         shown.returncode == 0
@@ -193,12 +195,29 @@ def test_schema_show_stages_and_version():
         and "list<struct<text: string, answer_start: int32>>" in shown.stdout
     )
     assert curate("schema", "show", "nope").returncode == 2
+    assert curate("--version").stdout == f"curate {importlib.metadata.version('curate')}\n"
+
+
+def test_stages_lists_every_stage_with_its_role_and_shows_one():
+    from curate.stages import REGISTRY
+
     listed = curate("stages")
-    for name in ("validate_spans", "normalize_text", "exact_dedup", "length_filter", "sql_filter"):
-        assert name in listed.stdout
-    assert "where: str (required)" in listed.stdout
-    assert "reject: list['buried_positive'] (default [])" in listed.stdout  # a default from a factory is not "required"
-    assert curate("--version").stdout.startswith("curate ")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split()[1] for line in listed.stdout.splitlines()[1 : len(REGISTRY) + 1]}
+    assert rows == {name: cls.role for name, cls in REGISTRY.items()}
+    assert rows["normalize_text"] == "rewrite" and rows["augment_mrc"] == "generate" and rows["sql_filter"] == "filter"
+    shown = curate("stages", "sql_filter")
+    assert shown.returncode == 0, shown.stderr
+    assert "role:   filter" in shown.stdout and "where: str (required)" in shown.stdout
+    assert "reason: str (default 'sql_filter')  Reject reason" in shown.stdout
+    shown = curate("stages", "retrieval_label_issues")
+    assert "adds:   label_flags" in shown.stdout and "role:   flag" in shown.stdout
+    assert "reject: list['buried_positive'] (default [])" in shown.stdout  # a default from a factory is not "required"
+    wrong = curate("stages", "minhash_dedupe")
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr.strip().splitlines() == [
+        "error: unknown stage: got 'minhash_dedupe' (hint: did you mean 'minhash_dedup'? `curate stages` lists them)"
+    ]
 
 
 def test_convert_beir_folder_to_parquet_folder_and_back(tmp_path):
@@ -206,7 +225,8 @@ def test_convert_beir_folder_to_parquet_folder_and_back(tmp_path):
 
     beir = REPO / "sample_data" / "retrieval"
     assert curate("convert", beir, tmp_path / "pq").returncode == 0
-    assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == ["corpus.parquet", "qrels.parquet", "queries.parquet"]
+    written = sorted(p.name for p in (tmp_path / "pq").iterdir())
+    assert written == ["README.md", "corpus.parquet", "qrels.parquet", "queries.parquet"]  # with its dataset card
     result = curate("convert", tmp_path / "pq", tmp_path / "beir", "--to", "beir")
     assert result.returncode == 0, result.stderr
     for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
@@ -336,7 +356,7 @@ def test_chunk_passages_in_tokens_with_a_local_tokenizer(tmp_path, tokenizer_pat
     missing = curate(
         "chunk-passages", folder, tmp_path / "y", "--unit", "tokens", "--tokenizer", tmp_path / "none.json"
     )
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert missing.returncode == 2 and without_progress(missing.stderr).count("\n") == 1
     assert f"tokenizer file not found at {tmp_path / 'none.json'}" in missing.stderr and not (tmp_path / "y").exists()
 
 
@@ -478,14 +498,14 @@ def outputs(run_dir):
 
 
 def one_line(stderr):
-    lines = stderr.strip().splitlines()
+    lines = without_progress(stderr).strip().splitlines()
     assert len(lines) == 1, stderr
     return lines[0]
 
 
 def the_error(stderr):
     """The one error line, last after the stages' progress lines."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in without_progress(stderr).splitlines() if line.strip()]
     assert [line for line in lines if not line.startswith("  ")] == lines[-1:], stderr
     return lines[-1]
 
@@ -568,7 +588,7 @@ def test_run_into_its_own_input_is_refused_with_one_line(tmp_path, squad):
         result = curate("run", pipeline)
         assert result.returncode == 2
         assert one_line(result.stderr).startswith("error: the output folder is the input, so each run would read")
-    assert sorted(p.name for p in data.iterdir()) == ["part.parquet"]
+    assert sorted(p.name for p in data.iterdir()) == ["README.md", "part.parquet"]  # the convert's dataset card
 
 
 def in_namespace(script, *args):
@@ -652,7 +672,8 @@ def test_run_past_the_file_size_limit_is_one_line_and_publishes_nothing(tmp_path
         f"error: cannot write (File too large) at {run_dir / 'clean.json'} "
         "(hint: the file size limit is reached (ulimit -f): raise it, or choose another output folder)"
     )
-    assert sorted(p.name for p in run_dir.iterdir() if not p.is_dir()) == [".curate.lock"]
+    assert sorted(p.name for p in run_dir.iterdir() if not p.is_dir()) == [".curate.lock", "run.log"]
+    assert "error: cannot write (File too large)" in (run_dir / "run.log").read_text().splitlines()[-1]
     result = curate("run", path, "--output", run_dir, cwd=REPO)
     assert result.returncode == 0 and "(resumed)" in result.stderr
     assert outputs(run_dir) == reference

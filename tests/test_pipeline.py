@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curate import io
+from curate import io, rejected_rows
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, InputError, OutputError, StageError
-from curate.pipeline import Reporter, load_config, rejected_rows, run_pipeline
+from curate.pipeline import Reporter, load_config, run_pipeline
 from curate.run_folder import RunFolder
 from tests.conftest import REPO, mrc_table
 
@@ -205,16 +205,16 @@ def test_editing_a_file_a_stage_reads_reruns_that_stage(tmp_path, squad_file):
 # ----------------------------------------------------------------- generating and converting stages
 
 
-def test_a_stage_may_add_rows_and_change_the_kind(tmp_path, monkeypatch):
+def test_a_stage_may_add_rows_and_change_the_kind(tmp_path, stage_registry):
     import pyarrow as pa
 
-    from curate import stages as registry
     from curate.stages.base import Split, Stage, reject
 
     class CopyRows(Stage):
         """Keeps every row and adds a copy of it (``source`` = ``copy``)."""
 
         name = "copy_rows"
+        role = "generate"
 
         def process(self, batch, kind):
             original = batch.append_column("source", pa.array(["input"] * batch.num_rows, pa.string()))
@@ -227,6 +227,7 @@ def test_a_stage_may_add_rows_and_change_the_kind(tmp_path, monkeypatch):
         """MRC rows -> documents (the question text)."""
 
         name = "questions_as_documents"
+        role = "convert"
         kinds = ("mrc",)
 
         def output_kind(self, kind):
@@ -237,8 +238,7 @@ def test_a_stage_may_add_rows_and_change_the_kind(tmp_path, monkeypatch):
             split = reject(batch, [False] * batch.num_rows, stage=self.id, reasons="converted")
             return Split(docs, split.rejected.slice(0, 0))
 
-    monkeypatch.setitem(registry.REGISTRY, "copy_rows", CopyRows)
-    monkeypatch.setitem(registry.REGISTRY, "questions_as_documents", Questions)
+    assert stage_registry["copy_rows"] is CopyRows and stage_registry["questions_as_documents"] is Questions
     config = {
         "name": "grow",
         "input": {"path": str(REPO / "sample_data" / "korquad_sample.json")},
@@ -252,7 +252,12 @@ def test_a_stage_may_add_rows_and_change_the_kind(tmp_path, monkeypatch):
     assert result.output.kind == "document" and dedup.stats.rows_rejected >= 272
     again = run_pipeline(config)
     assert all(run.resumed for run in again.stages) and again.stages[0].stats.rows_added == 272
-    assert "+272 new" in (result.dir / "report.md").read_text(encoding="utf-8")
+    report = (result.dir / "report.md").read_text(encoding="utf-8")
+    assert "| copy_rows | generate | 272 +272 new | 544 | 0 |" in report
+    assert "| questions_as_documents | convert | 544 | 544 | 0 |" in report
+    manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
+    assert [stage["role"] for stage in manifest["stages"]] == ["generate", "convert", "filter"]
+    assert [run.role for run in again.stages] == ["generate", "convert", "filter"]
 
 
 # ----------------------------------------------------------------- a run folder that cannot be misused

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from curate import io
-from curate.pipeline import load_config, rejected_rows, run_pipeline
+from curate import io, rejected_rows
+from curate.pipeline import load_config, run_pipeline
 from curate.validate import find_problems
 from tests.conftest import REPO
 from tests.llm.chat_server import ChatServer

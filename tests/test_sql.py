@@ -16,7 +16,7 @@ import yaml
 
 from curate import io, sql
 from curate.errors import ConfigError, Where
-from tests.conftest import REPO
+from tests.conftest import REPO, without_progress
 
 SAMPLES = REPO / "sample_data"
 SECRET = "ZX-curate-secret-7731"
@@ -56,7 +56,8 @@ def attacks(secret: Path, target: Path) -> list[str]:
 
 def one_line_refusal(done: subprocess.CompletedProcess[str], option: str) -> None:
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().count("\n") == 0 and done.stderr.strip().startswith("error: bad SQL"), done.stderr
+    error = without_progress(done.stderr).strip()
+    assert error.count("\n") == 0 and error.startswith("error: bad SQL"), done.stderr
     assert option in done.stderr and SECRET not in done.stderr + done.stdout
 
 

@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from curate import progress
 from curate.dedup.agreement import Answer, answers_agree
 from curate.dedup.minhash import Clustering
 
@@ -172,7 +173,11 @@ def assign(
     conflict_of = np.full(n, -1, np.int64)
     similarity = np.full(n, np.nan)
     exact = np.zeros(n, bool)
-    for row in order.tolist():
+    total = len(order)
+    progress.step("clustering", 0, total)
+    for done, row in enumerate(order.tolist(), start=1):
+        if progress.every(done, total):
+            progress.step("clustering", done, total)
         first = row if twins is None else int(twins[row])
         if first != row:
             if duplicate_of[first] < 0:

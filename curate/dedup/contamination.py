@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 from rensa import RMinHashLSH
 
+from curate import progress
 from curate.dataset import Dataset
 from curate.dedup.minhash import LshConfig, band_groups, band_keys, digest_batches, jaccard, signatures
 from curate.dedup.plan import MinHashSettings
@@ -252,6 +253,8 @@ def _colliding(train: Shingles, eval: Shingles, config: LshConfig) -> np.ndarray
     """Training texts that share at least one LSH band with some evaluation text (a superset of the
     pairs found by band keys), found with rensa's index so only these need signatures copied out."""
     flags = np.zeros(len(train), bool)
+    done = 0
+    progress.step("LSH bands", 0, config.bands, "bands")
     for group in band_groups(config):
         index = RMinHashLSH(group.threshold, group.num_perm, group.bands)
         for start, matrix in digest_batches(eval, group):
@@ -259,6 +262,8 @@ def _colliding(train: Shingles, eval: Shingles, config: LshConfig) -> np.ndarray
         for start, matrix in digest_batches(train, group):
             found = np.asarray(index.query_duplicate_flags_matrix_one_shot(matrix), bool)
             flags[start : start + len(found)] |= found
+        done += group.bands
+        progress.step("LSH bands", done, config.bands, "bands")
     return np.nonzero(flags)[0]
 
 
@@ -284,7 +289,9 @@ def _minhash_overlaps(train: Shingles, eval: Shingles, settings: MinHashSettings
     train_ids, train_local = np.unique(t, return_inverse=True)
     eval_ids, eval_local = np.unique(e, return_inverse=True)
     both = Shingles.concat([train.subset(train_ids), eval.subset(eval_ids)])
+    progress.step("verification", 0, len(keys), "pairs")
     similarity = jaccard(both, train_local, eval_local + len(train_ids))
+    progress.step("verification", len(keys), len(keys), "pairs")
     passed = similarity >= config.threshold
     n = int(passed.sum())
     return Overlaps(t[passed], e[passed], similarity[passed], np.full(n, -1, np.int64))
@@ -292,8 +299,10 @@ def _minhash_overlaps(train: Shingles, eval: Shingles, settings: MinHashSettings
 
 def _minhash_prepared(train: Sequence[str], eval: Sequence[str], settings: MinHashSettings) -> Overlaps:
     analyzer = korean_analyzer() if settings.shingle == "morph" else None
-    train_shingles = shingle_hashes(train, settings.shingle, settings.ngram, analyzer=analyzer)
-    eval_shingles = shingle_hashes(eval, settings.shingle, settings.ngram, analyzer=analyzer)
+    with progress.scoped("training set"):
+        train_shingles = shingle_hashes(train, settings.shingle, settings.ngram, analyzer=analyzer)
+    with progress.scoped("evaluation set"):
+        eval_shingles = shingle_hashes(eval, settings.shingle, settings.ngram, analyzer=analyzer)
     return _minhash_overlaps(train_shingles, eval_shingles, settings)
 
 
@@ -372,7 +381,8 @@ def text_overlaps(
     eval_kept = [eval_texts[i] for i in eval_ids.tolist()]
     found: dict[Method, Overlaps] = {}
     if settings.minhash:
-        found["minhash"] = _minhash_prepared(train_kept, eval_kept, settings)
+        with progress.scoped("minhash"):
+            found["minhash"] = _minhash_prepared(train_kept, eval_kept, settings)
     whole_train = np.ones(len(train_kept), bool)  # too short for every window method
     whole_eval = np.ones(len(eval_kept), bool)
     for method, unit, n in (
@@ -381,12 +391,16 @@ def text_overlaps(
     ):
         if n is None:
             continue
+        progress.step(method, 0, len(train_kept), "texts")
         train_units, eval_units = _units(train_kept, unit), _units(eval_kept, unit)  # type: ignore[arg-type]
         whole_train &= np.diff(train_units.offsets) < n
         whole_eval &= np.diff(eval_units.offsets) < n
         found[method] = _window_overlaps(train_units, eval_units, n)  # type: ignore[index]
+        progress.step(method, len(train_kept), len(train_kept), "texts")
     short_train, short_eval = np.nonzero(whole_train)[0], np.nonzero(whole_eval)[0]
+    progress.step("exact", 0, len(short_train), "texts")
     exact = exact_overlaps([train_kept[i] for i in short_train.tolist()], [eval_kept[i] for i in short_eval.tolist()])
+    progress.step("exact", len(short_train), len(short_train), "texts")
     found["exact"] = Overlaps(short_train[exact.train], short_eval[exact.eval], exact.overlap, exact.shared)
     return {
         method: _to_items(found[method], train_groups, eval_groups, train_ids, eval_ids)
@@ -605,7 +619,9 @@ def find_contamination(
     for f, name in enumerate(chosen):
         train_texts, train_owner = field_texts(train_ds.column(name))
         eval_texts, eval_owner = field_texts(eval_ds.column(name))
-        for method, found in text_overlaps(train_texts, eval_texts, settings).items():
+        with progress.scoped(name):
+            overlapping = text_overlaps(train_texts, eval_texts, settings)
+        for method, found in overlapping.items():
             rows = _rows(found, train_owner, eval_owner)
             train_rows.append(rows.train)
             eval_rows.append(rows.eval)

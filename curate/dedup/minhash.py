@@ -22,6 +22,7 @@ from functools import cache, cached_property
 import numpy as np
 from rensa import RMinHash, RMinHashLSH
 
+from curate import progress
 from curate.text.shingles import Shingles
 
 _BAND_MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -114,20 +115,29 @@ def digest_batches(
 
 def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = None) -> np.ndarray:
     """MinHash signatures of all texts (or of ``rows``), ``uint32`` of shape ``(texts, num_perm)``,
-    band groups side by side (the bands' columns first)."""
+    band groups side by side (the bands' columns first); steps phase ``signatures`` (permutations
+    done of ``num_perm``)."""
     out = np.empty((len(shingles) if rows is None else len(rows), config.num_perm), np.uint32)
     column = 0
+    progress.step("signatures", 0, config.num_perm, "permutations")
     for group in _digest_groups(config):
         for start, matrix in digest_batches(shingles, group, rows):
             values = matrix.to_rows()  # type: ignore[attr-defined]
             out[start : start + len(values), column : column + group.num_perm] = np.asarray(values, dtype=np.uint32)
         column += group.num_perm
+        progress.step("signatures", column, config.num_perm, "permutations")
     return out
 
 
 def involved_rows(shingles: Shingles, config: LshConfig) -> np.ndarray:
-    """Indices of texts that share at least one LSH band with another text (sorted)."""
-    found = [_involved_in_group(shingles, group) for group in band_groups(config)]
+    """Indices of texts that share at least one LSH band with another text (sorted); steps phase
+    ``LSH bands``."""
+    found, done = [], 0
+    progress.step("LSH bands", 0, config.bands, "bands")
+    for group in band_groups(config):
+        found.append(_involved_in_group(shingles, group))
+        done += group.bands
+        progress.step("LSH bands", done, config.bands, "bands")
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
 
@@ -227,6 +237,8 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return labels
 
 
+_VERIFY_STEP = 20_000  # candidate pairs verified between two progress steps
+
 VERIFY_MARGIN = 0.15
 """Pairs whose MinHash estimate is this far above (below) the threshold are accepted (dropped)
 without computing the true Jaccard: over 4 standard deviations of the estimate at 128 permutations."""
@@ -270,7 +282,7 @@ class Clustering:
         a, b = self.rows[local_a], self.rows[local_b]
         if not self.verify:
             return a, b, (self.signature[local_a] == self.signature[local_b]).mean(axis=1)
-        similarity, _ = self.similarity(a, b)
+        similarity = self.verified_similarity(a, b)
         passed = similarity >= self.config.threshold
         return a[passed], b[passed], similarity[passed]
 
@@ -307,6 +319,17 @@ class Clustering:
             value[unsure] = [self._jaccard(x, y) for x, y in zip(a[unsure].tolist(), b[unsure].tolist(), strict=True)]
             exact[unsure] = True
         return value, exact
+
+    def verified_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """:meth:`similarity` of many pairs, stepping phase ``verification`` (pairs done)."""
+        total = len(a)
+        out = np.empty(total)
+        progress.step("verification", 0, total, "pairs")
+        for start in range(0, total, _VERIFY_STEP):
+            end = min(start + _VERIFY_STEP, total)
+            out[start:end] = self.similarity(a[start:end], b[start:end])[0]
+            progress.step("verification", end, total, "pairs")
+        return out
 
     def _jaccard(self, a: int, b: int) -> float:
         x, y = self._set(a), self._set(b)

@@ -99,11 +99,6 @@ class Outcome:
     def conflicts_table(self) -> pa.Table:
         return pa.Table.from_pylist(self.pairs, schema=CONFLICTS_SCHEMA)
 
-    def flags(self) -> dict[str, int]:
-        """Kept rows flagged, per conflict reason."""
-        counts = {reason: int(self.keep[sorted(rows)].sum()) for reason, rows in self.flagged.items()}
-        return {reason: count for reason, count in counts.items() if count}
-
     def clusters_table(self) -> pa.Table:
         """``id, cluster_id, representative_id, jaccard`` (the similarity to the representative that
         decided; 1.0 for the representative) of every row in a cluster of two or more."""

@@ -14,6 +14,7 @@ import numpy as np
 import pydantic
 from pydantic import model_validator
 
+from curate import progress
 from curate.config import Strict
 from curate.dedup.agreement import Answer
 from curate.dedup.assign import (
@@ -71,7 +72,8 @@ class MinHashSettings(Strict):
 
 
 def shingles_of(texts: Sequence[str | None], settings: MinHashSettings) -> Shingles:
-    """Prepared (NFC, case, whitespace) and hashed shingles of ``texts``."""
+    """Prepared (NFC, case, whitespace) and hashed shingles of ``texts`` (phase ``shingling``)."""
+    progress.step("shingling", 0, len(texts))
     return shingle_hashes(prepare(texts, lowercase=settings.lowercase), settings.shingle, settings.ngram)
 
 

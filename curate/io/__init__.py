@@ -2,14 +2,21 @@
 
 Formats: ``squad`` (SQuAD/KorQuAD JSON), ``jsonl`` (``.gz`` too), ``json`` (array of records),
 ``csv``, ``tsv``, ``parquet`` (a file, or a folder of files), ``beir`` (folder with corpus, queries,
-qrels) and ``hf`` (a ``datasets`` ``save_to_disk`` folder, read only). Triplets can also be written
+qrels) and ``hf`` (a ``datasets`` ``save_to_disk`` folder, see :mod:`curate.io.hf`). Triplets can also be written
 as retriever training files, ``dpr`` and ``sentence-transformers`` (:mod:`curate.io.training`; write
 only, always named with ``format=``). The format is inferred from the path where unambiguous, the
 kind from the format or the column names.
+
+What a source had that curate's kinds hold otherwise is kept in the metadata and given back when
+writing: integer labels (``int_labels``: labels are text in curate, integers again in JSON Lines,
+Parquet and datasets folders), ClassLabel names (``class_labels``) and the Hub's MRC layout
+(``mrc_layout: hub``: ``answers`` as a struct of lists, written back so in JSON Lines and Parquet).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +28,18 @@ from curate.errors import ConfigError, CurateError, InputError, OutputError, Sch
 from curate.files import atomic_file
 from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
 from curate.io.files import atomic_folder, check_name, input_file, input_folder, peek_text
-from curate.io.hf import is_hf_folder, read_hf
+from curate.io.hf import (
+    from_hf_dataset,
+    has_hf_library,
+    hf_columns,
+    hf_dataset,
+    is_hf_dataset,
+    is_hf_folder,
+    named_labels,
+    parquet_class_labels,
+    read_hf,
+    write_hf,
+)
 from curate.io.quarantine import BadRow, Rows, conform_or_set_aside, write_quarantine
 from curate.io.squad import read_squad, write_squad
 from curate.io.tabular import (
@@ -34,12 +52,13 @@ from curate.io.tabular import (
     write_parquet,
 )
 from curate.io.training import TRAINING_FORMATS, check_training, write_training
-from curate.schemas import get_schema, kinds
+from curate.schemas import get_schema, is_struct_of_lists, kinds
 
 FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
-WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir", *TRAINING_FORMATS)
+WRITE_FORMATS = ("squad", "jsonl", "csv", "tsv", "parquet", "beir", "hf", *TRAINING_FORMATS)
 REPORT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 OnError = Literal["fail", "skip"]
+_INT = re.compile(r"-?[0-9]{1,18}")
 
 _SUFFIXES = {
     ".jsonl": "jsonl",
@@ -73,6 +92,7 @@ __all__ = [
     "read",
     "read_bundle",
     "report_format",
+    "to_hf",
     "write",
     "write_bundle",
     "write_table",
@@ -152,6 +172,39 @@ def _apply_rename(table: pa.Table, rename: Mapping[str, str] | None, file: str) 
     return table.rename_columns(names)
 
 
+def _renamed_labels(table: pa.Table, rename: Mapping[str, str]) -> pa.Table:
+    """The ``class_labels`` metadata following a column rename."""
+    metadata = read_metadata(table.schema)
+    if "class_labels" not in metadata:
+        return table
+    labels = {rename.get(k, k): v for k, v in json.loads(metadata["class_labels"]).items()}
+    return with_metadata(table, {**metadata, "class_labels": json.dumps(labels, ensure_ascii=False)})
+
+
+def source_metadata(table: pa.Table, kind: str) -> dict[str, str]:
+    """What rows of ``kind`` had before conforming that the kind holds otherwise: integer labels
+    (``int_labels``), the Hub's struct-of-lists answers (``mrc_layout: hub``), no id column
+    (``generated_ids``: the ids conforming makes are left out of datasets folders)."""
+    found = {}
+    key = get_schema(kind).key
+    if key and key not in table.column_names and "_id" not in table.column_names:
+        found["generated_ids"] = "true"
+    if (
+        kind == "classification"
+        and "label" in table.column_names
+        and pa.types.is_integer(table.schema.field("label").type)
+    ):
+        found["int_labels"] = "true"
+    answers = get_schema("mrc").field("answers")
+    if (
+        kind == "mrc"
+        and "answers" in table.column_names
+        and is_struct_of_lists(table.schema.field("answers").type, answers.type)
+    ):
+        found["mrc_layout"] = "hub"
+    return found
+
+
 def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any) -> Rows:
     if fmt in ("beir", "hf") or (fmt == "parquet" and path.is_dir()):
         if not path.is_dir():
@@ -181,7 +234,10 @@ def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: st
             )
         else:
             files = [path]
-        return read_parquet(files)
+        rows = read_parquet(files)
+        table = named_labels(rows.table, parquet_class_labels(rows.table.schema), str(files[0]))
+        metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"huggingface"}
+        return Rows(table.replace_schema_metadata(metadata))
     if fmt == "beir":
         if kind is None:
             raise ConfigError(
@@ -238,6 +294,8 @@ def read(
     rows = _read_table(path, fmt, kind, skip=skip, split=split, quote=quote)
     file = str(path)
     table = _apply_rename(rows.table, rename, file)
+    if rename:
+        table = _renamed_labels(table, rename)
     if table.num_columns == 0 and table.num_rows == 0:  # an empty file, or every row set aside
         if kind is None:
             raise InputError(
@@ -259,6 +317,7 @@ def read(
             value=table.column_names,
             hint=f"pass --kind ({', '.join(kinds())}) and map columns with --rename SOURCE=TARGET",
         )
+    metadata.update(source_metadata(table, kind))
     conformed = conform_or_set_aside(Rows(table, rows.bad, rows.lines, rows.raws), kind, file, skip=skip)
     table, bad = conformed.table, conformed.bad
     if quarantine is not None and skip:
@@ -292,18 +351,75 @@ def read_bundle(path: str | Path, *, format: str | None = None) -> dict[str, Dat
 
 
 def _as_dataset(data: Any, kind: str | None) -> Dataset:
+    """A curate Dataset of a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``
+    (the one place in-memory rows are taken in; :func:`_like` gives them back)."""
     if isinstance(data, Dataset):
         return data
     if isinstance(data, pa.Table):
-        found = kind or read_metadata(data.schema).get("kind") or infer_kind(data.column_names)
+        table = data
+    elif is_hf_dataset(data):
+        table = from_hf_dataset(data)
     elif hasattr(data, "to_arrow"):
-        data = data.to_arrow()
-        found = kind or infer_kind(data.column_names)
+        table = data.to_arrow()
+    elif type(data).__module__.split(".")[0] == "pandas" and hasattr(data, "to_dict"):
+        table = pa.Table.from_pandas(data, preserve_index=False)
     else:
-        raise TypeError(f"expected a Dataset, pyarrow.Table or polars.DataFrame, got {type(data).__name__}")
+        raise TypeError(
+            "expected a Dataset, pyarrow.Table, polars or pandas DataFrame or datasets.Dataset, "
+            f"got {type(data).__name__}"
+        )
+    found = kind or read_metadata(table.schema).get("kind") or infer_kind(table.column_names)
     if found is None:
-        raise SchemaError("cannot tell the dataset kind from the columns", value=data.column_names, hint="pass kind=")
-    return Dataset.from_arrow(data, found)
+        raise SchemaError("cannot tell the dataset kind from the columns", value=table.column_names, hint="pass kind=")
+    dataset = Dataset.from_arrow(table, found)
+    dataset.metadata.update(source_metadata(table, found))
+    return dataset
+
+
+def _like(data: Any, table: pa.Table, kind: str, metadata: dict[str, str]) -> Any:
+    """Rows of ``kind`` given back in the type of ``data`` (what :func:`_as_dataset` took in):
+    a Dataset, an Arrow table, a polars or pandas DataFrame or a ``datasets.Dataset``. pandas gets
+    its integer labels and Hub answer layout back (see :func:`_restored`), ``datasets`` its features
+    (ClassLabel, Hub layout: see :func:`~curate.io.hf.hf_dataset`)."""
+    if isinstance(data, Dataset):
+        return Dataset(kind=kind, table=table, metadata=metadata)
+    if isinstance(data, pa.Table):
+        return table
+    if is_hf_dataset(data):  # ids curate made stay: rejected rows may name them (duplicate_of)
+        return hf_dataset(table, kind, {k: v for k, v in metadata.items() if k != "generated_ids"})
+    if hasattr(data, "to_arrow"):
+        import polars as pl
+
+        return pl.from_arrow(table)
+    return _restored(table, kind, metadata, "jsonl").to_pandas()
+
+
+def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str) -> pa.Table:
+    """``table`` as its source had it, for JSON Lines and Parquet (``fmt``): integer labels as
+    integers; MRC rows in the Hub layout and columns when the source had them (see
+    :func:`~curate.io.hf.hf_columns`); ClassLabel columns in Parquet as ``datasets`` writes them
+    (ids, and the features in the ``huggingface`` schema metadata) where ``datasets`` is installed."""
+    if fmt not in ("jsonl", "parquet"):
+        return table
+    if fmt == "parquet" and "class_labels" in metadata and has_hf_library():
+        return hf_dataset(table, kind, metadata).data.table  # as Dataset.to_parquet writes it
+    if metadata.get("int_labels") == "true" and "label" in table.column_names:
+        labels = table.column("label")
+        try:
+            numbers = labels.cast(pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = labels.to_pylist()
+            row = next((i for i, v in enumerate(values) if v is not None and not _INT.fullmatch(v)), 0)
+            raise OutputError(
+                "the source had integer labels, but a label is not a number",
+                where=Where(field="label", row=row + 1),
+                value=values[row],
+                hint="write CSV, or map the labels back to numbers",
+            ) from None
+        table = table.set_column(table.column_names.index("label"), "label", numbers)
+    if metadata.get("mrc_layout") == "hub":
+        table = hf_columns(table, kind, metadata)
+    return table
 
 
 def check_write(path: str | Path, format: str | None = None, kind: str | None = None) -> str:
@@ -338,22 +454,31 @@ def write(
     format: str | None = None,
     kind: str | None = None,
     quote: str | Literal["default"] | None = "default",
+    as_source: bool = True,
 ) -> Path:
-    """Write a Dataset, pyarrow Table or polars DataFrame; the format comes from ``path`` if not given.
+    """Write a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; the format
+    comes from ``path`` if not given. With ``as_source`` (the default) JSON Lines and Parquet get back
+    what the source had (integer labels, the Hub's MRC layout); ``False`` keeps curate's own columns,
+    as a run folder holds them.
 
     The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
     write fails; a full or read-only disk is an OutputError naming ``path``).
     """
     path = Path(path)
     dataset = _as_dataset(data, kind)
-    if path.is_dir() and format != "beir" and not (format is None and is_beir_folder(path)):
+    folder_format = format in ("beir", "hf") or (format is None and (is_beir_folder(path) or is_hf_folder(path)))
+    if path.is_dir() and not folder_format:
         raise OutputError(
             "the destination is a folder", where=Where(file=str(path)), hint="give a file name, e.g. out.parquet"
         )
     fmt = check_write(path, format, dataset.kind)
     if fmt == "beir":
         return write_bundle({dataset.kind: dataset}, path, format="beir")
+    if fmt == "hf":
+        return to_hf(dataset, path)
     table = dataset.to_arrow()
+    if as_source:
+        table = _restored(table, dataset.kind, dataset.metadata, fmt)
     with atomic_file(path) as tmp:
         try:
             _write_file(dataset, table, fmt, tmp, path, quote)
@@ -375,6 +500,25 @@ def _write_file(dataset: Dataset, table: pa.Table, fmt: str, tmp: Path, path: Pa
         write_delimited(table, tmp, delimiter=delimiter, quote=default if quote == "default" else quote, name=path)
     else:
         write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
+
+
+def to_hf(data: Any, path: str | Path, *, kind: str | None = None) -> Path:
+    """Write rows as a folder ``datasets.load_from_disk`` opens: MRC in the Hub's SQuAD layout
+    (``answers: {text, answer_start}``), ``ClassLabel`` labels, a ``DatasetDict`` when the rows have
+    a ``split`` column; curate's metadata in ``curate.json``. ``data`` is anything :func:`write` takes.
+    The folder is written beside ``path`` first and then moved into place."""
+    path = Path(path)
+    dataset = _as_dataset(data, kind)
+    table = dataset.to_arrow()
+
+    def fill(folder: Path) -> None:
+        try:
+            write_hf(table, dataset.kind, dataset.metadata, folder)
+        except CurateError as exc:
+            raise exc.at(file=str(path)) from None
+
+    atomic_folder(path, fill)
+    return path
 
 
 def report_format(path: str | Path) -> str:

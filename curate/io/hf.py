@@ -1,25 +1,66 @@
-"""Folders written by Hugging Face ``datasets``' ``save_to_disk`` (read only).
+"""Hugging Face ``datasets``: ``save_to_disk`` folders (read and write) and in-memory ``Dataset`` objects.
 
-A ``Dataset`` folder holds ``state.json`` (its ``_data_files``) and Arrow IPC stream files; a
-``DatasetDict`` folder holds ``dataset_dict.json`` and one such folder per split. ``ClassLabel``
-columns (integers) are turned into their label names.
+A ``Dataset`` folder holds ``state.json`` (its ``_data_files``), ``dataset_info.json`` (its features)
+and Arrow IPC stream files; a ``DatasetDict`` folder holds ``dataset_dict.json`` and one such folder
+per split. curate writes ``curate.json`` beside them (its metadata: kind, SQuAD top-level keys,
+label names), which ``datasets`` ignores.
+
+Mapping to curate's kinds:
+
+- ``ClassLabel`` columns (integer ids) become their names; the names, in order, are kept in the
+  metadata ``class_labels`` (``{"column": [names]}``) and written back as the same ``ClassLabel``.
+- The Hub's SQuAD layout, ``answers: {text: [...], answer_start: [...]}``, is read by the schema
+  cast (:func:`curate.schemas.is_struct_of_lists`) and written back by :func:`hub_layout`.
+- A ``DatasetDict`` read whole gets a ``split`` column; rows with one are written as a ``DatasetDict``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from curate.errors import InputError, Where
+from curate.dataset import read_metadata, with_metadata
+from curate.errors import ConfigError, InputError, OutputError, Where
 from curate.io.files import input_file, input_folder
 from curate.io.quarantine import Rows
+from curate.schemas import get_schema
+
+CURATE_FILE = "curate.json"
+SPLIT = "split"
+# the columns the Hub's SQuAD datasets (squad, squad_v2, squad_kor_v1) have, in their order
+HUB_MRC = ("id", "title", "context", "question", "answers")
+_ANSWER_LISTS = ("answers", "plausible_answers")
+_MAX_CLASS_ID = 100_000  # integer labels become ClassLabel names "0".."n": a bound on n
+
+
+def hf_library() -> Any:
+    """The ``datasets`` module; a ConfigError saying how to install it when it is missing."""
+    try:
+        import datasets
+    except ImportError:
+        raise ConfigError(
+            "writing a datasets folder needs the 'datasets' package", hint="pip install 'curate[hf]'"
+        ) from None
+    return datasets
+
+
+def has_hf_library() -> bool:
+    return importlib.util.find_spec("datasets") is not None
 
 
 def is_hf_folder(path: Path) -> bool:
     return path.is_dir() and ((path / "state.json").exists() or (path / "dataset_dict.json").exists())
+
+
+def is_hf_dataset(data: Any) -> bool:
+    """True for a ``datasets.Dataset`` (checked without importing ``datasets``)."""
+    return type(data).__module__.startswith("datasets.") and type(data).__name__ == "Dataset"
 
 
 def _json_file(path: Path, want: type) -> Any:
@@ -36,18 +77,54 @@ def _json_file(path: Path, want: type) -> Any:
     return value
 
 
-def _class_labels(folder: Path) -> dict[str, list[str]]:
-    info_file = folder / "dataset_info.json"
-    if not info_file.exists():
-        return {}
-    features = _json_file(info_file, dict).get("features") or {}
+def class_labels(features: Any) -> dict[str, list[str]]:
+    """``{column: names}`` of the ``ClassLabel`` columns in a features mapping as ``datasets``
+    stores it (``dataset_info.json``, or the ``huggingface`` metadata of a Parquet file)."""
     if not isinstance(features, dict):
-        raise InputError("'features' is not a JSON object", where=Where(file=str(info_file)), value=features)
+        return {}
     return {
-        name: spec["names"]
+        name: [str(n) for n in spec["names"]]
         for name, spec in features.items()
         if isinstance(spec, dict) and spec.get("_type") == "ClassLabel" and isinstance(spec.get("names"), list)
     }
+
+
+def parquet_class_labels(schema: pa.Schema) -> dict[str, list[str]]:
+    """ClassLabel names from the ``huggingface`` schema metadata ``datasets`` writes into Parquet."""
+    raw = (schema.metadata or {}).get(b"huggingface")
+    try:
+        info = json.loads(raw) if raw else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return class_labels((info.get("info") or {}).get("features") if isinstance(info, dict) else None)
+
+
+def named_labels(table: pa.Table, labels: dict[str, list[str]], file: str) -> pa.Table:
+    """ClassLabel id columns replaced by their names (id -1, "no label", becomes null); the names go
+    into the curate metadata ``class_labels``. An id out of range is an InputError naming the column."""
+    labels = {
+        k: v for k, v in labels.items() if k in table.column_names and pa.types.is_integer(table.schema.field(k).type)
+    }
+    if not labels:
+        return table
+    metadata = read_metadata(table.schema)
+    for name, names in labels.items():
+        ids = table.column(name).to_pylist()
+        bad = next((i for i, v in enumerate(ids) if v is not None and not -1 <= v < len(names)), None)
+        if bad is not None:
+            raise InputError(
+                "class label id out of range",
+                where=Where(file=file, row=bad + 1, field=name),
+                value=ids[bad],
+                hint=f"the labels are {names}",
+            )
+        values = pa.array([None if v is None or v < 0 else names[v] for v in ids], pa.string())
+        table = table.set_column(table.column_names.index(name), name, values)
+    known = json.loads(metadata.get("class_labels", "{}"))
+    return with_metadata(table, {**metadata, "class_labels": json.dumps({**known, **labels}, ensure_ascii=False)})
+
+
+# --------------------------------------------------------------------------- reading
 
 
 def _read_split(folder: Path) -> pa.Table:
@@ -69,23 +146,30 @@ def _read_split(folder: Path) -> pa.Table:
     if not tables:
         raise InputError("the datasets folder has no data files", where=Where(file=str(folder)))
     try:
-        table = pa.concat_tables(tables)
+        table = pa.concat_tables(tables).replace_schema_metadata(None)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         raise InputError("the data files of a split have different columns", where=Where(file=str(folder))) from None
-    for name, names in _class_labels(folder).items():
-        if name in table.column_names:
-            ids = table.column(name).to_pylist()
-            bad = next((i for i in ids if i is not None and not (isinstance(i, int) and -1 <= i < len(names))), None)
-            if bad is not None:
-                raise InputError(
-                    "class label id out of range",
-                    where=Where(file=str(folder), field=name),
-                    value=bad,
-                    hint=f"the labels are {names}",
-                )
-            labels = pa.array([None if i is None or i < 0 else names[i] for i in ids], pa.string())
-            table = table.set_column(table.column_names.index(name), name, labels)
-    return table
+    info_file = folder / "dataset_info.json"
+    features = _json_file(info_file, dict).get("features") if info_file.exists() else None
+    if features is not None and not isinstance(features, dict):
+        raise InputError("'features' is not a JSON object", where=Where(file=str(info_file)), value=features)
+    return named_labels(table, class_labels(features), str(folder))
+
+
+def _curate_metadata(folder: Path) -> dict[str, str]:
+    """The metadata curate wrote beside the data (``{}`` for folders written by others)."""
+    path = folder / CURATE_FILE
+    if not path.exists():
+        return {}
+    metadata = _json_file(path, dict)
+    if not all(isinstance(v, str) for v in metadata.values()):
+        raise InputError("expected a JSON object of text values", where=Where(file=str(path)), value=metadata)
+    return metadata
+
+
+def _merged(table: pa.Table, folder: Path) -> Rows:
+    """``table`` with the folder's curate metadata under the metadata read from the data."""
+    return Rows(with_metadata(table, {**_curate_metadata(folder), **read_metadata(table.schema)}))
 
 
 def read_hf(folder: Path, *, split: str | None = None) -> Rows:
@@ -93,23 +177,194 @@ def read_hf(folder: Path, *, split: str | None = None) -> Rows:
     ``split`` column added."""
     input_folder(folder)
     if (folder / "state.json").exists():
-        return Rows(_read_split(folder))
+        return _merged(_read_split(folder), folder)
+    if not (folder / "dataset_dict.json").exists():
+        raise InputError(
+            "not a datasets folder: no state.json or dataset_dict.json",
+            where=Where(file=str(folder)),
+            hint="give a folder written by save_to_disk (or curate convert --to hf)",
+        )
     splits = _json_file(folder / "dataset_dict.json", dict).get("splits")
-    if not isinstance(splits, list) or not all(isinstance(s, str) for s in splits):
+    if not isinstance(splits, list) or not all(isinstance(s, str) and s and "/" not in s for s in splits):
         raise InputError("'splits' is not a list of names", where=Where(file=str(folder / "dataset_dict.json")))
     if split is not None:
         if split not in splits:
             raise InputError(
                 "unknown split", where=Where(file=str(folder)), value=split, hint=f"splits: {', '.join(splits)}"
             )
-        return Rows(_read_split(folder / split))
+        return _merged(_read_split(folder / split), folder)
     tables = []
     for name in splits:
         table = _read_split(folder / name)
-        tables.append(table.append_column("split", pa.array([name] * table.num_rows, pa.string())))
+        if SPLIT in table.column_names:
+            raise InputError(
+                f"split '{name}' has a column named 'split'",
+                where=Where(file=str(folder), field=SPLIT),
+                hint="pass --split",
+            )
+        tables.append(table.append_column(SPLIT, pa.array([name] * table.num_rows, pa.string())))
     try:
-        return Rows(pa.concat_tables(tables, promote_options="permissive"))
+        table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         raise InputError(
             "the splits have different columns", where=Where(file=str(folder)), hint="pass --split"
         ) from None
+    return _merged(table, folder)
+
+
+def from_hf_dataset(data: Any) -> pa.Table:
+    """A ``datasets.Dataset`` as an Arrow table (its row order and selection; ClassLabel ids as names)."""
+    from datasets import ClassLabel
+
+    table = data.with_format("arrow")[:]
+    labels = {name: list(f.names) for name, f in data.features.items() if isinstance(f, ClassLabel)}
+    return named_labels(table.replace_schema_metadata(None), labels, "datasets.Dataset")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def hub_layout(table: pa.Table) -> pa.Table:
+    """``answers`` / ``plausible_answers`` as the Hub stores them: a struct of lists
+    (``{text: [...], answer_start: [...]}``) instead of a list of structs."""
+    for name in _ANSWER_LISTS:
+        if name not in table.column_names or not pa.types.is_list(table.schema.field(name).type):
+            continue
+        item = table.schema.field(name).type.value_type
+        if not pa.types.is_struct(item):
+            continue
+        fields = [item.field(i) for i in range(item.num_fields)]
+        target = pa.struct([pa.field(f.name, pa.list_(f.type)) for f in fields])
+        values = [
+            None if cell is None else {f.name: [a[f.name] for a in cell] for f in fields}
+            for cell in table.column(name).to_pylist()
+        ]
+        table = table.set_column(table.column_names.index(name), name, pa.array(values, target))
+    return table
+
+
+def _redundant_ids(table: pa.Table) -> bool:
+    """Whether ``document_id`` / ``passage_id`` group the rows exactly as ``title`` / ``context``
+    do, so the SQuAD writer rebuilds the same articles and paragraphs without them."""
+    rows = list(
+        zip(*(table.column(n).to_pylist() for n in ("document_id", "passage_id", "title", "context")), strict=True)
+    )
+
+    def one_to_one(pairs: list[tuple[Any, Any]]) -> bool:
+        return len(set(pairs)) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+
+    return one_to_one([(d, t) for d, _, t, _ in rows]) and one_to_one([((d, p), (d, c)) for d, p, _, c in rows])
+
+
+def hf_columns(table: pa.Table, kind: str, metadata: dict[str, str]) -> pa.Table:
+    """The columns an export keeps: optional schema columns that hold nothing are left out (reading
+    adds them back as nulls), and so are the ``document_id`` / ``passage_id`` that curate's SQuAD
+    reader made when ``title`` / ``context`` group the rows the same way, and ids conforming made
+    (``generated_ids`` metadata); MRC in the Hub layout."""
+    schema = get_schema(kind)
+    drop = [
+        f.name
+        for f in schema.fields
+        if not f.required
+        and f.name in table.column_names
+        and table.column(f.name).null_count == table.num_rows
+        and not (kind == "mrc" and f.name in HUB_MRC)
+    ]
+    if metadata.get("generated_ids") == "true" and schema.key:
+        drop.append(schema.key)
+    if kind == "mrc" and metadata.get("source_format") == "squad" and _redundant_ids(table):
+        drop += [n for n in ("document_id", "passage_id") if n not in drop]
+    return hub_layout(table.drop_columns([n for n in drop if n in table.column_names]))
+
+
+def _label_names(table: pa.Table, kind: str, metadata: dict[str, str]) -> dict[str, list[str]]:
+    """``{column: ClassLabel names}`` for the text columns named in the ``class_labels`` metadata
+    and the ``label`` of classification rows: the known names in their order, then any new label,
+    sorted; integer labels (``int_labels`` metadata) keep their numbers as ids ("0", "1", ...)."""
+    known: dict[str, list[str] | None] = json.loads(metadata.get("class_labels", "{}"))
+    if kind == "classification":
+        known.setdefault("label", None)
+    found = {}
+    for name, names in known.items():
+        if name not in table.column_names or not pa.types.is_string(table.schema.field(name).type):
+            continue
+        present = {v for v in table.column(name).to_pylist() if v is not None}
+        if name == "label" and metadata.get("int_labels") == "true" and not names:
+            numbers = sorted(_label_number(v) for v in present)
+            if numbers and not 0 <= numbers[0] <= numbers[-1] < _MAX_CLASS_ID:
+                raise OutputError(
+                    f"integer labels must lie in 0..{_MAX_CLASS_ID - 1} to be ClassLabel ids",
+                    where=Where(field=name),
+                    value=numbers[0] if numbers[0] < 0 else numbers[-1],
+                    hint="write jsonl or parquet",
+                )
+            names = [str(i) for i in range(numbers[-1] + 1 if numbers else 0)]
+        found[name] = list(names or []) + sorted(present - set(names or []))
+    return found
+
+
+def _label_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise OutputError(
+            "integer labels hold text that is not a number",
+            where=Where(field="label"),
+            value=text,
+            hint="write jsonl or parquet",
+        ) from None
+
+
+def hf_dataset(table: pa.Table, kind: str, metadata: dict[str, str], labels: dict[str, list[str]] | None = None) -> Any:
+    """A ``datasets.Dataset`` of curate rows: the MRC Hub layout, ``ClassLabel`` for the columns of
+    ``labels`` (default :func:`_label_names`), other types as Arrow has them."""
+    datasets = hf_library()
+    labels = _label_names(table, kind, metadata) if labels is None else labels
+    table = hf_columns(table.replace_schema_metadata(None), kind, metadata)
+    features = datasets.Features.from_arrow_schema(table.schema)
+    for name, names in labels.items():
+        index = {n: i for i, n in enumerate(names)}
+        ids = [None if v is None else index[v] for v in table.column(name).to_pylist()]
+        features[name] = datasets.ClassLabel(names=names)
+        table = table.set_column(table.column_names.index(name), name, pa.array(ids, pa.int64()))
+    return datasets.Dataset(table.cast(features.arrow_schema), info=datasets.DatasetInfo(features=features))
+
+
+def write_hf(table: pa.Table, kind: str, metadata: dict[str, str], folder: Path) -> None:
+    """Write ``save_to_disk`` output into the empty ``folder``: one ``Dataset``, or a ``DatasetDict``
+    when the rows have a ``split`` column (its values are the split names, in order of appearance),
+    and ``curate.json`` with the metadata."""
+    import pyarrow.compute as pc
+
+    labels = _label_names(table, kind, metadata)  # one set of names for every split
+    if SPLIT in table.column_names and table.num_rows and table.column(SPLIT).null_count == 0:
+        names = list(dict.fromkeys(table.column(SPLIT).to_pylist()))
+        if not all(isinstance(n, str) and n and "/" not in n for n in names):
+            raise OutputError("a split name is not a folder name", where=Where(field=SPLIT), value=names)
+        data = hf_library().DatasetDict(
+            {
+                name: hf_dataset(
+                    table.filter(pc.equal(table.column(SPLIT), name)).drop_columns([SPLIT]), kind, metadata, labels
+                )
+                for name in names
+            }
+        )
+    else:
+        data = hf_dataset(table, kind, metadata, labels)
+    with _quiet():
+        data.save_to_disk(str(folder))
+    saved = {**metadata, "kind": kind}
+    (folder / CURATE_FILE).write_text(json.dumps(saved, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """``datasets`` without its progress bars (curate prints its own counts)."""
+    datasets = hf_library()
+    was_off = datasets.utils.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_off:
+            datasets.enable_progress_bars()

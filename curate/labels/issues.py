@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from curate import progress
 from curate.config import Strict
 
 Model = Literal["tfidf", "fasttext"]
@@ -143,6 +144,8 @@ def out_of_fold_probabilities(
         ``(pred_probs, classes)``: an ``n x k`` float array (rows sum to 1) and the class of each column.
     Raises:
         ValueError: fewer than two classes, a class with a single row, an unknown model, or lengths differ.
+
+    Steps phase ``cross-validation`` (folds done) of :mod:`curate.progress`.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -157,8 +160,10 @@ def out_of_fold_probabilities(
     fit = _tfidf_fold if model == "tfidf" else _fasttext_fold
     out: np.ndarray = np.zeros((len(inputs), len(found)))
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(np.zeros(len(y)), y):
+    progress.step("cross-validation", 0, n_folds, "folds")
+    for done, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
         out[test] = fit([inputs[i] for i in train], y[train], [inputs[i] for i in test], len(found), seed)
+        progress.step("cross-validation", done, n_folds, "folds")
     out = np.clip(out, 0.0, None)
     sums = out.sum(axis=1, keepdims=True)
     out = np.where(sums > 0, out / np.where(sums > 0, sums, 1.0), 1.0 / len(found))
@@ -207,6 +212,7 @@ def find_label_issues(
         raise ValueError(f"labels not in classes: {sorted(set(map(str, missing)))[:5]} (classes: {classes})")
     y = np.array([index[label] for label in labels], dtype=np.int64)
     n = len(y)
+    progress.step("confident learning", 0, n)
     issues: np.ndarray = np.zeros(n, dtype=bool)
     quality: np.ndarray
     if n:
@@ -222,6 +228,7 @@ def find_label_issues(
             )
     else:
         quality = np.zeros(0)
+    progress.step("confident learning", n, n)
     given = probs[np.arange(n), y] if n else np.zeros(0)
     suggested = [classes[j] for j in probs.argmax(axis=1)] if n else []
     return pa.table(

@@ -6,7 +6,7 @@ terminal and the report always say the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from rich.table import Table
 from curate.bias import Diagnostics
 
 if TYPE_CHECKING:
-    from curate.pipeline import RunResult
+    from curate.run_folder import RunResult
 
 _PERCENT_METRICS = (
     "_share",
@@ -218,3 +218,26 @@ def run_section(result: RunResult) -> list[str]:
         lines += ["", f"### Shifts from `{first.id}` to `{last.id}`"]
         lines += markdown(shift_blocks(compare(before, after)))
     return lines
+
+
+def card_sections(run_dir: Path, stages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The bias sections of a dataset card (:mod:`curate.io.card`) from a run's manifest ``stages``:
+    each ``bias_report`` stage's blocks, and the shifts from the first to the last when there are
+    several of one task, as ``[{"title", "blocks": [{"title", "headers", "rows"}]}]``."""
+    from curate.bias import compare
+
+    runs = [s for s in stages if s.get("use") == "bias_report"]
+    found = [(s, read_diagnostics(run_dir / s["dir"], list(s.get("artifacts", [])))) for s in runs]
+    sections = [(f"`{s['id']}` ({s['dir']})", diagnostics_blocks(d)) for s, d in found]
+    if len(found) > 1 and found[0][1].task == found[-1][1].task:
+        (first, before), (last, after) = found[0], found[-1]
+        sections.append((f"shifts from `{first['id']}` to `{last['id']}`", shift_blocks(compare(before, after))))
+    return [
+        {
+            "title": title,
+            "blocks": [
+                {"title": b.title, "headers": list(b.headers), "rows": [list(r) for r in b.rows]} for b in blocks
+            ],
+        }
+        for title, blocks in sections
+    ]

@@ -239,7 +239,7 @@ def _anchor(stage: Stage) -> str:
 
 
 def _overview(run: Run, page: _Page) -> str:
-    names = ("stage", "rows in", "kept", "rejected", "flags", "rewritten", "seconds")
+    names = ("stage", "rows in", "kept", "rejected", "flagged", "rewritten", "seconds")
     header = "<tr>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"
     rows = []
     for s in run.stages:
@@ -250,8 +250,8 @@ def _overview(run: Run, page: _Page) -> str:
             rows_in,
             _n(s.rows_kept),
             _n(s.rows_rejected),
-            _n(sum(f.rows for f in s.flags)),
-            _n(sum(f.rows for f in s.rewrites)),
+            _n(s.rows_flagged if s.rows_flagged is not None else sum(f.rows for f in s.flags)),
+            _n(s.rows_rewritten if s.rows_rewritten is not None else sum(f.rows for f in s.rewrites)),
             seconds,
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -293,8 +293,11 @@ def _lengths(run: Run, page: _Page) -> str:
 
 def _stage(s: Stage, page: _Page) -> str:
     use = f" <span class='count'>({escape(s.use)})</span>" if s.use and s.use != s.id else ""
-    line = f"{_n(s.rows_in)} rows in" + (f", {_n(s.rows_added)} new" if s.rows_added else "")
-    line += f" → {_n(s.rows_kept)} kept, {_n(s.rows_rejected)} rejected · {s.seconds:.2f} s" + (
+    line = (f"{escape(s.role)} · " if s.role else "") + f"{_n(s.rows_in)} rows in"
+    line += f", {_n(s.rows_added)} new" if s.rows_added else ""
+    counts = ((s.rows_flagged, "flagged"), (s.rows_rewritten, "rewritten"))
+    marked = "".join(f", {_n(n)} {what}" for n, what in counts if n)
+    line += f" → {_n(s.rows_kept)} kept, {_n(s.rows_rejected)} rejected{marked} · {s.seconds:.2f} s" + (
         " (resumed)" if s.resumed else ""
     )
     parts = [

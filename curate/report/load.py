@@ -25,6 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from curate.errors import CurateError, InputError, Where
 from curate.report.catalog import Flags, LabelPair, Rewrites, Threshold, stage_fields, stage_info
@@ -43,6 +44,7 @@ SCAN = 200
 TEXT_CHARS = 400
 """Longest text shown for one value (longer ones are cut around what matters)."""
 _STATUS = "__curate_status"
+_REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 _INPUT_DATA = f"{INPUT}/data"
 _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL.*)$"
@@ -159,9 +161,15 @@ class Stage:
     seconds: float
     resumed: bool = False
     warning: str | None = None
+    role: str = ""
+    """filter, flag, rewrite, generate or convert; empty for runs recorded before stages had roles."""
     reasons: list[Finding] = field(default_factory=list)
     flags: list[Finding] = field(default_factory=list)
     rewrites: list[Finding] = field(default_factory=list)
+    rows_flagged: int | None = None
+    """Kept rows with any flag, as recorded (None: a record without it; then the flags' sum)."""
+    rows_rewritten: int | None = None
+    """Kept rows with any rewrite, as recorded (None: a record without it)."""
     histograms: list[Histogram] = field(default_factory=list)
     languages: list[Shares] = field(default_factory=list)
     clusters: list[Cluster] = field(default_factory=list)
@@ -283,6 +291,69 @@ class RunFiles:
         return rows[0][0] if rows else None
 
 
+# ---------------------------------------------------------------------------------------------- rejected rows
+
+
+def rejected_rows(run_dir: str | Path, *, stage: str | None = None, reason: str | None = None) -> pa.Table:
+    """Every rejected row of a run folder in one Arrow table, stages in run order.
+
+    The stages' ``rejected.parquet`` files are joined by column name: each row has the columns of
+    the stage that rejected it (its input's columns, the scores computed up to that stage, and
+    ``reject_stage`` (the stage id), ``reject_reason``, ``reject_detail``); a column another stage
+    has is null. Types are kept (an int column that is a float elsewhere becomes float).
+
+    Args:
+        stage: only this stage's rows (its id, or its folder name such as ``03_pii``).
+        reason: only rows with this ``reject_reason``.
+
+    Raises:
+        InputError: not a run folder, a stage or reason the run does not have (the message lists
+            the ones it has), or two stages writing one column with types that cannot be joined.
+    """
+    files = RunFiles(run_dir)
+    records = files.stage_records()
+    if not records:
+        raise InputError(
+            "not a run folder (no stage folders)",
+            where=Where(file=str(files.dir)),
+            hint="give the output folder of `curate run`",
+        )
+    if stage is not None:
+        chosen = [r for r in records if stage in (str(r.get("id")), str(r.get("dir")))]
+        if not chosen:
+            raise InputError(
+                f"no stage '{stage}' in this run",
+                where=Where(file=str(files.dir)),
+                hint="stages: " + ", ".join(str(r.get("id")) for r in records),
+            )
+        records = chosen
+    tables = []
+    for record in records:
+        tables += [pq.read_table(part) for part in files.parts(f"{record['dir']}/rejected")]
+    if not tables:
+        return pa.table({name: pa.array([], pa.string()) for name in _REJECT_COLUMNS})
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(
+            f"the stages' rejected rows cannot be joined ({exc})",
+            where=Where(file=str(files.dir)),
+            hint="pass stage= to read one stage",
+        ) from None
+    table = table.replace_schema_metadata(None)
+    if reason is None:
+        return table
+    reasons = sorted({str(r) for record in records for r in record.get("reasons") or {}})
+    if reason not in reasons:
+        where = f"stage '{stage}'" if stage is not None else "this run"
+        raise InputError(
+            f"no rows rejected for '{reason}' in {where}",
+            where=Where(file=str(files.dir)),
+            hint="reasons: " + (", ".join(reasons) or "none (nothing was rejected)"),
+        )
+    return table.filter(pc.equal(table.column("reject_reason"), reason))
+
+
 # ---------------------------------------------------------------------------------------------- loading
 
 
@@ -353,6 +424,9 @@ def _load_stage(
         seconds=float(record.get("seconds", 0.0)),
         resumed=bool(record.get("resumed", False)),
         warning=record.get("warning"),
+        role=str(record.get("role") or ""),
+        rows_flagged=record.get("rows_flagged"),
+        rows_rewritten=record.get("rows_rewritten"),
     )
     view = _StageView(files, stage, previous, mask)
     info = stage_info(stage.use)

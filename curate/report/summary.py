@@ -4,49 +4,85 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich import box
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from curate.files import atomic_file
 from curate.report.bias import run_section as bias_section
 
 if TYPE_CHECKING:
-    from curate.pipeline import RunResult
+    from curate.run_folder import RunResult
 
 
 def _counts(counts: dict[str, int]) -> str:
     """``name count, ...``, largest first."""
-    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def _rows(result: RunResult) -> list[tuple[str, str, str, str, str, str]]:
-    """``(stage, rows in, kept, rejected, reasons, seconds)`` per stage."""
+COLUMNS = (
+    "stage",
+    "role",
+    "rows in",
+    "kept",
+    "rejected",
+    "flagged",
+    "rewritten",
+    "reasons, flags, rewrites",
+    "seconds",
+)
+"""Columns of the summary; ``flagged`` and ``rewritten`` count kept rows with any flag or rewrite."""
+
+
+def _rows(result: RunResult) -> list[tuple[str, ...]]:
+    """One tuple of :data:`COLUMNS` per stage."""
     rows = []
     for run in result.stages:
         s = run.stats
-        reasons = _counts(s.reasons)
-        if s.flags:
-            reasons = "; ".join(filter(None, [reasons, f"flagged: {_counts(s.flags)}"]))
+        what = [
+            f"rejected: {_counts(s.reasons)}" if s.reasons else "",
+            f"flagged: {_counts(s.flags)}" if s.flags else "",
+            f"rewritten: {_counts(s.rewrites)}" if s.rewrites else "",
+        ]
         seconds = "resumed" if run.resumed else f"{s.seconds:.2f}"
         rows_in = f"{s.rows_in:,}" + (f" +{s.rows_added:,} new" if s.rows_added else "")
-        rows.append((run.id, rows_in, f"{s.rows_kept:,}", f"{s.rows_rejected:,}", reasons or "-", seconds))
+        counts = (s.rows_kept, s.rows_rejected, s.rows_flagged, s.rows_rewritten)
+        rows.append(
+            (
+                run.id,
+                run.role or "-",
+                rows_in,
+                *(f"{n:,}" for n in counts),
+                "; ".join(filter(None, what)) or "-",
+                seconds,
+            )
+        )
     return rows
 
 
-def summary_table(result: RunResult) -> Table:
-    """Rows in / kept / rejected per stage and reason, with seconds (or ``resumed``)."""
-    table = Table(title=f"curate run '{result.name}'", title_justify="left")
-    for header, justify in (
-        ("stage", "left"),
-        ("rows in", "right"),
-        ("kept", "right"),
-        ("rejected", "right"),
-        ("reasons", "left"),
-        ("seconds", "right"),
-    ):
-        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
+def summary_table(result: RunResult) -> Group:
+    """Role, rows in / kept / rejected / flagged / rewritten per stage with seconds (or ``resumed``), then
+    one line per stage with its counts per reason, flag and rewrite (readable in a narrow terminal)."""
+    table = Table(
+        title=f"curate run '{result.name}'",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    details = COLUMNS.index("reasons, flags, rewrites")
+    for header in COLUMNS[:details] + COLUMNS[details + 1 :]:
+        if header in ("stage", "role"):
+            table.add_column(header, overflow="fold")
+        else:  # counts are never cut: the stage names wrap instead
+            table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    lines = []
     for row in _rows(result):
-        table.add_row(*row)
-    return table
+        table.add_row(*row[:details], *row[details + 1 :])
+        if row[details] != "-":
+            lines.append(Text.assemble((f"{row[0]}: ", "bold"), row[details]))
+    return Group(table, *lines)
 
 
 def write_markdown_report(result: RunResult) -> None:
@@ -59,8 +95,8 @@ def write_markdown_report(result: RunResult) -> None:
         + (f" ({result.quarantined:,} unreadable rows in `input/quarantine.jsonl`)" if result.quarantined else ""),
         f"Output rows: {result.output.num_rows:,} in `output.parquet`",
         "",
-        "| stage | rows in | kept | rejected | reasons | seconds |",
-        "|---|---:|---:|---:|---|---:|",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
     if result.warnings:

@@ -32,6 +32,7 @@ from typing import Any, Literal, Self, get_args
 import pyarrow as pa
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from curate import progress
 from curate.augment.sentences import core, sentence_spans
 from curate.config import Strict
 from curate.mrc.checks import span_problem
@@ -288,7 +289,11 @@ def chunk_corpus(
             doc_answers[str(qrel["doc_id"])].update(a for a in answers.get(str(qrel["query_id"]), ()) if a.strip())
     out_rows: list[dict[str, Any]] = []
     passages: dict[str, list[tuple[str, str]]] = {}  # doc_id -> [(passage id, text)] of split docs
-    for row in corpus.to_pylist():
+    documents = corpus.to_pylist()
+    progress.step("chunking", 0, len(documents), "documents")
+    for done, row in enumerate(documents, start=1):
+        if progress.every(done, len(documents)):
+            progress.step("chunking", done, len(documents), "documents")
         doc_id, text = str(row["doc_id"]), row["text"]
         protect = [(s, s + len(a)) for a in sorted(doc_answers.get(doc_id, ())) for s in find_all(text or "", a)]
         spans = chunk_text(text, size, overlap, unit, protect=protect, tokenizer=tokenizer) if text else []

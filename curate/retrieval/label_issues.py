@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
+from curate import progress
 from curate.errors import ConfigError, Where
 from curate.retrieval.negatives import Tokenizer, _Bm25, fold, tokenize
 
@@ -117,12 +118,17 @@ def find_retrieval_label_issues(
     if not searched or not doc_ids:
         return pa.Table.from_pylist(rows, schema=ISSUE_SCHEMA)
     passages = [f"{title} {text}" if title else text for title, text in zip(titles, texts, strict=True)]
+    progress.step("BM25 index", 0, len(passages), "passages")
     ranker = _Bm25(tokenize(passages, tokenizer), tokenize(query_texts, tokenizer))
+    progress.step("BM25 index", len(passages), len(passages), "passages")
     folded = [fold(t) for t in texts]
     blank = np.array([not t for t in folded], bool)
     order_index = np.arange(len(doc_ids))
     missing: list[dict[str, Any]] = []
-    for q in searched:
+    progress.step("queries", 0, len(searched), "queries")
+    for done, q in enumerate(searched, start=1):
+        if progress.every(done, len(searched), 100):
+            progress.step("queries", done, len(searched), "queries")
         scores = ranker.full(q)
         unlabelled = ~blank & (scores > 0)
         own = judged.get(q, set())

@@ -50,6 +50,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
+from curate import progress
 from curate.config import Strict
 from curate.errors import ConfigError, Where
 from curate.text.answers import KeyedText, answer_variants
@@ -532,14 +533,17 @@ def mine_negatives(
         ranker = _Dense(corpus_vectors, query_vectors)
     else:
         passages = [f"{title} {text}" if title else text for title, text in zip(titles, texts, strict=True)]
+        progress.step("BM25 index", 0, docs, "passages")
         ranker = _Bm25(tokenize(passages, settings.tokenizer), tokenize(queries, settings.tokenizer))
+        progress.step("BM25 index", docs, docs, "passages")
 
     label = None
     if settings.near_duplicates and docs > 1 and len(searched):
         from curate.dedup.plan import MinHashSettings, cluster_texts
 
         minhash = MinHashSettings(shingle="char", ngram=5, threshold=settings.near_duplicate_threshold)
-        label = cluster_texts(texts, minhash).label
+        with progress.scoped("passage near-duplicates"):
+            label = cluster_texts(texts, minhash).label
     raw_passages = [f"{title} {text}" for title, text in zip(titles, texts, strict=True)] if settings.answers else []
     ctx = _Context(settings, ranker, label, [fold(p) for p in raw_passages], blank, docs, raw=raw_passages)
     guards = _answer_guards(queries, answers) if settings.answers else [_Answers()] * n
@@ -550,6 +554,7 @@ def mine_negatives(
     best: list[float | None] = [None] * n
     dropped = np.zeros((n, len(GUARDS)), np.int64)
     candidates = 0
+    progress.step("queries", 0, len(searched), "queries")
     for start in range(0, len(searched), _BATCH):
         batch = searched[start : start + _BATCH]
         widest = max(len(excluded[q]) for q in batch.tolist())
@@ -569,6 +574,8 @@ def mine_negatives(
             out_rows[q], out_scores[q] = pick.rows, pick.scores
             dropped[q] = pick.dropped
             candidates += pick.candidates
+            if progress.every(start + i + 1, len(searched), 100):
+                progress.step("queries", start + i + 1, len(searched), "queries")
     finished = time.perf_counter()
 
     short = sum(1 for q in searched.tolist() if len(out_rows[q]) < settings.count)

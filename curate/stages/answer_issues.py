@@ -10,7 +10,7 @@ from pydantic import Field
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.mrc.answer_issues import TYPED, answer_agreement, answer_types, reader_disagrees, reader_matches
-from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.base import Params, PlannedStage, Split, names_in, reject
 from curate.stages.scoring import Probability
 
 Signal = Literal["answer_type_mismatch", "answer_disagreement", "reader_disagreement"]
@@ -83,6 +83,7 @@ class AnswerIssues(PlannedStage):
     """
 
     name = "answer_issues"
+    role = "flag"  # rejects only the signals listed in reject
     Params = AnswerIssuesParams
     params: AnswerIssuesParams
     kinds = ("mrc",)
@@ -231,13 +232,14 @@ class AnswerIssues(PlannedStage):
             table = table.append_column(name, values[start:end])
         rejecting = set(self.params.reject)
         failed = [[f for f in row if f in rejecting] for row in flags]
-        return reject(
+        split = reject(
             table,
             [not f for f in failed],
             stage=self.id,
             reasons=[f[0] if f else None for f in failed],
             details=[d if f else None for f, d in zip(failed, self._details[start:end], strict=True)],
         )
+        return split.marked(flags=names_in(split.kept, FLAGS_COLUMN))
 
     def artifacts(self) -> dict[str, pa.Table]:
         out = {"answer_issues": self._issues} if self._issues is not None else {}

@@ -94,6 +94,7 @@ class AugmentMrc(PlannedStage):
     """
 
     name = "augment_mrc"
+    role = "generate"
     Params = AugmentMrcParams
     params: AugmentMrcParams
     kinds = ("mrc",)
@@ -283,6 +284,7 @@ class AugmentText(PlannedStage):
     """
 
     name = "augment_text"
+    role = "generate"
     Params = AugmentTextParams
     params: AugmentTextParams
     kinds = ("classification",)

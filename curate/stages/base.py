@@ -1,39 +1,64 @@
 """The stage contract.
 
-A stage has a registry ``name``, typed ``Params`` (unknown keys are an error), the schema
-``kinds`` it accepts and the columns it ``adds``. Given a dataset it returns kept rows, rejected
-rows (original columns + ``reject_stage``, ``reject_reason``, ``reject_detail`` and any stage
-extras such as ``duplicate_of``), stats and optional artifacts. kept + rejected = input + added,
-always: only generating stages (augmentation) add rows, which they count in ``Split.added`` and mark
-in their ``source`` column. A stage may turn rows of one kind into another (MRC questions into
-retrieval triplets): :meth:`Stage.output_kind` names the kind of its kept rows; rejected rows keep
-the input's kind.
+A stage has a registry ``name``, a ``role`` (one of :data:`ROLES`), typed ``Params`` (unknown keys
+are an error), the schema ``kinds`` it accepts and the columns it ``adds``. Defining a subclass that
+sets ``name`` registers it in :data:`REGISTRY` (its ``role`` is checked then).
+
+Given a dataset a stage returns kept rows, rejected rows (original columns + ``reject_stage``,
+``reject_reason``, ``reject_detail`` and any stage extras such as ``duplicate_of``), stats and
+optional artifacts. kept + rejected = input + added, always: only generating stages (augmentation)
+add rows, which they count in ``Split.added`` and mark in their ``source`` column. A stage may turn
+rows of one kind into another (MRC questions into retrieval triplets): :meth:`Stage.output_kind`
+names the kind of its kept rows; rejected rows keep the input's kind.
+
+A stage that flags kept rows (a flag column) or changes their values (a repaired span, a redaction)
+counts them per flag and per rewrite on the kept rows it returns (:meth:`Split.marked`); the runner
+sums them into :class:`StageStats` (``flags``, ``rewrites``, ``rows_flagged``, ``rows_rewritten``).
 
 Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
 called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
 Global stages override :meth:`Stage.splits` to produce their splits from the whole dataset.
+
+Progress (:mod:`curate.progress`): the rows streamed through :meth:`Stage.process` are phase ``rows``
+(a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
+its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curate import progress
 from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 ROW_GROUP_ROWS = 65536  # rows per Parquet row group written by a stage
+
+Role = Literal["filter", "flag", "rewrite", "generate", "convert"]
+ROLES: dict[str, str] = {
+    "filter": "rejects rows that fail a test; kept rows are unchanged apart from added columns",
+    "flag": "keeps every row; marks some for review with a flag or score column, or only reports on them",
+    "rewrite": "keeps every row and changes values in place (normalised text, redacted PII)",
+    "generate": "adds new rows beside the input's (augmented copies, synthetic questions)",
+    "convert": "turns the input's rows into rows of another shape (chunks, triplets)",
+}
+"""Each role and what a stage of it does to rows; a stage doing two names its main one."""
+assert tuple(ROLES) == get_args(Role)
+
+REGISTRY: dict[str, type[Stage]] = {}
+"""Every stage class by ``name``, filled as stage classes are defined (:meth:`Stage.__init_subclass__`)."""
 
 
 Params = Strict  # base of every stage's parameters (often an engine's settings + stage-only fields)
@@ -58,13 +83,69 @@ class Split:
     rejected: pa.Table
     added: int = 0
     """How many of the kept rows are new (made by the stage, not taken from the input)."""
+    flags: Counter[str] = field(default_factory=Counter)
+    """Kept rows per flag (a row counts once per flag it carries); set by :meth:`marked`."""
+    rewrites: Counter[str] = field(default_factory=Counter)
+    """Kept rows per rewrite (a row counts once per kind of change); set by :meth:`marked`."""
+    flagged: int = 0
+    """Kept rows carrying at least one flag."""
+    rewritten: int = 0
+    """Kept rows the stage changed in at least one way."""
+
+    def marked(
+        self, *, flags: Iterable[Iterable[str]] | None = None, rewrites: Iterable[Iterable[str]] | None = None
+    ) -> Split:
+        """Count what the stage did to its kept rows: one list of flag (or rewrite) names per kept
+        row (rows without any may be left out). Returns this split."""
+        if flags is not None:
+            self.flags, self.flagged = _tally(flags)
+        if rewrites is not None:
+            self.rewrites, self.rewritten = _tally(rewrites)
+        return self
+
+
+def _tally(rows: Iterable[Iterable[str]]) -> tuple[Counter[str], int]:
+    counts: Counter[str] = Counter()
+    marked = 0
+    for names in rows:
+        distinct = set(names)
+        counts.update(distinct)
+        marked += bool(distinct)
+    return counts, marked
+
+
+def changed(before: pa.Table, after: pa.Table, columns: Sequence[str]) -> list[list[str]]:
+    """Per row, which of ``columns`` differ between ``before`` and ``after`` (the same rows in the
+    same order; a column missing on either side is skipped)."""
+    names = [c for c in columns if c in before.column_names and c in after.column_names]
+    out: list[list[str]] = [[] for _ in range(after.num_rows)]
+    for name in names:
+        old, new = before.column(name).to_pylist(), after.column(name).to_pylist()
+        for row, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a != b:
+                out[row].append(name)
+    return out
+
+
+def names_in(table: pa.Table, column: str, name: str | None = None) -> list[list[str]]:
+    """Per row of ``table``, the names its ``column`` marks: the items of a ``list<string>`` column,
+    or ``[name]`` where a bool column is true. An absent column marks nothing."""
+    if column not in table.column_names:
+        return [[] for _ in range(table.num_rows)]
+    values = table.column(column).to_pylist()
+    if name is not None:
+        return [[name] if v else [] for v in values]
+    return [[str(v) for v in items or [] if v is not None] for items in values]
 
 
 @dataclass
 class StageStats:
     """Counts and time of one stage run; ``reasons`` maps ``reject_reason`` to its row count;
     ``rows_added`` counts kept rows the stage made (rows_kept + rows_rejected = rows_in + rows_added);
-    ``flags`` maps a flag (or rewrite) to the number of kept rows that carry it."""
+    ``flags`` maps a flag to the number of kept rows that carry it and ``rows_flagged`` counts kept
+    rows with any flag; ``rewrites`` and ``rows_rewritten`` do the same for kept rows whose values
+    the stage changed (a repaired span, a redacted phone number). All are counted on the kept rows
+    as written."""
 
     rows_in: int = 0
     rows_kept: int = 0
@@ -73,6 +154,9 @@ class StageStats:
     seconds: float = 0.0
     rows_added: int = 0
     flags: dict[str, int] = field(default_factory=dict)
+    rewrites: dict[str, int] = field(default_factory=dict)
+    rows_flagged: int = 0
+    rows_rewritten: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +165,10 @@ class StageStats:
             "rows_rejected": self.rows_rejected,
             "rows_added": self.rows_added,
             "reasons": dict(sorted(self.reasons.items())),
+            "rows_flagged": self.rows_flagged,
             "flags": dict(sorted(self.flags.items())),
+            "rows_rewritten": self.rows_rewritten,
+            "rewrites": dict(sorted(self.rewrites.items())),
             "seconds": round(self.seconds, 3),
         }
 
@@ -89,7 +176,8 @@ class StageStats:
 @dataclass
 class StageResult:
     """Output of a stage on a whole dataset. ``kept``/``rejected`` have the type of the input
-    (Dataset, pyarrow Table or polars DataFrame); ``artifacts`` maps a name to an Arrow table."""
+    (Dataset, pyarrow Table, polars or pandas DataFrame, ``datasets.Dataset``); ``artifacts`` maps a
+    name to an Arrow table."""
 
     kept: Any
     rejected: Any
@@ -129,13 +217,41 @@ def reject(
 
 
 class Stage:
-    """Base class of every stage. Subclasses set the class attributes and implement ``process``."""
+    """Base class of every stage. Subclasses set the class attributes and implement ``process``;
+    one that sets ``name`` is a stage users can name and must set ``role``."""
 
     name: ClassVar[str]
+    role: ClassVar[Role]
     Params: ClassVar[type[StageParams]] = StageParams
     kinds: ClassVar[tuple[str, ...]] = ()  # accepted schema kinds; empty = every kind
     adds: ClassVar[tuple[str, ...]] = ()  # columns added to kept rows
-    description: ClassVar[str] = ""
+    description: ClassVar[str] = ""  # one line for `curate stages`; default: the docstring's first paragraph
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a class that sets ``name``; TypeError when its role is missing or unknown, or
+        the name is taken by another class. Classes without a ``name`` of their own are bases."""
+        super().__init_subclass__(**kwargs)
+        if "name" not in vars(cls):
+            return
+        role = getattr(cls, "role", None)
+        if role not in ROLES:
+            raise TypeError(
+                f"stage class {cls.__module__}.{cls.__qualname__} ('{cls.name}') must set role to one of "
+                f"{', '.join(ROLES)}: got {role!r}"
+            )
+        taken = REGISTRY.get(cls.name)
+        if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(
+                f"stage name '{cls.name}' of {cls.__module__}.{cls.__qualname__} is taken by "
+                f"{taken.__module__}.{taken.__qualname__}"
+            )
+        REGISTRY[cls.name] = cls
+
+    @classmethod
+    def describe(cls) -> str:
+        """One line saying what the stage does: ``description``, else its docstring's first paragraph."""
+        text = cls.description or (cls.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(text.split())
 
     def __init__(self, params: Strict | Mapping[str, Any] | None = None, *, id: str | None = None, **kwargs: Any):
         self.id = id or self.name
@@ -175,15 +291,21 @@ class Stage:
 
     def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
         """Yield ``(rows_in, split)`` pairs covering the dataset in order. Row-local by default."""
+        yield from self.stream(dataset, batch_rows)
+
+    def stream(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
+        """:meth:`process` on each batch in order, stepping phase ``rows`` (see :mod:`curate.progress`)."""
+        done, total = 0, dataset.num_rows
+        progress.step("rows", 0, total)
         for batch in dataset.batches(batch_rows):
-            yield batch.num_rows, self.process(batch, dataset.kind)
+            with progress.within("rows", done, total):
+                split = self.process(batch, dataset.kind)
+            done += batch.num_rows
+            progress.step("rows", done, total)
+            yield batch.num_rows, split
 
     def artifacts(self) -> dict[str, pa.Table]:
         """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
-        return {}
-
-    def flags(self) -> dict[str, int]:
-        """Kept rows the stage flagged or rewrote, per flag, after a run (``StageStats.flags``)."""
         return {}
 
     def input_files(self) -> list[Path]:
@@ -205,10 +327,10 @@ class Stage:
         *,
         out_dir: Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
-        on_rows: Callable[[int], None] | None = None,
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
         """Run over ``dataset``; write ``kept.parquet``/``rejected.parquet`` to ``out_dir`` or keep
-        them in memory. Checks kept + rejected = input. Returns (kept, rejected, stats)."""
+        them in memory. Checks kept + rejected = input. Returns (kept, rejected, stats). Progress
+        goes to the listener of :mod:`curate.progress`, if any."""
         self.check_input(dataset)
         self.reset()
         started = time.perf_counter()
@@ -218,6 +340,8 @@ class Stage:
             sinks.append(_Sink(probe.kept.schema, out_dir, "kept"))
             sinks.append(_Sink(probe.rejected.schema, out_dir, "rejected"))
             reasons: Counter[str] = Counter()
+            flags: Counter[str] = Counter()
+            rewrites: Counter[str] = Counter()
             stats = StageStats()
             for rows_in, split in self.splits(dataset, batch_rows):
                 out = split.kept.num_rows + split.rejected.num_rows
@@ -231,12 +355,20 @@ class Stage:
                 stats.rows_added += split.added
                 stats.rows_kept += split.kept.num_rows
                 stats.rows_rejected += split.rejected.num_rows
+                if max(split.flagged, split.rewritten) > split.kept.num_rows:
+                    raise StageError(
+                        f"stage '{self.name}' counted {split.flagged} flagged and {split.rewritten} rewritten rows "
+                        f"in a batch of {split.kept.num_rows} kept rows",
+                        where=Where(stage=self.id),
+                    )
+                stats.rows_flagged += split.flagged
+                stats.rows_rewritten += split.rewritten
+                flags.update(split.flags)
+                rewrites.update(split.rewrites)
                 if split.rejected.num_rows:
                     reasons.update(split.rejected.column("reject_reason").to_pylist())
                 sinks[0].add(split.kept)
                 sinks[1].add(split.rejected)
-                if on_rows:
-                    on_rows(rows_in)
             if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
                 raise StageError(
                     f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
@@ -244,7 +376,8 @@ class Stage:
                     where=Where(stage=self.id),
                 )
             stats.reasons = {str(k): v for k, v in reasons.items()}
-            stats.flags = self.flags()
+            stats.flags = {str(k): v for k, v in flags.items() if v}
+            stats.rewrites = {str(k): v for k, v in rewrites.items() if v}
             kept, rejected = sinks[0].close(), sinks[1].close()
         except BaseException:
             for sink in sinks:
@@ -254,26 +387,20 @@ class Stage:
         return kept, rejected, stats
 
     def __call__(self, data: Any, *, kind: str | None = None) -> StageResult:
-        """Run on a Dataset, pyarrow Table or polars DataFrame; results come back in the same type."""
-        from curate.io import _as_dataset
+        """Run on a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; results
+        come back in the same type."""
+        from curate.io import _as_dataset, _like
 
         dataset = _as_dataset(data, kind)
         kept, rejected, stats = self.execute(dataset)
         assert isinstance(kept, pa.Table) and isinstance(rejected, pa.Table)
-        artifacts = self.artifacts()
-        if isinstance(data, Dataset):
-            kept_kind = self.output_kind(dataset.kind)
-            return StageResult(
-                Dataset(kind=kept_kind, table=kept, metadata=dataset.metadata if kept_kind == dataset.kind else {}),
-                Dataset(kind=dataset.kind, table=rejected, metadata=dataset.metadata),
-                stats,
-                artifacts,
-            )
-        if isinstance(data, pa.Table):
-            return StageResult(kept, rejected, stats, artifacts)
-        import polars as pl
-
-        return StageResult(pl.from_arrow(kept), pl.from_arrow(rejected), stats, artifacts)
+        kept_kind = self.output_kind(dataset.kind)
+        return StageResult(
+            _like(data, kept, kept_kind, dataset.metadata if kept_kind == dataset.kind else {}),
+            _like(data, rejected, dataset.kind, dataset.metadata),
+            stats,
+            self.artifacts(),
+        )
 
     run = __call__
 
@@ -292,8 +419,7 @@ class PlannedStage(Stage):
     def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
         self._cursor = 0
         self.plan(dataset)
-        for batch in dataset.batches(batch_rows):
-            yield batch.num_rows, self.process(batch, dataset.kind)
+        yield from self.stream(dataset, batch_rows)
 
     def next_rows(self, n: int) -> tuple[int, int]:
         """``(start, end)`` of the next ``n`` rows in dataset order."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from curate import progress
 from curate.bias import Diagnostics, TokenSettings, classification_bias, mrc_bias, retrieval_bias
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, Where
@@ -49,6 +50,7 @@ class BiasReport(PlannedStage):
     positives) and write them as artifacts; keeps every row unchanged (see the module notes)."""
 
     name = "bias_report"
+    role = "flag"  # measures only: keeps every row unchanged, writes its findings as artifacts
     Params = BiasReportParams
     params: BiasReportParams
     kinds = ("classification", "mrc", "qrels")
@@ -93,10 +95,11 @@ class BiasReport(PlannedStage):
     def diagnose(self, dataset: Dataset) -> Diagnostics:
         """The diagnosis of ``dataset`` (its kind decides which)."""
         p = self.params
+        batches = progress.track(dataset.batches(), "measuring", dataset.num_rows)
         if dataset.kind == "classification":
-            return classification_bias(dataset.batches(), text=p.field, source=p.source_column, settings=p)
+            return classification_bias(batches, text=p.field, source=p.source_column, settings=p)
         if dataset.kind == "mrc":
-            return mrc_bias(dataset.batches())
+            return mrc_bias(batches)
         from curate import io
 
         parts: dict[str, pa.Table] = {}

@@ -31,6 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from curate import progress
 from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.retrieval.chunk import (
@@ -42,7 +43,7 @@ from curate.retrieval.chunk import (
     place_question,
     text_key,
 )
-from curate.stages.base import PlannedStage, Split, reject
+from curate.stages.base import PlannedStage, Split, changed, names_in, reject
 from curate.stages.fields import require_columns
 from curate.stages.scoring import set_columns
 from curate.text.tokens import load_tokenizer
@@ -62,9 +63,14 @@ class ChunkPassages(PlannedStage):
     Reasons (MRC only): ``span_invalid``: a question on a context that needs chunking has an
     answer or plausible answer that does not match its span, so it cannot be moved (run
     ``validate_spans`` first). Nothing is rejected on a corpus.
+
+    Rewrites counted in the stats: ``chunked`` (a corpus text that was cut, counted on its first
+    piece, the other pieces being added rows; an MRC question moved to a chunk of its context) and
+    ``chunk_widened`` (a chunk widened to hold the question's answer).
     """
 
     name = "chunk_passages"
+    role = "convert"  # one long passage becomes several chunk rows
     Params = ChunkPassagesParams
     params: ChunkPassagesParams
     kinds = ("mrc", "corpus")
@@ -99,8 +105,11 @@ class ChunkPassages(PlannedStage):
             for row in batch.select(columns).to_pylist():
                 if row["context"] is not None:
                     groups.setdefault(row["context"], []).append(row)
-        for context, rows in groups.items():
+        progress.step("chunking", 0, len(groups), "contexts")
+        for done, (context, rows) in enumerate(groups.items(), start=1):
             self._chunks[text_key(context)] = context_chunks(context, rows, p)
+            if progress.every(done, len(groups)):
+                progress.step("chunking", done, len(groups), "contexts")
 
     def process(self, batch: pa.Table, kind: str) -> Split:
         if kind == "mrc":
@@ -112,6 +121,7 @@ class ChunkPassages(PlannedStage):
         p = self.params
         out: dict[str, list[Any]] = {name: [] for name in [*batch.column_names, *_ADDED_CORPUS]}
         added = 0
+        cut: list[list[str]] = []  # per kept row: ["chunked"] on the first piece of a passage that was cut
         for row in batch.to_pylist():
             text, doc_id = row["text"], row["doc_id"]
             spans = chunk_text(text, p.size, p.overlap, p.unit, tokenizer=p.tokenizer) if text else []
@@ -123,13 +133,14 @@ class ChunkPassages(PlannedStage):
                     for n, (s, e) in enumerate(spans)
                 ]
                 added += len(spans) - 1
+            cut += [["chunked"] if len(pieces) > 1 and n == 0 else [] for n in range(len(pieces))]
             for piece, parent, start in pieces:
                 piece["parent_id"], piece["start"] = parent, start
                 for name in out:
                     out[name].append(piece[name])
         kept = pa.Table.from_pydict(out, schema=_with_fields(batch.schema, _ADDED_CORPUS))
         nothing = reject(batch, [True] * batch.num_rows, stage=self.id, reasons=[None] * batch.num_rows)
-        return Split(kept, nothing.rejected, added=added)
+        return Split(kept, nothing.rejected, added=added).marked(rewrites=cut)
 
     # ----------------------------------------------------------------- MRC
     def _questions(self, batch: pa.Table) -> Split:
@@ -154,7 +165,10 @@ class ChunkPassages(PlannedStage):
         keep = [q.problem is None for q in placed]
         kept = set_columns(batch, columns).filter(pa.array(keep, pa.bool_()))
         details = [q.problem for q in placed]
-        return Split(kept, reject(batch, keep, stage=self.id, reasons="span_invalid", details=details).rejected)
+        split = Split(kept, reject(batch, keep, stage=self.id, reasons="span_invalid", details=details).rejected)
+        moved = changed(batch.filter(pa.array(keep, pa.bool_())), kept, ["context"])
+        widened = names_in(kept, "chunk_widened", "chunk_widened")
+        return split.marked(rewrites=[["chunked"] * bool(m) + w for m, w in zip(moved, widened, strict=True)])
 
 
 def _with_fields(schema: pa.Schema, fields: dict[str, pa.DataType]) -> pa.Schema:

@@ -17,7 +17,7 @@ from curate.dedup.contamination import (
     find_contamination,
 )
 from curate.errors import ConfigError, CurateError, Where
-from curate.stages.base import PlannedStage, Split, reject
+from curate.stages.base import PlannedStage, Split, names_in, reject
 
 
 class DecontaminateParams(ContaminationSettings):
@@ -58,6 +58,8 @@ class Decontaminate(PlannedStage):
     """
 
     name = "decontaminate"
+    role = "filter"  # drop: false only flags
+    description = "Reject (or flag) rows that overlap an evaluation set (MinHash, shared runs, exact short texts)."
     Params = DecontaminateParams
     params: DecontaminateParams
     adds = ("contaminated", "contamination")
@@ -120,7 +122,8 @@ class Decontaminate(PlannedStage):
         flagged = batch.append_column("contaminated", pa.array(flags, pa.bool_()))
         flagged = flagged.append_column("contamination", summary)
         if not self.params.drop:
-            return reject(flagged, [True] * n, stage=self.id, reasons="contaminated")
+            split = reject(flagged, [True] * n, stage=self.id, reasons="contaminated")
+            return split.marked(flags=names_in(split.kept, "contaminated", "contaminated"))
         keep = pa.array(~flags, pa.bool_())
         details: list[str | None] = [None if s is None else f"overlaps the evaluation set: {s}" for s in summaries]
         split = reject(

@@ -47,7 +47,8 @@ def split_by_outcome(
 ) -> Split:
     """Rows ``start:start + len(batch)`` of ``outcome`` applied to ``batch``: ``dedup_conflicts``
     added, removed rows rejected with their reason, detail and ``extras`` (names in
-    :data:`EXTRA_TYPES`). Without an outcome (the schema probe) every row is kept."""
+    :data:`EXTRA_TYPES`), kept rows with conflicts counted as flagged per reason. Without an
+    outcome (the schema probe) every row is kept."""
     n = batch.num_rows
     end = start + n
     if outcome is None:
@@ -66,4 +67,15 @@ def split_by_outcome(
             "similarity": pa.array(outcome.similarity[start:end], pa.float64(), from_pandas=True),
         }
         extra = {name: values[name] for name in extras}
-    return reject(with_conflicts(batch, conflicts), keep, stage=stage, reasons=reasons, details=details, extra=extra)
+    split = reject(with_conflicts(batch, conflicts), keep, stage=stage, reasons=reasons, details=details, extra=extra)
+    return split.marked(flags=_flags(outcome, start, keep))
+
+
+def _flags(outcome: Outcome | None, start: int, keep: list[bool]) -> list[list[str]]:
+    """Per kept row of the batch starting at ``start``, the conflict reasons it is flagged with."""
+    found: dict[int, list[str]] = {}
+    for reason, rows in (outcome.flagged if outcome is not None else {}).items():
+        for row in rows:
+            if 0 <= row - start < len(keep) and keep[row - start]:
+                found.setdefault(row, []).append(reason)
+    return [found.get(start + i, []) for i, kept in enumerate(keep) if kept]

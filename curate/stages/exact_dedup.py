@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
+from curate import progress
 from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed, row_answers
 from curate.dedup.assign import GroupCandidates, assign
@@ -46,6 +47,8 @@ class ExactDedup(PlannedStage):
     """
 
     name = "exact_dedup"
+    role = "filter"
+    description = "Reject repeats of an earlier row (NFC, spaces folded); a repeat with another label is a conflict."
     Params = ExactDedupParams
     params: ExactDedupParams
 
@@ -79,6 +82,8 @@ class ExactDedup(PlannedStage):
         answers: list[Answer | None] = []
         interned: dict[Answer | None, Answer | None] = {}
         labelled = True
+        total = dataset.num_rows
+        progress.step("hashing", 0, total)
         for batch in dataset.batches():
             keys += row_keys(batch, dataset.kind, len(keys))
             columns = [batch.column(name).to_pylist() for name in fields]
@@ -90,6 +95,7 @@ class ExactDedup(PlannedStage):
             found = row_answers(batch, dataset.kind)
             labelled = labelled and found is not None
             answers.extend(interned.setdefault(a, a) for a in found or ())
+            progress.step("hashing", len(keys), total)
         labels = np.concatenate(groups) if groups else np.zeros(0, np.int64)
         n = len(labels)
         repeated = np.nonzero(np.bincount(labels, minlength=n)[labels] > 1)[0]
@@ -117,9 +123,6 @@ class ExactDedup(PlannedStage):
 
     def artifacts(self) -> dict[str, pa.Table]:
         return {"conflicts": self._outcome.conflicts_table()} if self._outcome is not None else {}
-
-    def flags(self) -> dict[str, int]:
-        return self._outcome.flags() if self._outcome is not None else {}
 
 
 def _values(dataset: Dataset, name: str, rows: np.ndarray, partner: np.ndarray) -> dict[int, str | None]:

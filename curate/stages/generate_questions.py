@@ -179,6 +179,7 @@ class GenerateQuestions(PlannedStage):
     in the passage, whose question is in the passage's language and new (see the module docstring)."""
 
     name = "generate_questions"
+    role = "generate"
     Params: ClassVar[type[StageParams]] = GenerateQuestionsParams
     params: GenerateQuestionsParams
     kinds = ("mrc",)

@@ -14,7 +14,7 @@ from curate.labels.issues import (
     out_of_fold_probabilities,
     ranked_issues,
 )
-from curate.stages.base import PlannedStage, Split, reject
+from curate.stages.base import PlannedStage, Split, names_in, reject
 
 ADDED = ("label_issue", "label_quality", "suggested_label")
 ISSUES_SCHEMA = pa.schema(
@@ -52,6 +52,7 @@ class LabelIssues(PlannedStage):
     """
 
     name = "label_issues"
+    role = "flag"  # reject: true also rejects
     Params = LabelIssuesParams
     params: LabelIssuesParams
     kinds = ("classification",)
@@ -165,7 +166,8 @@ class LabelIssues(PlannedStage):
                 out = out.append_column(name, values)
         flags = part.column("label_issue").to_pylist()
         if not self.params.reject:
-            return reject(out, [True] * out.num_rows, stage=self.id, reasons=[None] * out.num_rows)
+            split = reject(out, [True] * out.num_rows, stage=self.id, reasons=[None] * out.num_rows)
+            return split.marked(flags=names_in(split.kept, "label_issue", "label_issue"))
         given_p = part.column("given_label_probability").to_pylist()
         best_p = part.column("suggested_probability").to_pylist()
         suggested = out.column("suggested_label").to_pylist()

@@ -17,7 +17,7 @@ from pydantic import field_validator
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.schemas import get_schema
-from curate.stages.base import StageParams
+from curate.stages.base import Role, StageParams
 from curate.stages.fields import require_columns, text_fields
 from curate.stages.scoring import Probability, ScoreParams, ScoreStage, Verdict, verdict
 from curate.text.langid import FRACTIONS, LanguageIdentifier, SecondOpinion, script_fractions
@@ -48,6 +48,8 @@ class LanguageId(ScoreStage):
     nothing (use ``language_filter`` to keep languages)."""
 
     name = "language_id"
+    role: ClassVar[Role] = "flag"  # adds language columns, rejects nothing
+    description = "Add the language, its score and the script of each text field; rejects nothing."
     Params: ClassVar[type[StageParams]] = LanguageIdParams
     params: LanguageIdParams
 
@@ -144,6 +146,8 @@ class LanguageFilter(LanguageId):
     earlier ``language_id`` step, so changing ``languages`` or ``threshold`` costs no scoring."""
 
     name = "language_filter"
+    role = "filter"
+    description = "Keep rows whose text fields are in the listed languages with enough confidence."
     Params = LanguageFilterParams
     params: LanguageFilterParams
 

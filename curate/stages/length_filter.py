@@ -37,6 +37,8 @@ class LengthFilter(Stage):
     ``min`` (reason ``too_short``) or above ``max`` (reason ``too_long``)."""
 
     name = "length_filter"
+    role = "filter"
+    description = "Add a length column (chars, words or tokens) and reject rows below min or above max."
     Params = LengthFilterParams
     params: LengthFilterParams
 

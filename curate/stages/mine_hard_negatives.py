@@ -64,6 +64,7 @@ class MineHardNegatives(PlannedStage):
     """
 
     name = "mine_hard_negatives"
+    role = "convert"  # MRC questions become retrieval triplets
     Params = MineHardNegativesParams
     params: MineHardNegativesParams
     kinds = ("mrc",)

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import model_validator
 
+from curate import progress
 from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed
 from curate.dedup.assign import ClusteringMode, Field, cluster_ids
@@ -20,7 +21,7 @@ from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import get_schema
 from curate.sql import order_rows
-from curate.stages.base import PlannedStage, Split
+from curate.stages.base import PlannedStage, Split, names_in
 from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, split_by_outcome
 from curate.stages.fields import require_columns, text_fields
 
@@ -84,6 +85,8 @@ class MinHashDedup(PlannedStage):
     """
 
     name = "minhash_dedup"
+    role = "filter"
+    description = "Reject near-duplicate rows (MinHash LSH, verified Jaccard) unless their answers or labels differ."
     Params = MinHashDedupParams
     params: MinHashDedupParams
 
@@ -181,14 +184,18 @@ class MinHashDedup(PlannedStage):
         if self._unit(dataset.kind) == "question":
             distinct, context_index = _distinct(dataset.column("context").to_pylist())
             questions = self._texts(dataset, "question")
-            compared = [
-                Field(np.arange(n), questions, cluster_texts(questions, settings)),
-                Field(context_index, distinct, cluster_texts(distinct, settings)),
-            ]
+            with progress.scoped("questions"):
+                by_question = cluster_texts(questions, settings)
+            with progress.scoped("passages"):
+                by_passage = cluster_texts(distinct, settings)
+            compared = [Field(np.arange(n), questions, by_question), Field(context_index, distinct, by_passage)]
             return compared, ["question", "passage"], self._rank(dataset, questions, compared[0])
         if self.params.combine == "all" and len(fields) > 1:
             columns = [self._texts(dataset, f) for f in fields]
-            compared = [Field(np.arange(n), c, cluster_texts(c, settings)) for c in columns]
+            compared = []
+            for name, column in zip(fields, columns, strict=True):
+                with progress.scoped(name):
+                    compared.append(Field(np.arange(n), column, cluster_texts(column, settings)))
             return compared, fields, self._rank(dataset, texts, compared[0])
         compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
         return compared, ["text"], self._rank(dataset, texts, compared[0])
@@ -295,7 +302,6 @@ class MinHashDedup(PlannedStage):
         passage_rep = np.where(merged.keep, np.arange(len(distinct)), merged.duplicate_of)
         result = repoint_questions(dataset, context_index, distinct, passage_rep, outcome.keys)
         self._repointed = result.columns
-        self._repointed_rows = int(result.moved.sum())
         similarity = np.where(merged.keep, 1.0, merged.similarity)[context_index]
         for row in np.nonzero(result.conflict)[0].tolist():
             anchor = outcome.keys[result.anchor[row]]
@@ -321,20 +327,15 @@ class MinHashDedup(PlannedStage):
         start, end = self.next_rows(batch.num_rows)
         if kind == "mrc" and self._unit(kind) == "context":
             batch = _apply_repoint(batch, self._repointed, start, end)
-        return split_by_outcome(batch, self._outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
+        split = split_by_outcome(batch, self._outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
+        if "repointed_from" in split.kept.column_names:
+            split.marked(rewrites=names_in(split.kept, "repointed_from", "repointed"))
+        return split
 
     def artifacts(self) -> dict[str, pa.Table]:
         if self._outcome is None or self._clusters is None:
             return {}
         return {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
-
-    def flags(self) -> dict[str, int]:
-        if self._outcome is None:
-            return {}
-        counts = self._outcome.flags()
-        if self._repointed is not None and self._repointed_rows:
-            counts["repointed"] = self._repointed_rows
-        return counts
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.against)] if self.params.against else []

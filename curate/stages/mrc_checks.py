@@ -82,7 +82,7 @@ from curate.mrc.quality import (
     question_key,
     text_length,
 )
-from curate.stages.base import Split
+from curate.stages.base import Split, names_in
 from curate.stages.fields import require_columns, row_keys
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, map_unique, set_columns, verdict
 from curate.text.normalize import normalize_text
@@ -208,6 +208,7 @@ class MrcChecks(ScoreStage):
     """
 
     name = "mrc_checks"
+    role = "filter"  # checks not listed in reject only flag
     Params = MrcChecksParams
     params: MrcChecksParams
     kinds = ("mrc",)
@@ -437,7 +438,8 @@ class MrcChecks(ScoreStage):
 
     def process(self, batch: pa.Table, kind: str) -> Split:
         split = super().process(batch, kind)
-        return Split(self._flag(split.kept), self._flag(split.rejected))
+        kept = self._flag(split.kept)
+        return Split(kept, self._flag(split.rejected)).marked(flags=names_in(kept, FLAGS_COLUMN))
 
     def _flag(self, table: pa.Table) -> pa.Table:
         names = [[check for check, _ in row] for row in self.failures(table)]

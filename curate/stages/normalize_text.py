@@ -10,7 +10,7 @@ import pyarrow as pa
 from curate.dataset import Dataset
 from curate.mrc.edits import move_answers
 from curate.schemas import get_schema
-from curate.stages.base import Params, Split, Stage, reject
+from curate.stages.base import Params, Split, Stage, changed, reject
 from curate.stages.fields import require_columns, text_fields
 from curate.text.normalize import Op, normalize, normalize_text
 
@@ -44,9 +44,12 @@ class NormalizeTextParams(Params):
 class NormalizeText(Stage):
     """Normalize text fields in place. Rows are rejected only on MRC data, with reason
     ``answer_lost``, when an answer does not survive the edit of its context (for example an
-    answer made only of an HTML tag)."""
+    answer made only of an HTML tag). The stats count the rewritten rows per column changed
+    (``rewrites``: ``context``, ``question``, ``answers`` moved with their context, ...)."""
 
     name = "normalize_text"
+    role = "rewrite"  # rejects only MRC rows whose answer does not survive the edit
+    description = "Normalise text in place (Unicode form, spaces, HTML, control characters); MRC answers move along."
     Params = NormalizeTextParams
     params: NormalizeTextParams
 
@@ -69,7 +72,10 @@ class NormalizeText(Stage):
             column = table.column(name)
             values = [_apply(v, ops) for v in column.to_pylist()]
             table = table.set_column(table.column_names.index(name), name, pa.array(values, column.type))
-        return reject(table, keep, stage=self.id, reasons="answer_lost", details=details)
+        split = reject(table, keep, stage=self.id, reasons="answer_lost", details=details)
+        compared = [*fields, *(["answers", "plausible_answers"] if kind == "mrc" and "context" in fields else [])]
+        before = batch.filter(pa.array(keep, pa.bool_()))
+        return split.marked(rewrites=changed(before, split.kept, list(dict.fromkeys(compared))))
 
     def _contexts(self, table: pa.Table, ops: tuple[Op, ...]) -> tuple[pa.Table, list[bool], list[str | None]]:
         answer_type = get_schema("mrc").field("answers").type  # type: ignore[union-attr]

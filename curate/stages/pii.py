@@ -6,8 +6,9 @@ in :mod:`curate.text.pii`.
 Every row gets two score columns, computed on the text as it came in: ``pii_count`` (int32, PII
 found over all fields) and ``pii_kinds`` (list<string>, the distinct kinds found, sorted). With
 ``action: reject`` rows with PII are rejected (reason ``pii``); with ``flag`` nothing is
-rejected; with ``redact`` (default) each value is replaced in place (see
-:func:`curate.text.pii.redact`).
+rejected and the stats count the flagged rows per kind; with ``redact`` (default) each value is
+replaced in place (see :func:`curate.text.pii.redact`) and the stats count the rewritten rows per
+kind redacted (``rewrites``).
 
 On MRC data the redaction of ``context`` moves ``answers`` and ``plausible_answers`` through the
 offset map. An answer that overlaps PII cannot survive the edit (and redacting the answer text on
@@ -28,7 +29,7 @@ from pydantic import Field, field_validator, model_validator
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.mrc.edits import move_answers
-from curate.stages.base import Split, check_distinct, reject
+from curate.stages.base import Split, check_distinct, names_in, reject
 from curate.stages.fields import require_columns, text_fields
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, set_columns
 from curate.text.pii import (
@@ -130,6 +131,7 @@ class Pii(ScoreStage):
     """
 
     name = "pii"
+    role = "rewrite"  # action: reject rejects instead, action: flag only flags
     Params = PiiParams
     params: PiiParams
     adds = (COUNT_COLUMN, KINDS_COLUMN)
@@ -219,6 +221,10 @@ class Pii(ScoreStage):
             out[row] = Verdict("pii", detail)
         return out
 
+    def flagged(self, kept: pa.Table, kind: str) -> list[list[str]]:
+        """``action: flag``: each kept row is flagged with the kinds of PII found in it."""
+        return names_in(kept, KINDS_COLUMN)
+
     def process(self, batch: pa.Table, kind: str) -> Split:
         self.reset()
         try:
@@ -246,6 +252,7 @@ class Pii(ScoreStage):
         old = {name: table.column(name).to_pylist() for name in edited}
         new = {name: list(values) for name, values in old.items()}
         changed: set[str] = set()
+        redacted: list[list[str]] = []  # per rewritten row, the kinds of PII redacted in it
         for row in todo:
             updates: dict[str, Any] = {}
             problem: tuple[str, str] | None = None
@@ -272,14 +279,17 @@ class Pii(ScoreStage):
             if problem is not None:
                 keep[row], (reasons[row], details[row]) = False, problem
                 continue
-            for name, value in updates.items():
-                new[name][row] = value
+            rewrote = [name for name, value in updates.items() if value != old[name][row]]
+            for name in rewrote:
+                new[name][row] = updates[name]
                 changed.add(name)
+            if rewrote:
+                redacted.append(sorted({span.kind for _, span in hits[row] or []}))
         for name in edited:
             if name in changed:
                 column = table.column(name)
                 table = table.set_column(table.column_names.index(name), name, pa.array(new[name], column.type))
-        return reject(table, keep, stage=self.id, reasons=reasons, details=details)
+        return reject(table, keep, stage=self.id, reasons=reasons, details=details).marked(rewrites=redacted)
 
 
 def _scores(hits: list[list[tuple[str, PiiSpan]] | None]) -> dict[str, pa.Array]:

@@ -287,6 +287,7 @@ class GopherQuality(QualityStage):
     """
 
     name = "gopher_quality"
+    role = "filter"
     description = "Gopher quality rules (word count, word length, symbols, bullets, stop words), Korean-aware"
     Params = GopherQualityParams
     params: GopherQualityParams
@@ -366,6 +367,7 @@ class GopherRepetition(QualityStage):
     """
 
     name = "gopher_repetition"
+    role = "filter"
     description = "Gopher repetition rules (repeated lines, paragraphs and word n-grams)"
     Params = GopherRepetitionParams
     params: GopherRepetitionParams
@@ -424,6 +426,7 @@ class C4Quality(QualityStage):
     """
 
     name = "c4_quality"
+    role = "filter"
     description = "C4 rules (terminal punctuation, short lines, javascript, policy, lorem ipsum, {, sentences)"
     Params = C4QualityParams
     params: C4QualityParams
@@ -477,6 +480,7 @@ class FineWebQuality(QualityStage):
     """
 
     name = "fineweb_quality"
+    role = "filter"
     description = "FineWeb rules (line punctuation, short lines, duplicated line characters, lists)"
     Params = FineWebQualityParams
     params: FineWebQualityParams
@@ -526,6 +530,7 @@ class KoreanQuality(QualityStage):
     """
 
     name = "korean_quality"
+    role = "filter"
     description = "Korean noise rules (mostly bare jamo, long repeated character runs)"
     Params = KoreanQualityParams
     params: KoreanQualityParams

@@ -34,6 +34,8 @@ class QualityClassifier(ScoreStage):
     reason ``low_quality``."""
 
     name = "quality_classifier"
+    role = "filter"
+    description = "Add quality_score from a fastText model and reject rows below the threshold."
     Params = QualityClassifierParams
     params: QualityClassifierParams
     _model: Any = None

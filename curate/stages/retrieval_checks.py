@@ -12,7 +12,7 @@ from pydantic import Field
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, Where
 from curate.retrieval.checks import PROBLEM_SCHEMA, QRELS_CODES, QrelsCode, find_retrieval_problems
-from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.base import Params, PlannedStage, Split, names_in, reject
 
 FLAGS_COLUMN = "retrieval_flags"
 _KEYS = {"corpus": "doc_id", "queries": "query_id"}
@@ -114,6 +114,7 @@ class RetrievalChecks(RetrievalInputStage):
     """
 
     name = "retrieval_checks"
+    role = "filter"  # problems not listed in reject only flag
     Params = RetrievalChecksParams
     params: RetrievalChecksParams
     adds = (FLAGS_COLUMN,)
@@ -163,7 +164,8 @@ class RetrievalChecks(RetrievalInputStage):
             details.append("; ".join(f"{c}: {d}" for c, d in failed) or None)
             flags.append(codes)
         flagged = batch.append_column(FLAGS_COLUMN, pa.array(flags, pa.list_(pa.string())))
-        return reject(flagged, keep, stage=self.id, reasons=reasons, details=details)
+        split = reject(flagged, keep, stage=self.id, reasons=reasons, details=details)
+        return split.marked(flags=names_in(split.kept, FLAGS_COLUMN))
 
     def artifacts(self) -> dict[str, pa.Table]:
         return {"problems": self._problems.cast(PROBLEM_SCHEMA)} if self._problems is not None else {}

@@ -12,7 +12,7 @@ from curate.dataset import Dataset
 from curate.errors import CurateError
 from curate.retrieval.label_issues import ISSUE_SCHEMA, find_retrieval_label_issues
 from curate.retrieval.negatives import Tokenizer
-from curate.stages.base import Split, reject
+from curate.stages.base import Split, names_in, reject
 from curate.stages.retrieval_checks import RetrievalInputParams, RetrievalInputStage
 
 FLAGS_COLUMN = "label_flags"
@@ -39,6 +39,7 @@ class RetrievalLabelIssues(RetrievalInputStage):
     """
 
     name = "retrieval_label_issues"
+    role = "flag"
     Params = RetrievalLabelIssuesParams
     params: RetrievalLabelIssuesParams
     adds = (FLAGS_COLUMN,)
@@ -79,7 +80,8 @@ class RetrievalLabelIssues(RetrievalInputStage):
         table = batch.append_column(FLAGS_COLUMN, pa.array(flags, pa.list_(pa.string())))
         keep = [not (rejecting and f) for f in flags]
         details = [self._buried.get(row) for row in range(start, end)]
-        return reject(table, keep, stage=self.id, reasons="buried_positive", details=details)
+        split = reject(table, keep, stage=self.id, reasons="buried_positive", details=details)
+        return split.marked(flags=names_in(split.kept, FLAGS_COLUMN))
 
     def artifacts(self) -> dict[str, pa.Table]:
         return {"label_issues": self._issues.cast(ISSUE_SCHEMA)} if self._issues is not None else {}

@@ -19,9 +19,13 @@ from typing import Annotated, Any, ClassVar, TypeVar
 import pyarrow as pa
 from pydantic import Field
 
+from curate import progress
 from curate.stages.base import Params, Split, Stage, StageParams, reject
 
 T = TypeVar("T")
+
+SCORE_ROWS = 4096
+"""Rows scored at a time inside a batch, so a slow scorer shows its progress (scores are per row)."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 """A score or threshold between 0 and 1."""
@@ -29,7 +33,8 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 class ScoreParams(Params):
     filter: bool = True
-    """Reject rows that fail a rule; false only adds the score columns."""
+    """Reject rows that fail a rule; false only adds the score columns and counts the rows that fail
+    a rule as flagged (per reason) in the stage's stats."""
     reuse_scores: bool = True
     """Reuse score columns the input already has (re-thresholding without recomputing); false
     recomputes them."""
@@ -96,12 +101,28 @@ class ScoreStage(Stage):
         """One entry per row of ``scored`` (the batch with its score columns): None keeps the row."""
         raise NotImplementedError
 
+    def _scores(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
+        """:meth:`score` on ``SCORE_ROWS`` rows at a time, stepping phase ``rows``."""
+        if batch.num_rows <= SCORE_ROWS:
+            return self.score(batch, kind)
+        parts = []
+        for start in range(0, batch.num_rows, SCORE_ROWS):
+            parts.append(self.score(batch.slice(start, SCORE_ROWS), kind))
+            progress.step("rows", min(start + SCORE_ROWS, batch.num_rows), batch.num_rows)
+        return {name: pa.concat_arrays([part[name] for part in parts]) for name in parts[0]}
+
+    def flagged(self, kept: pa.Table, kind: str) -> list[list[str]]:
+        """With ``filter: false``, per kept row the flags it carries: the reason it would have been
+        rejected for (``StageStats.flags``)."""
+        return [[found.reason] if found else [] for found in self.verdicts(kept, kind)]
+
     def process(self, batch: pa.Table, kind: str) -> Split:
         columns = self.score_columns(kind)
         present = all(name in batch.column_names for name in columns)
-        table = batch if present and self.params.reuse_scores else set_columns(batch, self.score(batch, kind))
+        table = batch if present and self.params.reuse_scores else set_columns(batch, self._scores(batch, kind))
         if not self.params.filter:
-            return reject(table, [True] * table.num_rows, stage=self.id, reasons=[None] * table.num_rows)
+            split = reject(table, [True] * table.num_rows, stage=self.id, reasons=[None] * table.num_rows)
+            return split.marked(flags=self.flagged(split.kept, kind))
         found = self.verdicts(table, kind)
         keep = [v is None for v in found]
         reasons = [v.reason if v else None for v in found]

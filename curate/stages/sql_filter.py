@@ -23,6 +23,8 @@ class SqlFilter(Stage):
     false or null rejects the row with ``reason`` and the predicate as detail."""
 
     name = "sql_filter"
+    role = "filter"
+    description = "Keep rows for which a DuckDB SQL expression is true."
     Params = SqlFilterParams
     params: SqlFilterParams
 

@@ -66,6 +66,7 @@ class TokenCount(ScoreStage):
     (reason ``too_many_tokens``) or below ``min_tokens`` (``too_few_tokens``)."""
 
     name = "token_count"
+    role = "filter"
     Params = TokenCountParams
     params: TokenCountParams
     description = "subword token counts of text fields (local tokenizer.json), then min/max bounds"

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
+from curate import progress
+
 ShingleKind = Literal["char", "word", "morph"]
 SHINGLE_KINDS: tuple[ShingleKind, ...] = ("char", "word", "morph")
 
@@ -242,9 +244,12 @@ def _chunks(texts: Sequence[str]) -> list[tuple[int, int]]:
 def shingle_hashes(texts: Sequence[str], kind: ShingleKind = "char", n: int = 5, *, analyzer: Any = None) -> Shingles:
     """Shingle hashes of already :func:`prepare`-d texts (hashed in chunks to bound memory)."""
     chunks = _chunks(texts)
-    if len(chunks) > 1:
-        return Shingles.concat([_shingle_chunk(texts[a:b], kind, n, analyzer) for a, b in chunks])
-    return _shingle_chunk(texts, kind, n, analyzer)
+    progress.step("shingling", 0, len(texts))
+    parts = []
+    for a, b in chunks:
+        parts.append(_shingle_chunk(texts[a:b] if len(chunks) > 1 else texts, kind, n, analyzer))
+        progress.step("shingling", b, len(texts))
+    return Shingles.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def _shingle_chunk(texts: Sequence[str], kind: ShingleKind, n: int, analyzer: Any) -> Shingles:

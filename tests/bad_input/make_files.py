@@ -280,6 +280,32 @@ def folder_files() -> None:
     write("hf/broken_state/state.json", "{not json")
     write("hf/missing_arrow/state.json", json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}))
     write("hf/bad_dict/dataset_dict.json", json.dumps({"splits": "train"}))
+    write("hf/not_arrow/state.json", json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}))
+    write("hf/not_arrow/data-00000-of-00001.arrow", b"ARROW1 this is not an Arrow stream")
+    hf_folder(
+        "hf/label_out_of_range",
+        pa.table({"text": ["좋다", "싫다"], "label": pa.array([1, 5], pa.int64())}),
+        {"text": {"dtype": "string", "_type": "Value"}, "label": {"names": ["neg", "pos"], "_type": "ClassLabel"}},
+    )
+    hub = {"id": "q1", "title": "서울", "context": C, "question": "대한민국의 수도는?"}
+    write(
+        "jsonl/hub_answer_lists_differ.jsonl",
+        lines(
+            {**hub, "answers": {"text": ["서울"], "answer_start": [0]}},
+            {**hub, "id": "q2", "answers": {"text": ["서울", "대한민국"], "answer_start": [0]}},
+            {**hub, "id": "q3", "answers": {"text": [], "answer_start": []}},
+        ),
+    )
+
+
+def hf_folder(rel: str, table: pa.Table, features: dict[str, Any]) -> None:
+    """A save_to_disk folder as ``datasets`` lays it out: state.json, dataset_info.json, one Arrow stream."""
+    write(f"{rel}/state.json", json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}))
+    write(f"{rel}/dataset_info.json", json.dumps({"features": features}, ensure_ascii=False))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    write(f"{rel}/data-00000-of-00001.arrow", sink.getvalue().to_pybytes())
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import pyarrow.parquet as pq
 
 from curate import io
 from curate.dataset import Dataset
-from tests.conftest import REPO, mrc_table
+from tests.conftest import REPO, mrc_table, without_progress
 from tests.test_cli import curate
 
 REVIEWS = REPO / "sample_data" / "reviews_cls.tsv"
@@ -57,7 +57,11 @@ def test_compare_and_run_folder_show_the_shifts(tmp_path):
 
 def test_user_errors_are_one_line_with_exit_2(tmp_path):
     bad = curate("bias", REVIEWS, "--tokenizer", "bpe")
-    assert bad.returncode == 2 and "--tokenizer" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert (
+        bad.returncode == 2
+        and "--tokenizer" in bad.stderr
+        and len(without_progress(bad.stderr).strip().splitlines()) == 1
+    )
     path = tmp_path / "in.json"
     io.write(Dataset.from_arrow(mrc_table(), "mrc"), path)
     mixed = curate("bias", REVIEWS, "--compare", path)

@@ -22,7 +22,7 @@ from curate.dedup.contamination import (
 from curate.dedup.plan import MinHashSettings
 from curate.errors import ConfigError
 from curate.stages import REGISTRY, Decontaminate
-from tests.conftest import answer
+from tests.conftest import answer, without_progress
 
 SEJONG = (
     "세종대왕은 조선의 제4대 국왕으로 1418년부터 1450년까지 재위하였다. 그는 집현전을 설치하여 학문을 "
@@ -344,6 +344,7 @@ def test_stage_flag_only(eval_file):
     kept = result.kept.to_arrow()
     assert kept.num_rows == 6 and result.rejected.num_rows == 0
     assert kept.column("contaminated").to_pylist() == [True, True, False, True, False, False]
+    assert result.stats.flags == {"contaminated": 3} and result.stats.rows_flagged == 3
     summaries = kept.column("contamination").to_pylist()
     assert summaries[0].startswith("context~ev-1 (minhash 1.00") and summaries[2] is None
 
@@ -421,7 +422,7 @@ def test_cli_contamination_errors(tmp_path, eval_file):
     io.write(mrc(train_rows()), train)
     result = curate("contamination", train, eval_file, "--field", "passage")
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "field 'passage'" in result.stderr
+    assert without_progress(result.stderr).strip().count("\n") == 0 and "field 'passage'" in result.stderr
     bad = curate("contamination", train, eval_file, "--threshold", "2")
     assert bad.returncode == 2 and bad.stderr.startswith("error: bad value for option '--threshold'")
     assert "less than 1" in bad.stderr and bad.stderr.strip().count("\n") == 0

@@ -48,6 +48,8 @@ def test_every_stage_and_reason_of_the_demo_is_read_with_examples_from_its_rejec
                 )[0][0]
                 assert example.detail == detail
     # the failing value is shown: the language column the detail names, the score of the rule
+    assert [s.role for s in run.stages] == [r.role for r in demo_run.stages] and stage(run, "pii").role == "rewrite"
+    assert "<p class='meta'>rewrite · " in render(run)
     wrong = stage(run, "language_filter").reasons[0].examples[0]
     assert dict(wrong.values)["lang_context"] == "en"
     gopher = stage(run, "gopher_quality").reasons[0]
@@ -75,9 +77,9 @@ def test_rewrites_are_counted_with_before_and_after(demo_run):
     run = load_run(demo_run.dir)
     spans = stage(run, "validate_spans")
     folder = demo_run.stages[0].dir
-    assert [(f.name, f.rows) for f in spans.rewrites] == [
-        ("rewritten", count(f"SELECT count(*) FROM '{folder / 'kept.parquet'}' WHERE span_repair IS NOT NULL"))
-    ]
+    repaired = count(f"SELECT count(*) FROM '{folder / 'kept.parquet'}' WHERE span_repair IS NOT NULL")
+    assert spans.rows_rewritten == repaired == 20  # per problem repaired, as the stage recorded them
+    assert [(f.name, f.rows) for f in spans.rewrites] == [("span_mismatch", 17), ("offset_out_of_range", 3)]
     example = spans.rewrites[0].examples[0]
     before, after = example.changes["answers"]
     assert any(changed for _, changed in before) and any(changed for _, changed in after)
@@ -88,7 +90,9 @@ def test_rewrites_are_counted_with_before_and_after(demo_run):
         f"SELECT count(*) FROM '{current}' k JOIN '{previous}' i USING (id) WHERE k.context IS DISTINCT FROM i.context "
         "OR k.question IS DISTINCT FROM i.question OR k.answers IS DISTINCT FROM i.answers"
     )
-    assert normalize.rewrites[0].rows == changed > 0
+    assert normalize.rows_rewritten == changed > 0
+    context = count(f"SELECT count(*) FROM '{current}' k JOIN '{previous}' i USING (id) WHERE k.context != i.context")
+    assert normalize.rewrites[0].name == "context" and normalize.rewrites[0].rows == context
     assert all(e.changes for e in normalize.rewrites[0].examples)
 
 

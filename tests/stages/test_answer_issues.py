@@ -25,6 +25,9 @@ def test_korquad_sample_adds_columns_and_flags_without_rejecting():
     assert result.stats.rows_rejected == 0 and kept.num_rows == data.num_rows
     for name in ("answer_flags", "asked_type", "answer_type", "answer_type_quality", "answer_agreement"):
         assert name in kept.column_names
+    flags = [f for row in kept.column("answer_flags").to_pylist() for f in set(row)]
+    assert result.stats.flags == {f: flags.count(f) for f in set(flags)}
+    assert result.stats.rows_flagged == sum(bool(row) for row in kept.column("answer_flags").to_pylist()) > 0
     issues = result.artifacts["answer_issues"]
     assert issues.num_rows == sum(bool(f) for f in kept.column("answer_flags").to_pylist()) > 0
     # the injected wrong answer: a "몇 게임" question answered by a place

@@ -84,6 +84,8 @@ def test_corpus_rows_split_into_passages_counted_as_added():
     kept = result.kept.to_arrow().to_pylist()
     assert stats.rows_in == 64 and stats.rows_rejected == 0
     assert stats.rows_kept == stats.rows_in + stats.rows_added and stats.rows_added > 0
+    cut = {r["parent_id"] for r in kept if r["source"] == "chunk"}
+    assert stats.rewrites == {"chunked": len(cut)} and stats.rows_rewritten == len(cut) > 0
     originals = {r["doc_id"]: r for r in corpus.to_arrow().to_pylist()}
     assert {r["parent_id"] for r in kept} == set(originals)
     for row in kept:

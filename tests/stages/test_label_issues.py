@@ -29,6 +29,8 @@ def test_flags_by_default(reviews):
     assert result.stats.rows_kept == reviews.num_rows and result.stats.rows_rejected == 0
     for name in ("label_issue", "label_quality", "suggested_label"):
         assert name in kept.column_names
+    flagged = kept.column("label_issue").to_pylist().count(True)
+    assert result.stats.flags == {"label_issue": flagged} and result.stats.rows_flagged == flagged > 0
     issues = result.artifacts["issues"]
     assert issues.column_names == [
         "id",

@@ -10,7 +10,7 @@ from curate.dataset import Dataset
 from curate.errors import ConfigError, InputError
 from curate.stages import MinHashDedup
 from curate.validate import find_problems
-from tests.conftest import REPO, answer
+from tests.conftest import REPO, answer, without_progress
 
 PASSAGE = (
     "해솔시는 한반도 남동부 해안에 자리한 항구 도시로, 동쪽으로는 푸른 바다를 접하고 서쪽으로는 높이 812미터의 "
@@ -130,7 +130,8 @@ def test_mrc_context_unit_repoints_questions_or_keeps_them_on_their_passage():
     assert kept["p2-a"]["passage_id"] == "p1" and kept["p2-a"]["answers"] == [answer(PASSAGE, "1989년")]
     assert kept["p1-a"]["repointed_from"] is None
     # the kept passage says 병풍처럼 where p2 says 병풍같이: the question stays on p2, flagged
-    assert result.stats.rows_rejected == 0 and result.stats.flags == {"answer_not_in_passage": 1, "repointed": 2}
+    assert result.stats.rows_rejected == 0 and result.stats.flags == {"answer_not_in_passage": 1}
+    assert result.stats.rewrites == {"repointed": 2} and result.stats.rows_rewritten == 2
     assert kept["p2-c"]["context"] == EDITED and kept["p2-c"]["repointed_from"] is None
     assert kept["p2-c"]["dedup_conflicts"] == ["p1-a"]
     (pair,) = result.artifacts["conflicts"].to_pylist()
@@ -381,7 +382,7 @@ def test_dedup_command_counts_what_it_writes_and_reports_conflicts(tmp_path):
     pairs = (tmp_path / "pairs.csv").read_text().splitlines()
     assert pairs[0] == "id,other_id,reason,similarity,detail" and pairs[1].startswith("b,a,label_conflict,")
     bad = curate("dedup", src, out, "--clustering", "chains")
-    assert bad.returncode == 2 and bad.stderr.startswith("error: bad value for option '--clustering'")
+    assert bad.returncode == 2 and without_progress(bad.stderr).startswith("error: bad value for option '--clustering'")
 
 
 @pytest.mark.parametrize("how", ["index.json", "signatures.parquet"])
@@ -396,8 +397,10 @@ def test_dedup_command_on_a_corrupt_index_exits_2_with_one_line_naming_the_file(
     assert curate("dedup", src, tmp_path / "a.jsonl", "--num-perm", "64", "--save-index", index).returncode == 0
     bad = corrupt(index, how)
     result = curate("dedup", src, tmp_path / "b.jsonl", "--num-perm", "64", "--against", index)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: corrupt dedup index") and str(bad.resolve()) in result.stderr
+    assert result.returncode == 2 and without_progress(result.stderr).count("\n") == 1
+    assert (
+        without_progress(result.stderr).startswith("error: corrupt dedup index") and str(bad.resolve()) in result.stderr
+    )
 
 
 def test_a_run_counts_flagged_rows_in_stats_and_report_and_keeps_them_on_resume(tmp_path):
@@ -427,7 +430,7 @@ def test_a_run_counts_flagged_rows_in_stats_and_report_and_keeps_them_on_resume(
     output = io.read(first.dir / "output.parquet").to_arrow().to_pylist()
     assert [(r["id"], r["dedup_conflicts"]) for r in output] == [("a", ["b"]), ("d", None)]
     assert (
-        "exact_dedup | 4 | 3 | 1 | label_conflict 1; flagged: label_conflict 1 |"
+        "exact_dedup | filter | 4 | 3 | 1 | 1 | 0 | rejected: label_conflict 1; flagged: label_conflict 1 |"
         in (first.dir / "report.md").read_text()
     )
     again = run_pipeline(config)

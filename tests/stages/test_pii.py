@@ -208,6 +208,9 @@ def test_flag_mode_only_adds_columns_and_filter_false_means_flag():
         assert result.stats.rows_rejected == 0 and [r["pii_count"] for r in kept] == [0, 2, 2, 3, 2]
         assert kept[1]["context"] == PII_CONTEXT
         assert kept[0]["pii_kinds"] == []
+        kinds = [k for r in kept for k in r["pii_kinds"]]
+        assert result.stats.flags == {k: kinds.count(k) for k in set(kinds)} and result.stats.rows_flagged == 4
+        assert result.stats.rewrites == {} and result.stats.rows_rewritten == 0
         text_columns = {"context", "question", "answers", "id", "title"}
         added = [str(v) for r in kept for k, v in r.items() if k not in text_columns]
         assert no_pii_value_in(added)

@@ -18,6 +18,7 @@ def test_sample_folder_flags_buried_positives_without_rejecting():
     assert result.stats.rows_rejected == 0 and kept.num_rows == qrels.num_rows
     flagged = [(r["query_id"], r["doc_id"]) for r in kept.to_pylist() if r["label_flags"]]
     assert flagged == [("q021", "d027"), ("q037", "d050")]
+    assert result.stats.flags == {"buried_positive": 2} and result.stats.rows_flagged == 2
     assert result.artifacts["label_issues"].num_rows == 2
 
 
