@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.labels import find_label_issues, out_of_fold_probabilities, ranked_issues
+from curate.labels import LabelIssueSettings, find_label_issues, out_of_fold_probabilities, ranked_issues
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SETS = {
@@ -92,7 +92,8 @@ def main() -> None:
             for method in [*models, "baseline (word tfidf + LR, cross_val_predict)"]:
                 started = time.perf_counter()
                 if method in ("tfidf", "fasttext"):
-                    probs, classes = out_of_fold_probabilities(texts, noisy, model=method, seed=args.seed)  # type: ignore[arg-type]
+                    chosen = LabelIssueSettings(model=method, seed=args.seed)  # type: ignore[arg-type]
+                    probs, classes = out_of_fold_probabilities(texts, noisy, chosen)
                 else:
                     probs, classes = baseline(texts, noisy)
                 table = find_label_issues(noisy, probs, classes)
@@ -105,7 +106,7 @@ def main() -> None:
                     flush=True,
                 )
     texts, labels = load(*SETS["nsmc"], args.rows)
-    probs, classes = out_of_fold_probabilities(texts, labels, model="tfidf", seed=0)
+    probs, classes = out_of_fold_probabilities(texts, labels, LabelIssueSettings(model="tfidf", seed=0))
     table = find_label_issues(labels, probs, classes)
     order = ranked_issues(table)
     print(f"\nTop 20 of {len(order)} issues in the un-injected NSMC rows (tfidf):\n")

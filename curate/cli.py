@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
@@ -23,9 +24,18 @@ from rich.text import Text
 
 from curate import io, progress
 from curate._version import __version__
+from curate.config import M, validated
 from curate.dataset import Dataset
+from curate.dedup.contamination import ContaminationSettings
 from curate.errors import ConfigError, CurateError, SchemaError, Where
 from curate.pipeline import Reporter, stage_line, start_line
+from curate.retrieval.chunk import ChunkSettings
+from curate.retrieval.negatives import MiningSettings
+from curate.stages.bias_report import BiasReportParams
+from curate.stages.chunk_passages import ChunkPassages, ChunkPassagesParams
+from curate.stages.label_issues import LabelIssues, LabelIssuesParams
+from curate.stages.mine_hard_negatives import MineHardNegatives, MineHardNegativesParams
+from curate.stages.minhash_dedup import MinHashDedup, MinHashDedupParams
 
 if TYPE_CHECKING:
     from curate.stages.base import Stage
@@ -140,6 +150,30 @@ QuoteOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--quote", help="CSV/TSV quote character ('none' for none). Default: \" for CSV, none for TSV."),
 ]
+
+
+_FLAGS: dict[str, str] = {}  # a settings field -> its command-line option, for error messages
+
+
+def option(model: type[BaseModel], name: str, flag: str | None = None, *, note: str = "") -> Any:
+    """The option ``flag`` (default ``--`` + ``name`` with dashes) of the field ``name`` of ``model``: its
+    default and help text are the field's (its description, plus ``note``). A bool field gets ``--x/--no-x``."""
+    field = model.model_fields[name]
+    flag = flag or "--" + name.replace("_", "-")
+    _FLAGS[name] = flag
+    default = field.get_default(call_default_factory=True)
+    if field.annotation is bool:
+        flag = f"{flag}/--no-{flag.removeprefix('--')}"
+    help_text = " ".join([*(field.description or "").replace("``", "").split(), note]).strip()
+    return typer.Option(default, flag, help=help_text)
+
+
+def _settings(model: type[M], options: dict[str, Any], **values: Any) -> M:
+    """``model`` from a command's ``options`` (its ``locals()``: those named as a field of ``model``) and
+    ``values`` (fields spelt or typed otherwise on the command line); a bad value is a one-line error
+    naming the option."""
+    fields = {name: options[name] for name in model.model_fields if name in options}
+    return validated(model, {**fields, **values}, noun="option", name=lambda key: _FLAGS.get(key, key))
 
 
 def _quote(value: str | None) -> Any:
@@ -591,36 +625,20 @@ def _validate_retrieval(src: Path, fmt: str, report: Path | None) -> None:
 def dedup(
     src: Annotated[Path, typer.Argument(help="Dataset file or folder (a BEIR/Parquet folder: corpus + qrels).")],
     dst: Annotated[Path, typer.Argument(help="Where the kept rows go (a folder for a retrieval set).")],
-    field: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option("--field", help="Text column to compare (repeatable; default: the kind's text fields)."),
-    ] = None,
-    threshold: Annotated[float, typer.Option("--threshold", help="Jaccard similarity of duplicates.")] = 0.8,
-    clustering: Annotated[
-        str,
-        typer.Option(
-            "--clustering",
-            help="greedy (every removed row reaches the threshold to the row it duplicates) or components "
-            "(connected components of near-duplicate pairs).",
-        ),
-    ] = "greedy",
-    shingle: Annotated[str, typer.Option("--shingle", help="char, word or morph.")] = "char",
-    ngram: Annotated[int, typer.Option("--ngram", help="Shingle size (characters, words or morphemes).")] = 5,
-    num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.")] = 128,
-    unit: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--unit", help="row; MRC: question (default) or context."),
-    ] = None,
-    keep: Annotated[
-        str,
-        typer.Option(
-            "--keep",
-            help="Which row of near-duplicates is kept: central (the one most rows resemble), first, longest, "
-            "most_answers or sql (with --order-by).",
-        ),
-    ] = "central",
-    order_by: Annotated[Optional[str], typer.Option("--order-by", help="SQL expression for --keep sql.")] = None,  # noqa: UP045
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip true-Jaccard verification.")] = False,
+    field: Optional[list[str]] = option(MinHashDedupParams, "fields", "--field", note="Repeatable."),  # noqa: UP045
+    threshold: float = option(MinHashDedupParams, "threshold"),
+    clustering: str = option(MinHashDedupParams, "clustering"),
+    shingle: str = option(MinHashDedupParams, "shingle"),
+    ngram: int = option(MinHashDedupParams, "ngram"),
+    lowercase: bool = option(MinHashDedupParams, "lowercase"),
+    num_perm: int = option(MinHashDedupParams, "num_perm"),
+    bands: Optional[int] = option(MinHashDedupParams, "bands"),  # noqa: UP045
+    rows: Optional[int] = option(MinHashDedupParams, "rows"),  # noqa: UP045
+    seed: int = option(MinHashDedupParams, "seed"),
+    unit: Optional[str] = option(MinHashDedupParams, "unit"),  # noqa: UP045
+    keep: str = option(MinHashDedupParams, "keep"),
+    order_by: Optional[str] = option(MinHashDedupParams, "order_by"),  # noqa: UP045
+    verify: bool = option(MinHashDedupParams, "verify"),
     clusters: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("--clusters", help="Write the clusters (id, cluster_id, representative_id, jaccard) here."),
@@ -637,14 +655,8 @@ def dedup(
         Optional[Path],  # noqa: UP045
         typer.Option("--rejected", help="Write removed rows here (default: beside DST, .rejected.parquet)."),
     ] = None,
-    against: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--against", help="Also remove rows that match this saved index (incremental dedup)."),
-    ] = None,
-    save_index: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--save-index", help="Save the index of the kept rows (with --against's) to this folder."),
-    ] = None,
+    against: Optional[Path] = option(MinHashDedupParams, "against"),  # noqa: UP045
+    save_index: Optional[Path] = option(MinHashDedupParams, "save_index"),  # noqa: UP045
     kind: KindOpt = None,
     from_: FromOpt = None,
     rename: RenameOpt = None,
@@ -652,24 +664,14 @@ def dedup(
     quiet: QuietOpt = False,
 ) -> None:
     """Remove near-duplicates with MinHash LSH (the engine of the minhash_dedup stage)."""
-    from curate.stages.minhash_dedup import MinHashDedup
-
     with _errors():
-        params: dict[str, Any] = {
-            "fields": field or None,
-            "threshold": threshold,
-            "clustering": clustering,
-            "shingle": shingle,
-            "ngram": ngram,
-            "num_perm": num_perm,
-            "unit": unit,
-            "keep": keep,
-            "order_by": order_by,
-            "verify": not no_verify,
-            "against": str(against) if against else None,
-            "save_index": str(save_index) if save_index else None,
-        }
-        _check_choice_option("--clustering", clustering, ("greedy", "components"))
+        params = _settings(
+            MinHashDedupParams,
+            locals(),
+            fields=field or None,
+            against=str(against) if against else None,
+            save_index=str(save_index) if save_index else None,
+        )
         stage = MinHashDedup(params)
         fmt = from_ or io.detect_format(src)
         rejected_path = rejected or dst.with_name(dst.name.split(".")[0] + ".rejected.parquet")
@@ -737,25 +739,11 @@ def contamination(
         Optional[Path],  # noqa: UP045
         typer.Option("--drop", help="Write the training rows that overlap nothing here."),
     ] = None,
-    threshold: Annotated[
-        float, typer.Option("--threshold", help="MinHash: Jaccard similarity of near-duplicates.")
-    ] = 0.8,
-    ngram_words: Annotated[
-        int, typer.Option("--ngram-words", help="Shared run of this many words is an overlap (0: off).")
-    ] = 13,
-    ngram_chars: Annotated[
-        int, typer.Option("--ngram-chars", help="Shared run of this many characters is an overlap (0: off).")
-    ] = 50,
-    ngram_fraction: Annotated[
-        float,
-        typer.Option(
-            "--ngram-fraction",
-            help="An n-gram finding counts only when this fraction of the shorter text's windows is shared.",
-        ),
-    ] = 0.1,
-    min_chars: Annotated[
-        int, typer.Option("--min-chars", help="Texts shorter than this many characters are not compared.")
-    ] = 20,
+    threshold: float = option(ContaminationSettings, "threshold"),
+    ngram_words: int = option(ContaminationSettings, "ngram_words", note="0 turns it off here."),
+    ngram_chars: int = option(ContaminationSettings, "ngram_chars", note="0 turns it off here."),
+    ngram_fraction: float = option(ContaminationSettings, "ngram_fraction"),
+    min_chars: int = option(ContaminationSettings, "min_chars"),
     kind: KindOpt = None,
     from_: FromOpt = None,
     eval_from: Annotated[
@@ -766,19 +754,12 @@ def contamination(
 ) -> None:
     """Find training rows that overlap an evaluation set (MinHash near-duplicates, shared 13-word or
     50-character runs, exact short texts). A finding is not an error: the exit code is 0."""
-    from curate.dedup.contamination import ContaminationSettings, find_contamination
+    from curate.dedup.contamination import find_contamination
 
     with _errors():
-        try:
-            settings = ContaminationSettings(
-                threshold=threshold,
-                ngram_words=ngram_words or None,
-                ngram_chars=ngram_chars or None,
-                min_chars=min_chars,
-                ngram_fraction=ngram_fraction,
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc), hint="see curate contamination --help") from None
+        settings = _settings(
+            ContaminationSettings, locals(), ngram_words=ngram_words or None, ngram_chars=ngram_chars or None
+        )
         with _progress("contamination", quiet):
             train_set = _read(train, format=from_, kind=kind)
             eval_set = _read(evaluation, format=eval_from, kind=kind or train_set.kind)
@@ -847,14 +828,11 @@ def mine_negatives(
             "(anchor, positive, negative: one row per negative)."
         ),
     ],
-    count: Annotated[int, typer.Option("--count", help="Hard negatives per query.")] = 5,
-    rank_from: Annotated[int, typer.Option("--rank-from", help="First BM25 rank examined (1-based).")] = 1,
-    rank_to: Annotated[int, typer.Option("--rank-to", help="Last BM25 rank examined.")] = 100,
-    tokenizer: Annotated[str, typer.Option("--tokenizer", help="bigram, morph or word.")] = "bigram",
-    margin: Annotated[
-        Optional[float],  # noqa: UP045
-        typer.Option("--margin", help="Drop candidates scoring >= MARGIN x the positive's score."),
-    ] = None,
+    count: int = option(MiningSettings, "count"),
+    rank_from: int = option(MiningSettings, "rank_from"),
+    rank_to: int = option(MiningSettings, "rank_to"),
+    tokenizer: str = option(MiningSettings, "tokenizer"),
+    margin: Optional[float] = option(MiningSettings, "margin"),  # noqa: UP045
     to: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--to", help="Output format: jsonl, parquet, dpr or sentence-transformers."),
@@ -869,30 +847,18 @@ def mine_negatives(
     file holds."""
     from curate.io.training import training_counts
     from curate.retrieval.build import mine_retrieval
-    from curate.retrieval.negatives import MiningSettings
 
     with _errors():
-        try:
-            settings = MiningSettings(
-                count=count,
-                rank_from=rank_from,
-                rank_to=rank_to,
-                tokenizer=tokenizer,  # type: ignore[arg-type]
-                margin=margin,
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc), hint="see curate mine-negatives --help") from None
+        params = _settings(MineHardNegativesParams, locals())
         fmt = from_ or io.detect_format(src)
         result = None
         counted = None
         with _progress("mine-negatives", quiet):
             if io.is_bundle(src, fmt):
-                mined = mine_retrieval(io.read_bundle(src, format=fmt), settings, split=split)
+                mined = mine_retrieval(io.read_bundle(src, format=fmt), params, split=split)
                 triplets, summary = mined.triplets, mined.summary
             else:
-                from curate.stages.mine_hard_negatives import MineHardNegatives
-
-                stage = MineHardNegatives(settings.__dict__)
+                stage = MineHardNegatives(params)
                 result = stage(_read(src, format=from_, kind="mrc"))
                 triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
                 counted = stage.id, stage.name, result.stats.as_dict(), stage.role
@@ -912,13 +878,10 @@ def mine_negatives(
 def chunk_passages(
     src: Annotated[Path, typer.Argument(help="A retrieval folder (corpus, queries, qrels) or an MRC set.")],
     dst: Annotated[Path, typer.Argument(help="Output folder (retrieval) or file (MRC).")],
-    size: Annotated[int, typer.Option("--size", help="Largest passage, in --unit.")] = 500,
-    overlap: Annotated[int, typer.Option("--overlap", help="Overlap between passages, in --unit.")] = 0,
-    unit: Annotated[str, typer.Option("--unit", help="chars, words or tokens (needs --tokenizer).")] = "chars",
-    tokenizer: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--tokenizer", help="A Hugging Face tokenizer.json (or its folder), for --unit tokens."),
-    ] = None,
+    size: int = option(ChunkSettings, "size"),
+    overlap: int = option(ChunkSettings, "overlap"),
+    unit: str = option(ChunkSettings, "unit"),
+    tokenizer: Optional[str] = option(ChunkSettings, "tokenizer"),  # noqa: UP045
     to: Annotated[Optional[str], typer.Option("--to", help="Output format (default from DST).")] = None,  # noqa: UP045
     from_: FromOpt = None,
     quiet: QuietOpt = False,
@@ -926,10 +889,9 @@ def chunk_passages(
     """Split long passages on sentence boundaries without cutting an answer; qrels (or MRC questions)
     follow their answer to the passage that holds it."""
     from curate.retrieval.chunk import chunk_corpus
-    from curate.stages.chunk_passages import ChunkPassages
 
     with _errors():
-        stage = ChunkPassages(size=size, overlap=overlap, unit=unit, tokenizer=tokenizer)  # checks the values
+        settings = _settings(ChunkPassagesParams, locals())
         fmt = from_ or io.detect_format(src)
         if io.is_bundle(src, fmt):
             with _progress("chunk-passages", quiet):
@@ -942,10 +904,7 @@ def chunk_passages(
                     parts["corpus"],
                     parts["qrels"],
                     answers=answers,
-                    size=size,
-                    overlap=overlap,
-                    unit=unit,  # type: ignore[arg-type]
-                    tokenizer=tokenizer,
+                    settings=settings,
                 )
                 tables = {**parts, "corpus": corpus, "qrels": qrels}
                 chunked = {k: Dataset(kind=k, table=t) for k, t in tables.items()}
@@ -957,6 +916,7 @@ def chunk_passages(
             )
             _card(dst, chunked, to or fmt, "chunk-passages", src)
             return
+        stage = ChunkPassages(settings)
         with _progress("chunk-passages", quiet):
             result = stage(_read(src, format=from_, kind="mrc"))
             _write(result.kept, dst, format=to)
@@ -982,13 +942,10 @@ def label_issues(
         Optional[Path],  # noqa: UP045
         typer.Option("--issues", help="Write the flagged rows, worst first, here."),
     ] = None,
-    model: Annotated[str, typer.Option("--model", help="tfidf (character n-grams) or fasttext.")] = "tfidf",
-    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the folds and the models.")] = 0,
-    pred_probs: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--pred-probs", help="Column with your own model's probabilities (skips cross-validation)."),
-    ] = None,
+    model: str = option(LabelIssuesParams, "model"),
+    folds: int = option(LabelIssuesParams, "folds"),
+    seed: int = option(LabelIssuesParams, "seed"),
+    pred_probs: Optional[str] = option(LabelIssuesParams, "pred_probs_column", "--pred-probs"),  # noqa: UP045
     top: Annotated[int, typer.Option("--top", help="Show this many issues.")] = 10,
     from_: FromOpt = None,
     rename: RenameOpt = None,
@@ -996,10 +953,9 @@ def label_issues(
     quiet: QuietOpt = False,
 ) -> None:
     """Find rows whose label is probably wrong (out-of-fold probabilities + cleanlab)."""
-    from curate.stages.label_issues import LabelIssues
-
     with _errors():
-        stage = LabelIssues(model=model, folds=folds, seed=seed, pred_probs_column=pred_probs)
+        params = _settings(LabelIssuesParams, locals(), pred_probs_column=pred_probs)
+        stage = LabelIssues(params)
         with _progress("label-issues", quiet):
             renames = _parse_renames(rename)
             dataset = _read(src, format=from_, kind="classification", rename=renames, quote=_quote(quote))
@@ -1047,11 +1003,9 @@ def bias(
         Optional[Path],  # noqa: UP045
         typer.Option("--compare", help="A second set of the same task (e.g. after cleaning): show the shifts."),
     ] = None,
-    field: Annotated[str, typer.Option("--field", help="Classification: the text column measured.")] = "text",
-    tokenizer: Annotated[
-        str, typer.Option("--tokenizer", help="Classification tokens: char, eojeol or morph.")
-    ] = "char",
-    min_count: Annotated[int, typer.Option("--min-count", help="Test tokens found in at least this many rows.")] = 20,
+    field: str = option(BiasReportParams, "field"),
+    tokenizer: str = option(BiasReportParams, "tokenizer"),
+    min_count: int = option(BiasReportParams, "min_count"),
     top: Annotated[int, typer.Option("--top", help="Shortcut tokens shown per label.")] = 10,
     kind: KindOpt = None,
     from_: FromOpt = None,
@@ -1063,13 +1017,11 @@ def bias(
     one-token rule and label shares by length (classification); answer positions, question types
     and a lexical-overlap heuristic (MRC); how often BM25 ranks the positive first (retrieval)."""
     from curate.bias import compare
-    from curate.bias.tokens import TOKEN_UNITS
     from curate.report.bias import diagnostics_blocks, rich_table, shift_blocks
     from curate.stages.bias_report import diagnose_source
 
     with _errors():
-        _check_choice_option("--tokenizer", tokenizer, TOKEN_UNITS)
-        params: dict[str, Any] = {"field": field, "tokenizer": tokenizer, "min_count": min_count}
+        params: dict[str, Any] = dict(_settings(BiasReportParams, locals()))
         read: dict[str, Any] = {"format": from_, "kind": kind, "rename": _parse_renames(rename), "quote": _quote(quote)}
         if src.is_dir() and (src / "manifest.json").exists():
             if compare_with is not None:

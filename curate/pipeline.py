@@ -64,10 +64,11 @@ from typing import Any, Literal
 
 import pyarrow.parquet as pq
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from curate import io, progress
 from curate._version import __version__
+from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
@@ -87,45 +88,41 @@ from curate.run_folder import (
 from curate.stages import Stage, StageStats, get_stage_class
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class InputConfig(_Strict):
+class InputConfig(Strict):
     path: str
     format: str | None = None
     kind: str | None = None
-    columns: dict[str, str] = {}
+    columns: dict[str, str] = Field(default_factory=dict)
     split: str | None = None
     on_error: Literal["fail", "skip"] = "fail"
     quote: str | None = "default"
 
 
-class ExportConfig(_Strict):
+class ExportConfig(Strict):
     path: str
     format: str | None = None
 
 
-class OutputConfig(_Strict):
+class OutputConfig(Strict):
     dir: str | None = None
-    export: list[ExportConfig] = []
+    export: list[ExportConfig] = Field(default_factory=list)
 
 
-class StageConfig(_Strict):
+class StageConfig(Strict):
     use: str
     id: str | None = None
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = Field(default_factory=dict)
     warn_reject_share: float | None = Field(None, ge=0, le=1)
 
 
-class PipelineConfig(_Strict):
+class PipelineConfig(Strict):
     """A pipeline file, validated; unknown keys anywhere are an error naming the allowed ones."""
 
     name: str
     description: str = ""
     input: InputConfig
     output: OutputConfig = OutputConfig()
-    stages: list[StageConfig] = []
+    stages: list[StageConfig] = Field(default_factory=list)
     batch_rows: int = Field(DEFAULT_BATCH_ROWS, gt=0)
     warn_reject_share: float = Field(0.5, ge=0, le=1)
     allow_empty_output: bool = False
@@ -134,28 +131,6 @@ class PipelineConfig(_Strict):
     @classmethod
     def _output_shorthand(cls, value: Any) -> Any:
         return {"dir": value} if isinstance(value, str) else value
-
-
-def _config_error(exc: ValidationError, file: str | None) -> ConfigError:
-    first = exc.errors()[0]
-    loc = [str(p) for p in first["loc"]]
-    key = ".".join(loc)
-    model: type[BaseModel] = PipelineConfig
-    for part in loc[:-1]:
-        annotation = model.model_fields.get(part)
-        inner = getattr(annotation, "annotation", None) if annotation else None
-        inner = getattr(inner, "__args__", (inner,))[0] if inner is not None and hasattr(inner, "__args__") else inner
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            model = inner
-    allowed = ", ".join(model.model_fields)
-    if first["type"] == "extra_forbidden":
-        return ConfigError(
-            f"unknown key '{key}'", where=Where(file=file), value=first.get("input"), hint=f"allowed: {allowed}"
-        )
-    if first["type"] == "missing":
-        return ConfigError(f"missing key '{key}'", where=Where(file=file), hint=f"keys here: {allowed}")
-    message = first["msg"].removeprefix("Value error, ")
-    return ConfigError(f"bad value for '{key}' ({message})", where=Where(file=file), value=first.get("input"))
 
 
 def load_config(source: str | Path | dict[str, Any]) -> PipelineConfig:
@@ -178,10 +153,7 @@ def load_config(source: str | Path | dict[str, Any]) -> PipelineConfig:
             ) from None
     if not isinstance(raw, dict):
         raise ConfigError("a pipeline file must be a mapping", where=Where(file=file), value=type(raw).__name__)
-    try:
-        return PipelineConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise _config_error(exc, file) from None
+    return validated(PipelineConfig, raw, where=Where(file=file), noun="key")
 
 
 def build_stages(config: PipelineConfig) -> list[Stage]:

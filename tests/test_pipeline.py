@@ -356,8 +356,11 @@ def test_an_empty_output_is_an_error_naming_the_stage_unless_allowed(tmp_path, s
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"batch_rows": 0}, r"bad value for 'batch_rows' \(Input should be greater than 0\).*: got 0"),
-        ({"warn_reject_share": 1.5}, r"bad value for 'warn_reject_share' \(Input should be less than or equal to 1\)"),
+        ({"batch_rows": 0}, r"bad value for key 'batch_rows' \(Input should be greater than 0\).*: got 0"),
+        (
+            {"warn_reject_share": 1.5},
+            r"bad value for key 'warn_reject_share' \(Input should be less than or equal to 1\)",
+        ),
         (
             {"allow_empty": True},
             r"unknown key 'allow_empty'.*allowed: .*batch_rows, warn_reject_share, allow_empty_output",

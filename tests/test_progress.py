@@ -62,7 +62,7 @@ def test_a_planned_stage_reports_the_phases_of_its_plan_then_its_rows(reviews):
     assert phases[:4] == ["shingling", "LSH bands", "signatures", "clustering"], phases
     assert phases[-1] == "rows"
     assert steps.last("shingling") == ("shingling", n, n, "rows")
-    bands = MinHashDedup(threshold=0.7).params.settings().lsh().bands
+    bands = MinHashDedup(threshold=0.7).params.lsh().bands
     assert steps.last("LSH bands")[1:4] == (bands, bands, "bands")
     assert steps.last("rows") == ("rows", n, n, "rows")
     assert result.stats.rows_kept + result.stats.rows_rejected == n
@@ -139,7 +139,7 @@ def test_dedup_command_prints_phase_lines_with_the_right_counts(tmp_path, review
     lines = progress_lines(done.stderr)
     assert f"[curate] dedup: shingling started ({n:,} rows)" in lines
     assert any(line.startswith(f"[curate] dedup: shingling done, {n:,}/{n:,} rows (") for line in lines), lines
-    bands = MinHashDedup(threshold=0.7).params.settings().lsh().bands
+    bands = MinHashDedup(threshold=0.7).params.lsh().bands
     assert any(line.startswith(f"[curate] dedup: LSH bands done, {bands}/{bands} bands (") for line in lines), lines
     assert any(line.startswith(f"[curate] dedup: rows done, {n:,}/{n:,} rows (") for line in lines), lines
     kept = pq.ParquetFile(out).metadata.num_rows

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 from rensa import RMinHashLSH
 
 from curate import progress
@@ -44,8 +45,6 @@ from curate.dedup.plan import MinHashSettings
 from curate.errors import ConfigError, Where
 from curate.schemas import get_schema
 from curate.text.shingles import (
-    SHINGLE_KINDS,
-    ShingleKind,
     Shingles,
     codepoints,
     korean_analyzer,
@@ -75,58 +74,25 @@ _WINDOW_CHUNK = 2_000_000  # training units (characters or words) hashed at a ti
 _MARK = {"minhash": "~", "ngram_words": "~", "ngram_chars": "~", "exact": "="}
 
 
-@dataclass(frozen=True)
-class ContaminationSettings:
-    """How texts are compared.
+class ContaminationSettings(MinHashSettings):
+    """How texts are compared: the MinHash settings (``threshold``, ``shingle``, ``ngram``,
+    ``num_perm``, ...), the n-gram runs and which texts are compared at all."""
 
-    ``ngram_words`` / ``ngram_chars`` set to ``None`` turn that method off, ``minhash=False`` turns
-    the MinHash method off; ``shingle``, ``ngram``, ``num_perm`` and ``seed`` configure it.
-    ``ngram_fraction`` only decides which findings make a row contaminated: an n-gram finding counts
-    when the shared windows are at least that fraction of the shorter text's windows (so a long
-    training text holding a whole evaluation passage counts, a passage that quotes one title does
-    not; 0: any shared run counts).
-    """
-
-    threshold: float = 0.8
-    ngram_words: int | None = 13
-    ngram_chars: int | None = 50
-    min_chars: int = 20
+    verify: Literal[True] = True
+    """Always true here: every MinHash candidate pair is confirmed by its true Jaccard."""
     minhash: bool = True
-    shingle: ShingleKind = "char"
-    ngram: int = 5
-    num_perm: int = 128
-    seed: int = 42
-    lowercase: bool = True
-    ngram_fraction: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
-        for name in ("ngram_words", "ngram_chars"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1 (or null to turn it off), got {value}")
-        if self.min_chars < 1:
-            raise ValueError(f"min_chars must be at least 1, got {self.min_chars}")
-        if self.shingle not in SHINGLE_KINDS:
-            raise ValueError(f"shingle must be one of {', '.join(SHINGLE_KINDS)}, got {self.shingle!r}")
-        if self.ngram < 1:
-            raise ValueError(f"ngram must be at least 1, got {self.ngram}")
-        if self.num_perm < 2:
-            raise ValueError(f"num_perm must be at least 2, got {self.num_perm}")
-        if not 0.0 <= self.ngram_fraction <= 1.0:
-            raise ValueError(f"ngram_fraction must be between 0 and 1, got {self.ngram_fraction}")
-
-    def minhash_settings(self) -> MinHashSettings:
-        return MinHashSettings(
-            shingle=self.shingle,
-            ngram=self.ngram,
-            lowercase=self.lowercase,
-            num_perm=self.num_perm,
-            threshold=self.threshold,
-            seed=self.seed,
-            verify=True,
-        )
+    """Also look for near-duplicate texts with MinHash (turn off to use only n-grams and exact matches)."""
+    ngram_words: int | None = Field(default=13, ge=1)
+    """A shared run of this many whitespace words is an overlap; null turns the check off."""
+    ngram_chars: int | None = Field(default=50, ge=1)
+    """A shared run of this many characters is an overlap; null turns the check off."""
+    ngram_fraction: float = Field(default=0.1, ge=0, le=1)
+    """An n-gram finding marks a row contaminated only when the shared windows are at least this
+    fraction of the shorter text's windows (0: any shared run does; the report lists every finding
+    either way)."""
+    min_chars: int = Field(default=20, ge=1)
+    """Texts shorter than this (in characters, after normalization) are never compared; a text too
+    short for the n-gram checks is compared whole (exact match)."""
 
 
 @dataclass(frozen=True)
@@ -416,7 +382,7 @@ def text_overlaps(
     found: dict[Method, Overlaps] = {}
     if settings.minhash:
         with progress.scoped("minhash"):
-            found["minhash"] = _minhash_prepared(train_kept, eval_kept, settings.minhash_settings())
+            found["minhash"] = _minhash_prepared(train_kept, eval_kept, settings)
     whole_train = np.ones(len(train_kept), bool)  # too short for every window method
     whole_eval = np.ones(len(eval_kept), bool)
     for method, unit, n in (

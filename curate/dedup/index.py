@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,7 @@ class IndexMatch:
 
 
 def _settings_record(settings: MinHashSettings, config: LshConfig) -> dict:
-    record = asdict(settings)
+    record = settings.model_dump(include=set(MinHashSettings.model_fields))  # a stage's params hold more
     record.update(bands=config.bands, rows=config.rows, num_perm=config.num_perm)
     return record
 

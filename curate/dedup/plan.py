@@ -8,12 +8,14 @@ kept row whose text it duplicates with another answer (a conflict), and the simi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, Self, get_args
 
 import numpy as np
+import pydantic
+from pydantic import model_validator
 
 from curate import progress
+from curate.config import Strict
 from curate.dedup.agreement import Answer
 from curate.dedup.assign import (
     Assignment,
@@ -32,24 +34,39 @@ from curate.text.shingles import ShingleKind, Shingles, prepare, shingle_hashes
 KeepPolicy = Literal["central", "first", "longest", "most_answers", "sql"]
 
 
-@dataclass(frozen=True)
-class MinHashSettings:
-    """How texts are compared: shingles, MinHash/LSH parameters and verification."""
+class MinHashSettings(Strict):
+    """How texts are compared by MinHash: shingles, signatures, LSH bands and verification."""
 
     shingle: ShingleKind = "char"
-    ngram: int = 5
+    """``char`` n-grams (Korean, Chinese, Japanese), ``word`` n-grams, or Korean ``morph``emes (kiwipiepy)."""
+    ngram: int = pydantic.Field(default=5, ge=1)
+    """Shingle size in units; a text shorter than this is one whole shingle, never skipped."""
     lowercase: bool = True
-    num_perm: int = 128
-    threshold: float = 0.8
-    bands: int | None = None
-    rows: int | None = None
+    """Compare case-insensitively (texts are also NFC-normalized and whitespace-folded)."""
+    num_perm: int = pydantic.Field(default=128, ge=2)
+    """MinHash permutations: the signature length (bands x rows of them make the LSH bands, all of
+    them estimate the similarity)."""
+    threshold: float = pydantic.Field(default=0.8, gt=0, lt=1)
+    """Jaccard similarity from which two texts are near-duplicates."""
+    bands: int | None = pydantic.Field(default=None, ge=1)
+    """LSH bands; with ``rows`` overrides the choice made from the threshold."""
+    rows: int | None = pydantic.Field(default=None, ge=1)
+    """LSH rows per band."""
     seed: int = 42
+    """Seed of the MinHash permutations."""
     verify: bool = True
+    """Confirm every LSH candidate pair by the true Jaccard of its shingle sets (cuts false positives)."""
+
+    @model_validator(mode="after")
+    def _bands(self) -> Self:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+        return self
 
     def lsh(self) -> LshConfig:
         if self.bands and self.rows:
-            if self.bands * self.rows > self.num_perm:
-                raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
             return LshConfig(self.bands, self.rows, self.threshold, self.seed, self.num_perm)
         return LshConfig.for_threshold(self.threshold, self.num_perm, self.seed, verified=self.verify)
 

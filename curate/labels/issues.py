@@ -23,8 +23,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
 from curate import progress
+from curate.config import Strict
 
 Model = Literal["tfidf", "fasttext"]
 FilterBy = Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"]
@@ -36,6 +38,22 @@ ISSUE_COLUMNS = ("label_issue", "label_quality", "suggested_label", "given_label
 TFIDF_NGRAMS = (2, 4)
 TFIDF_MIN_DF = 2
 LOGISTIC_C = 1.0
+
+
+class LabelIssueSettings(Strict):
+    """How label issues are found: the model giving out-of-fold probabilities, and cleanlab's method."""
+
+    model: Model = "tfidf"
+    """Model giving the out-of-fold probabilities: ``tfidf`` (character n-gram TF-IDF + logistic
+    regression) or ``fasttext`` (supervised fastText, trained per fold in a fresh process)."""
+    folds: int = Field(default=5, ge=2)
+    """Cross-validation folds (lowered to the size of the smallest class)."""
+    seed: int = 0
+    """Seed of the fold split and the models: the same rows and seed flag the same rows."""
+    classes: list[str] | None = None
+    """Class order of the probabilities; must cover every label. Default: the sorted distinct labels."""
+    filter_by: FilterBy = "prune_by_noise_rate"
+    """cleanlab's ``filter_by`` method deciding which rows are issues."""
 
 
 def join_pairs(texts: Sequence[str | None], text_pairs: Sequence[str | None] | None = None) -> list[str]:
@@ -109,23 +127,19 @@ def _fasttext_fold(train: list[str], train_y: np.ndarray, test: list[str], k: in
 def out_of_fold_probabilities(
     texts: Sequence[str | None],
     labels: Sequence[Hashable],
+    settings: LabelIssueSettings = LabelIssueSettings(),
     *,
-    model: Model = "tfidf",
-    folds: int = 5,
-    seed: int = 0,
     text_pairs: Sequence[str | None] | None = None,
-    classes: Sequence[Hashable] | None = None,
 ) -> tuple[np.ndarray, list[Any]]:
     """Out-of-fold class probabilities of every row, from stratified K-fold cross-validation.
 
     Args:
         texts: one text per row (None counts as empty).
         labels: one label per row (strings or ints).
-        model: ``tfidf`` or ``fasttext``.
-        folds: folds of the split; lowered to the size of the smallest class.
-        seed: shuffles the folds and seeds the models (the same inputs give the same output).
+        settings: ``model``, ``folds`` (lowered to the size of the smallest class), ``seed`` (shuffles
+            the folds and seeds the models: the same inputs give the same output) and ``classes``
+            (class order of the columns; default the sorted distinct labels).
         text_pairs: second texts of a pair task (None for a row without one).
-        classes: class order of the columns; default the sorted distinct labels.
     Returns:
         ``(pred_probs, classes)``: an ``n x k`` float array (rows sum to 1) and the class of each column.
     Raises:
@@ -137,12 +151,11 @@ def out_of_fold_probabilities(
 
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-    if model not in ("tfidf", "fasttext"):
-        raise ValueError(f"unknown model {model!r} (tfidf or fasttext)")
-    found = label_classes(labels, classes)
+    model, seed = settings.model, settings.seed
+    found = label_classes(labels, settings.classes)
     index = {c: i for i, c in enumerate(found)}
     y = np.array([index[label] for label in labels], dtype=np.int64)
-    n_folds = _fold_count(labels, folds)
+    n_folds = _fold_count(labels, settings.folds)
     inputs = join_pairs(texts, text_pairs)
     fit = _tfidf_fold if model == "tfidf" else _fasttext_fold
     out: np.ndarray = np.zeros((len(inputs), len(found)))

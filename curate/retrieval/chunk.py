@@ -27,12 +27,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Self, get_args
 
 import pyarrow as pa
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from curate import progress
 from curate.augment.sentences import core, sentence_spans
+from curate.config import Strict
 from curate.mrc.checks import span_problem
 from curate.text.normalize import Op, normalize_text
 from curate.text.spans import find_all
@@ -54,12 +56,33 @@ def _check_unit(unit: str, tokenizer: str | Path | None) -> None:
         raise ValueError(f"a tokenizer is only used with unit 'tokens', not {unit!r}")
 
 
-def _check(size: int, overlap: int, unit: str, tokenizer: str | Path | None = None) -> None:
-    _check_unit(unit, tokenizer)
-    if size < 1:
-        raise ValueError(f"size must be >= 1: got {size}")
-    if not 0 <= overlap < size:
-        raise ValueError(f"overlap must satisfy 0 <= overlap < size ({size}): got {overlap}")
+class ChunkSettings(Strict):
+    """How long texts are cut into passages."""
+
+    size: int = Field(default=500, ge=1)
+    """Longest passage, in ``unit``s (whitespace around it not counted)."""
+    overlap: int = Field(default=0, ge=0)
+    """Units a passage may share with the previous one, in whole sentences (or words of a sentence
+    that had to be cut); an upper bound, smaller than ``size``."""
+    unit: Unit = "chars"
+    """``chars`` (code points), ``words`` (whitespace-separated, eojeol in Korean) or ``tokens``
+    (subword tokens of ``tokenizer``, special tokens not counted)."""
+    tokenizer: str | None = Field(default=None, validate_default=True)
+    """Path to a Hugging Face ``tokenizer.json`` (or a folder holding one), for ``unit: tokens``;
+    read from disk, never downloaded."""
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer_with_tokens(cls, tokenizer: str | None, info: ValidationInfo) -> str | None:
+        if "unit" in info.data:
+            _check_unit(info.data["unit"], tokenizer)
+        return tokenizer
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Self:
+        if self.overlap >= self.size:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than size ({self.size})")
+        return self
 
 
 def text_length(text: str, unit: Unit, tokenizer: str | Path | None = None) -> int:
@@ -185,7 +208,7 @@ def chunk_text(
     Every non-whitespace character lies in some passage; consecutive passages share at most
     ``overlap`` units (whole pieces). A text of only whitespace has no passages.
     """
-    _check(size, overlap, unit, tokenizer)
+    ChunkSettings(size=size, overlap=overlap, unit=unit, tokenizer=None if tokenizer is None else str(tokenizer))
     if not text or text.isspace():
         return []
     measure = _Measure(text, unit, tokenizer)
@@ -237,13 +260,10 @@ def chunk_corpus(
     qrels: pa.Table,
     *,
     answers: Mapping[str, Sequence[str]] | None = None,
-    size: int,
-    overlap: int = 0,
-    unit: Unit = "chars",
-    tokenizer: str | Path | None = None,
+    settings: ChunkSettings,
 ) -> tuple[pa.Table, pa.Table]:
     """Split every passage of ``corpus`` (``doc_id``, ``text``, any other columns) longer than
-    ``size`` into passages ``<doc_id>#<n>`` (n from 0) and re-point ``qrels`` to them.
+    ``settings.size`` into passages ``<doc_id>#<n>`` (n from 0) and re-point ``qrels`` to them.
 
     The corpus gets ``parent_id`` (the original doc_id) and ``start`` (code-point offset of the
     passage in the original text); other columns, the title included, are copied to every
@@ -258,10 +278,9 @@ def chunk_corpus(
     - any other qrel (no answers known, or score <= 0) points to every passage of the document,
       so without answers the split positives include passages that may not hold the answer.
 
-    Qrels of documents missing from the corpus are kept unchanged. ``tokenizer``: path of the
-    ``tokenizer.json`` for ``unit="tokens"``.
+    Qrels of documents missing from the corpus are kept unchanged.
     """
-    _check(size, overlap, unit, tokenizer)
+    size, overlap, unit, tokenizer = settings.size, settings.overlap, settings.unit, settings.tokenizer
     answers = answers or {}
     qrel_rows = qrels.to_pylist()
     doc_answers: dict[str, set[str]] = defaultdict(set)
@@ -324,19 +343,11 @@ def answer_spans(context: str, row: Mapping[str, Any]) -> tuple[list[Span], str 
     return spans, None
 
 
-def context_chunks(
-    context: str,
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    size: int,
-    overlap: int = 0,
-    unit: Unit = "chars",
-    tokenizer: str | Path | None = None,
-) -> list[Span]:
+def context_chunks(context: str, rows: Iterable[Mapping[str, Any]], settings: ChunkSettings) -> list[Span]:
     """Passages of one MRC ``context``, never cutting an exact answer or plausible answer of any of
     ``rows`` (the questions asked on it). ``[(0, len(context))]`` when the context fits in one
     (or an answer as long as the context keeps it whole)."""
-    _check(size, overlap, unit, tokenizer)
+    size, overlap, unit, tokenizer = settings.size, settings.overlap, settings.unit, settings.tokenizer
     if text_length(context, unit, tokenizer) <= size:
         return [(0, len(context))]
     protect = [span for row in rows for span in answer_spans(context, row)[0]]
@@ -360,24 +371,18 @@ def _moved(spans: list[dict[str, Any]] | None, offset: int) -> list[dict[str, An
     return [{"text": a["text"], "answer_start": a["answer_start"] - offset} for a in spans]
 
 
-def place_question(
-    row: Mapping[str, Any],
-    chunks: Sequence[Span],
-    *,
-    size: int,
-    unit: Unit = "chars",
-    tokenizer: str | Path | None = None,
-) -> ChunkedQuestion:
+def place_question(row: Mapping[str, Any], chunks: Sequence[Span], settings: ChunkSettings) -> ChunkedQuestion:
     """Move ``row`` to the first of its context's ``chunks`` (from :func:`context_chunks`) that holds
     all of its answer and plausible-answer spans; a question without any goes to the first chunk.
 
     When no chunk holds them all (answers far apart), the question gets the union of the chunks
     from the one where its first span starts to the one where its last ends, as passage
-    ``<parent>#<a>-<b>``. ``chunk_widened`` is true when the new context is longer than ``size``,
+    ``<parent>#<a>-<b>``. ``chunk_widened`` is true when the new context is longer than ``settings.size``,
     from that union or from a chunk that had to grow around an answer. A row with an inexact span
     cannot move: it comes back unchanged with a ``problem``.
     """
     context: str = row["context"]
+    size, unit, tokenizer = settings.size, settings.unit, settings.tokenizer
     parent = row.get("passage_id") or text_key(context)
     if len(chunks) <= 1:
         widened = text_length(context, unit, tokenizer) > size  # one answer longer than size kept it whole
@@ -416,14 +421,7 @@ def place_question(
     return ChunkedQuestion(new)
 
 
-def chunk_mrc(
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    size: int,
-    overlap: int = 0,
-    unit: Unit = "chars",
-    tokenizer: str | Path | None = None,
-) -> list[ChunkedQuestion]:
+def chunk_mrc(rows: Iterable[Mapping[str, Any]], settings: ChunkSettings) -> list[ChunkedQuestion]:
     """Chunk the contexts of MRC ``rows`` (dicts with ``context``, ``answers`` and optionally
     ``plausible_answers``, ``passage_id``) and place every question (:func:`place_question`), in
     input order. The same question count comes out; a context that fits is left as it is.
@@ -435,8 +433,5 @@ def chunk_mrc(
     by_context: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         by_context[row["context"]].append(row)
-    chunks = {
-        context: context_chunks(context, group, size=size, overlap=overlap, unit=unit, tokenizer=tokenizer)
-        for context, group in by_context.items()
-    }
-    return [place_question(row, chunks[row["context"]], size=size, unit=unit, tokenizer=tokenizer) for row in rows]
+    chunks = {context: context_chunks(context, group, settings) for context, group in by_context.items()}
+    return [place_question(row, chunks[row["context"]], settings) for row in rows]

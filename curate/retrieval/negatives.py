@@ -44,12 +44,14 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, Self, get_args
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field, model_validator
 
 from curate import progress
+from curate.config import Strict
 from curate.errors import ConfigError, Where
 from curate.text.answers import KeyedText, answer_variants
 
@@ -65,41 +67,37 @@ _WORD = re.compile(r"\w+")
 _PUNCT_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE", "SO", "SW", "SB"})
 
 
-@dataclass(frozen=True)
-class MiningSettings:
+class MiningSettings(Strict):
     """How negatives are mined; see the module docstring for the guards."""
 
-    count: int = 5
+    count: int = Field(default=5, ge=1)
     """Negatives per query."""
-    rank_from: int = 1
-    """First rank examined (1-based, after the positives are taken out of the ranking)."""
+    rank_from: int = Field(default=1, ge=1)
+    """First rank examined (1-based, in retrieval order, after the positives are taken out of the ranking)."""
     rank_to: int = 100
     """Last rank examined."""
     tokenizer: Tokenizer = "bigram"
     """BM25 tokens: ``bigram`` (character bigrams of each word, fine for Korean and other CJK text),
     ``morph`` (kiwipiepy morphemes, punctuation left out) or ``word`` (words); every text is NFC
     normalized and lower-cased, and words are runs of letters and digits (punctuation dropped)."""
-    margin: float | None = None
-    """Drop a candidate whose score is ``>= margin x`` the query's best positive score (e.g. 0.95)."""
+    margin: float | None = Field(default=None, gt=0)
+    """Drop a candidate whose score is ``>= margin x`` the query's best positive score (e.g. 0.95);
+    null: no margin."""
     near_duplicates: bool = True
-    """Drop passages in the same near-duplicate cluster as a positive."""
-    near_duplicate_threshold: float = 0.8
+    """Drop passages in the same near-duplicate cluster as a positive (MinHash, character 5-grams)."""
+    near_duplicate_threshold: float = Field(default=0.8, gt=0, lt=1)
     """Jaccard similarity (character 5-grams) from which two passages are near-duplicates."""
     answers: bool = True
-    """Drop passages that contain one of the query's answers, a variant of one, or an answer of a
-    query with the same text (the ``answer``, ``answer_variant`` and ``same_question`` guards)."""
+    """Drop passages that contain one of the query's answers (NFC, whitespace and case folded),
+    another form of one (NFKC, punctuation and spacing folded, ``아미(ARMY)`` -> ``아미``, ``ARMY``)
+    or an answer of another query with the same text (the ``answer``, ``answer_variant`` and
+    ``same_question`` guards)."""
 
-    def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError(f"count must be at least 1, got {self.count}")
-        if not 1 <= self.rank_from <= self.rank_to:
-            raise ValueError(f"need 1 <= rank_from <= rank_to, got {self.rank_from} and {self.rank_to}")
-        if self.tokenizer not in TOKENIZERS:
-            raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}")
-        if self.margin is not None and not self.margin > 0:
-            raise ValueError(f"margin must be above 0, got {self.margin}")
-        if not 0.0 < self.near_duplicate_threshold < 1.0:
-            raise ValueError(f"near_duplicate_threshold must be between 0 and 1, got {self.near_duplicate_threshold}")
+    @model_validator(mode="after")
+    def _ranks(self) -> Self:
+        if self.rank_from > self.rank_to:
+            raise ValueError(f"rank_from ({self.rank_from}) is after rank_to ({self.rank_to})")
+        return self
 
 
 @dataclass

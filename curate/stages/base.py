@@ -37,9 +37,9 @@ from typing import Any, ClassVar, Literal, get_args
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from curate import progress
+from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
 
@@ -61,13 +61,8 @@ REGISTRY: dict[str, type[Stage]] = {}
 """Every stage class by ``name``, filled as stage classes are defined (:meth:`Stage.__init_subclass__`)."""
 
 
-class Params(BaseModel):
-    """Base of every stage's parameters: unknown keys are an error, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-StageParams = Params
+Params = Strict  # base of every stage's parameters (often an engine's settings + stage-only fields)
+StageParams = Strict
 
 
 def check_distinct(values: Sequence[str], what: str, *, if_empty: str | None = None) -> None:
@@ -221,22 +216,6 @@ def reject(
     return Split(kept=table.filter(mask), rejected=rejected)
 
 
-def params_error(stage_name: str, stage_id: str, exc: ValidationError, model: type[BaseModel]) -> ConfigError:
-    """One-line error for the first invalid parameter, listing the allowed ones."""
-    errors = exc.errors()
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    key = ".".join(str(part) for part in first["loc"]) or "params"
-    allowed = f"allowed: {', '.join(model.model_fields)}"
-    where = Where(stage=stage_id)
-    if first["type"] == "extra_forbidden":
-        return ConfigError(f"unknown parameter '{key}' for stage '{stage_name}'", where=where, hint=allowed)
-    if first["type"] == "missing":
-        return ConfigError(f"missing parameter '{key}' for stage '{stage_name}'", where=where, hint=allowed)
-    message = first["msg"].removeprefix("Value error, ")
-    what = f"bad parameter '{key}' for stage '{stage_name}' ({message})"
-    return ConfigError(what, where=where, value=first.get("input"), hint=allowed)
-
-
 class Stage:
     """Base class of every stage. Subclasses set the class attributes and implement ``process``;
     one that sets ``name`` is a stage users can name and must set ``role``."""
@@ -274,16 +253,15 @@ class Stage:
         text = cls.description or (cls.__doc__ or "").strip().split("\n\n")[0]
         return " ".join(text.split())
 
-    def __init__(self, params: StageParams | Mapping[str, Any] | None = None, *, id: str | None = None, **kwargs: Any):
+    def __init__(self, params: Strict | Mapping[str, Any] | None = None, *, id: str | None = None, **kwargs: Any):
         self.id = id or self.name
         self.params: StageParams
-        if isinstance(params, StageParams):
+        if isinstance(params, self.Params) and not kwargs:
             self.params = params
-        else:
-            try:
-                self.params = self.Params(**{**(params or {}), **kwargs})
-            except ValidationError as exc:
-                raise params_error(self.name, self.id, exc, self.Params) from None
+        else:  # a mapping, or an engine's settings (their fields are parameters of the stage)
+            values = dict(params) if isinstance(params, Strict) else {**(params or {})}
+            owner = f" for stage '{self.name}'"
+            self.params = validated(self.Params, {**values, **kwargs}, where=Where(stage=self.id), owner=owner)
 
     # ----------------------------------------------------------------- contract for subclasses
     def reset(self) -> None:

@@ -19,35 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pydantic import Field, model_validator
 
 from curate import progress
 from curate.bias import Diagnostics, TokenSettings, classification_bias, mrc_bias, retrieval_bias
-from curate.bias.tokens import TokenUnit
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, Where
 from curate.retrieval.negatives import Tokenizer
-from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.stages.base import PlannedStage, Split, reject
 from curate.stages.fields import require_columns
 
 
-class BiasReportParams(Params):
+class BiasReportParams(TokenSettings):
+    """The token settings, and which columns and files the other tasks' measures read."""
+
     field: str = "text"
     """Classification: the text column whose tokens and length are measured (``text_pair`` for
     the hypothesis of an NLI set)."""
-    tokenizer: TokenUnit = "char"
-    """Classification tokens: ``char`` (n-grams inside each eojeol: on NSMC as telling as
-    morphemes at a fraction of the time), ``eojeol`` or ``morph`` (kiwipiepy morphemes)."""
-    ngram_min: int = Field(1, ge=1)
-    """Shortest character n-gram (``char``)."""
-    ngram_max: int = Field(3, ge=1)
-    """Longest character n-gram (``char``)."""
-    min_count: int = Field(20, ge=1)
-    """A token is tested when it occurs in at least this many rows."""
-    alpha: float = Field(0.01, gt=0.0, lt=1.0)
-    """Significance level of the G-test, divided by the number of tests (Bonferroni)."""
-    top_k: int = Field(20, ge=1)
-    """Shortcut tokens listed per label."""
     source_column: str = "source"
     """Classification: label shares per value of this column, when the rows have it."""
     corpus: str | None = None
@@ -56,22 +43,6 @@ class BiasReportParams(Params):
     """qrels: the queries, like ``corpus``; default: the ``corpus`` folder."""
     bm25_tokenizer: Tokenizer = "bigram"
     """qrels: BM25 tokens, ``bigram`` (character bigrams of each word), ``morph`` or ``word``."""
-
-    @model_validator(mode="after")
-    def _ngrams(self) -> BiasReportParams:
-        if self.ngram_min > self.ngram_max:
-            raise ValueError(f"ngram_min ({self.ngram_min}) is above ngram_max ({self.ngram_max})")
-        return self
-
-    def token_settings(self) -> TokenSettings:
-        return TokenSettings(
-            tokenizer=self.tokenizer,
-            ngram_min=self.ngram_min,
-            ngram_max=self.ngram_max,
-            min_count=self.min_count,
-            alpha=self.alpha,
-            top_k=self.top_k,
-        )
 
 
 class BiasReport(PlannedStage):
@@ -126,7 +97,7 @@ class BiasReport(PlannedStage):
         p = self.params
         batches = progress.track(dataset.batches(), "measuring", dataset.num_rows)
         if dataset.kind == "classification":
-            return classification_bias(batches, text=p.field, source=p.source_column, settings=p.token_settings())
+            return classification_bias(batches, text=p.field, source=p.source_column, settings=p)
         if dataset.kind == "mrc":
             return mrc_bias(batches)
         from curate import io

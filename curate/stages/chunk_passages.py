@@ -30,21 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from curate import progress
 from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.retrieval.chunk import (
     ChunkedQuestion,
+    ChunkSettings,
     Span,
-    Unit,
     chunk_text,
     context_chunks,
     place_question,
     text_key,
 )
-from curate.stages.base import Params, PlannedStage, Split, changed, names_in, reject
+from curate.stages.base import PlannedStage, Split, changed, names_in, reject
 from curate.stages.fields import require_columns
 from curate.stages.scoring import set_columns
 from curate.text.tokens import load_tokenizer
@@ -54,34 +53,8 @@ _ADDED_MRC = {**_ADDED, "chunk_widened": pa.bool_()}
 _ADDED_CORPUS = {**_ADDED, "source": pa.string()}
 
 
-class ChunkPassagesParams(Params):
-    size: int = Field(500, ge=1)
-    """Longest passage, in ``unit``s (whitespace around it not counted)."""
-    overlap: int = Field(0, ge=0)
-    """Units a passage may share with the previous one, in whole sentences (or words of a sentence
-    that had to be cut); an upper bound, smaller than ``size``."""
-    unit: Unit = "chars"
-    """``chars`` (code points), ``words`` (whitespace-separated, eojeol in Korean) or ``tokens``
-    (subword tokens of ``tokenizer``, special tokens not counted)."""
-    tokenizer: str | None = Field(None, validate_default=True)
-    """Path to a Hugging Face ``tokenizer.json`` (or a folder holding one), for ``unit: tokens``;
-    read from disk, never downloaded."""
-
-    @field_validator("tokenizer")
-    @classmethod
-    def _tokenizer_with_tokens(cls, tokenizer: str | None, info: ValidationInfo) -> str | None:
-        unit = info.data.get("unit")
-        if unit == "tokens" and tokenizer is None:
-            raise ValueError("unit 'tokens' needs tokenizer: the path to a tokenizer.json")
-        if unit != "tokens" and tokenizer is not None:
-            raise ValueError(f"tokenizer is only used with unit 'tokens', not {unit!r}")
-        return tokenizer
-
-    @model_validator(mode="after")
-    def _overlap_below_size(self) -> ChunkPassagesParams:
-        if self.overlap >= self.size:
-            raise ValueError(f"overlap ({self.overlap}) must be smaller than size ({self.size})")
-        return self
+class ChunkPassagesParams(ChunkSettings):
+    """The chunk settings (the stage has no others)."""
 
 
 class ChunkPassages(PlannedStage):
@@ -134,9 +107,7 @@ class ChunkPassages(PlannedStage):
                     groups.setdefault(row["context"], []).append(row)
         progress.step("chunking", 0, len(groups), "contexts")
         for done, (context, rows) in enumerate(groups.items(), start=1):
-            self._chunks[text_key(context)] = context_chunks(
-                context, rows, size=p.size, overlap=p.overlap, unit=p.unit, tokenizer=p.tokenizer
-            )
+            self._chunks[text_key(context)] = context_chunks(context, rows, p)
             if progress.every(done, len(groups)):
                 progress.step("chunking", done, len(groups), "contexts")
 
@@ -183,7 +154,7 @@ class ChunkPassages(PlannedStage):
                 parent = row.get("passage_id") or (text_key(context) if context is not None else None)
                 placed.append(ChunkedQuestion({**row, "parent_id": parent, "start": 0, "chunk_widened": False}))
             else:
-                placed.append(place_question(row, chunks, size=p.size, unit=p.unit, tokenizer=p.tokenizer))
+                placed.append(place_question(row, chunks, p))
         columns: dict[str, pa.Array] = {}
         for name in ("context", "answers", "plausible_answers", "passage_id"):
             if name in batch.column_names:

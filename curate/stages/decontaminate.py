@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from pydantic import model_validator
+from pydantic import field_validator
 
 from curate.dataset import Dataset
 from curate.dedup.contamination import (
@@ -18,11 +17,12 @@ from curate.dedup.contamination import (
     find_contamination,
 )
 from curate.errors import ConfigError, CurateError, Where
-from curate.stages.base import Params, PlannedStage, Split, names_in, reject
-from curate.text.shingles import ShingleKind
+from curate.stages.base import PlannedStage, Split, names_in, reject
 
 
-class DecontaminateParams(Params):
+class DecontaminateParams(ContaminationSettings):
+    """The contamination settings, the evaluation set and what happens to contaminated rows."""
+
     eval_path: str
     """The evaluation set: a file or folder in any readable format (SQuAD JSON, JSON Lines, CSV,
     Parquet, ...)."""
@@ -35,44 +35,15 @@ class DecontaminateParams(Params):
     fields: list[str] | None = None
     """Columns compared (each with the same column of the evaluation set); default: MRC ``context``
     and ``question`` (add ``answers`` to compare each answer on its own), other kinds their text fields."""
-    threshold: float = 0.8
-    """Jaccard similarity from which two texts are near-duplicates (MinHash, confirmed exactly)."""
-    ngram_words: int | None = 13
-    """A shared run of this many whitespace words is an overlap; null turns the check off."""
-    ngram_chars: int | None = 50
-    """A shared run of this many characters is an overlap; null turns the check off."""
-    ngram_fraction: float = 0.1
-    """An n-gram finding marks a row contaminated only when the shared windows are at least this
-    fraction of the shorter text's windows (0: any shared run does; the report lists every finding
-    either way)."""
-    min_chars: int = 20
-    """Texts shorter than this (in characters, after normalization) are never compared; a text too
-    short for the n-gram checks is compared whole (exact match)."""
-    minhash: bool = True
-    """Also look for near-duplicate texts with MinHash (turn off to use only n-grams and exact matches)."""
-    shingle: ShingleKind = "char"
-    """MinHash shingles: ``char`` n-grams, ``word`` n-grams or Korean ``morph``emes."""
-    ngram: int = 5
-    """MinHash shingle size in units."""
-    num_perm: int = 128
-    """MinHash permutations."""
-    seed: int = 42
-    """Seed of the MinHash permutations."""
-    lowercase: bool = True
-    """Compare case-insensitively (texts are also NFC-normalized and whitespace-folded)."""
     drop: bool = True
     """Reject contaminated rows (reason ``contaminated``); false only flags them."""
 
-    @model_validator(mode="after")
-    def _check(self) -> DecontaminateParams:
-        self.settings()  # raises ValueError on a bad value
-        if self.fields is not None and not self.fields:
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
             raise ValueError("fields must not be empty (leave it out for the default fields)")
-        return self
-
-    def settings(self) -> ContaminationSettings:
-        names = {f.name for f in dataclasses.fields(ContaminationSettings)}
-        return ContaminationSettings(**self.model_dump(include=names))
+        return value
 
 
 class Decontaminate(PlannedStage):
@@ -131,9 +102,7 @@ class Decontaminate(PlannedStage):
         """Compare the whole training set with the evaluation set."""
         evaluation = self.read_eval(dataset.kind)
         try:
-            found = find_contamination(
-                dataset, evaluation, fields=self._fields(dataset.kind), settings=self.params.settings()
-            )
+            found = find_contamination(dataset, evaluation, fields=self._fields(dataset.kind), settings=self.params)
         except CurateError as exc:
             raise exc.at(stage=self.id) from None
         self._found = found

@@ -191,7 +191,8 @@ class GenerateQuestions(PlannedStage):
         if not ENV_NAME.fullmatch(self.params.api_key_env):
             # the value is not shown: a key pasted here by mistake must not reach the error
             raise ConfigError(
-                f"bad parameter 'api_key_env' for stage '{self.name}' (must be the NAME of an environment variable)",
+                f"bad value for parameter 'api_key_env' for stage '{self.name}' "
+                "(must be the NAME of an environment variable)",
                 where=Where(stage=self.id),
                 hint="put the key in an environment variable and give its name, e.g. OPENAI_API_KEY",
             )

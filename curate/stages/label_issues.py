@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import pyarrow as pa
-from pydantic import Field
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
-from curate.labels.issues import FilterBy, find_label_issues, label_classes, out_of_fold_probabilities, ranked_issues
-from curate.stages.base import Params, PlannedStage, Split, names_in, reject
+from curate.labels.issues import (
+    LabelIssueSettings,
+    find_label_issues,
+    label_classes,
+    out_of_fold_probabilities,
+    ranked_issues,
+)
+from curate.stages.base import PlannedStage, Split, names_in, reject
 
 ADDED = ("label_issue", "label_quality", "suggested_label")
 ISSUES_SCHEMA = pa.schema(
@@ -27,21 +30,12 @@ ISSUES_SCHEMA = pa.schema(
 )
 
 
-class LabelIssuesParams(Params):
-    model: Literal["tfidf", "fasttext"] = "tfidf"
-    """Model giving the out-of-fold probabilities: ``tfidf`` (character n-gram TF-IDF + logistic
-    regression) or ``fasttext`` (supervised fastText, trained per fold in a fresh process)."""
-    folds: int = Field(default=5, ge=2)
-    """Cross-validation folds (lowered to the size of the smallest class)."""
-    seed: int = 0
-    """Seed of the fold split and the models: the same rows and seed flag the same rows."""
+class LabelIssuesParams(LabelIssueSettings):
+    """The label-issue settings, where your own probabilities are, and whether flagged rows go."""
+
     pred_probs_column: str | None = None
     """A ``list<float>`` column holding your own model's out-of-fold probabilities, one per class in
     the order of ``classes`` (default: the sorted labels); skips cross-validation."""
-    classes: list[str] | None = None
-    """Class order of the probabilities; must cover every label. Default: the sorted distinct labels."""
-    filter_by: FilterBy = "prune_by_noise_rate"
-    """cleanlab's ``filter_by`` method deciding which rows are issues."""
     reject: bool = False
     """Reject the flagged rows (reason ``label_issue``); false only adds the columns."""
 
@@ -122,13 +116,7 @@ class LabelIssues(PlannedStage):
             else:
                 pairs = table.column("text_pair").to_pylist() if "text_pair" in table.column_names else None
                 pred_probs, classes = out_of_fold_probabilities(
-                    table.column("text").to_pylist(),
-                    labels,
-                    model=p.model,
-                    folds=p.folds,
-                    seed=p.seed,
-                    text_pairs=pairs,
-                    classes=p.classes,
+                    table.column("text").to_pylist(), labels, p, text_pairs=pairs
                 )
             scores = find_label_issues(labels, pred_probs, classes, filter_by=p.filter_by)
         except ValueError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -22,32 +21,15 @@ from curate.retrieval.build import (
     mrc_passages,
     triplet_rows,
 )
-from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, Tokenizer, mine_negatives
-from curate.stages.base import Params, PlannedStage, Split, reject
+from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, mine_negatives
+from curate.stages.base import PlannedStage, Split, reject
 
 __all__ = ["MineHardNegatives", "MineHardNegativesParams", "mine_retrieval", "mine_retrieval_folder"]
 
 
-class MineHardNegativesParams(Params):
-    count: int = 5
-    """Negatives per question."""
-    rank_from: int = 1
-    """First rank examined (1-based, in retrieval order, after the positives are taken out)."""
-    rank_to: int = 100
-    """Last rank examined."""
-    tokenizer: Tokenizer = "bigram"
-    """BM25 tokens: ``bigram`` (character bigrams of each word; Korean, Chinese, Japanese),
-    ``morph`` (kiwipiepy morphemes) or ``word``."""
-    margin: float | None = None
-    """Drop a candidate scoring ``>= margin x`` the positive's score (e.g. 0.95); null: no margin."""
-    near_duplicates: bool = True
-    """Drop passages in the same near-duplicate cluster as the positive (MinHash, character 5-grams)."""
-    near_duplicate_threshold: float = 0.8
-    """Jaccard similarity from which two passages are near-duplicates."""
-    answers: bool = True
-    """Drop passages that contain one of the question's answers (NFC, whitespace and case folded),
-    another form of one (NFKC, punctuation and spacing folded, ``아미(ARMY)`` -> ``아미``, ``ARMY``)
-    or an answer of the same question asked elsewhere in the set."""
+class MineHardNegativesParams(MiningSettings):
+    """The mining settings, and where more passages and the embeddings come from."""
+
     corpus: str | None = None
     """More candidate passages: a BEIR or Parquet folder (its corpus), or a corpus file in any
     readable format (``doc_id``/``_id``, ``title``, ``text``)."""
@@ -60,15 +42,10 @@ class MineHardNegativesParams(Params):
     """``list<float>`` column of the MRC rows holding the question's embedding (with ``embedding_column``)."""
 
     @model_validator(mode="after")
-    def _check(self) -> MineHardNegativesParams:
-        self.settings()  # raises ValueError on a bad value
+    def _embeddings(self) -> MineHardNegativesParams:
         if (self.embedding_column is None) != (self.query_embedding_column is None):
             raise ValueError("give both embedding_column and query_embedding_column, or neither")
         return self
-
-    def settings(self) -> MiningSettings:
-        names = {f.name for f in dataclasses.fields(MiningSettings)}
-        return MiningSettings(**self.model_dump(include=names))
 
 
 class MineHardNegatives(PlannedStage):
@@ -190,7 +167,7 @@ class MineHardNegatives(PlannedStage):
                 questions,
                 positives,
                 [answers[r] or [] for r in rows.tolist()],
-                p.settings(),
+                p,
                 embeddings=embeddings,
             )
         except CurateError as exc:
@@ -200,7 +177,7 @@ class MineHardNegatives(PlannedStage):
         query_of_row[rows] = np.arange(len(rows))
         self._mined, self._corpus, self._query_of_row = mined, corpus, query_of_row
         self._passage, self._answers = found.passage, [a or [] for a in answers]
-        self._summary = mining_summary(mined, p.settings(), corpus.num_rows)
+        self._summary = mining_summary(mined, p, corpus.num_rows)
         return mined
 
     # ----------------------------------------------------------------- streaming the split

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,15 +21,16 @@ from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import get_schema
 from curate.sql import order_rows
-from curate.stages.base import Params, PlannedStage, Split, names_in
+from curate.stages.base import PlannedStage, Split, names_in
 from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, split_by_outcome
 from curate.stages.fields import require_columns, text_fields
-from curate.text.shingles import ShingleKind
 
 Unit = Literal["row", "context", "question"]
 
 
-class MinHashDedupParams(Params):
+class MinHashDedupParams(MinHashSettings):
+    """The MinHash settings, and what is compared, what is a duplicate and which row is kept."""
+
     fields: list[str] | None = None
     """Text columns compared; default: the kind's text fields (``mrc``: context and question for
     ``unit: row``)."""
@@ -41,31 +41,12 @@ class MinHashDedupParams(Params):
     deduplicates (question, passage cluster) pairs, so different questions on one passage are never
     duplicates of each other; ``context`` deduplicates passages and re-points their questions to
     the kept passage."""
-    shingle: ShingleKind = "char"
-    """``char`` n-grams (Korean, Chinese, Japanese), ``word`` n-grams, or Korean ``morph``emes (kiwipiepy)."""
-    ngram: int = 5
-    """Shingle size in units; a text shorter than this is one whole shingle, never skipped."""
-    lowercase: bool = True
-    """Compare case-insensitively (texts are also NFC-normalized and whitespace-folded)."""
-    num_perm: int = 128
-    """MinHash permutations: the signature length (bands x rows of them make the LSH bands, all of
-    them estimate the similarity)."""
-    threshold: float = 0.8
-    """Jaccard similarity from which two texts are duplicates."""
     clustering: ClusteringMode = "greedy"
     """``greedy``: rows, in ``keep`` order, join the most similar kept row at or above the threshold
     in every compared field (else they are kept), so every removed row is that similar to the row it
     duplicates; ``components``: connected components of near-duplicate pairs, whose chains may join
     rows far below the threshold to the kept row. On NSMC reviews at 0.8, components removed rows as
     little as 0.42 similar to their kept row; pairwise F1 on labelled sets within 0.01 (BENCHMARKS.md)."""
-    bands: int | None = None
-    """LSH bands; with ``rows`` overrides the choice made from the threshold."""
-    rows: int | None = None
-    """LSH rows per band."""
-    seed: int = 42
-    """Seed of the MinHash permutations."""
-    verify: bool = True
-    """Confirm every LSH candidate pair by the true Jaccard of its shingle sets (cuts false positives)."""
     keep: KeepPolicy = "central"
     """Which row of a cluster is kept (rows are visited in this order): ``central`` (the row sharing
     LSH bands with the most rows, the centre of its near-duplicates; the earliest on ties), ``first``,
@@ -80,24 +61,10 @@ class MinHashDedupParams(Params):
     """Write the index of the kept rows (plus ``against``'s) to this folder."""
 
     @model_validator(mode="after")
-    def _check(self) -> MinHashDedupParams:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
-        if self.ngram < 1:
-            raise ValueError(f"ngram must be at least 1, got {self.ngram}")
-        if (self.bands is None) != (self.rows is None):
-            raise ValueError("give both bands and rows, or neither")
+    def _order_by(self) -> MinHashDedupParams:
         if self.keep == "sql" and not self.order_by:
             raise ValueError("keep: sql needs order_by (a DuckDB expression)")
-        if self.num_perm < 2:
-            raise ValueError(f"num_perm must be at least 2, got {self.num_perm}")
-        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
-            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
         return self
-
-    def settings(self) -> MinHashSettings:
-        names = {f.name for f in dataclasses.fields(MinHashSettings)}
-        return MinHashSettings(**self.model_dump(include=names))
 
 
 class MinHashDedup(PlannedStage):
@@ -160,7 +127,7 @@ class MinHashDedup(PlannedStage):
                 hint="use unit: row (the joined fields) with an index",
             )
         if self.params.against:  # before any work: a wrong index fails fast
-            check_index(Path(self.params.against), self.params.settings(), stage=self.id)
+            check_index(Path(self.params.against), self.params, stage=self.id)
         if self.params.save_index:
             check_save_target(Path(self.params.save_index), stage=self.id)
 
@@ -234,7 +201,7 @@ class MinHashDedup(PlannedStage):
         return compared, ["text"], self._rank(dataset, texts, compared[0])
 
     def plan(self, dataset: Dataset) -> None:
-        settings = self.params.settings()
+        settings = self.params
         outcome = Outcome(self._all_keys(dataset))
         self._outcome = outcome
         if self._unit(dataset.kind) == "context":

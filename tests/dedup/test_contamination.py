@@ -369,8 +369,12 @@ def test_stage_params_are_checked(tmp_path):
         Decontaminate()
     with pytest.raises(ConfigError, match="unknown parameter 'ngrams'"):
         Decontaminate(eval_path="x", ngrams=3)
-    with pytest.raises(ConfigError, match="threshold must be between 0 and 1"):
+    with pytest.raises(ConfigError, match=r"bad value for parameter 'threshold' .*greater than 0.*: got 0"):
         Decontaminate(eval_path="x", threshold=0)
+    with pytest.raises(ConfigError, match=r"bad value for parameter 'num_perm' .*greater than or equal to 2"):
+        Decontaminate(eval_path="x", num_perm=1)
+    with pytest.raises(ConfigError, match=r"bad combination of parameters .*bands x rows \(20 x 10\) exceeds num_perm"):
+        Decontaminate(eval_path="x", bands=20, rows=10)
     with pytest.raises(ConfigError, match="evaluation set not found"):
         Decontaminate(eval_path=str(tmp_path / "nope.jsonl"))(mrc(train_rows()))
 
@@ -420,4 +424,5 @@ def test_cli_contamination_errors(tmp_path, eval_file):
     assert result.returncode == 2
     assert without_progress(result.stderr).strip().count("\n") == 0 and "field 'passage'" in result.stderr
     bad = curate("contamination", train, eval_file, "--threshold", "2")
-    assert bad.returncode == 2 and "threshold must be between 0 and 1" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("error: bad value for option '--threshold'")
+    assert "less than 1" in bad.stderr and bad.stderr.strip().count("\n") == 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from curate import io
-from curate.labels import find_label_issues, out_of_fold_probabilities, ranked_issues
+from curate.labels import LabelIssueSettings, find_label_issues, out_of_fold_probabilities, ranked_issues
 from curate.labels.issues import join_pairs
 from tests.conftest import REPO, needs_shared
 
@@ -28,7 +28,7 @@ def reviews() -> tuple[list[str], list[str], list[str], set[str]]:
 
 def test_planted_wrong_labels_are_found(reviews):
     ids, texts, labels, planted = reviews
-    probs, classes = out_of_fold_probabilities(texts, labels, seed=0)
+    probs, classes = out_of_fold_probabilities(texts, labels, LabelIssueSettings(seed=0))
     assert classes == ["negative", "positive"]
     assert probs.shape == (len(texts), 2)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
@@ -47,15 +47,15 @@ def test_planted_wrong_labels_are_found(reviews):
 
 def test_same_seed_same_result(reviews):
     _, texts, labels, _ = reviews
-    first, _ = out_of_fold_probabilities(texts, labels, seed=3)
-    second, _ = out_of_fold_probabilities(texts, labels, seed=3)
+    first, _ = out_of_fold_probabilities(texts, labels, LabelIssueSettings(seed=3))
+    second, _ = out_of_fold_probabilities(texts, labels, LabelIssueSettings(seed=3))
     np.testing.assert_array_equal(first, second)
 
 
 def test_fasttext_model_is_deterministic(reviews):
     _, texts, labels, planted = reviews
-    first, classes = out_of_fold_probabilities(texts, labels, model="fasttext", folds=3, seed=1)
-    second, _ = out_of_fold_probabilities(texts, labels, model="fasttext", folds=3, seed=1)
+    first, classes = out_of_fold_probabilities(texts, labels, LabelIssueSettings(model="fasttext", folds=3, seed=1))
+    second, _ = out_of_fold_probabilities(texts, labels, LabelIssueSettings(model="fasttext", folds=3, seed=1))
     np.testing.assert_allclose(first, second, atol=1e-5)
     assert first.shape == (len(texts), 2)
     np.testing.assert_allclose(first.sum(axis=1), 1.0, atol=1e-4)
@@ -83,7 +83,7 @@ def test_text_pairs_are_joined():
     premise = ["오늘은 비가 온다", "고양이가 잔다", "날씨가 맑다", "강아지가 뛴다"] * 6
     hypothesis = ["비가 온다", "고양이가 뛴다", "날씨가 맑다", "강아지가 잔다"] * 6
     labels = ["entailment", "contradiction"] * 12
-    probs, classes = out_of_fold_probabilities(premise, labels, text_pairs=hypothesis, folds=3)
+    probs, classes = out_of_fold_probabilities(premise, labels, LabelIssueSettings(folds=3), text_pairs=hypothesis)
     assert classes == ["contradiction", "entailment"] and probs.shape == (24, 2)
     # the pair decides the label: identical premises with different hypotheses get different probabilities
     assert not np.allclose(probs[0], probs[1])
@@ -96,7 +96,7 @@ def test_single_row_class_is_an_error():
 
 def test_folds_lowered_to_smallest_class():
     texts = ["좋아요", "최고", "별로", "나빠요", "최악", "재밌다"]
-    probs, _ = out_of_fold_probabilities(texts, ["p", "p", "n", "n", "n", "p"], folds=5)
+    probs, _ = out_of_fold_probabilities(texts, ["p", "p", "n", "n", "n", "p"], LabelIssueSettings(folds=5))
     assert probs.shape == (6, 2)
 
 
@@ -115,7 +115,7 @@ def test_nsmc_injected_flips_are_recovered():
     flipped = set(rng.choice(len(rows), 500, replace=False).tolist())
     texts = [r["document"] for r in rows]
     labels = [("1" if r["label"] == "0" else "0") if i in flipped else r["label"] for i, r in enumerate(rows)]
-    probs, classes = out_of_fold_probabilities(texts, labels, seed=0)
+    probs, classes = out_of_fold_probabilities(texts, labels, LabelIssueSettings(seed=0))
     found = set(ranked_issues(find_label_issues(labels, probs, classes)))
     hits = len(found & flipped)
     # measured on these 5,000 rows: 961 flagged, recall 0.66, precision 0.34. NSMC carries its own

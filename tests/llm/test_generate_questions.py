@@ -279,7 +279,7 @@ def test_language_and_template_params(server, tmp_path):
     assert stage(server, tmp_path, prompt_template=str(template)).input_files() == [template]
     with pytest.raises(ConfigError, match="unknown parameter 'questions'.*allowed: base_url, model"):
         GenerateQuestions(base_url=server.base_url, model="m", questions=3)
-    with pytest.raises(ConfigError, match="bad parameter 'language'"):
+    with pytest.raises(ConfigError, match="bad value for parameter 'language'"):
         GenerateQuestions(base_url=server.base_url, model="m", language="ja")
 
 

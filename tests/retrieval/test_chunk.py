@@ -15,6 +15,7 @@ from curate.augment.sentences import core, sentence_spans, sentences
 from curate.io import read
 from curate.mrc.checks import check_row
 from curate.retrieval.chunk import (
+    ChunkSettings,
     chunk_corpus,
     chunk_mrc,
     chunk_text,
@@ -225,7 +226,7 @@ def span_codes(row) -> list[str]:
 def test_chunk_mrc_moves_every_question_with_exact_answers_on_the_sample():
     rows = mrc_sample()
     size = 310
-    out = chunk_mrc(rows, size=size, overlap=60)
+    out = chunk_mrc(rows, ChunkSettings(size=size, overlap=60))
     assert len(out) == len(rows)
     long = {r["id"] for r in rows if len(r["context"].strip()) > size}
     broken = {r["id"] for r in rows if span_codes(r)}
@@ -259,7 +260,7 @@ def test_unanswerable_questions_follow_their_plausible_answers_or_go_first():
         {"id": "b", "context": context, "answers": [], "is_impossible": True, "plausible_answers": None},
         {"id": "c", "context": context, "answers": [answer(context, "한강")], "passage_id": "p"},
     ]
-    a, b, c = (q.row for q in chunk_mrc(rows, size=17))
+    a, b, c = (q.row for q in chunk_mrc(rows, ChunkSettings(size=17)))
     assert a["context"] == "세 번째 문장은 산을 말한다." and a["plausible_answers"] == [answer(a["context"], "산")]
     assert b["context"] == "첫 문장은 여기에 있다." and b["passage_id"] == f"{b['parent_id']}#0"
     assert c["context"] == "두 번째 문장은 한강을 말한다." and c["passage_id"] == "p#1" and c["start"] == 14
@@ -273,21 +274,21 @@ def test_answers_in_different_chunks_get_the_union_and_a_flag():
         "answers": [answer(context, "서울"), answer(context, "부산")],
         "passage_id": "p",
     }
-    (placed,) = chunk_mrc([row], size=17)
+    (placed,) = chunk_mrc([row], ChunkSettings(size=17))
     assert placed.row["context"] == context and placed.row["passage_id"] == "p#0-2" and placed.row["chunk_widened"]
 
 
 def test_a_long_answer_grows_its_chunk_and_is_flagged():
     context = "짧다. 이 답은 아주 길어서 잘라야 할 만큼 길다. 끝."
     long = "이 답은 아주 길어서 잘라야 할 만큼 길다"
-    (placed,) = chunk_mrc([{"id": "x", "context": context, "answers": [answer(context, long)]}], size=8)
+    (placed,) = chunk_mrc([{"id": "x", "context": context, "answers": [answer(context, long)]}], ChunkSettings(size=8))
     assert placed.row["context"] == long + "." and placed.row["chunk_widened"]
     assert placed.row["answers"] == [{"text": long, "answer_start": 0}]
 
 
 def test_context_chunks_protect_the_answers_of_every_question_on_the_context():
     rows = [{"answers": [answer(CONTEXT, "수도이다. 서울의")]}]
-    chunks = context_chunks(CONTEXT, rows, size=20)
+    chunks = context_chunks(CONTEXT, rows, ChunkSettings(size=20))
     start = CONTEXT.index("수도이다. 서울의")
     assert any(s <= start and start + 9 <= e for s, e in chunks)
 
@@ -311,7 +312,7 @@ def mrc_cases(draw):
 @given(mrc_cases(), st.integers(1, 50), st.sampled_from(["chars", "words", "tokens"]))
 def test_every_answer_span_stays_exact_after_chunking(tokenizer_path, rows, size, unit):
     tokenizer = tokenizer_for(unit, tokenizer_path)
-    for placed in chunk_mrc(rows, size=size, overlap=size // 3, unit=unit, tokenizer=tokenizer):
+    for placed in chunk_mrc(rows, ChunkSettings(size=size, overlap=size // 3, unit=unit, tokenizer=tokenizer)):
         assert placed.problem is None
         row = placed.row
         for a in row["answers"]:
@@ -334,7 +335,7 @@ def retrieval_sample():
 
 def test_chunk_corpus_repoints_qrels_to_the_passages_holding_the_answer():
     corpus, qrels, answers = retrieval_sample()
-    new_corpus, new_qrels = chunk_corpus(corpus, qrels, answers=answers, size=80)
+    new_corpus, new_qrels = chunk_corpus(corpus, qrels, answers=answers, settings=ChunkSettings(size=80))
     assert new_corpus.num_rows > corpus.num_rows
     texts_by_id = {r["doc_id"]: r["text"] for r in corpus.to_pylist()}
     passages = {r["doc_id"]: r for r in new_corpus.to_pylist()}
@@ -362,11 +363,11 @@ def test_chunk_corpus_repoints_qrels_to_the_passages_holding_the_answer():
 def test_without_answers_a_qrel_points_to_every_passage_of_its_document():
     corpus = pa.table({"doc_id": ["d"], "title": ["t"], "text": [CONTEXT]})
     qrels = pa.table({"query_id": ["q"], "doc_id": ["d"], "score": pa.array([1], pa.int32())})
-    new_corpus, new_qrels = chunk_corpus(corpus, qrels, size=20)
+    new_corpus, new_qrels = chunk_corpus(corpus, qrels, settings=ChunkSettings(size=20))
     assert new_corpus.column("doc_id").to_pylist() == ["d#0", "d#1", "d#2"]
     assert new_corpus.column("title").to_pylist() == ["t"] * 3
     assert new_qrels.column("doc_id").to_pylist() == ["d#0", "d#1", "d#2"]
-    _, answered = chunk_corpus(corpus, qrels, answers={"q": ["940만"]}, size=20)
+    _, answered = chunk_corpus(corpus, qrels, answers={"q": ["940만"]}, settings=ChunkSettings(size=20))
     assert answered.to_pylist() == [{"query_id": "q", "doc_id": "d#1", "score": 1}]
 
 

@@ -138,7 +138,7 @@ def test_token_chunks_fit_the_budget_and_keep_every_answer_exact(tokenizer_path)
 def test_parameters_and_kinds_are_checked(tokenizer_path, tmp_path):
     with pytest.raises(ConfigError, match="overlap"):
         ChunkPassages(size=10, overlap=10)
-    with pytest.raises(ConfigError, match="unit 'tokens' needs tokenizer"):
+    with pytest.raises(ConfigError, match="unit 'tokens' needs a tokenizer"):
         ChunkPassages(unit="tokens")
     with pytest.raises(ConfigError, match="tokenizer is only used with unit 'tokens'"):
         ChunkPassages(unit="words", tokenizer=str(tokenizer_path))

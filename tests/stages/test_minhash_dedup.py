@@ -382,7 +382,7 @@ def test_dedup_command_counts_what_it_writes_and_reports_conflicts(tmp_path):
     pairs = (tmp_path / "pairs.csv").read_text().splitlines()
     assert pairs[0] == "id,other_id,reason,similarity,detail" and pairs[1].startswith("b,a,label_conflict,")
     bad = curate("dedup", src, out, "--clustering", "chains")
-    assert bad.returncode == 2 and without_progress(bad.stderr).startswith("error: bad value for --clustering")
+    assert bad.returncode == 2 and without_progress(bad.stderr).startswith("error: bad value for option '--clustering'")
 
 
 @pytest.mark.parametrize("how", ["index.json", "signatures.parquet"])

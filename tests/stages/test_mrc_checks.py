@@ -210,7 +210,7 @@ def test_the_checks_artifact_counts_every_check():
 
 
 def test_bad_parameters_are_one_line_config_errors():
-    with pytest.raises(ConfigError, match="bad parameter 'reject.0'.*mrc_span_invalid"):
+    with pytest.raises(ConfigError, match="bad value for parameter 'reject.0'.*mrc_span_invalid"):
         MrcChecks(reject=["mrc_spam"])
     with pytest.raises(ConfigError, match="min_question_chars .* is greater than max_question_chars"):
         MrcChecks(min_question_chars=10, max_question_chars=5)
@@ -395,7 +395,9 @@ def test_without_a_tokenizer_there_are_no_token_columns_and_bad_files_fail_early
     with pytest.raises(ConfigError) as caught:
         MrcChecks(tokenizer=str(broken))(dataset(reader_rows()))
     assert str(caught.value).startswith(f"not a tokenizers tokenizer.json at stage 'mrc_checks', {broken.resolve()}")
-    with pytest.raises(ConfigError, match="bad parameter 'doc_stride'.*must be smaller than max_length \\(384\\)"):
+    with pytest.raises(
+        ConfigError, match="bad value for parameter 'doc_stride'.*must be smaller than max_length \\(384\\)"
+    ):
         MrcChecks(tokenizer=str(tokenizer_path), doc_stride=384)
     with pytest.raises(ConfigError, match="max_length needs tokenizer"):
         MrcChecks(max_length=512)

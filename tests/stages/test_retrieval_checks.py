@@ -185,5 +185,5 @@ def test_only_qrels_are_accepted():
 
 
 def test_unknown_reject_code_is_a_config_error():
-    with pytest.raises(ConfigError, match="bad parameter 'reject.0'"):
+    with pytest.raises(ConfigError, match="bad value for parameter 'reject.0'"):
         RetrievalChecks(corpus=str(SAMPLE), reject=["no_positive"])
