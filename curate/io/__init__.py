@@ -199,6 +199,7 @@ def source_metadata(table: pa.Table, kind: str) -> dict[str, str]:
     if (
         kind == "mrc"
         and "answers" in table.column_names
+        and answers is not None
         and is_struct_of_lists(table.schema.field("answers").type, answers.type)
     ):
         found["mrc_layout"] = "hub"

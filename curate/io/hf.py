@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -256,7 +256,7 @@ def _redundant_ids(table: pa.Table) -> bool:
     return one_to_one([(d, t) for d, _, t, _ in rows]) and one_to_one([((d, p), (d, c)) for d, p, _, c in rows])
 
 
-def hf_columns(table: pa.Table, kind: str, metadata: dict[str, str]) -> pa.Table:
+def hf_columns(table: pa.Table, kind: str, metadata: Mapping[str, str]) -> pa.Table:
     """The columns an export keeps: optional schema columns that hold nothing are left out (reading
     adds them back as nulls), and so are the ``document_id`` / ``passage_id`` that curate's SQuAD
     reader made when ``title`` / ``context`` group the rows the same way, and ids conforming made
@@ -277,7 +277,7 @@ def hf_columns(table: pa.Table, kind: str, metadata: dict[str, str]) -> pa.Table
     return hub_layout(table.drop_columns([n for n in drop if n in table.column_names]))
 
 
-def _label_names(table: pa.Table, kind: str, metadata: dict[str, str]) -> dict[str, list[str]]:
+def _label_names(table: pa.Table, kind: str, metadata: Mapping[str, str]) -> dict[str, list[str]]:
     """``{column: ClassLabel names}`` for the text columns named in the ``class_labels`` metadata
     and the ``label`` of classification rows: the known names in their order, then any new label,
     sorted; integer labels (``int_labels`` metadata) keep their numbers as ids ("0", "1", ...)."""
@@ -315,7 +315,9 @@ def _label_number(text: str) -> int:
         ) from None
 
 
-def hf_dataset(table: pa.Table, kind: str, metadata: dict[str, str], labels: dict[str, list[str]] | None = None) -> Any:
+def hf_dataset(
+    table: pa.Table, kind: str, metadata: Mapping[str, str], labels: dict[str, list[str]] | None = None
+) -> Any:
     """A ``datasets.Dataset`` of curate rows: the MRC Hub layout, ``ClassLabel`` for the columns of
     ``labels`` (default :func:`_label_names`), other types as Arrow has them."""
     datasets = hf_library()
