@@ -568,14 +568,30 @@ class _StageView:
         else:
             return [Finding(name, int(rows)) for name, rows in sorted(recorded.items(), key=lambda kv: -kv[1])]
         counts = dict(recorded) or {"rewritten": int(self.files.value(f"SELECT count(*) FROM {source} WHERE {where}"))}
-        sample = self.sample(source, where)
-        examples = [self._before_after(row, compared, rewrites.what) for row in sample] if sample else []
         found = [
             Finding(name, int(rows)) for name, rows in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if rows
         ]
-        if found:
-            found[0].examples = examples
+        for finding in found:
+            sample = self._rewritten_sample(finding.name, rewrites, compared, source, where, joinable)
+            finding.examples = [self._before_after(row, compared, rewrites.what) for row in sample]
         return found
+
+    def _rewritten_sample(
+        self, name: str, rewrites: Rewrites, compared: Sequence[str], source: str, where: str, joinable: bool
+    ) -> list[dict[str, Any]]:
+        """Example rows of one recorded rewrite: rows whose column ``name`` changed (a per-column
+        rewrite), else rows whose ``what`` column names it, else any rewritten row."""
+        if name in compared and joinable and self.kept and self.input:
+            key, column = _q(self.key or ""), _q(name)
+            changed = (
+                f"(SELECT k.* FROM {self.kept} k JOIN {self.input} i ON k.{key} = i.{key} "
+                f"WHERE k.{column} IS DISTINCT FROM i.{column})"
+            )
+            return self.sample(changed, "true")
+        if rewrites.what and rewrites.what in self.kept_columns:
+            named = f"({where}) AND contains(CAST({_q(rewrites.what)} AS VARCHAR), ?)"
+            return self.sample(source, named, [name]) or self.sample(source, where)
+        return self.sample(source, where)
 
     def _before_after(self, row: dict[str, Any], compared: Sequence[str], what: str | None) -> Example:
         example = self.example(row, [what] if what else [])
