@@ -42,6 +42,7 @@ from curate.dataset import Dataset
 from curate.dedup.minhash import LshConfig, band_groups, band_keys, digest_batches, jaccard, signatures
 from curate.dedup.plan import MinHashSettings
 from curate.errors import ConfigError, Where
+from curate.io import _as_dataset
 from curate.schemas import get_schema
 from curate.text.shingles import (
     SHINGLE_KINDS,
@@ -614,12 +615,6 @@ def _rows(found: Overlaps, train_owner: np.ndarray, eval_owner: np.ndarray) -> O
     return rows.take(np.nonzero(first)[0])
 
 
-def _as_dataset(data: Any, kind: str | None = None) -> Dataset:
-    from curate.io import _as_dataset as convert
-
-    return convert(data, kind)
-
-
 def find_contamination(
     train: Dataset | pa.Table,
     eval: Dataset | pa.Table,
@@ -641,7 +636,7 @@ def find_contamination(
         :class:`Contamination` (report table, row numbers, per-row flags and summaries).
     """
     settings = settings or ContaminationSettings()
-    train_ds, eval_ds = _as_dataset(train), _as_dataset(eval)
+    train_ds, eval_ds = _as_dataset(train, None), _as_dataset(eval, None)
     chosen = list(fields) if fields else default_fields(train_ds.kind)
     if not chosen:
         raise ConfigError(
