@@ -43,7 +43,7 @@ from curate.dedup.minhash import LshConfig, band_groups, band_keys, digest_batch
 from curate.dedup.plan import MinHashSettings
 from curate.errors import ConfigError, Where
 from curate.io import _as_dataset
-from curate.schemas import get_schema
+from curate.schemas import get_schema, row_ids
 from curate.text.shingles import (
     SHINGLE_KINDS,
     ShingleKind,
@@ -488,14 +488,6 @@ def _is_text(dtype: pa.DataType) -> bool:
     return False
 
 
-def row_ids(dataset: Dataset) -> pa.Array:
-    """Each row's id (the kind's key column, as text), or ``#<row number>`` (0-based)."""
-    key = get_schema(dataset.kind).key
-    if key and key in dataset.schema.names:
-        return pc.cast(dataset.column(key), pa.string()).combine_chunks()
-    return pa.array([f"#{i}" for i in range(dataset.num_rows)], pa.string())
-
-
 @dataclass(frozen=True)
 class Contamination:
     """Every overlap between a training set and an evaluation set.
@@ -668,8 +660,8 @@ def find_contamination(
     count = np.concatenate(shared)[order] if shared else np.zeros(0, np.int64)
     report = pa.table(
         {
-            "train_id": row_ids(train_ds).take(pa.array(t, pa.int64())),
-            "eval_id": row_ids(eval_ds).take(pa.array(e, pa.int64())),
+            "train_id": pa.array(row_ids(train_ds, train_ds.kind), pa.string()).take(pa.array(t, pa.int64())),
+            "eval_id": pa.array(row_ids(eval_ds, eval_ds.kind), pa.string()).take(pa.array(e, pa.int64())),
             "field": pa.array(np.asarray(chosen, object)[fi] if len(fi) else [], pa.string()),
             "method": pa.array(np.asarray(METHODS, object)[mi] if len(mi) else [], pa.string()),
             "overlap": pa.array(overlap, pa.float64()),
