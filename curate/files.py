@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
             yield tmp
             os.replace(tmp, path)
     except BaseException:
-        remove(tmp)
+        _discard(tmp)
         raise
 
 
@@ -144,8 +144,15 @@ def atomic_dir(path: Path) -> Iterator[Path]:
             moved = replace(exc.where, file=str(final(exc.where.file)))
             raise OutputError(exc.what, where=moved, hint=exc.hint) from exc
     except BaseException:
-        remove(tmp)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary after a failed write; a temporary that cannot be removed (it never was:
+    a file stands where its folder should be) leaves the write's own error in place."""
+    with suppress(OSError):
+        remove(tmp)
 
 
 def write_json(path: Path, data: Any) -> None:

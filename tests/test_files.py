@@ -50,3 +50,12 @@ def test_a_format_that_cannot_hold_the_kind_is_refused_before_writing(tmp_path, 
         io.write(mrc, tmp_path / "beir", format="beir")
     assert io.check_write(tmp_path / "x.json", None, "mrc") == "squad"
     assert not list(tmp_path.iterdir())
+
+
+def test_a_folder_under_a_file_is_one_output_error_naming_the_folder(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    folder = tmp_path / "a_file" / "index"
+    with pytest.raises(OutputError) as caught, atomic_dir(folder) as tmp:
+        (tmp / "data.txt").write_text("never written")
+    assert caught.value.where.file == str(folder)
+    assert "Not a directory" in caught.value.what
