@@ -155,6 +155,32 @@ def _discard(tmp: Path) -> None:
         remove(tmp)
 
 
+@contextmanager
+def atomic_files(path: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside the folder ``path``; when the block ends each file
+    written in it is moved into ``path`` (files already in ``path`` that were not written are left
+    alone), and the temporary is removed either way. A destination that is a file, or a folder
+    standing where a written file goes, is an OutputError."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(
+            "the destination is a file, a folder is needed", where=Where(file=str(path)), hint="give a folder name"
+        )
+    make_parent(path)  # the folder itself is made only when there is something to move into it
+    tmp = temp_path(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        for file in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            target = path / file.relative_to(tmp)
+            if target.is_dir():
+                raise OutputError("the destination is a folder", where=Where(file=str(target)))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(file, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented UTF-8 JSON, atomically."""
     with atomic_file(path) as tmp:
