@@ -101,16 +101,17 @@ def make_parent(path: Path) -> None:
 
 
 @contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
+def atomic_file(path: Path, *, shared: bool = False) -> Iterator[Path]:
     """Yield the temporary path to write ``path`` to; it is renamed onto ``path`` when the block ends
     and removed when it fails. An ``OSError`` becomes an OutputError naming ``path``, as does a
-    destination that is a folder or lies under a file."""
+    destination that is a folder or lies under a file. ``shared``: several processes may write
+    ``path`` at once (a cache), so the temporary's name carries this process's id."""
     if path.is_dir():
         raise OutputError(
             "the destination is a folder", where=Where(file=str(path)), hint="give a file name, e.g. out.parquet"
         )
     make_parent(path)
-    tmp = temp_path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp") if shared else temp_path(path)
     try:
         with writing(path):
             yield tmp
