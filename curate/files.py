@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -101,22 +101,23 @@ def make_parent(path: Path) -> None:
 
 
 @contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
+def atomic_file(path: Path, *, shared: bool = False) -> Iterator[Path]:
     """Yield the temporary path to write ``path`` to; it is renamed onto ``path`` when the block ends
     and removed when it fails. An ``OSError`` becomes an OutputError naming ``path``, as does a
-    destination that is a folder or lies under a file."""
+    destination that is a folder or lies under a file. ``shared``: several processes may write
+    ``path`` at once (a cache), so the temporary's name carries this process's id."""
     if path.is_dir():
         raise OutputError(
             "the destination is a folder", where=Where(file=str(path)), hint="give a file name, e.g. out.parquet"
         )
     make_parent(path)
-    tmp = temp_path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp") if shared else temp_path(path)
     try:
         with writing(path):
             yield tmp
             os.replace(tmp, path)
     except BaseException:
-        remove(tmp)
+        _discard(tmp)
         raise
 
 
@@ -144,8 +145,41 @@ def atomic_dir(path: Path) -> Iterator[Path]:
             moved = replace(exc.where, file=str(final(exc.where.file)))
             raise OutputError(exc.what, where=moved, hint=exc.hint) from exc
     except BaseException:
-        remove(tmp)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary after a failed write; a temporary that cannot be removed (it never was:
+    a file stands where its folder should be) leaves the write's own error in place."""
+    with suppress(OSError):
+        remove(tmp)
+
+
+@contextmanager
+def atomic_files(path: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside the folder ``path``; when the block ends each file
+    written in it is moved into ``path`` (files already in ``path`` that were not written are left
+    alone), and the temporary is removed either way. A destination that is a file, or a folder
+    standing where a written file goes, is an OutputError."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(
+            "the destination is a file, a folder is needed", where=Where(file=str(path)), hint="give a folder name"
+        )
+    make_parent(path)  # the folder itself is made only when there is something to move into it
+    tmp = temp_path(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        for file in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            target = path / file.relative_to(tmp)
+            if target.is_dir():
+                raise OutputError("the destination is a folder", where=Where(file=str(target)))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(file, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -310,6 +310,16 @@ def generated_ids(rows: int, file: str | None) -> pa.Array:
     return pa.array([f"{prefix}-{i}" for i in range(1, rows + 1)], pa.string())
 
 
+def row_ids(rows: Any, kind: str, first_row: int = 0) -> list[str]:
+    """Each row's id as text: the kind's key column, or ``#<row number>`` (0-based, ``first_row``
+    the number of the first) for kinds without a key. ``rows`` is an Arrow table or anything with
+    its ``schema``, ``column(name)`` and ``num_rows`` (a :class:`~curate.dataset.Dataset`)."""
+    key = get_schema(kind).key
+    if key and key in rows.schema.names:
+        return [str(v) for v in rows.column(key).to_pylist()]
+    return [f"#{first_row + i}" for i in range(rows.num_rows)]
+
+
 @dataclass(frozen=True)
 class BadValue:
     """A row that cannot take its kind's schema: ``row`` (0-based index into the table) and the

@@ -1,6 +1,7 @@
 """Names safe as paths and atomic writes: the old file or the new one, never a temporary left behind."""
 
 import errno
+import os
 
 import pytest
 
@@ -50,3 +51,20 @@ def test_a_format_that_cannot_hold_the_kind_is_refused_before_writing(tmp_path, 
         io.write(mrc, tmp_path / "beir", format="beir")
     assert io.check_write(tmp_path / "x.json", None, "mrc") == "squad"
     assert not list(tmp_path.iterdir())
+
+
+def test_a_folder_under_a_file_is_one_output_error_naming_the_folder(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    folder = tmp_path / "a_file" / "index"
+    with pytest.raises(OutputError) as caught, atomic_dir(folder) as tmp:
+        (tmp / "data.txt").write_text("never written")
+    assert caught.value.where.file == str(folder)
+    assert "Not a directory" in caught.value.what
+
+
+def test_a_shared_atomic_file_has_a_temporary_of_its_own_process(tmp_path):
+    path = tmp_path / "cache" / "bundle.js"
+    with atomic_file(path, shared=True) as tmp:
+        assert tmp.name == f".bundle.js.{os.getpid()}.tmp"
+        tmp.write_text("one", encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == "one" and sorted(p.name for p in path.parent.iterdir()) == ["bundle.js"]

@@ -3,10 +3,12 @@ from __future__ import annotations
 import re
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from curate.dataset import Dataset
 from curate.errors import SchemaError
-from curate.schemas import conform, conform_rows, describe, get_schema, kinds, parse_type
+from curate.schemas import conform, conform_rows, describe, get_schema, kinds, parse_type, row_ids
 
 ANSWERS = pa.list_(pa.struct([("text", pa.string()), ("answer_start", pa.int32())]))
 
@@ -368,3 +370,13 @@ def test_describe_without_key_and_unknown_kind() -> None:
     assert "score" in text
     with pytest.raises(SchemaError, match="unknown dataset kind"):
         describe("nope")
+
+
+def test_row_ids_are_the_key_as_text_or_the_row_number_from_the_first_row(tmp_path):
+    corpus = conform(pa.table({"doc_id": ["d1", "d2"], "title": ["", ""], "text": ["가", "나"]}), "corpus")
+    assert row_ids(corpus, "corpus") == ["d1", "d2"]
+    pq.write_table(corpus, tmp_path / "corpus.parquet")
+    assert row_ids(Dataset(kind="corpus", paths=(tmp_path / "corpus.parquet",)), "corpus") == ["d1", "d2"]
+    qrels = conform(pa.table({"query_id": ["q1", "q1"], "doc_id": ["d1", "d2"], "score": [1, 0]}), "qrels")
+    assert row_ids(qrels, "qrels") == ["#0", "#1"]
+    assert row_ids(qrels, "qrels", first_row=5) == ["#5", "#6"]

@@ -50,6 +50,7 @@ import pyarrow as pa
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError, InputError, Where, show_value
+from curate.io import _as_dataset
 from curate.sql import filter_rows
 from curate.text.spans import nearest_occurrence
 
@@ -87,13 +88,14 @@ def _check_kind(kind: str) -> None:
         raise ConfigError("unsupported kind for Label Studio", value=kind, hint=f"use one of: {', '.join(KINDS)}")
 
 
-def _as_dataset(dataset: Dataset | pa.Table, kind: str) -> Dataset:
+def _of_kind(dataset: Dataset | pa.Table, kind: str) -> Dataset:
+    """``dataset`` as a Dataset of ``kind`` (see :func:`curate.io._as_dataset`); a Dataset of another
+    kind is a ConfigError."""
     _check_kind(kind)
-    if isinstance(dataset, pa.Table):
-        return Dataset.from_arrow(dataset, kind)
-    if dataset.kind != kind:
-        raise ConfigError("dataset kind does not match", value=dataset.kind, hint=f"pass kind={dataset.kind!r}")
-    return dataset
+    found = _as_dataset(dataset, kind)
+    if found.kind != kind:
+        raise ConfigError("dataset kind does not match", value=found.kind, hint=f"pass kind={found.kind!r}")
+    return found
 
 
 def task_id(row: Mapping[str, Any], kind: str) -> str:
@@ -290,7 +292,7 @@ def export_tasks(
         ``suggested_label`` of :mod:`curate.stages.label_issues`, when present) as predictions, and
         the config XML.
     """
-    ds = _as_dataset(dataset, kind)
+    ds = _of_kind(dataset, kind)
     full = ds.to_arrow()
     for option, column in (("suggestion", suggestion), ("suggestion_score", suggestion_score)):
         if column is not None and (kind != "mrc" or column not in full.column_names):
@@ -577,7 +579,7 @@ def import_annotations(
         InputError: the export is malformed or foreign (nothing changed).
         ConfigError: qrels without their query and passage texts.
     """
-    ds = _as_dataset(dataset, kind)
+    ds = _of_kind(dataset, kind)
     tasks, name = _load(export_json, file)
     table = ds.to_arrow()
     rows = table.to_pylist()

@@ -43,7 +43,8 @@ from curate.dataset import Dataset
 from curate.dedup.minhash import LshConfig, band_groups, band_keys, digest_batches, jaccard, signatures
 from curate.dedup.plan import MinHashSettings
 from curate.errors import ConfigError, Where
-from curate.schemas import get_schema
+from curate.io import _as_dataset
+from curate.schemas import get_schema, row_ids
 from curate.text.shingles import (
     Shingles,
     codepoints,
@@ -453,14 +454,6 @@ def _is_text(dtype: pa.DataType) -> bool:
     return False
 
 
-def row_ids(dataset: Dataset) -> pa.Array:
-    """Each row's id (the kind's key column, as text), or ``#<row number>`` (0-based)."""
-    key = get_schema(dataset.kind).key
-    if key and key in dataset.schema.names:
-        return pc.cast(dataset.column(key), pa.string()).combine_chunks()
-    return pa.array([f"#{i}" for i in range(dataset.num_rows)], pa.string())
-
-
 @dataclass(frozen=True)
 class Contamination:
     """Every overlap between a training set and an evaluation set.
@@ -580,12 +573,6 @@ def _rows(found: Overlaps, train_owner: np.ndarray, eval_owner: np.ndarray) -> O
     return rows.take(np.nonzero(first)[0])
 
 
-def _as_dataset(data: Any, kind: str | None = None) -> Dataset:
-    from curate.io import _as_dataset as convert
-
-    return convert(data, kind)
-
-
 def find_contamination(
     train: Dataset | pa.Table,
     eval: Dataset | pa.Table,
@@ -607,7 +594,7 @@ def find_contamination(
         :class:`Contamination` (report table, row numbers, per-row flags and summaries).
     """
     settings = settings or ContaminationSettings()
-    train_ds, eval_ds = _as_dataset(train), _as_dataset(eval)
+    train_ds, eval_ds = _as_dataset(train, None), _as_dataset(eval, None)
     chosen = list(fields) if fields else default_fields(train_ds.kind)
     if not chosen:
         raise ConfigError(
@@ -639,8 +626,8 @@ def find_contamination(
     count = np.concatenate(shared)[order] if shared else np.zeros(0, np.int64)
     report = pa.table(
         {
-            "train_id": row_ids(train_ds).take(pa.array(t, pa.int64())),
-            "eval_id": row_ids(eval_ds).take(pa.array(e, pa.int64())),
+            "train_id": pa.array(row_ids(train_ds, train_ds.kind), pa.string()).take(pa.array(t, pa.int64())),
+            "eval_id": pa.array(row_ids(eval_ds, eval_ds.kind), pa.string()).take(pa.array(e, pa.int64())),
             "field": pa.array(np.asarray(chosen, object)[fi] if len(fi) else [], pa.string()),
             "method": pa.array(np.asarray(METHODS, object)[mi] if len(mi) else [], pa.string()),
             "overlap": pa.array(overlap, pa.float64()),

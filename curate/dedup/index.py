@@ -12,7 +12,6 @@ differs is a conflict, as within one dataset.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import pyarrow.parquet as pq
 from curate.dedup.agreement import Answer, answers_agree
 from curate.dedup.minhash import LshConfig, band_keys, signatures
 from curate.dedup.plan import MinHashSettings, shingles_of
-from curate.errors import ConfigError, InputError, Where
+from curate.errors import ConfigError, InputError, OutputError, Where
+from curate.files import atomic_dir
 
 FORMAT = "curate-minhash-index/1"
 _COMPARED = ("shingle", "ngram", "lowercase", "num_perm", "bands", "rows", "seed")
@@ -92,19 +92,14 @@ def save_index(
         }
     )
     meta = {"format": FORMAT, "rows": len(ids), "settings": _settings_record(settings, config)}
-    tmp = folder.with_name(f".{folder.name}.tmp")
     try:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        pq.write_table(table, tmp / "signatures.parquet", compression="zstd")
-        (tmp / "index.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except OSError as exc:
+        with atomic_dir(folder) as tmp:
+            pq.write_table(table, tmp / "signatures.parquet", compression="zstd")
+            (tmp / "index.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    except OutputError as failed:
+        exc = failed.__cause__ if isinstance(failed.__cause__, OSError) else failed
         raise InputError(
-            f"cannot write the dedup index ({exc.strerror or exc})",
+            f"cannot write the dedup index ({getattr(exc, 'strerror', None) or exc})",
             where=Where(file=str(folder.resolve()), stage=stage, field="save_index"),
             hint="choose a folder you can write to",
         ) from None

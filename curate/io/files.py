@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from curate.errors import InputError, OutputError, Where
-from curate.files import make_parent, temp_path
+from curate.errors import InputError, Where
+from curate.files import atomic_files
 
 MAX_JSON_DEPTH = 100
 """Deepest nesting of lists and objects accepted in a JSON value (SQuAD itself needs 6)."""
@@ -103,27 +101,11 @@ def unreadable(path: Path, exc: BaseException) -> InputError:
 
 
 def atomic_folder(path: Path, fill: Callable[[Path], None]) -> None:
-    """Run ``fill`` on a temporary folder beside ``path``, then move each file it wrote into ``path``
-    (files already in ``path`` that ``fill`` did not write are left alone); on failure remove it all."""
-    if path.exists() and not path.is_dir():
-        raise OutputError(
-            "the destination is a file, a folder is needed", where=Where(file=str(path)), hint="give a folder name"
-        )
+    """Run ``fill`` on a temporary folder, then move each file it wrote into ``path`` (see
+    :func:`curate.files.atomic_files`); a folder name that is not valid UTF-8 is an InputError."""
     check_name(path)
-    make_parent(path)  # the folder itself is made only when there is something to move into it
-    tmp = temp_path(path)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_files(path) as tmp:
         fill(tmp)
-        for file in sorted(p for p in tmp.rglob("*") if p.is_file()):
-            target = path / file.relative_to(tmp)
-            if target.is_dir():
-                raise OutputError("the destination is a folder", where=Where(file=str(target)))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(file, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def has_lone_surrogate(text: str) -> bool:

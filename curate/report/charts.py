@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from curate.errors import OutputError
+from curate.files import atomic_file
 from curate.report.catalog import Threshold
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
@@ -249,10 +251,8 @@ def vega_bundle() -> str:
 
     bundle: str = vl_convert.javascript_bundle(_SNIPPET)
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(bundle, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
+        with atomic_file(path, shared=True) as tmp:
+            tmp.write_text(bundle, encoding="utf-8")
+    except (OSError, OutputError):
         pass  # no cache where the home folder cannot be written: bundle again next time
     return bundle

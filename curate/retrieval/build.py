@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from curate.errors import ConfigError, Where
 from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, mine_negatives
+from curate.schemas import generated_ids
 from curate.sql import connect
 
 CORPUS_SCHEMA = pa.schema([pa.field("doc_id", pa.string()), pa.field("title", pa.string()), ("text", pa.string())])
@@ -159,7 +160,7 @@ def mrc_to_retrieval(mrc: pa.Table, *, split: str = "train") -> dict[str, pa.Tab
     are stable, see :func:`mrc_passages`.
     """
     found = mrc_passages(mrc)
-    ids = mrc.column("id") if "id" in mrc.column_names else pa.array([f"row-{i + 1}" for i in range(mrc.num_rows)])
+    ids = mrc.column("id") if "id" in mrc.column_names else generated_ids(mrc.num_rows, None)
     queries = pa.table(
         {"query_id": pc.cast(ids, pa.string()), "text": mrc.column("question"), "answers": found.answers},
         schema=QUERIES_SCHEMA,

@@ -54,6 +54,7 @@ from curate import progress
 from curate.config import Strict
 from curate.errors import ConfigError, Where
 from curate.text.answers import KeyedText, answer_variants
+from curate.text.shingles import korean_analyzer
 
 Tokenizer = Literal["bigram", "morph", "word"]
 TOKENIZERS: tuple[Tokenizer, ...] = get_args(Tokenizer)
@@ -161,30 +162,12 @@ def tokenize(texts: Sequence[str | None], tokenizer: Tokenizer = "bigram") -> li
     if tokenizer == "word":
         return [_WORD.findall(t) for t in prepared]
     if tokenizer == "morph":
-        analyzer = _kiwi()
+        analyzer = korean_analyzer(need="morpheme tokens", instead="tokenizer: bigram")
         out: list[list[str]] = []
         for tokens in analyzer.tokenize(prepared):
             out.append([t.form.lower() for t in tokens if t.tag not in _PUNCT_TAGS and t.form.strip()])
         return out
     raise ValueError(f"unknown tokenizer {tokenizer!r}: use one of {', '.join(TOKENIZERS)}")
-
-
-_KIWI: Any = None
-
-
-def _kiwi() -> Any:
-    global _KIWI
-    if _KIWI is None:
-        try:
-            from kiwipiepy import Kiwi
-        except ImportError:
-            raise ConfigError(
-                "morpheme tokens need kiwipiepy",
-                value="morph",
-                hint="pip install 'curate[morph]' or use tokenizer: bigram",
-            ) from None
-        _KIWI = Kiwi()
-    return _KIWI
 
 
 # --------------------------------------------------------------------------- rankers

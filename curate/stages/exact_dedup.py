@@ -14,9 +14,10 @@ from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed, row_answers
 from curate.dedup.assign import GroupCandidates, assign
 from curate.dedup.outcome import Outcome, apply_assignment
+from curate.schemas import row_ids
 from curate.stages.base import Params, PlannedStage, Split
 from curate.stages.dedup_rows import split_by_outcome
-from curate.stages.fields import require_columns, row_keys, text_fields
+from curate.stages.fields import require_columns, text_fields
 from curate.text.normalize import Op, normalize_text
 
 _DEFAULT_FIELDS = {"qrels": ["query_id", "doc_id"]}
@@ -85,7 +86,7 @@ class ExactDedup(PlannedStage):
         total = dataset.num_rows
         progress.step("hashing", 0, total)
         for batch in dataset.batches():
-            keys += row_keys(batch, dataset.kind, len(keys))
+            keys += row_ids(batch, dataset.kind, len(keys))
             columns = [batch.column(name).to_pylist() for name in fields]
             start = len(keys) - batch.num_rows
             found_groups = (

@@ -43,12 +43,3 @@ def _is(dtype: pa.DataType, name: str) -> bool:
     if name == "list<string>":
         return pa.types.is_list(dtype) and pa.types.is_string(dtype.value_type)
     return False
-
-
-def row_keys(batch: pa.Table, kind: str, first_row: int) -> list[str]:
-    """Each row's id (the kind's key column), or ``#<row number>`` (0-based, whole dataset) for
-    kinds without a key."""
-    key = get_schema(kind).key
-    if key and key in batch.column_names:
-        return [str(v) for v in batch.column(key).to_pylist()]
-    return [f"#{first_row + i}" for i in range(batch.num_rows)]

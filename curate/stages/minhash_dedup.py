@@ -19,7 +19,7 @@ from curate.dedup.outcome import Outcome, apply_assignment, how_similar
 from curate.dedup.plan import KeepPolicy, MinHashSettings, cluster_texts, find_duplicates
 from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
-from curate.schemas import get_schema
+from curate.schemas import row_ids
 from curate.sql import order_rows
 from curate.stages.base import PlannedStage, Split, names_in
 from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, split_by_outcome
@@ -169,12 +169,6 @@ class MinHashDedup(PlannedStage):
         rank[order] = np.arange(1, dataset.num_rows + 1, dtype=np.int64)
         return rank
 
-    def _all_keys(self, dataset: Dataset) -> list[str]:
-        key = get_schema(dataset.kind).key
-        if key:
-            return [str(v) for v in dataset.column(key).to_pylist()]
-        return [f"#{i}" for i in range(dataset.num_rows)]
-
     def _compared(
         self, dataset: Dataset, settings: MinHashSettings, texts: list[str | None]
     ) -> tuple[list[Field], list[str], np.ndarray | None]:
@@ -202,7 +196,7 @@ class MinHashDedup(PlannedStage):
 
     def plan(self, dataset: Dataset) -> None:
         settings = self.params
-        outcome = Outcome(self._all_keys(dataset))
+        outcome = Outcome(row_ids(dataset, dataset.kind))
         self._outcome = outcome
         if self._unit(dataset.kind) == "context":
             self._plan_context(dataset, settings, outcome)

@@ -82,8 +82,9 @@ from curate.mrc.quality import (
     question_key,
     text_length,
 )
+from curate.schemas import row_ids
 from curate.stages.base import Split, names_in
-from curate.stages.fields import require_columns, row_keys
+from curate.stages.fields import require_columns
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, map_unique, set_columns, verdict
 from curate.text.normalize import normalize_text
 from curate.text.tokens import count_tokens, load_tokenizer, pair_special_tokens, token_offsets
@@ -251,7 +252,7 @@ class MrcChecks(ScoreStage):
         answers = [a or [] for a in batch.column("answers").to_pylist()]
         impossible = _column(batch, "is_impossible")
         plausible = _column(batch, "plausible_answers")
-        keys = row_keys(batch, kind, self._rows_seen)
+        keys = row_ids(batch, kind, self._rows_seen)
         self._rows_seen += batch.num_rows
         unit = self.params.context_unit
         per_context = map_unique(

@@ -14,6 +14,7 @@ short texts always match (the empty text included).
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate import progress
+from curate.errors import ConfigError
 
 ShingleKind = Literal["char", "word", "morph"]
 SHINGLE_KINDS: tuple[ShingleKind, ...] = ("char", "word", "morph")
@@ -212,16 +214,21 @@ def _morph_units(texts: Sequence[str], analyzer: Any) -> tuple[np.ndarray, np.nd
     return token_hashes, offsets
 
 
-def korean_analyzer() -> Any:
-    """A kiwipiepy analyzer (the ``morph`` extra); a clear error when it is not installed."""
+def korean_analyzer(*, need: str = "morpheme shingles", instead: str = "shingle: char") -> Any:
+    """The kiwipiepy analyzer (the ``morph`` extra), loaded once a process; when kiwipiepy is not
+    installed, a ConfigError saying what ``need``s it and suggesting the option ``instead``."""
     try:
-        from kiwipiepy import Kiwi
+        return _kiwi()
     except ImportError:
-        from curate.errors import ConfigError
-
         raise ConfigError(
-            "morpheme shingles need kiwipiepy", value="morph", hint="pip install 'curate[morph]' or use shingle: char"
+            f"{need} need kiwipiepy", value="morph", hint=f"pip install 'curate[morph]' or use {instead}"
         ) from None
+
+
+@functools.cache
+def _kiwi() -> Any:
+    from kiwipiepy import Kiwi
+
     return Kiwi()
 
 
