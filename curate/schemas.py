@@ -202,6 +202,14 @@ def _parse_json_cells(values: list[Any], target: pa.DataType, name: str, errors:
     return decoded
 
 
+def _nested_array(values: list[Any], target: pa.DataType, name: str, errors: dict[int, SchemaError]) -> pa.ChunkedArray:
+    """``values`` as one array of ``target``; when that fails, value by value, each bad one a row error."""
+    try:
+        return pa.chunked_array([pa.array(values, type=target)])
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return pa.chunked_array([_cast_values(values, lambda v: pa.array([v], target)[0], target, name, errors)])
+
+
 def _cast_values(
     values: list[Any], convert: Any, target: pa.DataType, name: str, errors: dict[int, SchemaError]
 ) -> pa.Array:
@@ -267,12 +275,7 @@ def _cast_column(
     errors: dict[int, SchemaError] = {}
     if is_struct_of_lists(column.type, target):
         values = _zip_lists(column.to_pylist(), target, name, errors)
-        try:
-            return pa.chunked_array([pa.array(values, type=target)]), errors
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            return pa.chunked_array(
-                [_cast_values(values, lambda v: pa.array([v], target)[0], target, name, errors)]
-            ), errors
+        return _nested_array(values, target, name, errors), errors
     if not _castable(column.type, target):
         for row, value in enumerate(column.to_pylist()):
             if value is not None:
@@ -282,12 +285,7 @@ def _cast_column(
     nested = pa.types.is_list(target) or pa.types.is_struct(target)
     if nested and _is_text(column.type):
         values = _parse_json_cells(column.to_pylist(), target, name, errors)
-        try:
-            return pa.chunked_array([pa.array(values, type=target)]), errors
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            return pa.chunked_array(
-                [_cast_values(values, lambda v: pa.array([v], target)[0], target, name, errors)]
-            ), errors
+        return _nested_array(values, target, name, errors), errors
     if _is_text(column.type) and not pa.types.is_string(target):
         # an empty CSV/TSV cell is a missing value for a bool or number, as for nested types above
         column = column.cast(pa.string())
