@@ -22,8 +22,7 @@ MRC = DEFECTS["korquad_sample.json"]
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     config = load_config(REPO / "pipelines" / "demo.yaml")
-    config.input.path = str(SAMPLE / "korquad_sample.json")
-    return run_pipeline(config, output=out)
+    return run_pipeline(config, input=SAMPLE / "korquad_sample.json", output=out)
 
 
 def by_stage(result):
