@@ -385,7 +385,7 @@ def test_batch_rows_is_part_of_every_stage_fingerprint(tmp_path, squad_file):
     assert again.output.to_arrow().equals(first.output.to_arrow())
 
 
-@pytest.mark.parametrize("bad", ["x/../../precious", "../precious", "/tmp/precious", ".hidden", "a b", ""])
+@pytest.mark.parametrize("bad", ["x/../../precious", "../precious", "/precious", ".hidden", "a b", ""])
 def test_stage_ids_are_names_and_never_reach_outside_the_run_folder(tmp_path, squad_file, bad):
     precious = tmp_path / "precious"
     precious.write_text("keep me")
@@ -461,7 +461,7 @@ def test_an_output_folder_that_is_a_file_is_one_line_and_left_alone(tmp_path, sq
             r"only kind 'triplets' can be written as dpr at .*output.export\[0\]",
         ),
         ({"path": "../outside.json"}, r"an export path must stay inside the output folder .*: got '../outside.json'"),
-        ({"path": "/tmp/outside.json"}, "an export path must stay inside the output folder"),
+        ({"path": "/outside.json"}, "an export path must stay inside the output folder"),
         ({"path": "manifest.json"}, "an export path takes the place of a file the run writes itself"),
         ({"path": "01_exact_dedup/kept.parquet"}, "an export path takes the place of a file the run writes itself"),
     ],

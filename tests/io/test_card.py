@@ -13,11 +13,10 @@ from curate import io
 from curate.io.card import hub_features, read_entries, size_category
 from curate.pipeline import run_pipeline
 from curate.schemas import get_schema, kinds
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_shared
 from tests.test_cli import curate
 
 REVIEWS = REPO / "sample_data" / "reviews_cls.tsv"
-DATA = Path("/work/shared/data")
 
 
 def header(card: Path) -> dict:
@@ -256,11 +255,10 @@ def test_mined_triplets_and_repaired_spans_get_cards(tmp_path):
     assert entry["steps"][0]["rows_kept"] == pq.read_metadata(repaired).num_rows
 
 
-@pytest.mark.skipif(not (DATA / "xquad").is_dir(), reason="real data folder /work/shared/data is absent")
 def test_card_of_a_real_multilingual_set_lists_its_languages(tmp_path):
     pipeline = {
         "name": "xquad",
-        "input": {"path": str(DATA / "xquad" / "xquad.de.json")},
+        "input": {"path": str(needs_shared("xquad", "xquad.de.json"))},
         "output": {"dir": str(tmp_path / "run"), "export": [{"path": "out/de.parquet"}]},
         "stages": [{"use": "language_id"}, {"use": "exact_dedup"}],
     }
