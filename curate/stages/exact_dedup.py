@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -16,7 +17,7 @@ from curate.dedup.assign import GroupCandidates, assign
 from curate.dedup.outcome import Outcome, apply_assignment
 from curate.schemas import row_ids
 from curate.stages.base import Params, PlannedStage, Split
-from curate.stages.dedup_rows import split_by_outcome
+from curate.stages.dedup_rows import repoint_qrels, split_by_outcome
 from curate.stages.fields import require_columns, text_fields
 from curate.text.normalize import Op, normalize_text
 
@@ -124,6 +125,10 @@ class ExactDedup(PlannedStage):
 
     def artifacts(self) -> dict[str, pa.Table]:
         return {"conflicts": self._outcome.conflicts_table()} if self._outcome is not None else {}
+
+    def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
+        """On a retrieval set's corpus: the qrels of removed passages point at the passage kept."""
+        return repoint_qrels(parts, rejected).parts
 
 
 def _values(dataset: Dataset, name: str, rows: np.ndarray, partner: np.ndarray) -> dict[int, str | None]:
