@@ -111,7 +111,8 @@ def test_dedup_of_a_beir_set_moves_qrels_to_kept_passages_publishes_and_resumes(
     # the published set: output.parquet is the qrels (retrieval_checks ran on them), the rest beside it
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["output"]["kind"] == "qrels" and manifest["output"]["rows"] == len(pairs)
-    for name, info in manifest["output"]["parts"].items():
+    assert set(manifest["output"]["parts"]) == {"corpus", "queries"}
+    for info in manifest["output"]["parts"].values():
         assert pq.read_metadata(run / info["path"]).num_rows == info["rows"]
     assert pq.read_metadata(run / "output.corpus.parquet").num_rows == corpus.num_rows
     assert pq.read_metadata(run / "output.queries.parquet").num_rows == len(QUERIES)
