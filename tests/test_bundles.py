@@ -78,6 +78,11 @@ TEMPLATE_STAGES = [
 ]
 
 
+def artifact(stage_dir, name):
+    path = stage_dir / f"{name}.parquet"
+    return pq.read_table(path).to_pylist() if path.exists() else []
+
+
 def read_qrels(folder):
     return io.read(folder, format="beir", kind="qrels").to_arrow()
 
@@ -104,6 +109,9 @@ def test_dedup_of_a_beir_set_moves_qrels_to_kept_passages_publishes_and_resumes(
         if doc in removed:
             assert (query, removed[doc]) in pairs
     assert pairs.count(("q2", "p1")) == 1  # q2 judged p1 and its copy p2: merged into one
+    moves = [m for stage in ("03_exact_dedup", "04_near_dedup") for m in artifact(run / stage, "qrels_repointed")]
+    listed = sorted((m["query_id"], m["doc_id"], m["duplicate_of"]) for m in moves)
+    assert listed == sorted((q, d, removed[d]) for q, d in QRELS if d in removed)
     checked = pq.read_table(run / "05_retrieval_checks" / "rejected.parquet").to_pylist()
     assert [(r["query_id"], r["doc_id"], r["reject_reason"]) for r in checked] == [("q4", "p6", "missing_document")]
     assert len(pairs) == 5
@@ -185,9 +193,11 @@ def test_chunking_and_mining_a_set_match_their_commands(tmp_path):
 
 def test_primary_qrels_reads_corpus_and_queries_from_the_set(tmp_path):
     source = beir_folder(tmp_path / "in")
-    result = run_pipeline(pipeline_file(tmp_path, source, [{"use": "retrieval_checks"}], primary="qrels"))
+    stages = [{"use": "retrieval_checks"}, {"use": "retrieval_label_issues", "params": {"rank_threshold": 0}}]
+    result = run_pipeline(pipeline_file(tmp_path, source, stages, primary="qrels"))
     assert result.output.kind == "qrels" and set(result.parts) == {"corpus", "queries"}
     assert result.stages[0].stats.reasons == {"empty_passage": 1}
+    assert result.stages[1].stats.rows_in == len(QRELS) - 1 and "label_flags" in result.output.schema.names
     assert len(read_qrels(tmp_path / "run" / "beir")) == len(QRELS) - 1
 
 

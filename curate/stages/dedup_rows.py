@@ -94,6 +94,9 @@ class Repointed:
     repointed: int = 0
     merged: int = 0
     score_conflicts: int = 0
+    moves: pa.Table | None = None
+    """One row per qrel re-pointed: ``query_id``, ``doc_id`` (the removed passage), ``duplicate_of``
+    (the passage kept) and ``score`` (the stages' ``qrels_repointed`` artifact)."""
 
 
 def repoint_qrels(parts: Mapping[str, Dataset], rejected: Dataset) -> Repointed:
@@ -110,4 +113,8 @@ def repoint_qrels(parts: Mapping[str, Dataset], rejected: Dataset) -> Repointed:
     qrels, found.repointed, found.merged, found.score_conflicts = remap_qrels(parts["qrels"].to_arrow(), mapping)
     if found.repointed:
         found.parts["qrels"] = Dataset.from_arrow(qrels, "qrels")
+        judged = parts["qrels"].to_arrow().select(["query_id", "doc_id", "score"])
+        found.moves = judged.join(mapping, "doc_id", join_type="inner").select(
+            ["query_id", "doc_id", "duplicate_of", "score"]
+        )
     return found

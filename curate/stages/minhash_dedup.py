@@ -135,6 +135,7 @@ class MinHashDedup(PlannedStage):
 
     def reset(self) -> None:
         self._outcome: Outcome | None = None
+        self._moves: pa.Table | None = None  # qrels re-pointed on a retrieval set (update_parts)
         self._repointed: dict[str, Any] | None = None
         self._clusters: pa.Table | None = None
 
@@ -331,14 +332,18 @@ class MinHashDedup(PlannedStage):
     def artifacts(self) -> dict[str, pa.Table]:
         if self._outcome is None or self._clusters is None:
             return {}
-        return {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
+        found = {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
+        return found | ({"qrels_repointed": self._moves} if self._moves is not None else {})
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.against)] if self.params.against else []
 
     def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
-        """On a retrieval set's corpus: the qrels of removed passages point at the passage kept."""
-        return repoint_qrels(parts, rejected).parts
+        """On a retrieval set's corpus: the qrels of removed passages point at the passage kept
+        (listed in the ``qrels_repointed`` artifact)."""
+        found = repoint_qrels(parts, rejected)
+        self._moves = found.moves
+        return found.parts
 
 
 @dataclass
