@@ -230,3 +230,19 @@ def test_a_set_stage_without_its_parts_and_primary_without_a_set_are_one_line_er
         run_pipeline(
             {"name": "p", "input": {"path": str(qrels_file), "primary": "qrels"}, "output": str(tmp_path / "r2")}
         )
+
+
+def test_a_parquet_retrieval_folder_runs_and_exports_whole(tmp_path):
+    parts = io.read_bundle(beir_folder(tmp_path / "in"))
+    source = io.write_bundle(parts, tmp_path / "pq_in", format="parquet")
+    config = yaml.safe_load(
+        pipeline_file(tmp_path, source, [{"use": "exact_dedup", "params": {"fields": ["text"]}}]).read_text()
+    )
+    config["output"]["export"] = [{"path": "pq", "format": "parquet"}, {"path": "corpus.jsonl"}]
+    result = run_pipeline(config)
+    out = io.read_bundle(tmp_path / "run" / "pq")
+    assert set(out) == {"corpus", "queries", "qrels"}
+    assert out["corpus"].num_rows == len(PASSAGES) - 1 == len(io.read(tmp_path / "run" / "corpus.jsonl"))
+    qrels = out["qrels"].to_arrow()
+    assert "p2" not in qrels.column("doc_id").to_pylist() and qrels.num_rows == len(QRELS) - 1
+    assert result.stages[0].parts == {"qrels": [len(QRELS), len(QRELS) - 1]}
