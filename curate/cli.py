@@ -678,7 +678,7 @@ def dedup(
         written = {"clusters": clusters, "conflicts": conflicts}
         with _progress("dedup", quiet):
             if kind is None and io.is_bundle(src, fmt):
-                from curate.dedup.retrieval import dedup_retrieval
+                from curate.stages.minhash_dedup import dedup_retrieval
 
                 found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
                 io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")

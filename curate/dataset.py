@@ -3,13 +3,14 @@
 On disk a dataset is read through DuckDB, in record batches, so row-local stages stream it with
 bounded memory. Every dataset carries its kind (``mrc``, ``corpus``, ``queries``, ``qrels``,
 ``triplets``, ``classification``, ``document``) and string metadata (for example the SQuAD
-``version`` of the file it came from).
+``version`` of the file it came from). A :class:`Bundle` is a retrieval set (corpus + queries +
+qrels) with one primary part.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,27 @@ class Dataset:
     def __repr__(self) -> str:
         where = "in memory" if self.table is not None else ", ".join(str(p) for p in self.paths)
         return f"Dataset(kind={self.kind!r}, rows={self.num_rows}, {where})"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A retrieval set travelling as one input: ``parts`` by name (``corpus``, ``queries``,
+    ``qrels``; each a :class:`Dataset` of that kind) and the name of the ``primary`` part, whose
+    rows are the ones a stage keeps or rejects; the other parts (siblings) travel with it."""
+
+    primary: str
+    parts: Mapping[str, Dataset]
+
+    def __post_init__(self) -> None:
+        if self.primary not in self.parts:
+            raise ValueError(f"a bundle's primary part '{self.primary}' is not among its parts")
+
+    @property
+    def main(self) -> Dataset:
+        """The primary part."""
+        return self.parts[self.primary]
+
+    @property
+    def siblings(self) -> dict[str, Dataset]:
+        """Every part but the primary, by name."""
+        return {name: part for name, part in self.parts.items() if name != self.primary}

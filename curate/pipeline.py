@@ -7,6 +7,7 @@ Pipeline file::
       path: sample_data/korquad_sample.json   # relative to the working directory
       format: squad                           # optional, inferred from the path
       kind: mrc                               # optional, inferred from format / columns
+      primary: corpus                         # a retrieval folder without kind: the part whose rows run
       columns: {document: text}               # optional source -> schema column renames
       on_error: fail                          # or skip: unreadable rows go to quarantine.jsonl
     output:
@@ -22,6 +23,17 @@ Pipeline file::
     batch_rows: 32768                         # rows per batch (> 0); part of every stage's fingerprint
     warn_reject_share: 0.5                    # warn when a stage rejects more than this share of its rows
     allow_empty_output: false                 # true: an empty final output is not an error
+
+A retrieval folder (BEIR, or Parquet ``corpus/queries/qrels.parquet``) given without ``kind`` is a
+:class:`~curate.dataset.Bundle`: every part is read, the ``primary`` part (default ``corpus``)
+streams through the stages as rows do, the others travel with it. A stage that does not take the
+primary's kind but takes a sibling's works on that sibling, which becomes the primary
+(``retrieval_checks`` after a corpus dedup runs on the qrels). A stage changes a sibling through
+:meth:`~curate.stages.base.Stage.update_parts` (dedup re-points the qrels at the kept passages) and
+the run keeps it in ``NN_<id>/parts/<name>.parquet``; a stage whose output is no other part of the
+set (triplets) ends it. The published set holds the other parts beside ``output.parquet``
+(``output.<part>.parquet``), and a ``beir`` export (or a ``parquet`` export to a path without a
+suffix, a folder) writes the whole set.
 
 A run writes, under the output folder (layout in :mod:`curate.run_folder`): ``input/data.parquet``,
 per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
@@ -55,11 +67,12 @@ import json
 import platform
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import pyarrow.parquet as pq
@@ -69,18 +82,20 @@ from pydantic import Field, field_validator
 from curate import io, progress
 from curate._version import __version__
 from curate.config import Strict, validated
-from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
+from curate.dataset import DEFAULT_BATCH_ROWS, Bundle, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
 from curate.io.card import write_run_cards
 from curate.run_folder import (
     INPUT,
     OUTPUT,
+    PARTS_DIR,
     RECORD,
     RUN_LOG,
     RunFolder,
     RunResult,
     StageRun,
+    part_output,
     read_record,
     stage_dir_name,
     write_record,
@@ -92,6 +107,7 @@ class InputConfig(Strict):
     path: str
     format: str | None = None
     kind: str | None = None
+    primary: Literal["corpus", "queries", "qrels"] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     split: str | None = None
     on_error: Literal["fail", "skip"] = "fail"
@@ -217,9 +233,14 @@ def stage_line(run: StageRun) -> str:
     marked = (f"flagged: {flags}" if flags else "", f"rewritten: {rewrites}" if rewrites else "")
     detail = "; ".join(part for part in (reasons, *marked) if part)
     note = " (resumed)" if run.resumed else f" in {s.seconds:.2f}s"
+    parts = "".join(
+        f"; {name} {before:,} -> {after:,} rows" if after is not None else f"; {name} {before:,} rows, ended"
+        for name, (before, after) in sorted(run.parts.items())
+    )
     return (
         f"{run.dir.name}: {s.rows_in:,} in{added}, {s.rows_kept:,} kept, {s.rows_rejected:,} rejected"
         + (f" ({detail})" if detail else "")
+        + parts
         + note
     )
 
@@ -280,15 +301,68 @@ def _run_log(folder: RunFolder, config: PipelineConfig, reporter: Reporter) -> I
             raise
 
 
+def _is_bundle(config: InputConfig) -> bool:
+    """True when the input is a retrieval set read whole (a retrieval folder without ``kind``);
+    ConfigError when ``primary`` is given for any other input."""
+    bundle = config.kind is None and io.is_bundle(config.path, config.format or io.detect_format(config.path))
+    if config.primary is not None and not bundle:
+        raise ConfigError(
+            "input.primary names a part of a retrieval set, but the input is not one",
+            where=Where(file=config.path, field="input.primary"),
+            value=config.primary,
+            hint="give a BEIR or Parquet folder of corpus, queries and qrels, without input.kind",
+        )
+    if bundle and (config.columns or config.on_error != "fail"):
+        field = "input.columns" if config.columns else "input.on_error"
+        raise ConfigError(
+            f"{field} works on one table, not on a retrieval set",
+            where=Where(file=config.path, field=field),
+            hint="convert the folder first, or read one part with input.kind",
+        )
+    return bundle
+
+
+def _read_bundle(config: InputConfig, tmp: Path) -> dict[str, Any]:
+    """Read every part of a retrieval folder into ``tmp``: the primary as ``data.parquet``, the
+    others as ``parts/<name>.parquet``. Returns the input record's fields."""
+    parts = io.read_bundle(config.path, format=config.format)
+    primary = config.primary or next(name for name in ("corpus", "queries", "qrels") if name in parts)
+    if primary not in parts:
+        raise ConfigError(
+            f"the retrieval set has no {primary}",
+            where=Where(file=config.path, field="input.primary"),
+            value=primary,
+            hint=f"it holds: {', '.join(parts)}",
+        )
+    io.write(parts[primary], tmp / "data.parquet", format="parquet", as_source=False)
+    siblings = [name for name in parts if name != primary]
+    for name in siblings:
+        (tmp / PARTS_DIR).mkdir(exist_ok=True)
+        io.write(parts[name], tmp / PARTS_DIR / f"{name}.parquet", format="parquet", as_source=False)
+    return {
+        "kind": parts[primary].kind,
+        "rows": parts[primary].num_rows,
+        "primary": primary,
+        "parts": {name: parts[name].num_rows for name in siblings},
+    }
+
+
 def _load_input(
     config: InputConfig, run_folder: RunFolder, fingerprint: str, reporter: Reporter
-) -> tuple[Dataset, int]:
-    """Read the input once into ``input/data.parquet``; later runs reuse it while the fingerprint holds
-    and its files are unchanged. Returns the dataset and the number of quarantined rows."""
+) -> tuple[Dataset | Bundle, int]:
+    """Read the input once into ``input/data.parquet`` (a retrieval set's other parts into
+    ``input/parts/``); later runs reuse it while the fingerprint holds and its files are unchanged.
+    Returns the dataset (or the retrieval set) and the number of quarantined rows."""
     folder = run_folder.path / INPUT
     record, problem = read_record(folder, fingerprint)
     if problem:
         reporter.note(f"{folder.name}: {problem}; reading the input again")
+    if record is None and _is_bundle(config):
+        run_folder.changing()
+        with atomic_dir(folder) as tmp:
+            info = {"fingerprint": fingerprint, **_read_bundle(config, tmp)}
+            files = ["data.parquet", *(f"{PARTS_DIR}/{name}.parquet" for name in info["parts"])]
+            record = write_record(tmp, {**info, "quarantined": 0}, files)
     if record is None:
         run_folder.changing()
         with atomic_dir(folder) as tmp:
@@ -308,7 +382,12 @@ def _load_input(
             files = ["data.parquet", *(["quarantine.jsonl"] if quarantine.exists() else [])]
             info = {"fingerprint": fingerprint, "kind": dataset.kind, "rows": dataset.num_rows}
             record = write_record(tmp, {**info, "quarantined": quarantined}, files)
-    return Dataset.from_parquet(folder / "data.parquet", record["kind"]), int(record.get("quarantined", 0))
+    dataset = Dataset.from_parquet(folder / "data.parquet", record["kind"])
+    quarantined = int(record.get("quarantined", 0))
+    if "primary" not in record:
+        return dataset, quarantined
+    siblings = {name: Dataset.from_parquet(folder / PARTS_DIR / f"{name}.parquet", name) for name in record["parts"]}
+    return Bundle(record["primary"], {record["primary"]: dataset, **siblings}), quarantined
 
 
 def _versions() -> dict[str, str]:
@@ -378,18 +457,21 @@ def run_pipeline(
         started = time.perf_counter()
         owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
         folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
-        fingerprint = _sha(digest(input_path), config.input.model_dump(exclude={"path"}), __version__)
-        dataset, quarantined = _load_input(config.input, folder, fingerprint, reporter)
+        unset = {"path", *(("primary",) if config.input.primary is None else ())}  # as before primary existed
+        fingerprint = _sha(digest(input_path), config.input.model_dump(exclude=unset), __version__)
+        data, quarantined = _load_input(config.input, folder, fingerprint, reporter)
+        dataset = data.main if isinstance(data, Bundle) else data
         with _naming(pipeline):
-            _check_kinds(config, stages, exports, dataset.kind)
+            _check_kinds(config, stages, exports, dataset.kind, data.parts if isinstance(data, Bundle) else {})
         if not dataset.num_rows and not config.allow_empty_output:
             raise InputError(
                 "the input has no rows",
                 where=Where(file=str(input_path)),
                 hint="check the file, or set allow_empty_output: true",
             )
-        runs, kept = _run_stages(config, stages, folder, dataset, fingerprint, force, reporter)
-        result = RunResult(config.name, folder.path, kept, dataset.num_rows, runs, exports, quarantined)
+        runs, kept = _run_stages(config, stages, folder, data, fingerprint, force, reporter)
+        last, parts = (kept.main, kept.siblings) if isinstance(kept, Bundle) else (kept, {})
+        result = RunResult(config.name, folder.path, last, dataset.num_rows, runs, exports, quarantined, parts=parts)
         for warning in _publish(config, result, folder, time.perf_counter() - started):
             reporter.warn(warning)
         reporter.lines.line(
@@ -412,15 +494,22 @@ def _run_stages(
     config: PipelineConfig,
     stages: Sequence[Stage],
     folder: RunFolder,
-    dataset: Dataset,
+    data: Dataset | Bundle,
     fingerprint: str,
     force: bool,
     reporter: Reporter,
-) -> tuple[list[StageRun], Dataset]:
-    """Run or resume each stage on the kept rows of the one before; returns the runs and the last kept rows."""
+) -> tuple[list[StageRun], Dataset | Bundle]:
+    """Run or resume each stage on the kept rows of the one before (of a retrieval set: on the part
+    it takes, the siblings given to it and updated by it); returns the runs and the last kept rows."""
     runs: list[StageRun] = []
+    bundle = data if isinstance(data, Bundle) else None
+    dataset = data.main if isinstance(data, Bundle) else data
     for index, (spec, stage) in enumerate(zip(config.stages, stages, strict=True), start=1):
         stage_dir = folder.path / stage_dir_name(index, stage.id)
+        if bundle is not None:
+            bundle = Bundle(_stage_part(stage, bundle.primary, bundle.parts), bundle.parts)
+            dataset = bundle.main
+            stage.parts = MappingProxyType(bundle.siblings)
         extra_inputs = [digest(p) if p.exists() else str(p) for p in stage.input_files()]
         params = stage.params.model_dump(mode="json")
         fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, __version__)
@@ -428,7 +517,8 @@ def _run_stages(
         if run is None:
             folder.changing()
             reporter.stage_started(stage, index, dataset.num_rows)
-            run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter)
+            siblings = bundle.siblings if bundle is not None else None
+            run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter, siblings)
         share = spec.warn_reject_share if spec.warn_reject_share is not None else config.warn_reject_share
         run.warning = reject_warning(run, share)
         reporter.stage_finished(run)
@@ -436,6 +526,8 @@ def _run_stages(
             reporter.warn(run.warning)
         runs.append(run)
         dataset = Dataset.from_parquet(stage_dir / "kept.parquet", stage.output_kind(dataset.kind))
+        if bundle is not None:
+            bundle = _parts_after(bundle, dataset, run)
         if not dataset.num_rows and not config.allow_empty_output:
             raise ConfigError(
                 "every remaining row was rejected, so the output would be empty",
@@ -443,7 +535,29 @@ def _run_stages(
                 hint=f"check the stage's parameters against its rejected rows in {stage_dir / 'rejected.parquet'}, "
                 "or set allow_empty_output: true",
             )
-    return runs, dataset
+    return runs, bundle if bundle is not None else dataset
+
+
+def _stage_part(stage: Stage, primary: str, parts: Mapping[str, Any]) -> str:
+    """The part of a retrieval set ``stage`` works on: the primary, unless the stage does not take
+    its kind but takes another part's (``retrieval_checks`` takes the qrels)."""
+    if not stage.kinds or primary in stage.kinds:
+        return primary
+    return next((kind for kind in stage.kinds if kind in parts), primary)
+
+
+def _parts_after(bundle: Bundle, kept: Dataset, run: StageRun) -> Bundle | None:
+    """The retrieval set after ``run``: its primary's ``kept`` rows and the siblings as the stage
+    left them (changed ones from its ``parts/`` folder); None once the rows are no part of a set."""
+    if kept.kind != bundle.primary:
+        return None
+    siblings = {}
+    for name, part in bundle.siblings.items():
+        if name not in run.parts:
+            siblings[name] = part
+        elif run.parts[name][1] is not None:
+            siblings[name] = Dataset.from_parquet(run.dir / PARTS_DIR / f"{name}.parquet", name)
+    return Bundle(bundle.primary, {bundle.primary: kept, **siblings})
 
 
 def _export_path(folder: RunFolder, index: int, spec: ExportConfig) -> Path:
@@ -461,11 +575,18 @@ def _check_export(index: int, spec: ExportConfig, path: Path, kind: str | None) 
         raise exc.at(field=f"output.export[{index}]") from None
 
 
-def _check_kinds(config: PipelineConfig, stages: Sequence[Stage], exports: Sequence[Path], kind: str) -> None:
-    """Every stage accepts the kind it is given, and every export can hold the final kind."""
+def _check_kinds(
+    config: PipelineConfig, stages: Sequence[Stage], exports: Sequence[Path], kind: str, parts: Mapping[str, Any]
+) -> None:
+    """Every stage accepts the kind it is given (of a retrieval set with ``parts``: the part it
+    takes), and every export can hold the final kind."""
     for stage in stages:
+        if parts:
+            kind = _stage_part(stage, kind, parts)
         stage.check_kind(kind)
         kind = stage.output_kind(kind)
+        if kind not in parts:
+            parts = {}
     for index, (spec, path) in enumerate(zip(config.output.export, exports, strict=True)):
         _check_export(index, spec, path, kind)
 
@@ -484,14 +605,27 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
         with atomic_file(final) as tmp:
             shutil.copyfile(result.output.paths[0], tmp)
         result.output = Dataset.from_parquet(final, result.output.kind)
+        for name, part in result.parts.items():
+            with atomic_file(result.dir / part_output(name)) as tmp:
+                io.write(part, tmp, format="parquet", as_source=False)
+        result.parts = {n: Dataset.from_parquet(result.dir / part_output(n), n) for n in result.parts}
+        whole = {result.output.kind: result.output, **result.parts}
         for spec, path in zip(config.output.export, result.exports, strict=True):
             with writing(path):
-                io.write(result.output, path, format=spec.format)
+                bundle_format = _bundle_format(spec, path) if result.parts else None
+                if bundle_format:
+                    io.write_bundle(whole, path, format=bundle_format)
+                else:
+                    io.write(result.output, path, format=spec.format)
         write_markdown_report(result)
         manifest = _manifest(config, result, seconds)
         exports = [(path, spec.format) for spec, path in zip(config.output.export, result.exports, strict=True)]
         bias = card_sections(result.dir, manifest["stages"])
-        result.cards, warnings = write_run_cards(result.dir, manifest, result.output, exports, bias)
+        outputs = [
+            whole if result.parts and _bundle_format(spec, path) else result.output
+            for spec, path in zip(config.output.export, result.exports, strict=True)
+        ]
+        result.cards, warnings = write_run_cards(result.dir, manifest, outputs, exports, bias)
         manifest["cards"] = result.cards
         write_html_report(result.dir, manifest=manifest)
         write_json(result.manifest_path, manifest)
@@ -499,6 +633,15 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
         folder.unpublish()
         raise
     return warnings
+
+
+def _bundle_format(spec: ExportConfig, path: Path) -> str | None:
+    """``beir`` or ``parquet`` when export ``spec`` writes a whole retrieval set (a BEIR folder, or
+    Parquet to a path without a suffix: a folder of ``<part>.parquet``), else None."""
+    fmt = spec.format or io.detect_format(path, writing=True)
+    if fmt == "beir" or (fmt == "parquet" and not path.suffix):
+        return fmt
+    return None
 
 
 def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter) -> StageRun | None:
@@ -516,7 +659,7 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter
     stats.rewrites = saved.get("rewrites", {})
     stats.rows_flagged = saved.get("rows_flagged", 0)
     stats.rows_rewritten = saved.get("rows_rewritten", 0)
-    return StageRun(
+    run = StageRun(
         stage.id,
         stage.name,
         saved["params"],
@@ -527,16 +670,29 @@ def _resumed(stage: Stage, stage_dir: Path, fingerprint: str, reporter: Reporter
         artifacts=saved.get("artifacts", []),
         role=stage.role,
     )
+    run.parts = saved.get("parts", {})
+    return run
 
 
 def _run_stage(
-    stage: Stage, dataset: Dataset, stage_dir: Path, fingerprint: str, batch_rows: int, reporter: Reporter
+    stage: Stage,
+    dataset: Dataset,
+    stage_dir: Path,
+    fingerprint: str,
+    batch_rows: int,
+    reporter: Reporter,
+    siblings: Mapping[str, Dataset] | None = None,
 ) -> StageRun:
+    """Run ``stage`` into ``stage_dir``; with ``siblings`` (a retrieval set's other parts) also
+    write the parts it changed to ``parts/<name>.parquet``."""
     params = stage.params.model_dump(mode="json")
+    parts: dict[str, list[int | None]] = {}
     with atomic_dir(stage_dir) as tmp:
         try:
             with progress.listening(reporter.progress):
                 _, _, stats = stage.execute(dataset, out_dir=tmp, batch_rows=batch_rows)
+                if siblings is not None:
+                    parts = _write_parts(stage, dataset, siblings, tmp)
             artifacts = []
             for name, table in stage.artifacts().items():
                 pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
@@ -566,10 +722,38 @@ def _run_stage(
         }
         write_record(
             tmp,
-            {**record, **stats.as_dict(), "artifacts": artifacts},
-            ["kept.parquet", "rejected.parquet", *artifacts],
+            {**record, **stats.as_dict(), "artifacts": artifacts, **({"parts": parts} if parts else {})},
+            [
+                "kept.parquet",
+                "rejected.parquet",
+                *artifacts,
+                *(f"{PARTS_DIR}/{name}.parquet" for name, (_, after) in parts.items() if after is not None),
+            ],
         )
-    return StageRun(stage.id, stage.name, params, fingerprint, stage_dir, stats, False, artifacts, role=stage.role)
+    run = StageRun(stage.id, stage.name, params, fingerprint, stage_dir, stats, False, artifacts, role=stage.role)
+    run.parts = parts
+    return run
+
+
+def _write_parts(
+    stage: Stage, dataset: Dataset, siblings: Mapping[str, Dataset], tmp: Path
+) -> dict[str, list[int | None]]:
+    """Ask ``stage`` for the siblings after its run (:meth:`~curate.stages.base.Stage.update_parts`)
+    and write those it changed to ``tmp/parts/``; returns ``{name: [rows before, rows after]}`` of
+    the changed ones (after None: the stage ended the part)."""
+    kept = Dataset.from_parquet(tmp / "kept.parquet", stage.output_kind(dataset.kind))
+    rejected = Dataset.from_parquet(tmp / "rejected.parquet", dataset.kind)
+    after = stage.update_parts(siblings, kept, rejected)
+    changed: dict[str, list[int | None]] = {}
+    for name, part in siblings.items():
+        new = after.get(name)
+        if new is part:
+            continue
+        if new is not None:
+            (tmp / PARTS_DIR).mkdir(exist_ok=True)
+            io.write(new, tmp / PARTS_DIR / f"{name}.parquet", format="parquet", as_source=False)
+        changed[name] = [part.num_rows, None if new is None else new.num_rows]
+    return changed
 
 
 def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict[str, Any]:
@@ -589,11 +773,21 @@ def _manifest(config: PipelineConfig, result: RunResult, seconds: float) -> dict
                 "dir": run.dir.name,
                 "artifacts": run.artifacts,
                 **run.stats.as_dict(),
+                **({"parts": run.parts} if run.parts else {}),
                 "warning": run.warning,
             }
             for run in result.stages
         ],
-        "output": {"path": OUTPUT, "kind": result.output.kind, "rows": result.output.num_rows},
+        "output": {
+            "path": OUTPUT,
+            "kind": result.output.kind,
+            "rows": result.output.num_rows,
+            **(
+                {"parts": {n: {"path": part_output(n), "rows": p.num_rows} for n, p in result.parts.items()}}
+                if result.parts
+                else {}
+            ),
+        },
         "exports": [str(p.relative_to(result.dir)) for p in result.exports],
         "settings": {
             "batch_rows": config.batch_rows,

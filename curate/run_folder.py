@@ -4,10 +4,13 @@ Layout::
 
     <dir>/
       .curate.lock        locked (flock) while a run writes here; the OS releases it when the run ends or dies
-      input/              data.parquet (+ quarantine.jsonl) and stats.json
-      NN_<id>/            per stage: kept.parquet, rejected.parquet, artifacts and stats.json
+      input/              data.parquet (+ quarantine.jsonl) and stats.json; a retrieval set's other
+                          parts in parts/<name>.parquet (data.parquet is its primary part)
+      NN_<id>/            per stage: kept.parquet, rejected.parquet, artifacts and stats.json; the
+                          parts of a retrieval set the stage changed in parts/<name>.parquet
       output.parquet      the published set, written after the last stage: output, exports, report,
-      <exports>           and manifest.json last; a folder with a manifest holds one run's complete set
+      output.<part>.parquet  and manifest.json last (a retrieval set's other parts beside the output);
+      <exports>           a folder with a manifest holds one run's complete set
       README.md           dataset card beside the exports (curate.io.card; one per folder holding exports)
       report.md, report.html
       manifest.json
@@ -40,12 +43,22 @@ from curate.stages.base import StageStats
 LOCK = ".curate.lock"
 INPUT = "input"
 OUTPUT = "output.parquet"
+PARTS_DIR = "parts"
+
+
+def part_output(name: str) -> str:
+    """Where the published set holds a retrieval set's part ``name`` (other than the primary),
+    beside ``output.parquet``."""
+    return f"output.{name}.parquet"
+
+
+PART_OUTPUTS = tuple(part_output(name) for name in ("corpus", "queries", "qrels"))
 REPORT = "report.md"
 REPORT_HTML = "report.html"
 MANIFEST = "manifest.json"
 RECORD = "stats.json"
 RUN_LOG = "run.log"
-_RESERVED = (LOCK, INPUT, OUTPUT, REPORT, REPORT_HTML, MANIFEST, RUN_LOG)
+_RESERVED = (LOCK, INPUT, OUTPUT, *PART_OUTPUTS, REPORT, REPORT_HTML, MANIFEST, RUN_LOG)
 _STAGE_DIR = re.compile(r"\d{2,}_[\w.-]+")
 
 
@@ -64,6 +77,8 @@ class StageRun:
     warning: str | None = None
     role: str = ""
     """The stage's role (:data:`curate.stages.base.ROLES`); empty in records of older runs."""
+    parts: dict[str, list[int | None]] = field(default_factory=dict)
+    """Retrieval-set parts the stage changed: name -> [rows before, rows after] (0 after: ended)."""
 
 
 @dataclass
@@ -79,6 +94,8 @@ class RunResult:
     quarantined: int = 0
     cards: list[str] = field(default_factory=list)
     """Dataset cards written beside the exports (:mod:`curate.io.card`), relative to ``dir``."""
+    parts: dict[str, Dataset] = field(default_factory=dict)
+    """A retrieval-set run: the parts other than the primary (``output``), by name."""
 
     @property
     def manifest_path(self) -> Path:
@@ -266,6 +283,7 @@ class RunFolder:
             self.path / REPORT,
             self.path / REPORT_HTML,
             self.path / OUTPUT,
+            *(self.path / name for name in PART_OUTPUTS),
             *self._exports,
         ):
             if path in self._exports:

@@ -169,3 +169,22 @@ def test_retrieval_triplets_pipeline_never_mines_a_false_negative(tmp_path, monk
     dpr = json.loads((result.dir / "train.dpr.json").read_text(encoding="utf-8"))
     assert len(dpr) == len(rows)
     assert [len(e["hard_negative_ctxs"]) for e in dpr] == [len(r["negatives"]) for r in rows]
+
+
+def test_beir_pipeline_cleans_the_retrieval_set_and_its_qrels(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    planted = DEFECTS["retrieval"]
+    result = run_pipeline(REPO / "pipelines" / "beir.yaml", output=tmp_path / "run")
+    out = tmp_path / "run" / "beir"
+    corpus = io.read(out, format="beir", kind="corpus").to_arrow()
+    kept = set(corpus.column("doc_id").to_pylist())
+    copies = {d["id"]: d["duplicate_of"] for d in planted["duplicate_passage"]}
+    assert kept.isdisjoint({*copies, *planted["empty_passage"]}) and set(copies.values()) <= kept
+    assert corpus.num_rows == 64 - len(copies) - len(planted["empty_passage"])
+    qrels = io.read(out, format="beir", kind="qrels").to_arrow()
+    assert set(qrels.column("doc_id").to_pylist()) <= kept
+    missing = planted["missing_doc_qrel"][0]
+    by_reason = {r["reject_reason"]: r for r in rejected_rows(result.dir).to_pylist()}
+    assert by_reason["missing_document"]["doc_id"] == missing["corpus-id"]
+    assert by_reason["too_short"]["doc_id"] in planted["empty_passage"]
+    assert qrels.num_rows == 40 - 1 and len(io.read(out, format="beir", kind="queries")) == 40

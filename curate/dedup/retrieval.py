@@ -1,30 +1,11 @@
-"""Near-duplicate passages in a retrieval set: merge them and re-point qrels, so no positive is lost."""
+"""Near-duplicate passages in a retrieval set: re-point their qrels at the kept passage, so no
+positive is lost (the dedup stages call :func:`remap_qrels` on a retrieval-set input)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pyarrow as pa
 
-from curate.dataset import Dataset
 from curate.sql import connect
-from curate.stages.base import StageStats
-from curate.stages.minhash_dedup import MinHashDedup
-
-
-@dataclass
-class RetrievalDedup:
-    """The deduplicated parts, the removed passages (with ``duplicate_of``), the stage's artifacts
-    (``clusters``, ``conflicts``), how many qrels were re-pointed or merged, and how many merges
-    joined judgements with different scores (the highest is kept)."""
-
-    parts: dict[str, Dataset]
-    rejected: Dataset
-    artifacts: dict[str, pa.Table]
-    stats: StageStats
-    qrels_repointed: int
-    qrels_merged: int
-    qrels_score_conflicts: int
 
 
 def remap_qrels(qrels: pa.Table, mapping: pa.Table) -> tuple[pa.Table, int, int, int]:
@@ -49,16 +30,3 @@ def remap_qrels(qrels: pa.Table, mapping: pa.Table) -> tuple[pa.Table, int, int,
     score_conflicts = int(grouped.filter("differ").count("*").fetchall()[0][0])
     merged = grouped.order("rn").to_arrow_table().select(qrels.column_names)
     return merged, repointed, qrels.num_rows - merged.num_rows, score_conflicts
-
-
-def dedup_retrieval(parts: dict[str, Dataset], stage: MinHashDedup) -> RetrievalDedup:
-    """Run ``stage`` on the corpus; re-point the qrels (queries are unchanged)."""
-    result = stage(parts["corpus"])
-    rejected = result.rejected.to_arrow()
-    new_parts = dict(parts, corpus=result.kept)
-    repointed = merged = differ = 0
-    if "qrels" in parts:
-        mapping = rejected.select(["doc_id", "duplicate_of"])
-        qrels, repointed, merged, differ = remap_qrels(parts["qrels"].to_arrow(), mapping)
-        new_parts["qrels"] = Dataset.from_arrow(qrels, "qrels")
-    return RetrievalDedup(new_parts, result.rejected, result.artifacts, result.stats, repointed, merged, differ)

@@ -283,7 +283,7 @@ def export_entry(
 def run_entry(
     run_dir: Path,
     manifest: Mapping[str, Any],
-    output: Dataset,
+    output: Dataset | Mapping[str, Dataset],
     path: Path,
     fmt: str,
     bias: Sequence[Mapping[str, Any]] = (),
@@ -675,18 +675,19 @@ def forget(export: Path) -> None:
 def write_run_cards(
     run_dir: Path,
     manifest: Mapping[str, Any],
-    output: Dataset,
+    outputs: Sequence[Dataset | Mapping[str, Dataset]],
     exports: Sequence[tuple[Path, str | None]],
     bias: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[list[str], list[str]]:
     """Write the card beside each export ``(path, format)`` of a pipeline run (one card per folder,
-    an entry per export), with the run's ``bias`` sections. Returns the cards written (relative to
-    ``run_dir`` where inside it) and the warnings of :func:`write_card`."""
+    an entry per export) holding its rows ``outputs[i]`` (a retrieval set: its parts by name),
+    with the run's ``bias`` sections. Returns the cards written (relative to ``run_dir`` where
+    inside it) and the warnings of :func:`write_card`."""
     from curate.io import check_write
 
     cards: dict[Path, None] = {}
     warnings = []
-    for path, fmt in exports:
+    for output, (path, fmt) in zip(outputs, exports, strict=True):
         card, warning = write_card(path, run_entry(run_dir, manifest, output, path, check_write(path, fmt), bias))
         if card is not None:
             cards[card] = None

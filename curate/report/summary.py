@@ -11,6 +11,7 @@ from rich.text import Text
 
 from curate.files import atomic_file
 from curate.report.bias import run_section as bias_section
+from curate.run_folder import part_output
 
 if TYPE_CHECKING:
     from curate.run_folder import RunResult
@@ -93,7 +94,12 @@ def write_markdown_report(result: RunResult) -> None:
         "",
         f"Input rows: {result.input_rows:,}"
         + (f" ({result.quarantined:,} unreadable rows in `input/quarantine.jsonl`)" if result.quarantined else ""),
-        f"Output rows: {result.output.num_rows:,} in `output.parquet`",
+        f"Output rows: {result.output.num_rows:,} in `output.parquet`"
+        + (f" ({result.output.kind})" if result.parts else ""),
+        *(
+            f"Retrieval-set part {name}: {part.num_rows:,} rows in `{part_output(name)}`"
+            for name, part in result.parts.items()
+        ),
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|---|---|---:|---:|---:|---:|---:|---|---:|",

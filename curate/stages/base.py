@@ -19,6 +19,11 @@ Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`
 called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
 Global stages override :meth:`Stage.splits` to produce their splits from the whole dataset.
 
+Retrieval sets (:class:`curate.dataset.Bundle`): the runner gives a stage the sibling parts of
+its input in :attr:`Stage.parts` (``{}`` for a plain dataset) before it runs, and after it ran
+calls :meth:`Stage.update_parts` with its kept and rejected rows, which returns the siblings as
+they are now (a dedup re-points the qrels at the kept passages; by default they are unchanged).
+
 Progress (:mod:`curate.progress`): the rows streamed through :meth:`Stage.process` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
 its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
@@ -32,6 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal, get_args
 
 import pyarrow as pa
@@ -226,6 +232,9 @@ class Stage:
     kinds: ClassVar[tuple[str, ...]] = ()  # accepted schema kinds; empty = every kind
     adds: ClassVar[tuple[str, ...]] = ()  # columns added to kept rows
     description: ClassVar[str] = ""  # one line for `curate stages`; default: the docstring's first paragraph
+    parts: Mapping[str, Dataset] = MappingProxyType({})
+    """Sibling parts of a retrieval-set input by name (``corpus``, ``queries``, ``qrels``), set by
+    the runner before the stage runs; empty for a plain dataset."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register a class that sets ``name``; TypeError when its role is missing or unknown, or
@@ -307,6 +316,13 @@ class Stage:
     def artifacts(self) -> dict[str, pa.Table]:
         """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
         return {}
+
+    def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
+        """The sibling parts of a retrieval set after this stage ran (``kept``/``rejected``: its
+        rows of the primary part, before :meth:`artifacts`). Return a part unchanged (the same
+        object) when the stage does not change it; leave a part out to end it (a stage whose
+        output is no longer a retrieval part). Default: every sibling unchanged."""
+        return dict(parts)
 
     def input_files(self) -> list[Path]:
         """Files the stage reads besides its input (an evaluation set, an index): their content is

@@ -15,6 +15,11 @@ on a corpus also ``source``, ``chunk`` for the passages of a split row (none of 
 row) and ``original`` for the rest unless they had a source already. Rows whose text fits are
 unchanged (``start`` 0).
 
+On the corpus of a retrieval set (a pipeline input read whole, see :mod:`curate.pipeline`) with
+qrels, the corpus is chunked as ``curate chunk-passages`` chunks a folder
+(:func:`~curate.retrieval.chunk.chunk_corpus`: cuts never fall inside an answer of a query judged
+on the passage) and the qrels follow their passage's chunks.
+
 ``unit: tokens`` counts subword tokens of a local ``tokenizer.json`` (``tokenizer:``), special
 tokens not counted, each passage as the tokenizer encodes it alone. For a reader with
 ``max_length`` L, leave room for the question and the special tokens: ``size`` = L - longest
@@ -26,6 +31,7 @@ question - 3 (BERT's ``[CLS] q [SEP] p [SEP]``)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +44,7 @@ from curate.retrieval.chunk import (
     ChunkedQuestion,
     ChunkSettings,
     Span,
+    chunk_corpus,
     chunk_text,
     context_chunks,
     place_question,
@@ -79,6 +86,8 @@ class ChunkPassages(PlannedStage):
 
     def reset(self) -> None:
         self._chunks: dict[str, list[Span]] = {}
+        self._planned: list[list[Span]] | None = None  # a retrieval set's corpus: each row's pieces
+        self._qrels: pa.Table | None = None
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.tokenizer)] if self.params.tokenizer else []
@@ -97,6 +106,8 @@ class ChunkPassages(PlannedStage):
         """MRC: chunk every distinct context once, protecting the answers of all its questions."""
         self._chunks = {}
         if dataset.kind != "mrc":
+            if "qrels" in self.parts:
+                self._plan_bundle(dataset)
             return
         p = self.params
         groups: dict[str, list[dict[str, Any]]] = {}
@@ -116,15 +127,44 @@ class ChunkPassages(PlannedStage):
             return self._questions(batch)
         return self._passages(batch)
 
+    def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
+        """On a retrieval set's corpus: the qrels re-pointed at the chunks."""
+        if self._qrels is None:
+            return dict(parts)
+        return {**parts, "qrels": Dataset.from_arrow(self._qrels, "qrels")}
+
     # ----------------------------------------------------------------- corpus
+    def _plan_bundle(self, corpus: Dataset) -> None:
+        """Chunk a retrieval set's corpus with its qrels (and the queries' answers) once."""
+        answers = None
+        queries = self.parts.get("queries")
+        if queries is not None and "answers" in queries.schema.names:
+            table = queries.to_arrow()
+            answers = dict(zip(table.column("query_id").to_pylist(), table.column("answers").to_pylist(), strict=True))
+        chunked, self._qrels = chunk_corpus(
+            corpus.to_arrow(), self.parts["qrels"].to_arrow(), answers=answers, settings=self.params
+        )
+        planned: list[list[Span]] = []
+        for start, text in zip(chunked.column("start").to_pylist(), chunked.column("text").to_pylist(), strict=True):
+            span = (start, start + len(text or ""))
+            if start == 0:  # the first piece of the next passage
+                planned.append([span])
+            else:
+                planned[-1].append(span)
+        self._planned = planned
+
     def _passages(self, batch: pa.Table) -> Split:
         p = self.params
         out: dict[str, list[Any]] = {name: [] for name in [*batch.column_names, *_ADDED_CORPUS]}
         added = 0
         cut: list[list[str]] = []  # per kept row: ["chunked"] on the first piece of a passage that was cut
-        for row in batch.to_pylist():
+        first, _ = self.next_rows(batch.num_rows)
+        for index, row in enumerate(batch.to_pylist()):
             text, doc_id = row["text"], row["doc_id"]
-            spans = chunk_text(text, p.size, p.overlap, p.unit, tokenizer=p.tokenizer) if text else []
+            if self._planned is not None:
+                spans = self._planned[first + index]
+            else:
+                spans = chunk_text(text, p.size, p.overlap, p.unit, tokenizer=p.tokenizer) if text else []
             if len(spans) <= 1:
                 pieces = [({**row, "source": row.get("source") or "original"}, doc_id, 0)]
             else:

@@ -1,15 +1,19 @@
 """What the dedup stages (``exact_dedup``, ``minhash_dedup``) share: each row's answer for the
-answer-agreement rule, and the split of a batch by a planned :class:`~curate.dedup.outcome.Outcome`."""
+answer-agreement rule, the split of a batch by a planned :class:`~curate.dedup.outcome.Outcome`,
+and the qrels of a retrieval set re-pointed at the passages kept (:func:`repoint_qrels`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, answer_columns, row_answers
 from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome
+from curate.dedup.retrieval import remap_qrels
 from curate.stages.base import Split, reject
 
 EXTRA_TYPES = {"duplicate_of": pa.string(), "cluster_id": pa.int64(), "similarity": pa.float64()}
@@ -79,3 +83,38 @@ def _flags(outcome: Outcome | None, start: int, keep: list[bool]) -> list[list[s
             if 0 <= row - start < len(keep) and keep[row - start]:
                 found.setdefault(row, []).append(reason)
     return [found.get(start + i, []) for i, kept in enumerate(keep) if kept]
+
+
+@dataclass
+class Repointed:
+    """What :func:`repoint_qrels` did: the siblings (qrels re-pointed), how many qrels were
+    re-pointed, how many merged away, and how many merges joined different scores (highest kept)."""
+
+    parts: dict[str, Dataset]
+    repointed: int = 0
+    merged: int = 0
+    score_conflicts: int = 0
+    moves: pa.Table | None = None
+    """One row per qrel re-pointed: ``query_id``, ``doc_id`` (the removed passage), ``duplicate_of``
+    (the passage kept) and ``score`` (the stages' ``qrels_repointed`` artifact)."""
+
+
+def repoint_qrels(parts: Mapping[str, Dataset], rejected: Dataset) -> Repointed:
+    """The retrieval ``parts`` after passages were removed as duplicates: qrels of each ``rejected``
+    passage with a ``duplicate_of`` point at that kept passage (:func:`~curate.dedup.retrieval.remap_qrels`);
+    other parts, and everything when ``rejected`` holds no passages, are returned unchanged."""
+    found = Repointed(dict(parts))
+    if "qrels" not in parts or rejected.kind != "corpus" or "duplicate_of" not in rejected.schema.names:
+        return found
+    removed = rejected.to_arrow().select(["doc_id", "duplicate_of"])
+    mapping = removed.filter(pc.is_valid(removed.column("duplicate_of")))
+    if not mapping.num_rows:
+        return found
+    qrels, found.repointed, found.merged, found.score_conflicts = remap_qrels(parts["qrels"].to_arrow(), mapping)
+    if found.repointed:
+        found.parts["qrels"] = Dataset.from_arrow(qrels, "qrels")
+        judged = parts["qrels"].to_arrow().select(["query_id", "doc_id", "score"])
+        found.moves = judged.join(mapping, "doc_id", join_type="inner").select(
+            ["query_id", "doc_id", "duplicate_of", "score"]
+        )
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -16,7 +17,7 @@ from curate.dedup.assign import GroupCandidates, assign
 from curate.dedup.outcome import Outcome, apply_assignment
 from curate.schemas import row_ids
 from curate.stages.base import Params, PlannedStage, Split
-from curate.stages.dedup_rows import split_by_outcome
+from curate.stages.dedup_rows import repoint_qrels, split_by_outcome
 from curate.stages.fields import require_columns, text_fields
 from curate.text.normalize import Op, normalize_text
 
@@ -62,6 +63,7 @@ class ExactDedup(PlannedStage):
 
     def reset(self) -> None:
         self._outcome: Outcome | None = None
+        self._moves: pa.Table | None = None  # qrels re-pointed on a retrieval set (update_parts)
 
     def _digest(self, values: tuple) -> bytes:
         parts = []
@@ -123,7 +125,15 @@ class ExactDedup(PlannedStage):
         return split_by_outcome(batch, self._outcome, start, stage=self.id, extras=("duplicate_of",))
 
     def artifacts(self) -> dict[str, pa.Table]:
-        return {"conflicts": self._outcome.conflicts_table()} if self._outcome is not None else {}
+        found = {"conflicts": self._outcome.conflicts_table()} if self._outcome is not None else {}
+        return found | ({"qrels_repointed": self._moves} if self._moves is not None else {})
+
+    def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
+        """On a retrieval set's corpus: the qrels of removed passages point at the passage kept
+        (listed in the ``qrels_repointed`` artifact)."""
+        found = repoint_qrels(parts, rejected)
+        self._moves = found.moves
+        return found.parts
 
 
 def _values(dataset: Dataset, name: str, rows: np.ndarray, partner: np.ndarray) -> dict[int, str | None]:

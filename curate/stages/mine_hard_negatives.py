@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import model_validator
 
 from curate.dataset import Dataset
@@ -61,13 +63,19 @@ class MineHardNegatives(PlannedStage):
     (unanswerable question) or ``no_negatives`` (no candidate survived the guards); a question with
     fewer than ``count`` negatives is kept and counted in the ``mining`` artifact (one row: queries,
     negatives, candidates, ``dropped_<guard>`` per guard, short queries, seconds, queries/s).
+
+    On a retrieval set (a pipeline input read whole) the stage works on its queries and mines from
+    its corpus and qrels as ``curate mine-negatives`` does on a folder
+    (:func:`~curate.retrieval.build.mine_retrieval`): each query becomes one triplet per positive
+    passage, or is rejected (``no_positive``, ``no_negatives``, or ``repeated_query``: a query id
+    used again is mined for its first query only). The set ends there: the output is triplets.
     """
 
     name = "mine_hard_negatives"
     role = "convert"  # MRC questions become retrieval triplets
     Params = MineHardNegativesParams
     params: MineHardNegativesParams
-    kinds = ("mrc",)
+    kinds = ("mrc", "queries")
     adds = tuple(TRIPLET_SCHEMA.names)
     description = "Turn MRC questions into triplets with BM25/dense hard negatives, guarded against false negatives."
 
@@ -77,6 +85,15 @@ class MineHardNegatives(PlannedStage):
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
         p = self.params
+        if dataset.kind == "queries":
+            missing = [part for part in ("corpus", "qrels") if part not in self.parts]
+            if missing or p.corpus or p.embedding_column:
+                raise ConfigError(
+                    f"stage '{self.name}' on queries mines from their retrieval set"
+                    + (f", which has no {' and no '.join(missing)}" if missing else ", without corpus or embeddings"),
+                    where=Where(stage=self.id, field="embedding_column" if p.embedding_column else "corpus"),
+                    hint="read a BEIR or Parquet folder whole (input.path without kind), or mine MRC rows",
+                )
         if p.corpus is not None and not Path(p.corpus).exists():
             raise ConfigError(
                 "corpus not found",
@@ -112,6 +129,9 @@ class MineHardNegatives(PlannedStage):
         self._passage: np.ndarray = np.zeros(0, np.int64)
         self._answers: list[list[str]] = []
         self._summary: pa.Table | None = None
+        self._triplets: pa.Table | None = None  # a retrieval set's queries: the mined triplets
+        self._rows_of: dict[str, tuple[int, int]] = {}  # query id -> its triplet rows
+        self._positives: set[str] = set()
 
     # ----------------------------------------------------------------- planning (whole dataset)
     def read_corpus(self) -> Dataset:
@@ -126,8 +146,61 @@ class MineHardNegatives(PlannedStage):
         except CurateError as exc:
             raise exc.at(stage=self.id, file=path) from None
 
+    def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
+        """Triplets are no part of a retrieval set: the set ends here."""
+        return {}
+
+    def _plan_queries(self, queries: Dataset) -> Mined:
+        """Mine for a retrieval set's queries with :func:`mine_retrieval`; triplet rows by query id."""
+        try:
+            found = mine_retrieval({**self.parts, "queries": queries}, self.params)
+        except CurateError as exc:
+            raise exc.at(stage=self.id) from None
+        ids = found.triplets.column("query_id").to_pylist()
+        for row, query_id in enumerate(ids):
+            start, _ = self._rows_of.get(query_id, (row, row))
+            self._rows_of[query_id] = (start, row + 1)
+        qrels, corpus = self.parts["qrels"].to_arrow(), self.parts["corpus"].column("doc_id").to_pylist()
+        judged = zip(qrels.column("query_id").to_pylist(), qrels.column("doc_id").to_pylist(), strict=True)
+        scores = pc.cast(qrels.column("score"), pa.float64()).to_pylist()
+        known = set(corpus)
+        self._positives = {q for (q, d), score in zip(judged, scores, strict=True) if (score or 0) > 0 and d in known}
+        self._triplets, self._mined, self._summary = found.triplets, found.mined, found.summary
+        return found.mined
+
+    def _split_queries(self, batch: pa.Table) -> Split:
+        """Each query's triplets, or the query rejected with the reason it has none."""
+        assert self._triplets is not None
+        keep: list[bool] = []
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        pieces: list[pa.Table] = []
+        for query_id in batch.column("query_id").to_pylist():
+            rows = self._rows_of.pop(query_id, None)
+            keep.append(rows is not None)
+            if rows is not None:
+                pieces.append(self._triplets.slice(rows[0], rows[1] - rows[0]))
+                reasons.append(None)
+                details.append(None)
+            elif query_id in self._seen:
+                reasons.append("repeated_query")
+                details.append(f"query id {query_id} was used before: mined for its first query only")
+            elif query_id not in self._positives:
+                reasons.append("no_positive")
+                details.append("no qrel with score > 0 points at a passage of the corpus")
+            else:
+                reasons.append("no_negatives")
+                details.append("no candidate passage survived the guards")
+            self._seen.add(query_id)
+        kept = pa.concat_tables([TRIPLET_SCHEMA.empty_table(), *pieces])
+        split = reject(batch, keep, stage=self.id, reasons=reasons, details=details)
+        return Split(kept, split.rejected, added=kept.num_rows - sum(keep))
+
     def plan(self, dataset: Dataset) -> Mined:
         """Build the corpus from the contexts, mine negatives for every answerable question."""
+        self._seen: set[str] = set()
+        if dataset.kind == "queries":
+            return self._plan_queries(dataset)
         started = time.perf_counter()
         table = dataset.to_arrow()
         found = mrc_passages(table)
@@ -182,6 +255,8 @@ class MineHardNegatives(PlannedStage):
 
     # ----------------------------------------------------------------- streaming the split
     def process(self, batch: pa.Table, kind: str) -> Split:
+        if kind == "queries" and self._triplets is not None:
+            return self._split_queries(batch)
         n = batch.num_rows
         start, end = self.next_rows(n)
         mined, corpus = self._mined, self._corpus

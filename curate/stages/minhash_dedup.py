@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,8 +23,8 @@ from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import row_ids
 from curate.sql import order_rows
-from curate.stages.base import PlannedStage, Split, names_in
-from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, split_by_outcome
+from curate.stages.base import PlannedStage, Split, StageStats, names_in
+from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, repoint_qrels, split_by_outcome
 from curate.stages.fields import require_columns, text_fields
 
 Unit = Literal["row", "context", "question"]
@@ -133,6 +135,7 @@ class MinHashDedup(PlannedStage):
 
     def reset(self) -> None:
         self._outcome: Outcome | None = None
+        self._moves: pa.Table | None = None  # qrels re-pointed on a retrieval set (update_parts)
         self._repointed: dict[str, Any] | None = None
         self._clusters: pa.Table | None = None
 
@@ -329,10 +332,49 @@ class MinHashDedup(PlannedStage):
     def artifacts(self) -> dict[str, pa.Table]:
         if self._outcome is None or self._clusters is None:
             return {}
-        return {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
+        found = {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
+        return found | ({"qrels_repointed": self._moves} if self._moves is not None else {})
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.against)] if self.params.against else []
+
+    def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
+        """On a retrieval set's corpus: the qrels of removed passages point at the passage kept
+        (listed in the ``qrels_repointed`` artifact)."""
+        found = repoint_qrels(parts, rejected)
+        self._moves = found.moves
+        return found.parts
+
+
+@dataclass
+class RetrievalDedup:
+    """The deduplicated parts, the removed passages (with ``duplicate_of``), the stage's artifacts
+    (``clusters``, ``conflicts``), how many qrels were re-pointed or merged, and how many merges
+    joined judgements with different scores (the highest is kept)."""
+
+    parts: dict[str, Dataset]
+    rejected: Dataset
+    artifacts: dict[str, pa.Table]
+    stats: StageStats
+    qrels_repointed: int
+    qrels_merged: int
+    qrels_score_conflicts: int
+
+
+def dedup_retrieval(parts: Mapping[str, Dataset], stage: MinHashDedup) -> RetrievalDedup:
+    """Run ``stage`` on the corpus of a retrieval set; re-point the qrels (queries are unchanged)."""
+    result = stage(parts["corpus"])
+    found = repoint_qrels(parts, result.rejected)
+    found.parts["corpus"] = result.kept
+    return RetrievalDedup(
+        found.parts,
+        result.rejected,
+        result.artifacts,
+        result.stats,
+        found.repointed,
+        found.merged,
+        found.score_conflicts,
+    )
 
 
 def _distinct(texts: list[str]) -> tuple[list[str], np.ndarray]:

@@ -19,9 +19,11 @@ _KEYS = {"corpus": "doc_id", "queries": "query_id"}
 
 
 class RetrievalInputParams(Params):
-    corpus: str
+    corpus: str | None = None
     """The passages: a BEIR folder, a Parquet folder with ``corpus.parquet``, or one file in any
-    readable format (a BEIR ``corpus.jsonl`` on its own has its ``_id`` taken as ``doc_id``)."""
+    readable format (a BEIR ``corpus.jsonl`` on its own has its ``_id`` taken as ``doc_id``).
+    Default: the corpus of the retrieval set the pipeline reads (an input folder without ``kind``);
+    a part the retrieval set holds is taken from it, and the path is only the fallback."""
     queries: str | None = None
     """The queries, like ``corpus``; default: the ``corpus`` folder (a BEIR or Parquet folder holds both)."""
     corpus_format: str | None = None
@@ -41,16 +43,26 @@ class RetrievalChecksParams(RetrievalInputParams):
 
 
 class RetrievalInputStage(PlannedStage):
-    """Base of the stages on qrels that also read the corpus and the queries (given by path)."""
+    """Base of the stages on qrels that also read the corpus and the queries: the parts of the
+    retrieval set the pipeline reads (:attr:`~curate.stages.base.Stage.parts`), else the files
+    the parameters name."""
 
     kinds = ("qrels",)
     params: RetrievalInputParams
 
     def _paths(self) -> dict[str, tuple[str, str, str | None]]:
-        """``{kind: (path, parameter, format)}`` of the corpus and the queries."""
+        """``{kind: (path, parameter, format)}`` of the corpus and the queries not in :attr:`parts`."""
         p = self.params
+        needed = [kind for kind in _KEYS if kind not in self.parts]
+        if needed and p.corpus is None:
+            raise ConfigError(
+                f"stage '{self.name}' needs the {' and the '.join(needed)} of the qrels",
+                where=Where(stage=self.id, field="corpus"),
+                hint="read a retrieval folder whole (input.path without kind), or give the corpus parameter",
+            )
         queries = p.queries
-        if queries is None:
+        if queries is None and "queries" in needed:
+            assert p.corpus is not None
             if not Path(p.corpus).is_dir():
                 raise ConfigError(
                     f"missing parameter 'queries' for stage '{self.name}'",
@@ -58,7 +70,8 @@ class RetrievalInputStage(PlannedStage):
                     hint="pass the queries file, or give corpus as a BEIR or Parquet folder holding both",
                 )
             queries = p.corpus
-        return {"corpus": (p.corpus, "corpus", p.corpus_format), "queries": (queries, "queries", p.queries_format)}
+        found = {"corpus": (p.corpus, "corpus", p.corpus_format), "queries": (queries, "queries", p.queries_format)}
+        return {kind: (path, field, fmt) for kind, (path, field, fmt) in found.items() if kind in needed and path}
 
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
@@ -74,20 +87,27 @@ class RetrievalInputStage(PlannedStage):
         try:
             paths = [Path(path) for path, _, _ in self._paths().values()]
         except ConfigError:
-            paths = [Path(self.params.corpus)]
+            paths = [Path(self.params.corpus)] if self.params.corpus else []
         return list(dict.fromkeys(paths))
 
     def read_part(self, kind: str) -> Dataset:
-        """The corpus or the queries, read with their format and kind."""
+        """The corpus or the queries: the retrieval set's part, else read with their format and kind."""
         from curate import io
 
+        if kind in self.parts:
+            return self.parts[kind]
         path, _, fmt = self._paths()[kind]
         try:
             return io.read(path, format=fmt or io.detect_format(path), kind=kind)
         except CurateError as exc:
             raise exc.at(stage=self.id, file=path) from None
 
-    def _answers_column(self, queries: pa.Table, path: str) -> str | None:
+    def _queries_path(self) -> str | None:
+        """The queries file, None when they are the retrieval set's."""
+        found = self._paths().get("queries")
+        return found[0] if found else None
+
+    def _answers_column(self, queries: pa.Table, path: str | None) -> str | None:
         column = self.params.answers_column
         if column is None:
             return "answers" if "answers" in queries.column_names else None
@@ -129,7 +149,7 @@ class RetrievalChecks(RetrievalInputStage):
     def plan(self, dataset: Dataset) -> pa.Table:
         """Find every problem of the corpus, queries and the whole qrels ``dataset``."""
         corpus, queries = self.read_part("corpus").to_arrow(), self.read_part("queries").to_arrow()
-        queries_path = self._paths()["queries"][0]
+        queries_path = self._queries_path()
         answers = self._answers_column(queries, queries_path)
         try:
             problems = find_retrieval_problems(corpus, queries, dataset.to_arrow(), answers_column=answers)

@@ -52,7 +52,7 @@ class RetrievalLabelIssues(RetrievalInputStage):
     def plan(self, dataset: Dataset) -> pa.Table:
         p = self.params
         corpus, queries = self.read_part("corpus").to_arrow(), self.read_part("queries").to_arrow()
-        answers = self._answers_column(queries, self._paths()["queries"][0])
+        answers = self._answers_column(queries, self._queries_path())
         try:
             issues = find_retrieval_label_issues(
                 corpus,
