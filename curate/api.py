@@ -26,7 +26,7 @@ import types
 import typing
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,12 +75,19 @@ def _write(dataset: Dataset, dst: Path, **options: Any) -> None:
     progress.step(phase, dataset.num_rows, dataset.num_rows)
 
 
-def _card(
-    dst: Path, data: Any, fmt: str | None, command: str, src: Path, stage: Step | None = None
-) -> tuple[Path | None, tuple[str, ...]]:
+@dataclass(frozen=True)
+class Written:
+    """What every command that writes a dataset also returns: the dataset card written beside it
+    (``card``, None when none was) and ``warnings``, one line each."""
+
+    card: Path | None = field(default=None, kw_only=True)
+    warnings: tuple[str, ...] = field(default=(), kw_only=True)
+
+
+def _card(dst: Path, data: Any, fmt: str | None, command: str, src: Path, stage: Step | None = None) -> dict[str, Any]:
     """Write the dataset card beside ``dst`` (:mod:`curate.io.card`): ``data`` (a Dataset, or the
     parts of a retrieval folder) written as ``fmt`` by ``curate <command>`` from ``src``, made by
-    ``stage`` if a stage made it. Returns the card (None when none was written) and its warnings."""
+    ``stage`` if a stage made it. Returns the fields of :class:`Written`."""
     from curate.io.card import export_entry, step, write_card
 
     if isinstance(data, Dataset):
@@ -88,7 +95,7 @@ def _card(
     steps = [step(*stage)] if stage else []
     entry = export_entry(data, dst, fmt or "parquet", made_by=f"`curate {command}`", source=str(src), steps=steps)
     card, warning = write_card(dst, entry)
-    return card, (warning,) if warning else ()
+    return {"card": card, "warnings": (warning,) if warning else ()}
 
 
 def _stage_step(stage: Stage, stats: StageStats) -> Step:
@@ -99,6 +106,10 @@ def _is_bundle(src: Path, fmt: str | None, kind: str | None = None) -> bool:
     """Whether ``src`` (read as ``fmt``, detected when None) is a retrieval folder and no ``kind``
     asks for one part of it."""
     return kind is None and io.is_bundle(src, fmt or io.detect_format(src))
+
+
+def _path(path: str | Path | None) -> Path | None:
+    return Path(path) if path is not None else None
 
 
 def _row_counts(parts: Mapping[str, Dataset]) -> dict[str, int]:
@@ -146,7 +157,7 @@ def rejected(
     counts = tuple((s, r, n) for (s, r), n in Counter(pairs).items())
     if out is not None:
         io.write_table(table, out)
-    return Rejected(table=table, counts=counts, out=Path(out) if out is not None else None)
+    return Rejected(table=table, counts=counts, out=_path(out))
 
 
 @dataclass(frozen=True)
@@ -161,7 +172,7 @@ def report(run_dir: str | Path, out: str | Path | None = None) -> Report:
     """Rebuild a run's report.html (default ``RUN_DIR/report.html``)."""
     from curate.report.html import write_html_report
 
-    path = write_html_report(Path(run_dir), Path(out) if out is not None else None)
+    path = write_html_report(Path(run_dir), _path(out))
     return Report(path=path, bytes=path.stat().st_size)
 
 
@@ -169,7 +180,7 @@ def report(run_dir: str | Path, out: str | Path | None = None) -> Report:
 
 
 @dataclass(frozen=True)
-class Converted:
+class Converted(Written):
     """``curate convert``: ``dst`` with ``rows`` of ``kind``, or the row count per part of a
     retrieval folder (``parts``; ``kind`` None); rows that could not be read went to ``quarantine``."""
 
@@ -179,8 +190,6 @@ class Converted:
     parts: Mapping[str, int]
     quarantined: int
     quarantine: Path | None
-    card: Path | None
-    warnings: tuple[str, ...]
 
 
 def convert(
@@ -202,9 +211,9 @@ def convert(
     if _is_bundle(src, format, kind):
         parts = io.read_bundle(src, format=format or io.detect_format(src))
         io.write_bundle(parts, dst, format=to or "parquet")
-        card, warnings = _card(dst, parts, to or "parquet", "convert", src)
+        card = _card(dst, parts, to or "parquet", "convert", src)
         counts = _row_counts(parts)
-        return Converted(dst, None, sum(counts.values()), counts, 0, None, card, warnings)
+        return Converted(dst, None, sum(counts.values()), counts, 0, None, **card)
     qfile = Path(quarantine) if quarantine else dst.with_name(dst.name + ".quarantine.jsonl")
     dataset = _read(
         src,
@@ -222,13 +231,13 @@ def convert(
         if skip_bad_rows:
             qfile.unlink(missing_ok=True)  # written by the read above: nothing is left behind
         raise
-    card, warnings = _card(dst, dataset, to, "convert", src)
+    card = _card(dst, dataset, to, "convert", src)
     bad = int(dataset.metadata.get("quarantined_rows", 0))
-    return Converted(dst, dataset.kind, dataset.num_rows, {}, bad, qfile if skip_bad_rows else None, card, warnings)
+    return Converted(dst, dataset.kind, dataset.num_rows, {}, bad, qfile if skip_bad_rows else None, **card)
 
 
 @dataclass(frozen=True)
-class Validated:
+class Validated(Written):
     """``curate validate``: the problems found (``problems``: one row each), the rows checked and
     the kind (a retrieval folder: ``parts`` gives rows per part, ``problems`` has ``table, row, id,
     code, detail``; a dataset: ``row, id, field, problem, detail``), the problem report written
@@ -245,8 +254,6 @@ class Validated:
     repaired_rows: int = 0
     unrepaired: Path | None = None
     unrepaired_rows: int = 0
-    card: Path | None = None
-    warnings: tuple[str, ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -275,7 +282,7 @@ def validate(
     from curate.validate import repair as repair_spans
 
     src = Path(src)
-    report = Path(report) if report is not None else None
+    report = _path(report)
     if _is_bundle(src, format, kind):
         if repair is not None:
             raise ConfigError("--repair works on MRC data", value=str(src), hint="pass an MRC file")
@@ -297,11 +304,20 @@ def validate(
     reasons = Counter(dropped.to_arrow().column("reject_reason").to_pylist())
     counts = {"rows_in": dataset.num_rows, "rows_kept": kept.num_rows, "rows_rejected": dropped.num_rows}
     stats = {**counts, "reasons": reasons}
-    card, warnings = _card(repair, kept, None, "validate --repair", src, ("repair", "validate_spans", stats, "filter"))
+    card = _card(repair, kept, None, "validate --repair", src, ("repair", "validate_spans", stats, "filter"))
     return Validated(
-        src, dataset.kind, found.rows, {}, found.problems, report, repair, kept.num_rows, dropped_path,
-        dropped.num_rows, card, warnings,
-    )  # fmt: skip
+        src,
+        dataset.kind,
+        found.rows,
+        {},
+        found.problems,
+        report,
+        repaired=repair,
+        repaired_rows=kept.num_rows,
+        unrepaired=dropped_path,
+        unrepaired_rows=dropped.num_rows,
+        **card,
+    )
 
 
 def _validate_retrieval(src: Path, fmt: str, report: Path | None) -> Validated:
@@ -324,7 +340,7 @@ def _validate_retrieval(src: Path, fmt: str, report: Path | None) -> Validated:
 
 
 @dataclass(frozen=True)
-class Deduplicated:
+class Deduplicated(Written):
     """``curate dedup``: the stage's ``stats``, where the kept rows (``kept``), removed rows
     (``rejected``) and the ``clusters`` / ``conflicts`` tables went; on a retrieval folder, how
     many qrels were re-pointed or merged (None on a dataset) and how many merges joined different
@@ -338,8 +354,6 @@ class Deduplicated:
     qrels_repointed: int | None
     qrels_merged: int | None
     qrels_score_conflicts: int | None
-    card: Path | None
-    warnings: tuple[str, ...]
 
 
 def dedup(
@@ -383,15 +397,22 @@ def dedup(
     for name, path in written.items():
         if path is not None:
             io.write_table(artifacts[name], path)
-    card, warnings = _card(dst, card_data, card_fmt, "dedup", src, _stage_step(stage, stats))
+    card = _card(dst, card_data, card_fmt, "dedup", src, _stage_step(stage, stats))
     return Deduplicated(
-        stats, dst, rejected_path, Path(clusters) if clusters else None, Path(conflicts) if conflicts else None,
-        repointed, merged, differ, card, warnings,
-    )  # fmt: skip
+        stats=stats,
+        kept=dst,
+        rejected=rejected_path,
+        clusters=_path(clusters),
+        conflicts=_path(conflicts),
+        qrels_repointed=repointed,
+        qrels_merged=merged,
+        qrels_score_conflicts=differ,
+        **card,
+    )
 
 
 @dataclass(frozen=True)
-class Contaminated:
+class Contaminated(Written):
     """``curate contamination``: what was found (``found``: the report table, per-field counts,
     one flag per training row), how many training rows overlap (``contaminated``), and the files
     written: the report (``report``, ``report_rows``) and the training rows that overlap nothing
@@ -403,8 +424,6 @@ class Contaminated:
     report_rows: int
     clean: Path | None
     clean_rows: int
-    card: Path | None
-    warnings: tuple[str, ...]
 
 
 def contamination(
@@ -430,8 +449,7 @@ def contamination(
     flags = found.contaminated
     if report is not None:
         io.write_table(found.report, report)
-    card: Path | None = None
-    warnings: tuple[str, ...] = ()
+    card: dict[str, Any] = {}
     clean_rows = 0
     if drop is not None:
         clean = train_set.to_arrow().filter(pa.array(~flags))
@@ -441,26 +459,29 @@ def contamination(
         removed = found.num_train - clean_rows
         counts = {"rows_in": found.num_train, "rows_kept": clean_rows, "rows_rejected": removed}
         stats = {**counts, "reasons": {"contaminated": removed} if removed else {}}
-        card, warnings = _card(
+        card = _card(
             Path(drop), kept, None, "contamination --drop", train, ("contamination", "contamination", stats, "filter")
         )
     return Contaminated(
-        found, int(flags.sum()), Path(report) if report is not None else None, found.report.num_rows,
-        Path(drop) if drop is not None else None, clean_rows, card, warnings,
-    )  # fmt: skip
+        found=found,
+        contaminated=int(flags.sum()),
+        report=_path(report),
+        report_rows=found.report.num_rows,
+        clean=_path(drop),
+        clean_rows=clean_rows,
+        **card,
+    )
 
 
 # ----------------------------------------------------------------------------- retrieval training sets
 
 
 @dataclass(frozen=True)
-class Parts:
+class Parts(Written):
     """A retrieval folder written (``dst``) with the rows of each part (``parts``)."""
 
     dst: Path
     parts: Mapping[str, int]
-    card: Path | None
-    warnings: tuple[str, ...]
 
 
 def mrc_to_retrieval(
@@ -475,12 +496,12 @@ def mrc_to_retrieval(
     tables = build(dataset.to_arrow(), split=split)
     datasets = {name: Dataset(kind=name, table=table) for name, table in tables.items()}
     io.write_bundle(datasets, dst, format=to)
-    card, warnings = _card(dst, datasets, to, "mrc-to-retrieval", src)
-    return Parts(dst, _row_counts(datasets), card, warnings)
+    card = _card(dst, datasets, to, "mrc-to-retrieval", src)
+    return Parts(dst, _row_counts(datasets), **card)
 
 
 @dataclass(frozen=True)
-class NegativesMined:
+class NegativesMined(Written):
     """``curate mine-negatives``: what ``dst`` holds (``written``), the candidates each guard
     dropped, and (MRC input) the questions that gave no triplet with their reasons."""
 
@@ -489,8 +510,6 @@ class NegativesMined:
     dropped: Mapping[str, int]
     rejected: int
     reasons: Mapping[str, int]
-    card: Path | None
-    warnings: tuple[str, ...]
 
 
 def mine_negatives(
@@ -527,12 +546,12 @@ def mine_negatives(
     info = summary.to_pylist()[0]
     dropped = {k.removeprefix("dropped_"): v for k, v in info.items() if k.startswith("dropped_")}
     counts = training_counts(triplets, to or io.detect_format(dst, writing=True))
-    card, warnings = _card(dst, written, to, "mine-negatives", src, step)
-    return NegativesMined(dst, counts, dropped, rejected, reasons, card, warnings)
+    card = _card(dst, written, to, "mine-negatives", src, step)
+    return NegativesMined(dst, counts, dropped, rejected, reasons, **card)
 
 
 @dataclass(frozen=True)
-class Chunked:
+class Chunked(Written):
     """``curate chunk-passages``: on a retrieval folder the corpus and qrels rows before and after
     (``corpus``, ``qrels``: (in, out)); on an MRC set the ``questions`` written on how many
     ``passages`` and the questions not chunked (``rejected``, with their ``reasons``)."""
@@ -544,8 +563,6 @@ class Chunked:
     passages: int
     rejected: int
     reasons: Mapping[str, int]
-    card: Path | None
-    warnings: tuple[str, ...]
 
 
 def chunk_passages(
@@ -574,27 +591,25 @@ def chunk_passages(
         tables = {**parts, "corpus": corpus, "qrels": qrels}
         chunked = {k: Dataset(kind=k, table=t) for k, t in tables.items()}
         io.write_bundle(chunked, dst, format=to or fmt)
-        card, warnings = _card(dst, chunked, to or fmt, "chunk-passages", src)
+        card = _card(dst, chunked, to or fmt, "chunk-passages", src)
+        before = parts["corpus"].num_rows, parts["qrels"].num_rows
         return Chunked(
-            dst, (parts["corpus"].num_rows, corpus.num_rows), (parts["qrels"].num_rows, qrels.num_rows),
-            0, corpus.num_rows, 0, {}, card, warnings,
-        )  # fmt: skip
+            dst, (before[0], corpus.num_rows), (before[1], qrels.num_rows), 0, corpus.num_rows, 0, {}, **card
+        )
     stage = ChunkPassages(params)
     result = stage(_read(src, format=format, kind="mrc"))
     _write(result.kept, dst, format=to)
     passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
-    card, warnings = _card(dst, result.kept, to, "chunk-passages", src, _stage_step(stage, result.stats))
-    return Chunked(
-        dst, None, None, result.stats.rows_kept, passages, result.rejected.num_rows, dict(result.stats.reasons),
-        card, warnings,
-    )  # fmt: skip
+    card = _card(dst, result.kept, to, "chunk-passages", src, _stage_step(stage, result.stats))
+    stats = result.stats
+    return Chunked(dst, None, None, stats.rows_kept, passages, stats.rows_rejected, dict(stats.reasons), **card)
 
 
 # ----------------------------------------------------------------------------- labels, bias
 
 
 @dataclass(frozen=True)
-class LabelIssuesFound:
+class LabelIssuesFound(Written):
     """``curate label-issues``: the rows read, the flagged rows worst first (``issues``: ``id,
     text, text_pair, label, suggested_label, label_quality, ...``), and the files written: every
     row with the issue columns (``out``) and the flagged rows (``issues_file``)."""
@@ -603,8 +618,6 @@ class LabelIssuesFound:
     issues: pa.Table
     out: Path | None
     issues_file: Path | None
-    card: Path | None
-    warnings: tuple[str, ...]
 
 
 def label_issues(
@@ -622,18 +635,14 @@ def label_issues(
     stage = LabelIssues(settings or LabelIssuesParams())
     dataset = _read(src, format=format, kind="classification", rename=dict(rename or {}), quote=quote)
     result = stage(dataset)
-    card: Path | None = None
-    warnings: tuple[str, ...] = ()
+    card: dict[str, Any] = {}
     if out is not None:
         _write(result.kept, Path(out))
-        card, warnings = _card(Path(out), result.kept, None, "label-issues", src, _stage_step(stage, result.stats))
+        card = _card(Path(out), result.kept, None, "label-issues", src, _stage_step(stage, result.stats))
     found = result.artifacts["issues"]
     if issues is not None:
         io.write_table(found, issues)
-    return LabelIssuesFound(
-        dataset.num_rows, found, Path(out) if out is not None else None, Path(issues) if issues is not None else None,
-        card, warnings,
-    )  # fmt: skip
+    return LabelIssuesFound(dataset.num_rows, found, _path(out), _path(issues), **card)
 
 
 @dataclass(frozen=True)
@@ -765,7 +774,7 @@ def export_label_studio(
 
 
 @dataclass(frozen=True)
-class Imported:
+class Imported(Written):
     """``curate import label-studio``: the corrected dataset (``dst``, ``rows``), the number of
     tasks per status (sorted by status), the per-task report (``report``) and the saved export."""
 
@@ -774,8 +783,6 @@ class Imported:
     statuses: Mapping[str, int]
     report: Path | None
     saved_export: Path | None
-    card: Path | None
-    warnings: tuple[str, ...]
 
 
 def import_label_studio(
@@ -822,20 +829,17 @@ def import_label_studio(
     if report is not None:
         io.write_table(found, report)
     statuses = dict(sorted(Counter(found.column("status").to_pylist()).items()))
-    card, warnings = _card(dst, corrected, None, "import label-studio", src)
+    card = _card(dst, corrected, None, "import label-studio", src)
     mismatched = [r for r in found.to_pylist() if r["status"] == "mismatch"]
     if mismatched:
         first = mismatched[0]
         where = f" in {report}" if report else ""
-        warnings += (
+        card["warnings"] += (
             f"{len(mismatched):,} tasks not applied: their row no longer shows the task's text "
             f"(status mismatch{where}); first: task {first['task']} ({first['curate_id']}): "
             f"{first['detail']} (hint: import into the file as it was when exported)",
         )
-    return Imported(
-        dst, corrected.num_rows, statuses, Path(report) if report is not None else None,
-        Path(save_export) if save_export is not None else None, card, warnings,
-    )  # fmt: skip
+    return Imported(dst, corrected.num_rows, statuses, _path(report), _path(save_export), **card)
 
 
 # ----------------------------------------------------------------------------- train-quality
@@ -937,9 +941,16 @@ def _stage_info(cls: type[Stage]) -> StageInfo:
         for name, field in cls.Params.model_fields.items()
     )
     return StageInfo(
-        cls.name, f"{cls.__module__}.{cls.__qualname__}", cls.role, ROLES[cls.role], tuple(cls.kinds),
-        tuple(cls.adds), cls.describe(), tuple(paragraphs), params,
-    )  # fmt: skip
+        name=cls.name,
+        cls=f"{cls.__module__}.{cls.__qualname__}",
+        role=cls.role,
+        role_meaning=ROLES[cls.role],
+        kinds=tuple(cls.kinds),
+        adds=tuple(cls.adds),
+        description=cls.describe(),
+        paragraphs=tuple(paragraphs),
+        params=params,
+    )
 
 
 def stages() -> tuple[StageInfo, ...]:

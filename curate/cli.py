@@ -178,6 +178,11 @@ def _quote(value: str | None) -> Any:
     return None if value.lower() == "none" else value
 
 
+def _reading(from_: str | None, rename: list[str] | None = None, quote: str | None = None) -> dict[str, Any]:
+    """The input options every reading command shares, as the API takes them."""
+    return {"format": from_, "rename": _parse_renames(rename), "quote": _quote(quote)}
+
+
 def _written(card: Path | None, warnings: tuple[str, ...] = ()) -> None:
     """Print the dataset card an API call wrote (``card: PATH``) and its warnings."""
     if card is not None:
@@ -434,14 +439,12 @@ def convert(
             done = api.convert(
                 src,
                 dst,
-                format=from_,
                 to=to,
                 kind=kind,
-                rename=_parse_renames(rename),
                 split=split,
                 skip_bad_rows=skip_bad_rows,
                 quarantine=quarantine,
-                quote=_quote(quote),
+                **_reading(from_, rename, quote),
             )
         if done.kind is None:
             counts = ", ".join(f"{k} {v:,}" for k, v in done.parts.items())
@@ -482,15 +485,7 @@ def validate(
     and qrels against each other. Exit 0 clean, 1 problems, 2 unusable."""
     with _errors():
         with _progress("validate", quiet):
-            found = api.validate(
-                src,
-                kind=kind,
-                format=from_,
-                rename=_parse_renames(rename),
-                quote=_quote(quote),
-                report=report,
-                repair=repair,
-            )
+            found = api.validate(src, kind=kind, **_reading(from_, rename, quote), report=report, repair=repair)
         if found.kind is None:
             _show_retrieval_problems(found)
         elif found.clean:
@@ -605,9 +600,7 @@ def dedup(
                 clusters=clusters,
                 conflicts=conflicts,
                 kind=kind,
-                format=from_,
-                rename=_parse_renames(rename),
-                quote=_quote(quote),
+                **_reading(from_, rename, quote),
             )
         stats = done.stats
         extra = ""
@@ -822,15 +815,7 @@ def label_issues(
     with _errors():
         params = _settings(LabelIssuesParams, locals(), pred_probs_column=pred_probs)
         with _progress("label-issues", quiet):
-            done = api.label_issues(
-                src,
-                params,
-                out=out_path,
-                issues=issues,
-                format=from_,
-                rename=_parse_renames(rename),
-                quote=_quote(quote),
-            )
+            done = api.label_issues(src, params, out=out_path, issues=issues, **_reading(from_, rename, quote))
         found = done.issues
         out.print(f"{src}: {found.num_rows:,} of {done.rows:,} rows have a likely label issue", highlight=False)
         table = Table()
@@ -882,16 +867,7 @@ def bias(
     with _errors():
         params = _settings(BiasReportParams, locals())
         with _progress("bias", quiet):
-            done = api.bias(
-                src,
-                params,
-                compare=compare_with,
-                out=out_dir,
-                kind=kind,
-                format=from_,
-                rename=_parse_renames(rename),
-                quote=_quote(quote),
-            )
+            done = api.bias(src, params, compare=compare_with, out=out_dir, kind=kind, **_reading(from_, rename, quote))
         for block in diagnostics_blocks(done.before, top):
             out.print(rich_table(block))
         if done.shifts is not None:
@@ -1045,10 +1021,8 @@ def train_quality(
             good=good,
             held_out=held_out,
             quantize=quantize,
-            format=from_,
             kind=kind,
-            rename=_parse_renames(rename),
-            quote=_quote(quote),
+            **_reading(from_, rename, quote),
         )
         rows = ", ".join(f"{name} {count:,}" for name, count in done.rows.items())
         out.print(f"wrote {done.model} (rows: {rows})", highlight=False)
