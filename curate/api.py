@@ -5,8 +5,8 @@ the same without the shell::
 
     from curate import api
     from curate.stages.minhash_dedup import MinHashDedupParams
-    done = api.dedup("train.jsonl", "clean.parquet", MinHashDedupParams(threshold=0.8))
-    done.stats.rows_rejected, done.rejected   # 41, Path("clean.rejected.parquet")
+    done = api.dedup("sample_data/korquad_sample.json", "clean.parquet", MinHashDedupParams(threshold=0.8))
+    done.stats.rows_rejected, done.rejected   # 13, Path("clean.rejected.parquet")
 
 Settings are the engines' and stages' own models (``MinHashDedupParams``, ``ContaminationSettings``,
 ``MineHardNegativesParams``, ``ChunkPassagesParams``, ``LabelIssuesParams``, ``BiasReportParams``,
