@@ -9,6 +9,10 @@ Python API::
     curate.write(result.kept, "clean.parquet")
     run = curate.run_pipeline("pipelines/mrc.yaml")
     dropped = curate.rejected_rows(run.dir, stage="pii")  # every rejected row of a run, one table
+    done = curate.api.dedup("train.jsonl", "clean.parquet")  # what `curate dedup` does, as a result
+
+:mod:`curate.api` has one function per ``curate`` command (``curate.api.convert``,
+``curate.api.mine_negatives``, ...), each returning what it wrote and counted.
 
 Every built-in stage class is here by its class name (``curate.ExactDedup``), taken from the
 registry in :mod:`curate.stages`.
@@ -16,7 +20,7 @@ registry in :mod:`curate.stages`.
 
 from __future__ import annotations
 
-from curate import stages
+from curate import api, stages
 from curate._version import __version__
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError, StageError
@@ -53,6 +57,7 @@ __all__ = [
     "Stage",
     "StageError",
     "__version__",
+    "api",
     "find_problems",
     "get_schema",
     "kinds",

@@ -5,14 +5,12 @@ Errors a user can cause print one line (``error: ...``) and exit 2; ``--debug`` 
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from pydantic import BaseModel
@@ -22,23 +20,21 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeE
 from rich.table import Table
 from rich.text import Text
 
-from curate import io, progress
+from curate import api, io, progress
 from curate._version import __version__
 from curate.config import M, validated
-from curate.dataset import Dataset
 from curate.dedup.contamination import ContaminationSettings
-from curate.errors import ConfigError, CurateError, SchemaError, Where
+from curate.errors import ConfigError, CurateError, Where
 from curate.pipeline import Reporter, stage_line, start_line
+from curate.quality.classifier import TrainSettings
 from curate.retrieval.chunk import ChunkSettings
 from curate.retrieval.negatives import MiningSettings
 from curate.stages.bias_report import BiasReportParams
-from curate.stages.chunk_passages import ChunkPassages, ChunkPassagesParams
-from curate.stages.label_issues import LabelIssues, LabelIssuesParams
-from curate.stages.mine_hard_negatives import MineHardNegatives, MineHardNegativesParams
-from curate.stages.minhash_dedup import MinHashDedup, MinHashDedupParams
-
-if TYPE_CHECKING:
-    from curate.stages.base import Stage
+from curate.stages.chunk_passages import ChunkPassagesParams
+from curate.stages.label_issues import LabelIssuesParams
+from curate.stages.mine_hard_negatives import MineHardNegativesParams
+from curate.stages.minhash_dedup import MinHashDedupParams
+from curate.validate import Validation
 
 app = typer.Typer(
     help="Clean, deduplicate and validate training data for extractive QA, retrieval and classification.",
@@ -182,20 +178,16 @@ def _quote(value: str | None) -> Any:
     return None if value.lower() == "none" else value
 
 
-def _card(dst: Path, data: Any, fmt: str | None, command: str, src: Path, stage: Any = None) -> None:
-    """Write the dataset card beside ``dst`` (:mod:`curate.io.card`): ``data`` (a Dataset, or the
-    parts of a retrieval folder) written as ``fmt`` by ``curate <command>`` from ``src``; ``stage``
-    is ``(stage id, stage name, stats dict, role)`` of the step that made the rows, if one did."""
-    from curate.io.card import export_entry, step, write_card
+def _reading(from_: str | None, rename: list[str] | None = None, quote: str | None = None) -> dict[str, Any]:
+    """The input options every reading command shares, as the API takes them."""
+    return {"format": from_, "rename": _parse_renames(rename), "quote": _quote(quote)}
 
-    if isinstance(data, Dataset):
-        fmt = io.check_write(dst, fmt, data.kind)
-    steps = [step(*stage)] if stage else []
-    entry = export_entry(data, dst, fmt or "parquet", made_by=f"`curate {command}`", source=str(src), steps=steps)
-    card, warning = write_card(dst, entry)
+
+def _written(card: Path | None, warnings: tuple[str, ...] = ()) -> None:
+    """Print the dataset card an API call wrote (``card: PATH``) and its warnings."""
     if card is not None:
         out.print(f"card: {card}", highlight=False)
-    if warning:
+    for warning in warnings:
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
@@ -288,23 +280,6 @@ def _progress(label: str, quiet: bool) -> Iterator[_Display]:
     display.close()
 
 
-def _read(src: Path, **options: Any) -> Any:
-    """``io.read`` as phase ``reading <file name>`` of the work in progress."""
-    phase = f"reading {src.name}"
-    progress.step(phase, 0, None)
-    dataset = io.read(src, **options)
-    progress.step(phase, dataset.num_rows, dataset.num_rows)
-    return dataset
-
-
-def _write(dataset: Any, dst: Path, **options: Any) -> None:
-    """``io.write`` as phase ``writing <file name>`` of the work in progress."""
-    phase = f"writing {dst.name}"
-    progress.step(phase, 0, dataset.num_rows)
-    io.write(dataset, dst, **options)
-    progress.step(phase, dataset.num_rows, dataset.num_rows)
-
-
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Show no progress (errors, warnings and results still print).")
 ]
@@ -347,13 +322,12 @@ def run(
 ) -> None:
     """Run a pipeline; finished stages whose inputs and params did not change are resumed. Progress
     goes to stderr (bars on a terminal, plain lines otherwise) and to run.log in the run folder."""
-    from curate.pipeline import run_pipeline
     from curate.report.summary import summary_table
 
     with _errors():
         reporter = _RunReporter(quiet)
         try:
-            result = run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter)
+            result = api.run(pipeline, input=input, output=output, force=force, reporter=reporter)
         except BaseException:
             reporter.display.close(stopped=True)
             raise
@@ -390,19 +364,13 @@ def rejected(
 ) -> None:
     """Every rejected row of a run in one table (stages in run order, columns joined by name): a
     short table in the terminal, or all of them in --out FILE."""
-    from curate.report.load import rejected_rows
-
     with _errors():
-        if out_file is not None:
-            io.report_format(out_file)  # an unknown suffix fails before anything is read
-        table = rejected_rows(run_dir, stage=stage, reason=reason)
-        pairs = zip(table.column("reject_stage").to_pylist(), table.column("reject_reason").to_pylist(), strict=True)
-        counts = Counter(pairs)
-        listed = ", ".join(f"{s}/{r} {n:,}" for (s, r), n in counts.items())
+        found = api.rejected(run_dir, stage=stage, reason=reason, out=out_file)
+        table = found.table
+        listed = ", ".join(f"{s}/{r} {n:,}" for s, r, n in found.counts)
         out.print(f"{table.num_rows:,} rejected rows" + (f": {listed}" if listed else ""), highlight=False)
-        if out_file is not None:
-            io.write_table(table, out_file)
-            out.print(f"written: {out_file} ({table.num_columns} columns)", highlight=False)
+        if found.out is not None:
+            out.print(f"written: {found.out} ({table.num_columns} columns)", highlight=False)
             return
         key = next((c for c in ("id", "doc_id", "query_id") if c in table.column_names), None)
         head = table.slice(0, limit).to_pylist()
@@ -438,11 +406,9 @@ def report(
 ) -> None:
     """Rebuild a run's report.html: one self-contained page (opens offline) with the funnel, every
     stage's reasons, flags and rewrites with examples, and score histograms with their thresholds."""
-    from curate.report.html import write_html_report
-
     with _errors():
-        path = write_html_report(run_dir, out_file)
-        out.print(f"report: {path} ({path.stat().st_size:,} bytes)", highlight=False)
+        page = api.report(run_dir, out_file)
+        out.print(f"report: {page.path} ({page.bytes:,} bytes)", highlight=False)
 
 
 # ----------------------------------------------------------------------------- convert
@@ -468,39 +434,29 @@ def convert(
     quiet: QuietOpt = False,
 ) -> None:
     """Convert between formats (squad, jsonl, csv, tsv, parquet, beir, hf) with column renames."""
-    with _errors(), _progress("convert", quiet) as display:
-        fmt = from_ or io.detect_format(src)
-        if kind is None and io.is_bundle(src, fmt):
-            parts = io.read_bundle(src, format=fmt)
-            io.write_bundle(parts, dst, format=to or "parquet")
-            display.close()
-            counts = ", ".join(f"{k} {v.num_rows:,}" for k, v in parts.items())
+    with _errors():
+        with _progress("convert", quiet):
+            done = api.convert(
+                src,
+                dst,
+                to=to,
+                kind=kind,
+                split=split,
+                skip_bad_rows=skip_bad_rows,
+                quarantine=quarantine,
+                **_reading(from_, rename, quote),
+            )
+        if done.kind is None:
+            counts = ", ".join(f"{k} {v:,}" for k, v in done.parts.items())
             out.print(f"wrote {dst} ({counts})", highlight=False)
-            _card(dst, parts, to or "parquet", "convert", src)
-            return
-        qfile = quarantine or dst.with_name(dst.name + ".quarantine.jsonl")
-        dataset = _read(
-            src,
-            format=from_,
-            kind=kind,
-            rename=_parse_renames(rename),
-            split=split,
-            on_error="skip" if skip_bad_rows else "fail",
-            quarantine=qfile if skip_bad_rows else None,
-            quote=_quote(quote),
-        )
-        try:
-            _write(dataset, dst, format=to, quote=_quote(quote))
-        except BaseException:
-            if skip_bad_rows:
-                qfile.unlink(missing_ok=True)  # written by the read above: nothing is left behind
-            raise
-        display.close()
-        out.print(f"wrote {dst} ({dataset.num_rows:,} rows, kind {dataset.kind})", highlight=False)
-        _card(dst, dataset, to, "convert", src)
-        bad = int(dataset.metadata.get("quarantined_rows", 0))
-        if bad:
-            err.print(f"{bad:,} unreadable rows skipped, each with its reason -> {qfile}", highlight=False)
+        else:
+            out.print(f"wrote {dst} ({done.rows:,} rows, kind {done.kind})", highlight=False)
+        _written(done.card, done.warnings)
+        if done.quarantined:
+            err.print(
+                f"{done.quarantined:,} unreadable rows skipped, each with its reason -> {done.quarantine}",
+                highlight=False,
+            )
 
 
 # ----------------------------------------------------------------------------- validate
@@ -527,95 +483,58 @@ def validate(
 ) -> None:
     """Check schema conformance and (MRC) every answer span, or a retrieval folder's corpus, queries
     and qrels against each other. Exit 0 clean, 1 problems, 2 unusable."""
-    from curate.validate import find_problems
-    from curate.validate import repair as repair_spans
-
     with _errors():
-        if kind is None and io.is_bundle(src, from_ or io.detect_format(src)):
-            if repair is not None:
-                raise ConfigError("--repair works on MRC data", value=str(src), hint="pass an MRC file")
-            _validate_retrieval(src, from_ or io.detect_format(src), report)
-            return
         with _progress("validate", quiet):
-            dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
-            result = find_problems(dataset)
-        if report is not None:
-            io.write_table(result.problems, report)
-        if result.clean:
-            out.print(f"{src}: {result.rows:,} rows of kind {dataset.kind}, no problems", highlight=False)
+            found = api.validate(src, kind=kind, **_reading(from_, rename, quote), report=report, repair=repair)
+        if found.kind is None:
+            _show_retrieval_problems(found)
+        elif found.clean:
+            out.print(f"{src}: {found.rows:,} rows of kind {found.kind}, no problems", highlight=False)
         else:
             table = Table(
-                title=f"{src}: {result.problems.num_rows:,} problems in "
-                f"{result.rows_with_problems:,} of {result.rows:,} rows"
+                title=f"{src}: {found.problems.num_rows:,} problems in "
+                f"{found.rows_with_problems:,} of {found.rows:,} rows"
             )
             table.add_column("problem")
             table.add_column("count", justify="right")
             table.add_column("first example")
             examples: dict[str, str] = {}
-            for row in result.problems.to_pylist():
+            for row in found.problems.to_pylist():
                 examples.setdefault(row["problem"], f"row {row['row']} ({row['id']}) {row['field']}: {row['detail']}")
-            for code, count in result.counts().items():
+            for code, count in Validation(found.rows, found.problems).counts().items():
                 table.add_row(code, f"{count:,}", examples[code])
             out.print(table)
         if report is not None:
             out.print(f"report: {report}", highlight=False)
-        if repair is not None:
-            if dataset.kind != "mrc":
-                raise ConfigError("--repair works on MRC data", value=dataset.kind, hint="repair moves answer spans")
-            kept, rejected = repair_spans(dataset)
-            io.write(kept, repair)
-            rejected_path = repair.with_name(repair.name.split(".")[0] + ".rejected.jsonl")
-            io.write(rejected, rejected_path, format="jsonl")
-            reasons = Counter(rejected.to_arrow().column("reject_reason").to_pylist())
-            counts = {"rows_in": dataset.num_rows, "rows_kept": kept.num_rows, "rows_rejected": rejected.num_rows}
-            _card(
-                repair,
-                kept,
-                None,
-                "validate --repair",
-                src,
-                ("repair", "validate_spans", {**counts, "reasons": reasons}, "filter"),
-            )
+        if found.repaired is not None:
+            _written(found.card, found.warnings)
             out.print(
-                f"repaired: {repair} ({kept.num_rows:,} rows); "
-                f"could not repair: {rejected_path} ({rejected.num_rows:,} rows)",
+                f"repaired: {found.repaired} ({found.repaired_rows:,} rows); "
+                f"could not repair: {found.unrepaired} ({found.unrepaired_rows:,} rows)",
                 highlight=False,
             )
-        if not result.clean:
+        if not found.clean:
             raise typer.Exit(1)
 
 
-def _validate_retrieval(src: Path, fmt: str, report: Path | None) -> None:
-    """``curate validate`` on a retrieval folder: every problem of corpus, queries and qrels."""
-    from curate.retrieval.checks import find_retrieval_problems
-
-    parts = io.read_bundle(src, format=fmt)
-    missing = [name for name in ("corpus", "queries", "qrels") if name not in parts]
-    if missing:
-        raise ConfigError("the folder has no " + " or ".join(missing), where=Where(file=str(src)), hint="pass --kind")
-    corpus, queries, qrels = (parts[name].to_arrow() for name in ("corpus", "queries", "qrels"))
-    problems = find_retrieval_problems(corpus, queries, qrels)
-    if report is not None:
-        io.write_table(problems, report)
-    counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
-    if problems.num_rows == 0:
-        out.print(f"{src}: {counts}, no problems", highlight=False)
-    else:
-        table = Table(title=f"{src} ({counts}): {problems.num_rows:,} problems")
-        for header in ("table", "problem", "count", "first example"):
-            table.add_column(header, justify="right" if header == "count" else "left")
-        seen: dict[tuple[str, str], list[Any]] = {}
-        for row in problems.to_pylist():
-            example = f"row {row['row']} ({row['id']}): {row['detail']}"
-            entry = seen.setdefault((row["table"], row["code"]), [0, example])
-            entry[0] += 1
-        for (part, code), (count, first) in seen.items():
-            table.add_row(part, code, f"{count:,}", first)
-        out.print(table)
-    if report is not None:
-        out.print(f"report: {report}", highlight=False)
-    if problems.num_rows:
-        raise typer.Exit(1)
+def _show_retrieval_problems(found: api.Validated) -> None:
+    """The problems of a retrieval folder: a line when there are none, else a table of the count and
+    first example per part and problem."""
+    counts = ", ".join(f"{name} {rows:,}" for name, rows in found.parts.items())
+    if found.clean:
+        out.print(f"{found.src}: {counts}, no problems", highlight=False)
+        return
+    table = Table(title=f"{found.src} ({counts}): {found.problems.num_rows:,} problems")
+    for header in ("table", "problem", "count", "first example"):
+        table.add_column(header, justify="right" if header == "count" else "left")
+    seen: dict[tuple[str, str], list[Any]] = {}
+    for row in found.problems.to_pylist():
+        example = f"row {row['row']} ({row['id']}): {row['detail']}"
+        entry = seen.setdefault((row["table"], row["code"]), [0, example])
+        entry[0] += 1
+    for (part, code), (count, first) in seen.items():
+        table.add_row(part, code, f"{count:,}", first)
+    out.print(table)
 
 
 # ----------------------------------------------------------------------------- dedup
@@ -672,32 +591,23 @@ def dedup(
             against=str(against) if against else None,
             save_index=str(save_index) if save_index else None,
         )
-        stage = MinHashDedup(params)
-        fmt = from_ or io.detect_format(src)
-        rejected_path = rejected or dst.with_name(dst.name.split(".")[0] + ".rejected.parquet")
-        written = {"clusters": clusters, "conflicts": conflicts}
         with _progress("dedup", quiet):
-            if kind is None and io.is_bundle(src, fmt):
-                from curate.stages.minhash_dedup import dedup_retrieval
-
-                found = dedup_retrieval(io.read_bundle(src, format=fmt), stage)
-                io.write_bundle(found.parts, dst, format="beir" if fmt == "beir" else "parquet")
-                card_data: tuple[Any, str | None] = found.parts, "beir" if fmt == "beir" else "parquet"
-                stats, artifacts, removed = found.stats, found.artifacts, found.rejected
-                extra = f"; qrels re-pointed {found.qrels_repointed:,}, merged {found.qrels_merged:,}"
-                if found.qrels_merged:
-                    extra += f" ({found.qrels_score_conflicts:,} with different scores, the highest kept)"
-            else:
-                dataset = _read(src, format=from_, kind=kind, rename=_parse_renames(rename), quote=_quote(quote))
-                result = stage(dataset)
-                _write(result.kept, dst)
-                card_data = result.kept, None
-                stats, artifacts, removed = result.stats, result.artifacts, result.rejected
-                extra = ""
-            io.write(removed, rejected_path, format="parquet")
-            for name, path in written.items():
-                if path is not None:
-                    io.write_table(artifacts[name], path)
+            done = api.dedup(
+                src,
+                dst,
+                params,
+                rejected=rejected,
+                clusters=clusters,
+                conflicts=conflicts,
+                kind=kind,
+                **_reading(from_, rename, quote),
+            )
+        stats = done.stats
+        extra = ""
+        if done.qrels_repointed is not None:
+            extra = f"; qrels re-pointed {done.qrels_repointed:,}, merged {done.qrels_merged:,}"
+            if done.qrels_merged:
+                extra += f" ({done.qrels_score_conflicts:,} with different scores, the highest kept)"
         reasons = f" ({_reasons(stats.reasons)})" if stats.reasons else ""
         flags = f"; kept rows flagged: {_reasons(stats.flags)}" if stats.flags else ""
         out.print(
@@ -705,12 +615,13 @@ def dedup(
             f"in {stats.seconds:.1f}s{extra}",
             highlight=False,
         )
+        written = {"clusters": done.clusters, "conflicts": done.conflicts}
         out.print(
-            f"kept: {dst}  removed: {rejected_path}"
+            f"kept: {done.kept}  removed: {done.rejected}"
             + "".join(f"  {name}: {path}" for name, path in written.items() if path is not None),
             highlight=False,
         )
-        _card(dst, *card_data, "dedup", src, (stage.id, stage.name, stats.as_dict(), stage.role))
+        _written(done.card, done.warnings)
 
 
 # ----------------------------------------------------------------------------- contamination
@@ -754,42 +665,34 @@ def contamination(
 ) -> None:
     """Find training rows that overlap an evaluation set (MinHash near-duplicates, shared 13-word or
     50-character runs, exact short texts). A finding is not an error: the exit code is 0."""
-    from curate.dedup.contamination import find_contamination
-
     with _errors():
         settings = _settings(
             ContaminationSettings, locals(), ngram_words=ngram_words or None, ngram_chars=ngram_chars or None
         )
         with _progress("contamination", quiet):
-            train_set = _read(train, format=from_, kind=kind)
-            eval_set = _read(evaluation, format=eval_from, kind=kind or train_set.kind)
-            found = find_contamination(train_set, eval_set, fields=field or None, settings=settings)
-        flags = found.contaminated
-        table = Table(title=f"{train}: {int(flags.sum()):,} of {found.num_train:,} training rows overlap {evaluation}")
+            done = api.contamination(
+                train,
+                evaluation,
+                settings,
+                fields=field,
+                report=report,
+                drop=drop,
+                kind=kind,
+                format=from_,
+                eval_format=eval_from,
+            )
+        found = done.found
+        table = Table(title=f"{train}: {done.contaminated:,} of {found.num_train:,} training rows overlap {evaluation}")
         for name in ("field", "method", "train rows", "eval rows"):
             table.add_column(name, justify="right" if name.endswith("rows") else "left")
         for row in found.counts().to_pylist():
             table.add_row(row["field"], row["method"], f"{row['train_rows']:,}", f"{row['eval_rows']:,}")
         out.print(table)
-        if report is not None:
-            io.write_table(found.report, report)
-            out.print(f"report: {report} ({found.report.num_rows:,} rows)", highlight=False)
-        if drop is not None:
-            import pyarrow as pa
-
-            clean = train_set.to_arrow().filter(pa.array(~flags))
-            kept = Dataset(kind=train_set.kind, table=clean, metadata=train_set.metadata)
-            io.write(kept, drop)
-            out.print(f"clean: {drop} ({clean.num_rows:,} rows)", highlight=False)
-            removed = found.num_train - clean.num_rows
-            counts = {"rows_in": found.num_train, "rows_kept": clean.num_rows, "rows_rejected": removed}
-            step = (
-                "contamination",
-                "contamination",
-                {**counts, "reasons": {"contaminated": removed} if removed else {}},
-                "filter",
-            )
-            _card(drop, kept, None, "contamination --drop", train, step)
+        if done.report is not None:
+            out.print(f"report: {done.report} ({done.report_rows:,} rows)", highlight=False)
+        if done.clean is not None:
+            out.print(f"clean: {done.clean} ({done.clean_rows:,} rows)", highlight=False)
+            _written(done.card, done.warnings)
 
 
 # ----------------------------------------------------------------------------- retrieval training sets
@@ -805,17 +708,12 @@ def mrc_to_retrieval(
 ) -> None:
     """Turn an MRC set into a retrieval set: contexts -> corpus, questions -> queries (with answers),
     question -> its context -> qrels."""
-    from curate.retrieval.build import mrc_to_retrieval as convert
-
     with _errors():
         _check_choice_option("--to", to, ("beir", "parquet"))
-        dataset = io.read(src, format=from_, kind="mrc")
-        parts = convert(dataset.to_arrow(), split=split)
-        datasets = {name: Dataset(kind=name, table=table) for name, table in parts.items()}
-        io.write_bundle(datasets, dst, format=to)
-        counts = ", ".join(f"{name} {table.num_rows:,}" for name, table in parts.items())
+        done = api.mrc_to_retrieval(src, dst, to=to, split=split, format=from_)
+        counts = ", ".join(f"{name} {rows:,}" for name, rows in done.parts.items())
         out.print(f"wrote {dst} ({counts})", highlight=False)
-        _card(dst, datasets, to, "mrc-to-retrieval", src)
+        _written(done.card, done.warnings)
 
 
 @app.command("mine-negatives")
@@ -845,33 +743,16 @@ def mine_negatives(
     one, never a passage containing an answer as written or in another form, or an answer of the
     same question asked elsewhere. Every mined negative is written; the line printed says what the
     file holds."""
-    from curate.io.training import training_counts
-    from curate.retrieval.build import mine_retrieval
-
     with _errors():
         params = _settings(MineHardNegativesParams, locals())
-        fmt = from_ or io.detect_format(src)
-        result = None
-        counted = None
         with _progress("mine-negatives", quiet):
-            if io.is_bundle(src, fmt):
-                mined = mine_retrieval(io.read_bundle(src, format=fmt), params, split=split)
-                triplets, summary = mined.triplets, mined.summary
-            else:
-                stage = MineHardNegatives(params)
-                result = stage(_read(src, format=from_, kind="mrc"))
-                triplets, summary = result.kept.to_arrow(), result.artifacts["mining"]
-                counted = stage.id, stage.name, result.stats.as_dict(), stage.role
-            _write(Dataset(kind="triplets", table=triplets), dst, format=to)
-        if result is not None and result.rejected.num_rows:
-            reasons = _reasons(result.stats.reasons)
-            none = "question gives" if result.rejected.num_rows == 1 else "questions give"
-            err.print(f"{result.rejected.num_rows:,} {none} no triplet ({reasons})", highlight=False)
-        written = training_counts(triplets, to or io.detect_format(dst, writing=True))
-        info = summary.to_pylist()[0]
-        dropped = ", ".join(f"{k.removeprefix('dropped_')} {v:,}" for k, v in info.items() if k.startswith("dropped_"))
-        out.print(f"wrote {dst} ({written.describe()}; candidates dropped by guard: {dropped})", highlight=False)
-        _card(dst, Dataset(kind="triplets", table=triplets), to, "mine-negatives", src, counted)
+            done = api.mine_negatives(src, dst, params, to=to, split=split, format=from_)
+        if done.rejected:
+            none = "question gives" if done.rejected == 1 else "questions give"
+            err.print(f"{done.rejected:,} {none} no triplet ({_reasons(dict(done.reasons))})", highlight=False)
+        dropped = ", ".join(f"{k} {v:,}" for k, v in done.dropped.items())
+        out.print(f"wrote {dst} ({done.written.describe()}; candidates dropped by guard: {dropped})", highlight=False)
+        _written(done.card, done.warnings)
 
 
 @app.command("chunk-passages")
@@ -888,44 +769,22 @@ def chunk_passages(
 ) -> None:
     """Split long passages on sentence boundaries without cutting an answer; qrels (or MRC questions)
     follow their answer to the passage that holds it."""
-    from curate.retrieval.chunk import chunk_corpus
-
     with _errors():
         settings = _settings(ChunkPassagesParams, locals())
-        fmt = from_ or io.detect_format(src)
-        if io.is_bundle(src, fmt):
-            with _progress("chunk-passages", quiet):
-                parts = {name: ds.to_arrow() for name, ds in io.read_bundle(src, format=fmt).items()}
-                answers = None
-                if "answers" in parts["queries"].column_names:
-                    ids, values = parts["queries"].column("query_id").to_pylist(), parts["queries"].column("answers")
-                    answers = dict(zip(ids, values.to_pylist(), strict=True))
-                corpus, qrels = chunk_corpus(
-                    parts["corpus"],
-                    parts["qrels"],
-                    answers=answers,
-                    settings=settings,
-                )
-                tables = {**parts, "corpus": corpus, "qrels": qrels}
-                chunked = {k: Dataset(kind=k, table=t) for k, t in tables.items()}
-                io.write_bundle(chunked, dst, format=to or fmt)
+        with _progress("chunk-passages", quiet):
+            done = api.chunk_passages(src, dst, settings, to=to, format=from_)
+        if done.corpus is not None and done.qrels is not None:
             out.print(
-                f"wrote {dst} (corpus {parts['corpus'].num_rows:,} -> {corpus.num_rows:,} passages, "
-                f"qrels {parts['qrels'].num_rows:,} -> {qrels.num_rows:,})",
+                f"wrote {dst} (corpus {done.corpus[0]:,} -> {done.corpus[1]:,} passages, "
+                f"qrels {done.qrels[0]:,} -> {done.qrels[1]:,})",
                 highlight=False,
             )
-            _card(dst, chunked, to or fmt, "chunk-passages", src)
+            _written(done.card, done.warnings)
             return
-        stage = ChunkPassages(settings)
-        with _progress("chunk-passages", quiet):
-            result = stage(_read(src, format=from_, kind="mrc"))
-            _write(result.kept, dst, format=to)
-        passages = len(set(result.kept.to_arrow().column("passage_id").to_pylist()))
-        out.print(f"wrote {dst} ({result.stats.rows_kept:,} questions on {passages:,} passages)", highlight=False)
-        _card(dst, result.kept, to, "chunk-passages", src, (stage.id, stage.name, result.stats.as_dict(), stage.role))
-        if result.rejected.num_rows:
-            reasons = _reasons(result.stats.reasons)
-            err.print(f"{result.rejected.num_rows:,} questions not chunked ({reasons})", highlight=False)
+        out.print(f"wrote {dst} ({done.questions:,} questions on {done.passages:,} passages)", highlight=False)
+        _written(done.card, done.warnings)
+        if done.rejected:
+            err.print(f"{done.rejected:,} questions not chunked ({_reasons(dict(done.reasons))})", highlight=False)
 
 
 # ----------------------------------------------------------------------------- label issues
@@ -955,15 +814,10 @@ def label_issues(
     """Find rows whose label is probably wrong (out-of-fold probabilities + cleanlab)."""
     with _errors():
         params = _settings(LabelIssuesParams, locals(), pred_probs_column=pred_probs)
-        stage = LabelIssues(params)
         with _progress("label-issues", quiet):
-            renames = _parse_renames(rename)
-            dataset = _read(src, format=from_, kind="classification", rename=renames, quote=_quote(quote))
-            result = stage(dataset)
-            if out_path is not None:
-                _write(result.kept, out_path)
-        found = result.artifacts["issues"]
-        out.print(f"{src}: {found.num_rows:,} of {dataset.num_rows:,} rows have a likely label issue", highlight=False)
+            done = api.label_issues(src, params, out=out_path, issues=issues, **_reading(from_, rename, quote))
+        found = done.issues
+        out.print(f"{src}: {found.num_rows:,} of {done.rows:,} rows have a likely label issue", highlight=False)
         table = Table()
         for header in ("id", "label", "suggested", "quality", "text"):
             table.add_column(header)
@@ -972,19 +826,11 @@ def label_issues(
             table.add_row(row["id"], row["label"], row["suggested_label"], f"{row['label_quality']:.3f}", text)
         if found.num_rows:
             out.print(table)
-        if out_path is not None:
-            out.print(f"wrote {out_path}", highlight=False)
-            _card(
-                out_path,
-                result.kept,
-                None,
-                "label-issues",
-                src,
-                (stage.id, stage.name, result.stats.as_dict(), stage.role),
-            )
-        if issues is not None:
-            io.write_table(found, issues)
-            out.print(f"issues: {issues}", highlight=False)
+        if done.out is not None:
+            out.print(f"wrote {done.out}", highlight=False)
+            _written(done.card, done.warnings)
+        if done.issues_file is not None:
+            out.print(f"issues: {done.issues_file}", highlight=False)
 
 
 # ----------------------------------------------------------------------------- bias
@@ -1016,48 +862,20 @@ def bias(
     """Measure biases a model could learn instead of the task: label shortcut tokens, the best
     one-token rule and label shares by length (classification); answer positions, question types
     and a lexical-overlap heuristic (MRC); how often BM25 ranks the positive first (retrieval)."""
-    from curate.bias import compare
     from curate.report.bias import diagnostics_blocks, rich_table, shift_blocks
-    from curate.stages.bias_report import diagnose_source
 
     with _errors():
-        params: dict[str, Any] = dict(_settings(BiasReportParams, locals()))
-        read: dict[str, Any] = {"format": from_, "kind": kind, "rename": _parse_renames(rename), "quote": _quote(quote)}
-        if src.is_dir() and (src / "manifest.json").exists():
-            if compare_with is not None:
-                raise ConfigError(
-                    "--compare with a run folder",
-                    value=str(compare_with),
-                    hint="a run folder compares its input and output",
-                )
-            before_path: Path = src / "input" / "data.parquet"
-            after_path: Path | None = src / "output.parquet"
-            read = {}
-        else:
-            before_path, after_path = src, compare_with
+        params = _settings(BiasReportParams, locals())
         with _progress("bias", quiet):
-            before = diagnose_source(before_path, params, **read)
-        for block in diagnostics_blocks(before, top):
+            done = api.bias(src, params, compare=compare_with, out=out_dir, kind=kind, **_reading(from_, rename, quote))
+        for block in diagnostics_blocks(done.before, top):
             out.print(rich_table(block))
-        tables = {"": before.artifacts()}
-        if after_path is not None:
-            with _progress("bias", quiet):
-                after = diagnose_source(after_path, params, **read)
-            try:
-                shifts = compare(before, after)
-            except ValueError as exc:
-                raise ConfigError(str(exc), value=str(after_path), hint="compare two sets of the same task") from None
-            out.print(f"shifts from {before_path} to {after_path}:", highlight=False)
-            for block in shift_blocks(shifts):
+        if done.shifts is not None:
+            out.print(f"shifts from {done.before_path} to {done.after_path}:", highlight=False)
+            for block in shift_blocks(done.shifts):
                 out.print(rich_table(block))
-            tables = {"before": before.artifacts(), "after": after.artifacts(), "": {"bias_shifts": shifts}}
         if out_dir is not None:
-            written = [
-                io.write_table(table, out_dir / folder / f"{name}.parquet")
-                for folder, named in tables.items()
-                for name, table in named.items()
-            ]
-            out.print(f"wrote {len(written)} tables to {out_dir}", highlight=False)
+            out.print(f"wrote {len(done.tables)} tables to {out_dir}", highlight=False)
 
 
 # ----------------------------------------------------------------------------- Label Studio
@@ -1067,15 +885,6 @@ AnnotateKindOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--kind", help="classification, mrc or qrels (default: inferred from the data)."),
 ]
-
-
-def _annotation_source(src: Path, from_: str | None, kind: str | None) -> tuple[Any, dict[str, Any]]:
-    """The rows to annotate and, for a retrieval folder, its qrels with the passage and query texts."""
-    fmt = from_ or io.detect_format(src)
-    if io.is_bundle(src, fmt) and kind in (None, "qrels"):
-        parts = io.read_bundle(src, format=fmt)
-        return parts["qrels"], {"corpus": parts["corpus"], "queries": parts["queries"]}
-    return _read(src, format=from_, kind=kind), {}
 
 
 @export_app.command("label-studio")
@@ -1116,37 +925,25 @@ def export_label_studio(
     quiet: QuietOpt = False,
 ) -> None:
     """Write Label Studio tasks (current value and suggestion as predictions) and the labeling config."""
-    from curate.annotate import export_tasks
-
     with _errors():
-        if push is None and (project is not None or title is not None):
-            raise ConfigError("--project and --title need --push URL", hint="add --push http://host:port")
         with _progress("export", quiet):
-            dataset, texts = _annotation_source(src, from_, kind)
-            progress.step("tasks", 0, dataset.num_rows)
-            tasks, config = export_tasks(
-                dataset,
-                kind=dataset.kind,
+            done = api.export_label_studio(
+                src,
+                out_dir,
                 select=select,
                 suggestion=suggestion,
                 suggestion_score=suggestion_score,
-                **texts,
+                push=push,
+                project=project,
+                title=title,
+                kind=kind,
+                format=from_,
             )
-            progress.step("tasks", dataset.num_rows, dataset.num_rows)
-        if push is not None and tasks:  # server, URL and token checked before anything is written
-            from curate.annotate.server import connect
-
-            connect(push)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "tasks.json").write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
-        (out_dir / "label_config.xml").write_text(config, encoding="utf-8")
-        out.print(f"wrote {out_dir / 'tasks.json'} ({len(tasks):,} tasks) and {out_dir / 'label_config.xml'}")
-        if push is not None and not tasks:
+        out.print(f"wrote {done.tasks_file} ({done.tasks:,} tasks) and {done.config_file}")
+        if push is not None and not done.tasks:
             out.print("nothing pushed: no row selected", highlight=False)
-        elif push is not None:
-            from curate.annotate import push_tasks
-
-            pushed = push_tasks(tasks, config, url=push, title=title or f"curate: {src.name}", project_id=project)
+        elif done.pushed is not None:
+            pushed = done.pushed
             verb = "created" if pushed.created else "updated"
             out.print(
                 f"{verb} project {pushed.project_id}: {pushed.imported:,} tasks imported, "
@@ -1183,50 +980,13 @@ def import_label_studio(
     from_: FromOpt = None,
 ) -> None:
     """Merge completed annotations: corrected values with provenance; conflicts reported, the rest unchanged."""
-    from curate.annotate import import_annotations
-
     with _errors():
-        if (export is None) == (pull is None):
-            raise ConfigError(
-                "give either EXPORT.json or --pull URL PROJECT_ID", hint="one source of annotations, not both"
-            )
-        if save_export is not None and pull is None:
-            raise ConfigError("--save-export needs --pull URL PROJECT_ID")
-        dataset, texts = _annotation_source(src, from_, kind)
-        io.check_write(dst, kind=dataset.kind)  # every destination checked before anything is written
-        if report is not None:
-            io.report_format(report)
-        source: Path | list[Any] = export or []
-        name = str(export)
-        if pull is not None:
-            from curate.annotate import pull_export
-
-            url, project_id = pull
-            source = pull_export(url, project_id)
-            name = f"{url.rstrip('/')}/projects/{project_id}"
-        corrected, found = import_annotations(dataset, source, kind=dataset.kind, file=name, **texts)
-        if save_export is not None:
-            save_export.parent.mkdir(parents=True, exist_ok=True)
-            save_export.write_text(json.dumps(source, ensure_ascii=False, indent=1), encoding="utf-8")
-        io.write(corrected, dst)
-        if report is not None:
-            io.write_table(found, report)
-        counts = Counter(found.column("status").to_pylist())
-        summary = ", ".join(f"{status} {count:,}" for status, count in sorted(counts.items()))
-        out.print(f"wrote {dst} ({corrected.num_rows:,} rows; tasks: {summary})", highlight=False)
-        _card(dst, corrected, None, "import label-studio", src)
-        mismatched = [r for r in found.to_pylist() if r["status"] == "mismatch"]
-        if mismatched:
-            first = mismatched[0]
-            where = f" in {report}" if report else ""
-            err.print(
-                escape(
-                    f"warning: {len(mismatched):,} tasks not applied: their row no longer shows the task's text "
-                    f"(status mismatch{where}); first: task {first['task']} ({first['curate_id']}): "
-                    f"{first['detail']} (hint: import into the file as it was when exported)"
-                ),
-                highlight=False,
-            )
+        done = api.import_label_studio(
+            src, dst, export, pull=pull, save_export=save_export, report=report, kind=kind, format=from_
+        )
+        summary = ", ".join(f"{status} {count:,}" for status, count in done.statuses.items())
+        out.print(f"wrote {dst} ({done.rows:,} rows; tasks: {summary})", highlight=False)
+        _written(done.card, done.warnings)
 
 
 # ----------------------------------------------------------------------------- train-quality
@@ -1250,46 +1010,26 @@ def train_quality(
     quote: QuoteOpt = None,
 ) -> None:
     """Train a fastText quality classifier for the quality_classifier stage."""
-    from curate.quality.classifier import TrainSettings
-    from curate.quality.classifier import train_quality as train
-
     with _errors():
-        if not 0.0 <= held_out < 1.0:
-            raise ConfigError("--held-out must be in [0, 1)", value=held_out)
-        renames = {**_parse_renames(rename), **{c: n for c, n in ((text, "text"), (label, "label")) if c != n}}
-        try:
-            dataset = io.read(src, format=from_, kind=kind or "classification", rename=renames, quote=_quote(quote))
-        except SchemaError as exc:
-            missing = {"missing required field 'text'": text, "missing required field 'label'": label}
-            column = next((c for prefix, c in missing.items() if exc.what.startswith(prefix)), None)
-            if column is None:
-                raise
-            raise ConfigError(
-                "no such column",
-                where=Where(file=str(src), field=column),
-                value=column,
-                hint=f"choose --text and --label among the file's columns: {exc.value}",
-            ) from None
-        table = dataset.to_arrow()
-        text, label = "text", "label"
-        try:
-            report = train(
-                table.column(text).to_pylist(),
-                table.column(label).to_pylist(),
-                out_path,
-                good=good,
-                held_out=held_out,
-                settings=TrainSettings(epoch=epoch, lr=lr, seed=seed),
-                quantize=quantize,
-            )
-        except ValueError as exc:
-            raise ConfigError("cannot train", where=Where(file=str(src), field=label), hint=str(exc)) from None
-        rows = ", ".join(f"{name} {count:,}" for name, count in report.rows.items())
-        out.print(f"wrote {report.model} (rows: {rows})", highlight=False)
-        if report.accuracy is not None:
+        settings = TrainSettings(epoch=epoch, lr=lr, seed=seed)
+        done = api.train_quality(
+            src,
+            out_path,
+            settings,
+            text=text,
+            label=label,
+            good=good,
+            held_out=held_out,
+            quantize=quantize,
+            kind=kind,
+            **_reading(from_, rename, quote),
+        )
+        rows = ", ".join(f"{name} {count:,}" for name, count in done.rows.items())
+        out.print(f"wrote {done.model} (rows: {rows})", highlight=False)
+        if done.accuracy is not None:
             out.print(
-                f"held out {report.held_out:,} rows: accuracy {report.accuracy:.3f}, '{good}' precision "
-                f"{report.precision:.3f} recall {report.recall:.3f} F1 {report.f1:.3f}",
+                f"held out {done.held_out:,} rows: accuracy {done.accuracy:.3f}, '{good}' precision "
+                f"{done.precision:.3f} recall {done.recall:.3f} F1 {done.f1:.3f}",
                 highlight=False,
             )
 
@@ -1300,19 +1040,15 @@ def train_quality(
 @schema_app.command("show")
 def schema_show(kind: Annotated[str, typer.Argument(help="Schema kind.")]) -> None:
     """Print one schema kind: fields, types, which are required."""
-    from curate.schemas import describe
-
     with _errors():
-        out.print(describe(kind), highlight=False, markup=False)
+        out.print(api.schema(kind), highlight=False, markup=False)
 
 
 @schema_app.command("list")
 def schema_list() -> None:
     """List the schema kinds."""
-    from curate.schemas import get_schema, kinds
-
-    for kind in kinds():
-        out.print(f"{kind:<16} {get_schema(kind).description}", highlight=False, markup=False)
+    for kind, description in api.schemas().items():
+        out.print(f"{kind:<16} {description}", highlight=False, markup=False)
 
 
 @app.command()
@@ -1320,64 +1056,39 @@ def stages(
     name: Annotated[Optional[str], typer.Argument(help="One stage: its role, parameters and columns.")] = None,  # noqa: UP045
 ) -> None:
     """List every stage with its role and what it does, or show one stage in full."""
-    from curate.stages import REGISTRY, ROLES, get_stage_class
+    from curate.stages import ROLES
 
     with _errors():
         if name is not None:
-            _show_stage(get_stage_class(name))
+            _show_stage(api.stage(name))
             return
-    width = max(map(len, REGISTRY)) + 2
+        listed = api.stages()
+    width = max(len(info.name) for info in listed) + 2
     out.print(f"{'stage':<{width}}{'role':<10}what it does [kinds it accepts]", highlight=False, markup=False)
-    for stage_name, cls in sorted(REGISTRY.items()):
-        kinds = ", ".join(cls.kinds) or "any"
-        out.print(f"{stage_name:<{width}}{cls.role:<10}{cls.describe()} [{kinds}]", highlight=False, markup=False)
+    for info in listed:
+        kinds = ", ".join(info.kinds) or "any"
+        out.print(f"{info.name:<{width}}{info.role:<10}{info.description} [{kinds}]", highlight=False, markup=False)
     out.print("\nroles:", highlight=False, markup=False)
     for role, meaning in ROLES.items():
         out.print(f"  {role:<10}{meaning}", highlight=False, markup=False)
     out.print("`curate stages NAME` shows a stage's parameters and the columns it adds.", highlight=False, markup=False)
 
 
-def _show_stage(cls: type[Stage]) -> None:
+def _show_stage(info: api.StageInfo) -> None:
     """One stage: name, role, kinds, the columns it adds, what it does (its description, then its
     docstring's paragraphs) and its parameters (type, default, help)."""
-    import inspect
-
-    from curate.stages import ROLES
-
-    paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(cls.__doc__ or "").split("\n\n") if p.strip()]
     lines = [
-        f"{cls.name}  ({cls.__module__}.{cls.__qualname__})",
-        f"role:   {cls.role} ({ROLES[cls.role]})",
-        f"kinds:  {', '.join(cls.kinds) or 'any'}",
-        f"adds:   {', '.join(cls.adds) or '-'}",
+        f"{info.name}  ({info.cls})",
+        f"role:   {info.role} ({info.role_meaning})",
+        f"kinds:  {', '.join(info.kinds) or 'any'}",
+        f"adds:   {', '.join(info.adds) or '-'}",
     ]
-    for paragraph in dict.fromkeys([cls.describe(), *paragraphs]):
+    for paragraph in dict.fromkeys([info.description, *info.paragraphs]):
         lines += ["", paragraph]
-    lines += ["", "parameters:" if cls.Params.model_fields else "parameters: none"]
-    for field_name, field in cls.Params.model_fields.items():
-        default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
-        help_text = " ".join((field.description or "").split())
-        lines.append(f"  {field_name}: {_type_name(field.annotation)} ({default})  {help_text}".rstrip())
+    lines += ["", "parameters:" if info.params else "parameters: none"]
+    for param in info.params:
+        lines.append(f"  {param.name}: {param.type} ({param.default})  {param.help}".rstrip())
     out.print("\n".join(lines), highlight=False, markup=False)
-
-
-def _type_name(annotation: Any) -> str:
-    """A parameter type as a user reads it: ``int | None``, ``list[str]``, ``'chars' | 'words'``."""
-    import types
-    import typing
-
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _type_name(args[0])
-    if origin is typing.Literal:
-        return " | ".join(repr(a) for a in args)
-    if origin in (typing.Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in args)
-    if origin is not None:
-        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
-    if annotation is type(None):
-        return "None"
-    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 def main() -> None:

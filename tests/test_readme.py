@@ -4,6 +4,7 @@ import re
 
 from typer.main import get_command
 
+from curate import api
 from curate.cli import app
 from curate.stages import REGISTRY
 from tests.conftest import REPO
@@ -40,3 +41,11 @@ def test_the_contributing_example_is_the_real_stage_and_test():
     test = (REPO / "tests" / "stages" / "test_answer_in_question.py").read_text(encoding="utf-8")
     assert blocks[0] == stage
     assert blocks[1] in test and blocks[1].startswith("def test_")
+
+
+def test_every_api_function_is_in_the_readme():
+    functions = [name for name in api.__all__ if callable(getattr(api, name)) and name[0].islower()]
+    assert {"dedup", "mine_negatives", "export_label_studio"} <= set(functions)
+    section = README[README.index("### Library API") :]
+    missing = [name for name in functions if f"`api.{name}(" not in section]
+    assert missing == [], f"README.md's Library API does not list {missing}"
