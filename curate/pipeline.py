@@ -20,15 +20,16 @@ Pipeline file::
         id: spans                             # optional, default: the stage name; names the folder
         params: {repair: true}
         warn_reject_share: 0.9                # optional, this stage's own warning threshold
+        part: qrels                           # a retrieval set only: the part it works on (default: primary)
     batch_rows: 32768                         # rows per batch (> 0); part of every stage's fingerprint
     warn_reject_share: 0.5                    # warn when a stage rejects more than this share of its rows
     allow_empty_output: false                 # true: an empty final output is not an error
 
 A retrieval folder (BEIR, or Parquet ``corpus/queries/qrels.parquet``) given without ``kind`` is a
 :class:`~curate.dataset.Bundle`: every part is read, the ``primary`` part (default ``corpus``)
-streams through the stages as rows do, the others travel with it. A stage that does not take the
-primary's kind but takes a sibling's works on that sibling, which becomes the primary
-(``retrieval_checks`` after a corpus dedup runs on the qrels). A stage changes a sibling through
+streams through the stages as rows do, the others travel with it. A stage with ``part: <name>``
+works on that part instead (``retrieval_checks`` on the qrels, checked against the kept corpus); the
+primary stays what the run outputs. A stage changes another part through
 :meth:`~curate.stages.base.Stage.update_parts` (dedup re-points the qrels at the kept passages) and
 the run keeps it in ``NN_<id>/parts/<name>.parquet``; a stage whose output is no other part of the
 set (triplets) ends it. The published set holds the other parts beside ``output.parquet``
@@ -129,6 +130,8 @@ class StageConfig(Strict):
     id: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     warn_reject_share: float | None = Field(None, ge=0, le=1)
+    part: Literal["corpus", "queries", "qrels"] | None = None
+    """On a retrieval set: the part whose rows the stage keeps or rejects (default: the input's primary)."""
 
 
 class PipelineConfig(Strict):
@@ -237,8 +240,9 @@ def stage_line(run: StageRun) -> str:
         f"; {name} {before:,} -> {after:,} rows" if after is not None else f"; {name} {before:,} rows, ended"
         for name, (before, after) in sorted(run.parts.items())
     )
+    name = f"{run.dir.name} ({run.part})" if run.part else run.dir.name
     return (
-        f"{run.dir.name}: {s.rows_in:,} in{added}, {s.rows_kept:,} kept, {s.rows_rejected:,} rejected"
+        f"{name}: {s.rows_in:,} in{added}, {s.rows_kept:,} kept, {s.rows_rejected:,} rejected"
         + (f" ({detail})" if detail else "")
         + parts
         + note
@@ -408,7 +412,7 @@ def reject_warning(run: StageRun, share: float) -> str | None:
     seen = s.rows_in + s.rows_added
     if not seen or s.rows_rejected / seen <= share:
         return None
-    reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(s.reasons.items(), key=lambda kv: -kv[1])[:3])
+    reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(s.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
     return (
         f"stage '{run.id}' rejected {s.rows_rejected:,} of {seen:,} rows ({s.rows_rejected / seen:.1%}), "
         f"more than warn_reject_share {share:g} ({reasons}; rows in {run.dir.name}/rejected.parquet)"
@@ -506,19 +510,23 @@ def _run_stages(
     dataset = data.main if isinstance(data, Bundle) else data
     for index, (spec, stage) in enumerate(zip(config.stages, stages, strict=True), start=1):
         stage_dir = folder.path / stage_dir_name(index, stage.id)
+        part = None
         if bundle is not None:
-            bundle = Bundle(_stage_part(stage, bundle.primary, bundle.parts), bundle.parts)
-            dataset = bundle.main
-            stage.parts = MappingProxyType(bundle.siblings)
+            part = spec.part or bundle.primary
+            dataset = bundle.parts[part]
+            stage.parts = MappingProxyType(_others(bundle, part))
         extra_inputs = [digest(p) if p.exists() else str(p) for p in stage.input_files()]
         params = stage.params.model_dump(mode="json")
-        fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, __version__)
+        on_part = [spec.part] if spec.part else []  # absent as before parts existed
+        fingerprint = _sha(fingerprint, stage.name, params, extra_inputs, config.batch_rows, __version__, *on_part)
         run = None if force else _resumed(stage, stage_dir, fingerprint, reporter)
         if run is None:
             folder.changing()
             reporter.stage_started(stage, index, dataset.num_rows)
-            siblings = bundle.siblings if bundle is not None else None
+            siblings = _others(bundle, part) if bundle is not None and part is not None else None
             run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter, siblings)
+        if bundle is not None and part != bundle.primary:
+            run.part = str(part)
         share = spec.warn_reject_share if spec.warn_reject_share is not None else config.warn_reject_share
         run.warning = reject_warning(run, share)
         reporter.stage_finished(run)
@@ -526,8 +534,8 @@ def _run_stages(
             reporter.warn(run.warning)
         runs.append(run)
         dataset = Dataset.from_parquet(stage_dir / "kept.parquet", stage.output_kind(dataset.kind))
-        if bundle is not None:
-            bundle = _parts_after(bundle, dataset, run)
+        if bundle is not None and part is not None:
+            bundle = _parts_after(bundle, part, dataset, run)
         if not dataset.num_rows and not config.allow_empty_output:
             raise ConfigError(
                 "every remaining row was rejected, so the output would be empty",
@@ -538,26 +546,26 @@ def _run_stages(
     return runs, bundle if bundle is not None else dataset
 
 
-def _stage_part(stage: Stage, primary: str, parts: Mapping[str, Any]) -> str:
-    """The part of a retrieval set ``stage`` works on: the primary, unless the stage does not take
-    its kind but takes another part's (``retrieval_checks`` takes the qrels)."""
-    if not stage.kinds or primary in stage.kinds:
-        return primary
-    return next((kind for kind in stage.kinds if kind in parts), primary)
+def _others(bundle: Bundle, part: str) -> dict[str, Dataset]:
+    """Every part of ``bundle`` but ``part``, by name: what a stage working on ``part`` may read."""
+    return {name: data for name, data in bundle.parts.items() if name != part}
 
 
-def _parts_after(bundle: Bundle, kept: Dataset, run: StageRun) -> Bundle | None:
-    """The retrieval set after ``run``: its primary's ``kept`` rows and the siblings as the stage
-    left them (changed ones from its ``parts/`` folder); None once the rows are no part of a set."""
-    if kept.kind != bundle.primary:
+def _parts_after(bundle: Bundle, part: str, kept: Dataset, run: StageRun) -> Bundle | None:
+    """The retrieval set after ``run`` worked on ``part``: its ``kept`` rows in place of the part and
+    the other parts as the stage left them (changed ones from its ``parts/`` folder); None once the
+    kept rows are no part of a set (triplets mined from it)."""
+    if kept.kind != part:
         return None
-    siblings = {}
-    for name, part in bundle.siblings.items():
-        if name not in run.parts:
-            siblings[name] = part
+    parts = {}
+    for name, data in bundle.parts.items():
+        if name == part:
+            parts[name] = kept
+        elif name not in run.parts:
+            parts[name] = data
         elif run.parts[name][1] is not None:
-            siblings[name] = Dataset.from_parquet(run.dir / PARTS_DIR / f"{name}.parquet", name)
-    return Bundle(bundle.primary, {bundle.primary: kept, **siblings})
+            parts[name] = Dataset.from_parquet(run.dir / PARTS_DIR / f"{name}.parquet", name)
+    return Bundle(bundle.primary, parts)
 
 
 def _export_path(folder: RunFolder, index: int, spec: ExportConfig) -> Path:
@@ -578,15 +586,31 @@ def _check_export(index: int, spec: ExportConfig, path: Path, kind: str | None) 
 def _check_kinds(
     config: PipelineConfig, stages: Sequence[Stage], exports: Sequence[Path], kind: str, parts: Mapping[str, Any]
 ) -> None:
-    """Every stage accepts the kind it is given (of a retrieval set with ``parts``: the part it
-    takes), and every export can hold the final kind."""
-    for stage in stages:
-        if parts:
-            kind = _stage_part(stage, kind, parts)
-        stage.check_kind(kind)
-        kind = stage.output_kind(kind)
-        if kind not in parts:
-            parts = {}
+    """Every stage accepts the kind it is given (of a retrieval set with ``parts``: the part its
+    ``part`` names, else the primary ``kind``), and every export can hold the final kind."""
+    primary = kind
+    for index, (stage_spec, stage) in enumerate(zip(config.stages, stages, strict=True)):
+        where = Where(stage=stage.id, field=f"stages[{index}].part")
+        named = stage_spec.part
+        if named is not None and named not in parts:
+            held = f"the set holds: {', '.join(parts)}" if parts else "the input is one table, not a retrieval set"
+            raise ConfigError("the stage names a part the input does not have", where=where, value=named, hint=held)
+        given = named or kind
+        fits = [name for name in parts if not stage.kinds or name in stage.kinds]
+        if parts and named is None and stage.kinds and given not in stage.kinds and fits:
+            raise ConfigError(
+                f"stage '{stage.name}' does not accept kind '{given}', the retrieval set's primary part",
+                where=where,
+                value=given,
+                hint=f"add part: {fits[0]} to run it on the set's {fits[0]}",
+            )
+        stage.check_kind(given)
+        made = stage.output_kind(given)
+        if parts and made == given:
+            continue
+        kind, parts = made, {}
+    if parts:
+        kind = primary
     for index, (spec, path) in enumerate(zip(config.output.export, exports, strict=True)):
         _check_export(index, spec, path, kind)
 

@@ -79,6 +79,8 @@ class StageRun:
     """The stage's role (:data:`curate.stages.base.ROLES`); empty in records of older runs."""
     parts: dict[str, list[int | None]] = field(default_factory=dict)
     """Retrieval-set parts the stage changed: name -> [rows before, rows after] (0 after: ended)."""
+    part: str = ""
+    """The retrieval-set part the stage worked on, when it is not the primary (``part:`` of the stage)."""
 
 
 @dataclass

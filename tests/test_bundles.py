@@ -74,7 +74,7 @@ TEMPLATE_STAGES = [
     {"use": "length_filter", "params": {"field": "text", "min": 1}},
     {"use": "exact_dedup", "params": {"fields": ["text"]}},
     {"use": "minhash_dedup", "id": "near_dedup", "params": DEDUP},
-    {"use": "retrieval_checks"},
+    {"use": "retrieval_checks", "part": "qrels"},
 ]
 
 
@@ -116,13 +116,13 @@ def test_dedup_of_a_beir_set_moves_qrels_to_kept_passages_publishes_and_resumes(
     assert [(r["query_id"], r["doc_id"], r["reject_reason"]) for r in checked] == [("q4", "p6", "missing_document")]
     assert len(pairs) == 5
 
-    # the published set: output.parquet is the qrels (retrieval_checks ran on them), the rest beside it
+    # the published set: output.parquet is the primary (the corpus), the other parts beside it
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["output"]["kind"] == "qrels" and manifest["output"]["rows"] == len(pairs)
-    assert set(manifest["output"]["parts"]) == {"corpus", "queries"}
+    assert manifest["output"]["kind"] == "corpus" and manifest["output"]["rows"] == corpus.num_rows
+    assert set(manifest["output"]["parts"]) == {"qrels", "queries"}
     for info in manifest["output"]["parts"].values():
         assert pq.read_metadata(run / info["path"]).num_rows == info["rows"]
-    assert pq.read_metadata(run / "output.corpus.parquet").num_rows == corpus.num_rows
+    assert pq.read_metadata(run / "output.qrels.parquet").num_rows == len(pairs)
     assert pq.read_metadata(run / "output.queries.parquet").num_rows == len(QUERIES)
 
     # counts printed = counts written (per stage: the qrels it changed)
@@ -180,7 +180,7 @@ def test_chunking_and_mining_a_set_match_their_commands(tmp_path):
             "name": "mine",
             "input": {"path": str(sample)},
             "output": str(tmp_path / "mine"),
-            "stages": [{"use": "mine_hard_negatives", "params": {"count": 3}}],
+            "stages": [{"use": "mine_hard_negatives", "part": "queries", "params": {"count": 3}}],
         }
     )
     assert mined.output.kind == "triplets" and mined.parts == {}
@@ -230,6 +230,18 @@ def test_a_set_stage_without_its_parts_and_primary_without_a_set_are_one_line_er
         run_pipeline(
             {"name": "p", "input": {"path": str(qrels_file), "primary": "qrels"}, "output": str(tmp_path / "r2")}
         )
+    one_table = {"name": "p", "input": {"path": str(qrels_file)}, "output": str(tmp_path / "r3")}
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.part.*input is one table, not a retrieval set"):
+        run_pipeline({**one_table, "stages": [{"use": "retrieval_checks", "part": "qrels"}]})
+
+
+def test_a_stage_of_another_part_says_which_part_to_name(tmp_path):
+    source = beir_folder(tmp_path / "in")
+    for stage, part in (("retrieval_checks", "qrels"), ("mine_hard_negatives", "queries")):
+        with pytest.raises(ConfigError) as caught:
+            run_pipeline(pipeline_file(tmp_path, source, [{"use": stage}]))
+        assert f"stage '{stage}' does not accept kind 'corpus'" in str(caught.value)
+        assert f"add part: {part}" in str(caught.value)
 
 
 def test_a_parquet_retrieval_folder_runs_and_exports_whole(tmp_path):

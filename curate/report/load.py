@@ -566,7 +566,7 @@ class _StageView:
             source = f"(SELECT k.* FROM {self.kept} k JOIN {self.input} i ON k.{key} = i.{key} WHERE {where})"
             where = "true"
         else:
-            return [Finding(name, int(rows)) for name, rows in sorted(recorded.items(), key=lambda kv: -kv[1])]
+            return [Finding(name, int(rows)) for name, rows in sorted(recorded.items(), key=lambda kv: (-kv[1], kv[0]))]
         counts = dict(recorded) or {"rewritten": int(self.files.value(f"SELECT count(*) FROM {source} WHERE {where}"))}
         found = [
             Finding(name, int(rows)) for name, rows in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if rows

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    """``name count, ...``, largest first."""
-    return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
+    """``name count, ...``, largest first (ties by name)."""
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 COLUMNS = (
@@ -51,7 +51,7 @@ def _rows(result: RunResult) -> list[tuple[str, ...]]:
         counts = (s.rows_kept, s.rows_rejected, s.rows_flagged, s.rows_rewritten)
         rows.append(
             (
-                run.id,
+                f"{run.id} ({run.part})" if run.part else run.id,
                 run.role or "-",
                 rows_in,
                 *(f"{n:,}" for n in counts),
