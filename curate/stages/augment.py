@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -82,6 +83,19 @@ class AugmentMrcParams(Params):
         return value
 
 
+@dataclass(frozen=True)
+class MrcAugmentPlan:
+    """What new rows need besides their source row: the distractor ``pool`` and mined ``negatives``
+    (by question id); ``allowed``: new rows allowed per dataset row under a cap (None: no cap);
+    ``made`` and ``short`` per method, for the summary."""
+
+    pool: SentencePool | None
+    negatives: dict[str, list[Negative]]
+    allowed: dict[int, int] | None = None
+    made: dict[str, int] = field(default_factory=dict)
+    short: dict[str, int] = field(default_factory=dict)
+
+
 class AugmentMrc(PlannedStage):
     """Answer-preserving perturbation of MRC contexts (:mod:`curate.augment.mrc`), new rows
     ``<id>#aug-<method>-<n>`` (n from 0) after the rows of their batch, ``source`` =
@@ -101,13 +115,6 @@ class AugmentMrc(PlannedStage):
     adds = (SOURCE,)
     description = "add perturbed copies of MRC rows (distractor sentences, shuffled sentences, unanswerable pairs)"
 
-    def reset(self) -> None:
-        self._pool: SentencePool | None = None
-        self._negatives: dict[str, list[Negative]] = {}
-        self._allowed: dict[int, int] | None = None
-        self._made: Counter[str] = Counter()
-        self._short: Counter[str] = Counter()
-
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
         needed = ["id", "context", "answers"] + (["question"] if "unanswerable" in self.params.methods else [])
@@ -126,27 +133,43 @@ class AugmentMrc(PlannedStage):
                 rows.append(row)
         return rows
 
-    def plan(self, dataset: Dataset) -> None:
-        self.reset()
+    def plan(self, dataset: Dataset) -> MrcAugmentPlan:
         rows = self._rows(dataset)
+        pool, negatives = None, {}
         if "distractor" in self.params.methods:
             pairs = {r["context"]: r.get("document_id") or r.get("title") for r in rows if r["context"]}
-            self._pool = SentencePool.from_contexts(pairs, pairs.values())
+            pool = SentencePool.from_contexts(pairs, pairs.values())
         if "unanswerable" in self.params.methods:
-            self._negatives = self._mine(rows)
+            negatives = self._mine(rows)
+        plan = MrcAugmentPlan(pool, negatives)
+        made: dict[int, tuple[list[str], list[str]]] = {}  # row -> (methods of its new rows, methods short)
+
+        def variants(index: int) -> tuple[list[str], list[str]]:
+            if index not in made:
+                new_rows, short = self._generate(rows[index], plan)
+                made[index] = ([r[SOURCE].removeprefix("augment:") for r in new_rows], short)
+            return made[index]
+
         cap = self._cap(len(rows))
-        if cap is None:
-            return
-        order = list(range(len(rows)))
-        random.Random(f"{self.params.seed}|order").shuffle(order)
-        self._allowed, left = {}, cap
-        for index in order:
-            if left <= 0:
-                break
-            count = min(left, len(self._generate(rows[index], count=False)))
-            if count:
-                self._allowed[index] = count
-                left -= count
+        allowed: dict[int, int] | None = None
+        if cap is not None:
+            order = list(range(len(rows)))
+            random.Random(f"{self.params.seed}|order").shuffle(order)
+            allowed, left = {}, cap
+            for index in order:
+                if left <= 0:
+                    break
+                count = min(left, len(variants(index)[0]))
+                if count:
+                    allowed[index] = count
+                    left -= count
+        made_per_method: Counter[str] = Counter()
+        short_per_method: Counter[str] = Counter()
+        for index in range(len(rows)) if allowed is None else sorted(allowed):
+            methods, short = variants(index)
+            made_per_method.update(methods[: None if allowed is None else allowed[index]])
+            short_per_method.update(short)
+        return replace(plan, allowed=allowed, made=dict(made_per_method), short=dict(short_per_method))
 
     def _cap(self, rows_in: int) -> int | None:
         bounds = [b for b in (self.params.max_new_rows,) if b is not None]
@@ -186,42 +209,37 @@ class AugmentMrc(PlannedStage):
             for r, found in zip(questions, mined.negatives, strict=True)
         }
 
-    def _generate(self, row: dict[str, Any], *, count: bool = True) -> list[dict[str, Any]]:
+    def _generate(self, row: dict[str, Any], plan: MrcAugmentPlan) -> tuple[list[dict[str, Any]], list[str]]:
         """New rows of one row, variant by variant across the methods (variant 0 of every method,
-        then variant 1, ...), so a cap cuts evenly."""
+        then variant 1, ...), so a cap cuts evenly; and the methods that made fewer than ``copies``."""
         p = self.params
         made: dict[str, list[dict[str, Any]]] = {}
         for method in p.methods:
             if method == "unanswerable":
-                made[method] = list(unanswerable_rows([row], self._negatives, per_question=p.copies))
+                made[method] = list(unanswerable_rows([row], plan.negatives, per_question=p.copies))
             else:
                 made[method] = augment_question(
-                    row, method, copies=p.copies, seed=p.seed, pool=self._pool, max_distractors=p.max_distractors
+                    row, method, copies=p.copies, seed=p.seed, pool=plan.pool, max_distractors=p.max_distractors
                 )
-            if count and len(made[method]) < p.copies:
-                self._short[method] += 1
-        return [made[m][n] for n in range(p.copies) for m in p.methods if n < len(made[m])]
+        short: list[str] = [m for m in p.methods if len(made[m]) < p.copies]
+        return [made[m][n] for n in range(p.copies) for m in p.methods if n < len(made[m])], short
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, _ = self.next_rows(batch.num_rows)
+    def split(self, batch: pa.Table, plan: MrcAugmentPlan, start: int) -> Split:
         new_rows: list[dict[str, Any]] = []
         for offset, row in enumerate(batch.to_pylist()):
-            limit = None if self._allowed is None else self._allowed.get(start + offset, 0)
-            if limit == 0:
-                continue
-            made = self._generate(row)[:limit]
-            self._made.update(r[SOURCE].removeprefix("augment:") for r in made)
-            new_rows.extend(made)
+            limit = None if plan.allowed is None else plan.allowed.get(start + offset, 0)
+            if limit != 0:
+                new_rows.extend(self._generate(row, plan)[0][:limit])
         return _append(batch, new_rows, self.id)
 
-    def artifacts(self) -> dict[str, pa.Table]:
+    def plan_artifacts(self, plan: MrcAugmentPlan) -> dict[str, pa.Table]:
         methods = list(self.params.methods)
         return {
             _SUMMARY: pa.table(
                 {
                     "method": pa.array(methods, pa.string()),
-                    "made": pa.array([self._made[m] for m in methods], pa.int64()),
-                    "short": pa.array([self._short[m] for m in methods], pa.int64()),
+                    "made": pa.array([plan.made.get(m, 0) for m in methods], pa.int64()),
+                    "short": pa.array([plan.short.get(m, 0) for m in methods], pa.int64()),
                 }
             )
         }
@@ -273,6 +291,14 @@ class AugmentTextParams(Params):
         return self
 
 
+@dataclass(frozen=True)
+class TextAugmentPlan:
+    """The new texts of each dataset row, and per label ``(rows, added, target)``."""
+
+    new: dict[int, list[NewText]]
+    summary: dict[str, tuple[int, int, int]]
+
+
 class AugmentText(PlannedStage):
     """Label-preserving noise for classification texts (:mod:`curate.augment.text`): new rows
     ``<id>#aug-<n>`` (n from 0) after the rows of their batch, same label and ``text_pair``,
@@ -291,15 +317,11 @@ class AugmentText(PlannedStage):
     adds = (SOURCE,)
     description = "add noisy copies of classification texts (eojeol deletion and swap, Korean typos); balance classes"
 
-    def reset(self) -> None:
-        self._new: dict[int, list[NewText]] = {}
-        self._summary: dict[str, tuple[int, int, int]] = {}
-
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
         require_columns(dataset, ["id", "text", "label"], stage=self.id)
 
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> TextAugmentPlan:
         p = self.params
         ids = [str(v) for v in dataset.column("id").to_pylist()]
         plan = plan_augmentation(
@@ -313,30 +335,29 @@ class AugmentText(PlannedStage):
             per_class_cap=p.per_class_cap,
             seed=p.seed,
         )
-        self._new = plan.new
-        self._summary = {
+        summary = {
             label: (plan.counts[label], plan.added[label], plan.targets.get(label, plan.counts[label]))
             for label in sorted(plan.counts)
         }
+        return TextAugmentPlan(plan.new, summary)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, _ = self.next_rows(batch.num_rows)
+    def split(self, batch: pa.Table, plan: TextAugmentPlan, start: int) -> Split:
         new_rows = [
             {**row, "id": f"{row['id']}#aug-{new.n}", "text": new.text, SOURCE: f"augment:{new.op}"}
             for offset, row in enumerate(batch.to_pylist())
-            for new in self._new.get(start + offset, ())
+            for new in plan.new.get(start + offset, ())
         ]
         return _append(batch, new_rows, self.id)
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        labels = list(self._summary)
+    def plan_artifacts(self, plan: TextAugmentPlan) -> dict[str, pa.Table]:
+        labels = list(plan.summary)
         return {
             _SUMMARY: pa.table(
                 {
                     "label": pa.array(labels, pa.string()),
-                    "rows": pa.array([self._summary[k][0] for k in labels], pa.int64()),
-                    "added": pa.array([self._summary[k][1] for k in labels], pa.int64()),
-                    "target": pa.array([self._summary[k][2] for k in labels], pa.int64()),
+                    "rows": pa.array([plan.summary[k][0] for k in labels], pa.int64()),
+                    "added": pa.array([plan.summary[k][1] for k in labels], pa.int64()),
+                    "target": pa.array([plan.summary[k][2] for k in labels], pa.int64()),
                 }
             )
         }

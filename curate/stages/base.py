@@ -15,9 +15,15 @@ A stage that flags kept rows (a flag column) or changes their values (a repaired
 counts them per flag and per rewrite on the kept rows it returns (:meth:`Split.marked`); the runner
 sums them into :class:`StageStats` (``flags``, ``rewrites``, ``rows_flagged``, ``rows_rewritten``).
 
-Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
-called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
-Global stages override :meth:`Stage.splits` to produce their splits from the whole dataset.
+Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out); it
+must hold no state across batches, so batches can be processed in any order and in any process.
+Global stages subclass :class:`PlannedStage`: :meth:`PlannedStage.plan` looks at the whole dataset
+once and returns a plan, a plain picklable value (a frozen dataclass of arrays, lists and tables; no
+reference to the stage, an open file or a model), and :meth:`PlannedStage.split` applies it to one
+batch given the dataset position of the batch's first row (``split(batch, plan, start)``), so a plan
+computed once can be shipped to workers that split batches in any order.
+:meth:`PlannedStage.plan_artifacts` makes the stage's artifacts from the plan.
+The runner checks kept + rejected = rows in + added on every batch of every stage.
 
 Progress (:mod:`curate.progress`): the rows streamed through :meth:`Stage.process` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,27 +292,12 @@ class Stage:
         self.check_kind(dataset.kind)
 
     def process(self, batch: pa.Table, kind: str) -> Split:
-        """Row-local work on one batch (must accept an empty batch)."""
+        """Row-local work on one batch (must accept an empty batch); no state kept across batches."""
         raise NotImplementedError
 
-    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
-        """Yield ``(rows_in, split)`` pairs covering the dataset in order. Row-local by default."""
-        yield from self.stream(dataset, batch_rows)
-
-    def stream(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
-        """:meth:`process` on each batch in order, stepping phase ``rows`` (see :mod:`curate.progress`)."""
-        done, total = 0, dataset.num_rows
-        progress.step("rows", 0, total)
-        for batch in dataset.batches(batch_rows):
-            with progress.within("rows", done, total):
-                split = self.process(batch, dataset.kind)
-            done += batch.num_rows
-            progress.step("rows", done, total)
-            yield batch.num_rows, split
-
     def artifacts(self) -> dict[str, pa.Table]:
-        """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
-        return {}
+        """Tables the stage produced besides kept/rejected (e.g. clusters) in its last run."""
+        return dict(getattr(self, "_artifacts", {}))
 
     def input_files(self) -> list[Path]:
         """Files the stage reads besides its input (an evaluation set, an index): their content is
@@ -314,12 +305,12 @@ class Stage:
         return []
 
     # ----------------------------------------------------------------- running
-    def schemas(self, dataset: Dataset) -> Split:
-        """Empty kept/rejected tables with the output schemas, found by processing zero rows."""
-        empty = dataset.schema.empty_table()
-        probe = self.process(empty, dataset.kind)
-        self.reset()
-        return probe
+    def splitter(self, dataset: Dataset) -> tuple[Callable[[pa.Table, int], Split], dict[str, pa.Table]]:
+        """``(split_batch, artifacts)``: ``split_batch(batch, start)`` splits one batch of ``dataset``
+        whose first row is row ``start`` of the dataset (any batch, in any order). Row-local:
+        :meth:`process`; :class:`PlannedStage` plans first."""
+        kind = dataset.kind
+        return (lambda batch, start: self.process(batch, kind)), {}
 
     def execute(
         self,
@@ -334,7 +325,8 @@ class Stage:
         self.check_input(dataset)
         self.reset()
         started = time.perf_counter()
-        probe = self.schemas(dataset)
+        split_batch, self._artifacts = self.splitter(dataset)
+        probe = split_batch(dataset.schema.empty_table(), 0)
         sinks: list[_Sink] = []
         try:
             sinks.append(_Sink(probe.kept.schema, out_dir, "kept"))
@@ -343,9 +335,15 @@ class Stage:
             flags: Counter[str] = Counter()
             rewrites: Counter[str] = Counter()
             stats = StageStats()
-            for rows_in, split in self.splits(dataset, batch_rows):
+            total = dataset.num_rows
+            progress.step("rows", 0, total)
+            for batch in dataset.batches(batch_rows):
+                rows_in = batch.num_rows
+                with progress.within("rows", stats.rows_in, total):
+                    split = split_batch(batch, stats.rows_in)
+                progress.step("rows", stats.rows_in + rows_in, total)
                 out = split.kept.num_rows + split.rejected.num_rows
-                if out != rows_in + split.added and type(self).splits is Stage.splits:
+                if out != rows_in + split.added:
                     raise StageError(
                         f"stage '{self.name}' lost rows: {rows_in} in + {split.added} added, {split.kept.num_rows} "
                         f"kept + {split.rejected.num_rows} rejected",
@@ -409,23 +407,27 @@ class Stage:
 
 
 class PlannedStage(Stage):
-    """A global stage: :meth:`plan` looks at the whole dataset first (clusters, overlaps), then the
-    rows stream through :meth:`process` batch by batch; :meth:`next_rows` tells a batch which rows
-    of the plan it holds."""
+    """A global stage: :meth:`plan` looks at the whole dataset first (clusters, overlaps) and returns
+    a plain picklable value; :meth:`split` then applies it to each batch, given the dataset position
+    of the batch's first row. The stage keeps nothing between the two: the plan is all there is."""
 
     def plan(self, dataset: Dataset) -> Any:
+        """What the stage decided about ``dataset`` as a whole: a picklable value (a frozen dataclass
+        of arrays, lists, strings and Arrow tables) that :meth:`split` and :meth:`plan_artifacts` read."""
         raise NotImplementedError
 
-    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
-        self._cursor = 0
-        self.plan(dataset)
-        yield from self.stream(dataset, batch_rows)
+    def split(self, batch: pa.Table, plan: Any, start: int) -> Split:
+        """Split ``batch``, rows ``start:start + len(batch)`` of the planned dataset (an empty batch
+        gives the output schemas)."""
+        raise NotImplementedError
 
-    def next_rows(self, n: int) -> tuple[int, int]:
-        """``(start, end)`` of the next ``n`` rows in dataset order."""
-        start = getattr(self, "_cursor", 0)
-        self._cursor = start + n
-        return start, start + n
+    def plan_artifacts(self, plan: Any) -> dict[str, pa.Table]:
+        """Tables the stage makes from its plan besides kept/rejected (clusters, issues, reports)."""
+        return {}
+
+    def splitter(self, dataset: Dataset) -> tuple[Callable[[pa.Table, int], Split], dict[str, pa.Table]]:
+        plan = self.plan(dataset)
+        return (lambda batch, start: self.split(batch, plan, start)), self.plan_artifacts(plan)
 
 
 class _Sink:

@@ -56,9 +56,6 @@ class BiasReport(PlannedStage):
     kinds = ("classification", "mrc", "qrels")
     description = "Measure label shortcuts, answer-position and lexical-overlap biases; flags nothing."
 
-    def reset(self) -> None:
-        self._diagnostics: Diagnostics | None = None
-
     def _parts(self) -> dict[str, Path]:
         """The corpus and queries paths of a qrels input."""
         p = self.params
@@ -111,14 +108,13 @@ class BiasReport(PlannedStage):
         return retrieval_bias(parts["corpus"], parts["queries"], dataset.to_arrow(), tokenizer=p.bm25_tokenizer)
 
     def plan(self, dataset: Dataset) -> Diagnostics:
-        self._diagnostics = self.diagnose(dataset)
-        return self._diagnostics
+        return self.diagnose(dataset)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
+    def split(self, batch: pa.Table, plan: Diagnostics, start: int) -> Split:
         return reject(batch, [True] * batch.num_rows, stage=self.id, reasons=[None] * batch.num_rows)
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        return self._diagnostics.artifacts() if self._diagnostics is not None else {}
+    def plan_artifacts(self, plan: Diagnostics) -> dict[str, pa.Table]:
+        return plan.artifacts()
 
 
 def diagnose_source(path: Path, params: dict[str, Any], **read: Any) -> Diagnostics:

@@ -26,6 +26,7 @@ question - 3 (BERT's ``[CLS] q [SEP] p [SEP]``)::
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,14 @@ class ChunkPassagesParams(ChunkSettings):
     """The chunk settings (the stage has no others)."""
 
 
+@dataclass(frozen=True)
+class ChunkPlan:
+    """The input's kind and, for MRC, the chunks of each distinct context by its :func:`text_key`."""
+
+    kind: str
+    chunks: dict[str, list[Span]] = field(default_factory=dict)
+
+
 class ChunkPassages(PlannedStage):
     """Split long texts into passages of at most ``size`` units on sentence boundaries.
 
@@ -77,9 +86,6 @@ class ChunkPassages(PlannedStage):
     adds = ("parent_id", "start", "chunk_widened", "source")
     description = "split long passages on sentence boundaries; MRC answers move to their chunk"
 
-    def reset(self) -> None:
-        self._chunks: dict[str, list[Span]] = {}
-
     def input_files(self) -> list[Path]:
         return [Path(self.params.tokenizer)] if self.params.tokenizer else []
 
@@ -93,11 +99,11 @@ class ChunkPassages(PlannedStage):
             except ConfigError as exc:
                 raise exc.at(stage=self.id, field="tokenizer") from None
 
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> ChunkPlan:
         """MRC: chunk every distinct context once, protecting the answers of all its questions."""
-        self._chunks = {}
         if dataset.kind != "mrc":
-            return
+            return ChunkPlan(dataset.kind)
+        chunks: dict[str, list[Span]] = {}
         p = self.params
         groups: dict[str, list[dict[str, Any]]] = {}
         for batch in dataset.batches():
@@ -107,13 +113,14 @@ class ChunkPassages(PlannedStage):
                     groups.setdefault(row["context"], []).append(row)
         progress.step("chunking", 0, len(groups), "contexts")
         for done, (context, rows) in enumerate(groups.items(), start=1):
-            self._chunks[text_key(context)] = context_chunks(context, rows, p)
+            chunks[text_key(context)] = context_chunks(context, rows, p)
             if progress.every(done, len(groups)):
                 progress.step("chunking", done, len(groups), "contexts")
+        return ChunkPlan(dataset.kind, chunks)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        if kind == "mrc":
-            return self._questions(batch)
+    def split(self, batch: pa.Table, plan: ChunkPlan, start: int) -> Split:
+        if plan.kind == "mrc":
+            return self._questions(batch, plan.chunks)
         return self._passages(batch)
 
     # ----------------------------------------------------------------- corpus
@@ -143,14 +150,14 @@ class ChunkPassages(PlannedStage):
         return Split(kept, nothing.rejected, added=added).marked(rewrites=cut)
 
     # ----------------------------------------------------------------- MRC
-    def _questions(self, batch: pa.Table) -> Split:
+    def _questions(self, batch: pa.Table, chunks_of: dict[str, list[Span]]) -> Split:
         p = self.params
         rows = batch.to_pylist()
         placed: list[ChunkedQuestion] = []
         for row in rows:
             context = row["context"]
-            chunks = self._chunks.get(text_key(context)) if context is not None else None
-            if chunks is None:  # no context, or the schema probe before planning
+            chunks = chunks_of.get(text_key(context)) if context is not None else None
+            if chunks is None:  # no context
                 parent = row.get("passage_id") or (text_key(context) if context is not None else None)
                 placed.append(ChunkedQuestion({**row, "parent_id": parent, "start": 0, "chunk_widened": False}))
             else:

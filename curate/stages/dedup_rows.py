@@ -42,39 +42,29 @@ def _union(old: list[str] | None, new: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys([*(old or []), *new]))
 
 
-def split_by_outcome(
-    batch: pa.Table, outcome: Outcome | None, start: int, *, stage: str, extras: Sequence[str]
-) -> Split:
+def split_by_outcome(batch: pa.Table, outcome: Outcome, start: int, *, stage: str, extras: Sequence[str]) -> Split:
     """Rows ``start:start + len(batch)`` of ``outcome`` applied to ``batch``: ``dedup_conflicts``
     added, removed rows rejected with their reason, detail and ``extras`` (names in
-    :data:`EXTRA_TYPES`), kept rows with conflicts counted as flagged per reason. Without an
-    outcome (the schema probe) every row is kept."""
-    n = batch.num_rows
-    end = start + n
-    if outcome is None:
-        conflicts: list[list[str] | None] = [None] * n
-        reasons: list[str | None] = [None] * n
-        keep, details = [True] * n, list(reasons)
-        extra = {name: pa.nulls(n, EXTRA_TYPES[name]) for name in extras}
-    else:
-        conflicts = Outcome.rows(outcome.conflicts, start, end)
-        keep = outcome.keep[start:end].tolist()
-        reasons, details = Outcome.rows(outcome.reason, start, end), Outcome.rows(outcome.detail, start, end)
-        cluster = outcome.cluster[start:end]
-        values = {
-            "duplicate_of": pa.array(Outcome.rows(outcome.duplicate_of, start, end), pa.string()),
-            "cluster_id": pa.array(cluster, pa.int64(), mask=cluster < 0),
-            "similarity": pa.array(outcome.similarity[start:end], pa.float64(), from_pandas=True),
-        }
-        extra = {name: values[name] for name in extras}
+    :data:`EXTRA_TYPES`), kept rows with conflicts counted as flagged per reason."""
+    end = start + batch.num_rows
+    conflicts = Outcome.rows(outcome.conflicts, start, end)
+    keep = outcome.keep[start:end].tolist()
+    reasons, details = Outcome.rows(outcome.reason, start, end), Outcome.rows(outcome.detail, start, end)
+    cluster = outcome.cluster[start:end]
+    values = {
+        "duplicate_of": pa.array(Outcome.rows(outcome.duplicate_of, start, end), pa.string()),
+        "cluster_id": pa.array(cluster, pa.int64(), mask=cluster < 0),
+        "similarity": pa.array(outcome.similarity[start:end], pa.float64(), from_pandas=True),
+    }
+    extra = {name: values[name] for name in extras}
     split = reject(with_conflicts(batch, conflicts), keep, stage=stage, reasons=reasons, details=details, extra=extra)
     return split.marked(flags=_flags(outcome, start, keep))
 
 
-def _flags(outcome: Outcome | None, start: int, keep: list[bool]) -> list[list[str]]:
+def _flags(outcome: Outcome, start: int, keep: list[bool]) -> list[list[str]]:
     """Per kept row of the batch starting at ``start``, the conflict reasons it is flagged with."""
     found: dict[int, list[str]] = {}
-    for reason, rows in (outcome.flagged if outcome is not None else {}).items():
+    for reason, rows in outcome.flagged.items():
         for row in rows:
             if 0 <= row - start < len(keep) and keep[row - start]:
                 found.setdefault(row, []).append(reason)

@@ -60,9 +60,6 @@ class ExactDedup(PlannedStage):
         super().check_input(dataset)
         require_columns(dataset, self._fields(dataset.kind), stage=self.id)
 
-    def reset(self) -> None:
-        self._outcome: Outcome | None = None
-
     def _digest(self, values: tuple) -> bytes:
         parts = []
         for value in values:
@@ -75,7 +72,7 @@ class ExactDedup(PlannedStage):
             parts.append(value)
         return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
 
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> Outcome:
         fields = self._fields(dataset.kind)
         first: dict[bytes, int] = {}
         groups: list[np.ndarray] = []
@@ -116,14 +113,13 @@ class ExactDedup(PlannedStage):
             texts=shown,
             reject_conflicts=reject_conflicts,
         )
-        self._outcome = outcome
+        return outcome
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, _ = self.next_rows(batch.num_rows)
-        return split_by_outcome(batch, self._outcome, start, stage=self.id, extras=("duplicate_of",))
+    def split(self, batch: pa.Table, plan: Outcome, start: int) -> Split:
+        return split_by_outcome(batch, plan, start, stage=self.id, extras=("duplicate_of",))
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        return {"conflicts": self._outcome.conflicts_table()} if self._outcome is not None else {}
+    def plan_artifacts(self, plan: Outcome) -> dict[str, pa.Table]:
+        return {"conflicts": plan.conflicts_table()}
 
 
 def _values(dataset: Dataset, name: str, rows: np.ndarray, partner: np.ndarray) -> dict[int, str | None]:

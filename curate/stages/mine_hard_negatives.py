@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,20 @@ from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, mine_negat
 from curate.stages.base import PlannedStage, Split, reject
 
 __all__ = ["MineHardNegatives", "MineHardNegativesParams", "mine_retrieval", "mine_retrieval_folder"]
+
+
+@dataclass(frozen=True)
+class MiningPlan:
+    """The mined negatives, the corpus they index, and per MRC row its query number among the mined
+    ones (-1: unanswerable), its positive passage's corpus row and its answers; ``summary``: the
+    ``mining`` artifact."""
+
+    mined: Mined
+    corpus: pa.Table
+    query_of_row: np.ndarray
+    passage: np.ndarray
+    answers: list[list[str]]
+    summary: pa.Table
 
 
 class MineHardNegativesParams(MiningSettings):
@@ -105,14 +120,6 @@ class MineHardNegatives(PlannedStage):
     def input_files(self) -> list[Path]:
         return [Path(self.params.corpus)] if self.params.corpus else []
 
-    def reset(self) -> None:
-        self._mined: Mined | None = None
-        self._corpus: pa.Table | None = None
-        self._query_of_row: np.ndarray = np.zeros(0, np.int64)
-        self._passage: np.ndarray = np.zeros(0, np.int64)
-        self._answers: list[list[str]] = []
-        self._summary: pa.Table | None = None
-
     # ----------------------------------------------------------------- planning (whole dataset)
     def read_corpus(self) -> Dataset:
         """The extra ``corpus``: a folder's corpus part, or a corpus file."""
@@ -126,7 +133,7 @@ class MineHardNegatives(PlannedStage):
         except CurateError as exc:
             raise exc.at(stage=self.id, file=path) from None
 
-    def plan(self, dataset: Dataset) -> Mined:
+    def plan(self, dataset: Dataset) -> MiningPlan:
         """Build the corpus from the contexts, mine negatives for every answerable question."""
         started = time.perf_counter()
         table = dataset.to_arrow()
@@ -175,20 +182,15 @@ class MineHardNegatives(PlannedStage):
         mined.seconds = time.perf_counter() - started
         query_of_row = np.full(table.num_rows, -1, np.int64)
         query_of_row[rows] = np.arange(len(rows))
-        self._mined, self._corpus, self._query_of_row = mined, corpus, query_of_row
-        self._passage, self._answers = found.passage, [a or [] for a in answers]
-        self._summary = mining_summary(mined, p, corpus.num_rows)
-        return mined
+        summary = mining_summary(mined, p, corpus.num_rows)
+        return MiningPlan(mined, corpus, query_of_row, found.passage, [a or [] for a in answers], summary)
 
     # ----------------------------------------------------------------- streaming the split
-    def process(self, batch: pa.Table, kind: str) -> Split:
+    def split(self, batch: pa.Table, plan: MiningPlan, start: int) -> Split:
         n = batch.num_rows
-        start, end = self.next_rows(n)
-        mined, corpus = self._mined, self._corpus
-        if mined is None or corpus is None:  # schema probe on an empty batch
-            probe = reject(batch, [True] * n, stage=self.id, reasons="no_positive")
-            return Split(TRIPLET_SCHEMA.empty_table(), probe.rejected)
-        queries = self._query_of_row[start:end]
+        end = start + n
+        mined, corpus = plan.mined, plan.corpus
+        queries = plan.query_of_row[start:end]
         keep = [q >= 0 and bool(mined.rows[q]) for q in queries.tolist()]
         reasons: list[str | None] = []
         details: list[str | None] = []
@@ -210,9 +212,9 @@ class MineHardNegatives(PlannedStage):
             mined,
             queries=[batch.column("question")[i].as_py() for i in local],
             query_ids=[ids[i] for i in local],
-            answers=[self._answers[r] for r in rows],
-            positive_rows=[int(self._passage[r]) for r in rows],
-            mined_index=[int(self._query_of_row[r]) for r in rows],
+            answers=[plan.answers[r] for r in rows],
+            positive_rows=[int(plan.passage[r]) for r in rows],
+            mined_index=[int(plan.query_of_row[r]) for r in rows],
         )
         split = reject(batch, keep, stage=self.id, reasons=reasons, details=details)
         return Split(triplets, split.rejected)
@@ -228,8 +230,8 @@ class MineHardNegatives(PlannedStage):
             return f"no passage besides the positive {found} at {window}"
         return f"no candidate at {window} survived the guards (dropped: {dropped})"
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        return {"mining": self._summary} if self._summary is not None else {}
+    def plan_artifacts(self, plan: MiningPlan) -> dict[str, pa.Table]:
+        return {"mining": plan.summary}
 
 
 def _is_vector(dtype: pa.DataType) -> bool:

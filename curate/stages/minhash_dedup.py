@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,6 +66,16 @@ class MinHashDedupParams(MinHashSettings):
         if self.keep == "sql" and not self.order_by:
             raise ValueError("keep: sql needs order_by (a DuckDB expression)")
         return self
+
+
+@dataclass(frozen=True)
+class MinHashPlan:
+    """Per-row decisions, the ``clusters`` artifact and, for ``unit: context``, the re-pointed
+    columns (``{name: (values, arrow type)}``)."""
+
+    outcome: Outcome
+    clusters: pa.Table
+    repointed: dict[str, Any] | None = None
 
 
 class MinHashDedup(PlannedStage):
@@ -131,11 +142,6 @@ class MinHashDedup(PlannedStage):
         if self.params.save_index:
             check_save_target(Path(self.params.save_index), stage=self.id)
 
-    def reset(self) -> None:
-        self._outcome: Outcome | None = None
-        self._repointed: dict[str, Any] | None = None
-        self._clusters: pa.Table | None = None
-
     # ----------------------------------------------------------------- planning (whole dataset)
     def _texts(self, dataset: Dataset, name: str) -> list[str | None]:
         column = dataset.column(name)
@@ -194,13 +200,12 @@ class MinHashDedup(PlannedStage):
         compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
         return compared, ["text"], self._rank(dataset, texts, compared[0])
 
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> MinHashPlan:
         settings = self.params
         outcome = Outcome(row_ids(dataset, dataset.kind))
-        self._outcome = outcome
         if self._unit(dataset.kind) == "context":
-            self._plan_context(dataset, settings, outcome)
-            return
+            clusters, repointed = self._plan_context(dataset, settings, outcome)
+            return MinHashPlan(outcome, clusters, repointed)
         answers = dataset_answers(dataset)
         texts = self._joined(dataset, self._fields(dataset.kind))
         compared, names, rank = self._compared(dataset, settings, texts)
@@ -234,7 +239,7 @@ class MinHashDedup(PlannedStage):
             texts=shown,
             reject_conflicts=reject_conflicts,
         )
-        self._clusters = outcome.clusters_table()
+        clusters = outcome.clusters_table()
         if self.params.against:
             self._match_index(texts, answers, settings, outcome, reject_conflicts)
         if self.params.save_index:
@@ -248,6 +253,7 @@ class MinHashDedup(PlannedStage):
                 previous=Path(self.params.against) if self.params.against else None,
                 stage=self.id,
             )
+        return MinHashPlan(outcome, clusters)
 
     def _match_index(
         self,
@@ -280,8 +286,11 @@ class MinHashDedup(PlannedStage):
             else:
                 outcome.flag(row, old, reason)
 
-    def _plan_context(self, dataset: Dataset, settings: MinHashSettings, outcome: Outcome) -> None:
-        """``unit: context``: the kept passage of each passage cluster; questions follow it."""
+    def _plan_context(
+        self, dataset: Dataset, settings: MinHashSettings, outcome: Outcome
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """``unit: context``: the kept passage of each passage cluster; questions follow it.
+        Returns the clusters table and the re-pointed columns."""
         contexts = dataset.column("context").to_pylist()
         distinct, context_index = _distinct(contexts)
         passage = Field(np.arange(len(distinct)), distinct, cluster_texts(distinct, settings))
@@ -295,7 +304,6 @@ class MinHashDedup(PlannedStage):
         merged = find_duplicates([passage], rank=rank, clustering=self.params.clustering)
         passage_rep = np.where(merged.keep, np.arange(len(distinct)), merged.duplicate_of)
         result = repoint_questions(dataset, context_index, distinct, passage_rep, outcome.keys)
-        self._repointed = result.columns
         similarity = np.where(merged.keep, 1.0, merged.similarity)[context_index]
         for row in np.nonzero(result.conflict)[0].tolist():
             anchor = outcome.keys[result.anchor[row]]
@@ -305,7 +313,7 @@ class MinHashDedup(PlannedStage):
         inside = np.nonzero(passage_cluster >= 0)[0]
         first_row = np.full(len(distinct), -1, np.int64)
         first_row[context_index[::-1]] = np.arange(len(contexts))[::-1]
-        self._clusters = pa.table(
+        clusters = pa.table(
             {
                 "id": pa.array([outcome.keys[i] for i in inside.tolist()], pa.string()),
                 "cluster_id": pa.array(passage_cluster[inside], pa.int64()),
@@ -315,21 +323,19 @@ class MinHashDedup(PlannedStage):
                 "jaccard": pa.array(similarity[inside], pa.float64()),
             }
         )
+        return clusters, result.columns
 
     # ----------------------------------------------------------------- streaming the split
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, end = self.next_rows(batch.num_rows)
-        if kind == "mrc" and self._unit(kind) == "context":
-            batch = _apply_repoint(batch, self._repointed, start, end)
-        split = split_by_outcome(batch, self._outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
+    def split(self, batch: pa.Table, plan: MinHashPlan, start: int) -> Split:
+        if plan.repointed is not None:
+            batch = _apply_repoint(batch, plan.repointed, start, start + batch.num_rows)
+        split = split_by_outcome(batch, plan.outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
         if "repointed_from" in split.kept.column_names:
             split.marked(rewrites=names_in(split.kept, "repointed_from", "repointed"))
         return split
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        if self._outcome is None or self._clusters is None:
-            return {}
-        return {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
+    def plan_artifacts(self, plan: MinHashPlan) -> dict[str, pa.Table]:
+        return {"clusters": plan.clusters, "conflicts": plan.outcome.conflicts_table()}
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.against)] if self.params.against else []
@@ -342,11 +348,8 @@ def _distinct(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return list(unique), index
 
 
-def _apply_repoint(batch: pa.Table, columns: dict[str, Any] | None, start: int, end: int) -> pa.Table:
+def _apply_repoint(batch: pa.Table, columns: dict[str, Any], start: int, end: int) -> pa.Table:
     """Replace the re-pointed rows' context/answers/ids and add ``repointed_from``."""
-    n = batch.num_rows
-    if columns is None:
-        return batch.append_column("repointed_from", pa.nulls(n, pa.string()))
     for name, (values, dtype) in columns.items():
         array = pa.array(values[start:end], dtype)
         if name in batch.column_names:
