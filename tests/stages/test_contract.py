@@ -1,5 +1,7 @@
 """Every registered stage honours the contract: typed params, empty input, nothing lost, determinism."""
 
+import pickle
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -8,6 +10,7 @@ from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.io import read
 from curate.stages import REGISTRY, get_stage_class
+from curate.stages.base import PlannedStage
 from tests.conftest import REPO, mrc_rows
 
 REQUIRED = {
@@ -114,6 +117,34 @@ def test_stage_runs_on_arrow_and_polars_and_returns_the_same_type(name):
     assert isinstance(make(name)(table, kind=data.kind).kept, pa.Table)
     assert isinstance(make(name)(pl.from_arrow(table), kind=data.kind).kept, pl.DataFrame)
     assert isinstance(make(name)(data).kept, Dataset)
+
+
+PLANNED = sorted(name for name, cls in REGISTRY.items() if issubclass(cls, PlannedStage))
+
+
+def test_every_global_stage_is_planned():
+    assert {"exact_dedup", "minhash_dedup", "decontaminate", "chunk_passages", "mine_hard_negatives"} <= set(PLANNED)
+    assert {"label_issues", "retrieval_checks", "bias_report", "augment_mrc", "generate_questions"} <= set(PLANNED)
+
+
+@pytest.mark.parametrize("name", PLANNED)
+def test_a_pickled_plan_splits_batches_in_any_order_like_the_plan_in_order(name):
+    dataset = sample(name, copies=3)
+    stage = make(name)
+    stage.check_input(dataset)
+    plan = stage.plan(dataset)
+    shipped = pickle.loads(pickle.dumps(plan))
+    batches, start = [], 0
+    for batch in dataset.batches(5):
+        batches.append((batch, start))
+        start += batch.num_rows
+    in_order = [stage.split(batch, plan, start) for batch, start in batches]
+    reversed_ = [make(name).split(batch, shipped, start) for batch, start in reversed(batches)][::-1]
+    for a, b in zip(in_order, reversed_, strict=True):
+        assert a.kept.to_pylist() == b.kept.to_pylist()
+        assert a.rejected.to_pylist() == b.rejected.to_pylist()
+        assert (a.added, a.flags, a.rewrites) == (b.added, b.flags, b.rewrites)
+    assert stage.plan_artifacts(plan).keys() == stage.plan_artifacts(shipped).keys()
 
 
 def test_unknown_stage_suggests_the_closest_name():
