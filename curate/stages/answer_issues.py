@@ -11,13 +11,13 @@ from pydantic import Field
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.mrc.answer_issues import TYPED, answer_agreement, answer_types, reader_disagrees, reader_matches
-from curate.stages.base import Params, PlannedStage, Split, names_in, reject
+from curate.stages.base import ColumnType, Params, PlannedStage, Split, names_in, reject
 from curate.stages.scoring import Probability
 
 Signal = Literal["answer_type_mismatch", "answer_disagreement", "reader_disagreement"]
 SIGNALS: tuple[Signal, ...] = get_args(Signal)
 FLAGS_COLUMN = "answer_flags"
-TYPE_COLUMNS = ("asked_type", "answer_type", "answer_type_quality")
+_TYPE_TYPES = {"asked_type": pa.string(), "answer_type": pa.string(), "answer_type_quality": pa.float64()}
 AGREEMENT_COLUMN = "answer_agreement"
 READER_COLUMN = "reader_match"
 
@@ -100,33 +100,36 @@ class AnswerIssues(PlannedStage):
     Params = AnswerIssuesParams
     params: AnswerIssuesParams
     kinds = ("mrc",)
-    adds = (FLAGS_COLUMN, *TYPE_COLUMNS, AGREEMENT_COLUMN)
+    requires = {"question": "string", "answers": "any"}
     description = "Flag answers whose type, annotators or reader disagree with the question."
 
     def _signals(self) -> list[Signal]:
         p = self.params
         return [s for s in p.signals if s != "reader_disagreement" or p.prediction_column is not None]
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
+    def required(self, kind: str) -> dict[str, ColumnType]:
         p = self.params
-        if p.prediction_column is None:
-            return
-        for key in ("prediction_column", "confidence_column"):
-            column = getattr(p, key)
-            if column is None:
-                raise ConfigError(
-                    f"missing parameter '{key}' for stage '{self.name}'",
-                    where=Where(stage=self.id, field=key),
-                    hint="reader_disagreement needs both prediction_column and confidence_column",
-                )
-            if column not in dataset.schema.names:
-                raise ConfigError(
-                    "no such column in the data",
-                    where=Where(stage=self.id, field=key),
-                    value=column,
-                    hint=f"columns: {', '.join(dataset.schema.names)}",
-                )
+        reader = {c: "any" for c in (p.prediction_column, p.confidence_column) if c is not None}
+        return {**self.requires, **(reader if p.prediction_column is not None else {})}
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        signals = self._signals()
+        return {
+            FLAGS_COLUMN: pa.list_(pa.string()),
+            **(_TYPE_TYPES if "answer_type_mismatch" in signals else {}),
+            **({AGREEMENT_COLUMN: pa.float64()} if "answer_disagreement" in signals else {}),
+            **({READER_COLUMN: pa.bool_()} if "reader_disagreement" in signals else {}),
+        }
+
+    def check_input(self, dataset: Dataset) -> None:
+        p = self.params
+        if p.prediction_column is not None and p.confidence_column is None:
+            raise ConfigError(
+                f"missing parameter 'confidence_column' for stage '{self.name}'",
+                where=Where(stage=self.id, field="confidence_column"),
+                hint="reader_disagreement needs both prediction_column and confidence_column",
+            )
+        super().check_input(dataset)
 
     # ----------------------------------------------------------------- plan and split
     def plan(self, dataset: Dataset) -> AnswerPlan:

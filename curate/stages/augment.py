@@ -27,8 +27,7 @@ from curate.augment.mrc import METHODS, Method, Negative, SentencePool, augment_
 from curate.augment.text import NOISE_KINDS, TEXT_OPS, NewText, Noise, TextNoise, TextOp, plan_augmentation
 from curate.dataset import Dataset
 from curate.retrieval.chunk import text_key
-from curate.stages.base import Params, PlannedStage, Split, check_distinct, reject
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType, Params, PlannedStage, Split, check_distinct, reject
 
 SOURCE = "source"
 ORIGINAL = "original"
@@ -112,13 +111,14 @@ class AugmentMrc(PlannedStage):
     Params = AugmentMrcParams
     params: AugmentMrcParams
     kinds = ("mrc",)
-    adds = (SOURCE,)
+    requires = {"id": "any", "context": "string", "answers": "any"}
+    adds = {SOURCE: pa.string()}
+    rejects_added = False
     description = "add perturbed copies of MRC rows (distractor sentences, shuffled sentences, unanswerable pairs)"
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        needed = ["id", "context", "answers"] + (["question"] if "unanswerable" in self.params.methods else [])
-        require_columns(dataset, needed, stage=self.id)
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        asks = "unanswerable" in self.params.methods
+        return {**self.requires, **({"question": "string"} if asks else {})}
 
     def _rows(self, dataset: Dataset) -> list[dict[str, Any]]:
         """The columns augmentation reads, for every row (contexts shared, not copied)."""
@@ -314,12 +314,10 @@ class AugmentText(PlannedStage):
     Params = AugmentTextParams
     params: AugmentTextParams
     kinds = ("classification",)
-    adds = (SOURCE,)
+    requires = {"id": "any", "text": "string", "label": "any"}
+    adds = {SOURCE: pa.string()}
+    rejects_added = False
     description = "add noisy copies of classification texts (eojeol deletion and swap, Korean typos); balance classes"
-
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        require_columns(dataset, ["id", "text", "label"], stage=self.id)
 
     def plan(self, dataset: Dataset) -> TextAugmentPlan:
         p = self.params

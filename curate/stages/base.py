@@ -1,8 +1,20 @@
 """The stage contract.
 
 A stage has a registry ``name``, a ``role`` (one of :data:`ROLES`), typed ``Params`` (unknown keys
-are an error), the schema ``kinds`` it accepts and the columns it ``adds``. Defining a subclass that
-sets ``name`` registers it in :data:`REGISTRY` (its ``role`` is checked then).
+are an error) and the schema ``kinds`` it accepts. Defining a subclass that sets ``name`` registers
+it in :data:`REGISTRY` (its ``role`` is checked then).
+
+Columns are declared, not discovered: ``requires`` maps each input column the stage reads to its
+Arrow type or a type family (:data:`FAMILIES`), ``adds`` maps each column it adds to kept rows to
+its Arrow type, ``reject_extras`` the columns only rejected rows get (``duplicate_of``), and
+``rejects_added`` says whether rejected rows carry the added columns. Where parameters choose the
+columns (``field: question`` adds ``question_chars``), :meth:`Stage.required`, :meth:`Stage.added`
+and :meth:`Stage.extras` compute them. From these and the input schema the base class knows the
+output schemas before any row is read (:meth:`Stage.output_schemas`; a converting stage's kept rows
+start from :meth:`Stage.output_kind`'s schema in :mod:`curate.schemas`), checks the input
+(:meth:`Stage.check_input`: one error wording for a missing or mistyped column) and casts every
+output batch to them (a batch that lacks, adds or mistypes a column is a StageError naming the
+stage and the column).
 
 Given a dataset a stage returns kept rows, rejected rows (original columns + ``reject_stage``,
 ``reject_reason``, ``reject_detail`` and any stage extras such as ``duplicate_of``), stats and
@@ -38,7 +50,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, TypeAlias, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,8 +60,13 @@ from curate import progress
 from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
+from curate.schemas import get_schema
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
+FAMILIES = ("any", "string", "list<string>", "text", "list<float>")
+"""Type families a stage may require instead of one Arrow type (``text``: string or list<string>)."""
+ColumnType: TypeAlias = pa.DataType | str
+"""A required column's type: an Arrow type, or a family of :data:`FAMILIES`."""
 ROW_GROUP_ROWS = 65536  # rows per Parquet row group written by a stage
 
 Role = Literal["filter", "flag", "rewrite", "generate", "convert"]
@@ -230,7 +247,10 @@ class Stage:
     role: ClassVar[Role]
     Params: ClassVar[type[StageParams]] = StageParams
     kinds: ClassVar[tuple[str, ...]] = ()  # accepted schema kinds; empty = every kind
-    adds: ClassVar[tuple[str, ...]] = ()  # columns added to kept rows
+    requires: ClassVar[Mapping[str, ColumnType]] = {}  # input columns read, with their type (family)
+    adds: ClassVar[Mapping[str, pa.DataType]] = {}  # columns added to kept rows (replaced if present)
+    reject_extras: ClassVar[Mapping[str, pa.DataType]] = {}  # columns only rejected rows get
+    rejects_added: ClassVar[bool] = True  # rejected rows carry the added columns too
     description: ClassVar[str] = ""  # one line for `curate stages`; default: the docstring's first paragraph
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -287,12 +307,39 @@ class Stage:
                 hint=f"it accepts: {', '.join(self.kinds)}",
             )
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        """Input columns the stage reads on ``kind`` (``requires``; override when params choose them)."""
+        return dict(self.requires)
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        """Columns added to kept rows of ``kind`` (``adds``; override when params choose them)."""
+        return dict(self.adds)
+
+    def extras(self, kind: str) -> dict[str, pa.DataType]:
+        """Columns only rejected rows get, after the reject columns (``reject_extras``)."""
+        return dict(self.reject_extras)
+
     def check_input(self, dataset: Dataset) -> None:
-        """Raise ConfigError when this stage cannot run on ``dataset`` (kind, columns)."""
+        """Raise ConfigError when this stage cannot run on ``dataset``: its kind, then every column of
+        :meth:`required` (present, of its type). Stages add checks that are not about columns
+        (a file a parameter names) in an override."""
         self.check_kind(dataset.kind)
+        check_columns(dataset.schema, self.required(dataset.kind), stage=self.id)
+
+    def output_schemas(self, schema: pa.Schema, kind: str) -> tuple[pa.Schema, pa.Schema]:
+        """``(kept, rejected)`` schemas for input of ``schema`` and ``kind``: the input's columns (a
+        converting stage's kept rows: :meth:`output_kind`'s schema) with :meth:`added` replaced in
+        place or appended; rejected rows: the input's columns (with the added ones unless
+        ``rejects_added`` is false), the reject columns and :meth:`extras`."""
+        added = self.added(kind)
+        out_kind = self.output_kind(kind)
+        kept = _with_fields(schema if out_kind == kind else get_schema(out_kind).arrow_schema(), added)
+        base = _with_fields(schema, added) if self.rejects_added else schema
+        reject_fields = {name: pa.string() for name in REJECT_COLUMNS}
+        return kept, _with_fields(base, {**reject_fields, **self.extras(kind)})
 
     def process(self, batch: pa.Table, kind: str) -> Split:
-        """Row-local work on one batch (must accept an empty batch); no state kept across batches."""
+        """Row-local work on one batch; no state kept across batches."""
         raise NotImplementedError
 
     def artifacts(self) -> dict[str, pa.Table]:
@@ -325,12 +372,12 @@ class Stage:
         self.check_input(dataset)
         self.reset()
         started = time.perf_counter()
+        kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
         split_batch, self._artifacts = self.splitter(dataset)
-        probe = split_batch(dataset.schema.empty_table(), 0)
         sinks: list[_Sink] = []
         try:
-            sinks.append(_Sink(probe.kept.schema, out_dir, "kept"))
-            sinks.append(_Sink(probe.rejected.schema, out_dir, "rejected"))
+            sinks.append(_Sink(kept_schema, out_dir, "kept", self.id))
+            sinks.append(_Sink(rejected_schema, out_dir, "rejected", self.id))
             reasons: Counter[str] = Counter()
             flags: Counter[str] = Counter()
             rewrites: Counter[str] = Counter()
@@ -417,8 +464,7 @@ class PlannedStage(Stage):
         raise NotImplementedError
 
     def split(self, batch: pa.Table, plan: Any, start: int) -> Split:
-        """Split ``batch``, rows ``start:start + len(batch)`` of the planned dataset (an empty batch
-        gives the output schemas)."""
+        """Split ``batch``, rows ``start:start + len(batch)`` of the planned dataset."""
         raise NotImplementedError
 
     def plan_artifacts(self, plan: Any) -> dict[str, pa.Table]:
@@ -430,11 +476,59 @@ class PlannedStage(Stage):
         return (lambda batch, start: self.split(batch, plan, start)), self.plan_artifacts(plan)
 
 
+def _with_fields(schema: pa.Schema, fields: Mapping[str, pa.DataType]) -> pa.Schema:
+    """``schema`` with ``fields`` set: a present column gets the new type in place, others are appended."""
+    for name, dtype in fields.items():
+        if name in schema.names:
+            schema = schema.set(schema.get_field_index(name), pa.field(name, dtype))
+        else:
+            schema = schema.append(pa.field(name, dtype))
+    return schema
+
+
+def _columns(schema: pa.Schema) -> str:
+    return ", ".join(f"{f.name} ({f.type})" for f in schema)
+
+
+def is_type(dtype: pa.DataType, spec: ColumnType) -> bool:
+    """Whether a column of ``dtype`` fits ``spec``: an Arrow type, or a family of :data:`FAMILIES`."""
+    if isinstance(spec, pa.DataType):
+        return dtype.equals(spec)
+    listed = pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype)
+    if spec == "any":
+        return True
+    if spec == "string":
+        return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+    if spec == "list<string>":
+        return listed and is_type(dtype.value_type, "string")
+    if spec == "text":
+        return is_type(dtype, "string") or is_type(dtype, "list<string>")
+    if spec == "list<float>":
+        return listed and (pa.types.is_floating(dtype.value_type) or pa.types.is_integer(dtype.value_type))
+    raise ValueError(f"unknown column type family {spec!r}: use an Arrow type or one of {', '.join(FAMILIES)}")
+
+
+def check_columns(schema: pa.Schema, required: Mapping[str, ColumnType], *, stage: str, what: str = "input") -> None:
+    """ConfigError when a column of ``required`` is missing from ``schema`` or of another type: one
+    wording for both, naming the stage, the column, its type and the columns present."""
+    for name, spec in required.items():
+        found = schema.field(name).type if name in schema.names else None
+        if found is not None and is_type(found, spec):
+            continue
+        typed = "" if spec == "any" else f"{spec} "
+        raise ConfigError(
+            f"needs a {typed}column '{name}' in its {what}",
+            where=Where(stage=stage, field=name),
+            value="missing" if found is None else str(found),
+            hint=f"columns: {', '.join(schema.names)}; rename a column or set the stage's parameter",
+        )
+
+
 class _Sink:
     """Collects output batches in memory, or streams them to a Parquet file."""
 
-    def __init__(self, schema: pa.Schema, out_dir: Path | None, name: str):
-        self.schema = schema
+    def __init__(self, schema: pa.Schema, out_dir: Path | None, name: str, stage: str):
+        self.schema, self.name, self.stage = schema, name, stage
         self.path = out_dir / f"{name}.parquet" if out_dir is not None else None
         self.tables: list[pa.Table] = []
         self.buffered = 0
@@ -443,11 +537,38 @@ class _Sink:
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        table = table.select(self.schema.names).cast(self.schema) if table.schema != self.schema else table
+        if table.schema != self.schema:
+            table = self._conform(table)
         self.tables.append(table)
         self.buffered += table.num_rows
         if self.writer is not None and self.buffered >= ROW_GROUP_ROWS:
             self._flush()
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """``table`` cast to the declared schema; StageError naming a column it lacks, has beyond
+        the declared ones, or cannot cast."""
+        names = set(table.column_names)
+        for problem, column in [
+            *(("lacks declared column", c) for c in self.schema.names if c not in names),
+            *(("has undeclared column", c) for c in table.column_names if c not in self.schema.names),
+        ]:
+            raise StageError(
+                f"{self.name} rows {problem} '{column}'",
+                where=Where(stage=self.stage, field=column),
+                hint=f"declared: {_columns(self.schema)}; the stage's adds/reject_extras must list what it writes",
+            )
+        columns = []
+        for field_ in self.schema:
+            column = table.column(field_.name)
+            try:
+                columns.append(column.cast(field_.type) if column.type != field_.type else column)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise StageError(
+                    f"{self.name} column '{field_.name}' is {column.type}, declared {field_.type}",
+                    where=Where(stage=self.stage, field=field_.name),
+                    hint=str(exc).splitlines()[0],
+                ) from None
+        return pa.Table.from_arrays(columns, schema=self.schema)
 
     def _flush(self) -> None:
         if self.writer is not None and self.tables:

@@ -25,8 +25,7 @@ from curate.bias import Diagnostics, TokenSettings, classification_bias, mrc_bia
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, Where
 from curate.retrieval.negatives import Tokenizer
-from curate.stages.base import PlannedStage, Split, reject
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType, PlannedStage, Split, reject
 
 
 class BiasReportParams(TokenSettings):
@@ -73,10 +72,11 @@ class BiasReport(PlannedStage):
             )
         return {"corpus": Path(p.corpus), "queries": Path(p.queries or p.corpus)}
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return {self.params.field: "string"} if kind == "classification" else {}
+
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
-        if dataset.kind == "classification":
-            require_columns(dataset, [self.params.field], stage=self.id, types=("string",))
         if dataset.kind == "qrels":
             for part, path in self._parts().items():
                 if not path.exists():

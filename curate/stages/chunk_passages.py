@@ -44,8 +44,7 @@ from curate.retrieval.chunk import (
     place_question,
     text_key,
 )
-from curate.stages.base import PlannedStage, Split, changed, names_in, reject
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType, PlannedStage, Split, changed, names_in, reject
 from curate.stages.scoring import set_columns
 from curate.text.tokens import load_tokenizer
 
@@ -83,16 +82,20 @@ class ChunkPassages(PlannedStage):
     Params = ChunkPassagesParams
     params: ChunkPassagesParams
     kinds = ("mrc", "corpus")
-    adds = ("parent_id", "start", "chunk_widened", "source")
+    rejects_added = False
     description = "split long passages on sentence boundaries; MRC answers move to their chunk"
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.tokenizer)] if self.params.tokenizer else []
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return {"context": "string", "answers": "any"} if kind == "mrc" else {"doc_id": "any", "text": "string"}
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        return dict(_ADDED_MRC if kind == "mrc" else _ADDED_CORPUS)
+
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
-        needed = ["context", "answers"] if dataset.kind == "mrc" else ["doc_id", "text"]
-        require_columns(dataset, needed, stage=self.id)
         if self.params.tokenizer:  # a bad tokenizer file fails before any row is read
             try:
                 load_tokenizer(self.params.tokenizer)

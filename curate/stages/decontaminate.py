@@ -17,7 +17,7 @@ from curate.dedup.contamination import (
     find_contamination,
 )
 from curate.errors import ConfigError, CurateError, Where
-from curate.stages.base import PlannedStage, Split, names_in, reject
+from curate.stages.base import ColumnType, PlannedStage, Split, names_in, reject
 
 
 class DecontaminateParams(ContaminationSettings):
@@ -71,13 +71,17 @@ class Decontaminate(PlannedStage):
     description = "Reject (or flag) rows that overlap an evaluation set (MinHash, shared runs, exact short texts)."
     Params = DecontaminateParams
     params: DecontaminateParams
-    adds = ("contaminated", "contamination")
+    adds = {"contaminated": pa.bool_(), "contamination": pa.string()}
+    reject_extras = {"contamination": pa.string()}
+    rejects_added = False
 
     def _fields(self, kind: str) -> list[str]:
         return list(self.params.fields) if self.params.fields else default_fields(kind)
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(self._fields(kind), "any")
+
     def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
         if not self._fields(dataset.kind):
             raise ConfigError(
                 f"kind '{dataset.kind}' has no text fields to compare",
@@ -85,6 +89,7 @@ class Decontaminate(PlannedStage):
                 value=dataset.kind,
                 hint="pass fields",
             )
+        super().check_input(dataset)
         if not Path(self.params.eval_path).exists():
             raise ConfigError(
                 "evaluation set not found",

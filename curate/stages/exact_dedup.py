@@ -13,11 +13,11 @@ from curate import progress
 from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed, row_answers
 from curate.dedup.assign import GroupCandidates, assign
-from curate.dedup.outcome import Outcome, apply_assignment
+from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome, apply_assignment
 from curate.schemas import row_ids
-from curate.stages.base import Params, PlannedStage, Split
+from curate.stages.base import ColumnType, Params, PlannedStage, Split
 from curate.stages.dedup_rows import split_by_outcome
-from curate.stages.fields import require_columns, text_fields
+from curate.stages.fields import text_fields
 from curate.text.normalize import Op, normalize_text
 
 _DEFAULT_FIELDS = {"qrels": ["query_id", "doc_id"]}
@@ -52,13 +52,14 @@ class ExactDedup(PlannedStage):
     description = "Reject repeats of an earlier row (NFC, spaces folded); a repeat with another label is a conflict."
     Params = ExactDedupParams
     params: ExactDedupParams
+    adds = {CONFLICTS_COLUMN: pa.list_(pa.string())}
+    reject_extras = {"duplicate_of": pa.string()}
 
     def _fields(self, kind: str) -> list[str]:
         return list(self.params.fields or _DEFAULT_FIELDS.get(kind) or text_fields(kind, None))
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        require_columns(dataset, self._fields(dataset.kind), stage=self.id)
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(self._fields(kind), "any")
 
     def _digest(self, values: tuple) -> bytes:
         parts = []

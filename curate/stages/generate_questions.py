@@ -194,7 +194,9 @@ class GenerateQuestions(PlannedStage):
     Params: ClassVar[type[StageParams]] = GenerateQuestionsParams
     params: GenerateQuestionsParams
     kinds = ("mrc",)
-    adds = ("source",)
+    requires = {"id": "any", "context": "string", "question": "string"}
+    adds = {"source": pa.string()}
+    rejects_added = False
     description = "synthetic QA pairs from an OpenAI-compatible chat model, checked and appended"
 
     def __init__(self, params: Any = None, *, id: str | None = None, **kwargs: Any):

@@ -16,7 +16,7 @@ from curate.labels.issues import (
     out_of_fold_probabilities,
     ranked_issues,
 )
-from curate.stages.base import PlannedStage, Split, names_in, reject
+from curate.stages.base import ColumnType, PlannedStage, Split, names_in, reject
 
 ADDED = ("label_issue", "label_quality", "suggested_label")
 ISSUES_SCHEMA = pa.schema(
@@ -79,33 +79,13 @@ class LabelIssues(PlannedStage):
     Params = LabelIssuesParams
     params: LabelIssuesParams
     kinds = ("classification",)
-    adds = ADDED
+    requires = {"text": "string", "label": "any"}
+    adds = {"label_issue": pa.bool_(), "label_quality": pa.float32(), "suggested_label": pa.string()}
     description = "Flag or reject classification rows whose label looks wrong (cleanlab)."
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        schema = dataset.schema
+    def required(self, kind: str) -> dict[str, ColumnType]:
         column = self.params.pred_probs_column
-        if column is None:
-            return
-        if column not in schema.names:
-            raise ConfigError(
-                "no such column",
-                where=Where(stage=self.id, field="pred_probs_column"),
-                value=column,
-                hint=f"columns: {', '.join(schema.names)}",
-            )
-        dtype = schema.field(column).type
-        if not (
-            (pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype))
-            and (pa.types.is_floating(dtype.value_type) or pa.types.is_integer(dtype.value_type))
-        ):
-            raise ConfigError(
-                "column must be list<float>",
-                where=Where(stage=self.id, field="pred_probs_column"),
-                value=str(dtype),
-                hint="one probability per class, in the order of params.classes",
-            )
+        return {**self.requires, **({column: "list<float>"} if column else {})}
 
     def _error(self, what: str, field: str | None = None) -> ConfigError:
         return ConfigError(what, where=Where(stage=self.id, field=field))

@@ -23,7 +23,7 @@ from curate.retrieval.build import (
     triplet_rows,
 )
 from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, mine_negatives
-from curate.stages.base import PlannedStage, Split, reject
+from curate.stages.base import ColumnType, PlannedStage, Split, reject
 
 __all__ = ["MineHardNegatives", "MineHardNegativesParams", "mine_retrieval", "mine_retrieval_folder"]
 
@@ -83,11 +83,17 @@ class MineHardNegatives(PlannedStage):
     Params = MineHardNegativesParams
     params: MineHardNegativesParams
     kinds = ("mrc",)
-    adds = tuple(TRIPLET_SCHEMA.names)
+    requires = {"id": "any", "context": "string", "question": "string", "answers": "any"}
+    adds = {f.name: f.type for f in TRIPLET_SCHEMA if f.name not in ("query", "positive", "negatives")}
+    rejects_added = False
     description = "Turn MRC questions into triplets with BM25/dense hard negatives, guarded against false negatives."
 
     def output_kind(self, kind: str) -> str:
         return "triplets"
+
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        vectors = (self.params.embedding_column, self.params.query_embedding_column)
+        return {**self.requires, **{name: "list<float>" for name in vectors if name is not None}}
 
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
@@ -98,24 +104,6 @@ class MineHardNegatives(PlannedStage):
                 where=Where(stage=self.id, file=p.corpus, field="corpus"),
                 hint="check the path (relative paths start from the working directory)",
             )
-        schema = dataset.schema
-        for param in ("embedding_column", "query_embedding_column"):
-            name = getattr(p, param)
-            if name is None:
-                continue
-            if name not in schema.names:
-                raise ConfigError(
-                    "no such column",
-                    where=Where(stage=self.id, field=param),
-                    value=name,
-                    hint=f"columns: {', '.join(schema.names)}",
-                )
-            if not _is_vector(schema.field(name).type):
-                raise ConfigError(
-                    "embedding column must be list<float>",
-                    where=Where(stage=self.id, field=param),
-                    value=str(schema.field(name).type),
-                )
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.corpus)] if self.params.corpus else []

@@ -16,15 +16,15 @@ from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed
 from curate.dedup.assign import ClusteringMode, Field, cluster_ids
 from curate.dedup.index import check_index, check_save_target, load_index, match_index, save_index
-from curate.dedup.outcome import Outcome, apply_assignment, how_similar
+from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome, apply_assignment, how_similar
 from curate.dedup.plan import KeepPolicy, MinHashSettings, cluster_texts, find_duplicates
 from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import row_ids
 from curate.sql import order_rows
-from curate.stages.base import PlannedStage, Split, names_in
+from curate.stages.base import ColumnType, PlannedStage, Split, names_in
 from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, split_by_outcome
-from curate.stages.fields import require_columns, text_fields
+from curate.stages.fields import text_fields
 
 Unit = Literal["row", "context", "question"]
 
@@ -100,6 +100,7 @@ class MinHashDedup(PlannedStage):
     description = "Reject near-duplicate rows (MinHash LSH, verified Jaccard) unless their answers or labels differ."
     Params = MinHashDedupParams
     params: MinHashDedupParams
+    reject_extras = EXTRA_TYPES
 
     def _unit(self, kind: str) -> Unit:
         return self.params.unit or ("question" if kind == "mrc" else "row")
@@ -112,8 +113,15 @@ class MinHashDedup(PlannedStage):
             return ["context", "question"]
         return text_fields(kind, self.params.fields)
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(self._fields(kind), "text")
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        repointed = {"repointed_from": pa.string()} if self._unit(kind) == "context" else {}
+        return {**repointed, CONFLICTS_COLUMN: pa.list_(pa.string())}
+
     def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
+        self.check_kind(dataset.kind)
         unit = self._unit(dataset.kind)
         if unit != "row" and dataset.kind != "mrc":
             raise ConfigError(
@@ -122,7 +130,7 @@ class MinHashDedup(PlannedStage):
                 value=dataset.kind,
                 hint="use unit: row for other kinds",
             )
-        require_columns(dataset, self._fields(dataset.kind), stage=self.id, types=("string", "list<string>"))
+        super().check_input(dataset)
         if self.params.keep == "most_answers" and dataset.kind != "mrc":
             raise ConfigError("keep: most_answers needs MRC data", where=Where(stage=self.id, field="keep"))
         if self.params.keep == "sql" and unit == "context":

@@ -84,7 +84,6 @@ from curate.mrc.quality import (
 )
 from curate.schemas import row_ids
 from curate.stages.base import Split, names_in
-from curate.stages.fields import require_columns
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, map_unique, set_columns, verdict
 from curate.text.normalize import normalize_text
 from curate.text.tokens import count_tokens, load_tokenizer, pair_special_tokens, token_offsets
@@ -213,7 +212,7 @@ class MrcChecks(ScoreStage):
     Params = MrcChecksParams
     params: MrcChecksParams
     kinds = ("mrc",)
-    adds = (*_COLUMNS, "mrc_context_words", *TOKEN_COLUMNS, FLAGS_COLUMN)
+    requires = {"context": "string", "question": "string", "answers": "any"}
     description = "Quality checks of extractive-QA rows: reject or flag by threshold."
 
     @property
@@ -222,8 +221,6 @@ class MrcChecks(ScoreStage):
 
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
-        require_columns(dataset, ["context", "question"], stage=self.id, types=("string",))
-        require_columns(dataset, ["answers"], stage=self.id)
         if self.params.tokenizer:
             self.tokenizer()  # a bad tokenizer file fails before any row is read
 
@@ -243,8 +240,12 @@ class MrcChecks(ScoreStage):
         self._failed: Counter[str] = Counter()
 
     # ----------------------------------------------------------------- scores
-    def score_columns(self, kind: str) -> list[str]:
-        return [*_COLUMNS, self.context_column, *(TOKEN_COLUMNS if self.params.tokenizer else ())]
+    def score_columns(self, kind: str) -> dict[str, pa.DataType]:
+        tokens = dict.fromkeys(TOKEN_COLUMNS, pa.int32()) if self.params.tokenizer else {}
+        return {**{name: _TYPES[name] for name in _COLUMNS}, self.context_column: pa.int32(), **tokens}
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        return {**self.score_columns(kind), FLAGS_COLUMN: pa.list_(pa.string())}
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
         contexts = [c or "" for c in batch.column("context").to_pylist()]

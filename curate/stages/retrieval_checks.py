@@ -128,7 +128,7 @@ class RetrievalChecks(RetrievalInputStage):
     role = "filter"  # problems not listed in reject only flag
     Params = RetrievalChecksParams
     params: RetrievalChecksParams
-    adds = (FLAGS_COLUMN,)
+    adds = {FLAGS_COLUMN: pa.list_(pa.string())}
     description = "Check qrels against their corpus and queries; reject broken judgments."
 
     # ----------------------------------------------------------------- plan and split

@@ -52,7 +52,7 @@ class RetrievalLabelIssues(RetrievalInputStage):
     role = "flag"
     Params = RetrievalLabelIssuesParams
     params: RetrievalLabelIssuesParams
-    adds = (FLAGS_COLUMN,)
+    adds = {FLAGS_COLUMN: pa.list_(pa.string())}
     description = "Flag positives BM25 ranks far down; list unlabelled passages holding the answer."
 
     def plan(self, dataset: Dataset) -> LabelIssuesPlan:

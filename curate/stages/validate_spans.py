@@ -37,7 +37,9 @@ class ValidateSpans(PlannedStage):
     description = "Reject (or repair) MRC rows whose answers do not match their context."
     Params = ValidateSpansParams
     kinds = ("mrc",)
-    adds = ("span_repair",)
+    requires = {"id": "any", "context": "string", "answers": "any", "is_impossible": "any", "plausible_answers": "any"}
+    adds = {"span_repair": pa.string()}
+    rejects_added = False
     params: ValidateSpansParams
 
     def plan(self, dataset: Dataset) -> frozenset[int]:
