@@ -114,6 +114,8 @@ class Split:
     """Kept rows carrying at least one flag."""
     rewritten: int = 0
     """Kept rows the stage changed in at least one way."""
+    tally: Counter[str] = field(default_factory=Counter)
+    """Counts for the stage's artifacts, summed over the batches (:meth:`Stage.tally_artifacts`)."""
 
     def marked(
         self, *, flags: Iterable[Iterable[str]] | None = None, rewrites: Iterable[Iterable[str]] | None = None
@@ -290,9 +292,6 @@ class Stage:
             self.params = validated(self.Params, {**values, **kwargs}, where=Where(stage=self.id), owner=owner)
 
     # ----------------------------------------------------------------- contract for subclasses
-    def reset(self) -> None:
-        """Forget state from an earlier run (called before each run)."""
-
     def output_kind(self, kind: str) -> str:
         """Kind of the kept rows for input of ``kind`` (the same kind unless the stage converts)."""
         return kind
@@ -346,6 +345,10 @@ class Stage:
         """Tables the stage produced besides kept/rejected (e.g. clusters) in its last run."""
         return dict(getattr(self, "_artifacts", {}))
 
+    def tally_artifacts(self, tally: Counter[str]) -> dict[str, pa.Table]:
+        """Artifacts made from the batches' :attr:`Split.tally` summed over the run."""
+        return {}
+
     def input_files(self) -> list[Path]:
         """Files the stage reads besides its input (an evaluation set, an index): their content is
         part of the stage's fingerprint, so editing them re-runs the stage."""
@@ -370,7 +373,6 @@ class Stage:
         them in memory. Checks kept + rejected = input. Returns (kept, rejected, stats). Progress
         goes to the listener of :mod:`curate.progress`, if any."""
         self.check_input(dataset)
-        self.reset()
         started = time.perf_counter()
         kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
         split_batch, self._artifacts = self.splitter(dataset)
@@ -381,6 +383,7 @@ class Stage:
             reasons: Counter[str] = Counter()
             flags: Counter[str] = Counter()
             rewrites: Counter[str] = Counter()
+            tally: Counter[str] = Counter()
             stats = StageStats()
             total = dataset.num_rows
             progress.step("rows", 0, total)
@@ -410,6 +413,7 @@ class Stage:
                 stats.rows_rewritten += split.rewritten
                 flags.update(split.flags)
                 rewrites.update(split.rewrites)
+                tally.update(split.tally)
                 if split.rejected.num_rows:
                     reasons.update(split.rejected.column("reject_reason").to_pylist())
                 sinks[0].add(split.kept)
@@ -420,6 +424,7 @@ class Stage:
                     f"{stats.rows_added} added, {stats.rows_kept} kept + {stats.rows_rejected} rejected",
                     where=Where(stage=self.id),
                 )
+            self._artifacts.update(self.tally_artifacts(tally))
             stats.reasons = {str(k): v for k, v in reasons.items()}
             stats.flags = {str(k): v for k, v in flags.items() if v}
             stats.rewrites = {str(k): v for k, v in rewrites.items() if v}

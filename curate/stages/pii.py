@@ -142,13 +142,14 @@ class Pii(ScoreStage):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.reset()
+        self._forget()
 
     @cached_property
     def _finder(self) -> PiiFinder:
         return PiiFinder(self.params.kinds, rrn_checksum=self.params.rrn_checksum)
 
-    def reset(self) -> None:
+    def _forget(self) -> None:
+        """Drop the memo of spans and redactions (it lives for one batch)."""
         self._spans: dict[str, list[PiiSpan]] = {}
         self._redactions: dict[str, Redaction] = {}
 
@@ -228,13 +229,13 @@ class Pii(ScoreStage):
         return names_in(kept, KINDS_COLUMN)
 
     def process(self, batch: pa.Table, kind: str) -> Split:
-        self.reset()
+        self._forget()
         try:
             if self.params.action != "redact":
                 return super().process(batch, kind)
             return self._redact(batch, kind)
         finally:
-            self.reset()
+            self._forget()
 
     # ----------------------------------------------------------------- redaction
     def _redact(self, batch: pa.Table, kind: str) -> Split:
