@@ -34,10 +34,12 @@ once and returns a plan, a plain picklable value (a frozen dataclass of arrays, 
 reference to the stage, an open file or a model), and :meth:`PlannedStage.split` applies it to one
 batch given the dataset position of the batch's first row (``split(batch, plan, start)``), so a plan
 computed once can be shipped to workers that split batches in any order.
-:meth:`PlannedStage.plan_artifacts` makes the stage's artifacts from the plan.
-The runner checks kept + rejected = rows in + added on every batch of every stage.
+Artifacts come from the plan (:meth:`PlannedStage.plan_artifacts`) or from counts the batches
+report in :attr:`Split.tally`, summed by the runner (:meth:`Stage.tally_artifacts`); after a run
+:meth:`Stage.artifacts` returns them. The runner checks kept + rejected = rows in + added on every
+batch of every stage.
 
-Progress (:mod:`curate.progress`): the rows streamed through :meth:`Stage.process` are phase ``rows``
+Progress (:mod:`curate.progress`): the rows streamed through ``process``/``split`` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
 its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
 """
@@ -242,8 +244,9 @@ def reject(
 
 
 class Stage:
-    """Base class of every stage. Subclasses set the class attributes and implement ``process``;
-    one that sets ``name`` is a stage users can name and must set ``role``."""
+    """Base class of every stage. Subclasses set the class attributes (the columns they require
+    and add) and implement ``process`` (row-local) or subclass :class:`PlannedStage`; one that sets
+    ``name`` is a stage users can name and must set ``role``."""
 
     name: ClassVar[str]
     role: ClassVar[Role]
@@ -332,10 +335,10 @@ class Stage:
         ``rejects_added`` is false), the reject columns and :meth:`extras`."""
         added = self.added(kind)
         out_kind = self.output_kind(kind)
-        kept = _with_fields(schema if out_kind == kind else get_schema(out_kind).arrow_schema(), added)
-        base = _with_fields(schema, added) if self.rejects_added else schema
+        kept = with_fields(schema if out_kind == kind else get_schema(out_kind).arrow_schema(), added)
+        base = with_fields(schema, added) if self.rejects_added else schema
         reject_fields = {name: pa.string() for name in REJECT_COLUMNS}
-        return kept, _with_fields(base, {**reject_fields, **self.extras(kind)})
+        return kept, with_fields(base, {**reject_fields, **self.extras(kind)})
 
     def process(self, batch: pa.Table, kind: str) -> Split:
         """Row-local work on one batch; no state kept across batches."""
@@ -369,9 +372,11 @@ class Stage:
         out_dir: Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
-        """Run over ``dataset``; write ``kept.parquet``/``rejected.parquet`` to ``out_dir`` or keep
-        them in memory. Checks kept + rejected = input. Returns (kept, rejected, stats). Progress
-        goes to the listener of :mod:`curate.progress`, if any."""
+        """Run over ``dataset``: check the input, plan (a planned stage), split each batch and write
+        ``kept.parquet``/``rejected.parquet`` of the declared schemas to ``out_dir``, or keep them in
+        memory. Checks kept + rejected = input + added per batch and in total. Returns (kept,
+        rejected, stats); :meth:`artifacts` then has the run's artifacts. Progress goes to the
+        listener of :mod:`curate.progress`, if any."""
         self.check_input(dataset)
         started = time.perf_counter()
         kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
@@ -481,7 +486,7 @@ class PlannedStage(Stage):
         return (lambda batch, start: self.split(batch, plan, start)), self.plan_artifacts(plan)
 
 
-def _with_fields(schema: pa.Schema, fields: Mapping[str, pa.DataType]) -> pa.Schema:
+def with_fields(schema: pa.Schema, fields: Mapping[str, pa.DataType]) -> pa.Schema:
     """``schema`` with ``fields`` set: a present column gets the new type in place, others are appended."""
     for name, dtype in fields.items():
         if name in schema.names:

@@ -44,7 +44,7 @@ from curate.retrieval.chunk import (
     place_question,
     text_key,
 )
-from curate.stages.base import ColumnType, PlannedStage, Split, changed, names_in, reject
+from curate.stages.base import ColumnType, PlannedStage, Split, changed, names_in, reject, with_fields
 from curate.stages.scoring import set_columns
 from curate.text.tokens import load_tokenizer
 
@@ -148,7 +148,7 @@ class ChunkPassages(PlannedStage):
                 piece["parent_id"], piece["start"] = parent, start
                 for name in out:
                     out[name].append(piece[name])
-        kept = pa.Table.from_pydict(out, schema=_with_fields(batch.schema, _ADDED_CORPUS))
+        kept = pa.Table.from_pydict(out, schema=with_fields(batch.schema, _ADDED_CORPUS))
         nothing = reject(batch, [True] * batch.num_rows, stage=self.id, reasons=[None] * batch.num_rows)
         return Split(kept, nothing.rejected, added=added).marked(rewrites=cut)
 
@@ -179,10 +179,3 @@ class ChunkPassages(PlannedStage):
         moved = changed(batch.filter(pa.array(keep, pa.bool_())), kept, ["context"])
         widened = names_in(kept, "chunk_widened", "chunk_widened")
         return split.marked(rewrites=[["chunked"] * bool(m) + w for m, w in zip(moved, widened, strict=True)])
-
-
-def _with_fields(schema: pa.Schema, fields: dict[str, pa.DataType]) -> pa.Schema:
-    for name, dtype in fields.items():
-        if name not in schema.names:
-            schema = schema.append(pa.field(name, dtype))
-    return schema
