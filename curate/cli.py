@@ -1349,7 +1349,7 @@ def _show_stage(cls: type[Stage]) -> None:
         f"{cls.name}  ({cls.__module__}.{cls.__qualname__})",
         f"role:   {cls.role} ({ROLES[cls.role]})",
         f"kinds:  {', '.join(cls.kinds) or 'any'}",
-        f"adds:   {', '.join(cls.adds) or '-'}",
+        f"adds:   {', '.join(f'{name} ({dtype})' for name, dtype in cls.default_added().items()) or '-'}",
     ]
     for paragraph in dict.fromkeys([cls.describe(), *paragraphs]):
         lines += ["", paragraph]

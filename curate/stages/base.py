@@ -279,6 +279,15 @@ class Stage:
         REGISTRY[cls.name] = cls
 
     @classmethod
+    def default_added(cls) -> dict[str, pa.DataType]:
+        """The columns a stage with default parameters adds on the first kind it accepts (``mrc``
+        when it accepts any), for listings; ``adds`` when it has required parameters."""
+        try:
+            return cls().added(cls.kinds[0] if cls.kinds else "mrc")
+        except ConfigError:
+            return dict(cls.adds)
+
+    @classmethod
     def describe(cls) -> str:
         """One line saying what the stage does: ``description``, else its docstring's first paragraph."""
         text = cls.description or (cls.__doc__ or "").strip().split("\n\n")[0]
