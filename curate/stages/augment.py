@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -85,14 +85,11 @@ class AugmentMrcParams(Params):
 @dataclass(frozen=True)
 class MrcAugmentPlan:
     """What new rows need besides their source row: the distractor ``pool`` and mined ``negatives``
-    (by question id); ``allowed``: new rows allowed per dataset row under a cap (None: no cap);
-    ``made`` and ``short`` per method, for the summary."""
+    (by question id); ``allowed``: new rows allowed per dataset row under a cap (None: no cap)."""
 
     pool: SentencePool | None
     negatives: dict[str, list[Negative]]
     allowed: dict[int, int] | None = None
-    made: dict[str, int] = field(default_factory=dict)
-    short: dict[str, int] = field(default_factory=dict)
 
 
 class AugmentMrc(PlannedStage):
@@ -142,34 +139,20 @@ class AugmentMrc(PlannedStage):
         if "unanswerable" in self.params.methods:
             negatives = self._mine(rows)
         plan = MrcAugmentPlan(pool, negatives)
-        made: dict[int, tuple[list[str], list[str]]] = {}  # row -> (methods of its new rows, methods short)
-
-        def variants(index: int) -> tuple[list[str], list[str]]:
-            if index not in made:
-                new_rows, short = self._generate(rows[index], plan)
-                made[index] = ([r[SOURCE].removeprefix("augment:") for r in new_rows], short)
-            return made[index]
-
         cap = self._cap(len(rows))
-        allowed: dict[int, int] | None = None
-        if cap is not None:
-            order = list(range(len(rows)))
-            random.Random(f"{self.params.seed}|order").shuffle(order)
-            allowed, left = {}, cap
-            for index in order:
-                if left <= 0:
-                    break
-                count = min(left, len(variants(index)[0]))
-                if count:
-                    allowed[index] = count
-                    left -= count
-        made_per_method: Counter[str] = Counter()
-        short_per_method: Counter[str] = Counter()
-        for index in range(len(rows)) if allowed is None else sorted(allowed):
-            methods, short = variants(index)
-            made_per_method.update(methods[: None if allowed is None else allowed[index]])
-            short_per_method.update(short)
-        return replace(plan, allowed=allowed, made=dict(made_per_method), short=dict(short_per_method))
+        if cap is None:
+            return plan
+        order = list(range(len(rows)))
+        random.Random(f"{self.params.seed}|order").shuffle(order)
+        allowed, left = {}, cap
+        for index in order:
+            if left <= 0:
+                break
+            count = min(left, len(self._generate(rows[index], plan)[0]))
+            if count:
+                allowed[index] = count
+                left -= count
+        return replace(plan, allowed=allowed)
 
     def _cap(self, rows_in: int) -> int | None:
         bounds = [b for b in (self.params.max_new_rows,) if b is not None]
@@ -226,20 +209,27 @@ class AugmentMrc(PlannedStage):
 
     def split(self, batch: pa.Table, plan: MrcAugmentPlan, start: int) -> Split:
         new_rows: list[dict[str, Any]] = []
+        tally: Counter[str] = Counter()  # made:<method> new rows, short:<method> rows given fewer than copies
         for offset, row in enumerate(batch.to_pylist()):
             limit = None if plan.allowed is None else plan.allowed.get(start + offset, 0)
-            if limit != 0:
-                new_rows.extend(self._generate(row, plan)[0][:limit])
-        return _append(batch, new_rows, self.id)
+            if limit == 0:
+                continue
+            made, short = self._generate(row, plan)
+            tally.update(f"short:{method}" for method in short)
+            tally.update(f"made:{r[SOURCE].removeprefix('augment:')}" for r in made[:limit])
+            new_rows.extend(made[:limit])
+        split = _append(batch, new_rows, self.id)
+        split.tally = tally
+        return split
 
-    def plan_artifacts(self, plan: MrcAugmentPlan) -> dict[str, pa.Table]:
+    def tally_artifacts(self, tally: Counter[str]) -> dict[str, pa.Table]:
         methods = list(self.params.methods)
         return {
             _SUMMARY: pa.table(
                 {
                     "method": pa.array(methods, pa.string()),
-                    "made": pa.array([plan.made.get(m, 0) for m in methods], pa.int64()),
-                    "short": pa.array([plan.short.get(m, 0) for m in methods], pa.int64()),
+                    "made": pa.array([tally[f"made:{m}"] for m in methods], pa.int64()),
+                    "short": pa.array([tally[f"short:{m}"] for m in methods], pa.int64()),
                 }
             )
         }

@@ -527,7 +527,7 @@ def is_type(dtype: pa.DataType, spec: ColumnType) -> bool:
     raise ValueError(f"unknown column type family {spec!r}: use an Arrow type or one of {', '.join(FAMILIES)}")
 
 
-def check_columns(schema: pa.Schema, required: Mapping[str, ColumnType], *, stage: str, what: str = "input") -> None:
+def check_columns(schema: pa.Schema, required: Mapping[str, ColumnType], *, stage: str) -> None:
     """ConfigError when a column of ``required`` is missing from ``schema`` or of another type: one
     wording for both, naming the stage, the column, its type and the columns present."""
     for name, spec in required.items():
@@ -536,7 +536,7 @@ def check_columns(schema: pa.Schema, required: Mapping[str, ColumnType], *, stag
             continue
         typed = "" if spec == "any" else f"{spec} "
         raise ConfigError(
-            f"needs a {typed}column '{name}' in its {what}",
+            f"needs a {typed}column '{name}' in its input",
             where=Where(stage=stage, field=name),
             value="missing" if found is None else str(found),
             hint=f"columns: {', '.join(schema.names)}; rename a column or set the stage's parameter",
