@@ -3,6 +3,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import pyarrow as pa
@@ -112,10 +113,10 @@ def test_failing_stage_names_itself_and_leaves_earlier_outputs(tmp_path, squad_f
 def test_unexpected_stage_failure_becomes_a_stage_error(tmp_path, squad_file, monkeypatch):
     from curate.stages.exact_dedup import ExactDedup
 
-    def boom(self, batch, kind):
+    def boom(self, batch, plan, start):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(ExactDedup, "process", boom)
+    monkeypatch.setattr(ExactDedup, "split", boom)
     path = pipeline(tmp_path, squad_file, stages=[{"use": "exact_dedup", "id": "dd"}])
     with pytest.raises(StageError, match="RuntimeError: disk on fire at stage 'dd'"):
         run_pipeline(path)
@@ -215,6 +216,7 @@ def test_a_stage_may_add_rows_and_change_the_kind(tmp_path, stage_registry):
 
         name = "copy_rows"
         role = "generate"
+        adds: ClassVar = {"source": pa.string()}
 
         def process(self, batch, kind):
             original = batch.append_column("source", pa.array(["input"] * batch.num_rows, pa.string()))

@@ -21,7 +21,8 @@ class AnswerInQuestion(Stage):
     role = "flag"  # reject: true also rejects
     description = "Flag MRC rows whose question contains one of their answers."
     kinds = ("mrc",)
-    adds = ("answer_in_question",)
+    requires = {"question": "string", "answers": "any"}
+    adds = {"answer_in_question": pa.bool_()}
     Params = AnswerInQuestionParams
     params: AnswerInQuestionParams
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import pyarrow as pa
@@ -10,13 +11,13 @@ from pydantic import Field
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.mrc.answer_issues import TYPED, answer_agreement, answer_types, reader_disagrees, reader_matches
-from curate.stages.base import Params, PlannedStage, Split, names_in, reject
+from curate.stages.base import ColumnType, Params, PlannedStage, Split, names_in, reject
 from curate.stages.scoring import Probability
 
 Signal = Literal["answer_type_mismatch", "answer_disagreement", "reader_disagreement"]
 SIGNALS: tuple[Signal, ...] = get_args(Signal)
 FLAGS_COLUMN = "answer_flags"
-TYPE_COLUMNS = ("asked_type", "answer_type", "answer_type_quality")
+_TYPE_TYPES = {"asked_type": pa.string(), "answer_type": pa.string(), "answer_type_quality": pa.float64()}
 AGREEMENT_COLUMN = "answer_agreement"
 READER_COLUMN = "reader_match"
 
@@ -67,6 +68,18 @@ class AnswerIssuesParams(Params):
     """A prediction counts from this confidence up."""
 
 
+@dataclass(frozen=True)
+class AnswerPlan:
+    """Per dataset row: the signal ``columns`` computed, the ``flags`` fired and their ``details``;
+    the ``answer_issues`` and ``answer_types`` artifacts."""
+
+    columns: dict[str, pa.Array]
+    flags: list[list[str]]
+    details: list[str | None]
+    issues: pa.Table
+    types: pa.Table | None
+
+
 class AnswerIssues(PlannedStage):
     """Flag MRC rows whose answer does not fit the question: the answer's type is not what the
     question asks (``answer_type_mismatch``, a classifier trained on the answers with cleanlab),
@@ -87,47 +100,42 @@ class AnswerIssues(PlannedStage):
     Params = AnswerIssuesParams
     params: AnswerIssuesParams
     kinds = ("mrc",)
-    adds = (FLAGS_COLUMN, *TYPE_COLUMNS, AGREEMENT_COLUMN)
+    requires = {"question": "string", "answers": "any"}
     description = "Flag answers whose type, annotators or reader disagree with the question."
 
     def _signals(self) -> list[Signal]:
         p = self.params
         return [s for s in p.signals if s != "reader_disagreement" or p.prediction_column is not None]
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
+    def required(self, kind: str) -> dict[str, ColumnType]:
         p = self.params
-        if p.prediction_column is None:
-            return
-        for key in ("prediction_column", "confidence_column"):
-            column = getattr(p, key)
-            if column is None:
-                raise ConfigError(
-                    f"missing parameter '{key}' for stage '{self.name}'",
-                    where=Where(stage=self.id, field=key),
-                    hint="reader_disagreement needs both prediction_column and confidence_column",
-                )
-            if column not in dataset.schema.names:
-                raise ConfigError(
-                    "no such column in the data",
-                    where=Where(stage=self.id, field=key),
-                    value=column,
-                    hint=f"columns: {', '.join(dataset.schema.names)}",
-                )
+        reader = {c: "any" for c in (p.prediction_column, p.confidence_column) if c is not None}
+        return {**self.requires, **(reader if p.prediction_column is not None else {})}
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        signals = self._signals()
+        return {
+            FLAGS_COLUMN: pa.list_(pa.string()),
+            **(_TYPE_TYPES if "answer_type_mismatch" in signals else {}),
+            **({AGREEMENT_COLUMN: pa.float64()} if "answer_disagreement" in signals else {}),
+            **({READER_COLUMN: pa.bool_()} if "reader_disagreement" in signals else {}),
+        }
+
+    def check_input(self, dataset: Dataset) -> None:
+        p = self.params
+        if p.prediction_column is not None and p.confidence_column is None:
+            raise ConfigError(
+                f"missing parameter 'confidence_column' for stage '{self.name}'",
+                where=Where(stage=self.id, field="confidence_column"),
+                hint="reader_disagreement needs both prediction_column and confidence_column",
+            )
+        super().check_input(dataset)
 
     # ----------------------------------------------------------------- plan and split
-    def reset(self) -> None:
-        self._columns: dict[str, pa.Array] = {}
-        self._flags: list[list[str]] = []
-        self._details: list[str | None] = []
-        self._issues: pa.Table | None = None
-        self._types: pa.Table | None = None
+    def plan(self, dataset: Dataset) -> AnswerPlan:
+        return self._compute(dataset.to_arrow())
 
-    def plan(self, dataset: Dataset) -> dict[str, pa.Array]:
-        self._compute(dataset.to_arrow())
-        return self._columns
-
-    def _compute(self, table: pa.Table) -> None:
+    def _compute(self, table: pa.Table) -> AnswerPlan:
         p = self.params
         signals = self._signals()
         n = table.num_rows
@@ -141,11 +149,11 @@ class AnswerIssues(PlannedStage):
         quality: list[float | None] = [None] * n
         asked: list[str | None] = [None] * n
         found_type: list[str | None] = [None] * n
-        self._note = ""
+        note = ""
         if "answer_type_mismatch" in signals:
             result = answer_types(questions, [t[0] if t else None for t in texts], folds=p.folds)
             asked, found_type, quality, method = list(result.asked), result.answer_type, result.quality, result.method
-            self._note = result.note
+            note = result.note
             for i in range(n):
                 if result.mismatch[i]:
                     flags[i].append("answer_type_mismatch")
@@ -177,9 +185,7 @@ class AnswerIssues(PlannedStage):
                     flags[i].append("reader_disagreement")
                     notes[i].append(f"reader predicts {predictions[i]!r} ({conf:.2f}), gold {texts[i]}")
             columns[READER_COLUMN] = pa.array(matches, pa.bool_())
-        self._columns = columns
-        self._flags = flags
-        self._details = ["; ".join(x) or None for x in notes]
+        details = ["; ".join(x) or None for x in notes]
         ids = _column(table, "id")
         order = sorted(
             (i for i in range(n) if flags[i]),
@@ -199,12 +205,12 @@ class AnswerIssues(PlannedStage):
                 "answer_agreement": agreement[i],
                 "prediction": None if predictions[i] is None else str(predictions[i]),
                 "confidence": None if confidences[i] is None else float(confidences[i]),
-                "detail": self._details[i],
+                "detail": details[i],
             }
             for i in order
         ]
-        self._issues = pa.Table.from_pylist(rows, schema=ISSUE_SCHEMA)
-        self._types = None
+        issues = pa.Table.from_pylist(rows, schema=ISSUE_SCHEMA)
+        types = None
         if "answer_type_mismatch" in signals:
             summary = []
             for kind in TYPED:
@@ -216,19 +222,18 @@ class AnswerIssues(PlannedStage):
                         "rows": len(members),
                         "method": "/".join(sorted(m for m in used if m)) or None,
                         "flagged": sum("answer_type_mismatch" in flags[i] for i in members),
-                        "note": self._note,
+                        "note": note,
                     }
                 )
-            self._types = pa.Table.from_pylist(summary, schema=TYPES_SCHEMA)
+            types = pa.Table.from_pylist(summary, schema=TYPES_SCHEMA)
+        return AnswerPlan(columns, flags, details, issues, types)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        if not self._columns and batch.num_rows == 0:  # the schema probe: compute on no rows
-            self._compute(batch)
-        start, end = self.next_rows(batch.num_rows)
+    def split(self, batch: pa.Table, plan: AnswerPlan, start: int) -> Split:
+        end = start + batch.num_rows
         table = batch
-        flags = self._flags[start:end]
+        flags = plan.flags[start:end]
         table = table.append_column(FLAGS_COLUMN, pa.array(flags, pa.list_(pa.string())))
-        for name, values in self._columns.items():
+        for name, values in plan.columns.items():
             table = table.append_column(name, values[start:end])
         rejecting = set(self.params.reject)
         failed = [[f for f in row if f in rejecting] for row in flags]
@@ -237,14 +242,14 @@ class AnswerIssues(PlannedStage):
             [not f for f in failed],
             stage=self.id,
             reasons=[f[0] if f else None for f in failed],
-            details=[d if f else None for f, d in zip(failed, self._details[start:end], strict=True)],
+            details=[d if f else None for f, d in zip(failed, plan.details[start:end], strict=True)],
         )
         return split.marked(flags=names_in(split.kept, FLAGS_COLUMN))
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        out = {"answer_issues": self._issues} if self._issues is not None else {}
-        if self._types is not None:
-            out["answer_types"] = self._types
+    def plan_artifacts(self, plan: AnswerPlan) -> dict[str, pa.Table]:
+        out = {"answer_issues": plan.issues}
+        if plan.types is not None:
+            out["answer_types"] = plan.types
         return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -26,8 +27,7 @@ from curate.augment.mrc import METHODS, Method, Negative, SentencePool, augment_
 from curate.augment.text import NOISE_KINDS, TEXT_OPS, NewText, Noise, TextNoise, TextOp, plan_augmentation
 from curate.dataset import Dataset
 from curate.retrieval.chunk import text_key
-from curate.stages.base import Params, PlannedStage, Split, check_distinct, reject
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType, Params, PlannedStage, Split, check_distinct, reject
 
 SOURCE = "source"
 ORIGINAL = "original"
@@ -82,6 +82,16 @@ class AugmentMrcParams(Params):
         return value
 
 
+@dataclass(frozen=True)
+class MrcAugmentPlan:
+    """What new rows need besides their source row: the distractor ``pool`` and mined ``negatives``
+    (by question id); ``allowed``: new rows allowed per dataset row under a cap (None: no cap)."""
+
+    pool: SentencePool | None
+    negatives: dict[str, list[Negative]]
+    allowed: dict[int, int] | None = None
+
+
 class AugmentMrc(PlannedStage):
     """Answer-preserving perturbation of MRC contexts (:mod:`curate.augment.mrc`), new rows
     ``<id>#aug-<method>-<n>`` (n from 0) after the rows of their batch, ``source`` =
@@ -98,20 +108,14 @@ class AugmentMrc(PlannedStage):
     Params = AugmentMrcParams
     params: AugmentMrcParams
     kinds = ("mrc",)
-    adds = (SOURCE,)
+    requires = {"id": "any", "context": "string", "answers": "any"}
+    adds = {SOURCE: pa.string()}
+    rejects_added = False
     description = "add perturbed copies of MRC rows (distractor sentences, shuffled sentences, unanswerable pairs)"
 
-    def reset(self) -> None:
-        self._pool: SentencePool | None = None
-        self._negatives: dict[str, list[Negative]] = {}
-        self._allowed: dict[int, int] | None = None
-        self._made: Counter[str] = Counter()
-        self._short: Counter[str] = Counter()
-
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        needed = ["id", "context", "answers"] + (["question"] if "unanswerable" in self.params.methods else [])
-        require_columns(dataset, needed, stage=self.id)
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        asks = "unanswerable" in self.params.methods
+        return {**self.requires, **({"question": "string"} if asks else {})}
 
     def _rows(self, dataset: Dataset) -> list[dict[str, Any]]:
         """The columns augmentation reads, for every row (contexts shared, not copied)."""
@@ -126,27 +130,29 @@ class AugmentMrc(PlannedStage):
                 rows.append(row)
         return rows
 
-    def plan(self, dataset: Dataset) -> None:
-        self.reset()
+    def plan(self, dataset: Dataset) -> MrcAugmentPlan:
         rows = self._rows(dataset)
+        pool, negatives = None, {}
         if "distractor" in self.params.methods:
             pairs = {r["context"]: r.get("document_id") or r.get("title") for r in rows if r["context"]}
-            self._pool = SentencePool.from_contexts(pairs, pairs.values())
+            pool = SentencePool.from_contexts(pairs, pairs.values())
         if "unanswerable" in self.params.methods:
-            self._negatives = self._mine(rows)
+            negatives = self._mine(rows)
+        plan = MrcAugmentPlan(pool, negatives)
         cap = self._cap(len(rows))
         if cap is None:
-            return
+            return plan
         order = list(range(len(rows)))
         random.Random(f"{self.params.seed}|order").shuffle(order)
-        self._allowed, left = {}, cap
+        allowed, left = {}, cap
         for index in order:
             if left <= 0:
                 break
-            count = min(left, len(self._generate(rows[index], count=False)))
+            count = min(left, len(self._generate(rows[index], plan)[0]))
             if count:
-                self._allowed[index] = count
+                allowed[index] = count
                 left -= count
+        return replace(plan, allowed=allowed)
 
     def _cap(self, rows_in: int) -> int | None:
         bounds = [b for b in (self.params.max_new_rows,) if b is not None]
@@ -186,42 +192,44 @@ class AugmentMrc(PlannedStage):
             for r, found in zip(questions, mined.negatives, strict=True)
         }
 
-    def _generate(self, row: dict[str, Any], *, count: bool = True) -> list[dict[str, Any]]:
+    def _generate(self, row: dict[str, Any], plan: MrcAugmentPlan) -> tuple[list[dict[str, Any]], list[str]]:
         """New rows of one row, variant by variant across the methods (variant 0 of every method,
-        then variant 1, ...), so a cap cuts evenly."""
+        then variant 1, ...), so a cap cuts evenly; and the methods that made fewer than ``copies``."""
         p = self.params
         made: dict[str, list[dict[str, Any]]] = {}
         for method in p.methods:
             if method == "unanswerable":
-                made[method] = list(unanswerable_rows([row], self._negatives, per_question=p.copies))
+                made[method] = list(unanswerable_rows([row], plan.negatives, per_question=p.copies))
             else:
                 made[method] = augment_question(
-                    row, method, copies=p.copies, seed=p.seed, pool=self._pool, max_distractors=p.max_distractors
+                    row, method, copies=p.copies, seed=p.seed, pool=plan.pool, max_distractors=p.max_distractors
                 )
-            if count and len(made[method]) < p.copies:
-                self._short[method] += 1
-        return [made[m][n] for n in range(p.copies) for m in p.methods if n < len(made[m])]
+        short: list[str] = [m for m in p.methods if len(made[m]) < p.copies]
+        return [made[m][n] for n in range(p.copies) for m in p.methods if n < len(made[m])], short
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, _ = self.next_rows(batch.num_rows)
+    def split(self, batch: pa.Table, plan: MrcAugmentPlan, start: int) -> Split:
         new_rows: list[dict[str, Any]] = []
+        tally: Counter[str] = Counter()  # made:<method> new rows, short:<method> rows given fewer than copies
         for offset, row in enumerate(batch.to_pylist()):
-            limit = None if self._allowed is None else self._allowed.get(start + offset, 0)
+            limit = None if plan.allowed is None else plan.allowed.get(start + offset, 0)
             if limit == 0:
                 continue
-            made = self._generate(row)[:limit]
-            self._made.update(r[SOURCE].removeprefix("augment:") for r in made)
-            new_rows.extend(made)
-        return _append(batch, new_rows, self.id)
+            made, short = self._generate(row, plan)
+            tally.update(f"short:{method}" for method in short)
+            tally.update(f"made:{r[SOURCE].removeprefix('augment:')}" for r in made[:limit])
+            new_rows.extend(made[:limit])
+        split = _append(batch, new_rows, self.id)
+        split.tally = tally
+        return split
 
-    def artifacts(self) -> dict[str, pa.Table]:
+    def tally_artifacts(self, tally: Counter[str]) -> dict[str, pa.Table]:
         methods = list(self.params.methods)
         return {
             _SUMMARY: pa.table(
                 {
                     "method": pa.array(methods, pa.string()),
-                    "made": pa.array([self._made[m] for m in methods], pa.int64()),
-                    "short": pa.array([self._short[m] for m in methods], pa.int64()),
+                    "made": pa.array([tally[f"made:{m}"] for m in methods], pa.int64()),
+                    "short": pa.array([tally[f"short:{m}"] for m in methods], pa.int64()),
                 }
             )
         }
@@ -273,6 +281,14 @@ class AugmentTextParams(Params):
         return self
 
 
+@dataclass(frozen=True)
+class TextAugmentPlan:
+    """The new texts of each dataset row, and per label ``(rows, added, target)``."""
+
+    new: dict[int, list[NewText]]
+    summary: dict[str, tuple[int, int, int]]
+
+
 class AugmentText(PlannedStage):
     """Label-preserving noise for classification texts (:mod:`curate.augment.text`): new rows
     ``<id>#aug-<n>`` (n from 0) after the rows of their batch, same label and ``text_pair``,
@@ -288,18 +304,12 @@ class AugmentText(PlannedStage):
     Params = AugmentTextParams
     params: AugmentTextParams
     kinds = ("classification",)
-    adds = (SOURCE,)
+    requires = {"id": "any", "text": "string", "label": "any"}
+    adds = {SOURCE: pa.string()}
+    rejects_added = False
     description = "add noisy copies of classification texts (eojeol deletion and swap, Korean typos); balance classes"
 
-    def reset(self) -> None:
-        self._new: dict[int, list[NewText]] = {}
-        self._summary: dict[str, tuple[int, int, int]] = {}
-
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        require_columns(dataset, ["id", "text", "label"], stage=self.id)
-
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> TextAugmentPlan:
         p = self.params
         ids = [str(v) for v in dataset.column("id").to_pylist()]
         plan = plan_augmentation(
@@ -313,30 +323,29 @@ class AugmentText(PlannedStage):
             per_class_cap=p.per_class_cap,
             seed=p.seed,
         )
-        self._new = plan.new
-        self._summary = {
+        summary = {
             label: (plan.counts[label], plan.added[label], plan.targets.get(label, plan.counts[label]))
             for label in sorted(plan.counts)
         }
+        return TextAugmentPlan(plan.new, summary)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, _ = self.next_rows(batch.num_rows)
+    def split(self, batch: pa.Table, plan: TextAugmentPlan, start: int) -> Split:
         new_rows = [
             {**row, "id": f"{row['id']}#aug-{new.n}", "text": new.text, SOURCE: f"augment:{new.op}"}
             for offset, row in enumerate(batch.to_pylist())
-            for new in self._new.get(start + offset, ())
+            for new in plan.new.get(start + offset, ())
         ]
         return _append(batch, new_rows, self.id)
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        labels = list(self._summary)
+    def plan_artifacts(self, plan: TextAugmentPlan) -> dict[str, pa.Table]:
+        labels = list(plan.summary)
         return {
             _SUMMARY: pa.table(
                 {
                     "label": pa.array(labels, pa.string()),
-                    "rows": pa.array([self._summary[k][0] for k in labels], pa.int64()),
-                    "added": pa.array([self._summary[k][1] for k in labels], pa.int64()),
-                    "target": pa.array([self._summary[k][2] for k in labels], pa.int64()),
+                    "rows": pa.array([plan.summary[k][0] for k in labels], pa.int64()),
+                    "added": pa.array([plan.summary[k][1] for k in labels], pa.int64()),
+                    "target": pa.array([plan.summary[k][2] for k in labels], pa.int64()),
                 }
             )
         }

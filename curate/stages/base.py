@@ -1,8 +1,20 @@
 """The stage contract.
 
 A stage has a registry ``name``, a ``role`` (one of :data:`ROLES`), typed ``Params`` (unknown keys
-are an error), the schema ``kinds`` it accepts and the columns it ``adds``. Defining a subclass that
-sets ``name`` registers it in :data:`REGISTRY` (its ``role`` is checked then).
+are an error) and the schema ``kinds`` it accepts. Defining a subclass that sets ``name`` registers
+it in :data:`REGISTRY` (its ``role`` is checked then).
+
+Columns are declared, not discovered: ``requires`` maps each input column the stage reads to its
+Arrow type or a type family (:data:`FAMILIES`), ``adds`` maps each column it adds to kept rows to
+its Arrow type, ``reject_extras`` the columns only rejected rows get (``duplicate_of``), and
+``rejects_added`` says whether rejected rows carry the added columns. Where parameters choose the
+columns (``field: question`` adds ``question_chars``), :meth:`Stage.required`, :meth:`Stage.added`
+and :meth:`Stage.extras` compute them. From these and the input schema the base class knows the
+output schemas before any row is read (:meth:`Stage.output_schemas`; a converting stage's kept rows
+start from :meth:`Stage.output_kind`'s schema in :mod:`curate.schemas`), checks the input
+(:meth:`Stage.check_input`: one error wording for a missing or mistyped column) and casts every
+output batch to them (a batch that lacks, adds or mistypes a column is a StageError naming the
+stage and the column).
 
 Given a dataset a stage returns kept rows, rejected rows (original columns + ``reject_stage``,
 ``reject_reason``, ``reject_detail`` and any stage extras such as ``duplicate_of``), stats and
@@ -15,16 +27,24 @@ A stage that flags kept rows (a flag column) or changes their values (a repaired
 counts them per flag and per rewrite on the kept rows it returns (:meth:`Split.marked`); the runner
 sums them into :class:`StageStats` (``flags``, ``rewrites``, ``rows_flagged``, ``rows_rewritten``).
 
-Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out; it is
-called on the batches in order, so a stage may keep state across them, as ``exact_dedup`` does).
-Global stages override :meth:`Stage.splits` to produce their splits from the whole dataset.
+Row-local stages implement :meth:`Stage.process` (one Arrow batch in, a :class:`Split` out); it
+must hold no state across batches, so batches can be processed in any order and in any process.
+Global stages subclass :class:`PlannedStage`: :meth:`PlannedStage.plan` looks at the whole dataset
+once and returns a plan, a plain picklable value (a frozen dataclass of arrays, lists and tables; no
+reference to the stage, an open file or a model), and :meth:`PlannedStage.split` applies it to one
+batch given the dataset position of the batch's first row (``split(batch, plan, start)``), so a plan
+computed once can be shipped to workers that split batches in any order.
+Artifacts come from the plan (:meth:`PlannedStage.plan_artifacts`) or from counts the batches
+report in :attr:`Split.tally`, summed by the runner (:meth:`Stage.tally_artifacts`); after a run
+:meth:`Stage.artifacts` returns them. The runner checks kept + rejected = rows in + added on every
+batch of every stage.
 
-Retrieval sets (:class:`curate.dataset.Bundle`): the runner gives a stage the sibling parts of
+Retrieval sets (:class:`curate.dataset.Bundle`): the runner gives a stage the other parts of
 its input in :attr:`Stage.parts` (``{}`` for a plain dataset) before it runs, and after it ran
-calls :meth:`Stage.update_parts` with its kept and rejected rows, which returns the siblings as
+calls :meth:`Stage.update_parts` with its kept and rejected rows, which returns the other parts as
 they are now (a dedup re-points the qrels at the kept passages; by default they are unchanged).
 
-Progress (:mod:`curate.progress`): the rows streamed through :meth:`Stage.process` are phase ``rows``
+Progress (:mod:`curate.progress`): the rows streamed through ``process``/``split`` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
 its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
 """
@@ -33,12 +53,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, TypeAlias, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,8 +68,13 @@ from curate import progress
 from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
+from curate.schemas import get_schema
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
+FAMILIES = ("any", "string", "list<string>", "text", "list<float>")
+"""Type families a stage may require instead of one Arrow type (``text``: string or list<string>)."""
+ColumnType: TypeAlias = pa.DataType | str
+"""A required column's type: an Arrow type, or a family of :data:`FAMILIES`."""
 ROW_GROUP_ROWS = 65536  # rows per Parquet row group written by a stage
 
 Role = Literal["filter", "flag", "rewrite", "generate", "convert"]
@@ -97,6 +122,8 @@ class Split:
     """Kept rows carrying at least one flag."""
     rewritten: int = 0
     """Kept rows the stage changed in at least one way."""
+    tally: Counter[str] = field(default_factory=Counter)
+    """Counts for the stage's artifacts, summed over the batches (:meth:`Stage.tally_artifacts`)."""
 
     def marked(
         self, *, flags: Iterable[Iterable[str]] | None = None, rewrites: Iterable[Iterable[str]] | None = None
@@ -223,14 +250,18 @@ def reject(
 
 
 class Stage:
-    """Base class of every stage. Subclasses set the class attributes and implement ``process``;
-    one that sets ``name`` is a stage users can name and must set ``role``."""
+    """Base class of every stage. Subclasses set the class attributes (the columns they require
+    and add) and implement ``process`` (row-local) or subclass :class:`PlannedStage`; one that sets
+    ``name`` is a stage users can name and must set ``role``."""
 
     name: ClassVar[str]
     role: ClassVar[Role]
     Params: ClassVar[type[StageParams]] = StageParams
     kinds: ClassVar[tuple[str, ...]] = ()  # accepted schema kinds; empty = every kind
-    adds: ClassVar[tuple[str, ...]] = ()  # columns added to kept rows
+    requires: ClassVar[Mapping[str, ColumnType]] = {}  # input columns read, with their type (family)
+    adds: ClassVar[Mapping[str, pa.DataType]] = {}  # columns added to kept rows (replaced if present)
+    reject_extras: ClassVar[Mapping[str, pa.DataType]] = {}  # columns only rejected rows get
+    rejects_added: ClassVar[bool] = True  # rejected rows carry the added columns too
     description: ClassVar[str] = ""  # one line for `curate stages`; default: the docstring's first paragraph
     parts: Mapping[str, Dataset] = MappingProxyType({})
     """Sibling parts of a retrieval-set input by name (``corpus``, ``queries``, ``qrels``), set by
@@ -257,6 +288,15 @@ class Stage:
         REGISTRY[cls.name] = cls
 
     @classmethod
+    def default_added(cls) -> dict[str, pa.DataType]:
+        """The columns a stage with default parameters adds on the first kind it accepts (``mrc``
+        when it accepts any), for listings; ``adds`` when it has required parameters."""
+        try:
+            return cls().added(cls.kinds[0] if cls.kinds else "mrc")
+        except ConfigError:
+            return dict(cls.adds)
+
+    @classmethod
     def describe(cls) -> str:
         """One line saying what the stage does: ``description``, else its docstring's first paragraph."""
         text = cls.description or (cls.__doc__ or "").strip().split("\n\n")[0]
@@ -273,9 +313,6 @@ class Stage:
             self.params = validated(self.Params, {**values, **kwargs}, where=Where(stage=self.id), owner=owner)
 
     # ----------------------------------------------------------------- contract for subclasses
-    def reset(self) -> None:
-        """Forget state from an earlier run (called before each run)."""
-
     def output_kind(self, kind: str) -> str:
         """Kind of the kept rows for input of ``kind`` (the same kind unless the stage converts)."""
         return kind
@@ -290,39 +327,61 @@ class Stage:
                 hint=f"it accepts: {', '.join(self.kinds)}",
             )
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        """Input columns the stage reads on ``kind`` (``requires``; override when params choose them)."""
+        return dict(self.requires)
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        """Columns added to kept rows of ``kind`` (``adds``; override when params choose them)."""
+        return dict(self.adds)
+
+    def extras(self, kind: str) -> dict[str, pa.DataType]:
+        """Columns only rejected rows get, after the reject columns (``reject_extras``)."""
+        return dict(self.reject_extras)
+
     def check_input(self, dataset: Dataset) -> None:
-        """Raise ConfigError when this stage cannot run on ``dataset`` (kind, columns)."""
+        """Raise ConfigError when this stage cannot run on ``dataset``: its kind, then every column of
+        :meth:`required` (present, of its type). Stages add checks that are not about columns
+        (a file a parameter names) in an override."""
         self.check_kind(dataset.kind)
+        check_columns(dataset.schema, self.required(dataset.kind), stage=self.id)
+
+    def output_schemas(self, schema: pa.Schema, kind: str) -> tuple[pa.Schema, pa.Schema]:
+        """``(kept, rejected)`` schemas for input of ``schema`` and ``kind``: the input's columns (a
+        converting stage's kept rows: :meth:`output_kind`'s schema) with :meth:`added` replaced in
+        place or appended; rejected rows: the input's columns (with the added ones unless
+        ``rejects_added`` is false), the reject columns and :meth:`extras`."""
+        added = self.added(kind)
+        out_kind = self.output_kind(kind)
+        kept = with_fields(schema if out_kind == kind else get_schema(out_kind).arrow_schema(), added)
+        base = with_fields(schema, added) if self.rejects_added else schema
+        reject_fields = {name: pa.string() for name in REJECT_COLUMNS}
+        return kept, with_fields(base, {**reject_fields, **self.extras(kind)})
 
     def process(self, batch: pa.Table, kind: str) -> Split:
-        """Row-local work on one batch (must accept an empty batch)."""
+        """Row-local work on one batch; no state kept across batches."""
         raise NotImplementedError
 
-    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
-        """Yield ``(rows_in, split)`` pairs covering the dataset in order. Row-local by default."""
-        yield from self.stream(dataset, batch_rows)
-
-    def stream(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
-        """:meth:`process` on each batch in order, stepping phase ``rows`` (see :mod:`curate.progress`)."""
-        done, total = 0, dataset.num_rows
-        progress.step("rows", 0, total)
-        for batch in dataset.batches(batch_rows):
-            with progress.within("rows", done, total):
-                split = self.process(batch, dataset.kind)
-            done += batch.num_rows
-            progress.step("rows", done, total)
-            yield batch.num_rows, split
-
     def artifacts(self) -> dict[str, pa.Table]:
-        """Tables the stage produced besides kept/rejected (e.g. clusters), after a run."""
+        """Tables the stage produced besides kept/rejected (e.g. clusters) in its last run."""
+        return dict(getattr(self, "_artifacts", {}))
+
+    def add_artifact(self, name: str, table: pa.Table) -> None:
+        """Add an artifact after the run (:meth:`update_parts` lists the qrels it re-pointed)."""
+        self._artifacts = {**getattr(self, "_artifacts", {}), name: table}
+
+    def tally_artifacts(self, tally: Counter[str]) -> dict[str, pa.Table]:
+        """Artifacts made from the batches' :attr:`Split.tally` summed over the run."""
         return {}
 
     def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
         """The sibling parts of a retrieval set after this stage ran (``kept``/``rejected``: its
         rows of the primary part, before :meth:`artifacts`). Return a part unchanged (the same
         object) when the stage does not change it; leave a part out to end it (a stage whose
-        output is no longer a retrieval part). Default: every sibling unchanged."""
-        return dict(parts)
+        output is no longer a retrieval part). Default: the parts the plan left
+        (:meth:`PlannedStage.plan_parts`), else every sibling unchanged."""
+        planned = getattr(self, "_planned_parts", None)
+        return dict(parts) if planned is None else {**parts, **planned}
 
     def input_files(self) -> list[Path]:
         """Files the stage reads besides its input (an evaluation set, an index): their content is
@@ -330,12 +389,12 @@ class Stage:
         return []
 
     # ----------------------------------------------------------------- running
-    def schemas(self, dataset: Dataset) -> Split:
-        """Empty kept/rejected tables with the output schemas, found by processing zero rows."""
-        empty = dataset.schema.empty_table()
-        probe = self.process(empty, dataset.kind)
-        self.reset()
-        return probe
+    def splitter(self, dataset: Dataset) -> tuple[Callable[[pa.Table, int], Split], dict[str, pa.Table]]:
+        """``(split_batch, artifacts)``: ``split_batch(batch, start)`` splits one batch of ``dataset``
+        whose first row is row ``start`` of the dataset (any batch, in any order). Row-local:
+        :meth:`process`; :class:`PlannedStage` plans first."""
+        kind = dataset.kind
+        return (lambda batch, start: self.process(batch, kind)), {}
 
     def execute(
         self,
@@ -344,24 +403,33 @@ class Stage:
         out_dir: Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
-        """Run over ``dataset``; write ``kept.parquet``/``rejected.parquet`` to ``out_dir`` or keep
-        them in memory. Checks kept + rejected = input. Returns (kept, rejected, stats). Progress
-        goes to the listener of :mod:`curate.progress`, if any."""
+        """Run over ``dataset``: check the input, plan (a planned stage), split each batch and write
+        ``kept.parquet``/``rejected.parquet`` of the declared schemas to ``out_dir``, or keep them in
+        memory. Checks kept + rejected = input + added per batch and in total. Returns (kept,
+        rejected, stats); :meth:`artifacts` then has the run's artifacts. Progress goes to the
+        listener of :mod:`curate.progress`, if any."""
         self.check_input(dataset)
-        self.reset()
         started = time.perf_counter()
-        probe = self.schemas(dataset)
+        kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
+        split_batch, self._artifacts = self.splitter(dataset)
         sinks: list[_Sink] = []
         try:
-            sinks.append(_Sink(probe.kept.schema, out_dir, "kept"))
-            sinks.append(_Sink(probe.rejected.schema, out_dir, "rejected"))
+            sinks.append(_Sink(kept_schema, out_dir, "kept", self.id))
+            sinks.append(_Sink(rejected_schema, out_dir, "rejected", self.id))
             reasons: Counter[str] = Counter()
             flags: Counter[str] = Counter()
             rewrites: Counter[str] = Counter()
+            tally: Counter[str] = Counter()
             stats = StageStats()
-            for rows_in, split in self.splits(dataset, batch_rows):
+            total = dataset.num_rows
+            progress.step("rows", 0, total)
+            for batch in dataset.batches(batch_rows):
+                rows_in = batch.num_rows
+                with progress.within("rows", stats.rows_in, total):
+                    split = split_batch(batch, stats.rows_in)
+                progress.step("rows", stats.rows_in + rows_in, total)
                 out = split.kept.num_rows + split.rejected.num_rows
-                if out != rows_in + split.added and type(self).splits is Stage.splits:
+                if out != rows_in + split.added:
                     raise StageError(
                         f"stage '{self.name}' lost rows: {rows_in} in + {split.added} added, {split.kept.num_rows} "
                         f"kept + {split.rejected.num_rows} rejected",
@@ -381,6 +449,7 @@ class Stage:
                 stats.rows_rewritten += split.rewritten
                 flags.update(split.flags)
                 rewrites.update(split.rewrites)
+                tally.update(split.tally)
                 if split.rejected.num_rows:
                     reasons.update(split.rejected.column("reject_reason").to_pylist())
                 sinks[0].add(split.kept)
@@ -391,6 +460,7 @@ class Stage:
                     f"{stats.rows_added} added, {stats.rows_kept} kept + {stats.rows_rejected} rejected",
                     where=Where(stage=self.id),
                 )
+            self._artifacts.update(self.tally_artifacts(tally))
             stats.reasons = {str(k): v for k, v in reasons.items()}
             stats.flags = {str(k): v for k, v in flags.items() if v}
             stats.rewrites = {str(k): v for k, v in rewrites.items() if v}
@@ -425,30 +495,87 @@ class Stage:
 
 
 class PlannedStage(Stage):
-    """A global stage: :meth:`plan` looks at the whole dataset first (clusters, overlaps), then the
-    rows stream through :meth:`process` batch by batch; :meth:`next_rows` tells a batch which rows
-    of the plan it holds."""
+    """A global stage: :meth:`plan` looks at the whole dataset first (clusters, overlaps) and returns
+    a plain picklable value; :meth:`split` then applies it to each batch, given the dataset position
+    of the batch's first row. The stage keeps nothing between the two: the plan is all there is."""
 
     def plan(self, dataset: Dataset) -> Any:
+        """What the stage decided about ``dataset`` as a whole: a picklable value (a frozen dataclass
+        of arrays, lists, strings and Arrow tables) that :meth:`split` and :meth:`plan_artifacts` read."""
         raise NotImplementedError
 
-    def splits(self, dataset: Dataset, batch_rows: int) -> Iterator[tuple[int, Split]]:
-        self._cursor = 0
-        self.plan(dataset)
-        yield from self.stream(dataset, batch_rows)
+    def split(self, batch: pa.Table, plan: Any, start: int) -> Split:
+        """Split ``batch``, rows ``start:start + len(batch)`` of the planned dataset."""
+        raise NotImplementedError
 
-    def next_rows(self, n: int) -> tuple[int, int]:
-        """``(start, end)`` of the next ``n`` rows in dataset order."""
-        start = getattr(self, "_cursor", 0)
-        self._cursor = start + n
-        return start, start + n
+    def plan_artifacts(self, plan: Any) -> dict[str, pa.Table]:
+        """Tables the stage makes from its plan besides kept/rejected (clusters, issues, reports)."""
+        return {}
+
+    def plan_parts(self, plan: Any, parts: Mapping[str, Dataset]) -> dict[str, Dataset] | None:
+        """The other parts of a retrieval set as the plan leaves them (chunking: the qrels pointed at
+        the chunks), or None to leave them to :meth:`Stage.update_parts`."""
+        return None
+
+    def splitter(self, dataset: Dataset) -> tuple[Callable[[pa.Table, int], Split], dict[str, pa.Table]]:
+        plan = self.plan(dataset)
+        self._planned_parts = self.plan_parts(plan, self.parts)  # read by update_parts after the run
+        return (lambda batch, start: self.split(batch, plan, start)), self.plan_artifacts(plan)
+
+
+def with_fields(schema: pa.Schema, fields: Mapping[str, pa.DataType]) -> pa.Schema:
+    """``schema`` with ``fields`` set: a present column gets the new type in place, others are appended."""
+    for name, dtype in fields.items():
+        if name in schema.names:
+            schema = schema.set(schema.get_field_index(name), pa.field(name, dtype))
+        else:
+            schema = schema.append(pa.field(name, dtype))
+    return schema
+
+
+def _columns(schema: pa.Schema) -> str:
+    return ", ".join(f"{f.name} ({f.type})" for f in schema)
+
+
+def is_type(dtype: pa.DataType, spec: ColumnType) -> bool:
+    """Whether a column of ``dtype`` fits ``spec``: an Arrow type, or a family of :data:`FAMILIES`."""
+    if isinstance(spec, pa.DataType):
+        return dtype.equals(spec)
+    listed = pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype)
+    if spec == "any":
+        return True
+    if spec == "string":
+        return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+    if spec == "list<string>":
+        return listed and is_type(dtype.value_type, "string")
+    if spec == "text":
+        return is_type(dtype, "string") or is_type(dtype, "list<string>")
+    if spec == "list<float>":
+        return listed and (pa.types.is_floating(dtype.value_type) or pa.types.is_integer(dtype.value_type))
+    raise ValueError(f"unknown column type family {spec!r}: use an Arrow type or one of {', '.join(FAMILIES)}")
+
+
+def check_columns(schema: pa.Schema, required: Mapping[str, ColumnType], *, stage: str) -> None:
+    """ConfigError when a column of ``required`` is missing from ``schema`` or of another type: one
+    wording for both, naming the stage, the column, its type and the columns present."""
+    for name, spec in required.items():
+        found = schema.field(name).type if name in schema.names else None
+        if found is not None and is_type(found, spec):
+            continue
+        typed = "" if spec == "any" else f"{spec} "
+        raise ConfigError(
+            f"needs a {typed}column '{name}' in its input",
+            where=Where(stage=stage, field=name),
+            value="missing" if found is None else str(found),
+            hint=f"columns: {', '.join(schema.names)}; rename a column or set the stage's parameter",
+        )
 
 
 class _Sink:
     """Collects output batches in memory, or streams them to a Parquet file."""
 
-    def __init__(self, schema: pa.Schema, out_dir: Path | None, name: str):
-        self.schema = schema
+    def __init__(self, schema: pa.Schema, out_dir: Path | None, name: str, stage: str):
+        self.schema, self.name, self.stage = schema, name, stage
         self.path = out_dir / f"{name}.parquet" if out_dir is not None else None
         self.tables: list[pa.Table] = []
         self.buffered = 0
@@ -457,11 +584,38 @@ class _Sink:
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        table = table.select(self.schema.names).cast(self.schema) if table.schema != self.schema else table
+        if table.schema != self.schema:
+            table = self._conform(table)
         self.tables.append(table)
         self.buffered += table.num_rows
         if self.writer is not None and self.buffered >= ROW_GROUP_ROWS:
             self._flush()
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """``table`` cast to the declared schema; StageError naming a column it lacks, has beyond
+        the declared ones, or cannot cast."""
+        names = set(table.column_names)
+        for problem, column in [
+            *(("lacks declared column", c) for c in self.schema.names if c not in names),
+            *(("has undeclared column", c) for c in table.column_names if c not in self.schema.names),
+        ]:
+            raise StageError(
+                f"{self.name} rows {problem} '{column}'",
+                where=Where(stage=self.stage, field=column),
+                hint=f"declared: {_columns(self.schema)}; the stage's adds/reject_extras must list what it writes",
+            )
+        columns = []
+        for field_ in self.schema:
+            column = table.column(field_.name)
+            try:
+                columns.append(column.cast(field_.type) if column.type != field_.type else column)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise StageError(
+                    f"{self.name} column '{field_.name}' is {column.type}, declared {field_.type}",
+                    where=Where(stage=self.stage, field=field_.name),
+                    hint=str(exc).splitlines()[0],
+                ) from None
+        return pa.Table.from_arrays(columns, schema=self.schema)
 
     def _flush(self) -> None:
         if self.writer is not None and self.tables:

@@ -25,8 +25,7 @@ from curate.bias import Diagnostics, TokenSettings, classification_bias, mrc_bia
 from curate.dataset import Dataset
 from curate.errors import ConfigError, CurateError, Where
 from curate.retrieval.negatives import Tokenizer
-from curate.stages.base import PlannedStage, Split, reject
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType, PlannedStage, Split, reject
 
 
 class BiasReportParams(TokenSettings):
@@ -56,9 +55,6 @@ class BiasReport(PlannedStage):
     kinds = ("classification", "mrc", "qrels")
     description = "Measure label shortcuts, answer-position and lexical-overlap biases; flags nothing."
 
-    def reset(self) -> None:
-        self._diagnostics: Diagnostics | None = None
-
     def _parts(self) -> dict[str, Path]:
         """The corpus and queries paths of a qrels input."""
         p = self.params
@@ -76,10 +72,11 @@ class BiasReport(PlannedStage):
             )
         return {"corpus": Path(p.corpus), "queries": Path(p.queries or p.corpus)}
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return {self.params.field: "string"} if kind == "classification" else {}
+
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
-        if dataset.kind == "classification":
-            require_columns(dataset, [self.params.field], stage=self.id, types=("string",))
         if dataset.kind == "qrels":
             for part, path in self._parts().items():
                 if not path.exists():
@@ -111,14 +108,13 @@ class BiasReport(PlannedStage):
         return retrieval_bias(parts["corpus"], parts["queries"], dataset.to_arrow(), tokenizer=p.bm25_tokenizer)
 
     def plan(self, dataset: Dataset) -> Diagnostics:
-        self._diagnostics = self.diagnose(dataset)
-        return self._diagnostics
+        return self.diagnose(dataset)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
+    def split(self, batch: pa.Table, plan: Diagnostics, start: int) -> Split:
         return reject(batch, [True] * batch.num_rows, stage=self.id, reasons=[None] * batch.num_rows)
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        return self._diagnostics.artifacts() if self._diagnostics is not None else {}
+    def plan_artifacts(self, plan: Diagnostics) -> dict[str, pa.Table]:
+        return plan.artifacts()
 
 
 def diagnose_source(path: Path, params: dict[str, Any], **read: Any) -> Diagnostics:

@@ -32,6 +32,7 @@ question - 3 (BERT's ``[CLS] q [SEP] p [SEP]``)::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,7 @@ from curate.retrieval.chunk import (
     place_question,
     text_key,
 )
-from curate.stages.base import PlannedStage, Split, changed, names_in, reject
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType, PlannedStage, Split, changed, names_in, reject, with_fields
 from curate.stages.scoring import set_columns
 from curate.text.tokens import load_tokenizer
 
@@ -62,6 +62,18 @@ _ADDED_CORPUS = {**_ADDED, "source": pa.string()}
 
 class ChunkPassagesParams(ChunkSettings):
     """The chunk settings (the stage has no others)."""
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """The input's kind; for MRC, the chunks of each distinct context by its :func:`text_key`; for a
+    retrieval set's corpus, each row's ``pieces`` (spans, in dataset order) and the ``qrels``
+    pointed at them."""
+
+    kind: str
+    chunks: dict[str, list[Span]] = field(default_factory=dict)
+    pieces: list[list[Span]] | None = None
+    qrels: pa.Table | None = None
 
 
 class ChunkPassages(PlannedStage):
@@ -81,34 +93,31 @@ class ChunkPassages(PlannedStage):
     Params = ChunkPassagesParams
     params: ChunkPassagesParams
     kinds = ("mrc", "corpus")
-    adds = ("parent_id", "start", "chunk_widened", "source")
+    rejects_added = False
     description = "split long passages on sentence boundaries; MRC answers move to their chunk"
-
-    def reset(self) -> None:
-        self._chunks: dict[str, list[Span]] = {}
-        self._planned: list[list[Span]] | None = None  # a retrieval set's corpus: each row's pieces
-        self._qrels: pa.Table | None = None
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.tokenizer)] if self.params.tokenizer else []
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return {"context": "string", "answers": "any"} if kind == "mrc" else {"doc_id": "any", "text": "string"}
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        return dict(_ADDED_MRC if kind == "mrc" else _ADDED_CORPUS)
+
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
-        needed = ["context", "answers"] if dataset.kind == "mrc" else ["doc_id", "text"]
-        require_columns(dataset, needed, stage=self.id)
         if self.params.tokenizer:  # a bad tokenizer file fails before any row is read
             try:
                 load_tokenizer(self.params.tokenizer)
             except ConfigError as exc:
                 raise exc.at(stage=self.id, field="tokenizer") from None
 
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> ChunkPlan:
         """MRC: chunk every distinct context once, protecting the answers of all its questions."""
-        self._chunks = {}
         if dataset.kind != "mrc":
-            if "qrels" in self.parts:
-                self._plan_bundle(dataset)
-            return
+            return self._plan_bundle(dataset) if "qrels" in self.parts else ChunkPlan(dataset.kind)
+        chunks: dict[str, list[Span]] = {}
         p = self.params
         groups: dict[str, list[dict[str, Any]]] = {}
         for batch in dataset.batches():
@@ -118,30 +127,29 @@ class ChunkPassages(PlannedStage):
                     groups.setdefault(row["context"], []).append(row)
         progress.step("chunking", 0, len(groups), "contexts")
         for done, (context, rows) in enumerate(groups.items(), start=1):
-            self._chunks[text_key(context)] = context_chunks(context, rows, p)
+            chunks[text_key(context)] = context_chunks(context, rows, p)
             if progress.every(done, len(groups)):
                 progress.step("chunking", done, len(groups), "contexts")
+        return ChunkPlan(dataset.kind, chunks)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        if kind == "mrc":
-            return self._questions(batch)
-        return self._passages(batch)
+    def split(self, batch: pa.Table, plan: ChunkPlan, start: int) -> Split:
+        if plan.kind == "mrc":
+            return self._questions(batch, plan.chunks)
+        return self._passages(batch, plan.pieces, start)
 
-    def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
+    def plan_parts(self, plan: ChunkPlan, parts: Mapping[str, Dataset]) -> dict[str, Dataset] | None:
         """On a retrieval set's corpus: the qrels re-pointed at the chunks."""
-        if self._qrels is None:
-            return dict(parts)
-        return {**parts, "qrels": Dataset.from_arrow(self._qrels, "qrels")}
+        return None if plan.qrels is None else {"qrels": Dataset.from_arrow(plan.qrels, "qrels")}
 
     # ----------------------------------------------------------------- corpus
-    def _plan_bundle(self, corpus: Dataset) -> None:
+    def _plan_bundle(self, corpus: Dataset) -> ChunkPlan:
         """Chunk a retrieval set's corpus with its qrels (and the queries' answers) once."""
         answers = None
         queries = self.parts.get("queries")
         if queries is not None and "answers" in queries.schema.names:
             table = queries.to_arrow()
             answers = dict(zip(table.column("query_id").to_pylist(), table.column("answers").to_pylist(), strict=True))
-        chunked, self._qrels = chunk_corpus(
+        chunked, qrels = chunk_corpus(
             corpus.to_arrow(), self.parts["qrels"].to_arrow(), answers=answers, settings=self.params
         )
         planned: list[list[Span]] = []
@@ -151,18 +159,17 @@ class ChunkPassages(PlannedStage):
                 planned.append([span])
             else:
                 planned[-1].append(span)
-        self._planned = planned
+        return ChunkPlan(corpus.kind, pieces=planned, qrels=qrels)
 
-    def _passages(self, batch: pa.Table) -> Split:
+    def _passages(self, batch: pa.Table, planned: list[list[Span]] | None, first: int) -> Split:
         p = self.params
         out: dict[str, list[Any]] = {name: [] for name in [*batch.column_names, *_ADDED_CORPUS]}
         added = 0
         cut: list[list[str]] = []  # per kept row: ["chunked"] on the first piece of a passage that was cut
-        first, _ = self.next_rows(batch.num_rows)
         for index, row in enumerate(batch.to_pylist()):
             text, doc_id = row["text"], row["doc_id"]
-            if self._planned is not None:
-                spans = self._planned[first + index]
+            if planned is not None:
+                spans = planned[first + index]
             else:
                 spans = chunk_text(text, p.size, p.overlap, p.unit, tokenizer=p.tokenizer) if text else []
             if len(spans) <= 1:
@@ -178,19 +185,19 @@ class ChunkPassages(PlannedStage):
                 piece["parent_id"], piece["start"] = parent, start
                 for name in out:
                     out[name].append(piece[name])
-        kept = pa.Table.from_pydict(out, schema=_with_fields(batch.schema, _ADDED_CORPUS))
+        kept = pa.Table.from_pydict(out, schema=with_fields(batch.schema, _ADDED_CORPUS))
         nothing = reject(batch, [True] * batch.num_rows, stage=self.id, reasons=[None] * batch.num_rows)
         return Split(kept, nothing.rejected, added=added).marked(rewrites=cut)
 
     # ----------------------------------------------------------------- MRC
-    def _questions(self, batch: pa.Table) -> Split:
+    def _questions(self, batch: pa.Table, chunks_of: dict[str, list[Span]]) -> Split:
         p = self.params
         rows = batch.to_pylist()
         placed: list[ChunkedQuestion] = []
         for row in rows:
             context = row["context"]
-            chunks = self._chunks.get(text_key(context)) if context is not None else None
-            if chunks is None:  # no context, or the schema probe before planning
+            chunks = chunks_of.get(text_key(context)) if context is not None else None
+            if chunks is None:  # no context
                 parent = row.get("passage_id") or (text_key(context) if context is not None else None)
                 placed.append(ChunkedQuestion({**row, "parent_id": parent, "start": 0, "chunk_widened": False}))
             else:
@@ -209,10 +216,3 @@ class ChunkPassages(PlannedStage):
         moved = changed(batch.filter(pa.array(keep, pa.bool_())), kept, ["context"])
         widened = names_in(kept, "chunk_widened", "chunk_widened")
         return split.marked(rewrites=[["chunked"] * bool(m) + w for m, w in zip(moved, widened, strict=True)])
-
-
-def _with_fields(schema: pa.Schema, fields: dict[str, pa.DataType]) -> pa.Schema:
-    for name, dtype in fields.items():
-        if name not in schema.names:
-            schema = schema.append(pa.field(name, dtype))
-    return schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,12 @@ from pydantic import field_validator
 from curate.dataset import Dataset
 from curate.dedup.contamination import (
     REPORT_SCHEMA,
-    Contamination,
     ContaminationSettings,
     default_fields,
     find_contamination,
 )
 from curate.errors import ConfigError, CurateError, Where
-from curate.stages.base import PlannedStage, Split, names_in, reject
+from curate.stages.base import ColumnType, PlannedStage, Split, names_in, reject
 
 
 class DecontaminateParams(ContaminationSettings):
@@ -46,6 +46,15 @@ class DecontaminateParams(ContaminationSettings):
         return value
 
 
+@dataclass(frozen=True)
+class ContaminationPlan:
+    """Per training row: contaminated or not, and what overlaps; ``report``: the full report."""
+
+    flags: np.ndarray
+    summaries: list[str | None]
+    report: pa.Table
+
+
 class Decontaminate(PlannedStage):
     """Find training rows that overlap an evaluation set (near-duplicate texts by MinHash, shared runs
     of 13 words or 50 characters, exact short texts), then reject or flag them.
@@ -62,13 +71,17 @@ class Decontaminate(PlannedStage):
     description = "Reject (or flag) rows that overlap an evaluation set (MinHash, shared runs, exact short texts)."
     Params = DecontaminateParams
     params: DecontaminateParams
-    adds = ("contaminated", "contamination")
+    adds = {"contaminated": pa.bool_(), "contamination": pa.string()}
+    reject_extras = {"contamination": pa.string()}
+    rejects_added = False
 
     def _fields(self, kind: str) -> list[str]:
         return list(self.params.fields) if self.params.fields else default_fields(kind)
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(self._fields(kind), "any")
+
     def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
         if not self._fields(dataset.kind):
             raise ConfigError(
                 f"kind '{dataset.kind}' has no text fields to compare",
@@ -76,17 +89,13 @@ class Decontaminate(PlannedStage):
                 value=dataset.kind,
                 hint="pass fields",
             )
+        super().check_input(dataset)
         if not Path(self.params.eval_path).exists():
             raise ConfigError(
                 "evaluation set not found",
                 where=Where(stage=self.id, file=self.params.eval_path, field="eval_path"),
                 hint="check the path (relative paths start from the working directory)",
             )
-
-    def reset(self) -> None:
-        self._found: Contamination | None = None
-        self._flags: np.ndarray | None = None
-        self._summaries: list[str | None] = []
 
     def read_eval(self, train_kind: str) -> Dataset:
         """The evaluation set, read with ``eval_format``/``eval_kind``/``eval_columns``."""
@@ -98,26 +107,18 @@ class Decontaminate(PlannedStage):
         except CurateError as exc:
             raise exc.at(stage=self.id, file=p.eval_path) from None
 
-    def plan(self, dataset: Dataset) -> Contamination:
+    def plan(self, dataset: Dataset) -> ContaminationPlan:
         """Compare the whole training set with the evaluation set."""
         evaluation = self.read_eval(dataset.kind)
         try:
             found = find_contamination(dataset, evaluation, fields=self._fields(dataset.kind), settings=self.params)
         except CurateError as exc:
             raise exc.at(stage=self.id) from None
-        self._found = found
-        self._flags = found.contaminated
-        self._summaries = found.summaries()
-        return found
+        return ContaminationPlan(found.contaminated, found.summaries(), found.report.cast(REPORT_SCHEMA))
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
+    def split(self, batch: pa.Table, plan: ContaminationPlan, start: int) -> Split:
         n = batch.num_rows
-        start, end = self.next_rows(n)
-        summaries: list[str | None]
-        if self._flags is None:  # schema probe on an empty batch
-            flags, summaries = np.zeros(n, bool), [None] * n
-        else:
-            flags, summaries = self._flags[start:end], self._summaries[start:end]
+        flags, summaries = plan.flags[start : start + n], plan.summaries[start : start + n]
         summary = pa.array(summaries, pa.string())
         flagged = batch.append_column("contaminated", pa.array(flags, pa.bool_()))
         flagged = flagged.append_column("contamination", summary)
@@ -131,10 +132,8 @@ class Decontaminate(PlannedStage):
         )
         return Split(flagged.filter(keep), split.rejected)
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        if self._found is None:
-            return {}
-        return {"contamination": self._found.report.cast(REPORT_SCHEMA)}
+    def plan_artifacts(self, plan: ContaminationPlan) -> dict[str, pa.Table]:
+        return {"contamination": plan.report}
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.eval_path)]

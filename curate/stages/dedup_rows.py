@@ -14,7 +14,7 @@ from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, answer_columns, row_answers
 from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome
 from curate.dedup.retrieval import remap_qrels
-from curate.stages.base import Split, reject
+from curate.stages.base import Split, Stage, reject
 
 EXTRA_TYPES = {"duplicate_of": pa.string(), "cluster_id": pa.int64(), "similarity": pa.float64()}
 """Columns a dedup stage may add to its rejected rows."""
@@ -46,39 +46,29 @@ def _union(old: list[str] | None, new: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys([*(old or []), *new]))
 
 
-def split_by_outcome(
-    batch: pa.Table, outcome: Outcome | None, start: int, *, stage: str, extras: Sequence[str]
-) -> Split:
+def split_by_outcome(batch: pa.Table, outcome: Outcome, start: int, *, stage: str, extras: Sequence[str]) -> Split:
     """Rows ``start:start + len(batch)`` of ``outcome`` applied to ``batch``: ``dedup_conflicts``
     added, removed rows rejected with their reason, detail and ``extras`` (names in
-    :data:`EXTRA_TYPES`), kept rows with conflicts counted as flagged per reason. Without an
-    outcome (the schema probe) every row is kept."""
-    n = batch.num_rows
-    end = start + n
-    if outcome is None:
-        conflicts: list[list[str] | None] = [None] * n
-        reasons: list[str | None] = [None] * n
-        keep, details = [True] * n, list(reasons)
-        extra = {name: pa.nulls(n, EXTRA_TYPES[name]) for name in extras}
-    else:
-        conflicts = Outcome.rows(outcome.conflicts, start, end)
-        keep = outcome.keep[start:end].tolist()
-        reasons, details = Outcome.rows(outcome.reason, start, end), Outcome.rows(outcome.detail, start, end)
-        cluster = outcome.cluster[start:end]
-        values = {
-            "duplicate_of": pa.array(Outcome.rows(outcome.duplicate_of, start, end), pa.string()),
-            "cluster_id": pa.array(cluster, pa.int64(), mask=cluster < 0),
-            "similarity": pa.array(outcome.similarity[start:end], pa.float64(), from_pandas=True),
-        }
-        extra = {name: values[name] for name in extras}
+    :data:`EXTRA_TYPES`), kept rows with conflicts counted as flagged per reason."""
+    end = start + batch.num_rows
+    conflicts = Outcome.rows(outcome.conflicts, start, end)
+    keep = outcome.keep[start:end].tolist()
+    reasons, details = Outcome.rows(outcome.reason, start, end), Outcome.rows(outcome.detail, start, end)
+    cluster = outcome.cluster[start:end]
+    values = {
+        "duplicate_of": pa.array(Outcome.rows(outcome.duplicate_of, start, end), pa.string()),
+        "cluster_id": pa.array(cluster, pa.int64(), mask=cluster < 0),
+        "similarity": pa.array(outcome.similarity[start:end], pa.float64(), from_pandas=True),
+    }
+    extra = {name: values[name] for name in extras}
     split = reject(with_conflicts(batch, conflicts), keep, stage=stage, reasons=reasons, details=details, extra=extra)
     return split.marked(flags=_flags(outcome, start, keep))
 
 
-def _flags(outcome: Outcome | None, start: int, keep: list[bool]) -> list[list[str]]:
+def _flags(outcome: Outcome, start: int, keep: list[bool]) -> list[list[str]]:
     """Per kept row of the batch starting at ``start``, the conflict reasons it is flagged with."""
     found: dict[int, list[str]] = {}
-    for reason, rows in (outcome.flagged if outcome is not None else {}).items():
+    for reason, rows in outcome.flagged.items():
         for row in rows:
             if 0 <= row - start < len(keep) and keep[row - start]:
                 found.setdefault(row, []).append(reason)
@@ -118,3 +108,13 @@ def repoint_qrels(parts: Mapping[str, Dataset], rejected: Dataset) -> Repointed:
             ["query_id", "doc_id", "duplicate_of", "score"]
         )
     return found
+
+
+def parts_after_dedup(stage: Stage, parts: Mapping[str, Dataset], rejected: Dataset) -> dict[str, Dataset]:
+    """A dedup stage's :meth:`~curate.stages.base.Stage.update_parts`: on a retrieval set's corpus
+    the qrels of removed passages point at the passage kept, each move listed in the stage's
+    ``qrels_repointed`` artifact."""
+    found = repoint_qrels(parts, rejected)
+    if found.moves is not None:
+        stage.add_artifact("qrels_repointed", found.moves)
+    return found.parts

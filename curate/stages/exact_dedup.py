@@ -14,11 +14,11 @@ from curate import progress
 from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed, row_answers
 from curate.dedup.assign import GroupCandidates, assign
-from curate.dedup.outcome import Outcome, apply_assignment
+from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome, apply_assignment
 from curate.schemas import row_ids
-from curate.stages.base import Params, PlannedStage, Split
-from curate.stages.dedup_rows import repoint_qrels, split_by_outcome
-from curate.stages.fields import require_columns, text_fields
+from curate.stages.base import ColumnType, Params, PlannedStage, Split
+from curate.stages.dedup_rows import parts_after_dedup, split_by_outcome
+from curate.stages.fields import text_fields
 from curate.text.normalize import Op, normalize_text
 
 _DEFAULT_FIELDS = {"qrels": ["query_id", "doc_id"]}
@@ -53,17 +53,14 @@ class ExactDedup(PlannedStage):
     description = "Reject repeats of an earlier row (NFC, spaces folded); a repeat with another label is a conflict."
     Params = ExactDedupParams
     params: ExactDedupParams
+    adds = {CONFLICTS_COLUMN: pa.list_(pa.string())}
+    reject_extras = {"duplicate_of": pa.string()}
 
     def _fields(self, kind: str) -> list[str]:
         return list(self.params.fields or _DEFAULT_FIELDS.get(kind) or text_fields(kind, None))
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        require_columns(dataset, self._fields(dataset.kind), stage=self.id)
-
-    def reset(self) -> None:
-        self._outcome: Outcome | None = None
-        self._moves: pa.Table | None = None  # qrels re-pointed on a retrieval set (update_parts)
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(self._fields(kind), "any")
 
     def _digest(self, values: tuple) -> bytes:
         parts = []
@@ -77,7 +74,7 @@ class ExactDedup(PlannedStage):
             parts.append(value)
         return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
 
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> Outcome:
         fields = self._fields(dataset.kind)
         first: dict[bytes, int] = {}
         groups: list[np.ndarray] = []
@@ -118,22 +115,18 @@ class ExactDedup(PlannedStage):
             texts=shown,
             reject_conflicts=reject_conflicts,
         )
-        self._outcome = outcome
+        return outcome
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, _ = self.next_rows(batch.num_rows)
-        return split_by_outcome(batch, self._outcome, start, stage=self.id, extras=("duplicate_of",))
+    def split(self, batch: pa.Table, plan: Outcome, start: int) -> Split:
+        return split_by_outcome(batch, plan, start, stage=self.id, extras=("duplicate_of",))
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        found = {"conflicts": self._outcome.conflicts_table()} if self._outcome is not None else {}
-        return found | ({"qrels_repointed": self._moves} if self._moves is not None else {})
+    def plan_artifacts(self, plan: Outcome) -> dict[str, pa.Table]:
+        return {"conflicts": plan.conflicts_table()}
 
     def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
         """On a retrieval set's corpus: the qrels of removed passages point at the passage kept
         (listed in the ``qrels_repointed`` artifact)."""
-        found = repoint_qrels(parts, rejected)
-        self._moves = found.moves
-        return found.parts
+        return parts_after_dedup(self, parts, rejected)
 
 
 def _values(dataset: Dataset, name: str, rows: np.ndarray, partner: np.ndarray) -> dict[int, str | None]:

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -174,6 +174,17 @@ class _Passage:
     language: str | None = None
 
 
+@dataclass(frozen=True)
+class QuestionsPlan:
+    """Accepted rows by the dataset row they follow (``anchors``: those rows, sorted), every pair's
+    verdict (``log``, the ``generation`` artifact) and the ``usage`` row."""
+
+    new_rows: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    anchors: list[int] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
 class GenerateQuestions(PlannedStage):
     """Ask a chat model for question/answer pairs about each passage; append the pairs whose answer is
     in the passage, whose question is in the passage's language and new (see the module docstring)."""
@@ -183,7 +194,9 @@ class GenerateQuestions(PlannedStage):
     Params: ClassVar[type[StageParams]] = GenerateQuestionsParams
     params: GenerateQuestionsParams
     kinds = ("mrc",)
-    adds = ("source",)
+    requires = {"id": "any", "context": "string", "question": "string"}
+    adds = {"source": pa.string()}
+    rejects_added = False
     description = "synthetic QA pairs from an OpenAI-compatible chat model, checked and appended"
 
     def __init__(self, params: Any = None, *, id: str | None = None, **kwargs: Any):
@@ -196,16 +209,9 @@ class GenerateQuestions(PlannedStage):
                 where=Where(stage=self.id),
                 hint="put the key in an environment variable and give its name, e.g. OPENAI_API_KEY",
             )
-        self._identifier: LanguageIdentifier | None = None
-        self.reset()
+        self._identifier: LanguageIdentifier | None = None  # loaded once per process, when first needed
 
     # ----------------------------------------------------------------- setup
-    def reset(self) -> None:
-        self._new_rows: dict[int, list[dict[str, Any]]] = {}
-        self._anchors: list[int] = []
-        self._log: list[dict[str, Any]] = []
-        self._usage: dict[str, Any] | None = None
-
     def input_files(self) -> list[Path]:
         return [Path(self.params.prompt_template)] if self.params.prompt_template else []
 
@@ -282,14 +288,14 @@ class GenerateQuestions(PlannedStage):
                 folded.setdefault(text, str(row_id))
         return list(by_context.values()), folded, {str(i) for i in ids if i is not None}
 
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> QuestionsPlan:
         p = self.params
         passages, known_questions, used_ids = self._passages(dataset)
         if p.max_passages is not None:
             passages = passages[: p.max_passages]
+        plan = QuestionsPlan()
         if not passages:
-            self._usage = self._usage_row(None, 0)
-            return
+            return replace(plan, usage=self._usage_row(plan.log, None, 0))
         custom = self.template()
         if p.language == "auto":
             found = self.identifier().identify([passage.context for passage in passages]).languages
@@ -314,9 +320,9 @@ class GenerateQuestions(PlannedStage):
         languages = self.identifier().identify([pair.question for pair in pairs]).languages if pairs else []
         question_language = dict(zip(map(id, pairs), languages, strict=True))
         for passage, completion, replies in zip(passages, completions, parsed, strict=True):
-            self._judge(passage, completion.choices, replies, question_language, known_questions, used_ids)
-        self._anchors = sorted(self._new_rows)
-        self._usage = self._usage_row(client, len(passages))
+            self._judge(passage, completion.choices, replies, question_language, known_questions, used_ids, plan)
+        anchors = sorted(plan.new_rows)
+        return replace(plan, anchors=anchors, usage=self._usage_row(plan.log, client, len(passages)))
 
     def _judge(
         self,
@@ -326,11 +332,12 @@ class GenerateQuestions(PlannedStage):
         question_language: dict[int, str | None],
         known_questions: dict[str, str],
         used_ids: set[str],
+        plan: QuestionsPlan,
     ) -> None:
         """Check the pairs of one passage's replies (choice 0 first) in order; accepted ones become
-        rows of the plan."""
+        rows of the ``plan`` (its ``new_rows``, and every pair is noted in its ``log``)."""
         p = self.params
-        log = self._log
+        log = plan.log
 
         def note(choice: int, status: str, detail: str | None, pair: QAPair | None = None, **more: Any) -> None:
             log.append(
@@ -388,7 +395,7 @@ class GenerateQuestions(PlannedStage):
                 continue
             answer_text = passage.context[span.start : span.end]
             row_id = _new_id(passage.id, used_ids)
-            self._new_rows.setdefault(passage.first_row, []).append(
+            plan.new_rows.setdefault(passage.first_row, []).append(
                 self._row(passage, row_id, item.question, answer_text, span.start)
             )
             known_questions[folded] = row_id
@@ -421,41 +428,35 @@ class GenerateQuestions(PlannedStage):
             "source": f"llm:{self.params.model}",
         }
 
-    def _usage_row(self, client: ChatClient | None, passages: int) -> dict[str, Any]:
-        counts = Counter(entry["status"] for entry in self._log)
+    def _usage_row(self, log: list[dict[str, Any]], client: ChatClient | None, passages: int) -> dict[str, Any]:
+        counts = Counter(entry["status"] for entry in log)
         spent = client.usage.as_dict() if client is not None else {}
         row: dict[str, Any] = {"model": self.params.model, "passages": passages}
         row.update({name: spent.get(name, 0) for name in USAGE_FIELDS})
         row["fallback_reason"] = client.fallback if client is not None else None
-        row["pairs"] = len(self._log)
+        row["pairs"] = len(log)
         row.update({status: counts.get(status, 0) for status in STATUSES})
         return row
 
     # ----------------------------------------------------------------- rows
-    def process(self, batch: pa.Table, kind: str) -> Split:
+    def split(self, batch: pa.Table, plan: QuestionsPlan, start: int) -> Split:
         n = batch.num_rows
-        start, end = self.next_rows(n)
+        end = start + n
         kept = batch
         if "source" not in batch.schema.names:
             kept = batch.append_column("source", pa.array(["original"] * n, pa.string()))
-        lo, hi = bisect.bisect_left(self._anchors, start), bisect.bisect_left(self._anchors, end)
-        new_rows = [row for anchor in self._anchors[lo:hi] for row in self._new_rows[anchor]]
+        lo, hi = bisect.bisect_left(plan.anchors, start), bisect.bisect_left(plan.anchors, end)
+        new_rows = [row for anchor in plan.anchors[lo:hi] for row in plan.new_rows[anchor]]
         if new_rows:
             kept = pa.concat_tables([kept, pa.Table.from_pylist(new_rows, schema=kept.schema)])
         rejected = reject(batch, [True] * n, stage=self.id, reasons="unused").rejected
         return Split(kept, rejected, added=len(new_rows))
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        if self._usage is None:
-            return {}
+    def plan_artifacts(self, plan: QuestionsPlan) -> dict[str, pa.Table]:
         return {
-            "generation": pa.Table.from_pylist(self._log, schema=GENERATION_SCHEMA),
-            "usage": pa.Table.from_pylist([self._usage], schema=USAGE_SCHEMA),
+            "generation": pa.Table.from_pylist(plan.log, schema=GENERATION_SCHEMA),
+            "usage": pa.Table.from_pylist([plan.usage], schema=USAGE_SCHEMA),
         }
-
-    def summary(self) -> dict[str, Any] | None:
-        """The ``usage`` counts of the last run as a dict (None before a run)."""
-        return dict(self._usage) if self._usage is not None else None
 
 
 def _jaccard(a: set[int], b: set[int]) -> float:

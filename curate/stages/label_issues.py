@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -14,7 +16,7 @@ from curate.labels.issues import (
     out_of_fold_probabilities,
     ranked_issues,
 )
-from curate.stages.base import PlannedStage, Split, names_in, reject
+from curate.stages.base import ColumnType, PlannedStage, Split, names_in, reject
 
 ADDED = ("label_issue", "label_quality", "suggested_label")
 ISSUES_SCHEMA = pa.schema(
@@ -40,6 +42,27 @@ class LabelIssuesParams(LabelIssueSettings):
     """Reject the flagged rows (reason ``label_issue``); false only adds the columns."""
 
 
+_NO_SCORES = pa.table(
+    {
+        "label_issue": pa.array([], pa.bool_()),
+        "label_quality": pa.array([], pa.float32()),
+        "suggested_label": pa.array([], pa.string()),
+        "given_label_probability": pa.array([], pa.float32()),
+        "suggested_probability": pa.array([], pa.float32()),
+    }
+)
+
+
+@dataclass(frozen=True)
+class LabelPlan:
+    """cleanlab's scores per row (``label_issue``, ``label_quality``, ``suggested_label``,
+    ``given_label_probability``, ``suggested_probability``) and the ``issues`` artifact (None on
+    an empty dataset)."""
+
+    scores: pa.Table
+    issues: pa.Table | None = None
+
+
 class LabelIssues(PlannedStage):
     """Find rows whose label disagrees with out-of-fold predictions (confident learning, cleanlab).
 
@@ -56,48 +79,23 @@ class LabelIssues(PlannedStage):
     Params = LabelIssuesParams
     params: LabelIssuesParams
     kinds = ("classification",)
-    adds = ADDED
+    requires = {"text": "string", "label": "any"}
+    adds = {"label_issue": pa.bool_(), "label_quality": pa.float32(), "suggested_label": pa.string()}
     description = "Flag or reject classification rows whose label looks wrong (cleanlab)."
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        schema = dataset.schema
+    def required(self, kind: str) -> dict[str, ColumnType]:
         column = self.params.pred_probs_column
-        if column is None:
-            return
-        if column not in schema.names:
-            raise ConfigError(
-                "no such column",
-                where=Where(stage=self.id, field="pred_probs_column"),
-                value=column,
-                hint=f"columns: {', '.join(schema.names)}",
-            )
-        dtype = schema.field(column).type
-        if not (
-            (pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype))
-            and (pa.types.is_floating(dtype.value_type) or pa.types.is_integer(dtype.value_type))
-        ):
-            raise ConfigError(
-                "column must be list<float>",
-                where=Where(stage=self.id, field="pred_probs_column"),
-                value=str(dtype),
-                hint="one probability per class, in the order of params.classes",
-            )
-
-    def reset(self) -> None:
-        self._scores: pa.Table | None = None
-        self._issues: pa.Table | None = None
+        return {**self.requires, **({column: "list<float>"} if column else {})}
 
     def _error(self, what: str, field: str | None = None) -> ConfigError:
         return ConfigError(what, where=Where(stage=self.id, field=field))
 
-    def plan(self, dataset: Dataset) -> pa.Table:
+    def plan(self, dataset: Dataset) -> LabelPlan:
         """Probabilities (cross-validated or given) and cleanlab's verdict for every row."""
         p = self.params
         table = dataset.to_arrow()
-        if table.num_rows == 0:  # nothing to judge: rows stream through as for the zero-row probe
-            self._scores = None
-            return table
+        if table.num_rows == 0:  # nothing to judge
+            return LabelPlan(_NO_SCORES)
         labels = table.column("label").to_pylist()
         if any(label is None for label in labels):
             raise self._error("a row has no label", "label")
@@ -122,12 +120,12 @@ class LabelIssues(PlannedStage):
         except ValueError as exc:
             raise self._error(str(exc), p.pred_probs_column or "label") from None
         best = pred_probs.max(axis=1) if len(labels) else np.zeros(0)
-        self._scores = scores.append_column("suggested_probability", pa.array(best, pa.float32()))
+        scores_out = scores.append_column("suggested_probability", pa.array(best, pa.float32()))
         order = ranked_issues(scores)
         picked = table.take(pa.array(order, pa.int64()))
         scored = scores.take(pa.array(order, pa.int64()))
         n = len(order)
-        self._issues = pa.table(
+        issues = pa.table(
             {
                 "id": picked.column("id").cast(pa.string())
                 if "id" in picked.column_names
@@ -143,18 +141,10 @@ class LabelIssues(PlannedStage):
             },
             schema=ISSUES_SCHEMA,
         )
-        return self._scores
+        return LabelPlan(scores_out, issues)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, end = self.next_rows(batch.num_rows)
-        if self._scores is None:  # the zero-row probe before planning
-            part = pa.table(
-                {"label_issue": pa.array([], pa.bool_()), "label_quality": pa.array([], pa.float32())}
-            ).append_column("suggested_label", pa.array([], pa.string()))
-            part = part.append_column("given_label_probability", pa.array([], pa.float32()))
-            part = part.append_column("suggested_probability", pa.array([], pa.float32()))
-        else:
-            part = self._scores.slice(start, end - start)
+    def split(self, batch: pa.Table, plan: LabelPlan, start: int) -> Split:
+        part = plan.scores.slice(start, batch.num_rows)
         out = batch
         for name in ADDED:
             values = part.column(name)
@@ -186,5 +176,5 @@ class LabelIssues(PlannedStage):
             details=details,
         )
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        return {"issues": self._issues} if self._issues is not None else {}
+    def plan_artifacts(self, plan: LabelPlan) -> dict[str, pa.Table]:
+        return {"issues": plan.issues} if plan.issues is not None else {}

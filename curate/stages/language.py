@@ -17,8 +17,8 @@ from pydantic import field_validator
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.schemas import get_schema
-from curate.stages.base import Role, StageParams
-from curate.stages.fields import require_columns, text_fields
+from curate.stages.base import ColumnType, Role, StageParams
+from curate.stages.fields import text_fields
 from curate.stages.scoring import Probability, ScoreParams, ScoreStage, Verdict, verdict
 from curate.text.langid import FRACTIONS, LanguageIdentifier, SecondOpinion, script_fractions
 
@@ -58,9 +58,11 @@ class LanguageId(ScoreStage):
     def fields(self, kind: str) -> list[str]:
         return text_fields(kind, self.params.fields)
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(self.fields(kind), "string")
+
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
-        require_columns(dataset, self.fields(dataset.kind), stage=self.id, types=("string",))
         self.identifier()  # a missing model fails before any row is read
 
     def input_files(self) -> list[Path]:
@@ -84,10 +86,12 @@ class LanguageId(ScoreStage):
                 ) from None
         return self._identifier
 
-    def score_columns(self, kind: str) -> list[str]:
-        columns = []
+    def score_columns(self, kind: str) -> dict[str, pa.DataType]:
+        columns: dict[str, pa.DataType] = {}
         for name in self.fields(kind):
-            columns += [f"lang_{name}", f"lang_{name}_score"] + ([f"script_{name}"] if self.params.scripts else [])
+            columns |= {f"lang_{name}": pa.string(), f"lang_{name}_score": pa.float32()}
+            if self.params.scripts:
+                columns[f"script_{name}"] = SCRIPT_TYPE
         return columns
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:

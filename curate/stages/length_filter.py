@@ -8,9 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import model_validator
 
-from curate.dataset import Dataset
-from curate.stages.base import Params, Split, Stage, reject
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType, Params, Split, Stage, reject
 
 
 class LengthFilterParams(Params):
@@ -46,9 +44,11 @@ class LengthFilter(Stage):
     def score_column(self) -> str:
         return self.params.column or f"{self.params.field}_{self.params.unit}"
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        require_columns(dataset, [self.params.field], stage=self.id, types=("string",))
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return {self.params.field: "string"}
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        return {self.score_column: pa.int32()}
 
     def process(self, batch: pa.Table, kind: str) -> Split:
         text = batch.column(self.params.field)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,36 @@ from curate.retrieval.build import (
     triplet_rows,
 )
 from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, mine_negatives
-from curate.stages.base import PlannedStage, Split, reject
+from curate.stages.base import ColumnType, PlannedStage, Split, reject
 
 __all__ = ["MineHardNegatives", "MineHardNegativesParams", "mine_retrieval", "mine_retrieval_folder"]
+
+
+@dataclass(frozen=True)
+class MiningPlan:
+    """The mined negatives, the corpus they index, and per MRC row its query number among the mined
+    ones (-1: unanswerable), its positive passage's corpus row and its answers; ``summary``: the
+    ``mining`` artifact."""
+
+    mined: Mined
+    corpus: pa.Table
+    query_of_row: np.ndarray
+    passage: np.ndarray
+    answers: list[list[str]]
+    summary: pa.Table
+
+
+@dataclass(frozen=True)
+class QueriesPlan:
+    """A retrieval set's queries mined from its corpus and qrels: the ``triplets``, and per query row
+    its triplet rows ``(start, end)`` or the reason and detail it has none; ``summary``: the
+    ``mining`` artifact."""
+
+    triplets: pa.Table
+    rows: list[tuple[int, int] | None]
+    reasons: list[str | None]
+    details: list[str | None]
+    summary: pa.Table
 
 
 class MineHardNegativesParams(MiningSettings):
@@ -76,11 +104,19 @@ class MineHardNegatives(PlannedStage):
     Params = MineHardNegativesParams
     params: MineHardNegativesParams
     kinds = ("mrc", "queries")
-    adds = tuple(TRIPLET_SCHEMA.names)
+    requires = {"id": "any", "context": "string", "question": "string", "answers": "any"}
+    adds = {f.name: f.type for f in TRIPLET_SCHEMA if f.name not in ("query", "positive", "negatives")}
+    rejects_added = False
     description = "Turn MRC questions into triplets with BM25/dense hard negatives, guarded against false negatives."
 
     def output_kind(self, kind: str) -> str:
         return "triplets"
+
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        if kind == "queries":
+            return {"query_id": "any"}
+        vectors = (self.params.embedding_column, self.params.query_embedding_column)
+        return {**self.requires, **{name: "list<float>" for name in vectors if name is not None}}
 
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
@@ -100,38 +136,9 @@ class MineHardNegatives(PlannedStage):
                 where=Where(stage=self.id, file=p.corpus, field="corpus"),
                 hint="check the path (relative paths start from the working directory)",
             )
-        schema = dataset.schema
-        for param in ("embedding_column", "query_embedding_column"):
-            name = getattr(p, param)
-            if name is None:
-                continue
-            if name not in schema.names:
-                raise ConfigError(
-                    "no such column",
-                    where=Where(stage=self.id, field=param),
-                    value=name,
-                    hint=f"columns: {', '.join(schema.names)}",
-                )
-            if not _is_vector(schema.field(name).type):
-                raise ConfigError(
-                    "embedding column must be list<float>",
-                    where=Where(stage=self.id, field=param),
-                    value=str(schema.field(name).type),
-                )
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.corpus)] if self.params.corpus else []
-
-    def reset(self) -> None:
-        self._mined: Mined | None = None
-        self._corpus: pa.Table | None = None
-        self._query_of_row: np.ndarray = np.zeros(0, np.int64)
-        self._passage: np.ndarray = np.zeros(0, np.int64)
-        self._answers: list[list[str]] = []
-        self._summary: pa.Table | None = None
-        self._triplets: pa.Table | None = None  # a retrieval set's queries: the mined triplets
-        self._rows_of: dict[str, tuple[int, int]] = {}  # query id -> its triplet rows
-        self._positives: set[str] = set()
 
     # ----------------------------------------------------------------- planning (whole dataset)
     def read_corpus(self) -> Dataset:
@@ -150,55 +157,56 @@ class MineHardNegatives(PlannedStage):
         """Triplets are no part of a retrieval set: the set ends here."""
         return {}
 
-    def _plan_queries(self, queries: Dataset) -> Mined:
-        """Mine for a retrieval set's queries with :func:`mine_retrieval`; triplet rows by query id."""
+    def _plan_queries(self, queries: Dataset) -> QueriesPlan:
+        """Mine for a retrieval set's queries with :func:`mine_retrieval`: each query row's triplets,
+        or why it has none."""
         try:
             found = mine_retrieval({**self.parts, "queries": queries}, self.params)
         except CurateError as exc:
             raise exc.at(stage=self.id) from None
-        ids = found.triplets.column("query_id").to_pylist()
-        for row, query_id in enumerate(ids):
-            start, _ = self._rows_of.get(query_id, (row, row))
-            self._rows_of[query_id] = (start, row + 1)
+        rows_of: dict[str, tuple[int, int]] = {}
+        for row, query_id in enumerate(found.triplets.column("query_id").to_pylist()):
+            first, _ = rows_of.get(query_id, (row, row))
+            rows_of[query_id] = (first, row + 1)
         qrels, corpus = self.parts["qrels"].to_arrow(), self.parts["corpus"].column("doc_id").to_pylist()
         judged = zip(qrels.column("query_id").to_pylist(), qrels.column("doc_id").to_pylist(), strict=True)
         scores = pc.cast(qrels.column("score"), pa.float64()).to_pylist()
         known = set(corpus)
-        self._positives = {q for (q, d), score in zip(judged, scores, strict=True) if (score or 0) > 0 and d in known}
-        self._triplets, self._mined, self._summary = found.triplets, found.mined, found.summary
-        return found.mined
-
-    def _split_queries(self, batch: pa.Table) -> Split:
-        """Each query's triplets, or the query rejected with the reason it has none."""
-        assert self._triplets is not None
-        keep: list[bool] = []
+        positives = {q for (q, d), score in zip(judged, scores, strict=True) if (score or 0) > 0 and d in known}
+        rows: list[tuple[int, int] | None] = []
         reasons: list[str | None] = []
         details: list[str | None] = []
-        pieces: list[pa.Table] = []
-        for query_id in batch.column("query_id").to_pylist():
-            rows = self._rows_of.pop(query_id, None)
-            keep.append(rows is not None)
-            if rows is not None:
-                pieces.append(self._triplets.slice(rows[0], rows[1] - rows[0]))
+        seen: set[str] = set()
+        for query_id in queries.column("query_id").to_pylist():
+            slice_ = rows_of.pop(query_id, None)
+            rows.append(slice_)
+            if slice_ is not None:
                 reasons.append(None)
                 details.append(None)
-            elif query_id in self._seen:
+            elif query_id in seen:
                 reasons.append("repeated_query")
                 details.append(f"query id {query_id} was used before: mined for its first query only")
-            elif query_id not in self._positives:
+            elif query_id not in positives:
                 reasons.append("no_positive")
                 details.append("no qrel with score > 0 points at a passage of the corpus")
             else:
                 reasons.append("no_negatives")
                 details.append("no candidate passage survived the guards")
-            self._seen.add(query_id)
+            seen.add(query_id)
+        return QueriesPlan(found.triplets, rows, reasons, details, found.summary)
+
+    def _split_queries(self, batch: pa.Table, plan: QueriesPlan, start: int) -> Split:
+        """Each query's triplets, or the query rejected with the reason it has none."""
+        end = start + batch.num_rows
+        keep = [rows is not None for rows in plan.rows[start:end]]
+        pieces = [plan.triplets.slice(a, b - a) for a, b in filter(None, plan.rows[start:end])]
         kept = pa.concat_tables([TRIPLET_SCHEMA.empty_table(), *pieces])
-        split = reject(batch, keep, stage=self.id, reasons=reasons, details=details)
+        split = reject(batch, keep, stage=self.id, reasons=plan.reasons[start:end], details=plan.details[start:end])
         return Split(kept, split.rejected, added=kept.num_rows - sum(keep))
 
-    def plan(self, dataset: Dataset) -> Mined:
-        """Build the corpus from the contexts, mine negatives for every answerable question."""
-        self._seen: set[str] = set()
+    def plan(self, dataset: Dataset) -> MiningPlan | QueriesPlan:
+        """Build the corpus from the contexts, mine negatives for every answerable question (a
+        retrieval set's queries: mine from the set)."""
         if dataset.kind == "queries":
             return self._plan_queries(dataset)
         started = time.perf_counter()
@@ -248,22 +256,17 @@ class MineHardNegatives(PlannedStage):
         mined.seconds = time.perf_counter() - started
         query_of_row = np.full(table.num_rows, -1, np.int64)
         query_of_row[rows] = np.arange(len(rows))
-        self._mined, self._corpus, self._query_of_row = mined, corpus, query_of_row
-        self._passage, self._answers = found.passage, [a or [] for a in answers]
-        self._summary = mining_summary(mined, p, corpus.num_rows)
-        return mined
+        summary = mining_summary(mined, p, corpus.num_rows)
+        return MiningPlan(mined, corpus, query_of_row, found.passage, [a or [] for a in answers], summary)
 
     # ----------------------------------------------------------------- streaming the split
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        if kind == "queries" and self._triplets is not None:
-            return self._split_queries(batch)
+    def split(self, batch: pa.Table, plan: MiningPlan | QueriesPlan, start: int) -> Split:
+        if isinstance(plan, QueriesPlan):
+            return self._split_queries(batch, plan, start)
         n = batch.num_rows
-        start, end = self.next_rows(n)
-        mined, corpus = self._mined, self._corpus
-        if mined is None or corpus is None:  # schema probe on an empty batch
-            probe = reject(batch, [True] * n, stage=self.id, reasons="no_positive")
-            return Split(TRIPLET_SCHEMA.empty_table(), probe.rejected)
-        queries = self._query_of_row[start:end]
+        end = start + n
+        mined, corpus = plan.mined, plan.corpus
+        queries = plan.query_of_row[start:end]
         keep = [q >= 0 and bool(mined.rows[q]) for q in queries.tolist()]
         reasons: list[str | None] = []
         details: list[str | None] = []
@@ -285,9 +288,9 @@ class MineHardNegatives(PlannedStage):
             mined,
             queries=[batch.column("question")[i].as_py() for i in local],
             query_ids=[ids[i] for i in local],
-            answers=[self._answers[r] for r in rows],
-            positive_rows=[int(self._passage[r]) for r in rows],
-            mined_index=[int(self._query_of_row[r]) for r in rows],
+            answers=[plan.answers[r] for r in rows],
+            positive_rows=[int(plan.passage[r]) for r in rows],
+            mined_index=[int(plan.query_of_row[r]) for r in rows],
         )
         split = reject(batch, keep, stage=self.id, reasons=reasons, details=details)
         return Split(triplets, split.rejected)
@@ -303,8 +306,8 @@ class MineHardNegatives(PlannedStage):
             return f"no passage besides the positive {found} at {window}"
         return f"no candidate at {window} survived the guards (dropped: {dropped})"
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        return {"mining": self._summary} if self._summary is not None else {}
+    def plan_artifacts(self, plan: MiningPlan | QueriesPlan) -> dict[str, pa.Table]:
+        return {"mining": plan.summary}
 
 
 def _is_vector(dtype: pa.DataType) -> bool:

@@ -17,15 +17,15 @@ from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed
 from curate.dedup.assign import ClusteringMode, Field, cluster_ids
 from curate.dedup.index import check_index, check_save_target, load_index, match_index, save_index
-from curate.dedup.outcome import Outcome, apply_assignment, how_similar
+from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome, apply_assignment, how_similar
 from curate.dedup.plan import KeepPolicy, MinHashSettings, cluster_texts, find_duplicates
 from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import row_ids
 from curate.sql import order_rows
-from curate.stages.base import PlannedStage, Split, StageStats, names_in
-from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, repoint_qrels, split_by_outcome
-from curate.stages.fields import require_columns, text_fields
+from curate.stages.base import ColumnType, PlannedStage, Split, StageStats, names_in
+from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, parts_after_dedup, repoint_qrels, split_by_outcome
+from curate.stages.fields import text_fields
 
 Unit = Literal["row", "context", "question"]
 
@@ -69,6 +69,16 @@ class MinHashDedupParams(MinHashSettings):
         return self
 
 
+@dataclass(frozen=True)
+class MinHashPlan:
+    """Per-row decisions, the ``clusters`` artifact and, for ``unit: context``, the re-pointed
+    columns (``{name: (values, arrow type)}``)."""
+
+    outcome: Outcome
+    clusters: pa.Table
+    repointed: dict[str, Any] | None = None
+
+
 class MinHashDedup(PlannedStage):
     """Remove near-duplicate rows (MinHash LSH, true-Jaccard verification, greedy or connected
     clusters), never rows whose answers or labels differ from the kept row's.
@@ -91,6 +101,7 @@ class MinHashDedup(PlannedStage):
     description = "Reject near-duplicate rows (MinHash LSH, verified Jaccard) unless their answers or labels differ."
     Params = MinHashDedupParams
     params: MinHashDedupParams
+    reject_extras = EXTRA_TYPES
 
     def _unit(self, kind: str) -> Unit:
         return self.params.unit or ("question" if kind == "mrc" else "row")
@@ -103,8 +114,15 @@ class MinHashDedup(PlannedStage):
             return ["context", "question"]
         return text_fields(kind, self.params.fields)
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(self._fields(kind), "text")
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        repointed = {"repointed_from": pa.string()} if self._unit(kind) == "context" else {}
+        return {**repointed, CONFLICTS_COLUMN: pa.list_(pa.string())}
+
     def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
+        self.check_kind(dataset.kind)
         unit = self._unit(dataset.kind)
         if unit != "row" and dataset.kind != "mrc":
             raise ConfigError(
@@ -113,7 +131,7 @@ class MinHashDedup(PlannedStage):
                 value=dataset.kind,
                 hint="use unit: row for other kinds",
             )
-        require_columns(dataset, self._fields(dataset.kind), stage=self.id, types=("string", "list<string>"))
+        super().check_input(dataset)
         if self.params.keep == "most_answers" and dataset.kind != "mrc":
             raise ConfigError("keep: most_answers needs MRC data", where=Where(stage=self.id, field="keep"))
         if self.params.keep == "sql" and unit == "context":
@@ -132,12 +150,6 @@ class MinHashDedup(PlannedStage):
             check_index(Path(self.params.against), self.params, stage=self.id)
         if self.params.save_index:
             check_save_target(Path(self.params.save_index), stage=self.id)
-
-    def reset(self) -> None:
-        self._outcome: Outcome | None = None
-        self._moves: pa.Table | None = None  # qrels re-pointed on a retrieval set (update_parts)
-        self._repointed: dict[str, Any] | None = None
-        self._clusters: pa.Table | None = None
 
     # ----------------------------------------------------------------- planning (whole dataset)
     def _texts(self, dataset: Dataset, name: str) -> list[str | None]:
@@ -197,13 +209,12 @@ class MinHashDedup(PlannedStage):
         compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
         return compared, ["text"], self._rank(dataset, texts, compared[0])
 
-    def plan(self, dataset: Dataset) -> None:
+    def plan(self, dataset: Dataset) -> MinHashPlan:
         settings = self.params
         outcome = Outcome(row_ids(dataset, dataset.kind))
-        self._outcome = outcome
         if self._unit(dataset.kind) == "context":
-            self._plan_context(dataset, settings, outcome)
-            return
+            clusters, repointed = self._plan_context(dataset, settings, outcome)
+            return MinHashPlan(outcome, clusters, repointed)
         answers = dataset_answers(dataset)
         texts = self._joined(dataset, self._fields(dataset.kind))
         compared, names, rank = self._compared(dataset, settings, texts)
@@ -237,7 +248,7 @@ class MinHashDedup(PlannedStage):
             texts=shown,
             reject_conflicts=reject_conflicts,
         )
-        self._clusters = outcome.clusters_table()
+        clusters = outcome.clusters_table()
         if self.params.against:
             self._match_index(texts, answers, settings, outcome, reject_conflicts)
         if self.params.save_index:
@@ -251,6 +262,7 @@ class MinHashDedup(PlannedStage):
                 previous=Path(self.params.against) if self.params.against else None,
                 stage=self.id,
             )
+        return MinHashPlan(outcome, clusters)
 
     def _match_index(
         self,
@@ -283,8 +295,11 @@ class MinHashDedup(PlannedStage):
             else:
                 outcome.flag(row, old, reason)
 
-    def _plan_context(self, dataset: Dataset, settings: MinHashSettings, outcome: Outcome) -> None:
-        """``unit: context``: the kept passage of each passage cluster; questions follow it."""
+    def _plan_context(
+        self, dataset: Dataset, settings: MinHashSettings, outcome: Outcome
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """``unit: context``: the kept passage of each passage cluster; questions follow it.
+        Returns the clusters table and the re-pointed columns."""
         contexts = dataset.column("context").to_pylist()
         distinct, context_index = _distinct(contexts)
         passage = Field(np.arange(len(distinct)), distinct, cluster_texts(distinct, settings))
@@ -298,7 +313,6 @@ class MinHashDedup(PlannedStage):
         merged = find_duplicates([passage], rank=rank, clustering=self.params.clustering)
         passage_rep = np.where(merged.keep, np.arange(len(distinct)), merged.duplicate_of)
         result = repoint_questions(dataset, context_index, distinct, passage_rep, outcome.keys)
-        self._repointed = result.columns
         similarity = np.where(merged.keep, 1.0, merged.similarity)[context_index]
         for row in np.nonzero(result.conflict)[0].tolist():
             anchor = outcome.keys[result.anchor[row]]
@@ -308,7 +322,7 @@ class MinHashDedup(PlannedStage):
         inside = np.nonzero(passage_cluster >= 0)[0]
         first_row = np.full(len(distinct), -1, np.int64)
         first_row[context_index[::-1]] = np.arange(len(contexts))[::-1]
-        self._clusters = pa.table(
+        clusters = pa.table(
             {
                 "id": pa.array([outcome.keys[i] for i in inside.tolist()], pa.string()),
                 "cluster_id": pa.array(passage_cluster[inside], pa.int64()),
@@ -318,22 +332,19 @@ class MinHashDedup(PlannedStage):
                 "jaccard": pa.array(similarity[inside], pa.float64()),
             }
         )
+        return clusters, result.columns
 
     # ----------------------------------------------------------------- streaming the split
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, end = self.next_rows(batch.num_rows)
-        if kind == "mrc" and self._unit(kind) == "context":
-            batch = _apply_repoint(batch, self._repointed, start, end)
-        split = split_by_outcome(batch, self._outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
+    def split(self, batch: pa.Table, plan: MinHashPlan, start: int) -> Split:
+        if plan.repointed is not None:
+            batch = _apply_repoint(batch, plan.repointed, start, start + batch.num_rows)
+        split = split_by_outcome(batch, plan.outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
         if "repointed_from" in split.kept.column_names:
             split.marked(rewrites=names_in(split.kept, "repointed_from", "repointed"))
         return split
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        if self._outcome is None or self._clusters is None:
-            return {}
-        found = {"clusters": self._clusters, "conflicts": self._outcome.conflicts_table()}
-        return found | ({"qrels_repointed": self._moves} if self._moves is not None else {})
+    def plan_artifacts(self, plan: MinHashPlan) -> dict[str, pa.Table]:
+        return {"clusters": plan.clusters, "conflicts": plan.outcome.conflicts_table()}
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.against)] if self.params.against else []
@@ -341,9 +352,7 @@ class MinHashDedup(PlannedStage):
     def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
         """On a retrieval set's corpus: the qrels of removed passages point at the passage kept
         (listed in the ``qrels_repointed`` artifact)."""
-        found = repoint_qrels(parts, rejected)
-        self._moves = found.moves
-        return found.parts
+        return parts_after_dedup(self, parts, rejected)
 
 
 @dataclass
@@ -384,11 +393,8 @@ def _distinct(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return list(unique), index
 
 
-def _apply_repoint(batch: pa.Table, columns: dict[str, Any] | None, start: int, end: int) -> pa.Table:
+def _apply_repoint(batch: pa.Table, columns: dict[str, Any], start: int, end: int) -> pa.Table:
     """Replace the re-pointed rows' context/answers/ids and add ``repointed_from``."""
-    n = batch.num_rows
-    if columns is None:
-        return batch.append_column("repointed_from", pa.nulls(n, pa.string()))
     for name, (values, dtype) in columns.items():
         array = pa.array(values[start:end], dtype)
         if name in batch.column_names:

@@ -62,6 +62,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -83,8 +84,7 @@ from curate.mrc.quality import (
     text_length,
 )
 from curate.schemas import row_ids
-from curate.stages.base import Split, names_in
-from curate.stages.fields import require_columns
+from curate.stages.base import PlannedStage, Split, names_in
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, map_unique, set_columns, verdict
 from curate.text.normalize import normalize_text
 from curate.text.tokens import count_tokens, load_tokenizer, pair_special_tokens, token_offsets
@@ -198,7 +198,15 @@ class MrcChecksParams(ScoreParams):
         return doc_stride
 
 
-class MrcChecks(ScoreStage):
+@dataclass(frozen=True)
+class MrcChecksPlan:
+    """Per dataset row, the id of the first earlier row asking the same question on the same
+    context (``mrc_duplicate_of``), or None."""
+
+    duplicate_of: list[str | None]
+
+
+class MrcChecks(ScoreStage, PlannedStage):
     """Score MRC rows on span validity, answer and question length, question form, answer
     ambiguity, question/context overlap, copying, impossible-with-answers, repeated questions and
     context length; reject the rows failing a check named in ``reject``, flag the rest.
@@ -213,7 +221,7 @@ class MrcChecks(ScoreStage):
     Params = MrcChecksParams
     params: MrcChecksParams
     kinds = ("mrc",)
-    adds = (*_COLUMNS, "mrc_context_words", *TOKEN_COLUMNS, FLAGS_COLUMN)
+    requires = {"context": "string", "question": "string", "answers": "any"}
     description = "Quality checks of extractive-QA rows: reject or flag by threshold."
 
     @property
@@ -222,8 +230,6 @@ class MrcChecks(ScoreStage):
 
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
-        require_columns(dataset, ["context", "question"], stage=self.id, types=("string",))
-        require_columns(dataset, ["answers"], stage=self.id)
         if self.params.tokenizer:
             self.tokenizer()  # a bad tokenizer file fails before any row is read
 
@@ -237,14 +243,36 @@ class MrcChecks(ScoreStage):
         except ConfigError as exc:
             raise exc.at(stage=self.id, field="tokenizer") from None
 
-    def reset(self) -> None:
-        self._first: dict[bytes, str] = {}
-        self._rows_seen = 0
-        self._failed: Counter[str] = Counter()
+    def plan(self, dataset: Dataset) -> MrcChecksPlan:
+        """Each row's ``mrc_duplicate_of``: the id of the first earlier row asking the same question
+        (folded) on the same context (NFC, spaces folded), or None; scored input keeps its own."""
+        if self.params.reuse_scores and set(self.score_columns(dataset.kind)) <= set(dataset.schema.names):
+            return MrcChecksPlan(dataset.column("mrc_duplicate_of").to_pylist())
+        first: dict[bytes, str] = {}
+        duplicate_of: list[str | None] = []
+        for batch in dataset.batches():
+            keys = row_ids(batch, dataset.kind, len(duplicate_of))
+            contexts = batch.column("context").to_pylist()
+            context_keys = map_unique([c or "" for c in contexts], lambda c: normalize_text(c, ("nfc", "whitespace")))
+            questions = batch.column("question").to_pylist()
+            for key, context_key, question in zip(keys, context_keys, questions, strict=True):
+                text = f"{context_key}\x1f{question_key(question or '')}"
+                digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+                duplicate_of.append(first.get(digest))
+                first.setdefault(digest, key)
+        return MrcChecksPlan(duplicate_of)
+
+    def split(self, batch: pa.Table, plan: MrcChecksPlan, start: int) -> Split:
+        found = pa.array(plan.duplicate_of[start : start + batch.num_rows], pa.string())
+        return self.process(set_columns(batch, {"mrc_duplicate_of": found}), "mrc")
 
     # ----------------------------------------------------------------- scores
-    def score_columns(self, kind: str) -> list[str]:
-        return [*_COLUMNS, self.context_column, *(TOKEN_COLUMNS if self.params.tokenizer else ())]
+    def score_columns(self, kind: str) -> dict[str, pa.DataType]:
+        tokens = dict.fromkeys(TOKEN_COLUMNS, pa.int32()) if self.params.tokenizer else {}
+        return {**{name: _TYPES[name] for name in _COLUMNS}, self.context_column: pa.int32(), **tokens}
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        return {**self.score_columns(kind), FLAGS_COLUMN: pa.list_(pa.string())}
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
         contexts = [c or "" for c in batch.column("context").to_pylist()]
@@ -252,26 +280,22 @@ class MrcChecks(ScoreStage):
         answers = [a or [] for a in batch.column("answers").to_pylist()]
         impossible = _column(batch, "is_impossible")
         plausible = _column(batch, "plausible_answers")
-        keys = row_ids(batch, kind, self._rows_seen)
-        self._rows_seen += batch.num_rows
+        planned = _column(batch, "mrc_duplicate_of")  # set by split from the plan
         unit = self.params.context_unit
         per_context = map_unique(
             contexts,
-            lambda c: (overlap_tokens(c), folded(c), text_length(c, unit), normalize_text(c, ("nfc", "whitespace"))),
+            lambda c: (overlap_tokens(c), folded(c), text_length(c, unit)),
         )
         span, impossible_out, duplicate_of = [], [], []
         answer_chars, question_chars, form, occurrences, overlap, copied = [], [], [], [], [], []
         for i, (context, question, spans) in enumerate(zip(contexts, questions, answers, strict=True)):
-            tokens, context_folded, _, context_key = per_context[i]
+            tokens, context_folded, _ = per_context[i]
             problems = check_row(context, spans, impossible[i], plausible[i])
             span.append(
                 "; ".join(f"{p.field}: {p.code}" for p in problems if p.code != "impossible_with_answers") or None
             )
             impossible_out.append(bool(impossible[i]) and bool(spans))
-            digest = hashlib.blake2b(f"{context_key}\x1f{question_key(question)}".encode(), digest_size=16).digest()
-            duplicate_of.append(self._first.get(digest))
-            if digest not in self._first:
-                self._first[digest] = keys[i]
+            duplicate_of.append(planned[i])
             first_answer = spans[0]["text"] if spans else None
             answer_chars.append(len(first_answer) if first_answer is not None else None)
             question_chars.append(len(question.strip()))
@@ -439,23 +463,23 @@ class MrcChecks(ScoreStage):
 
     def process(self, batch: pa.Table, kind: str) -> Split:
         split = super().process(batch, kind)
-        kept = self._flag(split.kept)
-        return Split(kept, self._flag(split.rejected)).marked(flags=names_in(kept, FLAGS_COLUMN))
+        kept, rejected = self._flag(split.kept), self._flag(split.rejected)
+        failed = Counter(name for table in (kept, rejected) for row in names_in(table, FLAGS_COLUMN) for name in row)
+        return Split(kept, rejected, tally=failed).marked(flags=names_in(kept, FLAGS_COLUMN))
 
     def _flag(self, table: pa.Table) -> pa.Table:
         names = [[check for check, _ in row] for row in self.failures(table)]
-        for row in names:
-            self._failed.update(row)
         return set_columns(table, {FLAGS_COLUMN: pa.array(names, pa.list_(pa.string()))})
 
-    def artifacts(self) -> dict[str, pa.Table]:
+    def tally_artifacts(self, tally: Counter[str]) -> dict[str, pa.Table]:
+        """The ``checks`` artifact from the rows failed per check (the batches' tallies)."""
         rejecting = set(self.params.reject) if self.params.filter else set()
         return {
             "checks": pa.table(
                 {
                     "check": pa.array(CHECKS, pa.string()),
                     "rejects": pa.array([c in rejecting for c in CHECKS], pa.bool_()),
-                    "rows_failed": pa.array([self._failed.get(c, 0) for c in CHECKS], pa.int64()),
+                    "rows_failed": pa.array([tally.get(c, 0) for c in CHECKS], pa.int64()),
                 }
             )
         }

@@ -7,11 +7,10 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from curate.dataset import Dataset
 from curate.mrc.edits import move_answers
 from curate.schemas import get_schema
-from curate.stages.base import Params, Split, Stage, changed, reject
-from curate.stages.fields import require_columns, text_fields
+from curate.stages.base import ColumnType, Params, Split, Stage, changed, reject
+from curate.stages.fields import text_fields
 from curate.text.normalize import Op, normalize, normalize_text
 
 
@@ -53,10 +52,8 @@ class NormalizeText(Stage):
     Params = NormalizeTextParams
     params: NormalizeTextParams
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        fields = text_fields(dataset.kind, self.params.fields)
-        require_columns(dataset, fields, stage=self.id, types=("string", "list<string>"))
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(text_fields(kind, self.params.fields), "text")
 
     def process(self, batch: pa.Table, kind: str) -> Split:
         ops = self.params.ops()

@@ -29,8 +29,8 @@ from pydantic import Field, field_validator, model_validator
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.mrc.edits import move_answers
-from curate.stages.base import Split, check_distinct, names_in, reject
-from curate.stages.fields import require_columns, text_fields
+from curate.stages.base import ColumnType, Split, check_distinct, names_in, reject
+from curate.stages.fields import text_fields
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, set_columns
 from curate.text.pii import (
     DEFAULT_KINDS,
@@ -134,7 +134,7 @@ class Pii(ScoreStage):
     role = "rewrite"  # action: reject rejects instead, action: flag only flags
     Params = PiiParams
     params: PiiParams
-    adds = (COUNT_COLUMN, KINDS_COLUMN)
+    adds = {COUNT_COLUMN: pa.int32(), KINDS_COLUMN: pa.list_(pa.string())}
     description = (
         "find emails, phone, resident registration, card, business registration, passport, driver's licence and"
         " bank account numbers, IPs; redact or reject"
@@ -142,18 +142,18 @@ class Pii(ScoreStage):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.reset()
+        self._forget()
 
     @cached_property
     def _finder(self) -> PiiFinder:
         return PiiFinder(self.params.kinds, rrn_checksum=self.params.rrn_checksum)
 
-    def reset(self) -> None:
+    def _forget(self) -> None:
+        """Drop the memo of spans and redactions (it lives for one batch)."""
         self._spans: dict[str, list[PiiSpan]] = {}
         self._redactions: dict[str, Redaction] = {}
 
     def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
         fields = text_fields(dataset.kind, self.params.fields)
         if not fields:
             raise ConfigError(
@@ -161,7 +161,10 @@ class Pii(ScoreStage):
                 where=Where(stage=self.id),
                 hint="name the columns to scan in 'fields'",
             )
-        require_columns(dataset, fields, stage=self.id, types=("string", "list<string>"))
+        super().check_input(dataset)
+
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(text_fields(kind, self.params.fields), "text")
 
     # ----------------------------------------------------------------- detection (memoized per batch)
     def find(self, text: str | None) -> list[PiiSpan]:
@@ -199,8 +202,8 @@ class Pii(ScoreStage):
         return hits
 
     # ----------------------------------------------------------------- ScoreStage
-    def score_columns(self, kind: str) -> list[str]:
-        return [COUNT_COLUMN, KINDS_COLUMN]
+    def score_columns(self, kind: str) -> dict[str, pa.DataType]:
+        return dict(self.adds)
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
         return _scores(self._hits(batch, text_fields(kind, self.params.fields)))
@@ -226,13 +229,13 @@ class Pii(ScoreStage):
         return names_in(kept, KINDS_COLUMN)
 
     def process(self, batch: pa.Table, kind: str) -> Split:
-        self.reset()
+        self._forget()
         try:
             if self.params.action != "redact":
                 return super().process(batch, kind)
             return self._redact(batch, kind)
         finally:
-            self.reset()
+            self._forget()
 
     # ----------------------------------------------------------------- redaction
     def _redact(self, batch: pa.Table, kind: str) -> Split:

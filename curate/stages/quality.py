@@ -58,11 +58,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.quality import heuristics
 from curate.schemas import get_schema
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, map_unique, verdict
 
 Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -119,9 +118,8 @@ class QualityStage(ScoreStage):
             raise ConfigError(f"kind '{kind}' has no text field", where=Where(stage=self.id), hint="set field")
         return fields[0]
 
-    def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
-        require_columns(dataset, [self.field(dataset.kind)], stage=self.id, types=("string",))
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return {self.field(kind): "string"}
 
     @classmethod
     def column_types(cls) -> dict[str, pa.DataType]:
@@ -138,8 +136,9 @@ class QualityStage(ScoreStage):
             return {name: name for name in self.column_types()}
         return {name: f"{self.prefix}{field}_{name.removeprefix(self.prefix)}" for name in self.column_types()}
 
-    def score_columns(self, kind: str) -> list[str]:
-        return list(self.column_names(kind).values())
+    def score_columns(self, kind: str) -> dict[str, pa.DataType]:
+        types = self.column_types()
+        return {column: types[name] for name, column in self.column_names(kind).items()}
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
         function: Callable[[str], tuple] = getattr(heuristics, self.statistics)

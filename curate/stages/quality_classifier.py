@@ -11,7 +11,7 @@ from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.quality.classifier import good_probability, label_token
 from curate.schemas import get_schema
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType
 from curate.stages.scoring import Probability, ScoreParams, ScoreStage, Verdict, map_unique
 from curate.text.langid import load_fasttext
 
@@ -51,9 +51,11 @@ class QualityClassifier(ScoreStage):
     def input_files(self) -> list[Path]:
         return [Path(self.params.model)]
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return {self.field(kind): "string"}
+
     def check_input(self, dataset: Dataset) -> None:
         super().check_input(dataset)
-        require_columns(dataset, [self.field(dataset.kind)], stage=self.id, types=("string",))
         model = self.model()
         if label_token(self.params.good) not in model.get_labels():
             raise ConfigError(
@@ -80,8 +82,8 @@ class QualityClassifier(ScoreStage):
                 ) from None
         return self._model
 
-    def score_columns(self, kind: str) -> list[str]:
-        return [self.params.column]
+    def score_columns(self, kind: str) -> dict[str, pa.DataType]:
+        return {self.params.column: pa.float32()}
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
         texts = batch.column(self.field(kind)).to_pylist()

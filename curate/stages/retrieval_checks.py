@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -121,6 +122,16 @@ class RetrievalInputStage(PlannedStage):
         return column
 
 
+@dataclass(frozen=True)
+class ProblemsPlan:
+    """Every problem found (the ``problems`` artifact) and, per qrels row with problems, their codes
+    and details."""
+
+    problems: pa.Table
+    codes: dict[int, list[str]]
+    details: dict[int, list[str]]
+
+
 class RetrievalChecks(RetrievalInputStage):
     """Check a qrels set against its corpus and queries (``curate.retrieval.checks``) and reject the
     qrels rows that point to a missing query or passage, to an empty one, judge a (query, passage)
@@ -137,16 +148,11 @@ class RetrievalChecks(RetrievalInputStage):
     role = "filter"  # problems not listed in reject only flag
     Params = RetrievalChecksParams
     params: RetrievalChecksParams
-    adds = (FLAGS_COLUMN,)
+    adds = {FLAGS_COLUMN: pa.list_(pa.string())}
     description = "Check qrels against their corpus and queries; reject broken judgments."
 
     # ----------------------------------------------------------------- plan and split
-    def reset(self) -> None:
-        self._problems: pa.Table | None = None
-        self._codes: dict[int, list[str]] = {}
-        self._details: dict[int, list[str]] = {}
-
-    def plan(self, dataset: Dataset) -> pa.Table:
+    def plan(self, dataset: Dataset) -> ProblemsPlan:
         """Find every problem of the corpus, queries and the whole qrels ``dataset``."""
         corpus, queries = self.read_part("corpus").to_arrow(), self.read_part("queries").to_arrow()
         queries_path = self._queries_path()
@@ -166,19 +172,18 @@ class RetrievalChecks(RetrievalInputStage):
         ):
             codes[row].append(code)
             details[row].append(detail)
-        self._problems, self._codes, self._details = problems, dict(codes), dict(details)
-        return problems
+        return ProblemsPlan(problems.cast(PROBLEM_SCHEMA), dict(codes), dict(details))
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, end = self.next_rows(batch.num_rows)
+    def split(self, batch: pa.Table, plan: ProblemsPlan, start: int) -> Split:
+        end = start + batch.num_rows
         rejecting = set(self.params.reject)
         keep: list[bool] = []
         reasons: list[str | None] = []
         details: list[str | None] = []
         flags: list[list[str]] = []
         for row in range(start, end):
-            codes = self._codes.get(row, [])
-            failed = [(c, d) for c, d in zip(codes, self._details.get(row, []), strict=True) if c in rejecting]
+            codes = plan.codes.get(row, [])
+            failed = [(c, d) for c, d in zip(codes, plan.details.get(row, []), strict=True) if c in rejecting]
             keep.append(not failed)
             reasons.append(failed[0][0] if failed else None)
             details.append("; ".join(f"{c}: {d}" for c, d in failed) or None)
@@ -187,5 +192,5 @@ class RetrievalChecks(RetrievalInputStage):
         split = reject(flagged, keep, stage=self.id, reasons=reasons, details=details)
         return split.marked(flags=names_in(split.kept, FLAGS_COLUMN))
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        return {"problems": self._problems.cast(PROBLEM_SCHEMA)} if self._problems is not None else {}
+    def plan_artifacts(self, plan: ProblemsPlan) -> dict[str, pa.Table]:
+        return {"problems": plan.problems}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
@@ -29,6 +30,15 @@ class RetrievalLabelIssuesParams(RetrievalInputParams):
     """``[buried_positive]`` rejects buried positives (reason ``buried_positive``); default: flag only."""
 
 
+@dataclass(frozen=True)
+class LabelIssuesPlan:
+    """Every issue found (the ``label_issues`` artifact) and the detail of each buried positive by
+    qrels row."""
+
+    issues: pa.Table
+    buried: dict[int, str]
+
+
 class RetrievalLabelIssues(RetrievalInputStage):
     """Find likely label errors of a qrels set with BM25 (``curate.retrieval.label_issues``).
 
@@ -42,14 +52,10 @@ class RetrievalLabelIssues(RetrievalInputStage):
     role = "flag"
     Params = RetrievalLabelIssuesParams
     params: RetrievalLabelIssuesParams
-    adds = (FLAGS_COLUMN,)
+    adds = {FLAGS_COLUMN: pa.list_(pa.string())}
     description = "Flag positives BM25 ranks far down; list unlabelled passages holding the answer."
 
-    def reset(self) -> None:
-        self._issues: pa.Table | None = None
-        self._buried: dict[int, str] = {}
-
-    def plan(self, dataset: Dataset) -> pa.Table:
+    def plan(self, dataset: Dataset) -> LabelIssuesPlan:
         p = self.params
         corpus, queries = self.read_part("corpus").to_arrow(), self.read_part("queries").to_arrow()
         answers = self._answers_column(queries, self._queries_path())
@@ -66,22 +72,18 @@ class RetrievalLabelIssues(RetrievalInputStage):
         except CurateError as exc:
             raise exc.at(stage=self.id) from None
         buried = issues.filter(pc.equal(issues.column("issue"), "buried_positive"))
-        for row, detail in zip(
-            buried.column("qrels_row").to_pylist(), buried.column("detail").to_pylist(), strict=True
-        ):
-            self._buried[row] = detail
-        self._issues = issues
-        return issues
+        rows, details = buried.column("qrels_row").to_pylist(), buried.column("detail").to_pylist()
+        return LabelIssuesPlan(issues.cast(ISSUE_SCHEMA), dict(zip(rows, details, strict=True)))
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
-        start, end = self.next_rows(batch.num_rows)
+    def split(self, batch: pa.Table, plan: LabelIssuesPlan, start: int) -> Split:
+        end = start + batch.num_rows
         rejecting = "buried_positive" in self.params.reject
-        flags = [["buried_positive"] if row in self._buried else [] for row in range(start, end)]
+        flags = [["buried_positive"] if row in plan.buried else [] for row in range(start, end)]
         table = batch.append_column(FLAGS_COLUMN, pa.array(flags, pa.list_(pa.string())))
         keep = [not (rejecting and f) for f in flags]
-        details = [self._buried.get(row) for row in range(start, end)]
+        details = [plan.buried.get(row) for row in range(start, end)]
         split = reject(table, keep, stage=self.id, reasons="buried_positive", details=details)
         return split.marked(flags=names_in(split.kept, FLAGS_COLUMN))
 
-    def artifacts(self) -> dict[str, pa.Table]:
-        return {"label_issues": self._issues.cast(ISSUE_SCHEMA)} if self._issues is not None else {}
+    def plan_artifacts(self, plan: LabelIssuesPlan) -> dict[str, pa.Table]:
+        return {"label_issues": plan.issues}

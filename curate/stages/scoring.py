@@ -89,9 +89,12 @@ class ScoreStage(Stage):
     Params: ClassVar[type[StageParams]] = ScoreParams
     params: ScoreParams
 
-    def score_columns(self, kind: str) -> list[str]:
-        """Names of the columns :meth:`score` adds, in order."""
+    def score_columns(self, kind: str) -> dict[str, pa.DataType]:
+        """The columns :meth:`score` adds, in order, with their types."""
         raise NotImplementedError
+
+    def added(self, kind: str) -> dict[str, pa.DataType]:
+        return self.score_columns(kind)
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
         """One array per score column, one value per row of ``batch`` (pure; must accept 0 rows)."""

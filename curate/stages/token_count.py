@@ -27,8 +27,7 @@ from pydantic import Field, field_validator, model_validator
 from curate.dataset import Dataset
 from curate.errors import ConfigError, Where
 from curate.schemas import get_schema
-from curate.stages.base import check_distinct
-from curate.stages.fields import require_columns
+from curate.stages.base import ColumnType, check_distinct
 from curate.stages.scoring import ScoreParams, ScoreStage, Verdict, verdict
 from curate.text.tokens import count_tokens, load_tokenizer
 
@@ -84,12 +83,14 @@ class TokenCount(ScoreStage):
     def input_files(self) -> list[Path]:
         return [Path(self.params.tokenizer)]
 
+    def required(self, kind: str) -> dict[str, ColumnType]:
+        return dict.fromkeys(self.fields(kind), "string")
+
     def check_input(self, dataset: Dataset) -> None:
-        super().check_input(dataset)
         fields = self.fields(dataset.kind)
         if not fields:
             raise ConfigError(f"kind '{dataset.kind}' has no text field", where=Where(stage=self.id), hint="set fields")
-        require_columns(dataset, fields, stage=self.id, types=("string",))
+        super().check_input(dataset)
         self.tokenizer()  # a bad tokenizer file fails before any row is read
 
     def tokenizer(self) -> Any:
@@ -98,8 +99,8 @@ class TokenCount(ScoreStage):
         except ConfigError as exc:
             raise exc.at(stage=self.id, field="tokenizer") from None
 
-    def score_columns(self, kind: str) -> list[str]:
-        return [self.column(field) for field in self.fields(kind)]
+    def score_columns(self, kind: str) -> dict[str, pa.DataType]:
+        return {self.column(field): pa.int32() for field in self.fields(kind)}
 
     def score(self, batch: pa.Table, kind: str) -> dict[str, pa.Array]:
         out: dict[str, pa.Array] = {}

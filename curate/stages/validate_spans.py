@@ -6,9 +6,10 @@ import re
 
 import pyarrow as pa
 
+from curate.dataset import Dataset
 from curate.mrc.checks import Problem, check_row, repair_row
 from curate.schemas import get_schema
-from curate.stages.base import Params, Split, Stage, reject
+from curate.stages.base import Params, PlannedStage, Split, reject
 
 _REPAIRED = re.compile(r"(?:^|; )[\w\[\].]+: (\w+), answer_start")
 
@@ -22,7 +23,7 @@ class ValidateSpansParams(Params):
     """Reject a row whose id appeared on an earlier row (reason ``duplicate_id``)."""
 
 
-class ValidateSpans(Stage):
+class ValidateSpans(PlannedStage):
     """Reject (or repair) MRC rows whose answers do not match their context.
 
     Reasons: ``span_mismatch``, ``offset_out_of_range``, ``empty_answer``, ``no_answers``,
@@ -36,18 +37,29 @@ class ValidateSpans(Stage):
     description = "Reject (or repair) MRC rows whose answers do not match their context."
     Params = ValidateSpansParams
     kinds = ("mrc",)
-    adds = ("span_repair",)
+    requires = {"id": "any", "context": "string", "answers": "any", "is_impossible": "any", "plausible_answers": "any"}
+    adds = {"span_repair": pa.string()}
+    rejects_added = False
     params: ValidateSpansParams
 
-    def reset(self) -> None:
-        self._seen_ids: set[str] = set()
+    def plan(self, dataset: Dataset) -> frozenset[int]:
+        """The rows whose id an earlier row has (empty unless ``reject_duplicate_ids``)."""
+        if not self.params.reject_duplicate_ids:
+            return frozenset()
+        seen: set[str] = set()
+        repeated = set()
+        for row, row_id in enumerate(dataset.column("id").to_pylist()):
+            if row_id in seen:
+                repeated.add(row)
+            seen.add(row_id)
+        return frozenset(repeated)
 
-    def process(self, batch: pa.Table, kind: str) -> Split:
+    def split(self, batch: pa.Table, plan: frozenset[int], start: int) -> Split:
         answer_type = get_schema("mrc").field("answers").type  # type: ignore[union-attr]
         cols = batch.select(["id", "context", "answers", "is_impossible", "plausible_answers"]).to_pylist()
         keep, reasons, details, notes = [], [], [], []
         answers_out, plausible_out = [], []
-        for row in cols:
+        for offset, row in enumerate(cols):
             answers, plausible = row["answers"], row["plausible_answers"]
             problems = check_row(row["context"], answers, row["is_impossible"], plausible)
             note = None
@@ -57,9 +69,8 @@ class ValidateSpans(Stage):
                 if not problems:
                     answers, plausible = fixed.answers, fixed.plausible_answers
                     note = "; ".join(fixed.notes) or None
-            if self.params.reject_duplicate_ids and row["id"] in self._seen_ids:
+            if start + offset in plan:
                 problems = [*problems, Problem("id", "duplicate_id", f"id {row['id']!r} used by an earlier row")]
-            self._seen_ids.add(row["id"])
             keep.append(not problems)
             reasons.append(problems[0].code if problems else None)
             details.append("; ".join(f"{p.field}: {p.code} ({p.detail})" for p in problems) or None)

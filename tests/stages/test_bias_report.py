@@ -36,7 +36,7 @@ def test_qrels_are_judged_against_their_corpus_which_is_required():
 
 def test_a_missing_text_column_and_bad_ngram_range_are_config_errors():
     data = io.read(REVIEWS, kind="classification")
-    with pytest.raises(ConfigError, match="no such column.*review"):
+    with pytest.raises(ConfigError, match="needs a string column .review.*columns: "):
         BiasReport(field="review")(data)
     with pytest.raises(ConfigError, match="ngram_min"):
         BiasReport(ngram_min=4, ngram_max=2)

@@ -1,5 +1,8 @@
 """Every registered stage honours the contract: typed params, empty input, nothing lost, determinism."""
 
+import pickle
+from typing import ClassVar
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -8,6 +11,7 @@ from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.io import read
 from curate.stages import REGISTRY, get_stage_class
+from curate.stages.base import PlannedStage
 from tests.conftest import REPO, mrc_rows
 
 REQUIRED = {
@@ -116,6 +120,43 @@ def test_stage_runs_on_arrow_and_polars_and_returns_the_same_type(name):
     assert isinstance(make(name)(data).kept, Dataset)
 
 
+PLANNED = sorted(name for name, cls in REGISTRY.items() if issubclass(cls, PlannedStage))
+
+
+def test_every_global_stage_is_planned():
+    assert {"exact_dedup", "minhash_dedup", "decontaminate", "chunk_passages", "mine_hard_negatives"} <= set(PLANNED)
+    assert {"label_issues", "retrieval_checks", "bias_report", "augment_mrc", "generate_questions"} <= set(PLANNED)
+
+
+def real(name: str) -> Dataset:
+    """The sample data of a kind the stage accepts: the KorQuAD-style sample with its planted
+    defects (repeated and near-repeated questions, broken spans), or the stage's :func:`sample`."""
+    kinds = REGISTRY[name].kinds
+    if not kinds or "mrc" in kinds:
+        return read(REPO / "sample_data" / "korquad_sample.json")
+    return sample(name, copies=3)
+
+
+@pytest.mark.parametrize("name", PLANNED)
+def test_a_pickled_plan_splits_batches_in_any_order_like_the_plan_in_order(name):
+    dataset = real(name)
+    stage = make(name)
+    stage.check_input(dataset)
+    plan = stage.plan(dataset)
+    shipped = pickle.loads(pickle.dumps(plan))
+    batches, start = [], 0
+    for batch in dataset.batches(50):
+        batches.append((batch, start))
+        start += batch.num_rows
+    in_order = [stage.split(batch, plan, start) for batch, start in batches]
+    reversed_ = [make(name).split(batch, shipped, start) for batch, start in reversed(batches)][::-1]
+    for a, b in zip(in_order, reversed_, strict=True):
+        assert a.kept.to_pylist() == b.kept.to_pylist()
+        assert a.rejected.to_pylist() == b.rejected.to_pylist()
+        assert (a.added, a.flags, a.rewrites) == (b.added, b.flags, b.rewrites)
+    assert stage.plan_artifacts(plan).keys() == stage.plan_artifacts(shipped).keys()
+
+
 def test_unknown_stage_suggests_the_closest_name():
     with pytest.raises(ConfigError, match="did you mean 'exact_dedup'"):
         get_stage_class("exact_dedupe")
@@ -125,3 +166,76 @@ def test_stage_refuses_a_kind_it_does_not_accept():
     corpus = Dataset.from_arrow(pa.table({"doc_id": ["d1"], "text": ["본문"]}), "corpus")
     with pytest.raises(ConfigError, match="does not accept kind 'corpus'.*accepts: mrc"):
         REGISTRY["validate_spans"]()(corpus)
+
+
+@pytest.fixture
+def unregistered():
+    """Stage classes a test defines, taken out of the registry afterwards."""
+    before = set(REGISTRY)
+    yield
+    for name in set(REGISTRY) - before:
+        REGISTRY.pop(name)
+
+
+def test_a_batch_that_breaks_the_declared_schema_names_the_stage_and_the_column(unregistered):
+    from curate.errors import StageError
+    from curate.stages.base import Split, Stage, reject
+
+    class Shout(Stage):
+        name = "test_shout"
+        role = "flag"
+        adds: ClassVar = {"loud": pa.bool_()}
+
+        def process(self, batch, kind):
+            return reject(
+                batch.append_column("louder", pa.array([True] * batch.num_rows)),
+                [True] * batch.num_rows,
+                stage=self.id,
+                reasons="x",
+            )
+
+    with pytest.raises(StageError, match="kept rows lacks declared column 'loud' at stage 'shouting'"):
+        Shout(id="shouting")(sample("answer_in_question"))
+
+    class Count(Stage):
+        name = "test_count"
+        role = "flag"
+        adds: ClassVar = {"n": pa.int32()}
+
+        def process(self, batch, kind):
+            table = batch.append_column("n", pa.array(["many"] * batch.num_rows))
+            return Split(table, reject(batch, [True] * batch.num_rows, stage=self.id, reasons="x").rejected)
+
+    with pytest.raises(StageError, match="kept column 'n' is string, declared int32 at stage 'test_count'"):
+        Count()(sample("answer_in_question"))
+
+
+def test_a_planned_stage_that_loses_rows_in_a_batch_fails_that_batch(unregistered):
+    from curate.errors import StageError
+    from curate.stages.base import reject
+
+    class Drop(PlannedStage):
+        name = "test_drop"
+        role = "filter"
+
+        def plan(self, dataset):
+            return dataset.num_rows - 1  # the last row goes missing
+
+        def split(self, batch, plan, start):
+            keep = batch.slice(0, max(0, min(batch.num_rows, plan - start)))
+            return reject(keep, [True] * keep.num_rows, stage=self.id, reasons="x")
+
+    with pytest.raises(StageError, match="stage 'test_drop' lost rows: 2 in \\+ 0 added, 1 kept"):
+        Drop().execute(sample("answer_in_question"), batch_rows=2)
+
+
+def test_a_missing_or_mistyped_column_has_one_wording():
+    data = sample("answer_in_question")
+    with pytest.raises(ConfigError) as missing:
+        make("length_filter", field="summary")(data)
+    assert str(missing.value).startswith("needs a string column 'summary' in its input at stage 'length_filter', ")
+    assert "got 'missing'" in str(missing.value) and "columns: id, title, context, question" in str(missing.value)
+    with pytest.raises(ConfigError) as mistyped:
+        make("length_filter", field="answers")(data)
+    assert str(mistyped.value).startswith("needs a string column 'answers' in its input at stage 'length_filter', ")
+    assert "got 'list<item: struct<text: string" in str(mistyped.value)

@@ -97,7 +97,7 @@ def test_text_pair_rows():
 
 
 def test_bad_column_is_a_clear_error(reviews):
-    with pytest.raises(ConfigError, match="no such column"):
+    with pytest.raises(ConfigError, match="needs a .*column .* in its input"):
         LabelIssues(pred_probs_column="nope")(reviews)
     with pytest.raises(ConfigError, match="list<float>"):
         LabelIssues(pred_probs_column="text")(reviews)

@@ -269,7 +269,7 @@ def test_null_text_scores_as_empty():
 
 
 def test_bad_configuration_is_a_config_error():
-    with pytest.raises(ConfigError, match="no such column.*'txt'"):
+    with pytest.raises(ConfigError, match="needs a string column 'txt'"):
         GopherQuality(field="txt")(documents(KO_NEWS))
     with pytest.raises(ConfigError, match="min_words_ko .* is greater than max_words_ko"):
         GopherQuality(min_words_ko=10, max_words_ko=5)
