@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curate.dataset import Dataset, read_metadata, with_metadata
 from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError, Where
 from curate.files import atomic_file
-from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
+from curate.io.beir import PARTS, beir_source, is_beir_folder, write_beir
 from curate.io.files import atomic_folder, check_name, input_file, input_folder, peek_text
 from curate.io.hf import (
     from_hf_dataset,
@@ -40,13 +42,22 @@ from curate.io.hf import (
     read_hf,
     write_hf,
 )
-from curate.io.quarantine import BadRow, Rows, conform_or_set_aside, write_quarantine
-from curate.io.squad import read_squad, write_squad
+from curate.io.quarantine import (
+    BadRow,
+    Rows,
+    Source,
+    Unstreamable,
+    conform_or_set_aside,
+    line_of,
+    write_quarantine,
+)
+from curate.io.squad import squad_source, write_squad
 from curate.io.tabular import (
-    read_delimited,
+    delimited_source,
+    jsonl_source,
+    parquet_source,
     read_json_records,
     read_jsonl,
-    read_parquet,
     write_delimited,
     write_jsonl,
     write_parquet,
@@ -81,16 +92,19 @@ _KIND_SIGNATURES = (
 )
 
 __all__ = [
+    "DEFAULT_SHARD_ROWS",
     "FORMATS",
     "REPORT_FORMATS",
     "WRITE_FORMATS",
     "BadRow",
+    "ShardedInput",
     "check_write",
     "detect_format",
     "infer_kind",
     "is_bundle",
     "read",
     "read_bundle",
+    "read_to_shards",
     "report_format",
     "to_hf",
     "write",
@@ -206,7 +220,11 @@ def source_metadata(table: pa.Table, kind: str) -> dict[str, str]:
     return found
 
 
-def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any) -> Rows:
+def _source(
+    path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any, chunk_rows: int | None
+) -> Source:
+    """The rows of ``path`` as its format's reader gives them, in chunks of ``chunk_rows`` rows
+    (``None``: the whole file as one chunk)."""
     if fmt in ("beir", "hf") or (fmt == "parquet" and path.is_dir()):
         if not path.is_dir():
             raise InputError(
@@ -215,30 +233,20 @@ def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: st
     else:
         input_file(path)
     if fmt == "squad":
-        table, bad = read_squad(path, skip_bad_rows=skip)
-        return Rows(table, bad)
+        return squad_source(path, skip_bad_rows=skip, chunk_rows=chunk_rows)
     if fmt == "jsonl":
-        return read_jsonl(path, skip_bad_rows=skip)
+        if chunk_rows is None:
+            return _whole(read_jsonl(path, skip_bad_rows=skip))
+        return jsonl_source(path, skip_bad_rows=skip, chunk_rows=chunk_rows)
     if fmt == "json":
-        return read_json_records(path)
+        return _sliced(read_json_records(path), chunk_rows)
     if fmt in ("csv", "tsv"):
         delimiter = "," if fmt == "csv" else "\t"
         if quote == "default":
             quote = '"' if fmt == "csv" else None
-        return read_delimited(path, delimiter=delimiter, quote=quote, skip_bad_rows=skip)
+        return delimited_source(path, delimiter=delimiter, quote=quote, skip_bad_rows=skip, chunk_rows=chunk_rows)
     if fmt == "parquet":
-        if path.is_dir():
-            files = (
-                [path / f"{kind}.parquet"]
-                if kind and (path / f"{kind}.parquet").exists()
-                else sorted(path.glob("*.parquet"))
-            )
-        else:
-            files = [path]
-        rows = read_parquet(files)
-        table = named_labels(rows.table, parquet_class_labels(rows.table.schema), str(files[0]))
-        metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"huggingface"}
-        return Rows(table.replace_schema_metadata(metadata))
+        return _parquet(path, kind, chunk_rows)
     if fmt == "beir":
         if kind is None:
             raise ConfigError(
@@ -246,8 +254,146 @@ def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: st
                 where=Where(file=str(path)),
                 hint="pass --kind corpus, queries or qrels",
             )
-        return read_beir_part(path, kind, skip_bad_rows=skip)
-    return read_hf(path, split=split)
+        return beir_source(path, kind, skip_bad_rows=skip, chunk_rows=chunk_rows)
+    return _sliced(read_hf(path, split=split), chunk_rows)  # memory-mapped Arrow files
+
+
+def _whole(rows: Rows) -> Source:
+    return Source(rows.table.schema, [rows])
+
+
+def _sliced(rows: Rows, chunk_rows: int | None) -> Source:
+    """Rows read whole (a JSON array, the memory-mapped files of a datasets folder) in chunks."""
+    if chunk_rows is None:
+        return _whole(rows)
+    table = rows.table
+    chunks = [Rows(table.slice(0, 0), rows.bad)]
+    chunks += [Rows(table.slice(i, chunk_rows)) for i in range(0, table.num_rows, chunk_rows)]
+    return Source(table.schema, chunks)
+
+
+def _parquet(path: Path, kind: str | None, chunk_rows: int | None) -> Source:
+    """A Parquet file or folder (``<kind>.parquet`` in a retrieval folder, else every file);
+    ClassLabel ids written by ``datasets`` become their names."""
+    if path.is_dir():
+        named = path / f"{kind}.parquet"
+        files = [named] if kind and named.exists() else sorted(path.glob("*.parquet"))
+    else:
+        files = [path]
+    source = parquet_source(files, chunk_rows=chunk_rows)
+
+    def readable(table: pa.Table, first_row: int) -> pa.Table:
+        table = named_labels(table, parquet_class_labels(table.schema), str(files[0]), first_row)
+        metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"huggingface"}
+        return table.replace_schema_metadata(metadata)
+
+    def chunks() -> Iterator[Rows]:
+        first_row = 0
+        for rows in source.chunks:
+            yield Rows(readable(rows.table, first_row))
+            first_row += rows.table.num_rows
+
+    return Source(readable(source.schema.empty_table(), 0).schema, chunks())
+
+
+@dataclass
+class _Reading:
+    """A file being read: its ``kind``, ``metadata`` (final once ``tables`` is used up), the
+    ``schema`` of the conformed rows and ``tables``, the conformed rows chunk by chunk; ``bad``
+    collects the rows set aside."""
+
+    kind: str
+    metadata: dict[str, str]
+    schema: pa.Schema
+    tables: Iterator[pa.Table]
+    bad: list[BadRow]
+
+
+def _reading(
+    path: Path,
+    *,
+    format: str | None,
+    kind: str | None,
+    rename: Mapping[str, str] | None,
+    split: str | None,
+    on_error: OnError,
+    quarantine: Any,
+    quote: Any,
+    chunk_rows: int | None,
+) -> _Reading:
+    """The one way a dataset file is read, whole (``chunk_rows=None``) or chunk by chunk."""
+    _check_choice("format", format, FORMATS)
+    _check_choice("kind", kind, kinds())
+    _check_choice("on_error", on_error, ("fail", "skip"))
+    if on_error == "skip" and quarantine is None:
+        raise ConfigError("skipping bad rows needs a quarantine file", hint="pass quarantine=PATH (--quarantine)")
+    check_name(path)
+    if not path.exists():
+        raise InputError("file not found", where=Where(file=str(path)), hint="check the path")
+    fmt = format or detect_format(path)
+    if fmt == "squad":
+        if kind not in (None, "mrc"):
+            raise ConfigError("SQuAD files hold kind 'mrc'", where=Where(file=str(path)), value=kind)
+        kind = "mrc"
+    skip = on_error == "skip"
+    source = _source(path, fmt, kind, skip=skip, split=split, quote=quote, chunk_rows=chunk_rows)
+    if chunk_rows is None:  # every problem the reader finds comes before those of the whole table
+        source = Source(source.schema, list(source.chunks))
+    file = str(path)
+    head = _apply_rename(source.schema.empty_table(), rename, file)
+    if rename:
+        head = _renamed_labels(head, rename)
+    empty = head.num_columns == 0  # an empty file, or every row set aside
+    if empty:
+        if kind is None:
+            raise InputError(
+                "file has no rows, so its kind cannot be told",
+                where=Where(file=file),
+                hint=f"pass --kind ({', '.join(kinds())}) to read it as an empty dataset",
+            )
+        head = get_schema(kind).empty_table()
+    try:
+        metadata = read_metadata(head.schema)
+    except CurateError as exc:
+        raise exc.at(file=file) from None
+    if kind is None:
+        kind = metadata.get("kind") or infer_kind(head.column_names)
+    if kind is None:
+        raise SchemaError(
+            "cannot tell the dataset kind from the columns",
+            where=Where(file=file),
+            value=head.column_names,
+            hint=f"pass --kind ({', '.join(kinds())}) and map columns with --rename SOURCE=TARGET",
+        )
+    metadata.update(source_metadata(head, kind))
+    schema = conform_or_set_aside(Rows(head), kind, file, skip=skip).table.schema
+    reading = _Reading(kind, {**metadata, "kind": kind}, schema, iter(()), [])
+    found: list[BadRow] = []  # set aside by the reader
+    set_aside: list[BadRow] = []  # set aside when conforming
+    conform_kind = kind
+
+    def tables() -> Iterator[pa.Table]:
+        first_row, by_line = 0, False
+        for rows in source.chunks:
+            table = head if empty else _apply_rename(rows.table, rename, file)
+            lines = [] if empty else rows.lines
+            conformed = conform_or_set_aside(
+                Rows(table, [], lines, rows.raws), conform_kind, file, skip=skip, first_row=first_row
+            )
+            first_row += table.num_rows
+            found.extend(rows.bad)
+            set_aside.extend(conformed.bad)
+            by_line = by_line or bool(lines)
+            yield conformed.table
+        # in the order one conforming of the whole file gives: by line where the format has lines
+        reading.bad[:] = sorted(found + set_aside, key=line_of) if set_aside and by_line else found + set_aside
+        if skip:
+            reading.metadata["quarantined_rows"] = str(len(reading.bad))
+        if quarantine is not None and skip:
+            write_quarantine(reading.bad, Path(quarantine))
+
+    reading.tables = tables()
+    return reading
 
 
 def read(
@@ -277,54 +423,126 @@ def read(
     Returns:
         An in-memory :class:`~curate.dataset.Dataset`.
     """
-    path = Path(path)
-    _check_choice("format", format, FORMATS)
-    _check_choice("kind", kind, kinds())
-    _check_choice("on_error", on_error, ("fail", "skip"))
-    if on_error == "skip" and quarantine is None:
-        raise ConfigError("skipping bad rows needs a quarantine file", hint="pass quarantine=PATH (--quarantine)")
-    check_name(path)
-    if not path.exists():
-        raise InputError("file not found", where=Where(file=str(path)), hint="check the path")
-    fmt = format or detect_format(path)
-    if fmt == "squad":
-        if kind not in (None, "mrc"):
-            raise ConfigError("SQuAD files hold kind 'mrc'", where=Where(file=str(path)), value=kind)
-        kind = "mrc"
-    skip = on_error == "skip"
-    rows = _read_table(path, fmt, kind, skip=skip, split=split, quote=quote)
-    file = str(path)
-    table = _apply_rename(rows.table, rename, file)
-    if rename:
-        table = _renamed_labels(table, rename)
-    if table.num_columns == 0 and table.num_rows == 0:  # an empty file, or every row set aside
-        if kind is None:
-            raise InputError(
-                "file has no rows, so its kind cannot be told",
-                where=Where(file=file),
-                hint=f"pass --kind ({', '.join(kinds())}) to read it as an empty dataset",
-            )
-        table = get_schema(kind).empty_table()
-    try:
-        metadata = read_metadata(table.schema)
-    except CurateError as exc:
-        raise exc.at(file=file) from None
-    if kind is None:
-        kind = metadata.get("kind") or infer_kind(table.column_names)
-    if kind is None:
-        raise SchemaError(
-            "cannot tell the dataset kind from the columns",
-            where=Where(file=file),
-            value=table.column_names,
-            hint=f"pass --kind ({', '.join(kinds())}) and map columns with --rename SOURCE=TARGET",
+    reading = _reading(
+        Path(path),
+        format=format,
+        kind=kind,
+        rename=rename,
+        split=split,
+        on_error=on_error,
+        quarantine=quarantine,
+        quote=quote,
+        chunk_rows=None,
+    )
+    tables = list(reading.tables)
+    table = tables[0] if len(tables) == 1 else pa.concat_tables([reading.schema.empty_table(), *tables])
+    return Dataset(kind=reading.kind, table=table, metadata=reading.metadata)
+
+
+DEFAULT_SHARD_ROWS = 100_000
+"""Rows per Parquet shard written by :func:`read_to_shards` unless told otherwise."""
+
+
+@dataclass(frozen=True)
+class ShardedInput:
+    """What :func:`read_to_shards` wrote: ``paths`` of the shards (``part-00000.parquet``, ...) in
+    row order, ``rows`` in all, the ``kind``, the dataset ``metadata`` (also in every shard's
+    schema) and ``quarantined``, the number of rows set aside (``on_error="skip"``)."""
+
+    paths: tuple[Path, ...]
+    rows: int
+    kind: str
+    metadata: dict[str, str]
+    quarantined: int
+
+    def dataset(self) -> Dataset:
+        """The shards as one on-disk :class:`~curate.dataset.Dataset` (read through DuckDB)."""
+        return Dataset(kind=self.kind, paths=self.paths, metadata=dict(self.metadata))
+
+
+def read_to_shards(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    rename: Mapping[str, str] | None = None,
+    split: str | None = None,
+    on_error: OnError = "fail",
+    quarantine: str | Path | None = None,
+    quote: str | Literal["default"] | None = "default",
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+) -> ShardedInput:
+    """Read a dataset file or folder chunk by chunk into Parquet shards ``part-00000.parquet``, ...
+    of at most ``shard_rows`` rows each in ``out_dir``, with memory bounded by the shard size, not
+    the file size.
+
+    Takes the arguments of :func:`read`, and gives the same rows in the same order, with the same
+    types, metadata, quarantine entries and errors as :func:`read` would (the shards of one input
+    share one schema). How each format is read in chunks:
+
+    - JSON Lines (``.gz`` too): two passes; the first checks every line and decides each column's
+      type over the whole file, the second writes the shards.
+    - CSV/TSV: two passes; the first finds the file's errors, the second writes the shards.
+    - Parquet: DuckDB record batches. BEIR: the part's JSON Lines or qrels files as above.
+    - SQuAD JSON: the articles one by one through the incremental parser ``ijson`` (two passes).
+    - A JSON array of records and ``datasets`` folders (memory-mapped Arrow files) are read whole,
+      then cut into shards.
+
+    A file whose columns cannot be typed chunk by chunk (two chunks' values Arrow cannot put in one
+    column, which the whole file reports as a bad row), or that holds a bad row when not skipping,
+    is read whole instead, so the result and the error stay exactly those of :func:`read`.
+
+    ``out_dir`` must not hold shards already; the shards are written beside it first and moved in
+    when all are written.
+
+    Returns:
+        A :class:`ShardedInput`; ``.dataset()`` opens the shards as one Dataset.
+    """
+    if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows < 1:
+        raise ConfigError("shard_rows must be a positive integer", value=shard_rows)
+    source, out = Path(path), Path(out_dir)
+    if out.is_dir() and any(out.glob("part-*.parquet")):
+        raise OutputError(
+            "the shard folder already holds shards", where=Where(file=str(out)), hint="give a new or empty folder"
         )
-    metadata.update(source_metadata(table, kind))
-    conformed = conform_or_set_aside(Rows(table, rows.bad, rows.lines, rows.raws), kind, file, skip=skip)
-    table, bad = conformed.table, conformed.bad
-    if quarantine is not None and skip:
-        write_quarantine(bad, Path(quarantine))
-    metadata = {**metadata, "kind": kind, "quarantined_rows": str(len(bad))} if skip else {**metadata, "kind": kind}
-    return Dataset(kind=kind, table=table, metadata=metadata)
+    options: dict[str, Any] = dict(
+        format=format, kind=kind, rename=rename, split=split, on_error=on_error, quarantine=quarantine, quote=quote
+    )
+    written: list[ShardedInput] = []
+
+    def fill(folder: Path) -> None:
+        try:
+            written.append(_write_shards(_reading(source, **options, chunk_rows=shard_rows), folder, shard_rows))
+        except Unstreamable:
+            for shard in folder.glob("part-*.parquet"):
+                shard.unlink()
+            written.append(_write_shards(_reading(source, **options, chunk_rows=None), folder, shard_rows))
+
+    atomic_folder(out, fill)
+    found = written[0]
+    return replace(found, paths=tuple(out / p.name for p in found.paths))
+
+
+def _write_shards(reading: _Reading, folder: Path, shard_rows: int) -> ShardedInput:
+    """Write the conformed chunks of ``reading`` as shards of at most ``shard_rows`` rows."""
+    paths: list[Path] = []
+    rows = 0
+    for table in reading.tables:
+        if table.schema.remove_metadata() != reading.schema.remove_metadata():
+            raise Unstreamable(str(table.schema))
+        for offset in range(0, table.num_rows, shard_rows):
+            piece = table.slice(offset, shard_rows)
+            paths.append(folder / f"part-{len(paths):05d}.parquet")
+            write_parquet(with_metadata(piece, reading.metadata), paths[-1])
+            rows += piece.num_rows
+    if not paths:  # no rows: one empty shard holds the schema
+        paths.append(folder / "part-00000.parquet")
+        write_parquet(with_metadata(reading.schema.empty_table(), reading.metadata), paths[0])
+    elif "quarantined_rows" in reading.metadata:  # known once every chunk is read
+        for shard in paths:
+            write_parquet(with_metadata(pq.read_table(shard), reading.metadata), shard)
+    return ShardedInput(tuple(paths), rows, reading.kind, dict(reading.metadata), len(reading.bad))
 
 
 def _has_part(path: Path, fmt: str, part: str) -> bool:

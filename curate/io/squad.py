@@ -33,7 +33,7 @@ import pyarrow as pa
 from curate.dataset import with_metadata
 from curate.errors import InputError, SchemaError, Where
 from curate.io.files import create_text, json_problem, not_utf8, open_text, unreadable
-from curate.io.quarantine import BadRow, raw_json
+from curate.io.quarantine import BadRow, Rows, Source, raw_json
 from curate.schemas import get_schema
 
 ARTICLE_EXTRA = "squad_article_extra"
@@ -214,6 +214,16 @@ def _question(qa: Any, made: set[str]) -> dict[str, Any]:
             )
         row[key] = value
     return row
+
+
+def squad_source(path: Path, *, skip_bad_rows: bool = False, chunk_rows: int | None = None) -> Source:
+    table, bad = read_squad(path, skip_bad_rows=skip_bad_rows)
+    if chunk_rows is None:
+        return Source(table.schema, [Rows(table, bad)])
+    chunks = [Rows(table.slice(0, 0), bad)] + [
+        Rows(table.slice(i, chunk_rows)) for i in range(0, table.num_rows, chunk_rows)
+    ]
+    return Source(table.schema, chunks)
 
 
 def read_squad(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, list[BadRow]]:
