@@ -269,7 +269,7 @@ def _sliced(rows: Rows, chunk_rows: int | None) -> Source:
     table = rows.table
     chunks = [Rows(table.slice(0, 0), rows.bad)]
     chunks += [Rows(table.slice(i, chunk_rows)) for i in range(0, table.num_rows, chunk_rows)]
-    return Source(table.schema, chunks)
+    return Source(table.schema, chunks, streamed=False)
 
 
 def _parquet(path: Path, kind: str | None, chunk_rows: int | None) -> Source:
@@ -307,6 +307,7 @@ class _Reading:
     schema: pa.Schema
     tables: Iterator[pa.Table]
     bad: list[BadRow]
+    streamed: bool
 
 
 def _reading(
@@ -367,7 +368,7 @@ def _reading(
         )
     metadata.update(source_metadata(head, kind))
     schema = conform_or_set_aside(Rows(head), kind, file, skip=skip).table.schema
-    reading = _Reading(kind, {**metadata, "kind": kind}, schema, iter(()), [])
+    reading = _Reading(kind, {**metadata, "kind": kind}, schema, iter(()), [], source.streamed and bool(chunk_rows))
     found: list[BadRow] = []  # set aside by the reader
     set_aside: list[BadRow] = []  # set aside when conforming
     conform_kind = kind
@@ -447,13 +448,15 @@ DEFAULT_SHARD_ROWS = 100_000
 class ShardedInput:
     """What :func:`read_to_shards` wrote: ``paths`` of the shards (``part-00000.parquet``, ...) in
     row order, ``rows`` in all, the ``kind``, the dataset ``metadata`` (also in every shard's
-    schema) and ``quarantined``, the number of rows set aside (``on_error="skip"``)."""
+    schema), ``quarantined``, the number of rows set aside (``on_error="skip"``), and ``streamed``:
+    False when the input had to be read whole (see :func:`read_to_shards`)."""
 
     paths: tuple[Path, ...]
     rows: int
     kind: str
     metadata: dict[str, str]
     quarantined: int
+    streamed: bool = True
 
     def dataset(self) -> Dataset:
         """The shards as one on-disk :class:`~curate.dataset.Dataset` (read through DuckDB)."""
@@ -542,7 +545,7 @@ def _write_shards(reading: _Reading, folder: Path, shard_rows: int) -> ShardedIn
     elif "quarantined_rows" in reading.metadata:  # known once every chunk is read
         for shard in paths:
             write_parquet(with_metadata(pq.read_table(shard), reading.metadata), shard)
-    return ShardedInput(tuple(paths), rows, reading.kind, dict(reading.metadata), len(reading.bad))
+    return ShardedInput(tuple(paths), rows, reading.kind, dict(reading.metadata), len(reading.bad), reading.streamed)
 
 
 def _has_part(path: Path, fmt: str, part: str) -> bool:

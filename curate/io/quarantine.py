@@ -44,10 +44,11 @@ class Source:
     """What a reader gives when it reads a file in chunks: ``schema``, the columns every chunk has
     (decided over the whole file, so all chunks share it), and ``chunks``, the rows in order as
     :class:`Rows` of at most the asked number of rows (their ``bad`` rows, set aside while reading,
-    may lie anywhere in the file)."""
+    may lie anywhere in the file); ``streamed`` is False when the reader holds the whole file anyway."""
 
     schema: pa.Schema
     chunks: Iterable[Rows]
+    streamed: bool = True
 
 
 class Unstreamable(Exception):

@@ -5,6 +5,8 @@ shard size on a large JSON Lines file."""
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curate.dataset import with_metadata
+from curate.dataset import Dataset, with_metadata
 from curate.errors import CurateError
-from curate.io import read, read_to_shards
+from curate.io import ShardedInput, read, read_to_shards, write, write_bundle
+from curate.schemas import get_schema
 from tests.conftest import REPO
 
 CORPUS = REPO / "tests" / "bad_input"
@@ -70,8 +73,9 @@ def outcome(action: Any) -> tuple[str, Any]:
         return "error", str(exc)
 
 
-def assert_same(src: Path, tmp_path: Path, shard_rows: int, **options: Any) -> None:
-    """read_to_shards(src) gives what read(src) gives."""
+def assert_same(src: Path, tmp_path: Path, shard_rows: int, **options: Any) -> ShardedInput | None:
+    """read_to_shards(src) gives what read(src) gives (the shards written; None for an error)."""
+    tmp_path.mkdir(exist_ok=True)
     skip = options.get("on_error") == "skip"
     whole_q, shard_q = tmp_path / "whole.q.jsonl", tmp_path / f"shards{shard_rows}.q.jsonl"
     status, expected = outcome(lambda: read(src, quarantine=whole_q if skip else None, **options))
@@ -82,7 +86,7 @@ def assert_same(src: Path, tmp_path: Path, shard_rows: int, **options: Any) -> N
     assert (got_status, got if got_status == "error" else None) == (status, expected if status == "error" else None)
     if status == "error":
         assert not list(out.glob("part-*")) if out.exists() else True
-        return
+        return None
     tables = [pq.read_table(p) for p in got.paths]
     schemas = {t.schema for t in tables}
     assert len(schemas) == 1, schemas  # one schema for every shard, metadata included
@@ -110,3 +114,137 @@ def assert_same(src: Path, tmp_path: Path, shard_rows: int, **options: Any) -> N
 def test_bad_input_files_read_to_the_same_shards(file: str, options: dict[str, Any], tmp_path: Path) -> None:
     for size in SIZES:
         assert_same(CORPUS / file, tmp_path, size, **options)
+
+
+# ----------------------------------------------------------------------------- every format, generated rows
+
+
+def _texts(rng: Any, n: int) -> list[str]:
+    pieces = ["가", "나다", "😀", "e\u0301", " ", ",", '"', "'", "\\", "x", "1", "true"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(n)]
+
+
+def _classification(n: int, seed: int) -> pa.Table:
+    rng = random.Random(seed)
+    return pa.table(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "text": _texts(rng, n),
+            "label": [rng.choice(["pos", "neg", "중립"]) for _ in range(n)],
+            "score": [rng.choice([None, 0.5, 1.25, -3.0]) for _ in range(n)],
+            "tags": [rng.choice([[], ["a"], ["b", "c"], None]) for _ in range(n)],
+        }
+    )
+
+
+def _mrc(n: int, seed: int) -> pa.Table:
+    rng = random.Random(seed)
+    contexts = ["서울은 한국의 수도이다.", "Paris is in France.", "😀 emoji 😀"]
+    rows = []
+    for i in range(n):
+        context = contexts[i // 3 % len(contexts)]
+        start = rng.randint(0, len(context) - 2)
+        answers = [{"text": context[start : start + 2], "answer_start": start}] if i % 4 else []
+        rows.append(
+            {
+                "id": str(i),
+                "title": f"t{i // 6}",
+                "context": context,
+                "question": f"q{i}?",
+                "answers": answers,
+                "is_impossible": not answers,
+            }
+        )
+    return pa.Table.from_pylist(rows) if rows else get_schema("mrc").empty_table()
+
+
+FORMATS = [
+    ("classification", "data.jsonl"),
+    ("classification", "data.jsonl.gz"),
+    ("classification", "data.csv"),
+    ("classification", "data.tsv"),
+    ("classification", "data.parquet"),
+    ("classification", "hf"),
+    ("mrc", "squad.json"),
+    ("mrc", "mrc.jsonl"),
+    ("corpus", "beir"),
+    ("qrels", "beir"),
+]
+
+
+@pytest.mark.parametrize(("kind", "name"), FORMATS)
+@pytest.mark.parametrize("rows", [0, 1, 15])
+def test_every_format_reads_to_the_same_shards(kind: str, name: str, rows: int, tmp_path: Path) -> None:
+    if kind == "classification":
+        table = _classification(rows, seed=rows)
+    elif kind == "mrc":
+        table = _mrc(rows, seed=rows)
+    else:
+        table = pa.table({"doc_id": [f"d{i}" for i in range(rows)], "text": _texts(random.Random(1), rows)})
+    src = tmp_path / name
+    if name == "beir":
+        queries = pa.table({"query_id": ["q1", "q2"], "text": ["a", "b"]})
+        qrels = pa.table({"query_id": ["q1"] * rows, "doc_id": [f"d{i}" for i in range(rows)], "score": [1] * rows})
+        corpus = table if rows else pa.table({"doc_id": ["d0"], "text": ["x"]})
+        parts = {
+            "corpus": Dataset.from_arrow(corpus, "corpus"),
+            "queries": Dataset.from_arrow(queries, "queries"),
+            "qrels": Dataset.from_arrow(qrels, "qrels"),
+        }
+        write_bundle(parts, src, format="beir")
+        (src / "qrels").mkdir(exist_ok=True)
+        (src / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq2\td0\t2\n", encoding="utf-8")
+    elif name == "hf":
+        pytest.importorskip("datasets")
+        write(table, src, format="hf", kind=kind)
+    else:
+        if rows == 0 and name.endswith(".json"):
+            src.write_text('{"version": "1.1", "data": []}', encoding="utf-8")
+        else:
+            write(table, src, kind=kind)
+    for size in SIZES:
+        got = assert_same(src, tmp_path / f"s{size}", size, kind=kind)
+        whole_formats = ("hf",)
+        assert got is None or got.streamed == (name not in whole_formats), name
+
+
+JSONL_CASES = {
+    # a later chunk widens a type: every shard gets the wide one
+    "int_then_float": [{"id": "1", "text": "a", "n": 1}] * 3 + [{"id": "2", "text": "b", "n": 2.5}],
+    # integers, then text: the whole column is text ("7")
+    "int_then_text": [{"id": "1", "text": "a", "code": 7}] * 3 + [{"id": "2", "text": "b", "code": "x"}],
+    # a column that first appears late, and a struct whose fields grow
+    "late_column": [{"text": "a", "m": {"x": 1}}] * 3 + [{"text": "b", "late": [1, 2], "m": {"y": "z"}}],
+    # nothing but nulls in the first chunks
+    "nulls_first": [{"text": "a", "v": None}] * 4 + [{"text": "b", "v": [{"k": 1}]}],
+    # no id column: generated ids count the rows of earlier chunks
+    "generated_ids": [{"text": f"t{i}", "label": i % 2} for i in range(9)],
+    # Arrow's fast reader and the line reader disagree on nothing here, but rows have leading spaces
+    "leading_space": "LEAD",
+    # a value Arrow cannot put with the values of an earlier chunk: read whole
+    "clash": [{"text": "a", "v": [1]}] * 3 + [{"text": "b", "v": ["x"]}],
+    # bad rows in several chunks, skipped or failing
+    "bad_rows": "BAD",
+}
+
+
+def _jsonl_text(rows: Any) -> str:
+    if rows == "LEAD":
+        return "".join(f' {{"text": "t{i}", "label": "x"}}\n' for i in range(5))
+    if rows == "BAD":
+        return (
+            '{"text": "a", "label": "x"}\n{"text": \n{"text": null, "label": "y"}\n\n'
+            '{"text": "b", "label": 2.5}\n{"text": "c", "label": "z"}\n[1]\n{"text": "d", "label": "w"}\n'
+        )
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+@pytest.mark.parametrize("case", sorted(JSONL_CASES))
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_jsonl_types_decided_over_the_whole_file(case: str, on_error: str, tmp_path: Path) -> None:
+    src = tmp_path / "data.jsonl"
+    src.write_text(_jsonl_text(JSONL_CASES[case]), encoding="utf-8")
+    kind = "classification" if case in ("generated_ids", "leading_space", "bad_rows") else "document"
+    for size in SIZES:
+        got = assert_same(src, tmp_path / f"s{size}", size, kind=kind, on_error=on_error)
+        assert got is None or got.streamed == (case != "clash")
