@@ -5,8 +5,12 @@ shard size on a large JSON Lines file."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +252,39 @@ def test_jsonl_types_decided_over_the_whole_file(case: str, on_error: str, tmp_p
     for size in SIZES:
         got = assert_same(src, tmp_path / f"s{size}", size, kind=kind, on_error=on_error)
         assert got is None or got.streamed == (case != "clash")
+
+
+# ----------------------------------------------------------------------------- memory
+
+_PEAK = """
+import resource, sys
+from curate.io import read_to_shards
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = read_to_shards(sys.argv[1], sys.argv[2], shard_rows=10_000)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(result.rows, result.streamed, len(result.paths), (peak - base) * 1024)
+"""
+
+
+@pytest.mark.slow
+def test_memory_follows_the_shard_size_not_the_file_size(tmp_path: Path) -> None:
+    src, rows = tmp_path / "big.jsonl.gz", 1_500_000
+    line = '{"id": "r%d", "text": "row %d of the memory test, with some words to make it longer", "label": "l%d"}\n'
+    size = 0
+    with gzip.open(src, "wt", encoding="utf-8", compresslevel=1) as handle:
+        for start in range(0, rows, 100_000):
+            block = "".join(line % (i, i, i % 3) for i in range(start, start + 100_000))
+            size += len(block.encode())
+            handle.write(block)
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(src), str(tmp_path / "shards")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    read_rows, streamed, shards, grown = done.stdout.split()
+    assert (int(read_rows), streamed, int(shards)) == (rows, "True", rows // 10_000)
+    # reading the file whole holds at least its text (~160 MB) plus the table built from it;
+    # chunk by chunk, what the process grows by stays well under half of the text
+    assert int(grown) < size / 2, (int(grown) >> 20, size >> 20)
