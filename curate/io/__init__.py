@@ -42,6 +42,7 @@ from curate.io.hf import (
     read_hf,
     write_hf,
 )
+from curate.io.objects import input_path, is_remote, listing, output_path
 from curate.io.quarantine import (
     BadRow,
     Rows,
@@ -321,8 +322,10 @@ def _reading(
     quarantine: Any,
     quote: Any,
     chunk_rows: int | None,
+    url: str | None = None,
 ) -> _Reading:
-    """The one way a dataset file is read, whole (``chunk_rows=None``) or chunk by chunk."""
+    """The one way a dataset file is read, whole (``chunk_rows=None``) or chunk by chunk; ``url``:
+    the ``s3://`` URL that ``path`` is a local copy of (quarantine entries name it)."""
     _check_choice("format", format, FORMATS)
     _check_choice("kind", kind, kinds())
     _check_choice("on_error", on_error, ("fail", "skip"))
@@ -390,8 +393,14 @@ def _reading(
         reading.bad[:] = sorted(found + set_aside, key=line_of) if set_aside and by_line else found + set_aside
         if skip:
             reading.metadata["quarantined_rows"] = str(len(reading.bad))
+        if url is not None:
+            local = str(path)
+            reading.bad[:] = [
+                replace(b, file=url + b.file[len(local) :]) if b.file.startswith(local) else b for b in reading.bad
+            ]
         if quarantine is not None and skip:
-            write_quarantine(reading.bad, Path(quarantine))
+            with output_path(quarantine) as target:
+                write_quarantine(reading.bad, target)
 
     reading.tables = tables()
     return reading
@@ -423,19 +432,23 @@ def read(
 
     Returns:
         An in-memory :class:`~curate.dataset.Dataset`.
+
+    ``path`` (and ``quarantine``) may be an ``s3://`` URL: see :mod:`curate.io.objects`.
     """
-    reading = _reading(
-        Path(path),
-        format=format,
-        kind=kind,
-        rename=rename,
-        split=split,
-        on_error=on_error,
-        quarantine=quarantine,
-        quote=quote,
-        chunk_rows=None,
-    )
-    tables = list(reading.tables)
+    with input_path(path) as (local, url):
+        reading = _reading(
+            local,
+            format=format,
+            kind=kind,
+            rename=rename,
+            split=split,
+            on_error=on_error,
+            quarantine=quarantine,
+            quote=quote,
+            chunk_rows=None,
+            url=url,
+        )
+        tables = list(reading.tables)
     table = tables[0] if len(tables) == 1 else pa.concat_tables([reading.schema.empty_table(), *tables])
     return Dataset(kind=reading.kind, table=table, metadata=reading.metadata)
 
@@ -449,9 +462,10 @@ class ShardedInput:
     """What :func:`read_to_shards` wrote: ``paths`` of the shards (``part-00000.parquet``, ...) in
     row order, ``rows`` in all, the ``kind``, the dataset ``metadata`` (also in every shard's
     schema), ``quarantined``, the number of rows set aside (``on_error="skip"``), and ``streamed``:
-    False when the input had to be read whole (see :func:`read_to_shards`)."""
+    False when the input had to be read whole (see :func:`read_to_shards`). ``paths`` are local
+    paths, or ``s3://`` URLs for shards written to an object store."""
 
-    paths: tuple[Path, ...]
+    paths: tuple[str, ...]
     rows: int
     kind: str
     metadata: dict[str, str]
@@ -459,8 +473,10 @@ class ShardedInput:
     streamed: bool = True
 
     def dataset(self) -> Dataset:
-        """The shards as one on-disk :class:`~curate.dataset.Dataset` (read through DuckDB)."""
-        return Dataset(kind=self.kind, paths=self.paths, metadata=dict(self.metadata))
+        """The shards as one on-disk :class:`~curate.dataset.Dataset` (read through DuckDB; local shards only)."""
+        if any(is_remote(p) for p in self.paths):
+            raise ConfigError("a Dataset reads local shards", value=self.paths[0], hint="copy the shards to a folder")
+        return Dataset(kind=self.kind, paths=tuple(Path(p) for p in self.paths), metadata=dict(self.metadata))
 
 
 def read_to_shards(
@@ -504,27 +520,34 @@ def read_to_shards(
     """
     if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows < 1:
         raise ConfigError("shard_rows must be a positive integer", value=shard_rows)
-    source, out = Path(path), Path(out_dir)
-    if out.is_dir() and any(out.glob("part-*.parquet")):
+    remote = is_remote(out_dir)
+    held = (
+        listing(str(out_dir)) if remote else [p.name for p in Path(out_dir).glob("*")] if Path(out_dir).is_dir() else []
+    )
+    if any(name.startswith("part-") and name.endswith(".parquet") for name in held):
         raise OutputError(
-            "the shard folder already holds shards", where=Where(file=str(out)), hint="give a new or empty folder"
+            "the shard folder already holds shards", where=Where(file=str(out_dir)), hint="give a new or empty folder"
         )
     options: dict[str, Any] = dict(
         format=format, kind=kind, rename=rename, split=split, on_error=on_error, quarantine=quarantine, quote=quote
     )
     written: list[ShardedInput] = []
 
-    def fill(folder: Path) -> None:
-        try:
-            written.append(_write_shards(_reading(source, **options, chunk_rows=shard_rows), folder, shard_rows))
-        except Unstreamable:
-            for shard in folder.glob("part-*.parquet"):
-                shard.unlink()
-            written.append(_write_shards(_reading(source, **options, chunk_rows=None), folder, shard_rows))
+    with input_path(path) as (source, url), output_path(out_dir) as out:
 
-    atomic_folder(out, fill)
-    found = written[0]
-    return replace(found, paths=tuple(out / p.name for p in found.paths))
+        def fill(folder: Path) -> None:
+            try:
+                reading = _reading(source, **options, chunk_rows=shard_rows, url=url)
+                written.append(_write_shards(reading, folder, shard_rows))
+            except Unstreamable:
+                for shard in folder.glob("part-*.parquet"):
+                    shard.unlink()
+                reading = _reading(source, **options, chunk_rows=None, url=url)
+                written.append(_write_shards(reading, folder, shard_rows))
+
+        atomic_folder(out, fill)
+    where = str(out_dir).rstrip("/") if remote else str(out)
+    return replace(written[0], paths=tuple(f"{where}/{Path(p).name}" for p in written[0].paths))
 
 
 def _write_shards(reading: _Reading, folder: Path, shard_rows: int) -> ShardedInput:
@@ -545,7 +568,8 @@ def _write_shards(reading: _Reading, folder: Path, shard_rows: int) -> ShardedIn
     elif "quarantined_rows" in reading.metadata:  # known once every chunk is read
         for shard in paths:
             write_parquet(with_metadata(pq.read_table(shard), reading.metadata), shard)
-    return ShardedInput(tuple(paths), rows, reading.kind, dict(reading.metadata), len(reading.bad), reading.streamed)
+    shards = tuple(str(p) for p in paths)
+    return ShardedInput(shards, rows, reading.kind, dict(reading.metadata), len(reading.bad), reading.streamed)
 
 
 def _has_part(path: Path, fmt: str, part: str) -> bool:
@@ -677,15 +701,20 @@ def write(
     kind: str | None = None,
     quote: str | Literal["default"] | None = "default",
     as_source: bool = True,
-) -> Path:
+) -> Path | str:
     """Write a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; the format
     comes from ``path`` if not given. With ``as_source`` (the default) JSON Lines and Parquet get back
     what the source had (integer labels, the Hub's MRC layout); ``False`` keeps curate's own columns,
     as a run folder holds them.
 
     The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
-    write fails; a full or read-only disk is an OutputError naming ``path``).
+    write fails; a full or read-only disk is an OutputError naming ``path``). An ``s3://`` URL is
+    written locally first, then copied up (see :mod:`curate.io.objects`); the URL is returned.
     """
+    if is_remote(path):
+        with output_path(path) as local:
+            write(data, local, format=format, kind=kind, quote=quote, as_source=as_source)
+        return str(path)
     path = Path(path)
     dataset = _as_dataset(data, kind)
     folder_format = format in ("beir", "hf") or (format is None and (is_beir_folder(path) or is_hf_folder(path)))
@@ -760,8 +789,13 @@ def report_format(path: str | Path) -> str:
     return fmt
 
 
-def write_table(table: pa.Table, path: str | Path) -> Path:
-    """Write a plain table (a report, not a dataset) as CSV, TSV, JSON Lines or Parquet by suffix."""
+def write_table(table: pa.Table, path: str | Path) -> Path | str:
+    """Write a plain table (a report, not a dataset) as CSV, TSV, JSON Lines or Parquet by suffix
+    (to an ``s3://`` URL too)."""
+    if is_remote(path):
+        with output_path(path) as local:
+            write_table(table, local)
+        return str(path)
     path = Path(path)
     fmt = report_format(path)
     with atomic_file(path) as tmp:
