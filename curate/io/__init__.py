@@ -496,27 +496,30 @@ def read_to_shards(
     of at most ``shard_rows`` rows each in ``out_dir``, with memory bounded by the shard size, not
     the file size.
 
-    Takes the arguments of :func:`read`, and gives the same rows in the same order, with the same
-    types, metadata, quarantine entries and errors as :func:`read` would (the shards of one input
-    share one schema). How each format is read in chunks:
+    Takes the arguments of :func:`read` and gives what it gives: the same rows in the same order,
+    with the same types, metadata, quarantine entries and error messages; every shard of one input
+    has the same schema (curate's metadata included). How each format is read in chunks:
 
-    - JSON Lines (``.gz`` too): two passes; the first checks every line and decides each column's
-      type over the whole file, the second writes the shards.
-    - CSV/TSV: two passes; the first finds the file's errors, the second writes the shards.
-    - Parquet: DuckDB record batches. BEIR: the part's JSON Lines or qrels files as above.
-    - SQuAD JSON: the articles one by one through the incremental parser ``ijson`` (two passes).
+    - JSON Lines (``.gz`` too): a first pass checks every line and decides each column's type over
+      the whole file (``1`` in one chunk and ``2.5`` in a later one make a float column
+      everywhere), a second writes the shards.
+    - CSV/TSV: a first pass finds the file's errors, a second writes the shards.
+    - Parquet files and folders: DuckDB record batches. BEIR: its JSON Lines or qrels files as above.
+    - SQuAD JSON: the articles one at a time through the incremental parser ``ijson``, in two passes.
     - A JSON array of records and ``datasets`` folders (memory-mapped Arrow files) are read whole,
       then cut into shards.
 
-    A file whose columns cannot be typed chunk by chunk (two chunks' values Arrow cannot put in one
-    column, which the whole file reports as a bad row), or that holds a bad row when not skipping,
-    is read whole instead, so the result and the error stay exactly those of :func:`read`.
+    What cannot be decided chunk by chunk is read whole instead, so that the result (or the error)
+    stays that of :func:`read`: a column whose values Arrow types differently in two chunks and
+    cannot widen (``[1]`` here, ``["x"]`` there), or a SQuAD file that ``ijson`` cannot parse or
+    that holds a bad question when not skipping. ``streamed`` in the result says which it was.
 
-    ``out_dir`` must not hold shards already; the shards are written beside it first and moved in
-    when all are written.
+    ``out_dir`` must not hold shards already; the shards are written beside it and moved in once all
+    are written. ``path``, ``out_dir`` and ``quarantine`` may be ``s3://`` URLs (see
+    :mod:`curate.io.objects`).
 
     Returns:
-        A :class:`ShardedInput`; ``.dataset()`` opens the shards as one Dataset.
+        A :class:`ShardedInput`; ``.dataset()`` opens local shards as one Dataset.
     """
     if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows < 1:
         raise ConfigError("shard_rows must be a positive integer", value=shard_rows)

@@ -543,6 +543,9 @@ def delimited_source(
     header: list[str] = []
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        if whole is not None:
+            yield from whole
+            return
         try:
             with open_text(path) as handle:
                 if quote is None:
@@ -591,6 +594,9 @@ def delimited_source(
         _check_header(header, file)
         return found
 
+    whole: list[tuple[int, list[str]]] | None = None
+    if chunk_rows is None:  # read once, kept for both passes
+        whole = list(rows())
     checked = rows()
     try:
         for _ in body(start()):
