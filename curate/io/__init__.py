@@ -11,6 +11,11 @@ What a source had that curate's kinds hold otherwise is kept in the metadata and
 writing: integer labels (``int_labels``: labels are text in curate, integers again in JSON Lines,
 Parquet and datasets folders), ClassLabel names (``class_labels``) and the Hub's MRC layout
 (``mrc_layout: hub``: ``answers`` as a struct of lists, written back so in JSON Lines and Parquet).
+
+Every reader gives its rows as a :class:`~curate.io.quarantine.Source`, a schema and chunks:
+:func:`read` takes the whole file as one chunk, :func:`read_to_shards` writes chunks of a bounded
+size as Parquet shards, both through the same conforming. Paths may be ``s3://`` URLs
+(:mod:`curate.io.objects`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Readers return :class:`~curate.io.quarantine.Rows`: an Arrow table, the rows they could not parse
 (only when asked to skip them; otherwise the first bad row raises an error naming file, line and
 value) and, where the format has lines, the source line of every row. Writers take any table; nested values (lists,
-structs) become JSON text in CSV/TSV cells.
+structs) become JSON text in CSV/TSV cells. The ``*_source`` functions give the same rows in chunks
+(:class:`~curate.io.quarantine.Source`), deciding what depends on the whole file in a first pass.
 
 Values keep their JSON type, with one conversion: a field holding integers and text in different
 rows is read as text (``7`` -> ``"7"``, the way ids often are). Any other mix (text and floats,
