@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -701,6 +701,26 @@ def check_write(path: str | Path, format: str | None = None, kind: str | None = 
     return fmt
 
 
+@overload
+def write(
+    data: Any,
+    path: Path,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    quote: str | Literal["default"] | None = "default",
+    as_source: bool = True,
+) -> Path: ...
+@overload
+def write(
+    data: Any,
+    path: str,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    quote: str | Literal["default"] | None = "default",
+    as_source: bool = True,
+) -> Path | str: ...
 def write(
     data: Any,
     path: str | Path,
@@ -797,6 +817,10 @@ def report_format(path: str | Path) -> str:
     return fmt
 
 
+@overload
+def write_table(table: pa.Table, path: Path) -> Path: ...
+@overload
+def write_table(table: pa.Table, path: str) -> Path | str: ...
 def write_table(table: pa.Table, path: str | Path) -> Path | str:
     """Write a plain table (a report, not a dataset) as CSV, TSV, JSON Lines or Parquet by suffix
     (to an ``s3://`` URL too)."""
