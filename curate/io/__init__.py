@@ -553,7 +553,10 @@ def read_to_shards(
                 reading = _reading(source, **options, chunk_rows=None, url=url)
                 written.append(_write_shards(reading, folder, shard_rows))
 
-        atomic_folder(out, fill)
+        try:
+            atomic_folder(out, fill)
+        except OutputError as exc:
+            raise exc.at(file=str(out)) from None
     where = str(out_dir).rstrip("/") if remote else str(out)
     return replace(written[0], paths=tuple(f"{where}/{Path(p).name}" for p in written[0].paths))
 
@@ -562,14 +565,21 @@ def _write_shards(reading: _Reading, folder: Path, shard_rows: int) -> ShardedIn
     """Write the conformed chunks of ``reading`` as shards of at most ``shard_rows`` rows."""
     paths: list[Path] = []
     rows = 0
+    unwritable: OutputError | None = None  # raised once the input has been read: its errors come first
     for table in reading.tables:
         if table.schema.remove_metadata() != reading.schema.remove_metadata():
             raise Unstreamable(str(table.schema))
-        for offset in range(0, table.num_rows, shard_rows):
+        for offset in range(0, table.num_rows if unwritable is None else 0, shard_rows):
             piece = table.slice(offset, shard_rows)
             paths.append(folder / f"part-{len(paths):05d}.parquet")
-            write_parquet(with_metadata(piece, reading.metadata), paths[-1])
+            try:
+                write_parquet(with_metadata(piece, reading.metadata), paths[-1])
+            except OutputError as exc:
+                unwritable = exc
+                break
             rows += piece.num_rows
+    if unwritable is not None:
+        raise unwritable
     if not paths:  # no rows: one empty shard holds the schema
         paths.append(folder / "part-00000.parquet")
         write_parquet(with_metadata(reading.schema.empty_table(), reading.metadata), paths[0])

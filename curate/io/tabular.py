@@ -33,7 +33,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from curate.dataset import parquet_schema
-from curate.errors import InputError, Where, show_value
+from curate.errors import InputError, OutputError, Where, show_value
 from curate.io.files import (
     MAX_JSON_DEPTH,
     create_text,
@@ -743,5 +743,13 @@ def write_delimited(
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
-    """Parquet with zstd compression; curate metadata kept in the schema."""
-    pq.write_table(table, path, compression="zstd")
+    """Parquet with zstd compression; curate metadata kept in the schema. A column Parquet cannot
+    hold (a struct without fields: ``{}`` in every row of a JSON field) is an OutputError."""
+    try:
+        pq.write_table(table, path, compression="zstd")
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
+        raise OutputError(
+            "Parquet cannot hold these rows",
+            value=str(exc).splitlines()[0],
+            hint="drop or fill the column (a JSON object that is empty in every row), or write JSON Lines",
+        ) from None
