@@ -379,7 +379,6 @@ def _reading(
     reading = _Reading(kind, {**metadata, "kind": kind}, schema, iter(()), [], source.streamed and bool(chunk_rows))
     found: list[BadRow] = []  # set aside by the reader
     set_aside: list[BadRow] = []  # set aside when conforming
-    conform_kind = kind
 
     def tables() -> Iterator[pa.Table]:
         first_row, by_line = 0, False
@@ -387,7 +386,7 @@ def _reading(
             table = head if empty else _apply_rename(rows.table, rename, file)
             lines = [] if empty else rows.lines
             conformed = conform_or_set_aside(
-                Rows(table, [], lines, rows.raws), conform_kind, file, skip=skip, first_row=first_row
+                Rows(table, [], lines, rows.raws), reading.kind, file, skip=skip, first_row=first_row
             )
             first_row += table.num_rows
             found.extend(rows.bad)
