@@ -56,8 +56,8 @@ lint: setup
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	.lock-venv/bin/pip freeze --exclude-editable --disable-pip-version-check | grep -v -i -e '^curate' -e '^fast.langdetect' > requirements.lock
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	rm -rf .lock-venv
 
 # Re-pin the Label Studio server's own environment.

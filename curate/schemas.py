@@ -302,10 +302,11 @@ def _cast_column(
     return pa.chunked_array([_cast_values(column.to_pylist(), one, target, name, errors)]), errors
 
 
-def generated_ids(rows: int, file: str | None) -> pa.Array:
-    """Ids for data that has none: ``<file stem>-<1-based row>`` (``row-<n>`` without a file)."""
+def generated_ids(rows: int, file: str | None, first_row: int = 0) -> pa.Array:
+    """Ids for data that has none: ``<file stem>-<1-based row>`` (``row-<n>`` without a file);
+    ``first_row`` rows of the same file came before (in earlier chunks)."""
     prefix = Path(file).name.split(".")[0] if file else "row"
-    return pa.array([f"{prefix}-{i}" for i in range(1, rows + 1)], pa.string())
+    return pa.array([f"{prefix}-{i}" for i in range(first_row + 1, first_row + rows + 1)], pa.string())
 
 
 def row_ids(rows: Any, kind: str, first_row: int = 0) -> list[str]:
@@ -328,14 +329,20 @@ class BadValue:
 
 
 def conform_rows(
-    table: pa.Table, kind: str, *, file: str | None = None, lines: Sequence[int] | None = None
+    table: pa.Table,
+    kind: str,
+    *,
+    file: str | None = None,
+    lines: Sequence[int] | None = None,
+    first_row: int = 0,
 ) -> tuple[pa.Table, list[BadValue]]:
     """Cast ``table`` to ``kind`` like :func:`conform`, setting aside the rows that cannot take it.
 
     Returns:
         The conformed rows that fit, and one :class:`BadValue` per row that does not (its first
         problem, in schema order), by row. ``lines`` (1-based source lines of the rows) are named
-        in the errors when given.
+        in the errors when given. ``first_row``: rows of the same file before ``table`` (a chunk
+        of a file read piece by piece), counted into the row numbers and generated ids.
 
     Raises:
         SchemaError: a problem of the whole table (a missing required column, a repeated column name).
@@ -363,10 +370,10 @@ def conform_rows(
             column, problems = _cast_column(table.column("_id"), pa.string(), "_id")
             if problems:
                 row, error = min(problems.items())
-                raise error.at(file=file, row=row + 1)
+                raise error.at(file=file, row=first_row + row + 1)
             table = table.set_column(index, schema.key, column)
         else:
-            table = table.append_column(schema.key, generated_ids(table.num_rows, file))
+            table = table.append_column(schema.key, generated_ids(table.num_rows, file, first_row))
     present = set(table.column_names)
     missing = [name for name in schema.required if name not in present]
     if missing:
@@ -402,7 +409,7 @@ def conform_rows(
             columns[name] = table.column(name)
     conformed = pa.table(columns, metadata=table.schema.metadata)
     found = [
-        BadValue(row, error.at(file=file, line=lines[row] if lines else None, row=row + 1))
+        BadValue(row, error.at(file=file, line=lines[row] if lines else None, row=first_row + row + 1))
         for row, error in sorted(bad.items())
     ]
     if found:

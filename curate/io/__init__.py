@@ -11,22 +11,29 @@ What a source had that curate's kinds hold otherwise is kept in the metadata and
 writing: integer labels (``int_labels``: labels are text in curate, integers again in JSON Lines,
 Parquet and datasets folders), ClassLabel names (``class_labels``) and the Hub's MRC layout
 (``mrc_layout: hub``: ``answers`` as a struct of lists, written back so in JSON Lines and Parquet).
+
+Every reader gives its rows as a :class:`~curate.io.quarantine.Source`, a schema and chunks:
+:func:`read` takes the whole file as one chunk, :func:`read_to_shards` writes chunks of a bounded
+size as Parquet shards, both through the same conforming. Paths may be ``s3://`` URLs
+(:mod:`curate.io.objects`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curate.dataset import Dataset, read_metadata, with_metadata
 from curate.errors import ConfigError, CurateError, InputError, OutputError, SchemaError, Where
 from curate.files import atomic_file
-from curate.io.beir import PARTS, is_beir_folder, read_beir_part, write_beir
+from curate.io.beir import PARTS, beir_source, is_beir_folder, write_beir
 from curate.io.files import atomic_folder, check_name, input_file, input_folder, peek_text
 from curate.io.hf import (
     from_hf_dataset,
@@ -40,13 +47,23 @@ from curate.io.hf import (
     read_hf,
     write_hf,
 )
-from curate.io.quarantine import BadRow, Rows, conform_or_set_aside, write_quarantine
-from curate.io.squad import read_squad, write_squad
+from curate.io.objects import input_path, is_remote, listing, output_path
+from curate.io.quarantine import (
+    BadRow,
+    Rows,
+    Source,
+    Unstreamable,
+    conform_or_set_aside,
+    line_of,
+    write_quarantine,
+)
+from curate.io.squad import squad_source, write_squad
 from curate.io.tabular import (
-    read_delimited,
+    delimited_source,
+    jsonl_source,
+    parquet_source,
     read_json_records,
     read_jsonl,
-    read_parquet,
     write_delimited,
     write_jsonl,
     write_parquet,
@@ -81,16 +98,19 @@ _KIND_SIGNATURES = (
 )
 
 __all__ = [
+    "DEFAULT_SHARD_ROWS",
     "FORMATS",
     "REPORT_FORMATS",
     "WRITE_FORMATS",
     "BadRow",
+    "ShardedInput",
     "check_write",
     "detect_format",
     "infer_kind",
     "is_bundle",
     "read",
     "read_bundle",
+    "read_to_shards",
     "report_format",
     "to_hf",
     "write",
@@ -206,7 +226,11 @@ def source_metadata(table: pa.Table, kind: str) -> dict[str, str]:
     return found
 
 
-def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any) -> Rows:
+def _source(
+    path: Path, fmt: str, kind: str | None, *, skip: bool, split: str | None, quote: Any, chunk_rows: int | None
+) -> Source:
+    """The rows of ``path`` as its format's reader gives them, in chunks of ``chunk_rows`` rows
+    (``None``: the whole file as one chunk)."""
     if fmt in ("beir", "hf") or (fmt == "parquet" and path.is_dir()):
         if not path.is_dir():
             raise InputError(
@@ -215,30 +239,20 @@ def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: st
     else:
         input_file(path)
     if fmt == "squad":
-        table, bad = read_squad(path, skip_bad_rows=skip)
-        return Rows(table, bad)
+        return squad_source(path, skip_bad_rows=skip, chunk_rows=chunk_rows)
     if fmt == "jsonl":
-        return read_jsonl(path, skip_bad_rows=skip)
+        if chunk_rows is None:
+            return _whole(read_jsonl(path, skip_bad_rows=skip))
+        return jsonl_source(path, skip_bad_rows=skip, chunk_rows=chunk_rows)
     if fmt == "json":
-        return read_json_records(path)
+        return _sliced(read_json_records(path), chunk_rows)
     if fmt in ("csv", "tsv"):
         delimiter = "," if fmt == "csv" else "\t"
         if quote == "default":
             quote = '"' if fmt == "csv" else None
-        return read_delimited(path, delimiter=delimiter, quote=quote, skip_bad_rows=skip)
+        return delimited_source(path, delimiter=delimiter, quote=quote, skip_bad_rows=skip, chunk_rows=chunk_rows)
     if fmt == "parquet":
-        if path.is_dir():
-            files = (
-                [path / f"{kind}.parquet"]
-                if kind and (path / f"{kind}.parquet").exists()
-                else sorted(path.glob("*.parquet"))
-            )
-        else:
-            files = [path]
-        rows = read_parquet(files)
-        table = named_labels(rows.table, parquet_class_labels(rows.table.schema), str(files[0]))
-        metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"huggingface"}
-        return Rows(table.replace_schema_metadata(metadata))
+        return _parquet(path, kind, chunk_rows)
     if fmt == "beir":
         if kind is None:
             raise ConfigError(
@@ -246,8 +260,154 @@ def _read_table(path: Path, fmt: str, kind: str | None, *, skip: bool, split: st
                 where=Where(file=str(path)),
                 hint="pass --kind corpus, queries or qrels",
             )
-        return read_beir_part(path, kind, skip_bad_rows=skip)
-    return read_hf(path, split=split)
+        return beir_source(path, kind, skip_bad_rows=skip, chunk_rows=chunk_rows)
+    return _sliced(read_hf(path, split=split), chunk_rows)  # memory-mapped Arrow files
+
+
+def _whole(rows: Rows) -> Source:
+    return Source(rows.table.schema, [rows])
+
+
+def _sliced(rows: Rows, chunk_rows: int | None) -> Source:
+    """Rows read whole (a JSON array, the memory-mapped files of a datasets folder) in chunks."""
+    if chunk_rows is None:
+        return _whole(rows)
+    table = rows.table
+    chunks = [Rows(table.slice(0, 0), rows.bad)]
+    chunks += [Rows(table.slice(i, chunk_rows)) for i in range(0, table.num_rows, chunk_rows)]
+    return Source(table.schema, chunks, streamed=False)
+
+
+def _parquet(path: Path, kind: str | None, chunk_rows: int | None) -> Source:
+    """A Parquet file or folder (``<kind>.parquet`` in a retrieval folder, else every file);
+    ClassLabel ids written by ``datasets`` become their names."""
+    if path.is_dir():
+        named = path / f"{kind}.parquet"
+        files = [named] if kind and named.exists() else sorted(path.glob("*.parquet"))
+    else:
+        files = [path]
+    source = parquet_source(files, chunk_rows=chunk_rows)
+
+    def readable(table: pa.Table, first_row: int) -> pa.Table:
+        table = named_labels(table, parquet_class_labels(table.schema), str(files[0]), first_row)
+        metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"huggingface"}
+        return table.replace_schema_metadata(metadata)
+
+    def chunks() -> Iterator[Rows]:
+        first_row = 0
+        for rows in source.chunks:
+            yield Rows(readable(rows.table, first_row))
+            first_row += rows.table.num_rows
+
+    return Source(readable(source.schema.empty_table(), 0).schema, chunks())
+
+
+@dataclass
+class _Reading:
+    """A file being read: its ``kind``, ``metadata`` (final once ``tables`` is used up), the
+    ``schema`` of the conformed rows and ``tables``, the conformed rows chunk by chunk; ``bad``
+    collects the rows set aside."""
+
+    kind: str
+    metadata: dict[str, str]
+    schema: pa.Schema
+    tables: Iterator[pa.Table]
+    bad: list[BadRow]
+    streamed: bool
+
+
+def _reading(
+    path: Path,
+    *,
+    format: str | None,
+    kind: str | None,
+    rename: Mapping[str, str] | None,
+    split: str | None,
+    on_error: OnError,
+    quarantine: Any,
+    quote: Any,
+    chunk_rows: int | None,
+    url: str | None = None,
+) -> _Reading:
+    """The one way a dataset file is read, whole (``chunk_rows=None``) or chunk by chunk; ``url``:
+    the ``s3://`` URL that ``path`` is a local copy of (quarantine entries name it)."""
+    _check_choice("format", format, FORMATS)
+    _check_choice("kind", kind, kinds())
+    _check_choice("on_error", on_error, ("fail", "skip"))
+    if on_error == "skip" and quarantine is None:
+        raise ConfigError("skipping bad rows needs a quarantine file", hint="pass quarantine=PATH (--quarantine)")
+    check_name(path)
+    if not path.exists():
+        raise InputError("file not found", where=Where(file=str(path)), hint="check the path")
+    fmt = format or detect_format(path)
+    if fmt == "squad":
+        if kind not in (None, "mrc"):
+            raise ConfigError("SQuAD files hold kind 'mrc'", where=Where(file=str(path)), value=kind)
+        kind = "mrc"
+    skip = on_error == "skip"
+    source = _source(path, fmt, kind, skip=skip, split=split, quote=quote, chunk_rows=chunk_rows)
+    if chunk_rows is None:  # every problem the reader finds comes before those of the whole table
+        source = Source(source.schema, list(source.chunks))
+    file = str(path)
+    head = _apply_rename(source.schema.empty_table(), rename, file)
+    if rename:
+        head = _renamed_labels(head, rename)
+    empty = head.num_columns == 0  # an empty file, or every row set aside
+    if empty:
+        if kind is None:
+            raise InputError(
+                "file has no rows, so its kind cannot be told",
+                where=Where(file=file),
+                hint=f"pass --kind ({', '.join(kinds())}) to read it as an empty dataset",
+            )
+        head = get_schema(kind).empty_table()
+    try:
+        metadata = read_metadata(head.schema)
+    except CurateError as exc:
+        raise exc.at(file=file) from None
+    if kind is None:
+        kind = metadata.get("kind") or infer_kind(head.column_names)
+    if kind is None:
+        raise SchemaError(
+            "cannot tell the dataset kind from the columns",
+            where=Where(file=file),
+            value=head.column_names,
+            hint=f"pass --kind ({', '.join(kinds())}) and map columns with --rename SOURCE=TARGET",
+        )
+    metadata.update(source_metadata(head, kind))
+    schema = conform_or_set_aside(Rows(head), kind, file, skip=skip).table.schema
+    reading = _Reading(kind, {**metadata, "kind": kind}, schema, iter(()), [], source.streamed and bool(chunk_rows))
+    found: list[BadRow] = []  # set aside by the reader
+    set_aside: list[BadRow] = []  # set aside when conforming
+
+    def tables() -> Iterator[pa.Table]:
+        first_row, by_line = 0, False
+        for rows in source.chunks:
+            table = head if empty else _apply_rename(rows.table, rename, file)
+            lines = [] if empty else rows.lines
+            conformed = conform_or_set_aside(
+                Rows(table, [], lines, rows.raws), reading.kind, file, skip=skip, first_row=first_row
+            )
+            first_row += table.num_rows
+            found.extend(rows.bad)
+            set_aside.extend(conformed.bad)
+            by_line = by_line or bool(lines)
+            yield conformed.table
+        # in the order one conforming of the whole file gives: by line where the format has lines
+        reading.bad[:] = sorted(found + set_aside, key=line_of) if set_aside and by_line else found + set_aside
+        if skip:
+            reading.metadata["quarantined_rows"] = str(len(reading.bad))
+        if url is not None:
+            local = str(path)
+            reading.bad[:] = [
+                replace(b, file=url + b.file[len(local) :]) if b.file.startswith(local) else b for b in reading.bad
+            ]
+        if quarantine is not None and skip:
+            with output_path(quarantine) as target:
+                write_quarantine(reading.bad, target)
+
+    reading.tables = tables()
+    return reading
 
 
 def read(
@@ -276,55 +436,157 @@ def read(
 
     Returns:
         An in-memory :class:`~curate.dataset.Dataset`.
+
+    ``path`` (and ``quarantine``) may be an ``s3://`` URL: see :mod:`curate.io.objects`.
     """
-    path = Path(path)
-    _check_choice("format", format, FORMATS)
-    _check_choice("kind", kind, kinds())
-    _check_choice("on_error", on_error, ("fail", "skip"))
-    if on_error == "skip" and quarantine is None:
-        raise ConfigError("skipping bad rows needs a quarantine file", hint="pass quarantine=PATH (--quarantine)")
-    check_name(path)
-    if not path.exists():
-        raise InputError("file not found", where=Where(file=str(path)), hint="check the path")
-    fmt = format or detect_format(path)
-    if fmt == "squad":
-        if kind not in (None, "mrc"):
-            raise ConfigError("SQuAD files hold kind 'mrc'", where=Where(file=str(path)), value=kind)
-        kind = "mrc"
-    skip = on_error == "skip"
-    rows = _read_table(path, fmt, kind, skip=skip, split=split, quote=quote)
-    file = str(path)
-    table = _apply_rename(rows.table, rename, file)
-    if rename:
-        table = _renamed_labels(table, rename)
-    if table.num_columns == 0 and table.num_rows == 0:  # an empty file, or every row set aside
-        if kind is None:
-            raise InputError(
-                "file has no rows, so its kind cannot be told",
-                where=Where(file=file),
-                hint=f"pass --kind ({', '.join(kinds())}) to read it as an empty dataset",
-            )
-        table = get_schema(kind).empty_table()
-    try:
-        metadata = read_metadata(table.schema)
-    except CurateError as exc:
-        raise exc.at(file=file) from None
-    if kind is None:
-        kind = metadata.get("kind") or infer_kind(table.column_names)
-    if kind is None:
-        raise SchemaError(
-            "cannot tell the dataset kind from the columns",
-            where=Where(file=file),
-            value=table.column_names,
-            hint=f"pass --kind ({', '.join(kinds())}) and map columns with --rename SOURCE=TARGET",
+    with input_path(path) as (local, url):
+        reading = _reading(
+            local,
+            format=format,
+            kind=kind,
+            rename=rename,
+            split=split,
+            on_error=on_error,
+            quarantine=quarantine,
+            quote=quote,
+            chunk_rows=None,
+            url=url,
         )
-    metadata.update(source_metadata(table, kind))
-    conformed = conform_or_set_aside(Rows(table, rows.bad, rows.lines, rows.raws), kind, file, skip=skip)
-    table, bad = conformed.table, conformed.bad
-    if quarantine is not None and skip:
-        write_quarantine(bad, Path(quarantine))
-    metadata = {**metadata, "kind": kind, "quarantined_rows": str(len(bad))} if skip else {**metadata, "kind": kind}
-    return Dataset(kind=kind, table=table, metadata=metadata)
+        tables = list(reading.tables)
+    table = tables[0] if len(tables) == 1 else pa.concat_tables([reading.schema.empty_table(), *tables])
+    return Dataset(kind=reading.kind, table=table, metadata=reading.metadata)
+
+
+DEFAULT_SHARD_ROWS = 100_000
+"""Rows per Parquet shard written by :func:`read_to_shards` unless told otherwise."""
+
+
+@dataclass(frozen=True)
+class ShardedInput:
+    """What :func:`read_to_shards` wrote: ``paths`` of the shards (``part-00000.parquet``, ...) in
+    row order, ``rows`` in all, the ``kind``, the dataset ``metadata`` (also in every shard's
+    schema), ``quarantined``, the number of rows set aside (``on_error="skip"``), and ``streamed``:
+    False when the input had to be read whole (see :func:`read_to_shards`). ``paths`` are local
+    paths, or ``s3://`` URLs for shards written to an object store."""
+
+    paths: tuple[str, ...]
+    rows: int
+    kind: str
+    metadata: dict[str, str]
+    quarantined: int
+    streamed: bool = True
+
+    def dataset(self) -> Dataset:
+        """The shards as one on-disk :class:`~curate.dataset.Dataset` (read through DuckDB; local shards only)."""
+        if any(is_remote(p) for p in self.paths):
+            raise ConfigError("a Dataset reads local shards", value=self.paths[0], hint="copy the shards to a folder")
+        return Dataset(kind=self.kind, paths=tuple(Path(p) for p in self.paths), metadata=dict(self.metadata))
+
+
+def read_to_shards(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    rename: Mapping[str, str] | None = None,
+    split: str | None = None,
+    on_error: OnError = "fail",
+    quarantine: str | Path | None = None,
+    quote: str | Literal["default"] | None = "default",
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+) -> ShardedInput:
+    """Read a dataset file or folder chunk by chunk into Parquet shards ``part-00000.parquet``, ...
+    of at most ``shard_rows`` rows each in ``out_dir``, with memory bounded by the shard size, not
+    the file size.
+
+    Takes the arguments of :func:`read` and gives what it gives: the same rows in the same order,
+    with the same types, metadata, quarantine entries and error messages; every shard of one input
+    has the same schema (curate's metadata included). How each format is read in chunks:
+
+    - JSON Lines (``.gz`` too): a first pass checks every line and decides each column's type over
+      the whole file (``1`` in one chunk and ``2.5`` in a later one make a float column
+      everywhere), a second writes the shards.
+    - CSV/TSV: a first pass finds the file's errors, a second writes the shards.
+    - Parquet files and folders: DuckDB record batches. BEIR: its JSON Lines or qrels files as above.
+    - SQuAD JSON: the articles one at a time through the incremental parser ``ijson``, in two passes.
+    - A JSON array of records and ``datasets`` folders (memory-mapped Arrow files) are read whole,
+      then cut into shards.
+
+    What cannot be decided chunk by chunk is read whole instead, so that the result (or the error)
+    stays that of :func:`read`: a column whose values Arrow types differently in two chunks and
+    cannot widen (``[1]`` here, ``["x"]`` there), or a SQuAD file that ``ijson`` cannot parse or
+    that holds a bad question when not skipping. ``streamed`` in the result says which it was.
+
+    ``out_dir`` must not hold shards already; the shards are written beside it and moved in once all
+    are written. ``path``, ``out_dir`` and ``quarantine`` may be ``s3://`` URLs (see
+    :mod:`curate.io.objects`).
+
+    Returns:
+        A :class:`ShardedInput`; ``.dataset()`` opens local shards as one Dataset.
+    """
+    if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows < 1:
+        raise ConfigError("shard_rows must be a positive integer", value=shard_rows)
+    remote = is_remote(out_dir)
+    held = (
+        listing(str(out_dir)) if remote else [p.name for p in Path(out_dir).glob("*")] if Path(out_dir).is_dir() else []
+    )
+    if any(name.startswith("part-") and name.endswith(".parquet") for name in held):
+        raise OutputError(
+            "the shard folder already holds shards", where=Where(file=str(out_dir)), hint="give a new or empty folder"
+        )
+    options: dict[str, Any] = dict(
+        format=format, kind=kind, rename=rename, split=split, on_error=on_error, quarantine=quarantine, quote=quote
+    )
+    written: list[ShardedInput] = []
+
+    with input_path(path) as (source, url), output_path(out_dir) as out:
+
+        def fill(folder: Path) -> None:
+            try:
+                reading = _reading(source, **options, chunk_rows=shard_rows, url=url)
+                written.append(_write_shards(reading, folder, shard_rows))
+            except Unstreamable:
+                for shard in folder.glob("part-*.parquet"):
+                    shard.unlink()
+                reading = _reading(source, **options, chunk_rows=None, url=url)
+                written.append(_write_shards(reading, folder, shard_rows))
+
+        try:
+            atomic_folder(out, fill)
+        except OutputError as exc:
+            raise exc.at(file=str(out)) from None
+    where = str(out_dir).rstrip("/") if remote else str(out)
+    return replace(written[0], paths=tuple(f"{where}/{Path(p).name}" for p in written[0].paths))
+
+
+def _write_shards(reading: _Reading, folder: Path, shard_rows: int) -> ShardedInput:
+    """Write the conformed chunks of ``reading`` as shards of at most ``shard_rows`` rows."""
+    paths: list[Path] = []
+    rows = 0
+    unwritable: OutputError | None = None  # raised once the input has been read: its errors come first
+    for table in reading.tables:
+        if table.schema.remove_metadata() != reading.schema.remove_metadata():
+            raise Unstreamable(str(table.schema))
+        for offset in range(0, table.num_rows if unwritable is None else 0, shard_rows):
+            piece = table.slice(offset, shard_rows)
+            paths.append(folder / f"part-{len(paths):05d}.parquet")
+            try:
+                write_parquet(with_metadata(piece, reading.metadata), paths[-1])
+            except OutputError as exc:
+                unwritable = exc
+                break
+            rows += piece.num_rows
+    if unwritable is not None:
+        raise unwritable
+    if not paths:  # no rows: one empty shard holds the schema
+        paths.append(folder / "part-00000.parquet")
+        write_parquet(with_metadata(reading.schema.empty_table(), reading.metadata), paths[0])
+    elif "quarantined_rows" in reading.metadata:  # known once every chunk is read
+        for shard in paths:
+            write_parquet(with_metadata(pq.read_table(shard), reading.metadata), shard)
+    shards = tuple(str(p) for p in paths)
+    return ShardedInput(shards, rows, reading.kind, dict(reading.metadata), len(reading.bad), reading.streamed)
 
 
 def _has_part(path: Path, fmt: str, part: str) -> bool:
@@ -448,6 +710,26 @@ def check_write(path: str | Path, format: str | None = None, kind: str | None = 
     return fmt
 
 
+@overload
+def write(
+    data: Any,
+    path: Path,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    quote: str | Literal["default"] | None = "default",
+    as_source: bool = True,
+) -> Path: ...
+@overload
+def write(
+    data: Any,
+    path: str,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    quote: str | Literal["default"] | None = "default",
+    as_source: bool = True,
+) -> Path | str: ...
 def write(
     data: Any,
     path: str | Path,
@@ -456,15 +738,20 @@ def write(
     kind: str | None = None,
     quote: str | Literal["default"] | None = "default",
     as_source: bool = True,
-) -> Path:
+) -> Path | str:
     """Write a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; the format
     comes from ``path`` if not given. With ``as_source`` (the default) JSON Lines and Parquet get back
     what the source had (integer labels, the Hub's MRC layout); ``False`` keeps curate's own columns,
     as a run folder holds them.
 
     The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
-    write fails; a full or read-only disk is an OutputError naming ``path``).
+    write fails; a full or read-only disk is an OutputError naming ``path``). An ``s3://`` URL is
+    written locally first, then copied up (see :mod:`curate.io.objects`); the URL is returned.
     """
+    if is_remote(path):
+        with output_path(path) as local:
+            write(data, local, format=format, kind=kind, quote=quote, as_source=as_source)
+        return str(path)
     path = Path(path)
     dataset = _as_dataset(data, kind)
     folder_format = format in ("beir", "hf") or (format is None and (is_beir_folder(path) or is_hf_folder(path)))
@@ -539,8 +826,17 @@ def report_format(path: str | Path) -> str:
     return fmt
 
 
-def write_table(table: pa.Table, path: str | Path) -> Path:
-    """Write a plain table (a report, not a dataset) as CSV, TSV, JSON Lines or Parquet by suffix."""
+@overload
+def write_table(table: pa.Table, path: Path) -> Path: ...
+@overload
+def write_table(table: pa.Table, path: str) -> Path | str: ...
+def write_table(table: pa.Table, path: str | Path) -> Path | str:
+    """Write a plain table (a report, not a dataset) as CSV, TSV, JSON Lines or Parquet by suffix
+    (to an ``s3://`` URL too)."""
+    if is_remote(path):
+        with output_path(path) as local:
+            write_table(table, local)
+        return str(path)
     path = Path(path)
     fmt = report_format(path)
     with atomic_file(path) as tmp:

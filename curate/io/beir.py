@@ -5,6 +5,7 @@ kinds (``_id`` becomes ``doc_id`` / ``query_id``; qrels gain a ``split`` column 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,8 +13,8 @@ import pyarrow.compute as pc
 
 from curate.errors import InputError, Where
 from curate.io.files import input_folder
-from curate.io.quarantine import Rows, conform_or_set_aside
-from curate.io.tabular import read_delimited, read_jsonl, write_delimited, write_jsonl
+from curate.io.quarantine import Rows, Source, Unstreamable, conform_or_set_aside
+from curate.io.tabular import delimited_source, jsonl_source, read_jsonl, write_delimited, write_jsonl
 
 PARTS = ("corpus", "queries", "qrels")
 
@@ -28,6 +29,13 @@ def _rename(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
 
 def read_beir_part(folder: Path, part: str, *, skip_bad_rows: bool = False) -> Rows:
     """Read one part (``corpus``, ``queries`` or ``qrels``) of a BEIR folder."""
+    return next(iter(beir_source(folder, part, skip_bad_rows=skip_bad_rows).chunks))
+
+
+def beir_source(folder: Path, part: str, *, skip_bad_rows: bool = False, chunk_rows: int | None = None) -> Source:
+    """One part of a BEIR folder in chunks of ``chunk_rows`` rows (``None``: one chunk). Qrels are
+    conformed file by file, so a bad value is named by its qrels file and line; qrels files with
+    other extra columns than the first raise :class:`Unstreamable` when read in chunks."""
     input_folder(folder)
     if part not in PARTS:
         raise InputError(
@@ -37,21 +45,47 @@ def read_beir_part(folder: Path, part: str, *, skip_bad_rows: bool = False) -> R
             hint="pass --kind corpus, --kind queries or --kind qrels",
         )
     if part == "qrels":
-        files = sorted((folder / "qrels").glob("*.tsv"))
-        if not files:
-            raise InputError("no qrels/*.tsv in the BEIR folder", where=Where(file=str(folder)))
-        tables, bad = [], []
-        for file in files:
-            rows = read_delimited(file, delimiter="\t", quote=None, skip_bad_rows=skip_bad_rows)
+        return _qrels(folder, skip_bad_rows, chunk_rows)
+    file = folder / f"{part}.jsonl"
+    if not file.exists():
+        raise InputError(f"no {part}.jsonl in the BEIR folder", where=Where(file=str(folder)))
+    mapping = {"_id": "doc_id" if part == "corpus" else "query_id"}
+    if chunk_rows is None:
+        rows = read_jsonl(file, skip_bad_rows=skip_bad_rows)
+        table = _rename(rows.table, mapping)
+        return Source(table.schema, [Rows(table, rows.bad, rows.lines)])
+    source = jsonl_source(file, skip_bad_rows=skip_bad_rows, chunk_rows=chunk_rows)
+    chunks = (Rows(_rename(r.table, mapping), r.bad, r.lines) for r in source.chunks)
+    return Source(_rename(source.schema.empty_table(), mapping).schema, chunks)
+
+
+def _qrels(folder: Path, skip_bad_rows: bool, chunk_rows: int | None) -> Source:
+    files = sorted((folder / "qrels").glob("*.tsv"))
+    if not files:
+        raise InputError("no qrels/*.tsv in the BEIR folder", where=Where(file=str(folder)))
+
+    def conformed(file: Path, source: Source) -> Iterator[Rows]:
+        first_row = 0
+        for rows in source.chunks:
             rows.table = _rename(rows.table, {"query-id": "query_id", "corpus-id": "doc_id"})
-            # conformed file by file, so a bad value is named by its qrels file and line
-            rows = conform_or_set_aside(rows, "qrels", str(file), skip=skip_bad_rows)
+            kept = rows.table.num_rows
+            rows = conform_or_set_aside(rows, "qrels", str(file), skip=skip_bad_rows, first_row=first_row)
+            first_row += kept
             index = rows.table.column_names.index("split")
             split = pc.fill_null(rows.table.column(index), file.stem)
-            tables.append(rows.table.set_column(index, "split", split))
-            bad += rows.bad
+            yield Rows(rows.table.set_column(index, "split", split), rows.bad)
+
+    def source(file: Path) -> Source:
+        return delimited_source(file, delimiter="\t", quote=None, skip_bad_rows=skip_bad_rows, chunk_rows=chunk_rows)
+
+    if chunk_rows is None:
+        tables, bad = [], []
+        for file in files:
+            for rows in conformed(file, source(file)):
+                tables.append(rows.table)
+                bad += rows.bad
         try:
-            return Rows(pa.concat_tables(tables, promote_options="permissive"), bad)
+            table = pa.concat_tables(tables, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             raise InputError(
                 "qrels files have different columns",
@@ -59,11 +93,19 @@ def read_beir_part(folder: Path, part: str, *, skip_bad_rows: bool = False) -> R
                 value=[t.column_names for t in tables],
                 hint="every qrels file: query-id, corpus-id, score",
             ) from None
-    file = folder / f"{part}.jsonl"
-    if not file.exists():
-        raise InputError(f"no {part}.jsonl in the BEIR folder", where=Where(file=str(folder)))
-    rows = read_jsonl(file, skip_bad_rows=skip_bad_rows)
-    return Rows(_rename(rows.table, {"_id": "doc_id" if part == "corpus" else "query_id"}), rows.bad, rows.lines)
+        return Source(table.schema, [Rows(table, bad)])
+    first = source(files[0])
+    head = _rename(first.schema.empty_table(), {"query-id": "query_id", "corpus-id": "doc_id"})
+    schema = conform_or_set_aside(Rows(head), "qrels", str(files[0]), skip=skip_bad_rows).table.schema
+
+    def chunks() -> Iterator[Rows]:
+        for index, file in enumerate(files):
+            for rows in conformed(file, first if index == 0 else source(file)):
+                if rows.table.schema != schema:
+                    raise Unstreamable("qrels")
+                yield rows
+
+    return Source(schema, chunks())
 
 
 def write_beir(parts: dict[str, pa.Table], folder: Path) -> None:

@@ -99,9 +99,10 @@ def parquet_class_labels(schema: pa.Schema) -> dict[str, list[str]]:
     return class_labels((info.get("info") or {}).get("features") if isinstance(info, dict) else None)
 
 
-def named_labels(table: pa.Table, labels: dict[str, list[str]], file: str) -> pa.Table:
+def named_labels(table: pa.Table, labels: dict[str, list[str]], file: str, first_row: int = 0) -> pa.Table:
     """ClassLabel id columns replaced by their names (id -1, "no label", becomes null); the names go
-    into the curate metadata ``class_labels``. An id out of range is an InputError naming the column."""
+    into the curate metadata ``class_labels``. An id out of range is an InputError naming the column
+    (and the row, counting ``first_row`` rows of the file before ``table``)."""
     labels = {
         k: v for k, v in labels.items() if k in table.column_names and pa.types.is_integer(table.schema.field(k).type)
     }
@@ -114,7 +115,7 @@ def named_labels(table: pa.Table, labels: dict[str, list[str]], file: str) -> pa
         if bad is not None:
             raise InputError(
                 "class label id out of range",
-                where=Where(file=file, row=bad + 1, field=name),
+                where=Where(file=file, row=first_row + bad + 1, field=name),
                 value=ids[bad],
                 hint=f"the labels are {names}",
             )

@@ -4,7 +4,7 @@ skip bad rows instead of failing: the quarantine file, one JSON object per bad r
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,11 +39,29 @@ class Rows:
     raws: list[str] | None = None
 
 
-def conform_or_set_aside(rows: Rows, kind: str, file: str, *, skip: bool) -> Rows:
+@dataclass
+class Source:
+    """What a reader gives when it reads a file in chunks: ``schema``, the columns every chunk has
+    (decided over the whole file, so all chunks share it), and ``chunks``, the rows in order as
+    :class:`Rows` of at most the asked number of rows (their ``bad`` rows, set aside while reading,
+    may lie anywhere in the file); ``streamed`` is False when the reader holds the whole file anyway."""
+
+    schema: pa.Schema
+    chunks: Iterable[Rows]
+    streamed: bool = True
+
+
+class Unstreamable(Exception):
+    """Raised by a chunked reader when one column's values cannot be typed chunk by chunk the way
+    the whole file types them (Arrow cannot put two chunks' values in one column): the caller
+    reads the file whole instead, so the rows, types and errors stay those of the whole file."""
+
+
+def conform_or_set_aside(rows: Rows, kind: str, file: str, *, skip: bool, first_row: int = 0) -> Rows:
     """``rows`` conformed to ``kind``. A row that cannot take the schema raises its SchemaError
     (file, line, row, field, value), or with ``skip`` joins ``rows.bad``, named once by its source
-    line (else its row) with the reason."""
-    table, bad_values = conform_rows(rows.table, kind, file=file, lines=rows.lines)
+    line (else its row) with the reason. ``first_row``: rows of the file before these (a chunk)."""
+    table, bad_values = conform_rows(rows.table, kind, file=file, lines=rows.lines, first_row=first_row)
     if not bad_values:
         return Rows(table, rows.bad, rows.lines, rows.raws)
     if not skip:
@@ -56,7 +74,7 @@ def conform_or_set_aside(rows: Rows, kind: str, file: str, *, skip: bool) -> Row
         raw = rows.raws[bad.row] if rows.raws else raw_json(rows.table.slice(bad.row, 1).to_pylist()[0])
         set_aside.append(BadRow(file=file, location=location, reason=reason.message, raw=raw))
     dropped = {bad.row for bad in bad_values}
-    by_line = sorted(rows.bad + set_aside, key=_line_of) if rows.lines else rows.bad + set_aside
+    by_line = sorted(rows.bad + set_aside, key=line_of) if rows.lines else rows.bad + set_aside
     kept = [i for i in range(rows.table.num_rows) if i not in dropped]
     return Rows(
         table,
@@ -66,7 +84,7 @@ def conform_or_set_aside(rows: Rows, kind: str, file: str, *, skip: bool) -> Row
     )
 
 
-def _line_of(bad: BadRow) -> int:
+def line_of(bad: BadRow) -> int:
     number = bad.location.removeprefix("line ")
     return int(number) if number.isdigit() else 0
 

@@ -22,18 +22,21 @@ under a key SQuAD does not know (``qa``, or ``qas`` directly in an article) are 
 
 from __future__ import annotations
 
+import gzip
+import importlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import pyarrow as pa
 
 from curate.dataset import with_metadata
-from curate.errors import InputError, SchemaError, Where
+from curate.errors import CurateError, InputError, SchemaError, Where
 from curate.io.files import create_text, json_problem, not_utf8, open_text, unreadable
-from curate.io.quarantine import BadRow, raw_json
+from curate.io.quarantine import BadRow, Rows, Source, Unstreamable, raw_json
 from curate.schemas import get_schema
 
 ARTICLE_EXTRA = "squad_article_extra"
@@ -48,6 +51,7 @@ _CONTENT_KEYS = {"paragraphs", "context", "qas", "question", "answers"}
 _LAYOUT = "SQuAD layout: {data: [{title, paragraphs: [{context, qas: [{id, question, answers}]}]}]}"
 _SKIP_HINT = "remove it, or skip bad rows (--skip-bad-rows / on_error: skip) to set it aside"
 _INT32 = (-(2**31), 2**31 - 1)
+_MADE = frozenset(get_schema("mrc").names) | frozenset(EXTRA_COLUMNS)  # columns that are no question extra
 
 
 def _load_json(path: Path) -> Any:
@@ -216,6 +220,130 @@ def _question(qa: Any, made: set[str]) -> dict[str, Any]:
     return row
 
 
+def squad_source(path: Path, *, skip_bad_rows: bool = False, chunk_rows: int | None = None) -> Source:
+    """A SQuAD file as :func:`read_squad` reads it, in chunks of ``chunk_rows`` rows (``None``: one).
+
+    In chunks, the articles are parsed one at a time by the incremental parser ``ijson`` (its C
+    backend; the pure-Python one when the file escapes a UTF-16 surrogate, which the C backend would
+    turn into ``?``), twice: a first pass checks every question and decides the extra columns and
+    their types over the whole file, a second builds the chunks. A file that is not one JSON object
+    with one ``data`` list, that ``ijson`` cannot parse, that holds a bad question when not
+    skipping or whose extra columns do not type chunk by chunk raises :class:`Unstreamable`: read
+    whole, it gets the error (or result) of :func:`read_squad`.
+    """
+    if chunk_rows is None:
+        table, whole_bad = read_squad(path, skip_bad_rows=skip_bad_rows)
+        return Source(table.schema, [Rows(table, whole_bad)])
+    top: dict[str, Any] = {}
+    layout = _Layout()
+    bad: list[BadRow] = []
+    first_id: type | None = None
+    chunk: list[dict[str, Any]] = []
+    for row, bad_row in _streamed_rows(path, skip_bad_rows, top):
+        if row is None:
+            bad.append(cast(BadRow, bad_row))
+            continue
+        first_id = first_id or type(row["id"])
+        chunk.append(row)
+        if len(chunk) == chunk_rows:
+            layout.merge(_Layout.of(chunk))
+            chunk = []
+    layout.merge(_Layout.of(chunk))
+    if json_problem(top) is not None:
+        raise Unstreamable(str(path))
+    metadata = _metadata(top, first_id is int)
+    schema = with_metadata(_table([], layout), metadata).schema
+
+    def chunks() -> Iterator[Rows]:
+        yield Rows(schema.empty_table(), bad)
+        rows: list[dict[str, Any]] = []
+        for row, _ in _streamed_rows(path, skip_bad_rows, {}):
+            if row is not None:
+                rows.append(row)
+            if len(rows) == chunk_rows:
+                yield Rows(with_metadata(_table(rows, layout), metadata))
+                rows = []
+        if rows:
+            yield Rows(with_metadata(_table(rows, layout), metadata))
+
+    return Source(schema, chunks())
+
+
+def _streamed_rows(
+    path: Path, skip: bool, top: dict[str, Any]
+) -> Iterator[tuple[dict[str, Any] | None, BadRow | None]]:
+    """The rows of a SQuAD file read article by article (``top`` gets the top-level keys)."""
+    try:
+        yield from _rows_of(_articles(path, top), path, skip)
+    except (CurateError, RecursionError):
+        raise Unstreamable(str(path)) from None  # a bad question when not skipping: the whole file names it
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _articles(path: Path, top: dict[str, Any]) -> Iterator[Any]:
+    """The articles of a SQuAD file one at a time; ``top`` gets the other top-level keys."""
+    import ijson
+
+    backend: Any = ijson
+    seen = False
+    try:
+        with _open_bytes(path) as handle:
+            rest = b""
+            while block := handle.read(1 << 20):
+                if _SURROGATE.search(rest + block):
+                    backend = importlib.import_module("ijson.backends.python")
+                    break
+                rest = block[-5:]
+        with _open_bytes(path) as handle:
+            events = backend.parse(handle, use_float=True)
+            if next(events, ("", None, None))[1] != "start_map":
+                raise Unstreamable(str(path))
+            for prefix, event, key in events:
+                if prefix == "" and event == "end_map":
+                    break
+                _, event, value = next(events)
+                if key != "data":
+                    top[key] = _value(event, value, events)
+                    continue
+                if seen or event != "start_array":
+                    raise Unstreamable(str(path))
+                seen = True
+                for _, event, value in events:
+                    if event == "end_array":
+                        break
+                    yield _value(event, value, events)
+            for _ in events:  # trailing text is an error
+                pass
+    except (ijson.JSONError, UnicodeDecodeError, OSError, EOFError, ValueError, RecursionError, StopIteration):
+        raise Unstreamable(str(path)) from None
+    if not seen:
+        raise Unstreamable(str(path))
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    return cast(IO[bytes], gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb"))
+
+
+def _value(event: str, value: Any, events: Iterator[tuple[str, str, Any]]) -> Any:
+    """The JSON value that starts with ``event`` (the rest read from ``events``)."""
+    if event not in ("start_map", "start_array"):
+        return value
+    import ijson
+
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1
+    for _, event, value in events:
+        builder.event(event, value)
+        depth += event in ("start_map", "start_array")
+        depth -= event in ("end_map", "end_array")
+        if depth == 0:
+            return builder.value
+    raise ValueError("incomplete JSON")
+
+
 def read_squad(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, list[BadRow]]:
     """Read a SQuAD-format JSON file into flat ``mrc`` rows (schema columns plus lossless extras).
 
@@ -224,24 +352,27 @@ def read_squad(path: Path, *, skip_bad_rows: bool = False) -> tuple[pa.Table, li
     returned as :class:`BadRow` (a whole article or paragraph when the problem is there).
     """
     doc = _load_json(path)
+    _check_top(doc, str(path))
     rows: list[dict[str, Any]] = []
     bad: list[BadRow] = []
-    for row, bad_row in _walk(doc, path, skip_bad_rows):
+    for row, bad_row in _rows_of(doc["data"], path, skip_bad_rows):
         if row is not None:
             rows.append(row)
         elif bad_row is not None:
             bad.append(bad_row)
     top = {k: v for k, v in doc.items() if k != "data"}
+    metadata = _metadata(top, bool(rows) and isinstance(rows[0]["id"], int))
+    return with_metadata(_table(rows, _Layout.of(rows)), metadata), bad
+
+
+def _metadata(top: dict[str, Any], int_ids: bool) -> dict[str, str]:
     metadata = {"source_format": "squad", "squad_top": json.dumps(top, ensure_ascii=False, sort_keys=True)}
-    if rows and isinstance(rows[0]["id"], int):  # one id type per file: the way back restores integers
+    if int_ids:  # one id type per file: the way back restores integers
         metadata["squad_int_ids"] = "true"
-    for row in rows:
-        row["id"] = str(row["id"])
-    return with_metadata(_rows_to_table(rows), metadata), bad
+    return metadata
 
 
-def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | None, BadRow | None]]:
-    file = str(path)
+def _check_top(doc: Any, file: str) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise InputError(
             "not a SQuAD file: no top-level 'data' list",
@@ -252,6 +383,10 @@ def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | N
     found = json_problem({k: v for k, v in doc.items() if k != "data"})
     if found is not None:
         raise InputError(found[1], where=Where(file=file, field=found[0]), hint="fix the text in the file")
+
+
+def _rows_of(articles: Iterable[Any], path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | None, BadRow | None]]:
+    file = str(path)
     made = set(get_schema("mrc").names) | set(EXTRA_COLUMNS)
     first_id: tuple[type, str] | None = None  # type of the first id, and where it is
 
@@ -262,7 +397,7 @@ def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | N
         reason = SchemaError(exc.what, value=exc.value, hint=exc.hint).message  # the location names the field
         return BadRow(file=file, location=field, reason=reason, raw=raw_json(raw))
 
-    for ai, article in enumerate(doc["data"]):
+    for ai, article in enumerate(articles):
         document_id = f"{path.stem}/{ai}"
         try:
             paragraphs, title, article_extra = _article(article)
@@ -302,26 +437,70 @@ def _walk(doc: Any, path: Path, skip: bool) -> Iterator[tuple[dict[str, Any] | N
                 yield row, None
 
 
-def _rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+@dataclass
+class _Layout:
+    """The columns rows become besides the schema's: whether any row has article, paragraph and
+    answer extras, and each extra question key with its Arrow type (``None``: kept as JSON text in
+    ``squad_question_extra``), in first-appearance order."""
+
+    article: bool = False
+    paragraph: bool = False
+    answers: bool = False
+    extras: dict[str, pa.DataType | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> _Layout:
+        names = dict.fromkeys(k for r in rows for k in r if k not in _MADE)
+        extras = {}
+        for name in names:
+            column = _extra_column(rows, name)
+            extras[name] = None if column is None else column.type
+        return cls(
+            any(r[ARTICLE_EXTRA] is not None for r in rows),
+            any(r[PARAGRAPH_EXTRA] is not None for r in rows),
+            any(r[ANSWERS_EXTRA] is not None for r in rows),
+            extras,
+        )
+
+    def merge(self, other: _Layout) -> None:
+        """Take in the layout of the rows after these; an extra column typed otherwise by them
+        raises :class:`Unstreamable`."""
+        self.article |= other.article
+        self.paragraph |= other.paragraph
+        self.answers |= other.answers
+        for name, dtype in other.extras.items():
+            if name not in self.extras:
+                self.extras[name] = dtype
+            elif self.extras[name] is not None and dtype is not None and self.extras[name] != dtype:
+                raise Unstreamable(name)
+            elif dtype is None:
+                self.extras[name] = None
+
+
+def _table(rows: list[dict[str, Any]], layout: _Layout) -> pa.Table:
+    """``rows`` as columns: the schema's, then the extras of ``layout`` (see the module docstring)."""
     schema = get_schema("mrc")
-    if not rows:
+    if not rows and layout == _Layout():
         return schema.empty_table()
-    arrays: dict[str, pa.Array] = {f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema.fields}
-    for name in (ARTICLE_EXTRA, PARAGRAPH_EXTRA):
-        if any(r[name] is not None for r in rows):
+    arrays: dict[str, pa.Array] = {
+        f.name: pa.array([str(r[f.name]) if f.name == "id" else r[f.name] for r in rows], f.type) for f in schema.fields
+    }
+    for name, present in ((ARTICLE_EXTRA, layout.article), (PARAGRAPH_EXTRA, layout.paragraph)):
+        if present:
             arrays[name] = pa.array([r[name] for r in rows], pa.string())
-    extra_names = dict.fromkeys(k for r in rows for k in r if k not in arrays and k not in EXTRA_COLUMNS)
-    as_json: list[str] = []
-    for name in extra_names:
-        column = _extra_column(rows, name)
-        if column is None:
-            as_json.append(name)
-        else:
-            arrays[name] = column
+    as_json = [name for name, dtype in layout.extras.items() if dtype is None]
+    for name, dtype in layout.extras.items():
+        if dtype is not None:
+            try:
+                arrays[name] = pa.array([r.get(name) for r in rows], dtype)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                raise Unstreamable(name) from None
     if as_json:
         values = [{k: r[k] for k in as_json if k in r} for r in rows]
-        arrays[QUESTION_EXTRA] = pa.array([json.dumps(v, ensure_ascii=False) if v else None for v in values])
-    if any(r[ANSWERS_EXTRA] is not None for r in rows):
+        arrays[QUESTION_EXTRA] = pa.array(
+            [json.dumps(v, ensure_ascii=False) if v else None for v in values], pa.string()
+        )
+    if layout.answers:
         arrays[ANSWERS_EXTRA] = pa.array([r[ANSWERS_EXTRA] for r in rows], pa.string())
     return pa.table(arrays)
 

@@ -3,7 +3,8 @@
 Readers return :class:`~curate.io.quarantine.Rows`: an Arrow table, the rows they could not parse
 (only when asked to skip them; otherwise the first bad row raises an error naming file, line and
 value) and, where the format has lines, the source line of every row. Writers take any table; nested values (lists,
-structs) become JSON text in CSV/TSV cells.
+structs) become JSON text in CSV/TSV cells. The ``*_source`` functions give the same rows in chunks
+(:class:`~curate.io.quarantine.Source`), deciding what depends on the whole file in a first pass.
 
 Values keep their JSON type, with one conversion: a field holding integers and text in different
 rows is read as text (``7`` -> ``"7"``, the way ids often are). Any other mix (text and floats,
@@ -17,13 +18,13 @@ once.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import sys
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 import pyarrow as pa
@@ -32,7 +33,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from curate.dataset import parquet_schema
-from curate.errors import InputError, Where, show_value
+from curate.errors import InputError, OutputError, Where, show_value
 from curate.io.files import (
     MAX_JSON_DEPTH,
     create_text,
@@ -42,7 +43,7 @@ from curate.io.files import (
     open_text,
     unreadable,
 )
-from curate.io.quarantine import BadRow, Rows
+from curate.io.quarantine import BadRow, Rows, Source, Unstreamable
 from curate.sql import connect
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long passage is one CSV cell
@@ -103,6 +104,47 @@ def _parse_line(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return record, None
 
 
+class _TypeCheck:
+    """The JSON type of every field, taken from its first value, and the values that do not fit it
+    (see the module docstring). Rows are checked one at a time in file order, the fields of a row in
+    the order the file first names them, so a row set aside for one field is not seen by the next."""
+
+    def __init__(self, skip: bool) -> None:
+        self.skip = skip
+        self.names: dict[str, int] = {}  # every field, in the order of first appearance
+        self.first: dict[str, tuple[str, int]] = {}  # the type of its first value, and that line
+        self.misfits: dict[str, tuple[str, int, Any]] = {}  # (what, line, value): first misfit, when failing
+
+    def check(self, record: dict[str, Any], line: int) -> str | None:
+        """Why ``record`` (on ``line``) is set aside when skipping, else ``None``."""
+        for name in record:
+            self.names.setdefault(name, len(self.names))
+        for name in sorted(record, key=self.names.__getitem__):
+            value = record[name]
+            if value is None:
+                continue
+            value_type = _json_type(value)
+            first = self.first.setdefault(name, (value_type, line))
+            if not _fits(value_type, first[0]):
+                what = f"field holds {value_type} here but {first[0]} on line {first[1]}"
+                if self.skip:
+                    return f"{what} (field '{name}'): got {show_value(value)}"
+                self.misfits.setdefault(name, (what, line, value))
+        return None
+
+    def raise_first(self, file: str) -> None:
+        """The error for the first misfit of the first field that has one (when failing)."""
+        if self.misfits:
+            name = min(self.misfits, key=self.names.__getitem__)
+            what, line, value = self.misfits[name]
+            raise InputError(
+                what,
+                where=Where(file=file, line=line, field=name),
+                value=value,
+                hint="give the field one type in every row, or skip bad rows (--skip-bad-rows / on_error: skip)",
+            )
+
+
 def _records_to_table(
     records: list[dict[str, Any]], lines: list[int], file: str, raws: list[str] | None
 ) -> tuple[pa.Table, list[int], dict[int, BadRow]]:
@@ -111,9 +153,21 @@ def _records_to_table(
     A value whose type does not fit its field (see the module docstring) raises an InputError, or
     with ``raws`` (the source text of each record, given when skipping) sets its row aside.
     """
+    check = _TypeCheck(skip=raws is not None)
     bad: dict[int, str] = {}
-
-    def misfit(index: int, what: str, name: str) -> None:
+    for index, record in enumerate(records):
+        reason = check.check(record, lines[index])
+        if reason is not None:
+            bad[index] = reason
+    check.raise_first(file)
+    names = dict.fromkeys(check.names)
+    while True:
+        keep = [i for i in range(len(records)) if i not in bad]
+        columns, failed = _columns([records[i] for i in keep], names)
+        if failed is None:
+            break
+        index, name = keep[failed[0]], failed[1]
+        what = "value does not fit in one column with the rows before it"
         if raws is None:
             raise InputError(
                 what,
@@ -122,25 +176,6 @@ def _records_to_table(
                 hint="give the field one type in every row, or skip bad rows (--skip-bad-rows / on_error: skip)",
             )
         bad[index] = f"{what} (field '{name}'): got {show_value(records[index][name])}"
-
-    names = dict.fromkeys(name for record in records for name in record)
-    for name in names:
-        first: tuple[str, int] | None = None
-        for index, record in enumerate(records):
-            value = record.get(name)
-            if value is None or index in bad:
-                continue
-            value_type = _json_type(value)
-            if first is None:
-                first = (value_type, lines[index])
-            elif not _fits(value_type, first[0]):
-                misfit(index, f"field holds {value_type} here but {first[0]} on line {first[1]}", name)
-    while True:
-        keep = [i for i in range(len(records)) if i not in bad]
-        columns, failed = _columns([records[i] for i in keep], names)
-        if failed is None:
-            break
-        misfit(keep[failed[0]], "value does not fit in one column with the rows before it", failed[1])
     set_aside = {
         lines[i]: BadRow(file=file, location=f"line {lines[i]}", reason=reason, raw=raws[i])
         for i, reason in bad.items()
@@ -198,8 +233,11 @@ def _read_jsonl_arrow(path: Path) -> pa.Table:
     timestamp is read again as text. Anything unusual raises ArrowInvalid: the line-by-line reader
     then reads the file and names the bad line."""
     data = pa.input_stream(str(path), compression="detect").read()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    return _arrow_lines(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
+
+
+def _arrow_lines(data: bytes) -> pa.Table:
+    """What :func:`_read_jsonl_arrow` makes of JSON Lines ``data`` (the whole file, or lines of it)."""
     if not data.startswith(b"{") or _NOT_AN_OBJECT.search(data):
         raise pa.ArrowInvalid("a line that is not one JSON object")
     # one thread: with several, the order of the columns depends on which block is parsed first
@@ -218,12 +256,71 @@ def _read_jsonl_arrow(path: Path) -> pa.Table:
     return table
 
 
+def _arrow_schema(path: Path, group_rows: int) -> pa.Schema | None:
+    """The schema :func:`read_jsonl` gets from Arrow's fast reader for the whole file, found
+    ``group_rows`` lines at a time; ``None`` when the fast reader would not take the file (the
+    line-by-line reader reads it then, naming lines in its errors)."""
+    schemas: list[pa.Schema] = []
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            data, count = bytearray(), 0
+            for line in _byte_lines(stream):
+                if not schemas and not data and line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]
+                if count >= group_rows and line != b"\n":  # a group starts where a line does
+                    schemas.append(_fast_schema(bytes(data)))
+                    data, count = bytearray(), 0
+                data += line
+                count += line != b"\n"
+            schemas.append(_fast_schema(bytes(data)))
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowException, OSError, EOFError, RecursionError, ValueError):
+        return None
+
+
+def _byte_lines(stream: Any) -> Iterator[bytes]:
+    """The lines of a binary stream, each with its ``\\n``."""
+    rest = b""
+    while block := stream.read(1 << 20):
+        *lines, rest = (rest + block).split(b"\n")
+        yield from (line + b"\n" for line in lines)
+    if rest:
+        yield rest
+
+
+def _fast_schema(data: bytes) -> pa.Schema:
+    table = _arrow_lines(data)
+    if not table.num_columns or _has_empty_row(table):
+        raise pa.ArrowInvalid("a row without values")
+    return table.schema
+
+
 def _has_empty_row(table: pa.Table) -> bool:
     """A row with no value at all: a ``null`` or ``{}`` line, which the line reader names."""
     empty = pc.is_null(table.column(0))
     for column in table.columns[1:]:
         empty = pc.and_(empty, pc.is_null(column))
     return bool(pc.any(empty).as_py())
+
+
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None, str]]:
+    """Every non-blank line of a JSON Lines file: ``(line number, record or None, what is wrong, line)``."""
+    try:
+        with open_text(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield number, *_parse_line(line), line
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except (OSError, EOFError) as exc:
+        raise unreadable(path, exc) from None
+
+
+def _bad_line(file: str, number: int, problem: str | None, line: str, skip: bool) -> BadRow:
+    """The quarantine entry of an unparsable line; when not skipping, its InputError."""
+    if not skip:
+        raise InputError(str(problem), where=Where(file=file, line=number), value=line.strip(), hint=_SKIP_HINT)
+    return BadRow(file=file, location=f"line {number}", reason=str(problem), raw=line.rstrip("\r\n"))
 
 
 def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> Rows:
@@ -242,31 +339,122 @@ def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> Rows:
     raws: list[str] = []
     bad: dict[int, BadRow] = {}
     file = str(path)
-    try:
-        with open_text(path) as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                record, problem = _parse_line(line)
-                raw = line.rstrip("\r\n")
-                if record is not None:
-                    records.append(record)
-                    lines.append(number)
-                    raws.append(raw)
-                elif skip_bad_rows:
-                    bad[number] = BadRow(file=file, location=f"line {number}", reason=str(problem), raw=raw)
-                else:
-                    raise InputError(
-                        str(problem), where=Where(file=file, line=number), value=line.strip(), hint=_SKIP_HINT
-                    )
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, exc) from None
-    except (OSError, EOFError) as exc:
-        raise unreadable(path, exc) from None
+    for number, record, problem, line in _jsonl_lines(path):
+        if record is None:
+            bad[number] = _bad_line(file, number, problem, line, skip_bad_rows)
+            continue
+        records.append(record)
+        lines.append(number)
+        raws.append(line.rstrip("\r\n"))
     table, kept_lines, misfits = _records_to_table(records, lines, file, raws if skip_bad_rows else None)
     bad.update(misfits)
     kept_raws = [raws[i] for i, line in enumerate(lines) if line not in misfits] if skip_bad_rows else None
     return Rows(table, [bad[line] for line in sorted(bad)], kept_lines, kept_raws)
+
+
+def jsonl_source(path: Path, *, chunk_rows: int, skip_bad_rows: bool = False) -> Source:
+    """JSON Lines in chunks of ``chunk_rows`` rows, with the rows, types and errors of
+    :func:`read_jsonl`. A first pass parses every line, checks the field types and decides each
+    column's Arrow type over the whole file (a chunk that widens a type, ``1`` then ``2.5``,
+    widens it for all); a second parses the lines again and builds the chunks. Raises
+    :class:`Unstreamable` when Arrow cannot type a column chunk by chunk (the file is read whole then).
+    """
+    input_file(path)
+    file = str(path)
+    # the whole file goes through Arrow's fast reader when not skipping and it can: no lines then
+    fast = None if skip_bad_rows else _arrow_schema(path, chunk_rows)
+    try:
+        return _jsonl_chunks(path, file, chunk_rows, skip_bad_rows, fast)
+    except InputError:
+        if fast is not None:  # Arrow reads what the line reader calls bad (the whole file says which)
+            raise Unstreamable(file) from None
+        raise
+
+
+def _jsonl_chunks(path: Path, file: str, chunk_rows: int, skip_bad_rows: bool, fast: pa.Schema | None) -> Source:
+    check = _TypeCheck(skip_bad_rows)
+    bad: dict[int, BadRow] = {}
+    kinds: dict[str, set[str]] = {}  # JSON types of the values kept
+    types: dict[str, dict[pa.DataType, None]] = {}  # Arrow types of the chunks, in order
+
+    def note(records: list[dict[str, Any]]) -> None:
+        for name in check.names:
+            values = [record.get(name) for record in records]
+            found = {_json_type(v) for v in values if v is not None}
+            kinds.setdefault(name, set()).update(found)
+            if found == {"integer", "text"}:
+                values = [None if v is None else str(v) for v in values]
+            try:
+                dtype = pa.array(values).type
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                raise Unstreamable(name) from None
+            if not pa.types.is_null(dtype):
+                types.setdefault(name, {})[dtype] = None
+
+    buffer: list[dict[str, Any]] = []
+    for number, record, problem, line in _jsonl_lines(path):
+        if record is None:
+            bad[number] = _bad_line(file, number, problem, line, skip_bad_rows)
+            continue
+        reason = check.check(record, number)
+        if reason is not None:
+            bad[number] = BadRow(file=file, location=f"line {number}", reason=reason, raw=line.rstrip("\r\n"))
+            continue
+        buffer.append(record)
+        if len(buffer) == chunk_rows:
+            note(buffer)
+            buffer = []
+    note(buffer)
+    check.raise_first(file)
+    schema = pa.schema([pa.field(name, _decided(name, kinds[name], list(types.get(name, {})))) for name in check.names])
+    as_text = {name for name, found in kinds.items() if found == {"integer", "text"}}
+    if fast is not None and fast != schema:
+        raise Unstreamable(file)  # Arrow's fast reader types a column otherwise
+
+    def table(records: list[dict[str, Any]]) -> pa.Table:
+        columns = {}
+        for field in schema:
+            values = [record.get(field.name) for record in records]
+            if field.name in as_text:
+                values = [None if v is None else str(v) for v in values]
+            try:
+                columns[field.name] = pa.array(values, field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                raise Unstreamable(field.name) from None
+        return pa.table(columns, schema=schema)
+
+    def chunks() -> Iterator[Rows]:
+        yield Rows(schema.empty_table(), [bad[line] for line in sorted(bad)], [], [] if skip_bad_rows else None)
+        records: list[dict[str, Any]] = []
+        lines: list[int] = []
+        raws: list[str] = []
+        for number, record, _, line in _jsonl_lines(path):
+            if record is None or number in bad:
+                continue
+            records.append(record)
+            lines.append(number)
+            raws.append(line.rstrip("\r\n"))
+            if len(records) == chunk_rows:
+                yield Rows(table(records), [], None if fast else lines, raws if skip_bad_rows else None)
+                records, lines, raws = [], [], []
+        if records:
+            yield Rows(table(records), [], None if fast else lines, raws if skip_bad_rows else None)
+
+    return Source(schema, chunks())
+
+
+def _decided(name: str, kinds: set[str], types: list[pa.DataType]) -> pa.DataType:
+    """The type of a column over the whole file from the types of its chunks (first seen first:
+    struct fields keep the order the file names them)."""
+    if kinds == {"integer", "text"}:
+        return pa.string()
+    if len(types) <= 1:
+        return types[0] if types else pa.null()
+    try:
+        schema = pa.unify_schemas([pa.schema([pa.field(name, t)]) for t in types], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        raise Unstreamable(name) from None
+    return schema.field(name).type
 
 
 def read_json_records(path: Path) -> Rows:
@@ -298,11 +486,21 @@ def read_json_records(path: Path) -> Rows:
     return Rows(table)
 
 
-def _split_lines(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [(i + 1, (line[:-1] if line.endswith("\r") else line).split(delimiter)) for i, line in enumerate(lines)]
+def _split_lines(blocks: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Rows of text cut at every ``\\n`` only (a lone ``\\r`` stays in its field), then at ``delimiter``."""
+    number, rest = 0, ""
+    for block in blocks:
+        *lines, rest = (rest + block).split("\n")
+        for line in lines:
+            number += 1
+            yield number, (line[:-1] if line.endswith("\r") else line).split(delimiter)
+    if rest:
+        yield number + 1, (rest[:-1] if rest.endswith("\r") else rest).split(delimiter)
+
+
+def _blocks(handle: IO[str]) -> Iterator[str]:
+    while block := handle.read(1 << 20):
+        yield block
 
 
 def _check_header(header: list[str], file: str) -> None:
@@ -331,59 +529,118 @@ def read_delimited(path: Path, *, delimiter: str, quote: str | None, skip_bad_ro
     With ``quote=None`` (the TSV default) each ``\\n``-terminated line is one row, split on the
     delimiter, so stray quotes and carriage returns inside fields are kept as text.
     """
+    source = delimited_source(path, delimiter=delimiter, quote=quote, skip_bad_rows=skip_bad_rows)
+    return next(iter(source.chunks))
+
+
+def delimited_source(
+    path: Path, *, delimiter: str, quote: str | None, skip_bad_rows: bool = False, chunk_rows: int | None = None
+) -> Source:
+    """CSV/TSV as :func:`read_delimited` reads it, in chunks of ``chunk_rows`` rows (``None``: one
+    chunk). A first pass reads the whole file, so its errors (not UTF-8, not valid CSV, a bad
+    header, a row with another number of fields when not skipping) come before any row, as when it
+    is read whole; a second builds the chunks."""
     file = str(path)
-    try:
-        with open_text(path) as handle:
-            text = handle.read()
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, exc) from None
-    except (OSError, EOFError) as exc:
-        raise unreadable(path, exc) from None
-    if quote is None:
-        rows = _split_lines(text, delimiter)
-    else:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quote, strict=True)
-        rows = []
+    header: list[str] = []
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        if whole is not None:
+            yield from whole
+            return
         try:
-            for row in reader:
-                rows.append((reader.line_num, row))
-        except csv.Error as exc:
-            raise InputError(f"malformed CSV ({exc})", where=Where(file=file, line=reader.line_num)) from None
-    while rows and rows[0][1] in ([], [""]):
-        rows.pop(0)
-    if not rows:
-        raise InputError(
-            "file is empty: no header row", where=Where(file=file), hint="the first line names the columns"
-        )
-    header = rows[0][1]
-    _check_header(header, file)
-    body: list[list[str]] = []
-    lines: list[int] = []
-    bad: list[BadRow] = []
-    for number, row in rows[1:]:
-        if row == [""] or not row:
-            continue
-        if len(row) != len(header):
-            problem = f"expected {len(header)} fields, found {len(row)}"
-            if not skip_bad_rows:
+            with open_text(path) as handle:
+                if quote is None:
+                    yield from _split_lines(_blocks(handle), delimiter)
+                    return
+                reader = csv.reader(handle, delimiter=delimiter, quotechar=quote, strict=True)
+                try:
+                    for row in reader:
+                        yield reader.line_num, row
+                except csv.Error as exc:
+                    error = InputError(f"malformed CSV ({exc})", where=Where(file=file, line=reader.line_num))
+                    for _ in _blocks(handle):  # a file that is not UTF-8 further on fails so first
+                        pass
+                    raise error from None
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc) from None
+        except (OSError, EOFError) as exc:
+            raise unreadable(path, exc) from None
+
+    def body(found: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str], str | None]]:
+        """The rows after the header, each with what is wrong with it (or None)."""
+        for number, row in found:
+            if row == [""] or not row:
+                continue
+            problem = None if len(row) == len(header) else f"expected {len(header)} fields, found {len(row)}"
+            if problem and not skip_bad_rows:
                 raise InputError(
                     problem,
                     where=Where(file=file, line=number),
                     value=delimiter.join(row),
                     hint="check the delimiter and quoting (--quote for quoted TSV), or --skip-bad-rows",
                 )
-            bad.append(BadRow(file=file, location=f"line {number}", reason=problem, raw=delimiter.join(row)))
-            continue
-        body.append(row)
-        lines.append(number)
-    columns = {name: pa.array([row[i] for row in body], pa.string()) for i, name in enumerate(header)}
-    raws = [delimiter.join(row) for row in body] if skip_bad_rows else None
-    return Rows(pa.table(columns), bad, lines, raws)
+            yield number, row, problem
+
+    def start() -> Iterator[tuple[int, list[str]]]:
+        """The rows after the header; the header is checked."""
+        nonlocal header
+        header, found = [], rows()
+        for _, header in found:
+            if header not in ([], [""]):
+                break
+        if header in ([], [""]):
+            raise InputError(
+                "file is empty: no header row", where=Where(file=file), hint="the first line names the columns"
+            )
+        _check_header(header, file)
+        return found
+
+    whole: list[tuple[int, list[str]]] | None = None
+    if chunk_rows is None:  # read once, kept for both passes
+        whole = list(rows())
+    checked = rows()
+    try:
+        for _ in body(start()):
+            pass
+    except InputError as exc:
+        for _ in checked:  # not UTF-8 or not CSV further on: that error comes first
+            pass
+        raise exc from None
+    schema = pa.schema([pa.field(name, pa.string()) for name in header])
+
+    def table(kept: list[list[str]], bad: list[BadRow], lines: list[int]) -> Rows:
+        columns = {name: pa.array([row[i] for row in kept], pa.string()) for i, name in enumerate(header)}
+        raws = [delimiter.join(row) for row in kept] if skip_bad_rows else None
+        return Rows(pa.table(columns, schema=schema), bad, lines, raws)
+
+    def chunks() -> Iterator[Rows]:
+        kept: list[list[str]] = []
+        lines: list[int] = []
+        bad: list[BadRow] = []
+        for number, row, problem in body(start()):
+            if problem:
+                bad.append(BadRow(file=file, location=f"line {number}", reason=problem, raw=delimiter.join(row)))
+                continue
+            kept.append(row)
+            lines.append(number)
+            if len(kept) == chunk_rows:
+                yield table(kept, bad, lines)
+                kept, lines, bad = [], [], []
+        if kept or bad or chunk_rows is None:
+            yield table(kept, bad, lines)
+
+    return Source(schema, chunks())
 
 
 def read_parquet(paths: list[Path]) -> Rows:
     """Read Parquet file(s) through DuckDB, keeping curate's schema metadata. Every file must have
     the same columns with the same types, each name once."""
+    return next(iter(parquet_source(paths).chunks))
+
+
+def parquet_source(paths: list[Path], *, chunk_rows: int | None = None) -> Source:
+    """Parquet file(s) as :func:`read_parquet` reads them, in record batches of ``chunk_rows`` rows
+    (``None``: one chunk)."""
     if not paths:
         raise InputError("no Parquet files to read", hint="give a .parquet file or a folder holding some")
     schemas = [parquet_schema(input_file(p)) for p in paths]
@@ -404,15 +661,31 @@ def read_parquet(paths: list[Path]) -> Rows:
                 value=str(schema.remove_metadata()).replace("\n", ", "),
                 hint=f"{paths[0].name} has {', '.join(f'{f.name}: {f.type}' for f in schemas[0])}",
             )
-    files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-    try:
-        table = connect(reads=paths).sql(f"SELECT * FROM read_parquet({files})").to_arrow_table()
-    except duckdb.Error as exc:
-        raise InputError(
-            "cannot read Parquet", where=Where(file=str(paths[0])), value=str(exc).splitlines()[0]
-        ) from None
     metadata = schemas[0].metadata
-    return Rows(table.replace_schema_metadata(metadata) if metadata else table)
+    files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+    sql = f"SELECT * FROM read_parquet({files})"
+    try:
+        if chunk_rows is None:
+            table = connect(reads=paths).sql(sql).to_arrow_table()
+            table = table.replace_schema_metadata(metadata) if metadata else table
+            return Source(table.schema, [Rows(table)])
+        schema = connect(reads=paths).sql(sql + " LIMIT 0").to_arrow_table().schema
+    except duckdb.Error as exc:
+        raise _not_parquet(paths, exc) from None
+
+    def chunks() -> Iterator[Rows]:
+        con = connect(reads=paths)
+        try:
+            for batch in con.sql(sql).to_arrow_reader(chunk_rows):
+                yield Rows(pa.Table.from_batches([batch], schema).replace_schema_metadata(metadata))
+        except duckdb.Error as exc:
+            raise _not_parquet(paths, exc) from None
+
+    return Source(schema.with_metadata(metadata or {}), chunks())
+
+
+def _not_parquet(paths: list[Path], exc: duckdb.Error) -> InputError:
+    return InputError("cannot read Parquet", where=Where(file=str(paths[0])), value=str(exc).splitlines()[0])
 
 
 # --------------------------------------------------------------------------- writing
@@ -470,5 +743,13 @@ def write_delimited(
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
-    """Parquet with zstd compression; curate metadata kept in the schema."""
-    pq.write_table(table, path, compression="zstd")
+    """Parquet with zstd compression; curate metadata kept in the schema. A column Parquet cannot
+    hold (a struct without fields: ``{}`` in every row of a JSON field) is an OutputError."""
+    try:
+        pq.write_table(table, path, compression="zstd")
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
+        raise OutputError(
+            "Parquet cannot hold these rows",
+            value=str(exc).splitlines()[0],
+            hint="drop or fill the column (a JSON object that is empty in every row), or write JSON Lines",
+        ) from None

@@ -841,3 +841,14 @@ def test_a_failed_bundle_write_leaves_no_folder_behind(tmp_path: Path) -> None:
         write_bundle(parts, tmp_path / "out" / "beir", format="beir")
     assert not (tmp_path / "out" / "beir").exists()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+
+
+def test_a_column_parquet_cannot_hold_is_a_one_line_error(tmp_path: Path) -> None:
+    src = tmp_path / "docs.jsonl"
+    src.write_text('{"id": "1", "text": "a", "meta": {}}\n', encoding="utf-8")
+    dataset = read(src)  # in memory an empty object is an empty struct
+    with pytest.raises(OutputError) as refused:
+        write(dataset, tmp_path / "docs.parquet")
+    message = str(refused.value)
+    assert message.startswith(f"Parquet cannot hold these rows at {tmp_path / 'docs.parquet'}: got ")
+    assert "\n" not in message and not (tmp_path / "docs.parquet").exists()
