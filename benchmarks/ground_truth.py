@@ -202,7 +202,7 @@ class Editor:
         return edited
 
 
-def _pools(texts: Iterable[str], rng: random.Random) -> tuple[list[str], list[str]]:
+def pools(texts: Iterable[str], rng: random.Random) -> tuple[list[str], list[str]]:
     chars: list[str] = []
     words: list[str] = []
     for text in texts:
@@ -239,10 +239,10 @@ def build(out_dir: Path, *, seed: int = SEED) -> dict:
 
     chars: dict[str, list[str]] = {}
     words: dict[str, list[str]] = {}
-    chars["nsmc"], words["nsmc"] = _pools(rng.sample(reviews, 50_000), rng)
+    chars["nsmc"], words["nsmc"] = pools(rng.sample(reviews, 50_000), rng)
     for lang in XQUAD_LANGS:
         texts = [context for _, _, context in xquad[lang]]
-        chars[f"xquad.{lang}"], words[f"xquad.{lang}"] = _pools(texts, rng)
+        chars[f"xquad.{lang}"], words[f"xquad.{lang}"] = pools(texts, rng)
     words["xquad.zh"] = _zh_pieces(context for _, _, context in xquad["zh"])
     editor = Editor(rng, chars, words)
 

@@ -116,6 +116,10 @@ class StageError(CurateError):
     """A stage broke its contract (for example kept + rejected != input)."""
 
 
+class ExecutorError(CurateError):
+    """Tasks could not run: a worker process died and was not retried, or a cluster cannot be reached."""
+
+
 class OutputError(CurateError):
     """An output cannot be written: the disk is full or read-only, a file is in the way, or another run
     is writing to the same folder."""

@@ -101,7 +101,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from tests.integration.label_studio_server import NOT_INSTALLED as NO_LABEL_STUDIO
     from tests.report.chromium import NOT_INSTALLED as NO_CHROMIUM
 
-    for what, reason in (("LABEL STUDIO", NO_LABEL_STUDIO), ("BROWSER (CHROMIUM)", NO_CHROMIUM)):
+    for what, reason in (
+        ("LABEL STUDIO", NO_LABEL_STUDIO),
+        ("BROWSER (CHROMIUM)", NO_CHROMIUM),
+        ("RAY", RAY_NOT_INSTALLED),
+    ):
         skipped = [r for r in terminalreporter.stats.get("skipped", []) if reason in str(r.longrepr)]
         if skipped:
             terminalreporter.write_sep("!", f"{len(skipped)} {what} TESTS SKIPPED", red=True, bold=True)
@@ -287,3 +291,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if refused:
         print("\n" + "\n".join(refused))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ----------------------------------------------------------------------------- Ray cluster
+
+RAY_NOT_INSTALLED = "Ray is not installed: the tests of the ray executor are SKIPPED (pip install 'curate[ray]')"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """The address of a real Ray cluster of two nodes (a head and a worker node, one CPU each), both
+    on 127.0.0.1 (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` keeps Ray on loopback); stopped at the end."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported
+    try:
+        from ray.cluster_utils import Cluster
+    except ImportError:
+        pytest.skip(RAY_NOT_INSTALLED)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        yield cluster.address
+    finally:
+        cluster.shutdown()

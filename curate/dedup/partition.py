@@ -1,0 +1,92 @@
+"""Near-duplicate search split into independent parts (pure functions), for data held in shards.
+
+Two rows can only be compared by :mod:`curate.dedup.assign` when they share an LSH bucket (a band
+value of their first compared field). The rows linked by shared buckets, directly or through other
+rows, form a *group*; who duplicates whom inside a group depends only on the group's rows and their
+keep order. So the search splits into steps that never hold the whole dataset:
+
+1. per shard: :func:`band_keys_of` the texts (``(rows, bands)`` ``uint64``);
+2. per bucket (the ``(band, key, row)`` triples shuffled by bucket): :func:`bucket_links`, the
+   links from each member of a shared bucket to its first row, and each row's band mates;
+3. once, over the links only: :func:`group_labels` (connected components, ``int64`` per row) and
+   :func:`pack_groups`, the rows of groups of two or more packed into parts of bounded size;
+4. per part: the usual search (:func:`curate.dedup.plan.find_duplicates`) on the part's rows, in
+   their dataset order; its decisions are those of the search over the whole dataset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curate.dedup.minhash import LshConfig, band_keys, components, signatures
+from curate.text.shingles import Shingles
+
+_EMPTY = np.zeros(0, np.int64)
+
+
+def band_keys_of(shingles: Shingles, config: LshConfig) -> np.ndarray:
+    """Band keys of every text of ``shingles``, ``uint64`` of shape ``(texts, bands)``: the same
+    keys the whole-dataset search gives these texts (only the bands' permutations are computed)."""
+    bands_only = LshConfig(config.bands, config.rows, config.threshold, config.seed)
+    return band_keys(signatures(shingles, bands_only), config)
+
+
+def bucket_triples(keys: np.ndarray, first_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(band, key, row)`` of every cell of one shard's ``keys``, rows numbered from ``first_row``
+    (the shard's position in the dataset): what is shuffled by ``(band, key)``."""
+    n, bands = keys.shape
+    band = np.tile(np.arange(bands, dtype=np.int64), n)
+    row = np.repeat(np.arange(first_row, first_row + n, dtype=np.int64), bands)
+    return band, keys.reshape(-1), row
+
+
+def bucket_links(
+    band: np.ndarray, key: np.ndarray, row: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From ``(band, key, row)`` triples holding whole buckets (every row of a bucket present):
+    ``(first, member)`` links joining each later member of a shared bucket to its first (smallest)
+    row, and ``(rows, mates)``: for each row in a shared bucket, how many rows share its buckets,
+    summed over its bands."""
+    if not len(row):
+        return _EMPTY, _EMPTY, _EMPTY, _EMPTY
+    order = np.lexsort((row, key, band))
+    band, key, row = band[order], key[order], row[order]
+    new = np.ones(len(row), bool)
+    new[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    start = np.nonzero(new)[0]
+    size = np.diff(np.append(start, len(row)))
+    bucket = np.cumsum(new) - 1
+    shared = size[bucket] > 1
+    first = row[start][bucket]
+    later = shared & ~new
+    mates_rows, inverse = np.unique(row[shared], return_inverse=True)
+    mates = np.bincount(inverse, weights=size[bucket][shared] - 1, minlength=len(mates_rows)).astype(np.int64)
+    return first[later], row[later], mates_rows, mates
+
+
+def group_labels(n: int, first: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """Group of each of ``n`` rows: the smallest row linked to it through shared buckets (itself
+    when it shares none)."""
+    return components(n, first, member)
+
+
+def pack_groups(labels: np.ndarray, max_rows: int) -> list[np.ndarray]:
+    """The rows of every group of two or more, packed into parts: whole groups in order of their
+    smallest row, a part closed when the next group would take it past ``max_rows`` (a larger group
+    is a part of its own). Each part lists its rows in dataset order."""
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1: got {max_rows}")
+    sizes = np.bincount(labels, minlength=len(labels))
+    rows = np.nonzero(sizes[labels] > 1)[0]
+    by_group = rows[np.argsort(labels[rows], kind="stable")]
+    parts: list[list[np.ndarray]] = []
+    filled, begin = 0, 0
+    for group in np.unique(labels[rows]).tolist():  # smallest row first
+        end = begin + int(sizes[group])
+        if not parts or filled + end - begin > max_rows:
+            parts.append([])
+            filled = 0
+        parts[-1].append(by_group[begin:end])
+        filled += end - begin
+        begin = end
+    return [np.sort(np.concatenate(part)) for part in parts]

@@ -1,0 +1,82 @@
+"""``processes``: tasks on a pool of local processes (see :mod:`curate.executors`)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from curate.errors import ExecutorError
+from curate.executors import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T
+
+_LOADED: dict[str, Any] = {}
+"""Shared values this worker process has read, by file."""
+
+
+class _SharedFile(Shared[T]):
+    """A value pickled once to a file; each worker process reads it on its first :meth:`get`."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def get(self) -> T:
+        if self.path not in _LOADED:
+            with open(self.path, "rb") as handle:
+                _LOADED[self.path] = pickle.load(handle)
+        value: T = _LOADED[self.path]
+        return value
+
+
+class ProcessExecutor(Executor):
+    """Tasks on ``workers`` local processes (default: every core)."""
+
+    name = "processes"
+
+    def __init__(self, settings: ExecutorSettings):
+        self.workers = settings.workers or os.cpu_count() or 1
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"))
+        self._folder = tempfile.TemporaryDirectory(prefix="curate-shared-")
+        self._shared = 0
+
+    def map(self, task: Callable[[T], R], items: Iterable[T], *, what: str = "task") -> Iterator[R]:
+        pending: deque[tuple[int, Future[R]]] = deque()
+        source = iter(enumerate(items))
+        try:
+            while True:
+                while len(pending) < self.workers * IN_FLIGHT_PER_WORKER:
+                    nxt = next(source, None)
+                    if nxt is None:
+                        break
+                    pending.append((nxt[0], self._pool.submit(task, nxt[1])))
+                if not pending:
+                    return
+                index, future = pending.popleft()
+                try:
+                    yield future.result()
+                except BrokenProcessPool as exc:
+                    raise ExecutorError(
+                        f"a worker process died while running {what} {index}",
+                        hint="it was killed or ran out of memory: run again (finished stages are resumed), "
+                        "with fewer workers or smaller batches",
+                    ) from exc
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+    def share(self, value: T) -> Shared[T]:
+        self._shared += 1
+        path = Path(self._folder.name) / f"shared-{self._shared}.pickle"
+        with path.open("wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return _SharedFile(str(path))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._folder.cleanup()

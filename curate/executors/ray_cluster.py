@@ -1,0 +1,147 @@
+"""``ray``: tasks as Ray core tasks on a cluster (see :mod:`curate.executors`).
+
+Ray is imported only here, when a run asks for it (``pip install 'curate[ray]'``). Joining a cluster
+(``address``) needs curate installed on every node; with no address a Ray is started in this process
+on 127.0.0.1 and stopped when the executor closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from curate.errors import ConfigError, ExecutorError, Where
+from curate.executors import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T
+
+
+class _RayShared(Shared[T]):
+    """A value in Ray's object store; tasks read it from their node's copy."""
+
+    def __init__(self, ref: Any):
+        self.ref = ref
+
+    def get(self) -> T:
+        import ray
+
+        value: T = ray.get(self.ref)
+        return value
+
+
+def _ray(*, own: bool = False) -> Any:
+    """The ``ray`` module. ``own``: a Ray of our own will be started, which then binds and advertises
+    127.0.0.1 only (Ray reads the variable when first imported)."""
+    if own:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError(
+            "executor 'ray' needs Ray installed",
+            where=Where(field="executor"),
+            hint="pip install 'curate[ray]', or use executor: processes",
+        ) from exc
+    return ray
+
+
+def _died(ray: Any) -> tuple[type[BaseException], ...]:
+    """Ray's errors for a task whose worker or node died (after its retries)."""
+    errors = ray.exceptions
+    return (errors.WorkerCrashedError, errors.NodeDiedError, errors.OutOfMemoryError)
+
+
+def _reachable(address: str, seconds: float = 5.0) -> None:
+    """ConnectionError unless something listens at ``host:port`` (Ray itself would wait minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"not host:port: {address}")
+    with socket.create_connection((host or "127.0.0.1", int(port)), timeout=seconds):
+        pass
+
+
+class RayExecutor(Executor):
+    """Ray core tasks, ``num_cpus`` (and ``memory``) each, spread over the cluster's nodes."""
+
+    name = "ray"
+
+    def __init__(self, settings: ExecutorSettings):
+        ray = _ray(own=settings.address is None)
+        self.settings = settings
+        self._owner = not ray.is_initialized()
+        if self._owner:
+            self._start(ray, settings)
+        cpus = float(ray.cluster_resources().get("CPU", 1))
+        self.workers = settings.workers or max(1, int(cpus // settings.num_cpus))
+
+    @staticmethod
+    def _start(ray: Any, settings: ExecutorSettings) -> None:
+        options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+        if settings.address is None:  # a Ray of our own, on loopback only
+            options |= {"include_dashboard": False}
+            if settings.workers:
+                options["num_cpus"] = settings.workers
+        try:
+            if settings.address not in (None, "auto"):
+                _reachable(settings.address)
+            ray.init(address=settings.address, **options)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ExecutorError(
+                "cannot join the Ray cluster",
+                where=Where(field="executor.address"),
+                value=settings.address,
+                hint="start it with `ray start --head` (address: auto) or give its head's host:port; "
+                + str(exc).splitlines()[0][:120],
+            ) from exc
+
+    def map(self, task: Callable[[T], R], items: Iterable[T], *, what: str = "task") -> Iterator[R]:
+        ray = _ray()
+        options: dict[str, Any] = {
+            "num_cpus": self.settings.num_cpus,
+            "max_retries": self.settings.max_retries,
+            "retry_exceptions": False,
+            "scheduling_strategy": "SPREAD",
+        }
+        if self.settings.memory:
+            options["memory"] = self.settings.memory
+        remote = ray.remote(task).options(**options)
+        pending: deque[tuple[int, Any]] = deque()
+        source = iter(enumerate(items))
+        try:
+            while True:
+                while len(pending) < self.workers * IN_FLIGHT_PER_WORKER:
+                    nxt = next(source, None)
+                    if nxt is None:
+                        break
+                    pending.append((nxt[0], remote.remote(nxt[1])))
+                if not pending:
+                    return
+                index, ref = pending.popleft()
+                yield self._result(ray, ref, what, index)
+        finally:
+            for _, ref in pending:
+                ray.cancel(ref, force=True)
+
+    def _result(self, ray: Any, ref: Any, what: str, index: int) -> Any:
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, BaseException):  # the task's own error, as if it ran here
+                raise exc.cause from exc
+            raise
+        except _died(ray) as exc:
+            raise ExecutorError(
+                f"a Ray worker died while running {what} {index}, {self.settings.max_retries} retries used",
+                hint="it was killed or ran out of memory: give tasks more memory (executor.memory) or use smaller "
+                "batches; a re-run resumes finished stages",
+            ) from exc
+
+    def share(self, value: T) -> Shared[T]:
+        return _RayShared(_ray().put(value))
+
+    def close(self) -> None:
+        if self._owner:
+            _ray().shutdown()
+            self._owner = False
