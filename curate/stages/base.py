@@ -53,12 +53,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -69,6 +69,9 @@ from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
 from curate.schemas import get_schema
+
+if TYPE_CHECKING:
+    from curate.executors import Executor
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 FAMILIES = ("any", "string", "list<string>", "text", "list<float>")
@@ -216,6 +219,42 @@ class StageResult:
     rejected: Any
     stats: StageStats
     artifacts: dict[str, pa.Table] = field(default_factory=dict)
+
+
+@dataclass
+class Batch:
+    """What one batch gave, as the runner sums it: ``rows_in`` and the :class:`Split`'s counts, the
+    reject reasons counted, and the ``kept`` and ``rejected`` rows. A task returns it (its rows may
+    travel in files, see :mod:`curate.stages.tasks`)."""
+
+    rows_in: int
+    kept: pa.Table
+    rejected: pa.Table
+    added: int
+    flagged: int
+    rewritten: int
+    reasons: Counter[str]
+    flags: Counter[str]
+    rewrites: Counter[str]
+    tally: Counter[str]
+
+    @classmethod
+    def of(cls, split: Split, rows_in: int) -> Batch:
+        reasons: Counter[str] = Counter()
+        if split.rejected.num_rows:
+            reasons.update(split.rejected.column("reject_reason").to_pylist())
+        return cls(
+            rows_in,
+            split.kept,
+            split.rejected,
+            split.added,
+            split.flagged,
+            split.rewritten,
+            reasons,
+            split.flags,
+            split.rewrites,
+            split.tally,
+        )
 
 
 def reject(
@@ -389,12 +428,23 @@ class Stage:
         return []
 
     # ----------------------------------------------------------------- running
+    def planned(self, dataset: Dataset) -> tuple[Any, dict[str, pa.Table]]:
+        """``(plan, artifacts)`` for ``dataset``: a row-local stage has no plan (None) and no artifacts
+        yet; :class:`PlannedStage` plans."""
+        return None, {}
+
+    def split_with(self, batch: pa.Table, plan: Any, start: int, kind: str) -> Split:
+        """Split ``batch`` of a dataset of ``kind``, its rows ``start:start + len(batch)``, with the
+        plan :meth:`planned` made (row-local: :meth:`process`)."""
+        return self.process(batch, kind)
+
     def splitter(self, dataset: Dataset) -> tuple[Callable[[pa.Table, int], Split], dict[str, pa.Table]]:
         """``(split_batch, artifacts)``: ``split_batch(batch, start)`` splits one batch of ``dataset``
-        whose first row is row ``start`` of the dataset (any batch, in any order). Row-local:
-        :meth:`process`; :class:`PlannedStage` plans first."""
+        whose first row is row ``start`` of the dataset (any batch, in any order), with the plan of
+        :meth:`planned`."""
         kind = dataset.kind
-        return (lambda batch, start: self.process(batch, kind)), {}
+        plan, artifacts = self.planned(dataset)
+        return (lambda batch, start: self.split_with(batch, plan, start, kind)), artifacts
 
     def execute(
         self,
@@ -402,16 +452,20 @@ class Stage:
         *,
         out_dir: Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        executor: Executor | None = None,
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
         """Run over ``dataset``: check the input, plan (a planned stage), split each batch and write
         ``kept.parquet``/``rejected.parquet`` of the declared schemas to ``out_dir``, or keep them in
         memory. Checks kept + rejected = input + added per batch and in total. Returns (kept,
         rejected, stats); :meth:`artifacts` then has the run's artifacts. Progress goes to the
-        listener of :mod:`curate.progress`, if any."""
+        listener of :mod:`curate.progress`, if any.
+
+        ``executor`` (other than ``local``): the batches are its tasks (:mod:`curate.stages.tasks`);
+        input checks and the plan stay in this process, and the outputs are those of a local run."""
         self.check_input(dataset)
         started = time.perf_counter()
         kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
-        split_batch, self._artifacts = self.splitter(dataset)
+        plan, self._artifacts = self.planned(dataset)
         sinks: list[_Sink] = []
         try:
             sinks.append(_Sink(kept_schema, out_dir, "kept", self.id))
@@ -423,37 +477,40 @@ class Stage:
             stats = StageStats()
             total = dataset.num_rows
             progress.step("rows", 0, total)
-            for batch in dataset.batches(batch_rows):
-                rows_in = batch.num_rows
-                with progress.within("rows", stats.rows_in, total):
-                    split = split_batch(batch, stats.rows_in)
-                progress.step("rows", stats.rows_in + rows_in, total)
-                out = split.kept.num_rows + split.rejected.num_rows
-                if out != rows_in + split.added:
-                    raise StageError(
-                        f"stage '{self.name}' lost rows: {rows_in} in + {split.added} added, {split.kept.num_rows} "
-                        f"kept + {split.rejected.num_rows} rejected",
-                        where=Where(stage=self.id),
-                    )
-                stats.rows_in += rows_in
-                stats.rows_added += split.added
-                stats.rows_kept += split.kept.num_rows
-                stats.rows_rejected += split.rejected.num_rows
-                if max(split.flagged, split.rewritten) > split.kept.num_rows:
-                    raise StageError(
-                        f"stage '{self.name}' counted {split.flagged} flagged and {split.rewritten} rewritten rows "
-                        f"in a batch of {split.kept.num_rows} kept rows",
-                        where=Where(stage=self.id),
-                    )
-                stats.rows_flagged += split.flagged
-                stats.rows_rewritten += split.rewritten
-                flags.update(split.flags)
-                rewrites.update(split.rewrites)
-                tally.update(split.tally)
-                if split.rejected.num_rows:
-                    reasons.update(split.rejected.column("reject_reason").to_pylist())
-                sinks[0].add(split.kept)
-                sinks[1].add(split.rejected)
+            if executor is None or executor.name == "local":
+                results = self._split_here(dataset, plan, batch_rows)
+            else:
+                from curate.stages.tasks import split_on
+
+                results = split_on(executor, self, dataset, plan, batch_rows, out_dir)
+            with closing(results):
+                for done in results:
+                    progress.step("rows", stats.rows_in + done.rows_in, total)
+                    kept_rows, rejected_rows = done.kept.num_rows, done.rejected.num_rows
+                    if kept_rows + rejected_rows != done.rows_in + done.added:
+                        raise StageError(
+                            f"stage '{self.name}' lost rows: {done.rows_in} in + {done.added} added, {kept_rows} "
+                            f"kept + {rejected_rows} rejected",
+                            where=Where(stage=self.id),
+                        )
+                    stats.rows_in += done.rows_in
+                    stats.rows_added += done.added
+                    stats.rows_kept += kept_rows
+                    stats.rows_rejected += rejected_rows
+                    if max(done.flagged, done.rewritten) > kept_rows:
+                        raise StageError(
+                            f"stage '{self.name}' counted {done.flagged} flagged and {done.rewritten} rewritten "
+                            f"rows in a batch of {kept_rows} kept rows",
+                            where=Where(stage=self.id),
+                        )
+                    stats.rows_flagged += done.flagged
+                    stats.rows_rewritten += done.rewritten
+                    flags.update(done.flags)
+                    rewrites.update(done.rewrites)
+                    tally.update(done.tally)
+                    reasons.update(done.reasons)
+                    sinks[0].add(done.kept)
+                    sinks[1].add(done.rejected)
             if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
                 raise StageError(
                     f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
@@ -471,6 +528,15 @@ class Stage:
             raise
         stats.seconds = time.perf_counter() - started
         return kept, rejected, stats
+
+    def _split_here(self, dataset: Dataset, plan: Any, batch_rows: int) -> Generator[Batch, None, None]:
+        """Each batch of ``dataset`` split in this process, in order."""
+        start, total = 0, dataset.num_rows
+        for batch in dataset.batches(batch_rows):
+            with progress.within("rows", start, total):
+                split = self.split_with(batch, plan, start, dataset.kind)
+            yield Batch.of(split, batch.num_rows)
+            start += batch.num_rows
 
     def __call__(self, data: Any, *, kind: str | None = None) -> StageResult:
         """Run on a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; results
@@ -517,10 +583,13 @@ class PlannedStage(Stage):
         the chunks), or None to leave them to :meth:`Stage.update_parts`."""
         return None
 
-    def splitter(self, dataset: Dataset) -> tuple[Callable[[pa.Table, int], Split], dict[str, pa.Table]]:
+    def planned(self, dataset: Dataset) -> tuple[Any, dict[str, pa.Table]]:
         plan = self.plan(dataset)
         self._planned_parts = self.plan_parts(plan, self.parts)  # read by update_parts after the run
-        return (lambda batch, start: self.split(batch, plan, start)), self.plan_artifacts(plan)
+        return plan, self.plan_artifacts(plan)
+
+    def split_with(self, batch: pa.Table, plan: Any, start: int, kind: str) -> Split:
+        return self.split(batch, plan, start)
 
 
 def with_fields(schema: pa.Schema, fields: Mapping[str, pa.DataType]) -> pa.Schema:
