@@ -341,7 +341,9 @@ def run(
         flags = {"name": "--executor", "workers": "--workers", "address": "--ray-address"}
         given = {"name": executor, "workers": workers, "address": ray_address}
         changes = {key: value for key, value in given.items() if value is not None}
-        validated(ExecutorSettings, changes, noun="option", name=flags.__getitem__)  # one line naming the option
+        validated(
+            ExecutorSettings, changes, noun="option", name=lambda key: flags.get(key, key)
+        )  # one line naming the option
         reporter = _RunReporter(quiet)
         try:
             result = api.run(
