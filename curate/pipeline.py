@@ -59,7 +59,7 @@ notes, warnings, the error that stopped it).
   curate version) matches its ``stats.json`` is not run again, provided every file the record lists
   still has its size and SHA-256 (the cached ``input/`` too); otherwise it runs again and says why.
 - ``executor`` (:class:`~curate.executors.ExecutorSettings`): with ``processes`` or ``ray`` each
-  stage's batches are split by workers (:mod:`curate.stages.tasks`); the outputs are those of a
+  stage's batches are split by workers (:meth:`~curate.stages.base.Stage.execute`); the outputs are those of a
   ``local`` run, so switching executor resumes finished stages. It starts with the first stage that runs.
 - A stage that rejects more than ``warn_reject_share`` of its rows is a warning (terminal, manifest,
   report). An empty output is an error naming the stage that rejected the last rows, unless

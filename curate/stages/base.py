@@ -44,6 +44,17 @@ its input in :attr:`Stage.parts` (``{}`` for a plain dataset) before it runs, an
 calls :meth:`Stage.update_parts` with its kept and rejected rows, which returns the other parts as
 they are now (a dedup re-points the qrels at the kept passages; by default they are unchanged).
 
+Executors (:mod:`curate.executors`): :meth:`Stage.execute` given one checks the input and plans in
+this process, then each batch (:meth:`curate.dataset.Dataset.batch_ranges`) is a task
+(:func:`split_batch`): the worker builds the stage again from its class, params and id (:class:`StageJob`;
+a model it loads is loaded there, once per worker, never pickled), reads the batch's rows from the
+input's Parquet files (:meth:`curate.dataset.Dataset.rows`; the table itself when the input is in
+memory), splits them with the shared plan and writes its kept and rejected rows to Arrow files in a
+temporary folder under the stage's output folder. The results are taken in batch order, so files,
+counts and artifacts are those of a local run. On several machines the input and the output folder
+must be on a file system every node sees at the same path; relative paths in parameters are read
+from the driver's working directory.
+
 Progress (:mod:`curate.progress`): the rows streamed through ``process``/``split`` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
 its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
@@ -51,11 +62,16 @@ its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
 
 from __future__ import annotations
 
+import importlib
+import os
+import shutil
+import tempfile
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from contextlib import closing, suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, get_args
@@ -71,7 +87,7 @@ from curate.errors import ConfigError, StageError, Where
 from curate.schemas import get_schema
 
 if TYPE_CHECKING:
-    from curate.executors import Executor
+    from curate.executors import Executor, Shared
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 FAMILIES = ("any", "string", "list<string>", "text", "list<float>")
@@ -224,8 +240,8 @@ class StageResult:
 @dataclass
 class Batch:
     """What one batch gave, as the runner sums it: ``rows_in`` and the :class:`Split`'s counts, the
-    reject reasons counted, and the ``kept`` and ``rejected`` rows. A task returns it (its rows may
-    travel in files, see :mod:`curate.stages.tasks`)."""
+    reject reasons counted, and the ``kept`` and ``rejected`` rows. A task of an executor returns it
+    (its rows in files: :class:`Saved`)."""
 
     rows_in: int
     kept: pa.Table
@@ -460,8 +476,8 @@ class Stage:
         rejected, stats); :meth:`artifacts` then has the run's artifacts. Progress goes to the
         listener of :mod:`curate.progress`, if any.
 
-        ``executor`` (other than ``local``): the batches are its tasks (:mod:`curate.stages.tasks`);
-        input checks and the plan stay in this process, and the outputs are those of a local run."""
+        ``executor`` (other than ``local``): the batches are its tasks (:func:`split_batch`); input
+        checks and the plan stay in this process, and the outputs are those of a local run."""
         self.check_input(dataset)
         started = time.perf_counter()
         kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
@@ -480,9 +496,7 @@ class Stage:
             if executor is None or executor.name == "local":
                 results = self._split_here(dataset, plan, batch_rows)
             else:
-                from curate.stages.tasks import split_on
-
-                results = split_on(executor, self, dataset, plan, batch_rows, out_dir)
+                results = _split_on(executor, self, dataset, plan, batch_rows, out_dir)
             with closing(results):
                 for done in results:
                     progress.step("rows", stats.rows_in + done.rows_in, total)
@@ -638,6 +652,135 @@ def check_columns(schema: pa.Schema, required: Mapping[str, ColumnType], *, stag
             value="missing" if found is None else str(found),
             hint=f"columns: {', '.join(schema.names)}; rename a column or set the stage's parameter",
         )
+
+
+# ----------------------------------------------------------------------------- batches on an executor
+
+
+@dataclass(frozen=True)
+class StageJob:
+    """What a worker needs to split batches of one stage run: the stage's class (``module:qualname``),
+    ``params`` and ``id``, the input's ``kind``, the ``plan`` and the driver's working directory."""
+
+    stage: str
+    params: Strict
+    id: str
+    kind: str
+    plan: Any
+    cwd: str
+
+    def build(self) -> Stage:
+        """The stage, made again from its class, params and id (without the retrieval set's parts:
+        they serve the plan, made by the driver)."""
+        module, _, name = self.stage.partition(":")
+        cls: Any = importlib.import_module(module)
+        for part in name.split("."):
+            cls = getattr(cls, part)
+        stage: Stage = cls(self.params, id=self.id)
+        return stage
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """One batch to split: rows ``start:stop`` of the shared dataset (batch ``index``); ``folder``:
+    where its rows go (None: back in the result). ``run`` names the stage run, so a worker builds
+    the stage once for all the batches it gets."""
+
+    run: str
+    job: Shared[StageJob]
+    data: Shared[Dataset]
+    index: int
+    start: int
+    stop: int
+    folder: str | None
+
+
+def _split_on(
+    executor: Executor, stage: Stage, dataset: Dataset, plan: Any, batch_rows: int, out_dir: Path | None
+) -> Generator[Batch, None, None]:
+    """The batches of ``dataset`` split by ``executor``'s workers, in order, their rows read back."""
+    cls = type(stage)
+    job = StageJob(f"{cls.__module__}:{cls.__qualname__}", stage.params, stage.id, dataset.kind, plan, os.getcwd())
+    if dataset.paths:  # workers may start elsewhere: absolute paths
+        dataset = replace(dataset, paths=tuple(path.absolute() for path in dataset.paths))
+    folder = tempfile.mkdtemp(prefix=".batches-", dir=out_dir.absolute()) if out_dir is not None else None
+    try:
+        run, shared_job, shared_data = uuid.uuid4().hex, executor.share(job), executor.share(dataset)
+        tasks = (
+            BatchTask(run, shared_job, shared_data, index, start, stop, folder)
+            for index, (start, stop) in enumerate(dataset.batch_ranges(batch_rows))
+        )
+        for done in executor.map(split_batch, tasks, what="batch"):
+            yield done.load() if isinstance(done, Saved) else done
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+_BUILT: dict[str, tuple[Stage, StageJob, Dataset]] = {}
+"""The stage this worker process last built, with its job and dataset, by run."""
+
+
+def split_batch(task: BatchTask) -> Batch | Saved:
+    """The task: split one batch (in a worker), its rows saved to ``task.folder`` when it has one."""
+    if task.run not in _BUILT:
+        _BUILT.clear()
+        job = task.job.get()
+        _BUILT[task.run] = (job.build(), job, task.data.get())
+    stage, job, data = _BUILT[task.run]
+    with _working_dir(job.cwd):
+        rows = data.rows(task.start, task.stop)
+        done = Batch.of(stage.split_with(rows, job.plan, task.start, job.kind), rows.num_rows)
+    if task.folder is None:
+        return done
+    files = [Path(task.folder) / f"{task.index:08d}.{name}.arrow" for name in ("kept", "rejected")]
+    for table, path in zip((done.kept, done.rejected), files, strict=True):
+        _save(table, path)
+    empty = replace(done, kept=done.kept.slice(0, 0), rejected=done.rejected.slice(0, 0))
+    return Saved(empty, str(files[0]), str(files[1]))
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A task's result whose rows it wrote to Arrow files: ``batch`` without rows, and the files."""
+
+    batch: Batch
+    kept: str
+    rejected: str
+
+    def load(self) -> Batch:
+        """The batch with its rows read back (the files are then removed)."""
+        return replace(self.batch, kept=_load(self.kept), rejected=_load(self.rejected))
+
+
+@contextmanager
+def _working_dir(path: str) -> Iterator[None]:
+    """Run in ``path`` (the driver's working directory) when it exists here, then go back."""
+    here = os.getcwd()
+    if path == here or not os.path.isdir(path):
+        yield
+        return
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
+def _save(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to the Arrow file ``path``, through a temporary (a task run again after its
+    worker died writes it whole)."""
+    tmp = path.with_suffix(".tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def _load(path: str) -> pa.Table:
+    with pa.OSFile(path) as source:
+        table = pa.ipc.open_file(source).read_all()
+    os.remove(path)
+    return table
 
 
 class _Sink:
