@@ -58,7 +58,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, TypeAlias, get_args
+from typing import Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -69,6 +69,9 @@ from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
 from curate.schemas import get_schema
+
+Data = TypeVar("Data")
+"""The type of rows a stage is called on, and gets back (:class:`StageResult`)."""
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 FAMILIES = ("any", "string", "list<string>", "text", "list<float>")
@@ -207,13 +210,14 @@ class StageStats:
 
 
 @dataclass
-class StageResult:
+class StageResult(Generic[Data]):
     """Output of a stage on a whole dataset. ``kept``/``rejected`` have the type of the input
-    (Dataset, pyarrow Table, polars or pandas DataFrame, ``datasets.Dataset``); ``artifacts`` maps a
-    name to an Arrow table."""
+    (Dataset, pyarrow Table, polars or pandas DataFrame, ``datasets.Dataset``): a stage called on a
+    ``pyarrow.Table`` gives a ``StageResult[pyarrow.Table]``; ``artifacts`` maps a name to an Arrow
+    table."""
 
-    kept: Any
-    rejected: Any
+    kept: Data
+    rejected: Data
     stats: StageStats
     artifacts: dict[str, pa.Table] = field(default_factory=dict)
 
@@ -472,7 +476,7 @@ class Stage:
         stats.seconds = time.perf_counter() - started
         return kept, rejected, stats
 
-    def __call__(self, data: Any, *, kind: str | None = None) -> StageResult:
+    def __call__(self, data: Data, *, kind: str | None = None) -> StageResult[Data]:
         """Run on a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; results
         come back in the same type."""
         from curate.io import _as_dataset, _like
