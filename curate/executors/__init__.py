@@ -19,6 +19,7 @@ its one line); a worker that dies without Ray to retry it ends the run with one 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, Literal, TypeVar
 
@@ -28,6 +29,7 @@ from curate.config import Strict
 
 T = TypeVar("T")
 R = TypeVar("R")
+H = TypeVar("H")
 
 ExecutorName = Literal["local", "processes", "ray"]
 IN_FLIGHT_PER_WORKER = 2
@@ -86,6 +88,31 @@ class Executor:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def in_order(
+    items: Iterable[T],
+    submit: Callable[[T], H],
+    collect: Callable[[int, H], R],
+    cancel: Callable[[H], Any],
+    limit: int,
+) -> Iterator[R]:
+    """Results of ``items`` in item order: each item is ``submit``ted ahead (at most ``limit``
+    pending), its handle ``collect``ed with the item's index when its turn comes; handles still
+    pending when the caller stops (or a result fails) are ``cancel``led."""
+    pending: deque[tuple[int, H]] = deque()
+    source = iter(enumerate(items))
+    try:
+        while True:
+            while len(pending) < limit and (nxt := next(source, None)) is not None:
+                pending.append((nxt[0], submit(nxt[1])))
+            if not pending:
+                return
+            index, handle = pending.popleft()
+            yield collect(index, handle)
+    finally:
+        for _, handle in pending:
+            cancel(handle)
 
 
 def make_executor(settings: ExecutorSettings | None = None) -> Executor:
