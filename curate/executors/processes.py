@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import ExecutorError
-from curate.executors import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T, in_order
+from curate.executors.base import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T, in_order
 
 _LOADED: dict[str, Any] = {}
 """Shared values this worker process has read, by file."""

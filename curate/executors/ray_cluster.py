@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from curate.errors import ConfigError, ExecutorError, Where
-from curate.executors import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T, in_order
+from curate.executors.base import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T, in_order
 
 
 class _RayShared(Shared[T]):
