@@ -947,7 +947,7 @@ def _stage_info(cls: type[Stage]) -> StageInfo:
         role=cls.role,
         role_meaning=ROLES[cls.role],
         kinds=tuple(cls.kinds),
-        adds=tuple(f"{name} ({dtype})" for name, dtype in cls.default_added().items()),
+        adds=tuple(f"{name} ({str(dtype).replace('<item: ', '<')})" for name, dtype in cls.default_added().items()),
         description=cls.describe(),
         paragraphs=tuple(paragraphs),
         params=params,

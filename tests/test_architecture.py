@@ -42,3 +42,25 @@ def test_the_version_is_defined_once():
     assert found == ["curate/_version.py"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", curate.__version__)
     assert (REPO / "curate" / "py.typed").exists()
+
+
+def test_a_stage_result_has_the_type_of_the_rows_it_was_called_on(tmp_path):
+    """Type checkers see ``kept``/``rejected`` as what the stage was given (py.typed ships the hints)."""
+    snippet = tmp_path / "use.py"
+    snippet.write_text(
+        "import polars as pl\nimport pyarrow as pa\nfrom curate.dataset import Dataset\n"
+        "from curate.stages import LengthFilter\n"
+        "stage = LengthFilter(field='text', min=1)\n"
+        "reveal_type(stage(Dataset.from_arrow(pa.table({'text': ['a']}), 'corpus')).kept)\n"
+        "reveal_type(stage(pl.DataFrame({'text': ['a']})).rejected)\n",
+        encoding="utf-8",
+    )
+    mypy = Path(sys.executable).with_name("mypy")
+    result = subprocess.run(
+        [mypy, "--no-incremental", "--follow-imports=silent", "--ignore-missing-imports", str(snippet)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    revealed = re.findall(r'Revealed type is "([^"]+)"', result.stdout)
+    assert revealed == ["curate.dataset.Dataset", "polars.dataframe.frame.DataFrame"], result.stdout

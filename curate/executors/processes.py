@@ -6,7 +6,6 @@ import multiprocessing
 import os
 import pickle
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import ExecutorError
-from curate.executors import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T
+from curate.executors.base import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T, in_order
 
 _LOADED: dict[str, Any] = {}
 """Shared values this worker process has read, by file."""
@@ -46,29 +45,20 @@ class ProcessExecutor(Executor):
         self._shared = 0
 
     def map(self, task: Callable[[T], R], items: Iterable[T], *, what: str = "task") -> Iterator[R]:
-        pending: deque[tuple[int, Future[R]]] = deque()
-        source = iter(enumerate(items))
-        try:
-            while True:
-                while len(pending) < self.workers * IN_FLIGHT_PER_WORKER:
-                    nxt = next(source, None)
-                    if nxt is None:
-                        break
-                    pending.append((nxt[0], self._pool.submit(task, nxt[1])))
-                if not pending:
-                    return
-                index, future = pending.popleft()
-                try:
-                    yield future.result()
-                except BrokenProcessPool as exc:
-                    raise ExecutorError(
-                        f"a worker process died while running {what} {index}",
-                        hint="it was killed or ran out of memory: run again (finished stages are resumed), "
-                        "with fewer workers or smaller batches",
-                    ) from exc
-        finally:
-            for _, future in pending:
-                future.cancel()
+        def collect(index: int, future: Future[R]) -> R:
+            try:
+                return future.result()
+            except BrokenProcessPool as exc:
+                raise ExecutorError(
+                    f"a worker process died while running {what} {index}",
+                    hint="it was killed or ran out of memory: run again (finished stages are resumed), "
+                    "with fewer workers or smaller batches",
+                ) from exc
+
+        def submit(item: T) -> Future[R]:
+            return self._pool.submit(task, item)
+
+        return in_order(items, submit, collect, Future.cancel, self.workers * IN_FLIGHT_PER_WORKER)
 
     def share(self, value: T) -> Shared[T]:
         self._shared += 1

@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from curate.errors import ConfigError, ExecutorError, Where
-from curate.executors import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T
+from curate.executors.base import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T, in_order
 
 
 class _RayShared(Shared[T]):
@@ -107,22 +106,13 @@ class RayExecutor(Executor):
         if self.settings.memory:
             options["memory"] = self.settings.memory
         remote = ray.remote(task).options(**options)
-        pending: deque[tuple[int, Any]] = deque()
-        source = iter(enumerate(items))
-        try:
-            while True:
-                while len(pending) < self.workers * IN_FLIGHT_PER_WORKER:
-                    nxt = next(source, None)
-                    if nxt is None:
-                        break
-                    pending.append((nxt[0], remote.remote(nxt[1])))
-                if not pending:
-                    return
-                index, ref = pending.popleft()
-                yield self._result(ray, ref, what, index)
-        finally:
-            for _, ref in pending:
-                ray.cancel(ref, force=True)
+        return in_order(
+            items,
+            remote.remote,
+            lambda index, ref: self._result(ray, ref, what, index),
+            lambda ref: ray.cancel(ref, force=True),
+            self.workers * IN_FLIGHT_PER_WORKER,
+        )
 
     def _result(self, ray: Any, ref: Any, what: str, index: int) -> Any:
         try:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypedDict, Unpack, overload
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -103,6 +103,7 @@ __all__ = [
     "REPORT_FORMATS",
     "WRITE_FORMATS",
     "BadRow",
+    "ReadOptions",
     "ShardedInput",
     "check_write",
     "detect_format",
@@ -457,6 +458,18 @@ def read(
     return Dataset(kind=reading.kind, table=table, metadata=reading.metadata)
 
 
+class ReadOptions(TypedDict, total=False):
+    """The options of :func:`read` (see there), taken as they are by :func:`read_to_shards`."""
+
+    format: str | None
+    kind: str | None
+    rename: Mapping[str, str] | None
+    split: str | None
+    on_error: OnError
+    quarantine: str | Path | None
+    quote: str | Literal["default"] | None
+
+
 DEFAULT_SHARD_ROWS = 100_000
 """Rows per Parquet shard written by :func:`read_to_shards` unless told otherwise."""
 
@@ -487,22 +500,16 @@ def read_to_shards(
     path: str | Path,
     out_dir: str | Path,
     *,
-    format: str | None = None,
-    kind: str | None = None,
-    rename: Mapping[str, str] | None = None,
-    split: str | None = None,
-    on_error: OnError = "fail",
-    quarantine: str | Path | None = None,
-    quote: str | Literal["default"] | None = "default",
     shard_rows: int = DEFAULT_SHARD_ROWS,
+    **options: Unpack[ReadOptions],
 ) -> ShardedInput:
     """Read a dataset file or folder chunk by chunk into Parquet shards ``part-00000.parquet``, ...
     of at most ``shard_rows`` rows each in ``out_dir``, with memory bounded by the shard size, not
     the file size.
 
-    Takes the arguments of :func:`read` and gives what it gives: the same rows in the same order,
-    with the same types, metadata, quarantine entries and error messages; every shard of one input
-    has the same schema (curate's metadata included). How each format is read in chunks:
+    Takes the options of :func:`read` (:class:`ReadOptions`) and gives what it gives: the same rows
+    in the same order, with the same types, metadata, quarantine entries and error messages; every
+    shard of one input has the same schema (curate's metadata included). How each format is read in chunks:
 
     - JSON Lines (``.gz`` too): a first pass checks every line and decides each column's type over
       the whole file (``1`` in one chunk and ``2.5`` in a later one make a float column
@@ -535,9 +542,10 @@ def read_to_shards(
         raise OutputError(
             "the shard folder already holds shards", where=Where(file=str(out_dir)), hint="give a new or empty folder"
         )
-    options: dict[str, Any] = dict(
-        format=format, kind=kind, rename=rename, split=split, on_error=on_error, quarantine=quarantine, quote=quote
+    defaults = ReadOptions(
+        format=None, kind=None, rename=None, split=None, on_error="fail", quarantine=None, quote="default"
     )
+    options = defaults | options
     written: list[ShardedInput] = []
 
     with input_path(path) as (source, url), output_path(out_dir) as out:

@@ -74,7 +74,7 @@ from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -88,6 +88,9 @@ from curate.schemas import get_schema
 
 if TYPE_CHECKING:
     from curate.executors import Executor, Shared
+
+Data = TypeVar("Data")
+"""The type of rows a stage is called on, and gets back (:class:`StageResult`)."""
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 FAMILIES = ("any", "string", "list<string>", "text", "list<float>")
@@ -226,13 +229,14 @@ class StageStats:
 
 
 @dataclass
-class StageResult:
+class StageResult(Generic[Data]):
     """Output of a stage on a whole dataset. ``kept``/``rejected`` have the type of the input
-    (Dataset, pyarrow Table, polars or pandas DataFrame, ``datasets.Dataset``); ``artifacts`` maps a
-    name to an Arrow table."""
+    (Dataset, pyarrow Table, polars or pandas DataFrame, ``datasets.Dataset``): a stage called on a
+    ``pyarrow.Table`` gives a ``StageResult[pyarrow.Table]``; ``artifacts`` maps a name to an Arrow
+    table."""
 
-    kept: Any
-    rejected: Any
+    kept: Data
+    rejected: Data
     stats: StageStats
     artifacts: dict[str, pa.Table] = field(default_factory=dict)
 
@@ -552,7 +556,7 @@ class Stage:
             yield Batch.of(split, batch.num_rows)
             start += batch.num_rows
 
-    def __call__(self, data: Any, *, kind: str | None = None) -> StageResult:
+    def __call__(self, data: Data, *, kind: str | None = None) -> StageResult[Data]:
         """Run on a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; results
         come back in the same type."""
         from curate.io import _as_dataset, _like

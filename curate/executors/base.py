@@ -1,0 +1,99 @@
+"""The executor contract: settings, the local executor, shared values and the ordered submit loop
+(see :mod:`curate.executors`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, Literal, TypeVar
+
+import pydantic
+
+from curate.config import Strict
+
+T = TypeVar("T")
+R = TypeVar("R")
+H = TypeVar("H")
+
+ExecutorName = Literal["local", "processes", "ray"]
+IN_FLIGHT_PER_WORKER = 2
+"""Tasks submitted ahead per worker: enough to keep workers busy, few enough to bound memory."""
+
+
+class ExecutorSettings(Strict):
+    """Which executor runs the tasks, and its resources."""
+
+    name: ExecutorName = "local"
+    """``local`` (this process), ``processes`` (local processes) or ``ray`` (a Ray cluster)."""
+    workers: int | None = pydantic.Field(default=None, ge=1)
+    """``processes``: how many processes (default: every core); ``ray``: tasks at once (default: the
+    cluster's CPUs divided by ``num_cpus``)."""
+    address: str | None = None
+    """``ray``: the cluster to join (``auto``: the one started with ``ray start`` on this machine;
+    ``host:port``: its head). None starts a local Ray in this process."""
+    num_cpus: float = pydantic.Field(default=1, gt=0)
+    """``ray``: CPUs each task asks for."""
+    memory: int | None = pydantic.Field(default=None, ge=1)
+    """``ray``: bytes of memory each task asks for (Ray schedules by it; none: not reserved)."""
+    max_retries: int = pydantic.Field(default=3, ge=0)
+    """``ray``: times a task is run again when its worker process dies."""
+
+
+class Shared(Generic[T]):
+    """A value handed to every task once (see :meth:`Executor.share`); :meth:`get` in the task."""
+
+    def __init__(self, value: T):
+        self._value = value
+
+    def get(self) -> T:
+        return self._value
+
+
+class Executor:
+    """Runs tasks; this base runs them one by one in this process (``local``)."""
+
+    name: ExecutorName = "local"
+    workers: int = 1
+
+    def map(self, task: Callable[[T], R], items: Iterable[T], *, what: str = "task") -> Iterator[R]:
+        """``task(item)`` for each item, results in item order. ``what`` names the work in errors."""
+        for item in items:
+            yield task(item)
+
+    def share(self, value: T) -> Shared[T]:
+        """``value`` made readable by every task, sent to each worker at most once."""
+        return Shared(value)
+
+    def close(self) -> None:
+        """Stop the workers this executor started."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def in_order(
+    items: Iterable[T],
+    submit: Callable[[T], H],
+    collect: Callable[[int, H], R],
+    cancel: Callable[[H], Any],
+    limit: int,
+) -> Iterator[R]:
+    """Results of ``items`` in item order: each item is ``submit``ted ahead (at most ``limit``
+    pending), its handle ``collect``ed with the item's index when its turn comes; handles still
+    pending when the caller stops (or a result fails) are ``cancel``led."""
+    pending: deque[tuple[int, H]] = deque()
+    source = iter(enumerate(items))
+    try:
+        while True:
+            while len(pending) < limit and (nxt := next(source, None)) is not None:
+                pending.append((nxt[0], submit(nxt[1])))
+            if not pending:
+                return
+            index, handle = pending.popleft()
+            yield collect(index, handle)
+    finally:
+        for _, handle in pending:
+            cancel(handle)
