@@ -47,6 +47,7 @@ from curate.stages.minhash_dedup import MinHashDedup, MinHashDedupParams, dedup_
 
 if TYPE_CHECKING:
     from curate.annotate.server import Pushed
+    from curate.executors import ExecutorSettings
     from curate.pipeline import Reporter, RunResult
     from curate.stages.base import Stage
     from curate.stages.bias_report import Diagnostics
@@ -126,11 +127,13 @@ def run(
     output: str | Path | None = None,
     force: bool = False,
     reporter: Reporter | None = None,
+    executor: ExecutorSettings | Mapping[str, Any] | str | None = None,
 ) -> RunResult:
-    """``curate run``: :func:`curate.pipeline.run_pipeline` (resumes finished stages unless ``force``)."""
+    """``curate run``: :func:`curate.pipeline.run_pipeline` (resumes finished stages unless ``force``;
+    ``executor`` replaces or changes the pipeline's, see there)."""
     from curate.pipeline import run_pipeline
 
-    return run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter)
+    return run_pipeline(pipeline, input=input, output=output, force=force, reporter=reporter, executor=executor)
 
 
 @dataclass(frozen=True)

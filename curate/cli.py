@@ -319,15 +319,36 @@ def run(
     output: Annotated[Optional[Path], typer.Option("--output", help="Run folder (default runs/<name>).")] = None,  # noqa: UP045
     force: Annotated[bool, typer.Option("--force", help="Run every stage again, even when up to date.")] = False,
     quiet: QuietOpt = False,
+    executor: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--executor", help="Where batches are split: local, processes or ray (default: the pipeline's)."),
+    ] = None,
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--workers", help="processes: how many; ray: tasks at once (default: every core or CPU)."),
+    ] = None,
+    ray_address: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--ray-address", help="ray: the cluster to join (auto: started with `ray start`; host:port)."),
+    ] = None,
 ) -> None:
     """Run a pipeline; finished stages whose inputs and params did not change are resumed. Progress
     goes to stderr (bars on a terminal, plain lines otherwise) and to run.log in the run folder."""
+    from curate.executors import ExecutorSettings
     from curate.report.summary import summary_table
 
     with _errors():
+        flags = {"name": "--executor", "workers": "--workers", "address": "--ray-address"}
+        given = {"name": executor, "workers": workers, "address": ray_address}
+        changes = {key: value for key, value in given.items() if value is not None}
+        validated(
+            ExecutorSettings, changes, noun="option", name=lambda key: flags.get(key, key)
+        )  # one line naming the option
         reporter = _RunReporter(quiet)
         try:
-            result = api.run(pipeline, input=input, output=output, force=force, reporter=reporter)
+            result = api.run(
+                pipeline, input=input, output=output, force=force, reporter=reporter, executor=changes or None
+            )
         except BaseException:
             reporter.display.close(stopped=True)
             raise

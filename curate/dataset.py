@@ -132,6 +132,53 @@ class Dataset:
         for batch in reader:
             yield conform(pa.Table.from_batches([batch]), self.kind)
 
+    def batch_ranges(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> list[tuple[int, int]]:
+        """``(start, stop)`` of each batch :meth:`batches` yields, from the Parquet metadata alone: runs
+        of ``batch_rows`` within each row group (as DuckDB streams them), or of the table in memory."""
+        sizes = [self.table.num_rows] if self.table is not None else []
+        for path in self.paths:
+            metadata = pq.ParquetFile(path).metadata
+            sizes += [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)]
+        ranges, offset = [], 0
+        for size in sizes:
+            ranges += [
+                (start, min(start + batch_rows, offset + size)) for start in range(offset, offset + size, batch_rows)
+            ]
+            offset += size
+        return ranges
+
+    def rows(self, start: int, stop: int) -> pa.Table:
+        """Rows ``start:stop`` as :meth:`batches` gives them (conformed to the kind). From Parquet only
+        the row groups that hold them are read, streamed, so a worker reads its slice of a large file."""
+        if self.table is not None:
+            return self.table.slice(start, max(0, stop - start))
+        pieces: list[pa.Table] = []
+        offset = 0  # dataset position of the current file's first row
+        for path in self.paths:
+            if offset >= stop:
+                break
+            file = pq.ParquetFile(path)
+            groups: list[int] = []  # the row groups holding rows of start:stop
+            first = offset  # dataset position of the next row read
+            for index in range(file.metadata.num_row_groups):
+                rows = file.metadata.row_group(index).num_rows
+                if offset < stop and offset + rows > start:
+                    if not groups:
+                        first = offset
+                    groups.append(index)
+                offset += rows
+            if not groups:
+                continue
+            for batch in file.iter_batches(batch_size=min(max(stop - start, 1), 65536), row_groups=groups):
+                lo, hi = max(start - first, 0), min(stop - first, batch.num_rows)
+                if hi > lo:
+                    pieces.append(pa.Table.from_batches([batch.slice(lo, hi - lo)]).replace_schema_metadata(None))
+                first += batch.num_rows
+                if first >= stop:
+                    break
+        table = pa.concat_tables(pieces) if pieces else self.schema.empty_table().replace_schema_metadata(None)
+        return conform(table, self.kind)
+
     def column(self, name: str) -> pa.ChunkedArray:
         """One column of every row, in order (only that column is read from Parquet)."""
         if self.table is not None:

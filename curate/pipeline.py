@@ -22,6 +22,8 @@ Pipeline file::
         warn_reject_share: 0.9                # optional, this stage's own warning threshold
         part: qrels                           # a retrieval set only: the part it works on (default: primary)
     batch_rows: 32768                         # rows per batch (> 0); part of every stage's fingerprint
+    executor: processes                       # where batches are split: local (default), processes, ray,
+                                              # or settings: {name: ray, address: auto}; no fingerprint's part
     warn_reject_share: 0.5                    # warn when a stage rejects more than this share of its rows
     allow_empty_output: false                 # true: an empty final output is not an error
 
@@ -56,6 +58,9 @@ notes, warnings, the error that stopped it).
 - A stage whose fingerprint (input fingerprint + stage name + params + files it reads + batch_rows +
   curate version) matches its ``stats.json`` is not run again, provided every file the record lists
   still has its size and SHA-256 (the cached ``input/`` too); otherwise it runs again and says why.
+- ``executor`` (:class:`~curate.executors.ExecutorSettings`): with ``processes`` or ``ray`` each
+  stage's batches are split by workers (:meth:`~curate.stages.base.Stage.execute`); the outputs are those of a
+  ``local`` run, so switching executor resumes finished stages. It starts with the first stage that runs.
 - A stage that rejects more than ``warn_reject_share`` of its rows is a warning (terminal, manifest,
   report). An empty output is an error naming the stage that rejected the last rows, unless
   ``allow_empty_output`` is true.
@@ -68,7 +73,7 @@ import json
 import platform
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -85,6 +90,7 @@ from curate._version import __version__
 from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Bundle, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
+from curate.executors import Executor, ExecutorSettings, make_executor
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
 from curate.io.card import write_run_cards
 from curate.run_folder import (
@@ -145,11 +151,18 @@ class PipelineConfig(Strict):
     batch_rows: int = Field(DEFAULT_BATCH_ROWS, gt=0)
     warn_reject_share: float = Field(0.5, ge=0, le=1)
     allow_empty_output: bool = False
+    executor: ExecutorSettings = ExecutorSettings()
+    """Where the stages' batches are split: a name (``local``, ``processes``, ``ray``) or settings."""
 
     @field_validator("output", mode="before")
     @classmethod
     def _output_shorthand(cls, value: Any) -> Any:
         return {"dir": value} if isinstance(value, str) else value
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
 
 
 def load_config(source: str | Path | dict[str, Any]) -> PipelineConfig:
@@ -285,8 +298,10 @@ def _run_log(folder: RunFolder, config: PipelineConfig, reporter: Reporter) -> I
     ended (the output's rows, or the error that stopped it)."""
     with writing(folder.path / RUN_LOG), open(folder.path / RUN_LOG, "a", encoding="utf-8", buffering=1) as file:
         lines = progress.Lines(lambda line: file.write(line + "\n"), stamp=True)
+        where = "" if config.executor.name == "local" else f", executor {config.executor.name}"
         lines.line(
-            f"run '{config.name}' started: curate {__version__}, {len(config.stages)} stages, input {config.input.path}"
+            f"run '{config.name}' started: curate {__version__}, {len(config.stages)} stages, "
+            f"input {config.input.path}{where}"
         )
         logged = _Logged(reporter, lines)
         try:
@@ -426,6 +441,7 @@ def run_pipeline(
     output: str | Path | None = None,
     force: bool = False,
     reporter: Reporter | None = None,
+    executor: ExecutorSettings | Mapping[str, Any] | str | None = None,
 ) -> RunResult:
     """Run a pipeline (file, dict or config) and return its :class:`RunResult`.
 
@@ -433,6 +449,8 @@ def run_pipeline(
         input: replaces ``input.path``.
         output: replaces ``output.dir``.
         force: run every stage again even when its outputs are up to date.
+        executor: replaces the pipeline's ``executor`` (settings), or changes it (a name, or a
+            mapping of the fields to change).
 
     Raises:
         CurateError: a bad config, input or export, an output folder that overlaps the input, is a
@@ -442,6 +460,8 @@ def run_pipeline(
     config = pipeline if isinstance(pipeline, PipelineConfig) else load_config(pipeline)
     if input is not None:
         config = config.model_copy(update={"input": config.input.model_copy(update={"path": str(input)})})
+    if executor is not None:
+        config = config.model_copy(update={"executor": _executor_settings(config.executor, executor)})
     reporter = reporter or Reporter()
     with _naming(pipeline):
         stages = build_stages(config)
@@ -457,7 +477,7 @@ def run_pipeline(
     folder.check_apart(
         [("input", input_path), *((f"file stage '{s.id}' reads", p) for s in stages for p in s.input_files())]
     )
-    with folder.locked(), _run_log(folder, config, reporter) as reporter:
+    with folder.locked(), _run_log(folder, config, reporter) as reporter, _executor(config.executor) as running:
         started = time.perf_counter()
         owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
         folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
@@ -473,7 +493,7 @@ def run_pipeline(
                 where=Where(file=str(input_path)),
                 hint="check the file, or set allow_empty_output: true",
             )
-        runs, kept = _run_stages(config, stages, folder, data, fingerprint, force, reporter)
+        runs, kept = _run_stages(config, stages, folder, data, fingerprint, force, reporter, running)
         last, parts = (kept.main, kept.siblings) if isinstance(kept, Bundle) else (kept, {})
         result = RunResult(config.name, folder.path, last, dataset.num_rows, runs, exports, quarantined, parts=parts)
         for warning in _publish(config, result, folder, time.perf_counter() - started):
@@ -483,6 +503,37 @@ def run_pipeline(
             f"in {time.perf_counter() - started:.1f} s"
         )
     return result
+
+
+def _executor_settings(
+    settings: ExecutorSettings, change: ExecutorSettings | Mapping[str, Any] | str
+) -> ExecutorSettings:
+    """``settings`` replaced by ``change`` (settings) or changed by it (a name, or fields)."""
+    if isinstance(change, ExecutorSettings):
+        return change
+    fields = {"name": change} if isinstance(change, str) else dict(change)
+    values = {**settings.model_dump(exclude_unset=True), **fields}
+    return validated(ExecutorSettings, values, where=Where(field="executor"), noun="key")
+
+
+@contextmanager
+def _executor(settings: ExecutorSettings) -> Iterator[Callable[[], Executor | None]]:
+    """A function giving the run's executor, started when first asked for (None: ``local``, so a
+    stage runs as without one); stopped at the end."""
+    started: list[Executor] = []
+
+    def running() -> Executor | None:
+        if settings.name == "local":
+            return None
+        if not started:
+            started.append(make_executor(settings))
+        return started[0]
+
+    try:
+        yield running
+    finally:
+        for executor in started:
+            executor.close()
 
 
 @contextmanager
@@ -502,6 +553,7 @@ def _run_stages(
     fingerprint: str,
     force: bool,
     reporter: Reporter,
+    executor: Callable[[], Executor | None],
 ) -> tuple[list[StageRun], Dataset | Bundle]:
     """Run or resume each stage on the kept rows of the one before (of a retrieval set: on the part
     it takes, the siblings given to it and updated by it); returns the runs and the last kept rows."""
@@ -524,7 +576,7 @@ def _run_stages(
             folder.changing()
             reporter.stage_started(stage, index, dataset.num_rows)
             siblings = _others(bundle, part) if bundle is not None and part is not None else None
-            run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter, siblings)
+            run = _run_stage(stage, dataset, stage_dir, fingerprint, config.batch_rows, reporter, siblings, executor())
         if bundle is not None and part != bundle.primary:
             run.part = str(part)
         share = spec.warn_reject_share if spec.warn_reject_share is not None else config.warn_reject_share
@@ -706,15 +758,16 @@ def _run_stage(
     batch_rows: int,
     reporter: Reporter,
     siblings: Mapping[str, Dataset] | None = None,
+    executor: Executor | None = None,
 ) -> StageRun:
-    """Run ``stage`` into ``stage_dir``; with ``siblings`` (a retrieval set's other parts) also
-    write the parts it changed to ``parts/<name>.parquet``."""
+    """Run ``stage`` into ``stage_dir`` (its batches on ``executor``'s workers, if any); with
+    ``siblings`` (a retrieval set's other parts) also write the parts it changed to ``parts/<name>.parquet``."""
     params = stage.params.model_dump(mode="json")
     parts: dict[str, list[int | None]] = {}
     with atomic_dir(stage_dir) as tmp:
         try:
             with progress.listening(reporter.progress):
-                _, _, stats = stage.execute(dataset, out_dir=tmp, batch_rows=batch_rows)
+                _, _, stats = stage.execute(dataset, out_dir=tmp, batch_rows=batch_rows, executor=executor)
                 if siblings is not None:
                     parts = _write_parts(stage, dataset, siblings, tmp)
             artifacts = []

@@ -44,6 +44,17 @@ its input in :attr:`Stage.parts` (``{}`` for a plain dataset) before it runs, an
 calls :meth:`Stage.update_parts` with its kept and rejected rows, which returns the other parts as
 they are now (a dedup re-points the qrels at the kept passages; by default they are unchanged).
 
+Executors (:mod:`curate.executors`): :meth:`Stage.execute` given one checks the input and plans in
+this process, then each batch (:meth:`curate.dataset.Dataset.batch_ranges`) is a task
+(:func:`split_batch`): the worker builds the stage again from its class, params and id (:class:`StageJob`;
+a model it loads is loaded there, once per worker, never pickled), reads the batch's rows from the
+input's Parquet files (:meth:`curate.dataset.Dataset.rows`; the table itself when the input is in
+memory), splits them with the shared plan and writes its kept and rejected rows to Arrow files in a
+temporary folder under the stage's output folder. The results are taken in batch order, so files,
+counts and artifacts are those of a local run. On several machines the input and the output folder
+must be on a file system every node sees at the same path; relative paths in parameters are read
+from the driver's working directory.
+
 Progress (:mod:`curate.progress`): the rows streamed through ``process``/``split`` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
 its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
@@ -51,14 +62,19 @@ its plan (``shingling``, ``LSH bands``, ``cross-validation``...).
 
 from __future__ import annotations
 
+import importlib
+import os
+import shutil
+import tempfile
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -69,6 +85,9 @@ from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
 from curate.schemas import get_schema
+
+if TYPE_CHECKING:
+    from curate.executors import Executor, Shared
 
 Data = TypeVar("Data")
 """The type of rows a stage is called on, and gets back (:class:`StageResult`)."""
@@ -220,6 +239,42 @@ class StageResult(Generic[Data]):
     rejected: Data
     stats: StageStats
     artifacts: dict[str, pa.Table] = field(default_factory=dict)
+
+
+@dataclass
+class Batch:
+    """What one batch gave, as the runner sums it: ``rows_in`` and the :class:`Split`'s counts, the
+    reject reasons counted, and the ``kept`` and ``rejected`` rows. A task of an executor returns it
+    (its rows in files: :class:`Saved`)."""
+
+    rows_in: int
+    kept: pa.Table
+    rejected: pa.Table
+    added: int
+    flagged: int
+    rewritten: int
+    reasons: Counter[str]
+    flags: Counter[str]
+    rewrites: Counter[str]
+    tally: Counter[str]
+
+    @classmethod
+    def of(cls, split: Split, rows_in: int) -> Batch:
+        reasons: Counter[str] = Counter()
+        if split.rejected.num_rows:
+            reasons.update(split.rejected.column("reject_reason").to_pylist())
+        return cls(
+            rows_in,
+            split.kept,
+            split.rejected,
+            split.added,
+            split.flagged,
+            split.rewritten,
+            reasons,
+            split.flags,
+            split.rewrites,
+            split.tally,
+        )
 
 
 def reject(
@@ -393,12 +448,23 @@ class Stage:
         return []
 
     # ----------------------------------------------------------------- running
+    def planned(self, dataset: Dataset) -> tuple[Any, dict[str, pa.Table]]:
+        """``(plan, artifacts)`` for ``dataset``: a row-local stage has no plan (None) and no artifacts
+        yet; :class:`PlannedStage` plans."""
+        return None, {}
+
+    def split_with(self, batch: pa.Table, plan: Any, start: int, kind: str) -> Split:
+        """Split ``batch`` of a dataset of ``kind``, its rows ``start:start + len(batch)``, with the
+        plan :meth:`planned` made (row-local: :meth:`process`)."""
+        return self.process(batch, kind)
+
     def splitter(self, dataset: Dataset) -> tuple[Callable[[pa.Table, int], Split], dict[str, pa.Table]]:
         """``(split_batch, artifacts)``: ``split_batch(batch, start)`` splits one batch of ``dataset``
-        whose first row is row ``start`` of the dataset (any batch, in any order). Row-local:
-        :meth:`process`; :class:`PlannedStage` plans first."""
+        whose first row is row ``start`` of the dataset (any batch, in any order), with the plan of
+        :meth:`planned`."""
         kind = dataset.kind
-        return (lambda batch, start: self.process(batch, kind)), {}
+        plan, artifacts = self.planned(dataset)
+        return (lambda batch, start: self.split_with(batch, plan, start, kind)), artifacts
 
     def execute(
         self,
@@ -406,16 +472,20 @@ class Stage:
         *,
         out_dir: Path | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        executor: Executor | None = None,
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
         """Run over ``dataset``: check the input, plan (a planned stage), split each batch and write
         ``kept.parquet``/``rejected.parquet`` of the declared schemas to ``out_dir``, or keep them in
         memory. Checks kept + rejected = input + added per batch and in total. Returns (kept,
         rejected, stats); :meth:`artifacts` then has the run's artifacts. Progress goes to the
-        listener of :mod:`curate.progress`, if any."""
+        listener of :mod:`curate.progress`, if any.
+
+        ``executor`` (other than ``local``): the batches are its tasks (:func:`split_batch`); input
+        checks and the plan stay in this process, and the outputs are those of a local run."""
         self.check_input(dataset)
         started = time.perf_counter()
         kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
-        split_batch, self._artifacts = self.splitter(dataset)
+        plan, self._artifacts = self.planned(dataset)
         sinks: list[_Sink] = []
         try:
             sinks.append(_Sink(kept_schema, out_dir, "kept", self.id))
@@ -427,37 +497,38 @@ class Stage:
             stats = StageStats()
             total = dataset.num_rows
             progress.step("rows", 0, total)
-            for batch in dataset.batches(batch_rows):
-                rows_in = batch.num_rows
-                with progress.within("rows", stats.rows_in, total):
-                    split = split_batch(batch, stats.rows_in)
-                progress.step("rows", stats.rows_in + rows_in, total)
-                out = split.kept.num_rows + split.rejected.num_rows
-                if out != rows_in + split.added:
-                    raise StageError(
-                        f"stage '{self.name}' lost rows: {rows_in} in + {split.added} added, {split.kept.num_rows} "
-                        f"kept + {split.rejected.num_rows} rejected",
-                        where=Where(stage=self.id),
-                    )
-                stats.rows_in += rows_in
-                stats.rows_added += split.added
-                stats.rows_kept += split.kept.num_rows
-                stats.rows_rejected += split.rejected.num_rows
-                if max(split.flagged, split.rewritten) > split.kept.num_rows:
-                    raise StageError(
-                        f"stage '{self.name}' counted {split.flagged} flagged and {split.rewritten} rewritten rows "
-                        f"in a batch of {split.kept.num_rows} kept rows",
-                        where=Where(stage=self.id),
-                    )
-                stats.rows_flagged += split.flagged
-                stats.rows_rewritten += split.rewritten
-                flags.update(split.flags)
-                rewrites.update(split.rewrites)
-                tally.update(split.tally)
-                if split.rejected.num_rows:
-                    reasons.update(split.rejected.column("reject_reason").to_pylist())
-                sinks[0].add(split.kept)
-                sinks[1].add(split.rejected)
+            if executor is None or executor.name == "local":
+                results = self._split_here(dataset, plan, batch_rows)
+            else:
+                results = _split_on(executor, self, dataset, plan, batch_rows, out_dir)
+            with closing(results):
+                for done in results:
+                    progress.step("rows", stats.rows_in + done.rows_in, total)
+                    kept_rows, rejected_rows = done.kept.num_rows, done.rejected.num_rows
+                    if kept_rows + rejected_rows != done.rows_in + done.added:
+                        raise StageError(
+                            f"stage '{self.name}' lost rows: {done.rows_in} in + {done.added} added, {kept_rows} "
+                            f"kept + {rejected_rows} rejected",
+                            where=Where(stage=self.id),
+                        )
+                    stats.rows_in += done.rows_in
+                    stats.rows_added += done.added
+                    stats.rows_kept += kept_rows
+                    stats.rows_rejected += rejected_rows
+                    if max(done.flagged, done.rewritten) > kept_rows:
+                        raise StageError(
+                            f"stage '{self.name}' counted {done.flagged} flagged and {done.rewritten} rewritten "
+                            f"rows in a batch of {kept_rows} kept rows",
+                            where=Where(stage=self.id),
+                        )
+                    stats.rows_flagged += done.flagged
+                    stats.rows_rewritten += done.rewritten
+                    flags.update(done.flags)
+                    rewrites.update(done.rewrites)
+                    tally.update(done.tally)
+                    reasons.update(done.reasons)
+                    sinks[0].add(done.kept)
+                    sinks[1].add(done.rejected)
             if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
                 raise StageError(
                     f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
@@ -475,6 +546,15 @@ class Stage:
             raise
         stats.seconds = time.perf_counter() - started
         return kept, rejected, stats
+
+    def _split_here(self, dataset: Dataset, plan: Any, batch_rows: int) -> Generator[Batch, None, None]:
+        """Each batch of ``dataset`` split in this process, in order."""
+        start, total = 0, dataset.num_rows
+        for batch in dataset.batches(batch_rows):
+            with progress.within("rows", start, total):
+                split = self.split_with(batch, plan, start, dataset.kind)
+            yield Batch.of(split, batch.num_rows)
+            start += batch.num_rows
 
     def __call__(self, data: Data, *, kind: str | None = None) -> StageResult[Data]:
         """Run on a Dataset, pyarrow Table, polars or pandas DataFrame or ``datasets.Dataset``; results
@@ -521,10 +601,13 @@ class PlannedStage(Stage):
         the chunks), or None to leave them to :meth:`Stage.update_parts`."""
         return None
 
-    def splitter(self, dataset: Dataset) -> tuple[Callable[[pa.Table, int], Split], dict[str, pa.Table]]:
+    def planned(self, dataset: Dataset) -> tuple[Any, dict[str, pa.Table]]:
         plan = self.plan(dataset)
         self._planned_parts = self.plan_parts(plan, self.parts)  # read by update_parts after the run
-        return (lambda batch, start: self.split(batch, plan, start)), self.plan_artifacts(plan)
+        return plan, self.plan_artifacts(plan)
+
+    def split_with(self, batch: pa.Table, plan: Any, start: int, kind: str) -> Split:
+        return self.split(batch, plan, start)
 
 
 def with_fields(schema: pa.Schema, fields: Mapping[str, pa.DataType]) -> pa.Schema:
@@ -573,6 +656,135 @@ def check_columns(schema: pa.Schema, required: Mapping[str, ColumnType], *, stag
             value="missing" if found is None else str(found),
             hint=f"columns: {', '.join(schema.names)}; rename a column or set the stage's parameter",
         )
+
+
+# ----------------------------------------------------------------------------- batches on an executor
+
+
+@dataclass(frozen=True)
+class StageJob:
+    """What a worker needs to split batches of one stage run: the stage's class (``module:qualname``),
+    ``params`` and ``id``, the input's ``kind``, the ``plan`` and the driver's working directory."""
+
+    stage: str
+    params: Strict
+    id: str
+    kind: str
+    plan: Any
+    cwd: str
+
+    def build(self) -> Stage:
+        """The stage, made again from its class, params and id (without the retrieval set's parts:
+        they serve the plan, made by the driver)."""
+        module, _, name = self.stage.partition(":")
+        cls: Any = importlib.import_module(module)
+        for part in name.split("."):
+            cls = getattr(cls, part)
+        stage: Stage = cls(self.params, id=self.id)
+        return stage
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """One batch to split: rows ``start:stop`` of the shared dataset (batch ``index``); ``folder``:
+    where its rows go (None: back in the result). ``run`` names the stage run, so a worker builds
+    the stage once for all the batches it gets."""
+
+    run: str
+    job: Shared[StageJob]
+    data: Shared[Dataset]
+    index: int
+    start: int
+    stop: int
+    folder: str | None
+
+
+def _split_on(
+    executor: Executor, stage: Stage, dataset: Dataset, plan: Any, batch_rows: int, out_dir: Path | None
+) -> Generator[Batch, None, None]:
+    """The batches of ``dataset`` split by ``executor``'s workers, in order, their rows read back."""
+    cls = type(stage)
+    job = StageJob(f"{cls.__module__}:{cls.__qualname__}", stage.params, stage.id, dataset.kind, plan, os.getcwd())
+    if dataset.paths:  # workers may start elsewhere: absolute paths
+        dataset = replace(dataset, paths=tuple(path.absolute() for path in dataset.paths))
+    folder = tempfile.mkdtemp(prefix=".batches-", dir=out_dir.absolute()) if out_dir is not None else None
+    try:
+        run, shared_job, shared_data = uuid.uuid4().hex, executor.share(job), executor.share(dataset)
+        tasks = (
+            BatchTask(run, shared_job, shared_data, index, start, stop, folder)
+            for index, (start, stop) in enumerate(dataset.batch_ranges(batch_rows))
+        )
+        for done in executor.map(split_batch, tasks, what="batch"):
+            yield done.load() if isinstance(done, Saved) else done
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+_BUILT: dict[str, tuple[Stage, StageJob, Dataset]] = {}
+"""The stage this worker process last built, with its job and dataset, by run."""
+
+
+def split_batch(task: BatchTask) -> Batch | Saved:
+    """The task: split one batch (in a worker), its rows saved to ``task.folder`` when it has one."""
+    if task.run not in _BUILT:
+        _BUILT.clear()
+        job = task.job.get()
+        _BUILT[task.run] = (job.build(), job, task.data.get())
+    stage, job, data = _BUILT[task.run]
+    with _working_dir(job.cwd):
+        rows = data.rows(task.start, task.stop)
+        done = Batch.of(stage.split_with(rows, job.plan, task.start, job.kind), rows.num_rows)
+    if task.folder is None:
+        return done
+    files = [Path(task.folder) / f"{task.index:08d}.{name}.arrow" for name in ("kept", "rejected")]
+    for table, path in zip((done.kept, done.rejected), files, strict=True):
+        _save(table, path)
+    empty = replace(done, kept=done.kept.slice(0, 0), rejected=done.rejected.slice(0, 0))
+    return Saved(empty, str(files[0]), str(files[1]))
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A task's result whose rows it wrote to Arrow files: ``batch`` without rows, and the files."""
+
+    batch: Batch
+    kept: str
+    rejected: str
+
+    def load(self) -> Batch:
+        """The batch with its rows read back (the files are then removed)."""
+        return replace(self.batch, kept=_load(self.kept), rejected=_load(self.rejected))
+
+
+@contextmanager
+def _working_dir(path: str) -> Iterator[None]:
+    """Run in ``path`` (the driver's working directory) when it exists here, then go back."""
+    here = os.getcwd()
+    if path == here or not os.path.isdir(path):
+        yield
+        return
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
+def _save(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to the Arrow file ``path``, through a temporary (a task run again after its
+    worker died writes it whole)."""
+    tmp = path.with_suffix(".tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def _load(path: str) -> pa.Table:
+    with pa.OSFile(path) as source:
+        table = pa.ipc.open_file(source).read_all()
+    os.remove(path)
+    return table
 
 
 class _Sink:
