@@ -16,7 +16,9 @@ from curate.errors import ExecutorError
 from curate.executors.base import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T, in_order
 
 _LOADED: dict[str, Any] = {}
-"""Shared values this worker process has read, by file."""
+"""Shared values this worker process has read, by file, the latest :data:`_KEPT` only: the plans of
+earlier stages do not pile up in a worker."""
+_KEPT = 4
 
 
 class _SharedFile(Shared[T]):
@@ -27,6 +29,8 @@ class _SharedFile(Shared[T]):
 
     def get(self) -> T:
         if self.path not in _LOADED:
+            while len(_LOADED) >= _KEPT:
+                del _LOADED[next(iter(_LOADED))]  # the one read first
             with open(self.path, "rb") as handle:
                 _LOADED[self.path] = pickle.load(handle)
         value: T = _LOADED[self.path]
