@@ -53,7 +53,10 @@ memory), splits them with the shared plan and writes its kept and rejected rows 
 temporary folder under the stage's output folder. The results are taken in batch order, so files,
 counts and artifacts are those of a local run. On several machines the input and the output folder
 must be on a file system every node sees at the same path; relative paths in parameters are read
-from the driver's working directory.
+from the driver's working directory. A plan may map tasks of its own on the same executor
+(:meth:`Stage.tasks`: shards of a dedup, folds of a cross-validation), exchanging files in
+:meth:`Stage.scratch_folder`; a stage whose plan holds something for every row sets
+:attr:`Stage.sliced_plan`, so each batch task gets only its rows' part (:meth:`Stage.plan_rows`).
 
 Progress (:mod:`curate.progress`): the rows streamed through ``process``/``split`` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
@@ -321,10 +324,17 @@ class Stage:
     adds: ClassVar[Mapping[str, pa.DataType]] = {}  # columns added to kept rows (replaced if present)
     reject_extras: ClassVar[Mapping[str, pa.DataType]] = {}  # columns only rejected rows get
     rejects_added: ClassVar[bool] = True  # rejected rows carry the added columns too
+    sliced_plan: ClassVar[bool] = False  # batch tasks get plan_rows(plan, start, stop), not the whole plan
     description: ClassVar[str] = ""  # one line for `curate stages`; default: the docstring's first paragraph
     parts: Mapping[str, Dataset] = MappingProxyType({})
     """Sibling parts of a retrieval-set input by name (``corpus``, ``queries``, ``qrels``), set by
     the runner before the stage runs; empty for a plain dataset."""
+    executor: Executor | None = None
+    """Where the stage's tasks run, set by :meth:`execute` for the run (None: this process). A plan
+    may map its own tasks on it (shards of a dedup, folds of a cross-validation)."""
+    scratch: Path | None = None
+    """A folder for files the plan's tasks exchange, set by :meth:`execute` (the stage's output
+    folder, or None: the system's temporary folder); see :meth:`scratch_folder`."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register a class that sets ``name``; TypeError when its role is missing or unknown, or
@@ -453,6 +463,28 @@ class Stage:
         yet; :class:`PlannedStage` plans."""
         return None, {}
 
+    def tasks(self) -> Executor:
+        """The executor the stage runs on (this process when none was given)."""
+        from curate.executors import Executor
+
+        return self.executor or Executor()
+
+    @contextmanager
+    def scratch_folder(self) -> Iterator[Path]:
+        """A new empty folder under :attr:`scratch` (every node must see it when the executor has
+        several), removed afterwards."""
+        folder = Path(tempfile.mkdtemp(prefix=".scratch-", dir=self.scratch.absolute() if self.scratch else None))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def plan_rows(self, plan: Any, start: int, stop: int) -> Any:
+        """The part of ``plan`` that splitting rows ``start:stop`` needs: what a batch task gets
+        when the stage's :attr:`sliced_plan` is set (a plan over every row is then not sent to
+        every worker). Default: the whole plan."""
+        return plan
+
     def split_with(self, batch: pa.Table, plan: Any, start: int, kind: str) -> Split:
         """Split ``batch`` of a dataset of ``kind``, its rows ``start:start + len(batch)``, with the
         plan :meth:`planned` made (row-local: :meth:`process`)."""
@@ -485,7 +517,11 @@ class Stage:
         self.check_input(dataset)
         started = time.perf_counter()
         kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
-        plan, self._artifacts = self.planned(dataset)
+        self.executor, self.scratch = executor, out_dir
+        try:
+            plan, self._artifacts = self.planned(dataset)
+        finally:
+            self.executor, self.scratch = None, None
         sinks: list[_Sink] = []
         try:
             sinks.append(_Sink(kept_schema, out_dir, "kept", self.id))
@@ -688,7 +724,8 @@ class StageJob:
 class BatchTask:
     """One batch to split: rows ``start:stop`` of the shared dataset (batch ``index``); ``folder``:
     where its rows go (None: back in the result). ``run`` names the stage run, so a worker builds
-    the stage once for all the batches it gets."""
+    the stage once for all the batches it gets. ``plan``: the batch's part of the plan when the
+    stage slices its plan (:attr:`Stage.sliced_plan`), else None and the job holds the plan."""
 
     run: str
     job: Shared[StageJob]
@@ -697,6 +734,7 @@ class BatchTask:
     start: int
     stop: int
     folder: str | None
+    plan: Any = None
 
 
 def _split_on(
@@ -704,14 +742,24 @@ def _split_on(
 ) -> Generator[Batch, None, None]:
     """The batches of ``dataset`` split by ``executor``'s workers, in order, their rows read back."""
     cls = type(stage)
-    job = StageJob(f"{cls.__module__}:{cls.__qualname__}", stage.params, stage.id, dataset.kind, plan, os.getcwd())
+    whole = None if stage.sliced_plan else plan
+    job = StageJob(f"{cls.__module__}:{cls.__qualname__}", stage.params, stage.id, dataset.kind, whole, os.getcwd())
     if dataset.paths:  # workers may start elsewhere: absolute paths
         dataset = replace(dataset, paths=tuple(path.absolute() for path in dataset.paths))
     folder = tempfile.mkdtemp(prefix=".batches-", dir=out_dir.absolute()) if out_dir is not None else None
     try:
         run, shared_job, shared_data = uuid.uuid4().hex, executor.share(job), executor.share(dataset)
         tasks = (
-            BatchTask(run, shared_job, shared_data, index, start, stop, folder)
+            BatchTask(
+                run,
+                shared_job,
+                shared_data,
+                index,
+                start,
+                stop,
+                folder,
+                stage.plan_rows(plan, start, stop) if stage.sliced_plan else None,
+            )
             for index, (start, stop) in enumerate(dataset.batch_ranges(batch_rows))
         )
         for done in executor.map(split_batch, tasks, what="batch"):
@@ -734,7 +782,8 @@ def split_batch(task: BatchTask) -> Batch | Saved:
     stage, job, data = _BUILT[task.run]
     with _working_dir(job.cwd):
         rows = data.rows(task.start, task.stop)
-        done = Batch.of(stage.split_with(rows, job.plan, task.start, job.kind), rows.num_rows)
+        plan = task.plan if stage.sliced_plan else job.plan
+        done = Batch.of(stage.split_with(rows, plan, task.start, job.kind), rows.num_rows)
     if task.folder is None:
         return done
     files = [Path(task.folder) / f"{task.index:08d}.{name}.arrow" for name in ("kept", "rejected")]
