@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.dedup.agreement import Answer
 from curate.dedup.assign import Assignment, cluster_ids
@@ -33,6 +34,21 @@ CONFLICTS_SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("similarity", pa.float64()),
         ("detail", pa.string()),
+    ]
+)
+
+DECISIONS_SCHEMA = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("id", pa.string()),
+        ("keep", pa.bool_()),
+        ("reason", pa.string()),
+        ("duplicate_of", pa.string()),
+        ("detail", pa.string()),
+        ("similarity", pa.float64()),
+        ("cluster", pa.int64()),
+        ("conflicts", pa.list_(pa.string())),
+        ("flags", pa.list_(pa.string())),
     ]
 )
 
@@ -50,6 +66,13 @@ def how_similar(similarity: float, exact: bool, threshold: float | None = None) 
     return text + (f" >= {threshold:g}" if similarity >= threshold else f", below {threshold:g}")
 
 
+def near_duplicate_detail(other: str, how: str, similarity: float, threshold: float) -> str:
+    """The detail of a row removed as a near-duplicate of row ``other``: ``how`` similar it is,
+    and whether it was joined through other rows because it is below ``threshold``."""
+    text = f"near-duplicate of {other!r}: {how}"
+    return text if similarity >= threshold else text + " (joined through other near-duplicates)"
+
+
 @dataclass
 class Outcome:
     """Per-row decisions of a dedup stage over the rows identified by ``keys``: ``keep``,
@@ -65,6 +88,7 @@ class Outcome:
     detail: dict[int, str] = field(init=False, default_factory=dict)
     conflicts: dict[int, list[str]] = field(init=False, default_factory=dict)
     pairs: list[dict] = field(init=False, default_factory=list)
+    pair_rows: list[int] = field(init=False, default_factory=list)
     flagged: dict[str, set[int]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -95,9 +119,39 @@ class Outcome:
         self.pairs.append(
             {"id": self.keys[row], "other_id": other, "reason": reason, "similarity": similarity, "detail": detail}
         )
+        self.pair_rows.append(row)
 
     def conflicts_table(self) -> pa.Table:
         return pa.Table.from_pylist(self.pairs, schema=CONFLICTS_SCHEMA)
+
+    def decisions(self, rows: np.ndarray | None = None) -> Decisions:
+        """The rows with a decision (removed, in a cluster, flagged or listing conflicts) as
+        :class:`Decisions`; ``rows``: the dataset row of each of the outcome's rows (default: the
+        same numbers)."""
+        flags: dict[int, list[str]] = {}
+        for reason, flagged in self.flagged.items():
+            for row in sorted(flagged):
+                flags.setdefault(row, []).append(reason)
+        involved = ~self.keep | (self.cluster >= 0)
+        involved[list({*self.conflicts, *flags})] = True
+        local = np.nonzero(involved)[0]
+        at = local.tolist()
+        table = pa.table(
+            {
+                "row": pa.array(local if rows is None else rows[local], pa.int64()),
+                "id": pa.array([self.keys[i] for i in at], pa.string()),
+                "keep": pa.array(self.keep[local], pa.bool_()),
+                "reason": pa.array([self.reason.get(i) for i in at], pa.string()),
+                "duplicate_of": pa.array([self.duplicate_of.get(i) for i in at], pa.string()),
+                "detail": pa.array([self.detail.get(i) for i in at], pa.string()),
+                "similarity": pa.array(self.similarity[local], pa.float64()),
+                "cluster": pa.array(self.cluster[local], pa.int64()),
+                "conflicts": pa.array([self.conflicts.get(i) for i in at], pa.list_(pa.string())),
+                "flags": pa.array([flags.get(i) for i in at], pa.list_(pa.string())),
+            },
+            schema=DECISIONS_SCHEMA,
+        )
+        return Decisions(table)
 
     def clusters_table(self) -> pa.Table:
         """``id, cluster_id, representative_id, jaccard`` (the similarity to the representative that
@@ -148,3 +202,41 @@ def apply_assignment(
             outcome.remove(row, reason, keys[other], similarity, f"{described}, but {mine} where it has {theirs}")
         else:
             outcome.flag(row, keys[other], reason)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What a dedup decided about the rows it touched, one row each in row order
+    (:data:`DECISIONS_SCHEMA`: ``row``, ``keep``, ``reason``, ``duplicate_of``, ``detail``,
+    ``similarity`` (NaN: none), ``cluster`` (-1: none), ``conflicts`` and ``flags`` (the conflict
+    reasons a kept row is flagged with)); every row not listed is kept as it is. A plain value:
+    cut per batch with :meth:`between`, joined from the parts of a split search with :meth:`join`."""
+
+    table: pa.Table
+
+    def clusters_table(self) -> pa.Table:
+        """``id, cluster_id, representative_id, jaccard`` (the similarity to the representative that
+        decided; 1.0 for the representative) of every row in a cluster of two or more."""
+        inside = self.table.filter(pc.greater_equal(self.table.column("cluster"), 0))
+        keep = inside.column("keep")
+        return pa.table(
+            {
+                "id": inside.column("id"),
+                "cluster_id": inside.column("cluster"),
+                "representative_id": pc.if_else(keep, inside.column("id"), inside.column("duplicate_of")),
+                "jaccard": pc.if_else(keep, 1.0, inside.column("similarity")),
+            }
+        )
+
+    def between(self, start: int, stop: int) -> Decisions:
+        """The decisions about rows ``start:stop``."""
+        rows = self.table.column("row").to_numpy()
+        lo, hi = np.searchsorted(rows, [start, stop])
+        return Decisions(self.table.slice(int(lo), int(hi - lo)))
+
+    @staticmethod
+    def join(parts: Sequence[Decisions]) -> Decisions:
+        """The decisions of several parts about different rows, in row order."""
+        table = pa.concat_tables([p.table for p in parts]) if parts else DECISIONS_SCHEMA.empty_table()
+        order = np.argsort(table.column("row").to_numpy(), kind="stable")
+        return Decisions(table.take(pa.array(order, pa.int64())).combine_chunks())

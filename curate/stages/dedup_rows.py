@@ -1,18 +1,20 @@
 """What the dedup stages (``exact_dedup``, ``minhash_dedup``) share: each row's answer for the
-answer-agreement rule, the split of a batch by a planned :class:`~curate.dedup.outcome.Outcome`,
+answer-agreement rule, their plan (:class:`DedupPlan`) and the split of a batch by its decisions,
 and the qrels of a retrieval set re-pointed at the passages kept (:func:`repoint_qrels`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, answer_columns, row_answers
-from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome
+from curate.dedup.outcome import CONFLICTS_COLUMN, Decisions
 from curate.dedup.retrieval import remap_qrels
 from curate.stages.base import Split, Stage, reject
 
@@ -46,33 +48,65 @@ def _union(old: list[str] | None, new: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys([*(old or []), *new]))
 
 
-def split_by_outcome(batch: pa.Table, outcome: Outcome, start: int, *, stage: str, extras: Sequence[str]) -> Split:
-    """Rows ``start:start + len(batch)`` of ``outcome`` applied to ``batch``: ``dedup_conflicts``
+@dataclass(frozen=True)
+class DedupPlan:
+    """A dedup stage's plan: its :class:`~curate.dedup.outcome.Decisions`, its artifacts
+    (``conflicts``; ``clusters`` for near duplicates) and, for ``unit: context``, the re-pointed
+    columns of rows ``first:`` (``{name: (values, arrow type)}``). :meth:`between` cuts it for a
+    batch (the artifacts stay with the driver)."""
+
+    decisions: Decisions
+    artifacts: dict[str, pa.Table] = field(default_factory=dict)
+    repointed: dict[str, Any] | None = None
+    first: int = 0
+
+    def between(self, start: int, stop: int) -> DedupPlan:
+        repointed = None
+        if self.repointed is not None:
+            cut = slice(start - self.first, stop - self.first)
+            repointed = {name: (values[cut], dtype) for name, (values, dtype) in self.repointed.items()}
+        return DedupPlan(self.decisions.between(start, stop), {}, repointed, start)
+
+
+def split_by_decisions(
+    batch: pa.Table, decisions: Decisions, start: int, *, stage: str, extras: Sequence[str]
+) -> Split:
+    """Rows ``start:start + len(batch)`` of ``decisions`` applied to ``batch``: ``dedup_conflicts``
     added, removed rows rejected with their reason, detail and ``extras`` (names in
     :data:`EXTRA_TYPES`), kept rows with conflicts counted as flagged per reason."""
-    end = start + batch.num_rows
-    conflicts = Outcome.rows(outcome.conflicts, start, end)
-    keep = outcome.keep[start:end].tolist()
-    reasons, details = Outcome.rows(outcome.reason, start, end), Outcome.rows(outcome.detail, start, end)
-    cluster = outcome.cluster[start:end]
+    n = batch.num_rows
+    found = decisions.between(start, start + n).table
+    at = found.column("row").to_numpy() - start
+
+    def spread(name: str) -> list[Any]:
+        values: list[Any] = [None] * n
+        for i, value in zip(at.tolist(), found.column(name).to_pylist(), strict=True):
+            values[i] = value
+        return values
+
+    keep_mask = np.ones(n, bool)
+    keep_mask[at] = found.column("keep").to_numpy(zero_copy_only=False)
+    cluster = np.full(n, -1, np.int64)
+    cluster[at] = found.column("cluster").to_numpy()
+    similarity = np.full(n, np.nan)
+    similarity[at] = found.column("similarity").to_numpy()
+    keep = keep_mask.tolist()
     values = {
-        "duplicate_of": pa.array(Outcome.rows(outcome.duplicate_of, start, end), pa.string()),
+        "duplicate_of": pa.array(spread("duplicate_of"), pa.string()),
         "cluster_id": pa.array(cluster, pa.int64(), mask=cluster < 0),
-        "similarity": pa.array(outcome.similarity[start:end], pa.float64(), from_pandas=True),
+        "similarity": pa.array(similarity, pa.float64(), from_pandas=True),
     }
     extra = {name: values[name] for name in extras}
-    split = reject(with_conflicts(batch, conflicts), keep, stage=stage, reasons=reasons, details=details, extra=extra)
-    return split.marked(flags=_flags(outcome, start, keep))
-
-
-def _flags(outcome: Outcome, start: int, keep: list[bool]) -> list[list[str]]:
-    """Per kept row of the batch starting at ``start``, the conflict reasons it is flagged with."""
-    found: dict[int, list[str]] = {}
-    for reason, rows in outcome.flagged.items():
-        for row in rows:
-            if 0 <= row - start < len(keep) and keep[row - start]:
-                found.setdefault(row, []).append(reason)
-    return [found.get(start + i, []) for i, kept in enumerate(keep) if kept]
+    split = reject(
+        with_conflicts(batch, spread("conflicts")),
+        keep,
+        stage=stage,
+        reasons=spread("reason"),
+        details=spread("detail"),
+        extra=extra,
+    )
+    flags = [row_flags or [] for row_flags, kept in zip(spread("flags"), keep, strict=True) if kept]
+    return split.marked(flags=flags)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from curate.dedup.assign import GroupCandidates, assign
 from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome, apply_assignment
 from curate.schemas import row_ids
 from curate.stages.base import ColumnType, Params, PlannedStage, Split
-from curate.stages.dedup_rows import parts_after_dedup, split_by_outcome
+from curate.stages.dedup_rows import DedupPlan, parts_after_dedup, split_by_decisions
 from curate.stages.fields import text_fields
 from curate.text.normalize import Op, normalize_text
 
@@ -55,6 +55,7 @@ class ExactDedup(PlannedStage):
     params: ExactDedupParams
     adds = {CONFLICTS_COLUMN: pa.list_(pa.string())}
     reject_extras = {"duplicate_of": pa.string()}
+    sliced_plan = True
 
     def _fields(self, kind: str) -> list[str]:
         return list(self.params.fields or _DEFAULT_FIELDS.get(kind) or text_fields(kind, None))
@@ -74,7 +75,7 @@ class ExactDedup(PlannedStage):
             parts.append(value)
         return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
 
-    def plan(self, dataset: Dataset) -> Outcome:
+    def plan(self, dataset: Dataset) -> DedupPlan:
         fields = self._fields(dataset.kind)
         first: dict[bytes, int] = {}
         groups: list[np.ndarray] = []
@@ -115,13 +116,16 @@ class ExactDedup(PlannedStage):
             texts=shown,
             reject_conflicts=reject_conflicts,
         )
-        return outcome
+        return DedupPlan(outcome.decisions(), {"conflicts": outcome.conflicts_table()})
 
-    def split(self, batch: pa.Table, plan: Outcome, start: int) -> Split:
-        return split_by_outcome(batch, plan, start, stage=self.id, extras=("duplicate_of",))
+    def plan_rows(self, plan: DedupPlan, start: int, stop: int) -> DedupPlan:
+        return plan.between(start, stop)
 
-    def plan_artifacts(self, plan: Outcome) -> dict[str, pa.Table]:
-        return {"conflicts": plan.conflicts_table()}
+    def split(self, batch: pa.Table, plan: DedupPlan, start: int) -> Split:
+        return split_by_decisions(batch, plan.decisions, start, stage=self.id, extras=("duplicate_of",))
+
+    def plan_artifacts(self, plan: DedupPlan) -> dict[str, pa.Table]:
+        return plan.artifacts
 
     def update_parts(self, parts: Mapping[str, Dataset], kept: Dataset, rejected: Dataset) -> dict[str, Dataset]:
         """On a retrieval set's corpus: the qrels of removed passages point at the passage kept

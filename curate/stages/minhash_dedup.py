@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pydantic
 from pydantic import model_validator
 
 from curate import progress
@@ -17,17 +18,27 @@ from curate.dataset import Dataset
 from curate.dedup.agreement import Answer, conflicts_removed
 from curate.dedup.assign import ClusteringMode, Field, cluster_ids
 from curate.dedup.index import check_index, check_save_target, load_index, match_index, save_index
-from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome, apply_assignment, how_similar
+from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome, apply_assignment, how_similar, near_duplicate_detail
 from curate.dedup.plan import KeepPolicy, MinHashSettings, cluster_texts, find_duplicates
 from curate.errors import ConfigError, Where, show_value
 from curate.mrc.repoint import repoint_questions
 from curate.schemas import row_ids
 from curate.sql import order_rows
 from curate.stages.base import ColumnType, PlannedStage, Split, StageStats, names_in
-from curate.stages.dedup_rows import EXTRA_TYPES, dataset_answers, parts_after_dedup, repoint_qrels, split_by_outcome
+from curate.stages.dedup_rows import (
+    EXTRA_TYPES,
+    DedupPlan,
+    dataset_answers,
+    parts_after_dedup,
+    repoint_qrels,
+    split_by_decisions,
+)
+from curate.stages.dedup_shards import joined_texts, split_search
 from curate.stages.fields import text_fields
 
 Unit = Literal["row", "context", "question"]
+PART_ROWS = 200_000
+"""Rows of near-duplicate groups searched per task by the split search (a larger group is one task)."""
 
 
 class MinHashDedupParams(MinHashSettings):
@@ -61,22 +72,19 @@ class MinHashDedupParams(MinHashSettings):
     """Folder of a saved index: rows similar to an indexed row are rejected too (incremental dedup)."""
     save_index: str | None = None
     """Write the index of the kept rows (plus ``against``'s) to this folder."""
+    shard_rows: int = pydantic.Field(default=200_000, ge=1)
+    """Rows per task of the split search. Rows compared as one text (``unit: row``, one field or
+    ``combine: joined``) with keep ``central``, ``first`` or ``longest`` and no index are searched
+    in tasks when the stage runs on an executor or the dataset has more rows than this: shards of
+    rows, ranges of LSH buckets, then whole groups of near-duplicates
+    (:mod:`curate.stages.dedup_shards`). The decisions are those of one search over the whole
+    dataset; memory is bounded by a shard and the largest group, not by the dataset."""
 
     @model_validator(mode="after")
     def _order_by(self) -> MinHashDedupParams:
         if self.keep == "sql" and not self.order_by:
             raise ValueError("keep: sql needs order_by (a DuckDB expression)")
         return self
-
-
-@dataclass(frozen=True)
-class MinHashPlan:
-    """Per-row decisions, the ``clusters`` artifact and, for ``unit: context``, the re-pointed
-    columns (``{name: (values, arrow type)}``)."""
-
-    outcome: Outcome
-    clusters: pa.Table
-    repointed: dict[str, Any] | None = None
 
 
 class MinHashDedup(PlannedStage):
@@ -102,6 +110,7 @@ class MinHashDedup(PlannedStage):
     Params = MinHashDedupParams
     params: MinHashDedupParams
     reject_extras = EXTRA_TYPES
+    sliced_plan = True
 
     def _unit(self, kind: str) -> Unit:
         return self.params.unit or ("question" if kind == "mrc" else "row")
@@ -153,16 +162,7 @@ class MinHashDedup(PlannedStage):
 
     # ----------------------------------------------------------------- planning (whole dataset)
     def _texts(self, dataset: Dataset, name: str) -> list[str | None]:
-        column = dataset.column(name)
-        if pa.types.is_list(column.type):
-            return [None if v is None else "\n".join(x or "" for x in v) for v in column.to_pylist()]
-        return column.to_pylist()
-
-    def _joined(self, dataset: Dataset, fields: list[str]) -> list[str | None]:
-        columns = [self._texts(dataset, f) for f in fields]
-        if len(columns) == 1:
-            return columns[0]
-        return ["\n".join(v or "" for v in values) for values in zip(*columns, strict=True)]
+        return joined_texts(dataset, (name,))
 
     def _rank(self, dataset: Dataset, texts: list[str | None], first: Field) -> np.ndarray | None:
         """Keep order of the rows (smallest first; ``None``: row order); ``first`` is the first
@@ -209,14 +209,39 @@ class MinHashDedup(PlannedStage):
         compared = [Field(np.arange(n), texts, cluster_texts(texts, settings))]
         return compared, ["text"], self._rank(dataset, texts, compared[0])
 
-    def plan(self, dataset: Dataset) -> MinHashPlan:
+    def _searched_in_tasks(self, dataset: Dataset) -> bool:
+        """Whether the search is split into tasks (:mod:`curate.stages.dedup_shards`): one joined
+        text per row, an order known per row, no index, and an executor or more rows than a shard."""
+        p = self.params
+        one_text = self._unit(dataset.kind) == "row" and (p.combine == "joined" or len(self._fields(dataset.kind)) == 1)
+        simple = one_text and p.keep in ("central", "first", "longest") and not (p.against or p.save_index)
+        spread = self.executor is not None and self.executor.name != "local"
+        return simple and (spread or dataset.num_rows > p.shard_rows)
+
+    def plan(self, dataset: Dataset) -> DedupPlan:
         settings = self.params
+        if self._searched_in_tasks(dataset):
+            with self.scratch_folder() as folder:
+                found = split_search(
+                    dataset,
+                    self.tasks(),
+                    folder,
+                    fields=tuple(self._fields(dataset.kind)),
+                    settings=settings,
+                    clustering=settings.clustering,
+                    keep=settings.keep,
+                    shard_rows=settings.shard_rows,
+                    part_rows=PART_ROWS,
+                )
+            return DedupPlan(
+                found.decisions, {"clusters": found.decisions.clusters_table(), "conflicts": found.conflicts}
+            )
         outcome = Outcome(row_ids(dataset, dataset.kind))
         if self._unit(dataset.kind) == "context":
             clusters, repointed = self._plan_context(dataset, settings, outcome)
-            return MinHashPlan(outcome, clusters, repointed)
+            return _dedup_plan(outcome, clusters, repointed)
         answers = dataset_answers(dataset)
-        texts = self._joined(dataset, self._fields(dataset.kind))
+        texts = joined_texts(dataset, self._fields(dataset.kind))
         compared, names, rank = self._compared(dataset, settings, texts)
         shown = self._texts(dataset, "question") if dataset.kind == "mrc" else texts
         reject_conflicts = conflicts_removed(dataset.kind)
@@ -230,14 +255,13 @@ class MinHashDedup(PlannedStage):
         threshold = self.params.threshold
 
         def describe(row: int, other: int, similarity: float, exact: bool) -> str:
-            text = f"near-duplicate of {outcome.keys[other]!r}: "
             if len(compared) == 1:
-                text += how_similar(similarity, exact, threshold)
+                how = how_similar(similarity, exact, threshold)
             else:  # each field's similarity; the lowest decided
                 each = [f.similarity(row, np.array([other])) for f in compared]
-                text += "; ".join(f"{name} {how_similar(v[0], e[0])}" for name, (v, e) in zip(names, each, strict=True))
-                text += f"; lowest {similarity:.2f} {'>=' if similarity >= threshold else '<'} {threshold:g}"
-            return text if similarity >= threshold else text + " (joined through other near-duplicates)"
+                how = "; ".join(f"{name} {how_similar(v[0], e[0])}" for name, (v, e) in zip(names, each, strict=True))
+                how += f"; lowest {similarity:.2f} {'>=' if similarity >= threshold else '<'} {threshold:g}"
+            return near_duplicate_detail(outcome.keys[other], how, similarity, threshold)
 
         apply_assignment(
             outcome,
@@ -248,7 +272,7 @@ class MinHashDedup(PlannedStage):
             texts=shown,
             reject_conflicts=reject_conflicts,
         )
-        clusters = outcome.clusters_table()
+        clusters = outcome.decisions().clusters_table()  # before rows matching the index are removed
         if self.params.against:
             self._match_index(texts, answers, settings, outcome, reject_conflicts)
         if self.params.save_index:
@@ -262,7 +286,7 @@ class MinHashDedup(PlannedStage):
                 previous=Path(self.params.against) if self.params.against else None,
                 stage=self.id,
             )
-        return MinHashPlan(outcome, clusters)
+        return _dedup_plan(outcome, clusters)
 
     def _match_index(
         self,
@@ -335,16 +359,19 @@ class MinHashDedup(PlannedStage):
         return clusters, result.columns
 
     # ----------------------------------------------------------------- streaming the split
-    def split(self, batch: pa.Table, plan: MinHashPlan, start: int) -> Split:
+    def plan_rows(self, plan: DedupPlan, start: int, stop: int) -> DedupPlan:
+        return plan.between(start, stop)
+
+    def split(self, batch: pa.Table, plan: DedupPlan, start: int) -> Split:
         if plan.repointed is not None:
-            batch = _apply_repoint(batch, plan.repointed, start, start + batch.num_rows)
-        split = split_by_outcome(batch, plan.outcome, start, stage=self.id, extras=tuple(EXTRA_TYPES))
+            batch = _apply_repoint(batch, plan.repointed, start - plan.first, start - plan.first + batch.num_rows)
+        split = split_by_decisions(batch, plan.decisions, start, stage=self.id, extras=tuple(EXTRA_TYPES))
         if "repointed_from" in split.kept.column_names:
             split.marked(rewrites=names_in(split.kept, "repointed_from", "repointed"))
         return split
 
-    def plan_artifacts(self, plan: MinHashPlan) -> dict[str, pa.Table]:
-        return {"clusters": plan.clusters, "conflicts": plan.outcome.conflicts_table()}
+    def plan_artifacts(self, plan: DedupPlan) -> dict[str, pa.Table]:
+        return plan.artifacts
 
     def input_files(self) -> list[Path]:
         return [Path(self.params.against)] if self.params.against else []
@@ -384,6 +411,10 @@ def dedup_retrieval(parts: Mapping[str, Dataset], stage: MinHashDedup) -> Retrie
         found.merged,
         found.score_conflicts,
     )
+
+
+def _dedup_plan(outcome: Outcome, clusters: pa.Table, repointed: dict[str, Any] | None = None) -> DedupPlan:
+    return DedupPlan(outcome.decisions(), {"clusters": clusters, "conflicts": outcome.conflicts_table()}, repointed)
 
 
 def _distinct(texts: list[str]) -> tuple[list[str], np.ndarray]:
