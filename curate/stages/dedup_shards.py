@@ -1,6 +1,8 @@
-"""The near-duplicate search of ``minhash_dedup`` (one joined text per row) as tasks on the stage's
-executor, for datasets larger than one process should hold; the decisions equal those of the
-search over the whole dataset (the pure steps are in :mod:`curate.dedup.partition`).
+"""The dedup searches of ``minhash_dedup`` (one joined text per row) and ``exact_dedup`` as tasks
+on the stage's executor, for datasets larger than one process should hold; the decisions equal
+those of the search over the whole dataset (the pure steps are in :mod:`curate.dedup.partition`).
+
+Near duplicates (:func:`split_search`):
 
 1. ``band`` (a task per shard of ``shard_rows`` rows): shingles and LSH band keys of the shard's
    texts; the ``(band, key, row)`` triples are written to one file per bucket range (``key %
@@ -14,6 +16,11 @@ search over the whole dataset (the pure steps are in :mod:`curate.dedup.partitio
 5. ``search`` (a task per part): the usual search (:func:`~curate.dedup.plan.find_duplicates`) and
    :func:`~curate.dedup.outcome.apply_assignment` on the part's rows, in dataset order.
 
+Exact repeats (:func:`split_exact`): ``hash`` (a task per shard) writes each row's 16-byte digest
+to the file of its hash range; ``repeats`` (a task per hash range) gives each row whose digest an
+earlier row has, with that first row: the groups. Steps 3 to 5 follow, the search being
+:func:`~curate.dedup.assign.assign` over each group.
+
 The driver joins the parts' :class:`~curate.dedup.outcome.Decisions` and numbers the clusters over
 the whole dataset. Memory: a task holds one shard, one bucket range or one part; the driver a few
 integers per row (group, rank, part) and the links. Files go through :meth:`Stage.scratch_folder`,
@@ -22,9 +29,12 @@ which every node must see when the executor has several.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,8 +44,8 @@ import pyarrow.parquet as pq
 from curate import progress
 from curate.dataset import Dataset
 from curate.dedup import partition
-from curate.dedup.agreement import answer_columns, conflicts_removed, row_answers
-from curate.dedup.assign import ClusteringMode, Field
+from curate.dedup.agreement import Answer, answer_columns, conflicts_removed, row_answers
+from curate.dedup.assign import Assignment, ClusteringMode, Field, GroupCandidates, assign
 from curate.dedup.outcome import (
     CONFLICTS_SCHEMA,
     Decisions,
@@ -47,22 +57,44 @@ from curate.dedup.outcome import (
 from curate.dedup.plan import MinHashSettings, cluster_texts, find_duplicates, shingles_of
 from curate.executors import Executor, Shared
 from curate.schemas import row_ids
+from curate.text.normalize import Op, normalize_text
 
 TRIPLES_PER_RANGE = 4_000_000
 """``(band, key, row)`` triples a ``link`` task reads, about (each 17 bytes)."""
+DIGESTS_PER_RANGE = 8_000_000
+"""Row digests a ``repeats`` task reads, about (each 24 bytes with its row)."""
+_FOLD_OPS: tuple[Op, ...] = ("nfc", "whitespace")
+
+
+@dataclass(frozen=True)
+class NearSearch:
+    """How ``minhash_dedup`` compares rows: MinHash ``settings``, the ``clustering`` and the keep
+    order (``central``, ``first`` or ``longest``)."""
+
+    settings: MinHashSettings
+    clustering: ClusteringMode
+    keep: str
+
+
+@dataclass(frozen=True)
+class SameSearch:
+    """How ``exact_dedup`` compares rows: the digest of their identity ``fields`` (:func:`row_digest`)."""
+
+    fields: tuple[str, ...]
+    normalize: bool
+    casefold: bool
 
 
 @dataclass(frozen=True)
 class SearchJob:
     """What every task of one split search reads: the dataset (Parquet files or a table), the
-    compared ``fields`` (joined by a newline), the settings, the clustering, the keep order
-    (``central``, ``first`` or ``longest``) and the scratch ``folder``."""
+    ``fields`` whose text (joined by a newline) goes to the parts (compared by a near search, shown
+    in conflicts by an exact one), the ``method``, the scratch ``folder`` and how many hash
+    ``ranges`` the shards' keys are spread over."""
 
     data: Dataset
     fields: tuple[str, ...]
-    settings: MinHashSettings
-    clustering: ClusteringMode
-    keep: str
+    method: NearSearch | SameSearch
     folder: str
     ranges: int
 
@@ -73,6 +105,21 @@ class SplitSearch:
 
     decisions: Decisions
     conflicts: pa.Table
+
+
+def row_digest(values: Sequence[object], *, normalize: bool, casefold: bool) -> bytes:
+    """16-byte digest of a row's identity ``values`` (a non-string as JSON, None as NUL), after NFC
+    and whitespace folding (``normalize``) and case folding (``casefold``)."""
+    parts = []
+    for value in values:
+        if not isinstance(value, str):
+            value = "\x00" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        if normalize:
+            value = normalize_text(value, _FOLD_OPS)
+        if casefold:
+            value = value.casefold()
+        parts.append(value)
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
 
 
 def joined_texts(rows: pa.Table | Dataset, fields: Sequence[str]) -> list[str | None]:
@@ -106,10 +153,10 @@ def split_search(
     ``keep``: ``central``, ``first`` or ``longest``), computed by tasks on ``executor`` exchanging
     files in ``folder``."""
     n = dataset.num_rows
-    if dataset.paths:  # workers may start elsewhere: absolute paths
-        dataset = replace(dataset, paths=tuple(path.absolute() for path in dataset.paths))
     ranges = max(1, -(-n * settings.lsh().bands // TRIPLES_PER_RANGE))
-    job = executor.share(SearchJob(dataset, fields, settings, clustering, keep, str(folder), ranges))
+    job = executor.share(
+        SearchJob(_absolute(dataset), fields, NearSearch(settings, clustering, keep), str(folder), ranges)
+    )
     shards = dataset.batch_ranges(shard_rows)
     lengths = np.zeros(n, np.int64)
     progress.step("LSH bands", 0, n)
@@ -127,17 +174,67 @@ def split_search(
         progress.step("buckets", done + 1, ranges)
     labels = partition.group_labels(n, np.concatenate(firsts), np.concatenate(members))
     del firsts, members
+    rank = {"central": -mates, "longest": -lengths}.get(keep)
+    return _decided(executor, job, shards, labels, rank, part_rows)
+
+
+def split_exact(
+    dataset: Dataset,
+    executor: Executor,
+    folder: Path,
+    *,
+    fields: tuple[str, ...],
+    shown: str,
+    normalize: bool,
+    casefold: bool,
+    shard_rows: int,
+    part_rows: int,
+) -> SplitSearch:
+    """The decisions of ``exact_dedup`` about ``dataset`` (rows equal in ``fields``, compared by
+    :func:`row_digest`; ``shown``: the field a conflict shows), computed by tasks on ``executor``
+    exchanging files in ``folder``."""
+    n = dataset.num_rows
+    ranges = max(1, -(-n // DIGESTS_PER_RANGE))
+    method = SameSearch(fields, normalize, casefold)
+    job = executor.share(SearchJob(_absolute(dataset), (shown,), method, str(folder), ranges))
+    shards = dataset.batch_ranges(shard_rows)
+    progress.step("hashing", 0, n)
+    hashed = executor.map(_hash, ((job, (i, start, stop)) for i, (start, stop) in enumerate(shards)), what="shard")
+    for (_, stop), _ in zip(shards, hashed, strict=True):
+        progress.step("hashing", stop, n)
+    labels = np.arange(n, dtype=np.int64)
+    for rows, firsts in executor.map(_repeats, ((job, r) for r in range(ranges)), what="hash range"):
+        labels[rows] = firsts
+    return _decided(executor, job, shards, labels, None, part_rows)
+
+
+def _absolute(dataset: Dataset) -> Dataset:
+    """``dataset`` with absolute file paths (workers may start elsewhere)."""
+    return replace(dataset, paths=tuple(path.absolute() for path in dataset.paths)) if dataset.paths else dataset
+
+
+def _decided(
+    executor: Executor,
+    job: Shared[SearchJob],
+    shards: Sequence[tuple[int, int]],
+    labels: np.ndarray,
+    rank: np.ndarray | None,
+    part_rows: int,
+) -> SplitSearch:
+    """Steps 3 to 5: the groups of ``labels`` (each row's group: its smallest row) packed into
+    parts, their rows gathered and searched (best ``rank`` first, else in row order), the parts'
+    decisions joined."""
     parts = partition.pack_groups(labels, part_rows)
-    del labels
-    part_of = np.full(n, -1, np.int32)
+    part_of = np.full(len(labels), -1, np.int32)
     for number, rows in enumerate(parts):
         part_of[rows] = number
     items = ((job, (i, start, stop, part_of[start:stop])) for i, (start, stop) in enumerate(shards))
     for _ in executor.map(_gather, items, what="shard"):
         pass
     del part_of
-    rank = {"central": -mates, "longest": -lengths}.get(keep)
-    searched = ((job, (number, rows, None if rank is None else rank[rows])) for number, rows in enumerate(parts))
+    searched = (
+        (job, (number, rows, labels[rows], None if rank is None else rank[rows])) for number, rows in enumerate(parts)
+    )
     found_parts: list[PartDecisions] = []
     progress.step("search", 0, len(parts))
     for found_part in executor.map(_search, searched, what="part"):
@@ -175,42 +272,93 @@ def _joined(parts: list[PartDecisions]) -> SplitSearch:
     return SplitSearch(Decisions.join(renumbered), conflicts)
 
 
+def _by_range(job: SearchJob, name: str, index: int, target: np.ndarray, **columns: np.ndarray) -> None:
+    """Write a shard's ``columns`` to one file per range (``target``: each entry's range):
+    ``<name>-<range>-shard-<index>.npz``."""
+    order = np.argsort(target, kind="stable")
+    bounds = np.searchsorted(target[order], np.arange(job.ranges + 1))
+    for r in range(job.ranges):
+        picked = order[bounds[r] : bounds[r + 1]]
+        picked_columns: dict[str, Any] = {key: values[picked] for key, values in columns.items()}
+        np.savez(Path(job.folder) / f"{name}-{r:05d}-shard-{index:06d}.npz", **picked_columns)
+
+
+def _range_of(job: SearchJob, name: str, r: int) -> dict[str, np.ndarray]:
+    """The columns every shard wrote for range ``r`` (see :func:`_by_range`), joined; the files are removed."""
+    files = sorted(Path(job.folder).glob(f"{name}-{r:05d}-shard-*.npz"))
+    loaded = [dict(np.load(path)) for path in files]
+    for path in files:
+        path.unlink()
+    names = loaded[0].keys() if loaded else ()
+    return {key: np.concatenate([f[key] for f in loaded]) for key in names}
+
+
+def _row_type(job: SearchJob) -> type[np.signedinteger]:
+    return np.int32 if job.data.num_rows < 2**31 else np.int64
+
+
 def _band(item: tuple[Shared[SearchJob], tuple[int, int, int]]) -> np.ndarray:
     """Task 1: the shard's band triples written per bucket range; the lengths of its texts."""
     shared, (index, start, stop) = item
     job = shared.get()
+    assert isinstance(job.method, NearSearch)
     texts = joined_texts(job.data.rows(start, stop), job.fields)
-    keys = partition.band_keys_of(shingles_of(texts, job.settings), job.settings.lsh())
+    keys = partition.band_keys_of(shingles_of(texts, job.method.settings), job.method.settings.lsh())
     band, key, row = partition.bucket_triples(keys, start)
     target = (key % np.uint64(job.ranges)).astype(np.int64)
-    order = np.argsort(target, kind="stable")
-    bounds = np.searchsorted(target[order], np.arange(job.ranges + 1))
-    row_type = np.int32 if job.data.num_rows < 2**31 else np.int64
-    for r in range(job.ranges):
-        picked = order[bounds[r] : bounds[r + 1]]
-        path = Path(job.folder) / f"bucket-{r:05d}-shard-{index:06d}.npz"
-        np.savez(path, band=band[picked].astype(np.uint8), key=key[picked], row=row[picked].astype(row_type))
+    _by_range(job, "bucket", index, target, band=band.astype(np.uint8), key=key, row=row.astype(_row_type(job)))
     return np.fromiter((len(t or "") for t in texts), np.int64, len(texts))
 
 
 def _link(item: tuple[Shared[SearchJob], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Task 2: the links and band mates of one bucket range (its files are removed)."""
+    """Task 2: the links and band mates of one bucket range."""
     shared, r = item
-    job = shared.get()
-    files = sorted(Path(job.folder).glob(f"bucket-{r:05d}-shard-*.npz"))
-    loaded = [np.load(path) for path in files]
-    band = np.concatenate([f["band"].astype(np.int64) for f in loaded])
-    key = np.concatenate([f["key"] for f in loaded])
-    row = np.concatenate([f["row"].astype(np.int64) for f in loaded])
-    for path in files:
-        path.unlink()
+    found = _range_of(shared.get(), "bucket", r)
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty
+    band, key, row = found["band"].astype(np.int64), found["key"], found["row"].astype(np.int64)
     first, member, rows, mates = partition.bucket_links(band, key, row)
     pairs = np.unique(np.stack([first, member], axis=1), axis=0) if len(first) else np.zeros((0, 2), np.int64)
     return pairs[:, 0], pairs[:, 1], rows, mates
 
 
+def _hash(item: tuple[Shared[SearchJob], tuple[int, int, int]]) -> None:
+    """Exact task 1: the shard's row digests (two 64-bit halves) written per hash range."""
+    shared, (index, start, stop) = item
+    job = shared.get()
+    method = job.method
+    assert isinstance(method, SameSearch)
+    rows = job.data.rows(start, stop)
+    columns = [rows.column(name).to_pylist() for name in method.fields]
+    digests = b"".join(
+        row_digest(values, normalize=method.normalize, casefold=method.casefold)
+        for values in zip(*columns, strict=True)
+    )
+    halves = np.frombuffer(digests, np.uint64).reshape(-1, 2)
+    row = np.arange(start, stop, dtype=_row_type(job))
+    target = (halves[:, 1] % np.uint64(job.ranges)).astype(np.int64)
+    _by_range(job, "hash", index, target, high=halves[:, 0], low=halves[:, 1], row=row)
+
+
+def _repeats(item: tuple[Shared[SearchJob], int]) -> tuple[np.ndarray, np.ndarray]:
+    """Exact task 2: in one hash range, each row whose digest an earlier row has, and that first row."""
+    shared, r = item
+    found = _range_of(shared.get(), "hash", r)
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    high, low, row = found["high"], found["low"], found["row"].astype(np.int64)
+    order = np.lexsort((row, low, high))
+    high, low, row = high[order], low[order], row[order]
+    starts = np.ones(len(row), bool)
+    starts[1:] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
+    first = row[np.maximum.accumulate(np.where(starts, np.arange(len(row)), 0))]
+    repeat = first != row
+    return row[repeat], first[repeat]
+
+
 def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) -> None:
-    """Task 4: the shard's rows that are in a part, written to the part's files."""
+    """Task 4: the shard's rows that are in a part (row, id, text, answers), written to the part's files."""
     shared, (index, start, stop, part_of) = item
     job = shared.get()
     inside = np.nonzero(part_of >= 0)[0]
@@ -220,10 +368,11 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
     table = shard.take(pa.array(inside, pa.int64()))
     kind = job.data.kind
     ids = row_ids(shard, kind, start)
+    texts = joined_texts(table, job.fields)
     columns = {
         "row": pa.array(inside + start, pa.int64()),
         "id": pa.array([ids[i] for i in inside.tolist()], pa.string()),
-        "text": pa.array(joined_texts(table, job.fields), pa.string()),
+        "text": pa.array([t if t is None or isinstance(t, str) else str(t) for t in texts], pa.string()),
     }
     columns.update({name: table.column(name) for name in answer_columns(kind) if name in table.column_names})
     rows = pa.table(columns)
@@ -233,9 +382,13 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
         pq.write_table(rows.take(chosen), Path(job.folder) / f"part-{number:06d}-shard-{index:06d}.parquet")
 
 
-def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray | None]]) -> PartDecisions:
-    """Task 5: the search on one part's rows; their decisions in dataset rows."""
-    shared, (number, rows, rank) = item
+Describe = Callable[[int, int, float, bool], str]
+
+
+def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]) -> PartDecisions:
+    """Task 5: the search on one part's rows (``labels``: their groups, ``rank``: their keep
+    order); their decisions in dataset rows."""
+    shared, (number, rows, labels, rank) = item
     job = shared.get()
     files = sorted(Path(job.folder).glob(f"part-{number:06d}-shard-*.parquet"))
     table = pa.concat_tables([pq.read_table(path) for path in files])
@@ -245,23 +398,50 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray | N
     assert np.array_equal(table.column("row").to_numpy(), rows), "a part's rows came back incomplete"
     kind = job.data.kind
     texts = table.column("text").to_pylist()
+    keys = table.column("id").to_pylist()
     answers = row_answers(table, kind)
     reject_conflicts = conflicts_removed(kind)
-    field = Field(np.arange(len(texts)), texts, cluster_texts(texts, job.settings))
-    assignment = find_duplicates(
-        [field], rank=rank, answers=answers, clustering=job.clustering, reject_conflicts=reject_conflicts
-    )
-    keys = table.column("id").to_pylist()
+    method = job.method
+    describe: Describe
+    if isinstance(method, NearSearch):
+        field = Field(np.arange(len(texts)), texts, cluster_texts(texts, method.settings))
+        assignment = find_duplicates(
+            [field], rank=rank, answers=answers, clustering=method.clustering, reject_conflicts=reject_conflicts
+        )
+        threshold = method.settings.threshold
+
+        def describe(row: int, other: int, similarity: float, exact: bool) -> str:
+            return near_duplicate_detail(keys[other], how_similar(similarity, exact, threshold), similarity, threshold)
+
+        reason = "near_duplicate"
+    else:
+        groups = GroupCandidates(np.searchsorted(rows, labels))
+        assignment = assign(len(rows), np.arange(len(rows)), groups, answers, reject_conflicts=reject_conflicts)
+        same = "same " + "+".join(method.fields) + " as "
+
+        def describe(row: int, other: int, similarity: float, exact: bool) -> str:
+            return same + keys[other]
+
+        reason = "exact_duplicate"
+    return _part_decisions(rows, keys, assignment, reason, describe, answers, texts, reject_conflicts)
+
+
+def _part_decisions(
+    rows: np.ndarray,
+    keys: list[str],
+    assignment: Assignment,
+    reason: str,
+    describe: Describe,
+    answers: Sequence[Answer | None] | None,
+    texts: list[str | None],
+    reject_conflicts: bool,
+) -> PartDecisions:
+    """A part's ``assignment`` (rows numbered within the part) written as its decisions."""
     outcome = Outcome(keys)
-    threshold = job.settings.threshold
-
-    def describe(row: int, other: int, similarity: float, exact: bool) -> str:
-        return near_duplicate_detail(keys[other], how_similar(similarity, exact, threshold), similarity, threshold)
-
     apply_assignment(
         outcome,
         assignment,
-        duplicate_reason="near_duplicate",
+        duplicate_reason=reason,
         describe=describe,
         answers=answers,
         texts=texts,

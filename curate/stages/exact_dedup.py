@@ -3,12 +3,11 @@ unless their label or answers differ (then it is a conflict, said so)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
+import pydantic
 
 from curate import progress
 from curate.dataset import Dataset
@@ -18,11 +17,12 @@ from curate.dedup.outcome import CONFLICTS_COLUMN, Outcome, apply_assignment
 from curate.schemas import row_ids
 from curate.stages.base import ColumnType, Params, PlannedStage, Split
 from curate.stages.dedup_rows import DedupPlan, parts_after_dedup, split_by_decisions
+from curate.stages.dedup_shards import row_digest, split_exact
 from curate.stages.fields import text_fields
-from curate.text.normalize import Op, normalize_text
 
 _DEFAULT_FIELDS = {"qrels": ["query_id", "doc_id"]}
-_FOLD_OPS: tuple[Op, ...] = ("nfc", "whitespace")
+PART_ROWS = 1_000_000
+"""Rows of repeated groups one search task of a split search takes, about."""
 
 
 class ExactDedupParams(Params):
@@ -33,6 +33,10 @@ class ExactDedupParams(Params):
     """Compare after NFC and whitespace folding."""
     casefold: bool = False
     """Also ignore letter case."""
+    shard_rows: int = pydantic.Field(default=1_000_000, ge=1)
+    """Above this many rows, or on an executor other than ``local``, the rows are hashed in
+    tasks of this many rows and only the repeated ones are held together
+    (:func:`~curate.stages.dedup_shards.split_exact`); same decisions."""
 
 
 class ExactDedup(PlannedStage):
@@ -45,7 +49,9 @@ class ExactDedup(PlannedStage):
     wrong: ``--select "len(dedup_conflicts) > 0"`` sends them to annotators); an MRC question
     repeated with other answers is kept, both rows flagged (``answers_differ``). The ``conflicts``
     artifact lists the pairs (``id, other_id, reason, similarity, detail``). The plan reads the
-    dataset once in batches: memory grows by a 16-byte digest per distinct row and an id per row.
+    dataset once in batches: memory grows by a 16-byte digest per distinct row and an id per row;
+    above ``shard_rows`` rows (or on another executor) the rows are hashed by tasks and shuffled by
+    digest, and only the rows of repeated groups are held, a part at a time.
     """
 
     name = "exact_dedup"
@@ -64,19 +70,26 @@ class ExactDedup(PlannedStage):
         return dict.fromkeys(self._fields(kind), "any")
 
     def _digest(self, values: tuple) -> bytes:
-        parts = []
-        for value in values:
-            if not isinstance(value, str):
-                value = "\x00" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-            if self.params.normalize:
-                value = normalize_text(value, _FOLD_OPS)
-            if self.params.casefold:
-                value = value.casefold()
-            parts.append(value)
-        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+        return row_digest(values, normalize=self.params.normalize, casefold=self.params.casefold)
 
     def plan(self, dataset: Dataset) -> DedupPlan:
         fields = self._fields(dataset.kind)
+        shown = "question" if "question" in fields else fields[0]
+        spread = self.executor is not None and self.executor.name != "local"
+        if spread or dataset.num_rows > self.params.shard_rows:
+            with self.scratch_folder() as folder:
+                searched = split_exact(
+                    dataset,
+                    self.tasks(),
+                    folder,
+                    fields=tuple(fields),
+                    shown=shown,
+                    normalize=self.params.normalize,
+                    casefold=self.params.casefold,
+                    shard_rows=self.params.shard_rows,
+                    part_rows=PART_ROWS,
+                )
+            return DedupPlan(searched.decisions, {"conflicts": searched.conflicts})
         first: dict[bytes, int] = {}
         groups: list[np.ndarray] = []
         keys: list[str] = []
@@ -104,7 +117,7 @@ class ExactDedup(PlannedStage):
         found_answers = answers if labelled else None
         assignment = assign(n, repeated, GroupCandidates(labels), found_answers, reject_conflicts=reject_conflicts)
         conflicting = np.nonzero(assignment.conflict)[0]
-        shown = _values(dataset, "question" if "question" in fields else fields[0], conflicting, assignment.conflict_of)
+        shown_values = _values(dataset, shown, conflicting, assignment.conflict_of)
         outcome = Outcome(keys)
         same = "same " + "+".join(fields) + " as "
         apply_assignment(
@@ -113,7 +126,7 @@ class ExactDedup(PlannedStage):
             duplicate_reason="exact_duplicate",
             describe=lambda row, other, similarity, exact: same + keys[other],
             answers=found_answers,
-            texts=shown,
+            texts=shown_values,
             reject_conflicts=reject_conflicts,
         )
         return DedupPlan(outcome.decisions(), {"conflicts": outcome.conflicts_table()})
