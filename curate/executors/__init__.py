@@ -25,7 +25,10 @@ from curate.executors.base import (
     ExecutorName,
     ExecutorSettings,
     Shared,
+    Span,
     in_order,
+    map_ranges,
+    span_ranges,
 )
 from curate.executors.processes import ProcessExecutor
 from curate.executors.ray_cluster import RayExecutor
@@ -38,8 +41,11 @@ __all__ = [
     "ProcessExecutor",
     "RayExecutor",
     "Shared",
+    "Span",
     "in_order",
     "make_executor",
+    "map_ranges",
+    "span_ranges",
 ]
 
 
