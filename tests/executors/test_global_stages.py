@@ -131,3 +131,18 @@ def test_decontaminate_checks_row_ranges_against_one_shared_evaluation_index(exe
     assert sum(count for (what, _), count in traced.ran.items() if what == "row range") == 8
     result = Decontaminate(eval_path=str(evaluation))(train)
     assert 0 < result.stats.rows_rejected < train.num_rows
+
+
+def test_decontaminate_finds_the_reviews_an_evaluation_set_took_from_the_training_set(
+    executor: Executor, tmp_path: Path
+):
+    nsmc = io.read(needs_shared("nsmc", "binary_sample50k.tsv"), kind="classification", rename={"document": "text"})
+    train = Dataset.from_arrow(nsmc.to_arrow().slice(0, 3000), "classification")
+    evaluation = tmp_path / "eval.parquet"
+    io.write(Dataset.from_arrow(train.to_arrow().slice(2500, 500), "classification"), evaluation)
+    assert_same_as_local(lambda: Decontaminate(eval_path=str(evaluation)), train, executor, "row range")
+    stage = Decontaminate(eval_path=str(evaluation))
+    stage(train)
+    taken = set(train.to_arrow().column("id").slice(2500).to_pylist())
+    named = set(stage.artifacts()["contamination"].column("train_id").to_pylist())
+    assert len(named & taken) > 250  # a review of 20 characters or more is found in its own copy
