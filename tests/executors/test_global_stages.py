@@ -10,9 +10,11 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -146,3 +148,14 @@ def test_decontaminate_finds_the_reviews_an_evaluation_set_took_from_the_trainin
     taken = set(train.to_arrow().column("id").slice(2500).to_pylist())
     named = set(stage.artifacts()["contamination"].column("train_id").to_pylist())
     assert len(named & taken) > 250  # a review of 20 characters or more is found in its own copy
+
+
+def test_dense_mining_sends_its_faiss_index_as_vectors(executor: Executor):
+    table = io.read(needs_shared("squad2", "train-v2.0-first10.json")).to_arrow()
+    rng = np.random.default_rng(0)
+    for name in ("context_vector", "question_vector"):
+        vectors = rng.standard_normal((table.num_rows, 16)).astype(np.float32)
+        table = table.append_column(name, pa.array(list(vectors), pa.list_(pa.float32())))
+    data = Dataset.from_arrow(table, "mrc")
+    stage = partial(MineHardNegatives, embedding_column="context_vector", query_embedding_column="question_vector")
+    assert_same_as_local(stage, data, executor, "query range")
