@@ -29,8 +29,8 @@ overlaps, in a deterministic order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +55,9 @@ from curate.text.shingles import (
     window_hashes,
     word_units,
 )
+
+if TYPE_CHECKING:
+    from curate.executors import Executor, Span
 
 Method = Literal["minhash", "ngram_words", "ngram_chars", "exact"]
 METHODS: tuple[Method, ...] = ("minhash", "ngram_words", "ngram_chars", "exact")
@@ -164,51 +167,75 @@ class _Bitmap:
         return (np.right_shift(self.array[slots >> np.uint64(3)], shift) & np.uint8(1)).astype(bool)
 
 
+@dataclass
+class _Windows:
+    """The ``n``-unit windows of the evaluation texts: distinct ``(hash, text)`` pairs sorted by hash,
+    a bit filter of the hashes and each text's length in units."""
+
+    n: int
+    units: np.ndarray  # units per evaluation text
+    hashes: np.ndarray
+    owner: np.ndarray
+    bitmap: _Bitmap | None
+
+    @staticmethod
+    def of(eval: Shingles, n: int) -> _Windows:
+        eval_units = np.diff(eval.offsets)
+        eval_rows = np.nonzero(eval_units >= n)[0]
+        if not len(eval_rows):
+            none = np.zeros(0, np.int64)
+            return _Windows(n, eval_units, none.astype(np.uint64), none, None)
+        hashes, owner = _window_hashes(eval, eval_rows, n)
+        order = np.lexsort((owner, hashes))
+        hashes, owner = hashes[order], eval_rows[owner[order]]
+        distinct = np.ones(len(hashes), bool)  # each (window, eval text) once
+        distinct[1:] = (hashes[1:] != hashes[:-1]) | (owner[1:] != owner[:-1])
+        hashes, owner = hashes[distinct], owner[distinct]
+        return _Windows(n, eval_units, hashes, owner, _Bitmap(hashes))
+
+    def overlaps(self, train: Shingles) -> Overlaps:
+        """Pairs of texts sharing at least one window (texts shorter than ``n`` are skipped)."""
+        n, hashes, owner, bitmap, eval_units = self.n, self.hashes, self.owner, self.bitmap, self.units
+        train_units = np.diff(train.offsets)
+        train_rows = np.nonzero(train_units >= n)[0]
+        if bitmap is None or not len(train_rows):
+            return Overlaps.empty()
+        n_eval = len(eval_units)
+        found: list[tuple[np.ndarray, np.ndarray]] = []
+        ends = np.cumsum(train_units[train_rows])  # train texts are hashed in chunks of about _WINDOW_CHUNK units
+        start = 0
+        while start < len(train_rows):
+            done = int(ends[start - 1]) if start else 0
+            stop = max(start + 1, int(np.searchsorted(ends, done + _WINDOW_CHUNK, "right")))
+            rows = train_rows[start:stop]
+            start = stop
+            train_hashes, train_owner = _window_hashes(train, rows, n)
+            maybe = np.nonzero(bitmap.holds(train_hashes))[0]
+            maybe = maybe[np.argsort(train_hashes[maybe], kind="stable")]  # sorted keys search faster
+            position = np.searchsorted(hashes, train_hashes[maybe], "left")
+            inside = position < len(hashes)
+            equal = np.zeros(len(maybe), bool)
+            equal[inside] = hashes[position[inside]] == train_hashes[maybe[inside]]
+            hit, position = maybe[equal], position[equal]
+            if not len(hit):
+                continue
+            count = np.searchsorted(hashes, train_hashes[hit], "right") - position
+            pair_train = np.repeat(rows[train_owner[hit]], count)
+            pair_eval = owner[np.repeat(position, count) + local_positions(count)]
+            keys, shared = np.unique(pair_train * n_eval + pair_eval, return_counts=True)
+            found.append((keys, shared))
+        if not found:
+            return Overlaps.empty()
+        keys = np.concatenate([k for k, _ in found])
+        shared = np.concatenate([s for _, s in found]).astype(np.int64)
+        t, e = keys // n_eval, keys % n_eval
+        windows = np.minimum(train_units[t], eval_units[e]) - n + 1
+        return Overlaps(t, e, shared / windows, shared).sorted()
+
+
 def _window_overlaps(train: Shingles, eval: Shingles, n: int) -> Overlaps:
     """Pairs of texts sharing at least one window of ``n`` units (texts shorter than ``n`` are skipped)."""
-    train_units, eval_units = np.diff(train.offsets), np.diff(eval.offsets)
-    eval_rows = np.nonzero(eval_units >= n)[0]
-    train_rows = np.nonzero(train_units >= n)[0]
-    if not len(eval_rows) or not len(train_rows):
-        return Overlaps.empty()
-    hashes, owner = _window_hashes(eval, eval_rows, n)
-    order = np.lexsort((owner, hashes))
-    hashes, owner = hashes[order], eval_rows[owner[order]]
-    distinct = np.ones(len(hashes), bool)  # each (window, eval text) once
-    distinct[1:] = (hashes[1:] != hashes[:-1]) | (owner[1:] != owner[:-1])
-    hashes, owner = hashes[distinct], owner[distinct]
-    bitmap = _Bitmap(hashes)
-    n_eval = len(eval_units)
-    found: list[tuple[np.ndarray, np.ndarray]] = []
-    ends = np.cumsum(train_units[train_rows])  # train texts are hashed in chunks of about _WINDOW_CHUNK units
-    start = 0
-    while start < len(train_rows):
-        done = int(ends[start - 1]) if start else 0
-        stop = max(start + 1, int(np.searchsorted(ends, done + _WINDOW_CHUNK, "right")))
-        rows = train_rows[start:stop]
-        start = stop
-        train_hashes, train_owner = _window_hashes(train, rows, n)
-        maybe = np.nonzero(bitmap.holds(train_hashes))[0]
-        maybe = maybe[np.argsort(train_hashes[maybe], kind="stable")]  # sorted keys search faster
-        position = np.searchsorted(hashes, train_hashes[maybe], "left")
-        inside = position < len(hashes)
-        equal = np.zeros(len(maybe), bool)
-        equal[inside] = hashes[position[inside]] == train_hashes[maybe[inside]]
-        hit, position = maybe[equal], position[equal]
-        if not len(hit):
-            continue
-        count = np.searchsorted(hashes, train_hashes[hit], "right") - position
-        pair_train = np.repeat(rows[train_owner[hit]], count)
-        pair_eval = owner[np.repeat(position, count) + local_positions(count)]
-        keys, shared = np.unique(pair_train * n_eval + pair_eval, return_counts=True)
-        found.append((keys, shared))
-    if not found:
-        return Overlaps.empty()
-    keys = np.concatenate([k for k, _ in found])
-    shared = np.concatenate([s for _, s in found]).astype(np.int64)
-    t, e = keys // n_eval, keys % n_eval
-    windows = np.minimum(train_units[t], eval_units[e]) - n + 1
-    return Overlaps(t, e, shared / windows, shared).sorted()
+    return _Windows.of(eval, n).overlaps(train)
 
 
 def ngram_overlaps(train: Sequence[str], eval: Sequence[str], n: int, *, unit: NgramUnit = "word") -> Overlaps:
@@ -250,52 +277,75 @@ def _range_pairs(sorted_keys: np.ndarray, order: np.ndarray, queries: np.ndarray
     return np.repeat(hit, count), order[np.repeat(left[hit], count) + local_positions(count)]
 
 
-def _colliding(train: Shingles, eval: Shingles, config: LshConfig) -> np.ndarray:
-    """Training texts that share at least one LSH band with some evaluation text (a superset of the
-    pairs found by band keys), found with rensa's index so only these need signatures copied out."""
-    flags = np.zeros(len(train), bool)
-    done = 0
-    progress.step("LSH bands", 0, config.bands, "bands")
-    for group in band_groups(config):
-        index = RMinHashLSH(group.threshold, group.num_perm, group.bands)
-        for start, matrix in digest_batches(eval, group):
-            index.insert_matrix(matrix, start_key=start)
-        for start, matrix in digest_batches(train, group):
-            found = np.asarray(index.query_duplicate_flags_matrix_one_shot(matrix), bool)
-            flags[start : start + len(found)] |= found
-        done += group.bands
-        progress.step("LSH bands", done, config.bands, "bands")
-    return np.nonzero(flags)[0]
+@dataclass
+class _MinHashes:
+    """The evaluation texts' shingles, one rensa LSH index per band group (:func:`band_groups`) and
+    their band keys, each band's keys sorted (``order`` gives the text of each)."""
+
+    config: LshConfig
+    shingles: Shingles
+    indexes: list[Any]  # RMinHashLSH per band group
+    keys: np.ndarray  # (bands, texts) sorted per band
+    order: np.ndarray  # (bands, texts)
+
+    @staticmethod
+    def of(eval: Shingles, settings: MinHashSettings) -> _MinHashes:
+        config = settings.lsh()
+        indexes = []
+        for group in band_groups(config):
+            index = RMinHashLSH(group.threshold, group.num_perm, group.bands)
+            for start, matrix in digest_batches(eval, group):
+                index.insert_matrix(matrix, start_key=start)
+            indexes.append(index)
+        keys = band_keys(signatures(eval, config), config) if len(eval) else np.zeros((0, config.bands), np.uint64)
+        order = np.argsort(keys, axis=0, kind="stable").T
+        return _MinHashes(config, eval, indexes, np.take_along_axis(keys.T, order, axis=1), order)
+
+    def _colliding(self, train: Shingles) -> np.ndarray:
+        """Training texts that share at least one LSH band with some evaluation text (a superset of
+        the pairs found by band keys), found with rensa's indexes so only these need signatures."""
+        flags = np.zeros(len(train), bool)
+        done = 0
+        progress.step("LSH bands", 0, self.config.bands, "bands")
+        for group, index in zip(band_groups(self.config), self.indexes, strict=True):
+            for start, matrix in digest_batches(train, group):
+                found = np.asarray(index.query_duplicate_flags_matrix_one_shot(matrix), bool)
+                flags[start : start + len(found)] |= found
+            done += group.bands
+            progress.step("LSH bands", done, self.config.bands, "bands")
+        return np.nonzero(flags)[0]
+
+    def overlaps(self, train: Shingles) -> Overlaps:
+        """Pairs of near-duplicate texts (``overlap`` = their shingle Jaccard, >= the threshold)."""
+        eval, config = self.shingles, self.config
+        if not len(train) or not len(eval):
+            return Overlaps.empty()
+        rows = self._colliding(train)
+        if not len(rows):
+            return Overlaps.empty()
+        train_keys = band_keys(signatures(train, config, rows), config)
+        n_eval = len(eval)
+        candidates = []
+        for b in range(config.bands):
+            t, e = _range_pairs(self.keys[b], self.order[b], train_keys[:, b])
+            candidates.append(rows[t] * n_eval + e)
+        keys = np.unique(np.concatenate(candidates))
+        if not len(keys):
+            return Overlaps.empty()
+        t, e = keys // n_eval, keys % n_eval
+        train_ids, train_local = np.unique(t, return_inverse=True)
+        eval_ids, eval_local = np.unique(e, return_inverse=True)
+        both = Shingles.concat([train.subset(train_ids), eval.subset(eval_ids)])
+        progress.step("verification", 0, len(keys), "pairs")
+        similarity = jaccard(both, train_local, eval_local + len(train_ids))
+        progress.step("verification", len(keys), len(keys), "pairs")
+        passed = similarity >= config.threshold
+        n = int(passed.sum())
+        return Overlaps(t[passed], e[passed], similarity[passed], np.full(n, -1, np.int64))
 
 
 def _minhash_overlaps(train: Shingles, eval: Shingles, settings: MinHashSettings) -> Overlaps:
-    if not len(train) or not len(eval):
-        return Overlaps.empty()
-    config = settings.lsh()
-    rows = _colliding(train, eval, config)
-    if not len(rows):
-        return Overlaps.empty()
-    train_keys = band_keys(signatures(train, config, rows), config)
-    eval_keys = band_keys(signatures(eval, config), config)
-    n_eval = len(eval)
-    candidates = []
-    for b in range(config.bands):
-        order = np.argsort(eval_keys[:, b], kind="stable")
-        t, e = _range_pairs(eval_keys[order, b], order, train_keys[:, b])
-        candidates.append(rows[t] * n_eval + e)
-    keys = np.unique(np.concatenate(candidates))
-    if not len(keys):
-        return Overlaps.empty()
-    t, e = keys // n_eval, keys % n_eval
-    train_ids, train_local = np.unique(t, return_inverse=True)
-    eval_ids, eval_local = np.unique(e, return_inverse=True)
-    both = Shingles.concat([train.subset(train_ids), eval.subset(eval_ids)])
-    progress.step("verification", 0, len(keys), "pairs")
-    similarity = jaccard(both, train_local, eval_local + len(train_ids))
-    progress.step("verification", len(keys), len(keys), "pairs")
-    passed = similarity >= config.threshold
-    n = int(passed.sum())
-    return Overlaps(t[passed], e[passed], similarity[passed], np.full(n, -1, np.int64))
+    return _MinHashes.of(eval, settings).overlaps(train)
 
 
 def _minhash_prepared(train: Sequence[str], eval: Sequence[str], settings: MinHashSettings) -> Overlaps:
@@ -357,6 +407,98 @@ def _to_items(found: Overlaps, train: _Groups, eval: _Groups, train_ids: np.ndar
     return Overlaps(train_items[second], eval_items, found.overlap[pick], found.shared[pick]).sorted()
 
 
+def _long_enough(texts: list[str], min_chars: int) -> np.ndarray:
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    return np.nonzero(lengths >= min_chars)[0]
+
+
+_WINDOW_METHODS: tuple[tuple[Method, NgramUnit], ...] = (("ngram_words", "word"), ("ngram_chars", "char"))
+
+
+@dataclass
+class TextIndex:
+    """The evaluation texts of one field, ready to compare many training texts with
+    (:meth:`overlaps`): distinct prepared texts and the items holding each, those long enough to
+    compare, their MinHash index, the windows of each n-gram method, and the texts too short for
+    every window method (compared whole). Built by :meth:`of`; it pickles, so it can be shared."""
+
+    settings: ContaminationSettings
+    groups: _Groups
+    ids: np.ndarray  # distinct texts compared (long enough)
+    minhash: _MinHashes | None
+    windows: dict[Method, _Windows]
+    whole: np.ndarray  # positions (in ids) of the texts too short for every window method
+    exact: dict[str, list[int]]  # text -> positions in ``whole``
+
+    @staticmethod
+    def of(eval: Sequence[str | None], settings: ContaminationSettings | None = None) -> TextIndex:
+        settings = settings or ContaminationSettings()
+        texts, inverse = _prepared_unique(eval, settings.lowercase)
+        ids = _long_enough(texts, settings.min_chars)
+        kept = [texts[i] for i in ids.tolist()]
+        minhash = None
+        if settings.minhash:
+            analyzer = korean_analyzer() if settings.shingle == "morph" else None
+            with progress.scoped("evaluation set"):
+                shingles = shingle_hashes(kept, settings.shingle, settings.ngram, analyzer=analyzer)
+            minhash = _MinHashes.of(shingles, settings)
+        windows: dict[Method, _Windows] = {}
+        whole = np.ones(len(kept), bool)
+        for method, unit in _WINDOW_METHODS:
+            n = getattr(settings, method)
+            if n is not None:
+                windows[method] = _Windows.of(_units(kept, unit), n)
+                whole &= windows[method].units < n
+        short = np.nonzero(whole)[0]
+        exact: dict[str, list[int]] = {}
+        for i, j in enumerate(short.tolist()):
+            exact.setdefault(kept[j], []).append(i)
+        return TextIndex(settings, _Groups(inverse, len(texts)), ids, minhash, windows, short, exact)
+
+    def overlaps(self, train: Sequence[str | None]) -> dict[Method, Overlaps]:
+        """Every method's overlapping pairs between ``train`` (raw texts) and the indexed texts;
+        indices refer to the inputs (see :func:`text_overlaps`)."""
+        settings = self.settings
+        train_texts, train_inverse = _prepared_unique(train, settings.lowercase)
+        train_groups = _Groups(train_inverse, len(train_texts))
+        train_ids = _long_enough(train_texts, settings.min_chars)
+        train_kept = [train_texts[i] for i in train_ids.tolist()]
+        found: dict[Method, Overlaps] = {}
+        if self.minhash is not None:
+            with progress.scoped("minhash"):
+                analyzer = korean_analyzer() if settings.shingle == "morph" else None
+                with progress.scoped("training set"):
+                    shingles = shingle_hashes(train_kept, settings.shingle, settings.ngram, analyzer=analyzer)
+                found["minhash"] = self.minhash.overlaps(shingles)
+        whole_train = np.ones(len(train_kept), bool)  # too short for every window method
+        for method, unit in _WINDOW_METHODS:
+            windows = self.windows.get(method)
+            if windows is None:
+                continue
+            progress.step(method, 0, len(train_kept), "texts")
+            train_units = _units(train_kept, unit)
+            whole_train &= np.diff(train_units.offsets) < windows.n
+            found[method] = windows.overlaps(train_units)
+            progress.step(method, len(train_kept), len(train_kept), "texts")
+        short_train = np.nonzero(whole_train)[0]
+        progress.step("exact", 0, len(short_train), "texts")
+        t: list[int] = []
+        e: list[int] = []
+        for i, j in enumerate(short_train.tolist()):
+            for k in self.exact.get(train_kept[j], ()):
+                t.append(i)
+                e.append(k)
+        progress.step("exact", len(short_train), len(short_train), "texts")
+        n = len(t)
+        exact = Overlaps(np.array(t, np.int64), np.array(e, np.int64), np.ones(n), np.full(n, -1, np.int64))
+        found["exact"] = Overlaps(short_train[exact.train], self.whole[exact.eval], exact.overlap, exact.shared)
+        return {
+            method: _to_items(found[method], train_groups, self.groups, train_ids, self.ids)
+            for method in METHODS
+            if method in found
+        }
+
+
 def text_overlaps(
     train: Sequence[str | None], eval: Sequence[str | None], settings: ContaminationSettings | None = None
 ) -> dict[Method, Overlaps]:
@@ -367,47 +509,7 @@ def text_overlaps(
     enabled window method. Indices in the result refer to the inputs, so repeated texts give one
     pair per repetition.
     """
-    settings = settings or ContaminationSettings()
-    train_texts, train_inverse = _prepared_unique(train, settings.lowercase)
-    eval_texts, eval_inverse = _prepared_unique(eval, settings.lowercase)
-    train_groups = _Groups(train_inverse, len(train_texts))
-    eval_groups = _Groups(eval_inverse, len(eval_texts))
-
-    def long_enough(texts: list[str]) -> np.ndarray:
-        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
-        return np.nonzero(lengths >= settings.min_chars)[0]
-
-    train_ids, eval_ids = long_enough(train_texts), long_enough(eval_texts)
-    train_kept = [train_texts[i] for i in train_ids.tolist()]
-    eval_kept = [eval_texts[i] for i in eval_ids.tolist()]
-    found: dict[Method, Overlaps] = {}
-    if settings.minhash:
-        with progress.scoped("minhash"):
-            found["minhash"] = _minhash_prepared(train_kept, eval_kept, settings)
-    whole_train = np.ones(len(train_kept), bool)  # too short for every window method
-    whole_eval = np.ones(len(eval_kept), bool)
-    for method, unit, n in (
-        ("ngram_words", "word", settings.ngram_words),
-        ("ngram_chars", "char", settings.ngram_chars),
-    ):
-        if n is None:
-            continue
-        progress.step(method, 0, len(train_kept), "texts")
-        train_units, eval_units = _units(train_kept, unit), _units(eval_kept, unit)  # type: ignore[arg-type]
-        whole_train &= np.diff(train_units.offsets) < n
-        whole_eval &= np.diff(eval_units.offsets) < n
-        found[method] = _window_overlaps(train_units, eval_units, n)  # type: ignore[index]
-        progress.step(method, len(train_kept), len(train_kept), "texts")
-    short_train, short_eval = np.nonzero(whole_train)[0], np.nonzero(whole_eval)[0]
-    progress.step("exact", 0, len(short_train), "texts")
-    exact = exact_overlaps([train_kept[i] for i in short_train.tolist()], [eval_kept[i] for i in short_eval.tolist()])
-    progress.step("exact", len(short_train), len(short_train), "texts")
-    found["exact"] = Overlaps(short_train[exact.train], short_eval[exact.eval], exact.overlap, exact.shared)
-    return {
-        method: _to_items(found[method], train_groups, eval_groups, train_ids, eval_ids)
-        for method in METHODS
-        if method in found
-    }
+    return TextIndex.of(eval, settings).overlaps(train)
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -573,12 +675,102 @@ def _rows(found: Overlaps, train_owner: np.ndarray, eval_owner: np.ndarray) -> O
     return rows.take(np.nonzero(first)[0])
 
 
+@dataclass(frozen=True)
+class ContaminationIndex:
+    """An evaluation set ready to check training rows with: per compared field its
+    :class:`TextIndex` and the row each of its texts comes from; the rows' ids. It pickles, so an
+    executor can share it with every worker (:func:`find_contamination`)."""
+
+    fields: tuple[str, ...]
+    settings: ContaminationSettings
+    texts: tuple[TextIndex, ...]
+    owners: tuple[np.ndarray, ...]
+    ids: pa.Array
+    num_rows: int
+
+    @staticmethod
+    def of(eval: Dataset, fields: Sequence[str], settings: ContaminationSettings) -> ContaminationIndex:
+        texts, owners = [], []
+        for name in fields:
+            values, owner = field_texts(eval.column(name))
+            with progress.scoped(name):
+                texts.append(TextIndex.of(values, settings))
+            owners.append(owner)
+        ids = pa.array(row_ids(eval, eval.kind), pa.string())
+        return ContaminationIndex(tuple(fields), settings, tuple(texts), tuple(owners), ids, eval.num_rows)
+
+    def check(self, train: pa.Table | Dataset, kind: str, first_row: int = 0) -> Contamination:
+        """The findings about ``train``, rows ``first_row:first_row + len(train)`` of a training set
+        of ``kind`` (report rows in order; ``train_row`` counts from ``first_row``)."""
+        train_rows, eval_rows, overlaps, shared, field_index, method_index = [], [], [], [], [], []
+        for f, (name, index, eval_owner) in enumerate(zip(self.fields, self.texts, self.owners, strict=True)):
+            train_texts, train_owner = field_texts(train.column(name))
+            with progress.scoped(name):
+                overlapping = index.overlaps(train_texts)
+            for method, found in overlapping.items():
+                rows = _rows(found, train_owner, eval_owner)
+                train_rows.append(rows.train)
+                eval_rows.append(rows.eval)
+                overlaps.append(rows.overlap)
+                shared.append(rows.shared)
+                field_index.append(np.full(len(rows), f, np.int64))
+                method_index.append(np.full(len(rows), METHODS.index(method), np.int64))
+        t = np.concatenate(train_rows) if train_rows else np.zeros(0, np.int64)
+        e = np.concatenate(eval_rows) if eval_rows else np.zeros(0, np.int64)
+        fi = np.concatenate(field_index) if field_index else np.zeros(0, np.int64)
+        mi = np.concatenate(method_index) if method_index else np.zeros(0, np.int64)
+        order = np.lexsort((mi, fi, e, t))
+        t, e, fi, mi = t[order], e[order], fi[order], mi[order]
+        overlap = np.concatenate(overlaps)[order] if overlaps else np.zeros(0)
+        count = np.concatenate(shared)[order] if shared else np.zeros(0, np.int64)
+        report = pa.table(
+            {
+                "train_id": pa.array(row_ids(train, kind, first_row), pa.string()).take(pa.array(t, pa.int64())),
+                "eval_id": self.ids.take(pa.array(e, pa.int64())),
+                "field": pa.array(np.asarray(self.fields, object)[fi] if len(fi) else [], pa.string()),
+                "method": pa.array(np.asarray(METHODS, object)[mi] if len(mi) else [], pa.string()),
+                "overlap": pa.array(overlap, pa.float64()),
+                "shared": pa.array(count, pa.int64(), mask=count < 0),
+            },
+            schema=REPORT_SCHEMA,
+        )
+        ngram = np.isin(mi, [METHODS.index("ngram_words"), METHODS.index("ngram_chars")])
+        counted = ~ngram | (overlap >= self.settings.ngram_fraction)
+        return Contamination(report, t + first_row, e, counted, train.num_rows, self.num_rows, self.fields)
+
+
+def _check_range(span: Span[tuple[Dataset, ContaminationIndex]]) -> Contamination:
+    """A task: the findings about rows ``span.start:span.stop`` of the training set, read here (only
+    the compared columns when the range is the whole set)."""
+    train, index = span.value()
+    rows = train if span.stop - span.start == train.num_rows else train.rows(span.start, span.stop)
+    return index.check(rows, train.kind, span.start)
+
+
+def _joined(parts: list[Contamination], num_train: int, index: ContaminationIndex) -> Contamination:
+    """The findings of consecutive row ranges as one (their report rows are in row order already)."""
+    none = np.zeros(0, np.int64)
+    if not parts:
+        empty = REPORT_SCHEMA.empty_table()
+        return Contamination(empty, none, none, none.astype(bool), 0, index.num_rows, index.fields)
+    return Contamination(
+        pa.concat_tables([p.report for p in parts]),
+        np.concatenate([p.train_row for p in parts]),
+        np.concatenate([p.eval_row for p in parts]),
+        np.concatenate([p.counted for p in parts]),
+        num_train,
+        index.num_rows,
+        index.fields,
+    )
+
+
 def find_contamination(
     train: Dataset | pa.Table,
     eval: Dataset | pa.Table,
     *,
     fields: Sequence[str] | None = None,
     settings: ContaminationSettings | None = None,
+    executor: Executor | None = None,
 ) -> Contamination:
     """Find training rows that overlap evaluation rows.
 
@@ -589,10 +781,16 @@ def find_contamination(
             :func:`default_fields` of the training set's kind. A list column (MRC ``answers``)
             compares each element separately.
         settings: methods and thresholds (:class:`ContaminationSettings`).
+        executor: where the training rows are checked, in row ranges read by each task
+            (:func:`~curate.executors.map_ranges`; the evaluation set's :class:`ContaminationIndex`
+            is built here once and shared). None: in this process. The findings are the same on
+            every executor.
 
     Returns:
         :class:`Contamination` (report table, row numbers, per-row flags and summaries).
     """
+    from curate.executors import map_ranges
+
     settings = settings or ContaminationSettings()
     train_ds, eval_ds = _as_dataset(train, None), _as_dataset(eval, None)
     chosen = list(fields) if fields else default_fields(train_ds.kind)
@@ -602,51 +800,22 @@ def find_contamination(
         )
     _check_fields(train_ds, chosen, "training")
     _check_fields(eval_ds, chosen, "evaluation")
-    train_rows, eval_rows, overlaps, shared, field_index, method_index = [], [], [], [], [], []
-    for f, name in enumerate(chosen):
-        train_texts, train_owner = field_texts(train_ds.column(name))
-        eval_texts, eval_owner = field_texts(eval_ds.column(name))
-        with progress.scoped(name):
-            overlapping = text_overlaps(train_texts, eval_texts, settings)
-        for method, found in overlapping.items():
-            rows = _rows(found, train_owner, eval_owner)
-            train_rows.append(rows.train)
-            eval_rows.append(rows.eval)
-            overlaps.append(rows.overlap)
-            shared.append(rows.shared)
-            field_index.append(np.full(len(rows), f, np.int64))
-            method_index.append(np.full(len(rows), METHODS.index(method), np.int64))
-    t = np.concatenate(train_rows) if train_rows else np.zeros(0, np.int64)
-    e = np.concatenate(eval_rows) if eval_rows else np.zeros(0, np.int64)
-    fi = np.concatenate(field_index) if field_index else np.zeros(0, np.int64)
-    mi = np.concatenate(method_index) if method_index else np.zeros(0, np.int64)
-    order = np.lexsort((mi, fi, e, t))
-    t, e, fi, mi = t[order], e[order], fi[order], mi[order]
-    overlap = np.concatenate(overlaps)[order] if overlaps else np.zeros(0)
-    count = np.concatenate(shared)[order] if shared else np.zeros(0, np.int64)
-    report = pa.table(
-        {
-            "train_id": pa.array(row_ids(train_ds, train_ds.kind), pa.string()).take(pa.array(t, pa.int64())),
-            "eval_id": pa.array(row_ids(eval_ds, eval_ds.kind), pa.string()).take(pa.array(e, pa.int64())),
-            "field": pa.array(np.asarray(chosen, object)[fi] if len(fi) else [], pa.string()),
-            "method": pa.array(np.asarray(METHODS, object)[mi] if len(mi) else [], pa.string()),
-            "overlap": pa.array(overlap, pa.float64()),
-            "shared": pa.array(count, pa.int64(), mask=count < 0),
-        },
-        schema=REPORT_SCHEMA,
-    )
-    ngram = np.isin(mi, [METHODS.index("ngram_words"), METHODS.index("ngram_chars")])
-    counted = ~ngram | (overlap >= settings.ngram_fraction)
-    return Contamination(report, t, e, counted, train_ds.num_rows, eval_ds.num_rows, tuple(chosen))
+    index = ContaminationIndex.of(eval_ds, chosen, settings)
+    if train_ds.paths:  # workers may start elsewhere: absolute paths
+        train_ds = replace(train_ds, paths=tuple(path.absolute() for path in train_ds.paths))
+    found = map_ranges(executor, _check_range, (train_ds, index), train_ds.num_rows, what="row range")
+    return _joined(list(found), train_ds.num_rows, index)
 
 
 __all__ = [
     "METHODS",
     "REPORT_SCHEMA",
     "Contamination",
+    "ContaminationIndex",
     "ContaminationSettings",
     "Method",
     "Overlaps",
+    "TextIndex",
     "default_fields",
     "exact_overlaps",
     "field_texts",

@@ -3,7 +3,9 @@
 An :class:`Executor` maps a module-level function over items and yields the results in item order,
 with at most a few tasks per worker in flight (so results stream and memory stays bounded). Tasks
 and their items must pickle; a value every task reads (a stage's plan, an index) is shared once with
-:meth:`Executor.share` and read in the task with :meth:`Shared.get`.
+:meth:`Executor.share` and read in the task with :meth:`Shared.get`. :func:`map_ranges` does both for
+work cut into ranges of items (rows of a dataset, queries against one index): a task per range,
+about :data:`~curate.executors.base.TASKS_PER_WORKER` per worker, one range on a single worker.
 
 - ``local``: tasks run one after the other in this process (the default; nothing to set up).
 - ``processes``: a pool of ``workers`` local processes (default: every core), started with
@@ -25,7 +27,10 @@ from curate.executors.base import (
     ExecutorName,
     ExecutorSettings,
     Shared,
+    Span,
     in_order,
+    map_ranges,
+    span_ranges,
 )
 from curate.executors.processes import ProcessExecutor
 from curate.executors.ray_cluster import RayExecutor
@@ -38,8 +43,11 @@ __all__ = [
     "ProcessExecutor",
     "RayExecutor",
     "Shared",
+    "Span",
     "in_order",
     "make_executor",
+    "map_ranges",
+    "span_ranges",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
@@ -72,6 +73,49 @@ class Executor:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+TASKS_PER_WORKER = 4
+"""Ranges :func:`map_ranges` cuts the items into per worker: a slow range leaves others busy."""
+
+
+@dataclass(frozen=True)
+class Span(Generic[T]):
+    """One task of :func:`map_ranges`: items ``start:stop`` of the work, and the value every task reads."""
+
+    shared: Shared[T]
+    start: int
+    stop: int
+
+    def value(self) -> T:
+        return self.shared.get()
+
+
+def span_ranges(total: int, workers: int, *, align: int = 1) -> list[tuple[int, int]]:
+    """``total`` items cut into ``(start, stop)`` ranges: one range on a single worker, else about
+    :data:`TASKS_PER_WORKER` per worker; every range but the last holds a multiple of ``align`` items."""
+    if total <= 0:
+        return []
+    size = total if workers <= 1 else -(-total // (workers * TASKS_PER_WORKER))
+    size = -(-size // align) * align
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def map_ranges(
+    executor: Executor | None,
+    task: Callable[[Span[T]], R],
+    value: T,
+    total: int,
+    *,
+    align: int = 1,
+    what: str = "range",
+) -> Iterator[R]:
+    """``task`` over ranges of ``total`` items (:func:`span_ranges` for the executor's workers) on
+    ``executor`` (None: this process), ``value`` shared once; results in range order."""
+    executor = executor or Executor()
+    shared = executor.share(value)
+    spans = (Span(shared, start, stop) for start, stop in span_ranges(total, executor.workers, align=align))
+    return executor.map(task, spans, what=what)
 
 
 def in_order(

@@ -18,8 +18,9 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,9 @@ from pydantic import Field
 
 from curate import progress
 from curate.config import Strict
+
+if TYPE_CHECKING:
+    from curate.executors import Executor, Shared
 
 Model = Literal["tfidf", "fasttext"]
 FilterBy = Literal["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"]
@@ -124,12 +128,34 @@ def _fasttext_fold(train: list[str], train_y: np.ndarray, test: list[str], k: in
     return out
 
 
+@dataclass(frozen=True)
+class _Folds:
+    """What every fold task reads: the input texts, their class numbers, the class count, the model
+    and the seed."""
+
+    inputs: list[str]
+    y: np.ndarray
+    k: int
+    model: Model
+    seed: int
+
+
+def _fold(item: tuple[Shared[_Folds], np.ndarray, np.ndarray]) -> np.ndarray:
+    """A fold task: the probabilities of the ``test`` rows from a model fit on the ``train`` rows."""
+    shared, train, test = item
+    folds = shared.get()
+    fit = _tfidf_fold if folds.model == "tfidf" else _fasttext_fold
+    inputs = folds.inputs
+    return fit([inputs[i] for i in train], folds.y[train], [inputs[i] for i in test], folds.k, folds.seed)
+
+
 def out_of_fold_probabilities(
     texts: Sequence[str | None],
     labels: Sequence[Hashable],
     settings: LabelIssueSettings = LabelIssueSettings(),
     *,
     text_pairs: Sequence[str | None] | None = None,
+    executor: Executor | None = None,
 ) -> tuple[np.ndarray, list[Any]]:
     """Out-of-fold class probabilities of every row, from stratified K-fold cross-validation.
 
@@ -140,6 +166,8 @@ def out_of_fold_probabilities(
             the folds and seeds the models: the same inputs give the same output) and ``classes``
             (class order of the columns; default the sorted distinct labels).
         text_pairs: second texts of a pair task (None for a row without one).
+        executor: where the folds are fit, each a task (:mod:`curate.executors`; None: one after the
+            other in this process); the probabilities are the same on every executor.
     Returns:
         ``(pred_probs, classes)``: an ``n x k`` float array (rows sum to 1) and the class of each column.
     Raises:
@@ -149,6 +177,8 @@ def out_of_fold_probabilities(
     """
     from sklearn.model_selection import StratifiedKFold
 
+    from curate.executors import Executor
+
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
     model, seed = settings.model, settings.seed
@@ -157,12 +187,14 @@ def out_of_fold_probabilities(
     y = np.array([index[label] for label in labels], dtype=np.int64)
     n_folds = _fold_count(labels, settings.folds)
     inputs = join_pairs(texts, text_pairs)
-    fit = _tfidf_fold if model == "tfidf" else _fasttext_fold
     out: np.ndarray = np.zeros((len(inputs), len(found)))
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    splits = list(StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    executor = executor or Executor()
+    shared = executor.share(_Folds(inputs, y, len(found), model, seed))
     progress.step("cross-validation", 0, n_folds, "folds")
-    for done, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
-        out[test] = fit([inputs[i] for i in train], y[train], [inputs[i] for i in test], len(found), seed)
+    fitted = executor.map(_fold, ((shared, train, test) for train, test in splits), what="fold")
+    for done, ((_, test), probs) in enumerate(zip(splits, fitted, strict=True), start=1):
+        out[test] = probs
         progress.step("cross-validation", done, n_folds, "folds")
     out = np.clip(out, 0.0, None)
     sums = out.sum(axis=1, keepdims=True)

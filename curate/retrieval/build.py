@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +21,9 @@ from curate.errors import ConfigError, Where
 from curate.retrieval.negatives import GUARDS, Mined, MiningSettings, mine_negatives
 from curate.schemas import generated_ids
 from curate.sql import connect
+
+if TYPE_CHECKING:
+    from curate.executors import Executor
 
 CORPUS_SCHEMA = pa.schema([pa.field("doc_id", pa.string()), pa.field("title", pa.string()), ("text", pa.string())])
 QUERIES_SCHEMA = pa.schema(
@@ -257,6 +260,7 @@ def mine_retrieval(
     split: str | None = None,
     answers_column: str | None = "answers",
     embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+    executor: Executor | None = None,
 ) -> RetrievalMining:
     """Mine hard negatives for a retrieval set (``corpus``, ``queries``, ``qrels``: pyarrow Tables or
     Datasets, e.g. from :func:`curate.io.read_bundle`).
@@ -266,7 +270,8 @@ def mine_retrieval(
     from the queries' ``answers_column`` when it has one. Each
     (query, positive) pair becomes one triplet row with the query's negatives, which are guarded
     against all of its positives; queries without positives or without any surviving negative give
-    no rows. ``embeddings`` = (corpus rows x dim, query rows x dim) switches to dense mode.
+    no rows. ``embeddings`` = (corpus rows x dim, query rows x dim) switches to dense mode;
+    ``executor``: where the queries are searched (:func:`~curate.retrieval.negatives.mine_negatives`).
     """
     for part in ("corpus", "queries", "qrels"):
         if part not in bundle:
@@ -306,7 +311,7 @@ def mine_retrieval(
         query_positives.append(positives.get(query_id, []) if query_id not in seen else [])
         seen.add(query_id)
     texts = queries.column("text").to_pylist()
-    mined = mine_negatives(corpus, texts, query_positives, answers, settings, embeddings=embeddings)
+    mined = mine_negatives(corpus, texts, query_positives, answers, settings, embeddings=embeddings, executor=executor)
     pairs = [(i, doc) for i, docs in enumerate(query_positives) if mined.rows[i] for doc in docs]
     triplets = triplet_rows(
         corpus,

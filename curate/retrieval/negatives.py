@@ -44,7 +44,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Self, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +55,9 @@ from curate.config import Strict
 from curate.errors import ConfigError, Where
 from curate.text.answers import KeyedText, answer_variants
 from curate.text.shingles import korean_analyzer
+
+if TYPE_CHECKING:
+    from curate.executors import Executor, Span
 
 Tokenizer = Literal["bigram", "morph", "word"]
 TOKENIZERS: tuple[Tokenizer, ...] = get_args(Tokenizer)
@@ -246,6 +249,13 @@ class _Dense:
         self.index = faiss.IndexFlatIP(corpus.shape[1])
         if len(corpus):
             self.index.add(corpus)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to a worker without the faiss index (it does not pickle): made again there from the vectors."""
+        return {"corpus": self.corpus, "queries": self.queries}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["corpus"], state["queries"])  # type: ignore[misc]
 
     def top(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores, docs = self.index.search(self.queries[queries], k)
@@ -442,6 +452,7 @@ def mine_negatives(
     settings: MiningSettings = MiningSettings(),
     *,
     embeddings: tuple[Any, Any] | None = None,
+    executor: Executor | None = None,
 ) -> Mined:
     """Mine up to ``settings.count`` hard negatives for each query.
 
@@ -458,6 +469,8 @@ def mine_negatives(
         ConfigError: a positive id is not in the corpus, lengths disagree, bad embeddings, or a
             missing optional package (kiwipiepy for ``morph``, faiss for embeddings).
     """
+    from curate.executors import map_ranges
+
     started = time.perf_counter()
     n = len(queries)
     if len(positives) != n or len(answers) != n:
@@ -530,6 +543,7 @@ def mine_negatives(
     raw_passages = [f"{title} {text}" for title, text in zip(titles, texts, strict=True)] if settings.answers else []
     ctx = _Context(settings, ranker, label, [fold(p) for p in raw_passages], blank, docs, raw=raw_passages)
     guards = _answer_guards(queries, answers) if settings.answers else [_Answers()] * n
+    index = _Index(ctx, positive_rows, excluded, guards, searched, mode)
 
     search_started = time.perf_counter()
     out_rows: list[list[int]] = [[] for _ in range(n)]
@@ -538,27 +552,14 @@ def mine_negatives(
     dropped = np.zeros((n, len(GUARDS)), np.int64)
     candidates = 0
     progress.step("queries", 0, len(searched), "queries")
-    for start in range(0, len(searched), _BATCH):
-        batch = searched[start : start + _BATCH]
-        widest = max(len(excluded[q]) for q in batch.tolist())
-        extra = int(blank.sum()) if mode == "dense" else 0
-        k = min(docs, settings.rank_to + widest + extra)
-        top_docs, top_scores = ranker.top(batch, k)
-        for i, q in enumerate(batch.tolist()):
-            ranked_docs, ranked_scores = _sorted(top_docs[i], top_scores[i])
-            best[q] = _best_positive(ranker, q, positive_rows[q], top_docs[i], top_scores[i])
-            limit = _threshold(best[q], settings.margin)
-            complete = k >= docs or len(ranked_docs) == 0
-            pick = _pick(ctx, ranked_docs, ranked_scores, complete, excluded[q], guards[q], limit)
-            if pick is None:  # ties at the cut: rank again over the whole corpus
-                ranked_docs, ranked_scores = _exact(ctx, q, float(ranked_scores[-1]))
-                pick = _pick(ctx, ranked_docs, ranked_scores, True, excluded[q], guards[q], limit)
-                assert pick is not None
-            out_rows[q], out_scores[q] = pick.rows, pick.scores
-            dropped[q] = pick.dropped
-            candidates += pick.candidates
-            if progress.every(start + i + 1, len(searched), 100):
-                progress.step("queries", start + i + 1, len(searched), "queries")
+    found = map_ranges(executor, _search, index, len(searched), align=_BATCH, what="query range")
+    for part in found:
+        for q, rows, scores, positive, counts in zip(
+            part.queries.tolist(), part.rows, part.scores, part.best, part.dropped, strict=True
+        ):
+            out_rows[q], out_scores[q], best[q], dropped[q] = rows, scores, positive, counts
+        candidates += part.candidates
+        progress.step("queries", part.stop, len(searched), "queries")
     finished = time.perf_counter()
 
     short = sum(1 for q in searched.tolist() if len(out_rows[q]) < settings.count)
@@ -576,3 +577,70 @@ def mine_negatives(
         seconds=finished - started,
         search_seconds=finished - search_started,
     )
+
+
+@dataclass
+class _Index:
+    """What every search task reads: the ranker and guards (:class:`_Context`), each query's positive
+    rows, the rows taken out of its ranking and its answer guards, and the queries searched (those
+    with positives), in order."""
+
+    ctx: _Context
+    positive_rows: list[list[int]]
+    excluded: list[set[int]]
+    guards: list[_Answers]
+    searched: np.ndarray
+    mode: Literal["bm25", "dense"]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The negatives of the searched queries ``start:stop``: per query (its number in ``queries``)
+    the corpus rows, scores, best positive score and guard counts; the candidates examined."""
+
+    stop: int
+    queries: np.ndarray
+    rows: list[list[int]]
+    scores: list[list[float]]
+    best: list[float | None]
+    dropped: np.ndarray
+    candidates: int
+
+
+def _search(span: Span[_Index]) -> _Found:
+    """A search task: rank and guard the searched queries ``span.start:span.stop``, :data:`_BATCH`
+    queries a call (ranges start at a multiple of it, so each call is the one a single range makes)."""
+    index = span.value()
+    ctx, settings, ranker, excluded = index.ctx, index.ctx.settings, index.ctx.ranker, index.excluded
+    docs, total = ctx.docs, len(index.searched)
+    queries = index.searched[span.start : span.stop]
+    rows: list[list[int]] = []
+    scores: list[list[float]] = []
+    best: list[float | None] = []
+    dropped = np.zeros((len(queries), len(GUARDS)), np.int64)
+    candidates = 0
+    for start in range(0, len(queries), _BATCH):
+        batch = queries[start : start + _BATCH]
+        widest = max(len(excluded[q]) for q in batch.tolist())
+        extra = int(ctx.blank.sum()) if index.mode == "dense" else 0
+        k = min(docs, settings.rank_to + widest + extra)
+        top_docs, top_scores = ranker.top(batch, k)
+        for i, q in enumerate(batch.tolist()):
+            ranked_docs, ranked_scores = _sorted(top_docs[i], top_scores[i])
+            positive = _best_positive(ranker, q, index.positive_rows[q], top_docs[i], top_scores[i])
+            limit = _threshold(positive, settings.margin)
+            complete = k >= docs or len(ranked_docs) == 0
+            pick = _pick(ctx, ranked_docs, ranked_scores, complete, excluded[q], index.guards[q], limit)
+            if pick is None:  # ties at the cut: rank again over the whole corpus
+                ranked_docs, ranked_scores = _exact(ctx, q, float(ranked_scores[-1]))
+                pick = _pick(ctx, ranked_docs, ranked_scores, True, excluded[q], index.guards[q], limit)
+                assert pick is not None
+            rows.append(pick.rows)
+            scores.append(pick.scores)
+            best.append(positive)
+            dropped[start + i] = pick.dropped
+            candidates += pick.candidates
+            done = span.start + start + i + 1
+            if progress.every(done, total, 100):
+                progress.step("queries", done, total, "queries")
+    return _Found(span.stop, queries, rows, scores, best, dropped, candidates)

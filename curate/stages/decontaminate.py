@@ -111,7 +111,9 @@ class Decontaminate(PlannedStage):
         """Compare the whole training set with the evaluation set."""
         evaluation = self.read_eval(dataset.kind)
         try:
-            found = find_contamination(dataset, evaluation, fields=self._fields(dataset.kind), settings=self.params)
+            found = find_contamination(
+                dataset, evaluation, fields=self._fields(dataset.kind), settings=self.params, executor=self.tasks()
+            )
         except CurateError as exc:
             raise exc.at(stage=self.id) from None
         return ContaminationPlan(found.contaminated, found.summaries(), found.report.cast(REPORT_SCHEMA))

@@ -114,7 +114,7 @@ class LabelIssues(PlannedStage):
             else:
                 pairs = table.column("text_pair").to_pylist() if "text_pair" in table.column_names else None
                 pred_probs, classes = out_of_fold_probabilities(
-                    table.column("text").to_pylist(), labels, p, text_pairs=pairs
+                    table.column("text").to_pylist(), labels, p, text_pairs=pairs, executor=self.tasks()
                 )
             scores = find_label_issues(labels, pred_probs, classes, filter_by=p.filter_by)
         except ValueError as exc:

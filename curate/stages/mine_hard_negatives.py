@@ -161,7 +161,7 @@ class MineHardNegatives(PlannedStage):
         """Mine for a retrieval set's queries with :func:`mine_retrieval`: each query row's triplets,
         or why it has none."""
         try:
-            found = mine_retrieval({**self.parts, "queries": queries}, self.params)
+            found = mine_retrieval({**self.parts, "queries": queries}, self.params, executor=self.tasks())
         except CurateError as exc:
             raise exc.at(stage=self.id) from None
         rows_of: dict[str, tuple[int, int]] = {}
@@ -250,6 +250,7 @@ class MineHardNegatives(PlannedStage):
                 [answers[r] or [] for r in rows.tolist()],
                 p,
                 embeddings=embeddings,
+                executor=self.tasks(),
             )
         except CurateError as exc:
             raise exc.at(stage=self.id) from None

@@ -1,6 +1,7 @@
 """Executors run module-level tasks in order, share values once and fail in one line, on real
 processes and a real two-node Ray cluster on 127.0.0.1."""
 
+import itertools
 import os
 import signal
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from curate.errors import ExecutorError, InputError, Where
-from curate.executors import Executor, ExecutorSettings, Shared, make_executor
+from curate.executors import Executor, ExecutorSettings, Shared, Span, make_executor, map_ranges, span_ranges
 
 
 def square_and_pid(x: int) -> tuple[int, int]:
@@ -30,6 +31,10 @@ def bad_row(x: int) -> int:
 def read_shared(args: tuple[Shared[dict[str, int]], str]) -> int:
     shared, key = args
     return shared.get()[key]
+
+
+def summed(span: Span[list[int]]) -> tuple[int, int, int]:
+    return span.start, span.stop, sum(span.value()[span.start : span.stop])
 
 
 def die_once(args: tuple[str, int]) -> int:
@@ -74,6 +79,18 @@ def test_a_task_error_reaches_the_caller_as_itself(executor: Executor):
 def test_shared_values_are_read_by_every_task(executor: Executor):
     shared = executor.share({"a": 1, "b": 2})
     assert list(executor.map(read_shared, [(shared, k) for k in "abba"])) == [1, 2, 2, 1]
+
+
+def test_ranges_cover_the_items_once_in_order_with_one_shared_value(executor: Executor):
+    items = list(range(1000))
+    found = list(map_ranges(executor, summed, items, len(items), align=64))
+    assert [(start, stop) for start, stop, _ in found] == span_ranges(1000, executor.workers, align=64)
+    assert sum(total for _, _, total in found) == sum(items)
+    assert found[0][0] == 0 and found[-1][1] == 1000
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(found))
+    assert all((stop - start) % 64 == 0 for start, stop, _ in found[:-1])
+    assert len(found) == (1 if executor.workers == 1 else 8)  # 1000 / (2 workers x 4) -> 128 a range
+    assert list(map_ranges(executor, summed, items, 0)) == []
 
 
 def test_ray_spreads_tasks_over_both_nodes(ray_cluster):
