@@ -24,7 +24,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
@@ -691,10 +691,19 @@ def _not_parquet(paths: list[Path], exc: duckdb.Error) -> InputError:
 # --------------------------------------------------------------------------- writing
 
 
-def write_jsonl(table: pa.Table, path: Path, *, name: Path | None = None) -> None:
+Tables: TypeAlias = pa.Table | Iterable[pa.Table]
+"""Rows to write: one table, or tables of one schema in row order (batches, read one at a time)."""
+
+
+def _batches(tables: Tables) -> Iterator[pa.RecordBatch]:
+    for table in [tables] if isinstance(tables, pa.Table) else tables:
+        yield from table.to_batches(8192)
+
+
+def write_jsonl(tables: Tables, path: Path, *, name: Path | None = None) -> None:
     """One JSON object per row, UTF-8, in row order (gzip when the final ``name`` ends in ``.gz``)."""
     with create_text(path, name) as handle:
-        for batch in table.to_batches(8192):
+        for batch in _batches(tables):
             for record in batch.to_pylist():
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
@@ -709,12 +718,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_delimited(
-    table: pa.Table, path: Path, *, delimiter: str, quote: str | None, name: Path | None = None
-) -> None:
+def write_delimited(tables: Tables, path: Path, *, delimiter: str, quote: str | None, name: Path | None = None) -> None:
     """CSV (quoted where needed) or TSV (no quoting: a tab or newline inside a value is an error
-    naming the final file ``name``); gzip when ``name`` (default ``path``) ends in ``.gz``."""
+    naming the final file ``name``); gzip when ``name`` (default ``path``) ends in ``.gz``. The
+    header is the first table's column names (give at least one table, empty if need be)."""
     with create_text(path, name) as handle:
+        header = False
         if quote is not None:
             writer = csv.writer(handle, delimiter=delimiter, quotechar=quote, lineterminator="\n")
             # the csv module quotes a field holding "\n" (the line end) but not a lone "\r", which
@@ -722,31 +731,57 @@ def write_delimited(
             quoted = csv.writer(
                 handle, delimiter=delimiter, quotechar=quote, lineterminator="\n", quoting=csv.QUOTE_ALL
             )
-            writer.writerow(table.column_names)
+            for table in [tables] if isinstance(tables, pa.Table) else tables:
+                if not header:
+                    writer.writerow(table.column_names)
+                    header = True
+                for batch in table.to_batches(8192):
+                    for record in batch.to_pylist():
+                        cells = [_cell(v) for v in record.values()]
+                        (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
+            return
+        row_index = 0
+        for table in [tables] if isinstance(tables, pa.Table) else tables:
+            if not header:
+                handle.write(delimiter.join(table.column_names) + "\n")
+                header = True
             for batch in table.to_batches(8192):
                 for record in batch.to_pylist():
+                    row_index += 1
                     cells = [_cell(v) for v in record.values()]
-                    (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
-            return
-        handle.write(delimiter.join(table.column_names) + "\n")
-        for row_index, record in enumerate(table.to_pylist()):
-            cells = [_cell(v) for v in record.values()]
-            for column, cell in zip(table.column_names, cells, strict=True):
-                if delimiter in cell or "\n" in cell or "\r" in cell:
-                    raise InputError(
-                        "value holds a tab or line break, which TSV without quoting cannot store",
-                        where=Where(file=str(name or path), row=row_index + 1, field=column),
-                        value=cell,
-                        hint="write CSV, JSON Lines or Parquet instead, or --quote '\"'",
-                    )
-            handle.write(delimiter.join(cells) + "\n")
+                    for column, cell in zip(table.column_names, cells, strict=True):
+                        if delimiter in cell or "\n" in cell or "\r" in cell:
+                            raise InputError(
+                                "value holds a tab or line break, which TSV without quoting cannot store",
+                                where=Where(file=str(name or path), row=row_index, field=column),
+                                value=cell,
+                                hint="write CSV, JSON Lines or Parquet instead, or --quote '\"'",
+                            )
+                    handle.write(delimiter.join(cells) + "\n")
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    """Parquet with zstd compression; curate metadata kept in the schema. A column Parquet cannot
-    hold (a struct without fields: ``{}`` in every row of a JSON field) is an OutputError."""
+def write_parquet(tables: Tables, path: Path) -> None:
+    """Parquet with zstd compression; curate metadata kept in the schema (the first table's schema:
+    the others are cast to it, as batches of one dataset are). A column Parquet cannot hold (a
+    struct without fields: ``{}`` in every row of a JSON field) is an OutputError."""
     try:
-        pq.write_table(table, path, compression="zstd")
+        if isinstance(tables, pa.Table):
+            pq.write_table(tables, path, compression="zstd")
+            return
+        writer: pq.ParquetWriter | None = None
+        try:
+            for table in tables:
+                if writer is None:
+                    schema = table.schema
+                    writer = pq.ParquetWriter(path, schema, compression="zstd")
+                elif table.schema != schema:
+                    table = table.cast(schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError("write_parquet needs at least one table (an empty one holds the schema)")
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
         raise OutputError(
             "Parquet cannot hold these rows",
