@@ -383,11 +383,7 @@ def _load_input(
     record, problem = read_record(folder, fingerprint)
     if problem:
         reporter.note(f"{folder.name}: {problem}; reading the input again")
-    elif record is not None and "primary" not in record and record.get("shard_rows") != config.shard_rows:
-        if "shard_rows" in record:
-            why = f"sharded by {record['shard_rows']:,} rows, not by input.shard_rows {config.shard_rows:,}"
-        else:
-            why = "data.parquet is of an earlier curate, which read the input whole"
+    elif record is not None and "primary" not in record and (why := _stale_shards(record, folder, config)):
         reporter.note(f"{folder.name}: {why}; reading the input again into shards")
         record = None
     if record is None and _is_bundle(config):
@@ -419,17 +415,23 @@ def _load_input(
             record = write_record(tmp, {**info, **extra}, files)
     quarantined = int(record.get("quarantined", 0))
     if "primary" not in record:
-        dataset = Dataset.from_parquet([folder / shard for shard in record["shards"]], record["kind"])
-        if dataset.num_rows != record["rows"]:  # the digests held, so a record not of this layout
-            raise InputError(
-                f"the input's shards hold {dataset.num_rows:,} rows, its {RECORD} says {record['rows']:,}",
-                where=Where(file=str(folder)),
-                hint=f"remove {folder} to read the input again",
-            )
-        return dataset, quarantined
+        return Dataset.from_parquet([folder / shard for shard in record["shards"]], record["kind"]), quarantined
     dataset = Dataset.from_parquet(folder / "data.parquet", record["kind"])
     siblings = {name: Dataset.from_parquet(folder / PARTS_DIR / f"{name}.parquet", name) for name in record["parts"]}
     return Bundle(record["primary"], {record["primary"]: dataset, **siblings}), quarantined
+
+
+def _stale_shards(record: Mapping[str, Any], folder: Path, config: InputConfig) -> str | None:
+    """Why the input's shards, their files unchanged, are not those ``config`` asks for (a folder
+    of an earlier curate, another ``shard_rows``, rows other than the record's), or None."""
+    if "shards" not in record:
+        return "data.parquet is of an earlier curate, which read the input whole"
+    if record.get("shard_rows") != config.shard_rows:
+        return f"sharded by {record.get('shard_rows')} rows, not by input.shard_rows {config.shard_rows}"
+    rows = sum(pq.ParquetFile(folder / shard).metadata.num_rows for shard in record["shards"])
+    if rows != record.get("rows"):
+        return f"its shards hold {rows} rows, {RECORD} says {record.get('rows')}"
+    return None
 
 
 def _versions() -> dict[str, str]:

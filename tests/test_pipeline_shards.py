@@ -19,6 +19,7 @@ from curate.dataset import Dataset
 from curate.errors import ConfigError, InputError
 from curate.io.tabular import write_delimited, write_jsonl, write_parquet
 from curate.pipeline import Reporter, run_pipeline
+from curate.run_folder import write_record
 
 REVIEWS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nsmc" / "reviews.jsonl.gz"
 ROWS = 5000
@@ -114,31 +115,38 @@ def test_a_rerun_reuses_the_shards_and_a_new_shard_size_reads_the_input_again(tm
     notes = Notes()
     third = run_pipeline(bigger, reporter=notes)
     assert notes.notes == [
-        "input: sharded by 1,000 rows, not by input.shard_rows 2,000; reading the input again into shards"
+        "input: sharded by 1000 rows, not by input.shard_rows 2000; reading the input again into shards"
     ]
     assert all(run.resumed for run in third.stages)  # the rows are the same, so are the stages' inputs
     assert len(list((third.dir / "input" / "data").iterdir())) == 3
     assert outputs(third.dir) == before
 
 
+def test_a_run_without_stages_publishes_every_shard(tmp_path, reviews):
+    path = pipeline(tmp_path, reviews, "run", shard_rows=1000)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    path.write_text(yaml.safe_dump({**config, "stages": []}, allow_unicode=True), encoding="utf-8")
+    result = run_pipeline(path)
+    shards = Dataset.from_parquet(sorted((result.dir / "input" / "data").glob("*.parquet")), "classification")
+    output = pq.read_table(result.dir / "output.parquet")
+    assert output.num_rows == ROWS and output.equals(shards.to_arrow())
+    assert output.schema.metadata[b"curate"] == pq.read_schema(shards.paths[0]).metadata[b"curate"]
+
+
 def test_a_run_folder_of_the_earlier_layout_is_read_again_into_shards(tmp_path, reviews):
     path = pipeline(tmp_path, reviews, "run", shard_rows=1000)
     first = run_pipeline(path)
     before = outputs(first.dir)
-    # the input as curate wrote it before shards: one data.parquet, listed by its record
+    # the input as curate wrote it before shards: one data.parquet, and a record listing it
     folder = first.dir / "input"
-    table = first.stages[0].dir.parent / "input" / "data"
-    io.write(Dataset.from_parquet(sorted(table.glob("*.parquet")), "classification"), tmp_path / "data.parquet")
+    shards = Dataset.from_parquet(sorted((folder / "data").glob("*.parquet")), "classification")
+    io.write(shards, tmp_path / "data.parquet", as_source=False)
     record = json.loads((folder / "stats.json").read_text())
     shutil.rmtree(folder)
     folder.mkdir()
     shutil.move(tmp_path / "data.parquet", folder / "data.parquet")
-    old = {k: record[k] for k in ("fingerprint", "kind", "rows", "quarantined")}
-    size = (folder / "data.parquet").stat().st_size
-    from curate.files import digest
-
-    old["files"] = {"data.parquet": {"bytes": size, "sha256": digest(folder / "data.parquet")}}
-    (folder / "stats.json").write_text(json.dumps(old))
+    old = {key: record[key] for key in ("fingerprint", "kind", "rows", "quarantined")}
+    write_record(folder, old, ["data.parquet"])
     notes = Notes()
     again = run_pipeline(path, reporter=notes)
     assert notes.notes == [
