@@ -69,15 +69,15 @@ def pipeline(tmp_path: Path, source: Path, run: str, **input_settings) -> Path:
 
 
 def outputs(run: Path) -> dict[str, object]:
-    """What a user reads of a run: every stage's kept and rejected rows, the output and the exports
-    (Parquet as tables with their metadata, text files as bytes), and the stage counts."""
+    """What a user reads of a run: every stage's kept and rejected rows, the output, the exports and
+    their card (Parquet as tables with their metadata, text files as bytes), and the stage counts."""
     found: dict[str, object] = {}
     for path in sorted(run.rglob("*")):
         name = str(path.relative_to(run))
         if path.suffix == ".parquet" and not name.startswith("input"):
             table = pq.read_table(path)
             found[name] = (table.replace_schema_metadata(None), (table.schema.metadata or {}).get(b"curate"))
-        elif path.name in EXPORTS:
+        elif path.name in EXPORTS or path.name == "README.md":  # README.md: the exports' dataset card
             found[name] = path.read_bytes()
         elif path.name == "stats.json" and not name.startswith("input"):
             record = json.loads(path.read_text())
