@@ -122,8 +122,8 @@ class InputConfig(Strict):
     split: str | None = None
     on_error: Literal["fail", "skip"] = "fail"
     quote: str | None = "default"
-    shard_rows: int = Field(io.DEFAULT_SHARD_ROWS, gt=0, strict=True)
-    """Rows per Parquet shard the input is read into (memory follows it); no part of a fingerprint."""
+    shard_rows: int = Field(io.DEFAULT_SHARD_ROWS, gt=0, strict=True)  # no part of any fingerprint
+    """Rows per Parquet shard the input is read into, a positive integer (memory follows it)."""
 
 
 class ExportConfig(Strict):
