@@ -684,7 +684,8 @@ def bias(
             raise ConfigError(
                 "--compare with a run folder", value=str(compare), hint="a run folder compares its input and output"
             )
-        before_path: Path = src / "input" / "data.parquet"
+        shards = src / "input" / "data"  # the input's shards; data.parquet in older runs and retrieval sets
+        before_path: Path = shards if shards.is_dir() else src / "input" / "data.parquet"
         after_path: Path | None = src / "output.parquet"
         read = {}
     else:

@@ -10,6 +10,7 @@ Pipeline file::
       primary: corpus                         # a retrieval folder without kind: the part whose rows run
       columns: {document: text}               # optional source -> schema column renames
       on_error: fail                          # or skip: unreadable rows go to quarantine.jsonl
+      shard_rows: 100000                      # rows per Parquet shard the input is read into (> 0)
     output:
       dir: runs/korquad_clean                 # default runs/<name>; apart from the input
       export:                                 # optional copies of the final rows
@@ -38,7 +39,8 @@ set (triplets) ends it. The published set holds the other parts beside ``output.
 (``output.<part>.parquet``), and a ``beir`` export (or a ``parquet`` export to a path without a
 suffix, a folder) writes the whole set.
 
-A run writes, under the output folder (layout in :mod:`curate.run_folder`): ``input/data.parquet``,
+A run writes, under the output folder (layout in :mod:`curate.run_folder`): the input as Parquet
+shards ``input/data/part-NNNNN.parquet`` (read chunk by chunk: memory follows ``shard_rows``),
 per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
 then the published set: ``output.parquet``, the exports and their dataset cards (:mod:`curate.io.card`),
 ``report.md``, ``report.html`` (see :mod:`curate.report.html`) and ``manifest.json`` last. Every run
@@ -99,6 +101,7 @@ from curate.run_folder import (
     PARTS_DIR,
     RECORD,
     RUN_LOG,
+    SHARDS_DIR,
     RunFolder,
     RunResult,
     StageRun,
@@ -119,6 +122,8 @@ class InputConfig(Strict):
     split: str | None = None
     on_error: Literal["fail", "skip"] = "fail"
     quote: str | None = "default"
+    shard_rows: int = Field(io.DEFAULT_SHARD_ROWS, gt=0, strict=True)  # no part of any fingerprint
+    """Rows per Parquet shard the input is read into, a positive integer (memory follows it)."""
 
 
 class ExportConfig(Strict):
@@ -369,13 +374,18 @@ def _read_bundle(config: InputConfig, tmp: Path) -> dict[str, Any]:
 def _load_input(
     config: InputConfig, run_folder: RunFolder, fingerprint: str, reporter: Reporter
 ) -> tuple[Dataset | Bundle, int]:
-    """Read the input once into ``input/data.parquet`` (a retrieval set's other parts into
-    ``input/parts/``); later runs reuse it while the fingerprint holds and its files are unchanged.
-    Returns the dataset (or the retrieval set) and the number of quarantined rows."""
+    """Read the input once, chunk by chunk, into Parquet shards ``input/data/part-NNNNN.parquet`` of
+    at most ``input.shard_rows`` rows (:func:`curate.io.read_to_shards`; a retrieval set whole, its
+    primary part into ``input/data.parquet`` and the others into ``input/parts/``); later runs reuse
+    them while the fingerprint and ``shard_rows`` hold and the files are unchanged. Returns the
+    dataset (its shards as one, or the retrieval set) and the number of quarantined rows."""
     folder = run_folder.path / INPUT
     record, problem = read_record(folder, fingerprint)
     if problem:
         reporter.note(f"{folder.name}: {problem}; reading the input again")
+    elif record is not None and "primary" not in record and (why := _stale_shards(record, folder, config)):
+        reporter.note(f"{folder.name}: {why}; reading the input again into shards")
+        record = None
     if record is None and _is_bundle(config):
         run_folder.changing()
         with atomic_dir(folder) as tmp:
@@ -386,8 +396,10 @@ def _load_input(
         run_folder.changing()
         with atomic_dir(folder) as tmp:
             quarantine = tmp / "quarantine.jsonl"
-            dataset = io.read(
+            sharded = io.read_to_shards(
                 config.path,
+                tmp / SHARDS_DIR,
+                shard_rows=config.shard_rows,
                 format=config.format,
                 kind=config.kind,
                 rename=config.columns or None,
@@ -396,17 +408,30 @@ def _load_input(
                 quarantine=quarantine if config.on_error == "skip" else None,
                 quote=config.quote,
             )
-            io.write(dataset, tmp / "data.parquet", format="parquet", as_source=False)
-            quarantined = int(dataset.metadata.get("quarantined_rows", 0))
-            files = ["data.parquet", *(["quarantine.jsonl"] if quarantine.exists() else [])]
-            info = {"fingerprint": fingerprint, "kind": dataset.kind, "rows": dataset.num_rows}
-            record = write_record(tmp, {**info, "quarantined": quarantined}, files)
-    dataset = Dataset.from_parquet(folder / "data.parquet", record["kind"])
+            shards = [f"{SHARDS_DIR}/{Path(path).name}" for path in sharded.paths]
+            files = [*shards, *(["quarantine.jsonl"] if quarantine.exists() else [])]
+            info = {"fingerprint": fingerprint, "kind": sharded.kind, "rows": sharded.rows}
+            extra = {"quarantined": sharded.quarantined, "shard_rows": config.shard_rows, "shards": shards}
+            record = write_record(tmp, {**info, **extra}, files)
     quarantined = int(record.get("quarantined", 0))
     if "primary" not in record:
-        return dataset, quarantined
+        return Dataset.from_parquet([folder / shard for shard in record["shards"]], record["kind"]), quarantined
+    dataset = Dataset.from_parquet(folder / "data.parquet", record["kind"])
     siblings = {name: Dataset.from_parquet(folder / PARTS_DIR / f"{name}.parquet", name) for name in record["parts"]}
     return Bundle(record["primary"], {record["primary"]: dataset, **siblings}), quarantined
+
+
+def _stale_shards(record: Mapping[str, Any], folder: Path, config: InputConfig) -> str | None:
+    """Why the input's shards, their files unchanged, are not those ``config`` asks for (a folder
+    of an earlier curate, another ``shard_rows``, rows other than the record's), or None."""
+    if "shards" not in record:
+        return "data.parquet is of an earlier curate, which read the input whole"
+    if record.get("shard_rows") != config.shard_rows:
+        return f"sharded by {record.get('shard_rows')} rows, not by input.shard_rows {config.shard_rows}"
+    rows = sum(pq.ParquetFile(folder / shard).metadata.num_rows for shard in record["shards"])
+    if rows != record.get("rows"):
+        return f"its shards hold {rows} rows, {RECORD} says {record.get('rows')}"
+    return None
 
 
 def _versions() -> dict[str, str]:
@@ -481,7 +506,7 @@ def run_pipeline(
         started = time.perf_counter()
         owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
         folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
-        unset = {"path", *(("primary",) if config.input.primary is None else ())}  # as before primary existed
+        unset = {"path", "shard_rows", *(("primary",) if config.input.primary is None else ())}  # as before
         fingerprint = _sha(digest(input_path), config.input.model_dump(exclude=unset), __version__)
         data, quarantined = _load_input(config.input, folder, fingerprint, reporter)
         dataset = data.main if isinstance(data, Bundle) else data
@@ -678,8 +703,11 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
     final = result.dir / OUTPUT
     folder.changing()
     try:
-        with atomic_file(final) as tmp:
-            shutil.copyfile(result.output.paths[0], tmp)
+        if len(result.output.paths) == 1:
+            with atomic_file(final) as tmp:
+                shutil.copyfile(result.output.paths[0], tmp)
+        else:  # the input's shards, when no stage ran
+            io.write(result.output, final, format="parquet", as_source=False)
         result.output = Dataset.from_parquet(final, result.output.kind)
         for name, part in result.parts.items():
             with atomic_file(result.dir / part_output(name)) as tmp:

@@ -4,8 +4,9 @@ Layout::
 
     <dir>/
       .curate.lock        locked (flock) while a run writes here; the OS releases it when the run ends or dies
-      input/              data.parquet (+ quarantine.jsonl) and stats.json; a retrieval set's other
-                          parts in parts/<name>.parquet (data.parquet is its primary part)
+      input/              data/part-NNNNN.parquet, the input's shards (+ quarantine.jsonl), and
+                          stats.json; a retrieval set as data.parquet (its primary part) and its
+                          other parts in parts/<name>.parquet
       NN_<id>/            per stage: kept.parquet, rejected.parquet, artifacts and stats.json; the
                           parts of a retrieval set the stage changed in parts/<name>.parquet
       output.parquet      the published set, written after the last stage: output, exports, report,
@@ -44,6 +45,7 @@ LOCK = ".curate.lock"
 INPUT = "input"
 OUTPUT = "output.parquet"
 PARTS_DIR = "parts"
+SHARDS_DIR = "data"
 
 
 def part_output(name: str) -> str:

@@ -553,11 +553,11 @@ def test_resume_checks_the_files_a_record_lists(tmp_path, squad_file):
     assert notes.notes == ["01_validate_spans: kept.parquet changed since it was written; running the stage again"]
     assert snapshot(first.dir) == before
     # the cached input too
-    data = first.dir / "input" / "data.parquet"
+    data = first.dir / "input" / "data" / "part-00000.parquet"
     data.write_bytes(data.read_bytes()[:-10])
     notes = Notes()
     assert all(r.resumed for r in run_pipeline(path, reporter=notes).stages)
-    assert notes.notes == ["input: data.parquet changed since it was written; reading the input again"]
+    assert notes.notes == ["input: data/part-00000.parquet changed since it was written; reading the input again"]
     assert snapshot(first.dir) == before
 
 

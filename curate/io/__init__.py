@@ -20,6 +20,7 @@ size as Parquet shards, both through the same conforming. Paths may be ``s3://``
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -665,11 +666,12 @@ def _like(data: Any, table: pa.Table, kind: str, metadata: dict[str, str]) -> An
     return _restored(table, kind, metadata, "jsonl").to_pandas()
 
 
-def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str) -> pa.Table:
+def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str, *, first_row: int = 0) -> pa.Table:
     """``table`` as its source had it, for JSON Lines and Parquet (``fmt``): integer labels as
     integers; MRC rows in the Hub layout and columns when the source had them (see
     :func:`~curate.io.hf.hf_columns`); ClassLabel columns in Parquet as ``datasets`` writes them
-    (ids, and the features in the ``huggingface`` schema metadata) where ``datasets`` is installed."""
+    (ids, and the features in the ``huggingface`` schema metadata) where ``datasets`` is installed.
+    ``first_row``: the position of the table's first row in the dataset (a batch), for errors."""
     if fmt not in ("jsonl", "parquet"):
         return table
     if fmt == "parquet" and "class_labels" in metadata and has_hf_library():
@@ -683,7 +685,7 @@ def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str)
             row = next((i for i, v in enumerate(values) if v is not None and not _INT.fullmatch(v)), 0)
             raise OutputError(
                 "the source had integer labels, but a label is not a number",
-                where=Where(field="label", row=row + 1),
+                where=Where(field="label", row=first_row + row + 1),
                 value=values[row],
                 hint="write CSV, or map the labels back to numbers",
             ) from None
@@ -752,6 +754,11 @@ def write(
     what the source had (integer labels, the Hub's MRC layout); ``False`` keeps curate's own columns,
     as a run folder holds them.
 
+    Row formats (JSON Lines, CSV, TSV, Parquet) are written batch by batch (of :data:`WRITE_BATCH_ROWS`
+    rows; a dataset on disk is read one batch at a time), so memory follows the batch, not the
+    dataset. SQuAD, BEIR, ``datasets`` folders and the training formats (DPR, sentence-transformers)
+    group rows across the file and are written from the whole table.
+
     The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
     write fails; a full or read-only disk is an OutputError naming ``path``). An ``s3://`` URL is
     written locally first, then copied up (see :mod:`curate.io.objects`); the URL is returned.
@@ -772,30 +779,51 @@ def write(
         return write_bundle({dataset.kind: dataset}, path, format="beir")
     if fmt == "hf":
         return to_hf(dataset, path)
-    table = dataset.to_arrow()
-    if as_source:
-        table = _restored(table, dataset.kind, dataset.metadata, fmt)
     with atomic_file(path) as tmp:
         try:
-            _write_file(dataset, table, fmt, tmp, path, quote)
+            _write_file(dataset, fmt, tmp, path, quote, as_source)
         except CurateError as exc:
             raise exc.at(file=str(path)) from None
     return path
 
 
-def _write_file(dataset: Dataset, table: pa.Table, fmt: str, tmp: Path, path: Path, quote: Any) -> None:
+WRITE_BATCH_ROWS = 32768
+"""Rows per batch when :func:`write` streams a row format."""
+
+
+def _row_batches(dataset: Dataset, fmt: str, as_source: bool) -> Iterator[pa.Table]:
+    """The rows of ``dataset`` in batches as ``fmt`` holds them (restored to the source's shape with
+    ``as_source``), at least one table (an empty one for no rows), curate's metadata in the schema
+    for Parquet."""
+    first_row = 0
+    for batch in itertools.chain(dataset.batches(WRITE_BATCH_ROWS), [] if dataset.num_rows else [dataset.rows(0, 0)]):
+        if as_source:
+            batch = _restored(batch, dataset.kind, dataset.metadata, fmt, first_row=first_row)
+        if fmt == "parquet":
+            batch = with_metadata(batch, {**dataset.metadata, "kind": dataset.kind})
+        first_row += batch.num_rows
+        yield batch
+
+
+def _write_file(dataset: Dataset, fmt: str, tmp: Path, path: Path, quote: Any, as_source: bool) -> None:
+    if fmt in ("jsonl", "csv", "tsv", "parquet"):
+        batches = _row_batches(dataset, fmt, as_source)
+        if fmt == "jsonl":
+            write_jsonl(batches, tmp, name=path)
+        elif fmt == "parquet":
+            write_parquet(batches, tmp)
+        else:
+            default = '"' if fmt == "csv" else None
+            delimiter = "," if fmt == "csv" else "\t"
+            write_delimited(
+                batches, tmp, delimiter=delimiter, quote=default if quote == "default" else quote, name=path
+            )
+        return
+    table = dataset.to_arrow()
     if fmt in TRAINING_FORMATS:
         write_training(table, dataset.kind, tmp, fmt, name=path)
-    elif fmt == "squad":
-        write_squad(table, tmp, metadata=dataset.metadata, name=path)
-    elif fmt == "jsonl":
-        write_jsonl(table, tmp, name=path)
-    elif fmt in ("csv", "tsv"):
-        default = '"' if fmt == "csv" else None
-        delimiter = "," if fmt == "csv" else "\t"
-        write_delimited(table, tmp, delimiter=delimiter, quote=default if quote == "default" else quote, name=path)
     else:
-        write_parquet(with_metadata(table, {**dataset.metadata, "kind": dataset.kind}), tmp)
+        write_squad(table, tmp, metadata=dataset.metadata, name=path)
 
 
 def to_hf(data: Any, path: str | Path, *, kind: str | None = None) -> Path:

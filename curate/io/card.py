@@ -187,6 +187,25 @@ def _file_parts(dataset: Dataset, path: Path, fmt: str) -> list[dict[str, Any]]:
     return [_part("default", dataset.kind, fmt, shown.schema, [file])]
 
 
+_STREAMED_FORMATS = ("jsonl", "csv", "tsv", "parquet")
+"""Export formats whose card entry is made batch by batch, as :func:`curate.io.write` writes them."""
+
+
+def _row_file_part(dataset: Dataset, path: Path, fmt: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
+    """The part of one JSON Lines, CSV, TSV or Parquet export (split ``train``) and its
+    :func:`language_counts`, read batch by batch: memory follows the batch, not the dataset."""
+    size = 0
+    languages: dict[str, Counter[str]] = {}
+    for batch in dataset.batches():
+        size += batch.nbytes
+        for column, counts in language_counts(batch).items():
+            languages.setdefault(column, Counter()).update(counts)
+    file = {"split": "train", "path": path.name, "rows": dataset.num_rows, "bytes": size}
+    part = _part("default", dataset.kind, fmt, dataset.rows(0, 0).schema, [file])
+    ranked = {c: dict(sorted(n.items(), key=lambda cn: (-cn[1], cn[0]))) for c, n in languages.items()}
+    return [part], ranked
+
+
 def _hf_part(kind: str, folder: Path) -> dict[str, Any]:
     """The part of a ``datasets`` folder as ``load_from_disk`` opens it: its own features (the Hub's
     SQuAD layout, ``ClassLabel`` names) and its splits (``train`` for a single ``Dataset``)."""
@@ -250,20 +269,24 @@ def export_entry(
     path = Path(path)
     if isinstance(data, Dataset) and fmt == "beir":
         data = {data.kind: data}
-    if isinstance(data, Dataset):
-        folder = path.is_dir()
-        parts = _file_parts(data, path, fmt)
-        tables = [data.to_arrow()]
+    if isinstance(data, Dataset) and fmt in _STREAMED_FORMATS:
+        folder = False
+        parts, languages = _row_file_part(data, path, fmt)
     else:
-        folder = True
-        parts = _bundle_parts(data, fmt)
-        tables = [d.to_arrow() for d in data.values()]
-    languages: dict[str, dict[str, int]] = {}
-    for table in tables:
-        for column, counts in language_counts(table).items():
-            merged = languages.setdefault(column, {})
-            for code, n in counts.items():
-                merged[code] = merged.get(code, 0) + n
+        if isinstance(data, Dataset):
+            folder = path.is_dir()
+            parts = _file_parts(data, path, fmt)
+            tables = [data.to_arrow()]
+        else:
+            folder = True
+            parts = _bundle_parts(data, fmt)
+            tables = [d.to_arrow() for d in data.values()]
+        languages = {}
+        for table in tables:
+            for column, counts in language_counts(table).items():
+                merged = languages.setdefault(column, {})
+                for code, n in counts.items():
+                    merged[code] = merged.get(code, 0) + n
     return {
         "path": path.name,
         "folder": folder,

@@ -24,7 +24,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
@@ -260,22 +260,45 @@ def _arrow_schema(path: Path, group_rows: int) -> pa.Schema | None:
     """The schema :func:`read_jsonl` gets from Arrow's fast reader for the whole file, found
     ``group_rows`` lines at a time; ``None`` when the fast reader would not take the file (the
     line-by-line reader reads it then, naming lines in its errors)."""
-    schemas: list[pa.Schema] = []
     try:
-        with pa.input_stream(str(path), compression="detect") as stream:
-            data, count = bytearray(), 0
-            for line in _byte_lines(stream):
-                if not schemas and not data and line.startswith(b"\xef\xbb\xbf"):
-                    line = line[3:]
-                if count >= group_rows and line != b"\n":  # a group starts where a line does
-                    schemas.append(_fast_schema(bytes(data)))
-                    data, count = bytearray(), 0
-                data += line
-                count += line != b"\n"
-            schemas.append(_fast_schema(bytes(data)))
+        schemas = [table.schema for table in _arrow_groups(path, group_rows)]
         return pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowException, OSError, EOFError, RecursionError, ValueError):
         return None
+
+
+def _arrow_groups(path: Path, group_rows: int) -> Iterator[pa.Table]:
+    """Arrow's fast reader on ``group_rows`` lines of ``path`` at a time (ArrowInvalid where it
+    would not take a group)."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        data, count, first = bytearray(), 0, True
+        for line in _byte_lines(stream):
+            if first and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            first = False
+            if count >= group_rows and line != b"\n":  # a group starts where a line does
+                yield _fast_table(bytes(data))
+                data, count = bytearray(), 0
+            data += line
+            count += line != b"\n"
+        yield _fast_table(bytes(data))
+
+
+def _arrow_chunks(path: Path, chunk_rows: int, schema: pa.Schema) -> Iterator[Rows]:
+    """The rows of ``path`` through Arrow's fast reader, ``chunk_rows`` at a time, as the whole
+    file gives them: each chunk cast to ``schema`` (:func:`_arrow_schema`), the columns it lacks
+    null. Raises :class:`Unstreamable` when a chunk cannot be cast."""
+    for table in _arrow_groups(path, chunk_rows):
+        columns = []
+        for field in schema:
+            if field.name not in table.column_names:
+                columns.append(pa.nulls(table.num_rows, field.type))
+                continue
+            try:
+                columns.append(table.column(field.name).cast(field.type))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                raise Unstreamable(field.name) from None
+        yield Rows(pa.table(columns, schema=schema))
 
 
 def _byte_lines(stream: Any) -> Iterator[bytes]:
@@ -288,11 +311,11 @@ def _byte_lines(stream: Any) -> Iterator[bytes]:
         yield rest
 
 
-def _fast_schema(data: bytes) -> pa.Schema:
+def _fast_table(data: bytes) -> pa.Table:
     table = _arrow_lines(data)
     if not table.num_columns or _has_empty_row(table):
         raise pa.ArrowInvalid("a row without values")
-    return table.schema
+    return table
 
 
 def _has_empty_row(table: pa.Table) -> bool:
@@ -354,24 +377,24 @@ def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> Rows:
 
 def jsonl_source(path: Path, *, chunk_rows: int, skip_bad_rows: bool = False) -> Source:
     """JSON Lines in chunks of ``chunk_rows`` rows, with the rows, types and errors of
-    :func:`read_jsonl`. A first pass parses every line, checks the field types and decides each
-    column's Arrow type over the whole file (a chunk that widens a type, ``1`` then ``2.5``,
-    widens it for all); a second parses the lines again and builds the chunks. Raises
-    :class:`Unstreamable` when Arrow cannot type a column chunk by chunk (the file is read whole then).
+    :func:`read_jsonl`, in two passes. A file Arrow's fast reader takes (as :func:`read_jsonl` reads
+    it when not skipping) goes through it chunk by chunk: the first pass decides each column's type
+    over the whole file, the second casts each chunk to it. Otherwise the first pass parses every
+    line, checks the field types and decides each column's Arrow type over the whole file (a chunk
+    that widens a type, ``1`` then ``2.5``, widens it for all); the second parses the lines again
+    and builds the chunks. Raises :class:`Unstreamable` when Arrow cannot type a column chunk by
+    chunk (the file is read whole then).
     """
     input_file(path)
     file = str(path)
     # the whole file goes through Arrow's fast reader when not skipping and it can: no lines then
     fast = None if skip_bad_rows else _arrow_schema(path, chunk_rows)
-    try:
-        return _jsonl_chunks(path, file, chunk_rows, skip_bad_rows, fast)
-    except InputError:
-        if fast is not None:  # Arrow reads what the line reader calls bad (the whole file says which)
-            raise Unstreamable(file) from None
-        raise
+    if fast is not None:
+        return Source(fast, _arrow_chunks(path, chunk_rows, fast))
+    return _jsonl_chunks(path, file, chunk_rows, skip_bad_rows)
 
 
-def _jsonl_chunks(path: Path, file: str, chunk_rows: int, skip_bad_rows: bool, fast: pa.Schema | None) -> Source:
+def _jsonl_chunks(path: Path, file: str, chunk_rows: int, skip_bad_rows: bool) -> Source:
     check = _TypeCheck(skip_bad_rows)
     bad: dict[int, BadRow] = {}
     kinds: dict[str, set[str]] = {}  # JSON types of the values kept
@@ -408,8 +431,6 @@ def _jsonl_chunks(path: Path, file: str, chunk_rows: int, skip_bad_rows: bool, f
     check.raise_first(file)
     schema = pa.schema([pa.field(name, _decided(name, kinds[name], list(types.get(name, {})))) for name in check.names])
     as_text = {name for name, found in kinds.items() if found == {"integer", "text"}}
-    if fast is not None and fast != schema:
-        raise Unstreamable(file)  # Arrow's fast reader types a column otherwise
 
     def table(records: list[dict[str, Any]]) -> pa.Table:
         columns = {}
@@ -435,10 +456,10 @@ def _jsonl_chunks(path: Path, file: str, chunk_rows: int, skip_bad_rows: bool, f
             lines.append(number)
             raws.append(line.rstrip("\r\n"))
             if len(records) == chunk_rows:
-                yield Rows(table(records), [], None if fast else lines, raws if skip_bad_rows else None)
+                yield Rows(table(records), [], lines, raws if skip_bad_rows else None)
                 records, lines, raws = [], [], []
         if records:
-            yield Rows(table(records), [], None if fast else lines, raws if skip_bad_rows else None)
+            yield Rows(table(records), [], lines, raws if skip_bad_rows else None)
 
     return Source(schema, chunks())
 
@@ -691,10 +712,19 @@ def _not_parquet(paths: list[Path], exc: duckdb.Error) -> InputError:
 # --------------------------------------------------------------------------- writing
 
 
-def write_jsonl(table: pa.Table, path: Path, *, name: Path | None = None) -> None:
+Tables: TypeAlias = pa.Table | Iterable[pa.Table]
+"""Rows to write: one table, or tables of one schema in row order (batches, read one at a time)."""
+
+
+def _batches(tables: Tables) -> Iterator[pa.RecordBatch]:
+    for table in [tables] if isinstance(tables, pa.Table) else tables:
+        yield from table.to_batches(8192)
+
+
+def write_jsonl(tables: Tables, path: Path, *, name: Path | None = None) -> None:
     """One JSON object per row, UTF-8, in row order (gzip when the final ``name`` ends in ``.gz``)."""
     with create_text(path, name) as handle:
-        for batch in table.to_batches(8192):
+        for batch in _batches(tables):
             for record in batch.to_pylist():
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
@@ -709,12 +739,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_delimited(
-    table: pa.Table, path: Path, *, delimiter: str, quote: str | None, name: Path | None = None
-) -> None:
+def write_delimited(tables: Tables, path: Path, *, delimiter: str, quote: str | None, name: Path | None = None) -> None:
     """CSV (quoted where needed) or TSV (no quoting: a tab or newline inside a value is an error
-    naming the final file ``name``); gzip when ``name`` (default ``path``) ends in ``.gz``."""
+    naming the final file ``name``); gzip when ``name`` (default ``path``) ends in ``.gz``. The
+    header is the first table's column names (give at least one table, empty if need be)."""
     with create_text(path, name) as handle:
+        header = False
         if quote is not None:
             writer = csv.writer(handle, delimiter=delimiter, quotechar=quote, lineterminator="\n")
             # the csv module quotes a field holding "\n" (the line end) but not a lone "\r", which
@@ -722,31 +752,57 @@ def write_delimited(
             quoted = csv.writer(
                 handle, delimiter=delimiter, quotechar=quote, lineterminator="\n", quoting=csv.QUOTE_ALL
             )
-            writer.writerow(table.column_names)
+            for table in [tables] if isinstance(tables, pa.Table) else tables:
+                if not header:
+                    writer.writerow(table.column_names)
+                    header = True
+                for batch in table.to_batches(8192):
+                    for record in batch.to_pylist():
+                        cells = [_cell(v) for v in record.values()]
+                        (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
+            return
+        row_index = 0
+        for table in [tables] if isinstance(tables, pa.Table) else tables:
+            if not header:
+                handle.write(delimiter.join(table.column_names) + "\n")
+                header = True
             for batch in table.to_batches(8192):
                 for record in batch.to_pylist():
+                    row_index += 1
                     cells = [_cell(v) for v in record.values()]
-                    (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
-            return
-        handle.write(delimiter.join(table.column_names) + "\n")
-        for row_index, record in enumerate(table.to_pylist()):
-            cells = [_cell(v) for v in record.values()]
-            for column, cell in zip(table.column_names, cells, strict=True):
-                if delimiter in cell or "\n" in cell or "\r" in cell:
-                    raise InputError(
-                        "value holds a tab or line break, which TSV without quoting cannot store",
-                        where=Where(file=str(name or path), row=row_index + 1, field=column),
-                        value=cell,
-                        hint="write CSV, JSON Lines or Parquet instead, or --quote '\"'",
-                    )
-            handle.write(delimiter.join(cells) + "\n")
+                    for column, cell in zip(table.column_names, cells, strict=True):
+                        if delimiter in cell or "\n" in cell or "\r" in cell:
+                            raise InputError(
+                                "value holds a tab or line break, which TSV without quoting cannot store",
+                                where=Where(file=str(name or path), row=row_index, field=column),
+                                value=cell,
+                                hint="write CSV, JSON Lines or Parquet instead, or --quote '\"'",
+                            )
+                    handle.write(delimiter.join(cells) + "\n")
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    """Parquet with zstd compression; curate metadata kept in the schema. A column Parquet cannot
-    hold (a struct without fields: ``{}`` in every row of a JSON field) is an OutputError."""
+def write_parquet(tables: Tables, path: Path) -> None:
+    """Parquet with zstd compression; curate metadata kept in the schema (the first table's schema:
+    the others are cast to it, as batches of one dataset are). A column Parquet cannot hold (a
+    struct without fields: ``{}`` in every row of a JSON field) is an OutputError."""
     try:
-        pq.write_table(table, path, compression="zstd")
+        if isinstance(tables, pa.Table):
+            pq.write_table(tables, path, compression="zstd")
+            return
+        writer: pq.ParquetWriter | None = None
+        try:
+            for table in tables:
+                if writer is None:
+                    schema = table.schema
+                    writer = pq.ParquetWriter(path, schema, compression="zstd")
+                elif table.schema != schema:
+                    table = table.cast(schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError("write_parquet needs at least one table (an empty one holds the schema)")
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
         raise OutputError(
             "Parquet cannot hold these rows",

@@ -52,7 +52,7 @@ def test_compare_and_run_folder_show_the_shifts(tmp_path):
     assert curate("run", pipeline).returncode == 0
     done = curate("bias", tmp_path / "run", "--min-count", "3")
     assert done.returncode == 0, done.stderr
-    assert f"shifts from {tmp_path / 'run' / 'input' / 'data.parquet'}" in done.stdout.replace("\n", "")
+    assert f"shifts from {tmp_path / 'run' / 'input' / 'data'}" in done.stdout.replace("\n", "")
 
 
 def test_user_errors_are_one_line_with_exit_2(tmp_path):

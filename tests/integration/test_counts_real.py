@@ -74,7 +74,7 @@ def table(result: RunResult, stage: int, name: str = "kept") -> str:
 
 def before(result: RunResult, stage: int) -> str:
     """The rows a stage was given: the kept rows of the stage before, or the run's input."""
-    return table(result, stage - 1) if stage else f"read_parquet('{result.dir / 'input' / 'data.parquet'}')"
+    return table(result, stage - 1) if stage else f"read_parquet('{result.dir / 'input' / 'data' / '*.parquet'}')"
 
 
 def listed(result: RunResult, stage: int, column: str) -> dict[str, int]:
