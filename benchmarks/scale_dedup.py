@@ -69,6 +69,11 @@ EXECUTOR = {"curate-local": "local", "curate-processes": "processes", "curate-ra
 WORKERS = 2
 RAY = REPO / ".venv" / "bin" / "ray"
 TARGET_ROWS = 10_000_000
+DATATROVE_NOTE = (
+    "- datatrove: `benchmarks/peers/datatrove_minhash.py` with the settings of `benchmarks/dedup.py` (word 5-grams "
+    "of Kiwi tokens, 9 x 13 hashes, no similarity check), on the corpus as JSON Lines, one task per shard, "
+    f"{WORKERS} workers."
+)
 
 
 @dataclass
@@ -89,7 +94,7 @@ def corpus(work: Path, rows: int) -> Path:
     """``WORK/corpus-<rows>`` with ``corpus/`` and ``truth/``, built unless a finished build is there."""
     out = work / f"corpus-{rows}"
     done = out / "built.json"
-    if done.exists() and json.loads(done.read_text())["rows"] == rows:
+    if done.exists():
         return out
     shard_rows = min(500_000, -(-rows // 4))  # at least 4 shards, so datatrove's 2 workers both read
     print(f"<!-- building the corpus of {rows:,} rows in {out} -->", file=sys.stderr)
@@ -126,7 +131,8 @@ def nsmc_parquet(work: Path) -> Path:
                 row = json.loads(line)
                 ids.append(str(row["review_id"]))
                 texts.append(row["review"])
-        pq.write_table(pa.table({"id": ids, "text": texts}), path)
+        pq.write_table(pa.table({"id": ids, "text": texts}), path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").rename(path)
     return path
 
 
@@ -367,6 +373,7 @@ def main() -> None:
         raise SystemExit(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
     if not REVIEWS.exists():
         raise SystemExit(f"needs {REVIEWS} (the shared data folder beside the checkout)")
+    load_before = os.getloadavg()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     data = corpus(work, args.rows)
@@ -388,7 +395,14 @@ def main() -> None:
 
     truth = f"read_parquet('{data / 'truth'}/*.parquet')"
     built = json.loads((data / "built.json").read_text())
-    lines = ["# Near-duplicate removal at scale", "", *machine_lines(), ""]
+    load = " / ".join(f"{a:.1f} -> {b:.1f}" for a, b in zip(load_before, os.getloadavg(), strict=True))
+    lines = [
+        "# Near-duplicate removal at scale",
+        "",
+        *machine_lines(),
+        f"Load average (1, 5, 15 min), start -> end: {load}.",
+        "",
+    ]
     lines += [
         f"Corpus: `benchmarks/scale_corpus.py` (seed 13, copy rate 0.3), {args.rows:,} rows in Parquet shards of "
         f"{built['shard_rows']:,}; rows by kind: " + ", ".join(f"{k} {v:,}" for k, v in built["counts"].items()) + ".",
@@ -400,9 +414,7 @@ def main() -> None:
         "tasks when the executor is not local or the rows exceed it), the corpus folder read as kind `document`; "
         f"`processes` with {WORKERS} workers, `ray` joining a head of {WORKERS} CPUs started for the run on "
         "127.0.0.1 (its processes are counted in the memory columns; its start is not timed).",
-        "- datatrove: `benchmarks/peers/datatrove_minhash.py` with the settings of `benchmarks/dedup.py` (word "
-        "5-grams of Kiwi tokens, 9 x 13 hashes, no similarity check), on the corpus as JSON Lines, one task per "
-        f"shard, {WORKERS} workers.",
+        *([DATATROVE_NOTE] if "datatrove" in chosen else []),
         "- Removal precision and recall: a row removed against a row that is a redundant copy (a true cluster, an "
         "original and its copies, of n rows should lose n - 1, whichever); repeated NSMC reviews are separate "
         "originals, so removing them counts against precision.",
