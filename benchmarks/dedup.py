@@ -179,6 +179,7 @@ class Measurement:
     peak_pss_mb: float  # PSS summed over the process tree
     timed_out: bool
     log: Path
+    peak_one_mb: float = 0.0  # the largest single process's high-water mark (VmHWM)
 
 
 def _session_pids(session: int) -> list[int]:
@@ -217,8 +218,17 @@ def _memory_kb(pid: int) -> tuple[int, int, int]:
     return rss, hwm, pss
 
 
-def measure(cmd: list[str], *, cwd: Path, log: Path, env: dict[str, str] | None = None, timeout: float) -> Measurement:
-    """Run ``cmd`` in a new session; wall time and peak memory of the whole process tree."""
+def measure(
+    cmd: list[str],
+    *,
+    cwd: Path,
+    log: Path,
+    env: dict[str, str] | None = None,
+    timeout: float,
+    sessions: tuple[int, ...] = (),
+) -> Measurement:
+    """Run ``cmd`` in a new session; wall time and peak memory of the whole process tree, and of the
+    processes of ``sessions`` too (a service the command uses, such as a Ray head; left running)."""
     with log.open("w", encoding="utf-8") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -226,7 +236,7 @@ def measure(cmd: list[str], *, cwd: Path, log: Path, env: dict[str, str] | None 
         timed_out = False
         while proc.poll() is None:
             total = total_pss = 0
-            for pid in _session_pids(proc.pid):
+            for pid in [p for session in (proc.pid, *sessions) for p in _session_pids(session)]:
                 rss, hwm, pss = _memory_kb(pid)
                 total += rss
                 total_pss += pss
@@ -246,7 +256,9 @@ def measure(cmd: list[str], *, cwd: Path, log: Path, env: dict[str, str] | None 
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    return Measurement(returncode, seconds, max(peak_sum, peak_one) / 1024, peak_pss / 1024, timed_out, log)
+    return Measurement(
+        returncode, seconds, max(peak_sum, peak_one) / 1024, peak_pss / 1024, timed_out, log, peak_one / 1024
+    )
 
 
 def log_tail(path: Path, lines: int = 3) -> str:

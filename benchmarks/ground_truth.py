@@ -39,6 +39,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import duckdb
+
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 REVIEWS = DATA / "nsmc" / "reviews.jsonl.gz"
 XQUAD = DATA / "xquad"
@@ -370,6 +372,25 @@ def removal_scores(truth: Mapping[str, str], kept: set[str]) -> dict[str, float]
     should = sum(len(group) - 1 for group in members.values())
     right = sum(min(sum(1 for key in group if key not in kept), len(group) - 1) for group in members.values())
     return _prf(right, removed, should) | {"removed": removed, "should": should}
+
+
+def removal_scores_sql(con: duckdb.DuckDBPyConnection, truth: str, kept: str) -> dict[str, float]:
+    """``removal_scores`` computed by DuckDB, for truths too large for Python dicts. ``truth`` and
+    ``kept`` are table expressions (``read_parquet('truth/*.parquet')``): ``truth`` has ``id`` and
+    ``original`` (the cluster: a copy's original, an original's own id), ``kept`` has ``id``."""
+    removed, should, right = con.execute(
+        f"""
+        WITH groups AS (
+            SELECT count(*) AS n, count(*) FILTER (WHERE k.id IS NULL) AS removed
+            FROM (SELECT id, original FROM {truth}) AS t
+            LEFT JOIN (SELECT DISTINCT id FROM {kept}) AS k USING (id)
+            GROUP BY t.original
+        )
+        SELECT coalesce(sum(removed), 0), coalesce(sum(n - 1), 0), coalesce(sum(least(removed, n - 1)), 0)
+        FROM groups
+        """
+    ).fetchone() or (0, 0, 0)
+    return _prf(int(right), int(removed), int(should)) | {"removed": int(removed), "should": int(should)}
 
 
 def _prf(tp: int, predicted: int, true: int) -> dict[str, float]:
