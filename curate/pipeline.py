@@ -94,6 +94,7 @@ from curate.dataset import DEFAULT_BATCH_ROWS, Bundle, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
 from curate.executors import Executor, ExecutorSettings, make_executor
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
+from curate.io import objects
 from curate.io.card import write_run_cards
 from curate.run_folder import (
     INPUT,
@@ -494,40 +495,43 @@ def run_pipeline(
             check_name(config.name, what="pipeline name", where=Where(field="name"))
         folder = RunFolder(Path(output or config.output.dir or Path("runs") / config.name))
         exports = [_export_path(folder, i, spec) for i, spec in enumerate(config.output.export)]
-    input_path = Path(config.input.path)
-    if not input_path.exists():
-        raise ConfigError(
-            "input not found", where=Where(file=str(input_path), field="input.path"), hint="check the path"
-        )
-    folder.check_apart(
-        [("input", input_path), *((f"file stage '{s.id}' reads", p) for s in stages for p in s.input_files())]
-    )
-    with folder.locked(), _run_log(folder, config, reporter) as reporter, _executor(config.executor) as running:
-        started = time.perf_counter()
-        owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
-        folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
-        unset = {"path", "shard_rows", *(("primary",) if config.input.primary is None else ())}  # as before
-        fingerprint = _sha(digest(input_path), config.input.model_dump(exclude=unset), __version__)
-        data, quarantined = _load_input(config.input, folder, fingerprint, reporter)
-        dataset = data.main if isinstance(data, Bundle) else data
-        with _naming(pipeline):
-            _check_kinds(config, stages, exports, dataset.kind, data.parts if isinstance(data, Bundle) else {})
-        if not dataset.num_rows and not config.allow_empty_output:
-            raise InputError(
-                "the input has no rows",
-                where=Where(file=str(input_path)),
-                hint="check the file, or set allow_empty_output: true",
+    # an s3:// input is copied here for the run (errors name its URL); its bytes make the fingerprint
+    with objects.input_path(config.input.path) as (input_path, _):
+        local_input = config.input.model_copy(update={"path": str(input_path)})
+        if not input_path.exists():
+            raise ConfigError(
+                "input not found", where=Where(file=str(input_path), field="input.path"), hint="check the path"
             )
-        runs, kept = _run_stages(config, stages, folder, data, fingerprint, force, reporter, running)
-        last, parts = (kept.main, kept.siblings) if isinstance(kept, Bundle) else (kept, {})
-        result = RunResult(config.name, folder.path, last, dataset.num_rows, runs, exports, quarantined, parts=parts)
-        for warning in _publish(config, result, folder, time.perf_counter() - started):
-            reporter.warn(warning)
-        reporter.lines.line(
-            f"run '{config.name}' finished: {OUTPUT} {result.output.num_rows:,} rows "
-            f"in {time.perf_counter() - started:.1f} s"
+        folder.check_apart(
+            [("input", input_path), *((f"file stage '{s.id}' reads", p) for s in stages for p in s.input_files())]
         )
-    return result
+        with folder.locked(), _run_log(folder, config, reporter) as reporter, _executor(config.executor) as running:
+            started = time.perf_counter()
+            owned = {stage_dir_name(index, stage.id) for index, stage in enumerate(stages, start=1)}
+            folder.clear(stage_dirs=owned, exports=exports, note=reporter.note)
+            unset = {"path", "shard_rows", *(("primary",) if config.input.primary is None else ())}  # as before
+            fingerprint = _sha(digest(input_path), config.input.model_dump(exclude=unset), __version__)
+            data, quarantined = _load_input(local_input, folder, fingerprint, reporter)
+            dataset = data.main if isinstance(data, Bundle) else data
+            with _naming(pipeline):
+                _check_kinds(config, stages, exports, dataset.kind, data.parts if isinstance(data, Bundle) else {})
+            if not dataset.num_rows and not config.allow_empty_output:
+                raise InputError(
+                    "the input has no rows",
+                    where=Where(file=str(input_path)),
+                    hint="check the file, or set allow_empty_output: true",
+                )
+            runs, kept = _run_stages(config, stages, folder, data, fingerprint, force, reporter, running)
+            last, parts = (kept.main, kept.siblings) if isinstance(kept, Bundle) else (kept, {})
+            rows_in = dataset.num_rows
+            result = RunResult(config.name, folder.path, last, rows_in, runs, exports, quarantined, parts=parts)
+            for warning in _publish(config, result, folder, time.perf_counter() - started):
+                reporter.warn(warning)
+            reporter.lines.line(
+                f"run '{config.name}' finished: {OUTPUT} {result.output.num_rows:,} rows "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
+        return result
 
 
 def _executor_settings(

@@ -180,6 +180,10 @@ class RunFolder:
         """The path of an export given relative to the folder; ConfigError when it leaves the folder or
         takes the place of something the run writes itself."""
         parts = PurePath(relative).parts
+        if "://" in relative:
+            problem = "an export is written inside the output folder, not to a URL"
+            hint = "give a path relative to the output folder, then copy it: curate convert RUN/PATH s3://BUCKET/KEY"
+            raise ConfigError(problem, where=Where(field=field), value=relative, hint=hint)
         if not parts or PurePath(relative).is_absolute() or ".." in parts:
             problem = "an export path must stay inside the output folder"
         elif parts[0] in _RESERVED or parts[0].startswith(".") or _STAGE_DIR.fullmatch(parts[0]):

@@ -133,3 +133,31 @@ def test_bad_rows_from_s3_are_named_by_their_url(s3: str, tmp_path: Path) -> Non
     (entry,) = [json.loads(line) for line in quarantine.read_text(encoding="utf-8").splitlines()]
     assert (entry["file"], entry["location"]) == (f"{s3}/in/bad.jsonl", "line 2")
     shutil.rmtree(tmp_path)
+
+
+def test_a_pipeline_reads_its_input_from_s3(s3: str, tmp_path: Path) -> None:
+    from curate.errors import ConfigError
+    from curate.pipeline import run_pipeline
+
+    local = _jsonl(tmp_path, ROWS + [{**ROWS[0], "id": "4"}])
+    _put(local, f"{s3}/in/data.jsonl")
+    spec = {
+        "name": "from_s3",
+        "input": {"path": f"{s3}/in/data.jsonl", "kind": "classification", "shard_rows": 2},
+        "output": {"dir": str(tmp_path / "run"), "export": [{"path": "clean.jsonl"}]},
+        "stages": [{"use": "exact_dedup"}],
+    }
+    result = run_pipeline(spec)
+    assert [s.stats.rows_rejected for s in result.stages] == [1]
+    exported = read(tmp_path / "run" / "clean.jsonl").to_arrow()
+    assert exported.column("id").to_pylist() == ["1", "2", "3"]
+    assert len(list((tmp_path / "run" / "input" / "data").glob("part-*.parquet"))) == 2
+    again = run_pipeline(spec)  # the object's bytes are the fingerprint: unchanged, every stage resumes
+    assert [s.resumed for s in again.stages] == [True]
+    _put(_jsonl(tmp_path, ROWS), f"{s3}/in/data.jsonl")
+    assert [s.resumed for s in run_pipeline(spec).stages] == [False]
+    write(read(tmp_path / "run" / "clean.jsonl"), f"{s3}/out/clean.jsonl")  # what `curate convert` does
+    assert read(f"{s3}/out/clean.jsonl").to_arrow().equals(exported)
+    spec["output"]["export"] = [{"path": f"{s3}/out/other.jsonl"}]
+    with pytest.raises(ConfigError, match="not to a URL"):
+        run_pipeline(spec)
