@@ -36,6 +36,7 @@ from curate import io, progress
 from curate.dataset import Dataset
 from curate.dedup.contamination import Contamination, ContaminationSettings
 from curate.errors import ConfigError, SchemaError, Where
+from curate.io import objects
 from curate.io.training import TrainingCounts
 from curate.quality.classifier import TrainReport, TrainSettings
 from curate.stages.base import StageStats
@@ -209,7 +210,16 @@ def convert(
     quote: Quote = "default",
 ) -> Converted:
     """Convert between formats; a retrieval folder (no ``kind``) is converted whole. With
-    ``skip_bad_rows``, unreadable rows go to ``quarantine`` (default ``DST.quarantine.jsonl``)."""
+    ``skip_bad_rows``, unreadable rows go to ``quarantine`` (default ``DST.quarantine.jsonl``).
+    Both are local paths (a dataset card is written beside ``dst``)."""
+    for name, path in (("SRC", src), ("DST", dst)):
+        if objects.is_remote(path):
+            raise ConfigError(
+                "curate convert reads and writes local files",
+                where=Where(field=name),
+                value=str(path),
+                hint="in Python, curate.write(curate.read(SRC), 's3://BUCKET/KEY') reads and writes s3:// URLs",
+            )
     src, dst = Path(src), Path(dst)
     if _is_bundle(src, format, kind):
         parts = io.read_bundle(src, format=format or io.detect_format(src))

@@ -437,8 +437,8 @@ def report(
 
 @app.command()
 def convert(
-    src: Annotated[Path, typer.Argument(help="Input file or folder.")],
-    dst: Annotated[Path, typer.Argument(help="Output file or folder.")],
+    src: Annotated[str, typer.Argument(help="Input file or folder (or s3://bucket/key).")],
+    dst: Annotated[str, typer.Argument(help="Output file or folder (or s3://bucket/key).")],
     from_: FromOpt = None,
     to: Annotated[Optional[str], typer.Option("--to", help=f"Output format: {', '.join(io.WRITE_FORMATS)}.")] = None,  # noqa: UP045
     kind: KindOpt = None,

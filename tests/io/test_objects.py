@@ -156,7 +156,14 @@ def test_a_pipeline_reads_its_input_from_s3(s3: str, tmp_path: Path) -> None:
     assert [s.resumed for s in again.stages] == [True]
     _put(_jsonl(tmp_path, ROWS), f"{s3}/in/data.jsonl")
     assert [s.resumed for s in run_pipeline(spec).stages] == [False]
-    write(read(tmp_path / "run" / "clean.jsonl"), f"{s3}/out/clean.jsonl")  # what `curate convert` does
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    refused = CliRunner().invoke(app, ["convert", str(tmp_path / "run" / "clean.jsonl"), f"{s3}/out/clean.jsonl"])
+    assert refused.exit_code == 2 and "curate convert reads and writes local files" in refused.output, refused.output
+    assert not Path(f"s3:/{s3[5:]}").exists()  # nothing written to a local folder named after the URL
+    write(read(tmp_path / "run" / "clean.jsonl"), f"{s3}/out/clean.jsonl")
     assert read(f"{s3}/out/clean.jsonl").to_arrow().equals(exported)
     spec["output"]["export"] = [{"path": f"{s3}/out/other.jsonl"}]
     with pytest.raises(ConfigError, match="not to a URL"):
