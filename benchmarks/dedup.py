@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -768,6 +768,18 @@ def notes(envs: dict[str, PeerEnv], kept_at: Path | None) -> list[str]:
     return out
 
 
+def chosen_systems(only: str, systems: Sequence[str]) -> list[str]:
+    """The systems of ``--only`` (comma-separated), checked against ``systems``; the NSMC reviews
+    must be there."""
+    chosen = [s.strip() for s in only.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(systems))
+    if unknown:
+        raise SystemExit(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(systems)}")
+    if not REVIEWS.exists():
+        raise SystemExit(f"needs {REVIEWS} (the shared data folder beside the checkout)")
+    return chosen
+
+
 def machine_lines() -> list[str]:
     model = "?"
     with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -790,12 +802,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900, help="seconds per system and data set")
     parser.add_argument("--keep", type=Path, help="keep inputs and outputs in this folder (default: a temp folder)")
     args = parser.parse_args()
-    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = sorted(set(chosen) - set(SYSTEMS))
-    if unknown:
-        raise SystemExit(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
-    if not REVIEWS.exists():
-        raise SystemExit(f"needs {REVIEWS} (the shared data folder beside the checkout)")
+    chosen = chosen_systems(args.only, SYSTEMS)
 
     envs = {name: ensure_env(name) for name in PEER_ENVS if name in chosen}
     project = package_versions(PROJECT_PY, ["curate", "datasketch", "rensa", "numpy", "pyarrow"])

@@ -56,6 +56,7 @@ from dedup import (
     Measurement,
     _base_env,
     _session_pids,
+    chosen_systems,
     datatrove_system,
     ensure_env,
     log_tail,
@@ -367,12 +368,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=7200, help="seconds per system")
     parser.add_argument("--no-reference", action="store_true", help="skip the in-memory run on the NSMC reviews")
     args = parser.parse_args()
-    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = sorted(set(chosen) - set(SYSTEMS))
-    if unknown:
-        raise SystemExit(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
-    if not REVIEWS.exists():
-        raise SystemExit(f"needs {REVIEWS} (the shared data folder beside the checkout)")
+    chosen = chosen_systems(args.only, SYSTEMS)
     load_before = os.getloadavg()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
