@@ -229,10 +229,11 @@ class Decisions:
         )
 
     def between(self, start: int, stop: int) -> Decisions:
-        """The decisions about rows ``start:stop``."""
+        """The decisions about rows ``start:stop``, copied out (a slice of an Arrow table pickles
+        with every row of the table, and this part goes to a batch task)."""
         rows = self.table.column("row").to_numpy()
         lo, hi = np.searchsorted(rows, [start, stop])
-        return Decisions(self.table.slice(int(lo), int(hi - lo)))
+        return Decisions(self.table.take(pa.array(np.arange(lo, hi), pa.int64())))
 
     @staticmethod
     def join(parts: Sequence[Decisions]) -> Decisions:

@@ -789,7 +789,7 @@ def split_batch(task: BatchTask) -> Batch | Saved:
     files = [Path(task.folder) / f"{task.index:08d}.{name}.arrow" for name in ("kept", "rejected")]
     for table, path in zip((done.kept, done.rejected), files, strict=True):
         _save(table, path)
-    empty = replace(done, kept=done.kept.slice(0, 0), rejected=done.rejected.slice(0, 0))
+    empty = replace(done, kept=done.kept.schema.empty_table(), rejected=done.rejected.schema.empty_table())
     return Saved(empty, str(files[0]), str(files[1]))
 
 

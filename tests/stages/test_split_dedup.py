@@ -5,6 +5,7 @@ rejected rows, reasons, details, flags, clusters and conflicts."""
 
 from __future__ import annotations
 
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,12 @@ def test_split_search_on_local_processes_decides_as_the_whole_search(
     assert io.read(kept).to_arrow().equals(whole[0]) and io.read(rejected).to_arrow().equals(whole[1])
     assert stats.rows_rejected == whole[2]["rows_rejected"]
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # scratch files removed
+
+
+def test_a_batch_task_gets_only_its_rows_of_the_decisions(reviews: Dataset):
+    stage = MinHashDedup()
+    plan, _ = stage.planned(reviews)
+    whole = len(pickle.dumps(plan))
+    part = stage.plan_rows(plan, 4000, 4100)
+    assert 0 < part.decisions.table.num_rows < 100
+    assert len(pickle.dumps(part)) < whole / 20  # not the whole table behind a slice
