@@ -85,7 +85,8 @@ class RayExecutor(Executor):
         try:
             if settings.address not in (None, "auto"):
                 _reachable(settings.address)
-            ray.init(address=settings.address, **options)
+            # "local": a new Ray even when a cluster runs on this machine (None would join that one)
+            ray.init(address=settings.address or "local", **options)
         except (OSError, RuntimeError, ValueError) as exc:
             raise ExecutorError(
                 "cannot join the Ray cluster",
