@@ -15,7 +15,7 @@ import curate.stages
 from curate.stages import REGISTRY, ROLES, Stage
 from tests.conftest import REPO
 
-HELPERS = {"base", "dedup_rows", "fields", "scoring"}
+HELPERS = {"base", "dedup_rows", "dedup_shards", "fields", "scoring"}
 """Modules of curate/stages that hold shared code, not stages."""
 
 
