@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,8 @@ def assert_same(src: Path, tmp_path: Path, shard_rows: int, **options: Any) -> S
     if status == "ok" and got_status == "error" and "Parquet cannot hold these rows" in got:
         assert got.startswith(f"Parquet cannot hold these rows at {out}: got ")  # read() keeps them in memory
         return None
+    if status == got_status == "error":  # the chunked reader may name the line too, where Arrow's whole read cannot
+        got, expected = (re.sub(r", line \d+,", ",", message) for message in (got, expected))
     assert (got_status, got if got_status == "error" else None) == (status, expected if status == "error" else None)
     if status == "error":
         assert not list(out.glob("part-*")) if out.exists() else True
