@@ -62,17 +62,18 @@ def run(name: str, executor: object, params: dict, source: Path, work: Path) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/curate-same-clusters"))
+    parser.add_argument("--work", type=Path, default=Path("runs/bench/same-clusters"))
     args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
-    source = reviews_parquet(args.work)
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    source = reviews_parquet(work)
     lines = [
         "| run | wall s | peak RSS MB (curate process) | rejected | cluster rows | kept, rejected, clusters equal |",
         "|---|---:|---:|---:|---:|---|",
     ]
     first: Path | None = None
     for name, (executor, params) in RUNS.items():
-        stage, seconds, mb = run(name, executor, params, source, args.work)
+        stage, seconds, mb = run(name, executor, params, source, work)
         tables = {f: pq.read_table(stage / f) for f in COMPARED}
         same = (
             "(compared with this)"

@@ -363,7 +363,7 @@ def table(runs: list[Run], truth: str, con: duckdb.DuckDBPyConnection) -> list[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=TARGET_ROWS, help="rows of the scale corpus")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/curate-scale-dedup"), help="corpus, runs and logs")
+    parser.add_argument("--work", type=Path, default=Path("runs/bench/scale-dedup"), help="corpus, runs and logs")
     parser.add_argument("--only", default=",".join(SYSTEMS), help="comma-separated systems to run")
     parser.add_argument("--timeout", type=float, default=7200, help="seconds per system")
     parser.add_argument("--no-reference", action="store_true", help="skip the in-memory run on the NSMC reviews")
