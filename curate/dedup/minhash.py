@@ -224,7 +224,13 @@ def jaccard(shingles: Shingles, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected-component label of each of ``n`` nodes: the smallest node index in its component."""
-    labels: np.ndarray = np.arange(n, dtype=np.int64)
+    return merged_components(np.arange(n, dtype=np.int64), a, b)
+
+
+def merged_components(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``labels`` (each node's component: its smallest node, as :func:`components` gives) once the
+    edges ``(a[i], b[i])`` join their components too; ``labels`` is left as it was."""
+    labels = labels.copy()
     while len(a):
         la, lb = labels[a], labels[b]
         if np.array_equal(la, lb):
@@ -238,6 +244,7 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 _VERIFY_STEP = 20_000  # candidate pairs verified between two progress steps
+_FEW_PAIRS = 8  # pairs measured one by one (fewer numpy calls) by Clustering.similarity
 
 VERIFY_MARGIN = 0.15
 """Pairs whose MinHash estimate is this far above (below) the threshold are accepted (dropped)
@@ -309,6 +316,9 @@ class Clustering:
         true Jaccard (else the MinHash estimate): 1.0 (true) for a text with itself; the estimate,
         or, when verifying and the estimate is within ``VERIFY_MARGIN`` of the threshold, the true
         Jaccard of the shingle sets; 0.0 when a text shares no LSH band with any text."""
+        if len(a) <= _FEW_PAIRS:
+            found = [self._pair_similarity(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+            return np.array([v for v, _ in found], np.float64), np.array([e for _, e in found], bool)
         value = np.zeros(len(a))
         exact = a == b
         value[exact] = 1.0
@@ -319,6 +329,19 @@ class Clustering:
             value[unsure] = [self._jaccard(x, y) for x, y in zip(a[unsure].tolist(), b[unsure].tolist(), strict=True)]
             exact[unsure] = True
         return value, exact
+
+    def _pair_similarity(self, a: int, b: int) -> tuple[float, bool]:
+        """:meth:`similarity` of one pair, without numpy's per-call cost on arrays."""
+        if a == b:
+            return 1.0, True
+        slot_a, slot_b = int(self.slot[a]), int(self.slot[b])
+        if slot_a < 0 or slot_b < 0:
+            return 0.0, False
+        signature = self.signature
+        value = np.count_nonzero(signature[slot_a] == signature[slot_b]) / signature.shape[1]
+        if self.verify and abs(value - self.config.threshold) < VERIFY_MARGIN:
+            return self._jaccard(a, b), True
+        return value, False
 
     def verified_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """:meth:`similarity` of many pairs, stepping phase ``verification`` (pairs done)."""
@@ -333,18 +356,18 @@ class Clustering:
 
     def _jaccard(self, a: int, b: int) -> float:
         x, y = self._set(a), self._set(b)
-        inter = len(np.intersect1d(x, y, assume_unique=True))
+        inter = len(x & y)
         return inter / (len(x) + len(y) - inter)
 
-    def _set(self, text: int) -> np.ndarray:
-        """The sorted distinct shingle hashes of a text (kept for texts compared more than once)."""
+    def _set(self, text: int) -> frozenset[int]:
+        """The distinct shingle hashes of a text (kept for texts compared more than once)."""
         found = self._sets.get(text)
         if found is None:
-            found = self._sets[text] = np.unique(self.shingles.of(text))
+            found = self._sets[text] = frozenset(self.shingles.of(text).tolist())
         return found
 
     @cached_property
-    def _sets(self) -> dict[int, np.ndarray]:
+    def _sets(self) -> dict[int, frozenset[int]]:
         return {}
 
 

@@ -5,30 +5,25 @@ value of their first compared field). The rows linked by shared buckets, directl
 rows, form a *group*; who duplicates whom inside a group depends only on the group's rows and their
 keep order. So the search splits into steps that never hold the whole dataset:
 
-1. per shard: :func:`band_keys_of` the texts (``(rows, bands)`` ``uint64``);
+1. per shard: the MinHash signatures of the texts and their band keys (``(rows, bands)`` ``uint64``,
+   :func:`~curate.dedup.minhash.band_keys`), the keys the whole-dataset search gives these texts;
 2. per bucket (the ``(band, key, row)`` triples shuffled by bucket): :func:`bucket_links`, the
    links from each member of a shared bucket to its first row, and each row's band mates;
-3. once, over the links only: :func:`group_labels` (connected components, ``int64`` per row) and
-   :func:`pack_groups`, the rows of groups of two or more packed into parts of bounded size;
+3. over the links only, one bucket range's after another: :func:`linked_groups` (connected
+   components, ``int64`` per row); then :func:`pack_groups`, the rows of groups of two or more
+   packed into parts of bounded size;
 4. per part: the usual search (:func:`curate.dedup.plan.find_duplicates`) on the part's rows, in
-   their dataset order; its decisions are those of the search over the whole dataset.
+   their dataset order, with the signatures of step 1; its decisions are those of the search over
+   the whole dataset.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from curate.dedup.minhash import LshConfig, band_keys, components, signatures
-from curate.text.shingles import Shingles
+from curate.dedup.minhash import merged_components
 
 _EMPTY = np.zeros(0, np.int64)
-
-
-def band_keys_of(shingles: Shingles, config: LshConfig) -> np.ndarray:
-    """Band keys of every text of ``shingles``, ``uint64`` of shape ``(texts, bands)``: the same
-    keys the whole-dataset search gives these texts (only the bands' permutations are computed)."""
-    bands_only = LshConfig(config.bands, config.rows, config.threshold, config.seed)
-    return band_keys(signatures(shingles, bands_only), config)
 
 
 def bucket_triples(keys: np.ndarray, first_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,10 +59,11 @@ def bucket_links(
     return first[later], row[later], mates_rows, mates
 
 
-def group_labels(n: int, first: np.ndarray, member: np.ndarray) -> np.ndarray:
-    """Group of each of ``n`` rows: the smallest row linked to it through shared buckets (itself
-    when it shares none)."""
-    return components(n, first, member)
+def linked_groups(labels: np.ndarray, first: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """Group of each row (the smallest row linked to it through shared buckets, itself when it
+    shares none) once the links ``(first, member)`` join ``labels``' groups too: the links of one
+    bucket range after another give the groups of all of them (start from ``arange(rows)``)."""
+    return merged_components(labels, first, member)
 
 
 def pack_groups(labels: np.ndarray, max_rows: int) -> list[np.ndarray]:

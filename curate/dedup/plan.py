@@ -77,8 +77,16 @@ def shingles_of(texts: Sequence[str | None], settings: MinHashSettings) -> Shing
     return shingle_hashes(prepare(texts, lowercase=settings.lowercase), settings.shingle, settings.ngram)
 
 
-def cluster_texts(texts: Sequence[str | None], settings: MinHashSettings) -> Clustering:
-    return cluster(shingles_of(texts, settings), settings.lsh(), verify=settings.verify)
+def cluster_texts(
+    texts: Sequence[str | None], settings: MinHashSettings, signature: np.ndarray | None = None
+) -> Clustering:
+    """Near-duplicate candidates among ``texts``. ``signature``: their MinHash signatures, already
+    computed (``uint32`` of shape ``(texts, num_perm)``, see :func:`~curate.dedup.minhash.signatures`)
+    for texts that each share an LSH band with another of them."""
+    shingles = shingles_of(texts, settings)
+    if signature is None:
+        return cluster(shingles, settings.lsh(), verify=settings.verify)
+    return Clustering(np.arange(len(texts)), signature, shingles, settings.lsh(), settings.verify)
 
 
 def intersect_labels(*labels: np.ndarray) -> np.ndarray:

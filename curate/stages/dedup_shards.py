@@ -4,17 +4,19 @@ those of the search over the whole dataset (the pure steps are in :mod:`curate.d
 
 Near duplicates (:func:`split_search`):
 
-1. ``band`` (a task per shard of ``shard_rows`` rows): shingles and LSH band keys of the shard's
-   texts; the ``(band, key, row)`` triples are written to one file per bucket range (``key %
-   ranges``) in the scratch folder; each text's length comes back (``keep: longest``).
+1. ``band`` (a task per shard of ``shard_rows`` rows): shingles, MinHash signatures and LSH band
+   keys of the shard's texts; the ``(band, key, row)`` triples are written to one file per bucket
+   range (``key % ranges``) in the scratch folder, the signatures to one file; each text's length
+   comes back (``keep: longest``).
 2. ``link`` (a task per bucket range): the links from each member of a shared bucket to its first
    row, and each row's band mates (``keep: central``).
 3. In the driver: the groups (connected components of the links) and the parts, whole groups of
    two or more rows packed up to ``part_rows`` rows (a larger group is a part of its own).
-4. ``gather`` (a task per shard): the shard's rows that are in a part (id, text, answers) written
-   to that part's files.
+4. ``gather`` (a task per shard): the shard's rows that are in a part (id, text, answers,
+   signature) written to that part's files.
 5. ``search`` (a task per part): the usual search (:func:`~curate.dedup.plan.find_duplicates`) and
-   :func:`~curate.dedup.outcome.apply_assignment` on the part's rows, in dataset order.
+   :func:`~curate.dedup.outcome.apply_assignment` on the part's rows, in dataset order, with the
+   signatures of step 1 (not computed again).
 
 Exact repeats (:func:`split_exact`): ``hash`` (a task per shard) writes each row's 16-byte digest
 to the file of its hash range; ``repeats`` (a task per hash range) gives each row whose digest an
@@ -46,6 +48,7 @@ from curate.dataset import Dataset
 from curate.dedup import partition
 from curate.dedup.agreement import Answer, answer_columns, conflicts_removed, row_answers
 from curate.dedup.assign import Assignment, ClusteringMode, Field, GroupCandidates, assign
+from curate.dedup.minhash import band_keys, signatures
 from curate.dedup.outcome import (
     CONFLICTS_SCHEMA,
     Decisions,
@@ -164,16 +167,13 @@ def split_search(
     for (start, stop), found in zip(shards, banded, strict=True):
         lengths[start:stop] = found
         progress.step("LSH bands", stop, n)
-    firsts, members, mates = [], [], np.zeros(n, np.int64)
+    labels, mates = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
     progress.step("buckets", 0, ranges)
     linked = executor.map(_link, ((job, r) for r in range(ranges)), what="bucket range")
     for done, (first, member, rows, counts) in enumerate(linked):
-        firsts.append(first)
-        members.append(member)
+        labels = partition.linked_groups(labels, first, member)
         np.add.at(mates, rows, counts)
         progress.step("buckets", done + 1, ranges)
-    labels = partition.group_labels(n, np.concatenate(firsts), np.concatenate(members))
-    del firsts, members
     rank = {"central": -mates, "longest": -lengths}.get(keep)
     return _decided(executor, job, shards, labels, rank, part_rows)
 
@@ -298,16 +298,24 @@ def _row_type(job: SearchJob) -> type[np.signedinteger]:
 
 
 def _band(item: tuple[Shared[SearchJob], tuple[int, int, int]]) -> np.ndarray:
-    """Task 1: the shard's band triples written per bucket range; the lengths of its texts."""
+    """Task 1: the shard's band triples written per bucket range, its signatures to a file of
+    its own; the lengths of its texts."""
     shared, (index, start, stop) = item
     job = shared.get()
     assert isinstance(job.method, NearSearch)
     texts = joined_texts(job.data.rows(start, stop), job.fields)
-    keys = partition.band_keys_of(shingles_of(texts, job.method.settings), job.method.settings.lsh())
-    band, key, row = partition.bucket_triples(keys, start)
+    lsh = job.method.settings.lsh()
+    signature = signatures(shingles_of(texts, job.method.settings), lsh)
+    np.save(_signature_file(job, index), signature)
+    band, key, row = partition.bucket_triples(band_keys(signature, lsh), start)
     target = (key % np.uint64(job.ranges)).astype(np.int64)
     _by_range(job, "bucket", index, target, band=band.astype(np.uint8), key=key, row=row.astype(_row_type(job)))
     return np.fromiter((len(t or "") for t in texts), np.int64, len(texts))
+
+
+def _signature_file(job: SearchJob, index: int) -> Path:
+    """Where ``_band`` keeps the signatures of shard ``index`` for ``_gather``."""
+    return Path(job.folder) / f"signature-shard-{index:06d}.npy"
 
 
 def _link(item: tuple[Shared[SearchJob], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -358,10 +366,16 @@ def _repeats(item: tuple[Shared[SearchJob], int]) -> tuple[np.ndarray, np.ndarra
 
 
 def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) -> None:
-    """Task 4: the shard's rows that are in a part (row, id, text, answers), written to the part's files."""
+    """Task 4: the shard's rows that are in a part (row, id, text, answers; near search: their
+    signatures), written to the part's files."""
     shared, (index, start, stop, part_of) = item
     job = shared.get()
     inside = np.nonzero(part_of >= 0)[0]
+    signature_file = _signature_file(job, index)
+    near = isinstance(job.method, NearSearch)
+    signature = np.load(signature_file, mmap_mode="r")[inside] if near else None
+    if near:
+        signature_file.unlink()
     if not len(inside):
         return
     shard = job.data.rows(start, stop)
@@ -375,6 +389,9 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
         "text": pa.array([t if t is None or isinstance(t, str) else str(t) for t in texts], pa.string()),
     }
     columns.update({name: table.column(name) for name in answer_columns(kind) if name in table.column_names})
+    if signature is not None:
+        width = signature.shape[1]
+        columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(signature.reshape(-1)), width)
     rows = pa.table(columns)
     parts = part_of[inside]
     for number in np.unique(parts).tolist():
@@ -404,7 +421,9 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np
     method = job.method
     describe: Describe
     if isinstance(method, NearSearch):
-        field = Field(np.arange(len(texts)), texts, cluster_texts(texts, method.settings))
+        signature = table.column("signature").combine_chunks()
+        known = signature.flatten().to_numpy().reshape(-1, signature.type.list_size)
+        field = Field(np.arange(len(texts)), texts, cluster_texts(texts, method.settings, known))
         assignment = find_duplicates(
             [field], rank=rank, answers=answers, clustering=method.clustering, reject_conflicts=reject_conflicts
         )

@@ -9,6 +9,7 @@ import pytest
 
 from curate.dedup import partition
 from curate.dedup.assign import Field
+from curate.dedup.minhash import band_keys, signatures
 from curate.dedup.plan import MinHashSettings, cluster_texts, find_duplicates, shingles_of
 from tests.conftest import needs_shared
 
@@ -42,21 +43,27 @@ def split_search(texts: list[str], settings: MinHashSettings, *, shard_rows: int
     """``find_duplicates`` run shard by shard, bucket by bucket and part by part: (duplicate_of,
     similarity, parts)."""
     n, config = len(texts), settings.lsh()
+    signature = np.concatenate(
+        [signatures(shingles_of(texts[s : s + shard_rows], settings), config) for s in range(0, n, shard_rows)]
+    )
     triples = [
-        partition.bucket_triples(partition.band_keys_of(shingles_of(texts[s : s + shard_rows], settings), config), s)
-        for s in range(0, n, shard_rows)
+        partition.bucket_triples(band_keys(signature[s : s + shard_rows], config), s) for s in range(0, n, shard_rows)
     ]
     band, key, row = (np.concatenate(column) for column in zip(*triples, strict=True))
     rng = np.random.default_rng(0)  # buckets arrive in any order
     shuffled = rng.permutation(len(row))
-    first, member, mate_rows, mates = partition.bucket_links(band[shuffled], key[shuffled], row[shuffled])
-    all_mates = np.zeros(n, np.int64)
-    all_mates[mate_rows] = mates
-    parts = partition.pack_groups(partition.group_labels(n, first, member), part_rows)
+    band, key, row = band[shuffled], key[shuffled], row[shuffled]
+    labels, all_mates = np.arange(n), np.zeros(n, np.int64)
+    for bucket_range in range(3):  # the links of each range join the groups as they arrive
+        inside = key % np.uint64(3) == bucket_range
+        first, member, mate_rows, mates = partition.bucket_links(band[inside], key[inside], row[inside])
+        labels = partition.linked_groups(labels, first, member)
+        np.add.at(all_mates, mate_rows, mates)
+    parts = partition.pack_groups(labels, part_rows)
     duplicate_of, similarity = np.full(n, -1), np.full(n, np.nan)
     for rows in parts:
         sub = [texts[i] for i in rows.tolist()]
-        field = Field(np.arange(len(sub)), sub, cluster_texts(sub, settings))
+        field = Field(np.arange(len(sub)), sub, cluster_texts(sub, settings, signature[rows]))
         found = find_duplicates([field], rank=-all_mates[rows], **options)
         duplicate_of[rows] = np.where(found.duplicate_of >= 0, rows[np.maximum(found.duplicate_of, 0)], -1)
         similarity[rows] = found.similarity
@@ -86,7 +93,7 @@ def test_bucket_links_join_each_member_to_the_first_and_count_mates():
     first, member, rows, mates = partition.bucket_links(band, key, row)
     assert sorted(zip(first.tolist(), member.tolist(), strict=True)) == [(2, 4), (2, 5), (2, 9)]
     assert dict(zip(rows.tolist(), mates.tolist(), strict=True)) == {2: 3, 4: 1, 5: 2, 9: 2}
-    labels = partition.group_labels(10, first, member)
+    labels = partition.linked_groups(np.arange(10), first, member)
     assert labels[[2, 4, 5, 9]].tolist() == [2, 2, 2, 2] and labels[3] == 3
 
 
