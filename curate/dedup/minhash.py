@@ -356,18 +356,18 @@ class Clustering:
 
     def _jaccard(self, a: int, b: int) -> float:
         x, y = self._set(a), self._set(b)
-        inter = len(x & y)
+        inter = len(np.intersect1d(x, y, assume_unique=True))
         return inter / (len(x) + len(y) - inter)
 
-    def _set(self, text: int) -> frozenset[int]:
-        """The distinct shingle hashes of a text (kept for texts compared more than once)."""
+    def _set(self, text: int) -> np.ndarray:
+        """The sorted distinct shingle hashes of a text (kept for texts compared more than once)."""
         found = self._sets.get(text)
         if found is None:
-            found = self._sets[text] = frozenset(self.shingles.of(text).tolist())
+            found = self._sets[text] = np.unique(self.shingles.of(text))
         return found
 
     @cached_property
-    def _sets(self) -> dict[int, frozenset[int]]:
+    def _sets(self) -> dict[int, np.ndarray]:
         return {}
 
 

@@ -217,7 +217,8 @@ class Decisions:
     def clusters_table(self) -> pa.Table:
         """``id, cluster_id, representative_id, jaccard`` (the similarity to the representative that
         decided; 1.0 for the representative) of every row in a cluster of two or more."""
-        inside = self.table.filter(pc.greater_equal(self.table.column("cluster"), 0))
+        shown = self.table.select(["id", "cluster", "keep", "duplicate_of", "similarity"])
+        inside = shown.filter(pc.greater_equal(shown.column("cluster"), 0))
         keep = inside.column("keep")
         return pa.table(
             {
@@ -237,7 +238,16 @@ class Decisions:
 
     @staticmethod
     def join(parts: Sequence[Decisions]) -> Decisions:
-        """The decisions of several parts about different rows, in row order."""
-        table = pa.concat_tables([p.table for p in parts]) if parts else DECISIONS_SCHEMA.empty_table()
-        order = np.argsort(table.column("row").to_numpy(), kind="stable")
-        return Decisions(table.take(pa.array(order, pa.int64())).combine_chunks())
+        """The decisions of several parts about different rows, in row order (put together a
+        column at a time: the parts and the result are held, not a second copy of the result)."""
+        if not parts:
+            return Decisions(DECISIONS_SCHEMA.empty_table())
+        rows = np.concatenate([p.table.column("row").to_numpy() for p in parts])
+        order = pa.array(np.argsort(rows, kind="stable"), pa.int64())
+        columns = [
+            pa.chunked_array([c for p in parts for c in p.table.column(name).chunks], field_.type)
+            .take(order)
+            .combine_chunks()
+            for name, field_ in zip(DECISIONS_SCHEMA.names, DECISIONS_SCHEMA, strict=True)
+        ]
+        return Decisions(pa.Table.from_arrays(columns, schema=DECISIONS_SCHEMA))

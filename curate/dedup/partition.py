@@ -74,15 +74,15 @@ def pack_groups(labels: np.ndarray, max_rows: int) -> list[np.ndarray]:
         raise ValueError(f"max_rows must be at least 1: got {max_rows}")
     sizes = np.bincount(labels, minlength=len(labels))
     rows = np.nonzero(sizes[labels] > 1)[0]
-    by_group = rows[np.argsort(labels[rows], kind="stable")]
-    parts: list[list[np.ndarray]] = []
-    filled, begin = 0, 0
-    for group in np.unique(labels[rows]).tolist():  # smallest row first
-        end = begin + int(sizes[group])
-        if not parts or filled + end - begin > max_rows:
-            parts.append([])
-            filled = 0
-        parts[-1].append(by_group[begin:end])
-        filled += end - begin
-        begin = end
-    return [np.sort(np.concatenate(part)) for part in parts]
+    groups = np.unique(labels[rows])  # smallest row first
+    part_of_group = np.empty(len(groups), np.int64)
+    part, filled = -1, 0
+    for index, size in enumerate(sizes[groups].tolist()):
+        if part < 0 or filled + size > max_rows:
+            part, filled = part + 1, 0
+        part_of_group[index] = part
+        filled += size
+    row_part = part_of_group[np.searchsorted(groups, labels[rows])]
+    rows = rows[np.argsort(row_part, kind="stable")]  # by part, each in dataset order
+    bounds = np.searchsorted(np.sort(row_part), np.arange(part + 2))
+    return [rows[bounds[p] : bounds[p + 1]] for p in range(part + 1)]

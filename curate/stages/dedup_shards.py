@@ -168,12 +168,12 @@ def split_search(
         lengths[start:stop] = found
         progress.step("LSH bands", stop, n)
     labels, mates = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
-    progress.step("buckets", 0, ranges)
+    progress.step("buckets", 0, ranges, "bucket ranges")
     linked = executor.map(_link, ((job, r) for r in range(ranges)), what="bucket range")
     for done, (first, member, rows, counts) in enumerate(linked):
         labels = partition.linked_groups(labels, first, member)
         np.add.at(mates, rows, counts)
-        progress.step("buckets", done + 1, ranges)
+        progress.step("buckets", done + 1, ranges, "bucket ranges")
     rank = {"central": -mates, "longest": -lengths}.get(keep)
     return _decided(executor, job, shards, labels, rank, part_rows)
 
@@ -232,14 +232,18 @@ def _decided(
     for _ in executor.map(_gather, items, what="shard"):
         pass
     del part_of
+    largest_first = sorted(range(len(parts)), key=lambda number: -len(parts[number]))  # no worker left last with one
     searched = (
-        (job, (number, rows, labels[rows], None if rank is None else rank[rows])) for number, rows in enumerate(parts)
+        (job, (number, parts[number], labels[parts[number]], None if rank is None else rank[parts[number]]))
+        for number in largest_first
     )
     found_parts: list[PartDecisions] = []
-    progress.step("search", 0, len(parts))
-    for found_part in executor.map(_search, searched, what="part"):
+    done, total = 0, sum(len(rows) for rows in parts)
+    progress.step("search", 0, total)
+    for number, found_part in zip(largest_first, executor.map(_search, searched, what="part"), strict=True):
         found_parts.append(found_part)
-        progress.step("search", len(found_parts), len(parts))
+        done += len(parts[number])
+        progress.step("search", done, total)
     return _joined(found_parts)
 
 
