@@ -15,6 +15,7 @@ top of it (:mod:`curate.dedup.assign`): greedily, or by the connected components
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -123,7 +124,8 @@ def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = 
     for group in _digest_groups(config):
         for start, matrix in digest_batches(shingles, group, rows):
             values = matrix.to_rows()  # type: ignore[attr-defined]
-            out[start : start + len(values), column : column + group.num_perm] = np.asarray(values, dtype=np.uint32)
+            flat = np.fromiter(itertools.chain.from_iterable(values), np.uint32, len(values) * group.num_perm)
+            out[start : start + len(values), column : column + group.num_perm] = flat.reshape(-1, group.num_perm)
         column += group.num_perm
         progress.step("signatures", column, config.num_perm, "permutations")
     return out

@@ -39,9 +39,9 @@ def bucket_links(
     band: np.ndarray, key: np.ndarray, row: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """From ``(band, key, row)`` triples holding whole buckets (every row of a bucket present):
-    ``(first, member)`` links joining each later member of a shared bucket to its first (smallest)
-    row, and ``(rows, mates)``: for each row in a shared bucket, how many rows share its buckets,
-    summed over its bands."""
+    ``(first, member)`` links (distinct, sorted) joining each later member of a shared bucket to
+    its first (smallest) row, and ``(rows, mates)``: for each row in a shared bucket, how many rows
+    share its buckets, summed over its bands."""
     if not len(row):
         return _EMPTY, _EMPTY, _EMPTY, _EMPTY
     order = np.lexsort((row, key, band))
@@ -56,7 +56,18 @@ def bucket_links(
     later = shared & ~new
     mates_rows, inverse = np.unique(row[shared], return_inverse=True)
     mates = np.bincount(inverse, weights=size[bucket][shared] - 1, minlength=len(mates_rows)).astype(np.int64)
-    return first[later], row[later], mates_rows, mates
+    return *_distinct_pairs(first[later], row[later]), mates_rows, mates
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pairs ``(a[i], b[i])`` of non-negative integers, sorted."""
+    if not len(a):
+        return a, b
+    if max(int(a.max()), int(b.max())) < 2**31:  # one int64 per pair: a 1-D sort, far cheaper
+        code = np.unique(a.astype(np.int64) << 32 | b.astype(np.int64))
+        return code >> 32, code & 0xFFFFFFFF
+    pairs = np.unique(np.stack([a, b], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
 
 
 def linked_groups(labels: np.ndarray, first: np.ndarray, member: np.ndarray) -> np.ndarray:

@@ -788,7 +788,7 @@ def split_batch(task: BatchTask) -> Batch | Saved:
         return done
     files = [Path(task.folder) / f"{task.index:08d}.{name}.arrow" for name in ("kept", "rejected")]
     for table, path in zip((done.kept, done.rejected), files, strict=True):
-        _save(table, path)
+        save_arrow(table, path)
     empty = replace(done, kept=done.kept.schema.empty_table(), rejected=done.rejected.schema.empty_table())
     return Saved(empty, str(files[0]), str(files[1]))
 
@@ -803,7 +803,7 @@ class Saved:
 
     def load(self) -> Batch:
         """The batch with its rows read back (the files are then removed)."""
-        return replace(self.batch, kept=_load(self.kept), rejected=_load(self.rejected))
+        return replace(self.batch, kept=load_arrow(self.kept), rejected=load_arrow(self.rejected))
 
 
 @contextmanager
@@ -820,7 +820,7 @@ def _working_dir(path: str) -> Iterator[None]:
         os.chdir(here)
 
 
-def _save(table: pa.Table, path: Path) -> None:
+def save_arrow(table: pa.Table, path: Path) -> None:
     """Write ``table`` to the Arrow file ``path``, through a temporary (a task run again after its
     worker died writes it whole)."""
     tmp = path.with_suffix(".tmp")
@@ -829,8 +829,9 @@ def _save(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _load(path: str) -> pa.Table:
-    with pa.OSFile(path) as source:
+def load_arrow(path: str | Path) -> pa.Table:
+    """The Arrow file ``path``'s table; the file is removed."""
+    with pa.OSFile(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
     os.remove(path)
     return table

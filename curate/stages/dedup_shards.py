@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate import progress
 from curate.dataset import Dataset
@@ -60,6 +59,7 @@ from curate.dedup.outcome import (
 from curate.dedup.plan import MinHashSettings, cluster_texts, find_duplicates, shingles_of
 from curate.executors import Executor, Shared
 from curate.schemas import row_ids
+from curate.stages.base import load_arrow, save_arrow
 from curate.text.normalize import Op, normalize_text
 
 TRIPLES_PER_RANGE = 4_000_000
@@ -330,9 +330,7 @@ def _link(item: tuple[Shared[SearchJob], int]) -> tuple[np.ndarray, np.ndarray, 
         empty = np.zeros(0, np.int64)
         return empty, empty, empty, empty
     band, key, row = found["band"].astype(np.int64), found["key"], found["row"].astype(np.int64)
-    first, member, rows, mates = partition.bucket_links(band, key, row)
-    pairs = np.unique(np.stack([first, member], axis=1), axis=0) if len(first) else np.zeros((0, 2), np.int64)
-    return pairs[:, 0], pairs[:, 1], rows, mates
+    return partition.bucket_links(band, key, row)
 
 
 def _hash(item: tuple[Shared[SearchJob], tuple[int, int, int]]) -> None:
@@ -400,7 +398,7 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
     parts = part_of[inside]
     for number in np.unique(parts).tolist():
         chosen = pa.array(np.nonzero(parts == number)[0], pa.int64())
-        pq.write_table(rows.take(chosen), Path(job.folder) / f"part-{number:06d}-shard-{index:06d}.parquet")
+        save_arrow(rows.take(chosen), Path(job.folder) / f"part-{number:06d}-shard-{index:06d}.arrow")
 
 
 Describe = Callable[[int, int, float, bool], str]
@@ -411,11 +409,9 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np
     order); their decisions in dataset rows."""
     shared, (number, rows, labels, rank) = item
     job = shared.get()
-    files = sorted(Path(job.folder).glob(f"part-{number:06d}-shard-*.parquet"))
-    table = pa.concat_tables([pq.read_table(path) for path in files])
+    files = sorted(Path(job.folder).glob(f"part-{number:06d}-shard-*.arrow"))
+    table = pa.concat_tables([load_arrow(path) for path in files])
     table = table.take(pc.sort_indices(table, [("row", "ascending")]))
-    for path in files:
-        path.unlink()
     assert np.array_equal(table.column("row").to_numpy(), rows), "a part's rows came back incomplete"
     kind = job.data.kind
     texts = table.column("text").to_pylist()
