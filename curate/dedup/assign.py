@@ -29,7 +29,7 @@ from curate.dedup.minhash import Clustering
 
 ClusteringMode = Literal["greedy", "components"]
 
-_NONE = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
+_FEW_OTHERS = 8  # candidates measured one by one (fewer numpy calls) by GreedyCandidates.find
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,11 @@ class Field:
         equal = np.fromiter((self.texts[t] == self.texts[mine] for t in theirs.tolist()), bool, len(theirs))
         return self.found.similarity(np.full(len(others), mine), np.where(equal, mine, theirs))
 
+    def pair_similarity(self, row: int, other: int) -> tuple[float, bool]:
+        """:meth:`similarity` of ``row``'s text to one ``other``'s."""
+        mine, theirs = int(self.text[row]), int(self.text[other])
+        return self.found.pair_similarity(mine, mine if self.texts[theirs] == self.texts[mine] else theirs)
+
 
 def _similarity(fields: Sequence[Field], row: int, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The smallest similarity over ``fields`` of ``row`` to each of ``others``, and whether that
@@ -62,8 +67,22 @@ def _similarity(fields: Sequence[Field], row: int, others: np.ndarray) -> tuple[
     return value, exact
 
 
+def _pair_similarity(fields: Sequence[Field], row: int, other: int) -> tuple[float, bool]:
+    """:func:`_similarity` of ``row`` to one ``other``."""
+    value, exact = 1.0, True
+    for field in fields:
+        v, e = field.pair_similarity(row, other)
+        if v < value:
+            value, exact = v, e
+    return value, exact
+
+
+Found = tuple[list[int], list[float], list[bool]]
+"""Candidate kept rows, their similarities and whether each is a true Jaccard."""
+
+
 class Candidates(Protocol):
-    def find(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def find(self, row: int) -> Found:
         """Kept rows ``row`` may duplicate, best first, with similarity and whether it is exact."""
         ...
 
@@ -96,18 +115,26 @@ class GreedyCandidates:
         }
         self.kept: list[list[int]] = [[] for _ in range(count)]
 
-    def find(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def find(self, row: int) -> Found:
         found: set[int] = set()
         for bucket in self.buckets_of.get(row, ()):
             found.update(self.kept[bucket])
         if not found:
-            return _NONE
+            return [], [], []
+        if len(found) <= _FEW_OTHERS:  # one pair at a time: fewer numpy calls
+            scored = []
+            for other in found:
+                value, exact = _pair_similarity(self.fields, row, other)
+                if value >= self.threshold:
+                    scored.append((-value, int(self.position[other]), other, exact))
+            scored.sort()
+            return [s[2] for s in scored], [-s[0] for s in scored], [s[3] for s in scored]
         others = np.fromiter(found, np.int64, len(found))
-        value, exact = _similarity(self.fields, row, others)
-        passed = value >= self.threshold
-        others, value, exact = others[passed], value[passed], exact[passed]
-        order = np.lexsort((self.position[others], -value))
-        return others[order], value[order], exact[order]
+        values, exacts = _similarity(self.fields, row, others)
+        passed = values >= self.threshold
+        others, values, exacts = others[passed], values[passed], exacts[passed]
+        order = np.lexsort((self.position[others], -values))
+        return others[order].tolist(), values[order].tolist(), exacts[order].tolist()
 
     def add(self, row: int) -> None:
         for bucket in self.buckets_of.get(row, ()):
@@ -122,13 +149,12 @@ class GroupCandidates:
         self.group, self.fields = group, fields
         self.kept: dict[int, list[int]] = {}
 
-    def find(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def find(self, row: int) -> Found:
         members = self.kept.get(int(self.group[row]))
         if not members:
-            return _NONE
-        others = np.asarray(members, np.int64)
-        value, exact = _similarity(self.fields, row, others)
-        return others, value, exact
+            return [], [], []
+        value, exact = _similarity(self.fields, row, np.asarray(members, np.int64))
+        return list(members), value.tolist(), exact.tolist()
 
     def add(self, row: int) -> None:
         self.kept.setdefault(int(self.group[row]), []).append(row)
@@ -188,7 +214,7 @@ def assign(
             continue
         others, value, is_exact = candidates.find(row)
         mine = None if answers is None else answers[row]
-        k = next((k for k, o in enumerate(others.tolist()) if answers is None or answers_agree(mine, answers[o])), -1)
+        k = next((k for k, o in enumerate(others) if answers is None or answers_agree(mine, answers[o])), -1)
         if k >= 0:
             duplicate_of[row], similarity[row], exact[row] = others[k], value[k], is_exact[k]
             continue

@@ -319,7 +319,7 @@ class Clustering:
         or, when verifying and the estimate is within ``VERIFY_MARGIN`` of the threshold, the true
         Jaccard of the shingle sets; 0.0 when a text shares no LSH band with any text."""
         if len(a) <= _FEW_PAIRS:
-            found = [self._pair_similarity(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+            found = [self.pair_similarity(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
             return np.array([v for v, _ in found], np.float64), np.array([e for _, e in found], bool)
         value = np.zeros(len(a))
         exact = a == b
@@ -332,7 +332,7 @@ class Clustering:
             exact[unsure] = True
         return value, exact
 
-    def _pair_similarity(self, a: int, b: int) -> tuple[float, bool]:
+    def pair_similarity(self, a: int, b: int) -> tuple[float, bool]:
         """:meth:`similarity` of one pair, without numpy's per-call cost on arrays."""
         if a == b:
             return 1.0, True
