@@ -279,7 +279,7 @@ def _joined(parts: list[PartDecisions]) -> SplitSearch:
 def _by_range(job: SearchJob, name: str, index: int, target: np.ndarray, **columns: np.ndarray) -> None:
     """Write a shard's ``columns`` to one file per range (``target``: each entry's range):
     ``<name>-<range>-shard-<index>.npz``."""
-    order = np.argsort(target, kind="stable")
+    order = np.argsort(target.astype(np.uint16) if job.ranges <= 2**16 else target, kind="stable")  # radix sort
     bounds = np.searchsorted(target[order], np.arange(job.ranges + 1))
     for r in range(job.ranges):
         picked = order[bounds[r] : bounds[r + 1]]
