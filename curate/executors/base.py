@@ -10,6 +10,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
 
+from curate import progress
 from curate.config import Strict
 
 T = TypeVar("T")
@@ -57,9 +58,13 @@ class Executor:
     workers: int = 1
 
     def map(self, task: Callable[[T], R], items: Iterable[T], *, what: str = "task") -> Iterator[R]:
-        """``task(item)`` for each item, results in item order. ``what`` names the work in errors."""
+        """``task(item)`` for each item, results in item order. ``what`` names the work in errors.
+        A task's own progress steps reach no one, as from another process: the log of a run is the
+        same on every executor."""
         for item in items:
-            yield task(item)
+            with progress.listening(None):
+                done = task(item)
+            yield done
 
     def share(self, value: T) -> Shared[T]:
         """``value`` made readable by every task, sent to each worker at most once."""

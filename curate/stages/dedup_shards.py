@@ -25,8 +25,9 @@ earlier row has, with that first row: the groups. Steps 3 to 5 follow, the searc
 
 The driver joins the parts' :class:`~curate.dedup.outcome.Decisions` and numbers the clusters over
 the whole dataset. Memory: a task holds one shard, one bucket range or one part; the driver a few
-integers per row (group, rank, part) and the links. Files go through :meth:`Stage.scratch_folder`,
-which every node must see when the executor has several.
+integers per row (group, rank, part), the links of one bucket range at a time and the decisions.
+Files go through :meth:`Stage.scratch_folder`, which every node must see when the executor has
+several.
 """
 
 from __future__ import annotations
