@@ -29,7 +29,8 @@ from curate.dedup.minhash import Clustering
 
 ClusteringMode = Literal["greedy", "components"]
 
-_FEW_OTHERS = 8  # candidates measured one by one (fewer numpy calls) by GreedyCandidates.find
+_FEW = 8
+"""Candidates up to this many are measured one pair at a time (fewer numpy calls per row)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class Field:
 def _similarity(fields: Sequence[Field], row: int, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The smallest similarity over ``fields`` of ``row`` to each of ``others``, and whether that
     smallest one is a true Jaccard."""
+    if len(others) <= _FEW:  # one pair at a time: fewer numpy calls
+        found = [_pair_similarity(fields, row, other) for other in others.tolist()]
+        return np.array([v for v, _ in found], np.float64), np.array([e for _, e in found], bool)
     value, exact = np.ones(len(others)), np.ones(len(others), bool)
     for field in fields:
         v, e = field.similarity(row, others)
@@ -121,7 +125,7 @@ class GreedyCandidates:
             found.update(self.kept[bucket])
         if not found:
             return [], [], []
-        if len(found) <= _FEW_OTHERS:  # one pair at a time: fewer numpy calls
+        if len(found) <= _FEW:  # one pair at a time, sorted without numpy
             scored = []
             for other in found:
                 value, exact = _pair_similarity(self.fields, row, other)

@@ -246,7 +246,6 @@ def merged_components(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
 
 
 _VERIFY_STEP = 20_000  # candidate pairs verified between two progress steps
-_FEW_PAIRS = 8  # pairs measured one by one (fewer numpy calls) by Clustering.similarity
 
 VERIFY_MARGIN = 0.15
 """Pairs whose MinHash estimate is this far above (below) the threshold are accepted (dropped)
@@ -318,9 +317,6 @@ class Clustering:
         true Jaccard (else the MinHash estimate): 1.0 (true) for a text with itself; the estimate,
         or, when verifying and the estimate is within ``VERIFY_MARGIN`` of the threshold, the true
         Jaccard of the shingle sets; 0.0 when a text shares no LSH band with any text."""
-        if len(a) <= _FEW_PAIRS:
-            found = [self.pair_similarity(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
-            return np.array([v for v, _ in found], np.float64), np.array([e for _, e in found], bool)
         value = np.zeros(len(a))
         exact = a == b
         value[exact] = 1.0

@@ -803,7 +803,10 @@ class Saved:
 
     def load(self) -> Batch:
         """The batch with its rows read back (the files are then removed)."""
-        return replace(self.batch, kept=load_arrow(self.kept), rejected=load_arrow(self.rejected))
+        kept, rejected = read_arrow(self.kept), read_arrow(self.rejected)
+        os.remove(self.kept)
+        os.remove(self.rejected)
+        return replace(self.batch, kept=kept, rejected=rejected)
 
 
 @contextmanager
@@ -829,12 +832,10 @@ def save_arrow(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_arrow(path: str | Path) -> pa.Table:
-    """The Arrow file ``path``'s table; the file is removed."""
+def read_arrow(path: str | Path) -> pa.Table:
+    """The table of the Arrow file ``path`` (see :func:`save_arrow`)."""
     with pa.OSFile(str(path)) as source:
-        table = pa.ipc.open_file(source).read_all()
-    os.remove(path)
-    return table
+        return pa.ipc.open_file(source).read_all()
 
 
 class _Sink:

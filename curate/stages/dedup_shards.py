@@ -60,7 +60,7 @@ from curate.dedup.outcome import (
 from curate.dedup.plan import MinHashSettings, cluster_texts, find_duplicates, shingles_of
 from curate.executors import Executor, Shared
 from curate.schemas import row_ids
-from curate.stages.base import load_arrow, save_arrow
+from curate.stages.base import read_arrow, save_arrow
 from curate.text.normalize import Op, normalize_text
 
 TRIPLES_PER_RANGE = 4_000_000
@@ -171,12 +171,13 @@ def split_search(
     labels, mates = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
     progress.step("buckets", 0, ranges, "bucket ranges")
     linked = executor.map(_link, ((job, r) for r in range(ranges)), what="bucket range")
-    for done, (first, member, rows, counts) in enumerate(linked):
+    for r, (first, member, rows, counts) in enumerate(linked):
+        _remove(_range_files(folder, "bucket", r))
         labels = partition.linked_groups(labels, first, member)
         np.add.at(mates, rows, counts)
-        progress.step("buckets", done + 1, ranges, "bucket ranges")
+        progress.step("buckets", r + 1, ranges, "bucket ranges")
     rank = {"central": -mates, "longest": -lengths}.get(keep)
-    return _decided(executor, job, shards, labels, rank, part_rows)
+    return _decided(executor, job, folder, shards, labels, rank, part_rows)
 
 
 def split_exact(
@@ -204,9 +205,11 @@ def split_exact(
     for (_, stop), _ in zip(shards, hashed, strict=True):
         progress.step("hashing", stop, n)
     labels = np.arange(n, dtype=np.int64)
-    for rows, firsts in executor.map(_repeats, ((job, r) for r in range(ranges)), what="hash range"):
+    repeated = executor.map(_repeats, ((job, r) for r in range(ranges)), what="hash range")
+    for r, (rows, firsts) in enumerate(repeated):
+        _remove(_range_files(folder, "hash", r))
         labels[rows] = firsts
-    return _decided(executor, job, shards, labels, None, part_rows)
+    return _decided(executor, job, folder, shards, labels, None, part_rows)
 
 
 def _absolute(dataset: Dataset) -> Dataset:
@@ -217,6 +220,7 @@ def _absolute(dataset: Dataset) -> Dataset:
 def _decided(
     executor: Executor,
     job: Shared[SearchJob],
+    folder: Path,
     shards: Sequence[tuple[int, int]],
     labels: np.ndarray,
     rank: np.ndarray | None,
@@ -224,14 +228,15 @@ def _decided(
 ) -> SplitSearch:
     """Steps 3 to 5: the groups of ``labels`` (each row's group: its smallest row) packed into
     parts, their rows gathered and searched (best ``rank`` first, else in row order), the parts'
-    decisions joined."""
+    decisions joined. A task's input files are removed once its result is in (a task run again
+    after its worker died reads them again)."""
     parts = partition.pack_groups(labels, part_rows)
     part_of = np.full(len(labels), -1, np.int32)
     for number, rows in enumerate(parts):
         part_of[rows] = number
     items = ((job, (i, start, stop, part_of[start:stop])) for i, (start, stop) in enumerate(shards))
-    for _ in executor.map(_gather, items, what="shard"):
-        pass
+    for index, _ in enumerate(executor.map(_gather, items, what="shard")):
+        _remove([_signature_file(folder, index)])
     del part_of
     largest_first = sorted(range(len(parts)), key=lambda number: -len(parts[number]))  # no worker left last with one
     searched = (
@@ -242,6 +247,7 @@ def _decided(
     done, total = 0, sum(len(rows) for rows in parts)
     progress.step("search", 0, total)
     for number, found_part in zip(largest_first, executor.map(_search, searched, what="part"), strict=True):
+        _remove(_part_files(folder, number))
         found_parts.append(found_part)
         done += len(parts[number])
         progress.step("search", done, total)
@@ -288,12 +294,29 @@ def _by_range(job: SearchJob, name: str, index: int, target: np.ndarray, **colum
         np.savez(Path(job.folder) / f"{name}-{r:05d}-shard-{index:06d}.npz", **picked_columns)
 
 
-def _range_of(job: SearchJob, name: str, r: int) -> dict[str, np.ndarray]:
-    """The columns every shard wrote for range ``r`` (see :func:`_by_range`), joined; the files are removed."""
-    files = sorted(Path(job.folder).glob(f"{name}-{r:05d}-shard-*.npz"))
-    loaded = [dict(np.load(path)) for path in files]
+def _range_files(folder: str | Path, name: str, r: int) -> list[Path]:
+    """The files every shard wrote for range ``r`` of ``name`` (see :func:`_by_range`)."""
+    return sorted(Path(folder).glob(f"{name}-{r:05d}-shard-*.npz"))
+
+
+def _part_files(folder: str | Path, number: int) -> list[Path]:
+    """The files the shards wrote for part ``number`` (see :func:`_gather`)."""
+    return sorted(Path(folder).glob(f"part-{number:06d}-shard-*.arrow"))
+
+
+def _signature_file(folder: str | Path, index: int) -> Path:
+    """Where ``_band`` keeps the signatures of shard ``index`` for ``_gather``."""
+    return Path(folder) / f"signature-shard-{index:06d}.npy"
+
+
+def _remove(files: Sequence[Path]) -> None:
     for path in files:
-        path.unlink()
+        path.unlink(missing_ok=True)
+
+
+def _range_of(job: SearchJob, name: str, r: int) -> dict[str, np.ndarray]:
+    """The columns every shard wrote for range ``r`` (see :func:`_by_range`), joined."""
+    loaded = [dict(np.load(path)) for path in _range_files(job.folder, name, r)]
     names = loaded[0].keys() if loaded else ()
     return {key: np.concatenate([f[key] for f in loaded]) for key in names}
 
@@ -311,16 +334,11 @@ def _band(item: tuple[Shared[SearchJob], tuple[int, int, int]]) -> np.ndarray:
     texts = joined_texts(job.data.rows(start, stop), job.fields)
     lsh = job.method.settings.lsh()
     signature = signatures(shingles_of(texts, job.method.settings), lsh)
-    np.save(_signature_file(job, index), signature)
+    np.save(_signature_file(job.folder, index), signature)
     band, key, row = partition.bucket_triples(band_keys(signature, lsh), start)
     target = (key % np.uint64(job.ranges)).astype(np.int64)
     _by_range(job, "bucket", index, target, band=band.astype(np.uint8), key=key, row=row.astype(_row_type(job)))
     return np.fromiter((len(t or "") for t in texts), np.int64, len(texts))
-
-
-def _signature_file(job: SearchJob, index: int) -> Path:
-    """Where ``_band`` keeps the signatures of shard ``index`` for ``_gather``."""
-    return Path(job.folder) / f"signature-shard-{index:06d}.npy"
 
 
 def _link(item: tuple[Shared[SearchJob], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -374,11 +392,9 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
     shared, (index, start, stop, part_of) = item
     job = shared.get()
     inside = np.nonzero(part_of >= 0)[0]
-    signature_file = _signature_file(job, index)
-    near = isinstance(job.method, NearSearch)
-    signature = np.load(signature_file, mmap_mode="r")[inside] if near else None
-    if near:
-        signature_file.unlink()
+    signature = None
+    if isinstance(job.method, NearSearch):
+        signature = np.load(_signature_file(job.folder, index), mmap_mode="r")[inside]
     if not len(inside):
         return
     shard = job.data.rows(start, stop)
@@ -410,8 +426,7 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np
     order); their decisions in dataset rows."""
     shared, (number, rows, labels, rank) = item
     job = shared.get()
-    files = sorted(Path(job.folder).glob(f"part-{number:06d}-shard-*.arrow"))
-    table = pa.concat_tables([load_arrow(path) for path in files])
+    table = pa.concat_tables([read_arrow(path) for path in _part_files(job.folder, number)])
     table = table.take(pc.sort_indices(table, [("row", "ascending")]))
     assert np.array_equal(table.column("row").to_numpy(), rows), "a part's rows came back incomplete"
     kind = job.data.kind

@@ -15,7 +15,7 @@ import pytest
 
 from curate import io
 from curate.dataset import Dataset
-from curate.executors import ExecutorSettings, make_executor
+from curate.executors import Executor, ExecutorSettings, make_executor
 from curate.stages import ExactDedup, MinHashDedup
 from curate.stages.base import Stage
 from tests.conftest import needs_shared
@@ -136,3 +136,18 @@ def test_a_batch_task_gets_only_its_rows_of_the_decisions(reviews: Dataset):
     part = stage.plan_rows(plan, 4000, 4100)
     assert 0 < part.decisions.table.num_rows < 100
     assert len(pickle.dumps(part)) < whole / 20  # not the whole table behind a slice
+
+
+class RunsEachTaskTwice(Executor):
+    """A task run again, as after its worker died: it must find its input files as the first run did."""
+
+    def map(self, task: Any, items: Any, *, what: str = "task") -> Any:
+        for item in items:
+            task(item)
+            yield task(item)
+
+
+@pytest.mark.parametrize("stage", [ExactDedup(shard_rows=900), MinHashDedup(shard_rows=700)], ids=["exact", "minhash"])
+def test_a_task_run_again_decides_as_the_first_run(reviews: Dataset, stage: Stage):
+    whole = outputs(type(stage)(), reviews)
+    assert_same(whole, outputs(stage, reviews, RunsEachTaskTwice()))
