@@ -15,8 +15,10 @@ top of it (:mod:`curate.dedup.assign`): greedily, or by the connected components
 
 from __future__ import annotations
 
+import gc
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -123,12 +125,29 @@ def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = 
     progress.step("signatures", 0, config.num_perm, "permutations")
     for group in _digest_groups(config):
         for start, matrix in digest_batches(shingles, group, rows):
-            values = matrix.to_rows()  # type: ignore[attr-defined]
-            flat = np.fromiter(itertools.chain.from_iterable(values), np.uint32, len(values) * group.num_perm)
-            out[start : start + len(values), column : column + group.num_perm] = flat.reshape(-1, group.num_perm)
+            with _collector_paused():  # a list per text: collections would rescan every live object
+                values = matrix.to_rows()  # type: ignore[attr-defined]
+                flat = np.fromiter(itertools.chain.from_iterable(values), np.uint32, len(values) * group.num_perm)
+                del values
+            out[start : start + len(flat) // group.num_perm, column : column + group.num_perm] = flat.reshape(
+                -1, group.num_perm
+            )
         column += group.num_perm
         progress.step("signatures", column, config.num_perm, "permutations")
     return out
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused (if it was on) while rensa hands digests over as lists of
+    ints, which make no cycles: a collection every few hundred lists costs more than the lists."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def involved_rows(shingles: Shingles, config: LshConfig) -> np.ndarray:

@@ -44,19 +44,36 @@ def bucket_links(
     share its buckets, summed over its bands."""
     if not len(row):
         return _EMPTY, _EMPTY, _EMPTY, _EMPTY
-    order = np.lexsort((row, key, band))
-    band, key, row = band[order], key[order], row[order]
+    band, key, row = _by_bucket(band, key, row)
     new = np.ones(len(row), bool)
     new[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
     start = np.nonzero(new)[0]
     size = np.diff(np.append(start, len(row)))
     bucket = np.cumsum(new) - 1
     shared = size[bucket] > 1
-    first = row[start][bucket]
-    later = shared & ~new
-    mates_rows, inverse = np.unique(row[shared], return_inverse=True)
-    mates = np.bincount(inverse, weights=size[bucket][shared] - 1, minlength=len(mates_rows)).astype(np.int64)
-    return *_distinct_pairs(first[later], row[later]), mates_rows, mates
+    first = np.minimum.reduceat(row, start)[bucket]
+    later = shared & (row != first)
+    # each row's mates, summed over its buckets: rows are bounded, so a count per row of the span
+    low = int(row[shared].min()) if shared.any() else 0
+    counted = np.bincount(row[shared] - low, weights=size[bucket][shared] - 1)
+    mates_rows = np.nonzero(counted)[0]
+    return *_distinct_pairs(first[later], row[later]), mates_rows + low, counted[mates_rows].astype(np.int64)
+
+
+def _by_bucket(band: np.ndarray, key: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The triples reordered so that each bucket's are side by side: sorted by key (one plain sort),
+    then, only where one key holds cells of several bands, by band."""
+    order = np.argsort(key)
+    band, key, row = band[order], key[order], row[order]
+    start = np.nonzero(np.append(True, key[1:] != key[:-1]))[0]
+    mixed = np.nonzero(np.minimum.reduceat(band, start) != np.maximum.reduceat(band, start))[0]
+    if len(mixed):
+        stop = np.append(start[1:], len(key))
+        at = np.concatenate([np.arange(start[m], stop[m]) for m in mixed.tolist()])
+        at = at[np.lexsort((band[at], key[at]))]
+        sorted_at = np.sort(at)
+        band[sorted_at], row[sorted_at] = band[at], row[at]
+    return band, key, row
 
 
 def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 import gzip
 import json
 import random
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -95,6 +96,28 @@ def test_bucket_links_join_each_member_to_the_first_and_count_mates():
     assert dict(zip(rows.tolist(), mates.tolist(), strict=True)) == {2: 3, 4: 1, 5: 2, 9: 2}
     labels = partition.linked_groups(np.arange(10), first, member)
     assert labels[[2, 4, 5, 9]].tolist() == [2, 2, 2, 2] and labels[3] == 3
+
+
+def test_bucket_links_match_buckets_counted_one_by_one():
+    rng = np.random.default_rng(5)
+    for _ in range(50):  # few keys: many shared in one band and across bands
+        n, bands = int(rng.integers(1, 200)), int(rng.integers(1, 5))
+        row = np.repeat(rng.permutation(1000)[:n], bands)
+        band = np.tile(np.arange(bands), n)
+        key = rng.integers(0, int(rng.integers(1, 30)), n * bands).astype(np.uint64)
+        buckets: dict[tuple[int, int], list[int]] = {}
+        for b, k, r in zip(band.tolist(), key.tolist(), row.tolist(), strict=True):
+            buckets.setdefault((b, k), []).append(r)
+        links, mates = set(), Counter()
+        for members in buckets.values():
+            for r in members:
+                if len(members) > 1:
+                    mates[r] += len(members) - 1
+                if r != min(members):
+                    links.add((min(members), r))
+        first, member, rows, counts = partition.bucket_links(band, key, row)
+        assert list(zip(first.tolist(), member.tolist(), strict=True)) == sorted(links)
+        assert dict(zip(rows.tolist(), counts.tolist(), strict=True)) == mates
 
 
 def test_pack_groups_keeps_groups_whole_and_parts_bounded():
