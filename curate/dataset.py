@@ -102,10 +102,11 @@ class Dataset:
 
     @classmethod
     def from_parquet(cls, paths: str | Path | Sequence[str | Path], kind: str) -> Dataset:
-        """Dataset over existing Parquet files (not read until used)."""
+        """Dataset over existing Parquet files (not read until used); a folder stands for the
+        ``*.parquet`` files in it, in name order (a stage's ``kept.parquet/``)."""
         if isinstance(paths, str | Path):
             paths = [paths]
-        resolved = tuple(Path(p) for p in paths)
+        resolved = tuple(f for p in map(Path, paths) for f in (sorted(p.glob("*.parquet")) if p.is_dir() else [p]))
         metadata = read_metadata(parquet_schema(resolved[0])) if resolved else {}
         return cls(kind=kind, paths=resolved, metadata=metadata)
 

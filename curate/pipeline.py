@@ -41,10 +41,11 @@ suffix, a folder) writes the whole set.
 
 A run writes, under the output folder (layout in :mod:`curate.run_folder`): the input as Parquet
 shards ``input/data/part-NNNNN.parquet`` (read chunk by chunk: memory follows ``shard_rows``),
-per stage ``NN_<id>/`` with ``kept.parquet``, ``rejected.parquet``, ``stats.json`` and artifacts,
-then the published set: ``output.parquet``, the exports and their dataset cards (:mod:`curate.io.card`),
-``report.md``, ``report.html`` (see :mod:`curate.report.html`) and ``manifest.json`` last. Every run
-appends what it did to ``run.log`` (stages started and finished with their counts, progress lines,
+per stage ``NN_<id>/`` with the Parquet folders ``kept.parquet/`` and ``rejected.parquet/`` (a file
+per batch, ``part-NNNNNN.parquet``), ``stats.json`` and artifacts, then the published set:
+``output.parquet``, the exports and their dataset cards (:mod:`curate.io.card`), ``report.md``,
+``report.html`` (see :mod:`curate.report.html`) and ``manifest.json`` last. Every run appends what
+it did to ``run.log`` (stages started and finished with their counts, progress lines,
 notes, warnings, the error that stopped it).
 
 - Before anything is written: stage ids and a default folder's name are checked to be plain names,
@@ -814,8 +815,8 @@ def _run_stage(
             raise StageError(f"stage failed: {type(exc).__name__}: {exc}", where=Where(stage=stage.id)) from exc
         except Exception as exc:
             raise StageError(f"stage failed: {type(exc).__name__}: {exc}", where=Where(stage=stage.id)) from exc
-        kept_rows = pq.ParquetFile(tmp / "kept.parquet").metadata.num_rows
-        rejected_rows = pq.ParquetFile(tmp / "rejected.parquet").metadata.num_rows
+        kept_rows = Dataset.from_parquet(tmp / "kept.parquet", dataset.kind).num_rows
+        rejected_rows = Dataset.from_parquet(tmp / "rejected.parquet", dataset.kind).num_rows
         if kept_rows + rejected_rows != dataset.num_rows + stats.rows_added:
             raise StageError(
                 f"kept ({kept_rows}) + rejected ({rejected_rows}) != input ({dataset.num_rows}) "

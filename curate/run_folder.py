@@ -7,7 +7,8 @@ Layout::
       input/              data/part-NNNNN.parquet, the input's shards (+ quarantine.jsonl), and
                           stats.json; a retrieval set as data.parquet (its primary part) and its
                           other parts in parts/<name>.parquet
-      NN_<id>/            per stage: kept.parquet, rejected.parquet, artifacts and stats.json; the
+      NN_<id>/            per stage: kept.parquet/ and rejected.parquet/ (folders, a Parquet file
+                          per batch: part-NNNNNN.parquet), artifacts and stats.json; the
                           parts of a retrieval set the stage changed in parts/<name>.parquet
       output.parquet      the published set, written after the last stage: output, exports, report,
       output.<part>.parquet  and manifest.json last (a retrieval set's other parts beside the output);
@@ -117,11 +118,21 @@ def stage_dir_name(index: int, stage_id: str) -> str:
 
 
 def write_record(folder: Path, record: dict[str, Any], files: Sequence[str]) -> dict[str, Any]:
-    """Write ``stats.json`` in ``folder``: ``record`` plus ``files`` (name -> bytes and SHA-256)."""
-    listed = {name: {"bytes": (folder / name).stat().st_size, "sha256": digest(folder / name)} for name in files}
+    """Write ``stats.json`` in ``folder``: ``record`` plus ``files`` (name -> bytes and SHA-256; a
+    folder's files each by their relative name)."""
+    names = [path for name in files for path in _files_in(folder, name)]
+    listed = {name: {"bytes": (folder / name).stat().st_size, "sha256": digest(folder / name)} for name in names}
     record = {**record, "files": listed}
     write_json(folder / RECORD, record)
     return record
+
+
+def _files_in(folder: Path, name: str) -> list[str]:
+    """``[name]``, or the files in the folder ``name`` (relative to ``folder``, in name order)."""
+    path = folder / name
+    if not path.is_dir():
+        return [name]
+    return [p.relative_to(folder).as_posix() for p in sorted(path.rglob("*")) if p.is_file()]
 
 
 def read_record(folder: Path, fingerprint: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -1,6 +1,7 @@
 import errno
 import json
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import ClassVar
@@ -57,8 +58,8 @@ def test_run_writes_every_stage_and_keeps_kept_plus_rejected_equal_to_input(tmp_
     assert rows_in == 5
     for run in result.stages:
         assert run.stats.rows_in == rows_in == run.stats.rows_kept + run.stats.rows_rejected
-        kept = pq.read_metadata(run.dir / "kept.parquet").num_rows
-        rejected = pq.read_metadata(run.dir / "rejected.parquet").num_rows
+        kept = pq.read_table(run.dir / "kept.parquet", columns=[]).num_rows
+        rejected = pq.read_table(run.dir / "rejected.parquet", columns=[]).num_rows
         assert kept + rejected == rows_in
         assert json.loads((run.dir / "stats.json").read_text())["fingerprint"] == run.fingerprint
         rows_in = kept
@@ -340,7 +341,7 @@ def test_an_empty_output_is_an_error_naming_the_stage_unless_allowed(tmp_path, s
     assert notes.warnings and notes.warnings[0].startswith("stage 'typo' rejected 5 of 5 rows (100.0%)")
     run = tmp_path / "run"
     assert published(run) == [] and not (run / "03_exact_dedup").exists()
-    assert pq.read_metadata(run / "02_typo" / "rejected.parquet").num_rows == 5  # the rows can be found
+    assert pq.read_table(run / "02_typo" / "rejected.parquet", columns=[]).num_rows == 5  # the rows can be found
     result = run_pipeline(pipeline(tmp_path, squad_file, stages=stages, allow_empty_output=True))
     assert result.output.num_rows == 0 and published(run) == [
         "clean.json",
@@ -381,6 +382,13 @@ def test_run_settings_are_checked_with_one_line_naming_the_key(tmp_path, squad_f
 
 def test_batch_rows_is_part_of_every_stage_fingerprint(tmp_path, squad_file):
     first = run_pipeline(pipeline(tmp_path, squad_file, batch_rows=2))
+    # a Parquet file per batch with rows (5 rows: 3 batches); a folder no row reached has an empty file of its schema
+    spans = first.stages[0].dir
+    assert sorted(p.name for p in (spans / "kept.parquet").iterdir()) == [f"part-00000{i}.parquet" for i in range(3)]
+    assert [pq.read_table(p).num_rows for p in sorted((spans / "kept.parquet").iterdir())] == [2, 2, 1]
+    assert [p.name for p in (spans / "rejected.parquet").iterdir()] == ["part-000000.parquet"]
+    empty = pq.read_table(spans / "rejected.parquet" / "part-000000.parquet")
+    assert empty.num_rows == 0 and "reject_reason" in empty.column_names
     assert all(run.resumed for run in run_pipeline(pipeline(tmp_path, squad_file, batch_rows=2)).stages)
     again = run_pipeline(pipeline(tmp_path, squad_file, batch_rows=3))
     assert not any(run.resumed for run in again.stages)
@@ -525,7 +533,7 @@ def test_stage_folders_of_an_earlier_pipeline_are_removed_and_never_counted(tmp_
     assert not (run / "clean.json").exists() and (run / "clean.jsonl").exists()
     assert set(rejected_rows(run).column("reject_stage").to_pylist()) == {"short_q"}  # no exact_dedup rows
     report = (run / "report.md").read_text()
-    assert "03_" not in report and "04_" not in report and f"'{run}/02_short_q/rejected.parquet'" in report
+    assert "03_" not in report and "04_" not in report and f"'{run}/02_short_q/rejected.parquet/*.parquet'" in report
     sql = report.split("```sql\n")[1].split("```")[0]
     counted = {(stage, reason): n for stage, reason, n in duckdb.sql(sql).fetchall()}
     every = rejected_rows(run).to_pylist()
@@ -538,19 +546,21 @@ def test_resume_checks_the_files_a_record_lists(tmp_path, squad_file):
     first = run_pipeline(path)
     before = snapshot(first.dir)
     dedup = first.stages[2].dir
-    (dedup / "rejected.parquet").unlink()
+    shutil.rmtree(dedup / "rejected.parquet")
     notes = Notes()
     again = run_pipeline(path, reporter=notes)
     assert [r.resumed for r in again.stages] == [True, True, False, True]
-    assert notes.notes == ["03_exact_dedup: rejected.parquet is missing; running the stage again"]
+    assert notes.notes == ["03_exact_dedup: rejected.parquet/part-000000.parquet is missing; running the stage again"]
     assert snapshot(again.dir) == before
-    # a kept.parquet replaced by another with as many rows is caught by its digest
-    kept = first.stages[0].dir / "kept.parquet"
+    # a kept file replaced by another with as many rows is caught by its digest
+    kept = first.stages[0].dir / "kept.parquet" / "part-000000.parquet"
     table = pq.read_table(kept)
     pq.write_table(table.set_column(1, "title", pa.array(["바뀜"] * table.num_rows)), kept)
     notes = Notes()
     assert [r.resumed for r in run_pipeline(path, reporter=notes).stages] == [False, True, True, True]
-    assert notes.notes == ["01_validate_spans: kept.parquet changed since it was written; running the stage again"]
+    assert notes.notes == [
+        "01_validate_spans: kept.parquet/part-000000.parquet changed since it was written; running the stage again"
+    ]
     assert snapshot(first.dir) == before
     # the cached input too
     data = first.dir / "input" / "data" / "part-00000.parquet"

@@ -202,8 +202,8 @@ def test_run_prints_stage_and_phase_lines_and_writes_run_log(tmp_path, reviews):
     assert done.returncode == 0, done.stderr
     n = reviews.num_rows
     run_dir = tmp_path / "run"
-    dedup_in = pq.ParquetFile(run_dir / "01_normalize_text" / "kept.parquet").metadata.num_rows
-    kept = pq.ParquetFile(run_dir / "02_near_dedup" / "kept.parquet").metadata.num_rows
+    dedup_in = pq.read_table(run_dir / "01_normalize_text" / "kept.parquet", columns=[]).num_rows
+    kept = pq.read_table(run_dir / "02_near_dedup" / "kept.parquet", columns=[]).num_rows
     lines = progress_lines(done.stderr)
     assert f"[curate] 01_normalize_text: started (normalize_text, {n:,} rows)" in lines
     assert f"[curate] 02_near_dedup: started (minhash_dedup, {dedup_in:,} rows)" in lines

@@ -108,11 +108,12 @@ def write_markdown_report(result: RunResult) -> None:
     if result.warnings:
         lines += ["", "## Warnings", "", *(f"- {warning}" for warning in result.warnings)]
     if result.stages:
-        quoted = [str(run.dir / "rejected.parquet").replace("'", "''") for run in result.stages]
+        quoted = [str(run.dir / "rejected.parquet" / "*.parquet").replace("'", "''") for run in result.stages]
         lines += [
             "",
-            "Each stage folder holds `kept.parquet`, `rejected.parquet` (with `reject_stage`, `reject_reason`,",
-            "`reject_detail`) and `stats.json`. Every rejected row of the run:",
+            "Each stage folder holds the Parquet folders `kept.parquet/` and `rejected.parquet/` (a file per",
+            "batch; rejected rows with `reject_stage`, `reject_reason`, `reject_detail`) and `stats.json`.",
+            "Every rejected row of the run:",
             "",
             "```sql",
             "SELECT reject_stage, reject_reason, count(*) FROM read_parquet([",

@@ -49,14 +49,15 @@ this process, then each batch (:meth:`curate.dataset.Dataset.batch_ranges`) is a
 (:func:`split_batch`): the worker builds the stage again from its class, params and id (:class:`StageJob`;
 a model it loads is loaded there, once per worker, never pickled), reads the batch's rows from the
 input's Parquet files (:meth:`curate.dataset.Dataset.rows`; the table itself when the input is in
-memory), splits them with the shared plan and writes its kept and rejected rows to Arrow files in a
-temporary folder under the stage's output folder. The results are taken in batch order, so files,
-counts and artifacts are those of a local run. On several machines the input and the output folder
-must be on a file system every node sees at the same path; relative paths in parameters are read
-from the driver's working directory. A plan may map tasks of its own on the same executor
-(:meth:`Stage.tasks`: shards of a dedup, folds of a cross-validation), exchanging files in
-:meth:`Stage.scratch_folder`; a stage whose plan holds something for every row sets
-:attr:`Stage.sliced_plan`, so each batch task gets only its rows' part (:meth:`Stage.plan_rows`).
+memory), splits them with the shared plan and writes its kept and rejected rows to the stage's
+output folders (``kept.parquet/``, ``rejected.parquet/``: a Parquet file per batch). The results are
+taken in batch order, so files, counts and artifacts are those of a local run. On several machines
+the input and the output folder must be on a file system every node sees at the same path; relative
+paths in parameters are read from the driver's working directory. A plan may map tasks of its own on
+the same executor (:meth:`Stage.tasks`: shards of a dedup, folds of a cross-validation), exchanging
+files in :meth:`Stage.scratch_folder` (they last until the run ends); a stage whose plan holds
+something for every row sets :attr:`Stage.sliced_plan`, so each batch task gets only its rows' part
+(:meth:`Stage.plan_rows`).
 
 Progress (:mod:`curate.progress`): the rows streamed through ``process``/``split`` are phase ``rows``
 (a stage may step it inside a batch, counting the batch's rows); a global stage steps the phases of
@@ -73,7 +74,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -100,7 +101,8 @@ FAMILIES = ("any", "string", "list<string>", "text", "list<float>")
 """Type families a stage may require instead of one Arrow type (``text``: string or list<string>)."""
 ColumnType: TypeAlias = pa.DataType | str
 """A required column's type: an Arrow type, or a family of :data:`FAMILIES`."""
-ROW_GROUP_ROWS = 65536  # rows per Parquet row group written by a stage
+PART_NAME = "part-{:06d}.parquet"
+"""The file of batch ``n`` in a stage's output folder (``kept.parquet/``, ``rejected.parquet/``)."""
 
 Role = Literal["filter", "flag", "rewrite", "generate", "convert"]
 ROLES: dict[str, str] = {
@@ -247,12 +249,14 @@ class StageResult(Generic[Data]):
 @dataclass
 class Batch:
     """What one batch gave, as the runner sums it: ``rows_in`` and the :class:`Split`'s counts, the
-    reject reasons counted, and the ``kept`` and ``rejected`` rows. A task of an executor returns it
-    (its rows in files: :class:`Saved`)."""
+    reject reasons counted, and the ``kept`` and ``rejected`` rows (None once a task wrote them to
+    the stage's output folders, :func:`write_part`)."""
 
     rows_in: int
-    kept: pa.Table
-    rejected: pa.Table
+    kept_rows: int
+    rejected_rows: int
+    kept: pa.Table | None
+    rejected: pa.Table | None
     added: int
     flagged: int
     rewritten: int
@@ -268,6 +272,8 @@ class Batch:
             reasons.update(split.rejected.column("reject_reason").to_pylist())
         return cls(
             rows_in,
+            split.kept.num_rows,
+            split.rejected.num_rows,
             split.kept,
             split.rejected,
             split.added,
@@ -333,8 +339,9 @@ class Stage:
     """Where the stage's tasks run, set by :meth:`execute` for the run (None: this process). A plan
     may map its own tasks on it (shards of a dedup, folds of a cross-validation)."""
     scratch: Path | None = None
-    """A folder for files the plan's tasks exchange, set by :meth:`execute` (the stage's output
-    folder, or None: the system's temporary folder); see :meth:`scratch_folder`."""
+    """A folder for files the plan's tasks exchange, made by :meth:`execute` for the run (under the
+    stage's output folder, else the system's temporary folder) and removed when the run ends; see
+    :meth:`scratch_folder`."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register a class that sets ``name``; TypeError when its role is missing or unknown, or
@@ -469,15 +476,11 @@ class Stage:
 
         return self.executor or Executor()
 
-    @contextmanager
-    def scratch_folder(self) -> Iterator[Path]:
+    def scratch_folder(self) -> Path:
         """A new empty folder under :attr:`scratch` (every node must see it when the executor has
-        several), removed afterwards."""
-        folder = Path(tempfile.mkdtemp(prefix=".scratch-", dir=self.scratch.absolute() if self.scratch else None))
-        try:
-            yield folder
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        several). It lasts until the run ends: a plan may point at files in it (decisions read
+        batch by batch)."""
+        return Path(tempfile.mkdtemp(prefix="plan-", dir=self.scratch))
 
     def plan_rows(self, plan: Any, start: int, stop: int) -> Any:
         """The part of ``plan`` that splitting rows ``start:stop`` needs: what a batch task gets
@@ -507,89 +510,105 @@ class Stage:
         executor: Executor | None = None,
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
         """Run over ``dataset``: check the input, plan (a planned stage), split each batch and write
-        ``kept.parquet``/``rejected.parquet`` of the declared schemas to ``out_dir``, or keep them in
-        memory. Checks kept + rejected = input + added per batch and in total. Returns (kept,
-        rejected, stats); :meth:`artifacts` then has the run's artifacts. Progress goes to the
-        listener of :mod:`curate.progress`, if any.
+        the folders ``kept.parquet/`` and ``rejected.parquet/`` of the declared schemas to ``out_dir``
+        (a Parquet file per batch, :func:`write_part`), or keep the rows in memory. Checks kept +
+        rejected = input + added per batch and in total. Returns (kept, rejected, stats): tables, or
+        the folders; :meth:`artifacts` then has the run's artifacts. Progress goes to the listener
+        of :mod:`curate.progress`, if any.
 
-        ``executor`` (other than ``local``): the batches are its tasks (:func:`split_batch`); input
-        checks and the plan stay in this process, and the outputs are those of a local run."""
+        ``executor`` (other than ``local``): the batches are its tasks (:func:`split_batch`), which
+        write their rows to the folders themselves; input checks and the plan stay in this process,
+        and the outputs are those of a local run."""
         self.check_input(dataset)
+        scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=out_dir.absolute() if out_dir is not None else None))
+        try:
+            return self._execute(dataset, out_dir, batch_rows, executor, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _execute(
+        self, dataset: Dataset, out_dir: Path | None, batch_rows: int, executor: Executor | None, scratch: Path
+    ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
         started = time.perf_counter()
-        kept_schema, rejected_schema = self.output_schemas(dataset.schema, dataset.kind)
-        self.executor, self.scratch = executor, out_dir
+        schemas = self.output_schemas(dataset.schema, dataset.kind)
+        self.executor, self.scratch = executor, scratch
         try:
             plan, self._artifacts = self.planned(dataset)
         finally:
             self.executor, self.scratch = None, None
-        sinks: list[_Sink] = []
-        try:
-            sinks.append(_Sink(kept_schema, out_dir, "kept", self.id))
-            sinks.append(_Sink(rejected_schema, out_dir, "rejected", self.id))
-            reasons: Counter[str] = Counter()
-            flags: Counter[str] = Counter()
-            rewrites: Counter[str] = Counter()
-            tally: Counter[str] = Counter()
-            stats = StageStats()
-            total = dataset.num_rows
-            progress.step("rows", 0, total)
-            if executor is None or executor.name == "local":
-                results = self._split_here(dataset, plan, batch_rows)
-            else:
-                results = _split_on(executor, self, dataset, plan, batch_rows, out_dir)
-            with closing(results):
-                for done in results:
-                    progress.step("rows", stats.rows_in + done.rows_in, total)
-                    kept_rows, rejected_rows = done.kept.num_rows, done.rejected.num_rows
-                    if kept_rows + rejected_rows != done.rows_in + done.added:
-                        raise StageError(
-                            f"stage '{self.name}' lost rows: {done.rows_in} in + {done.added} added, {kept_rows} "
-                            f"kept + {rejected_rows} rejected",
-                            where=Where(stage=self.id),
-                        )
-                    stats.rows_in += done.rows_in
-                    stats.rows_added += done.added
-                    stats.rows_kept += kept_rows
-                    stats.rows_rejected += rejected_rows
-                    if max(done.flagged, done.rewritten) > kept_rows:
-                        raise StageError(
-                            f"stage '{self.name}' counted {done.flagged} flagged and {done.rewritten} rewritten "
-                            f"rows in a batch of {kept_rows} kept rows",
-                            where=Where(stage=self.id),
-                        )
-                    stats.rows_flagged += done.flagged
-                    stats.rows_rewritten += done.rewritten
-                    flags.update(done.flags)
-                    rewrites.update(done.rewrites)
-                    tally.update(done.tally)
-                    reasons.update(done.reasons)
-                    sinks[0].add(done.kept)
-                    sinks[1].add(done.rejected)
-            if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
-                raise StageError(
-                    f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
-                    f"{stats.rows_added} added, {stats.rows_kept} kept + {stats.rows_rejected} rejected",
-                    where=Where(stage=self.id),
-                )
-            self._artifacts.update(self.tally_artifacts(tally))
-            stats.reasons = {str(k): v for k, v in reasons.items()}
-            stats.flags = {str(k): v for k, v in flags.items() if v}
-            stats.rewrites = {str(k): v for k, v in rewrites.items() if v}
-            kept, rejected = sinks[0].close(), sinks[1].close()
-        except BaseException:
-            for sink in sinks:
-                sink.discard()
-            raise
+        outputs = Outputs(self.id, *schemas, None if out_dir is None else str(out_dir.absolute()))
+        outputs.create()
+        reasons: Counter[str] = Counter()
+        flags: Counter[str] = Counter()
+        rewrites: Counter[str] = Counter()
+        tally: Counter[str] = Counter()
+        stats = StageStats()
+        total = dataset.num_rows
+        kept: list[pa.Table] = []
+        rejected: list[pa.Table] = []
+        progress.step("rows", 0, total)
+        if executor is None or executor.name == "local":
+            results = self._split_here(dataset, plan, batch_rows, outputs)
+        else:
+            results = _split_on(executor, self, dataset, plan, batch_rows, outputs)
+        with closing(results):
+            for done in results:
+                progress.step("rows", stats.rows_in + done.rows_in, total)
+                kept_rows, rejected_rows = done.kept_rows, done.rejected_rows
+                if kept_rows + rejected_rows != done.rows_in + done.added:
+                    raise StageError(
+                        f"stage '{self.name}' lost rows: {done.rows_in} in + {done.added} added, {kept_rows} "
+                        f"kept + {rejected_rows} rejected",
+                        where=Where(stage=self.id),
+                    )
+                stats.rows_in += done.rows_in
+                stats.rows_added += done.added
+                stats.rows_kept += kept_rows
+                stats.rows_rejected += rejected_rows
+                if max(done.flagged, done.rewritten) > kept_rows:
+                    raise StageError(
+                        f"stage '{self.name}' counted {done.flagged} flagged and {done.rewritten} rewritten "
+                        f"rows in a batch of {kept_rows} kept rows",
+                        where=Where(stage=self.id),
+                    )
+                stats.rows_flagged += done.flagged
+                stats.rows_rewritten += done.rewritten
+                flags.update(done.flags)
+                rewrites.update(done.rewrites)
+                tally.update(done.tally)
+                reasons.update(done.reasons)
+                if done.kept is not None and done.rejected is not None:
+                    kept.append(done.kept)
+                    rejected.append(done.rejected)
+        if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
+            raise StageError(
+                f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
+                f"{stats.rows_added} added, {stats.rows_kept} kept + {stats.rows_rejected} rejected",
+                where=Where(stage=self.id),
+            )
+        self._artifacts.update(self.tally_artifacts(tally))
+        stats.reasons = {str(k): v for k, v in reasons.items()}
+        stats.flags = {str(k): v for k, v in flags.items() if v}
+        stats.rewrites = {str(k): v for k, v in rewrites.items() if v}
         stats.seconds = time.perf_counter() - started
-        return kept, rejected, stats
+        if outputs.folder is None:
+            return (
+                pa.concat_tables([outputs.kept.empty_table(), *kept]),
+                pa.concat_tables([outputs.rejected.empty_table(), *rejected]),
+                stats,
+            )
+        return *outputs.close(), stats
 
-    def _split_here(self, dataset: Dataset, plan: Any, batch_rows: int) -> Generator[Batch, None, None]:
-        """Each batch of ``dataset`` split in this process, in order."""
+    def _split_here(
+        self, dataset: Dataset, plan: Any, batch_rows: int, outputs: Outputs
+    ) -> Generator[Batch, None, None]:
+        """Each batch of ``dataset`` split in this process, in order (its rows written to the
+        ``outputs`` folders when they have one)."""
         start, total = 0, dataset.num_rows
-        for batch in dataset.batches(batch_rows):
+        for index, batch in enumerate(dataset.batches(batch_rows)):
             with progress.within("rows", start, total):
                 split = self.split_with(batch, plan, start, dataset.kind)
-            yield Batch.of(split, batch.num_rows)
+            yield outputs.took(index, Batch.of(split, batch.num_rows))
             start += batch.num_rows
 
     def __call__(self, data: Data, *, kind: str | None = None) -> StageResult[Data]:
@@ -700,7 +719,8 @@ def check_columns(schema: pa.Schema, required: Mapping[str, ColumnType], *, stag
 @dataclass(frozen=True)
 class StageJob:
     """What a worker needs to split batches of one stage run: the stage's class (``module:qualname``),
-    ``params`` and ``id``, the input's ``kind``, the ``plan`` and the driver's working directory."""
+    ``params`` and ``id``, the input's ``kind``, the ``plan``, the driver's working directory and
+    where the rows go."""
 
     stage: str
     params: Strict
@@ -708,6 +728,7 @@ class StageJob:
     kind: str
     plan: Any
     cwd: str
+    outputs: Outputs
 
     def build(self) -> Stage:
         """The stage, made again from its class, params and id (without the retrieval set's parts:
@@ -722,10 +743,10 @@ class StageJob:
 
 @dataclass(frozen=True)
 class BatchTask:
-    """One batch to split: rows ``start:stop`` of the shared dataset (batch ``index``); ``folder``:
-    where its rows go (None: back in the result). ``run`` names the stage run, so a worker builds
-    the stage once for all the batches it gets. ``plan``: the batch's part of the plan when the
-    stage slices its plan (:attr:`Stage.sliced_plan`), else None and the job holds the plan."""
+    """One batch to split: rows ``start:stop`` of the shared dataset (batch ``index``). ``run`` names
+    the stage run, so a worker builds the stage once for all the batches it gets. ``plan``: the
+    batch's part of the plan when the stage slices its plan (:attr:`Stage.sliced_plan`), else None
+    and the job holds the plan."""
 
     run: str
     job: Shared[StageJob]
@@ -733,48 +754,44 @@ class BatchTask:
     index: int
     start: int
     stop: int
-    folder: str | None
     plan: Any = None
 
 
 def _split_on(
-    executor: Executor, stage: Stage, dataset: Dataset, plan: Any, batch_rows: int, out_dir: Path | None
+    executor: Executor, stage: Stage, dataset: Dataset, plan: Any, batch_rows: int, outputs: Outputs
 ) -> Generator[Batch, None, None]:
-    """The batches of ``dataset`` split by ``executor``'s workers, in order, their rows read back."""
+    """The batches of ``dataset`` split by ``executor``'s workers, in order; their rows written to
+    the ``outputs`` folders by the workers when they have one, else in the results."""
     cls = type(stage)
     whole = None if stage.sliced_plan else plan
-    job = StageJob(f"{cls.__module__}:{cls.__qualname__}", stage.params, stage.id, dataset.kind, whole, os.getcwd())
+    job = StageJob(
+        f"{cls.__module__}:{cls.__qualname__}", stage.params, stage.id, dataset.kind, whole, os.getcwd(), outputs
+    )
     if dataset.paths:  # workers may start elsewhere: absolute paths
         dataset = replace(dataset, paths=tuple(path.absolute() for path in dataset.paths))
-    folder = tempfile.mkdtemp(prefix=".batches-", dir=out_dir.absolute()) if out_dir is not None else None
-    try:
-        run, shared_job, shared_data = uuid.uuid4().hex, executor.share(job), executor.share(dataset)
-        tasks = (
-            BatchTask(
-                run,
-                shared_job,
-                shared_data,
-                index,
-                start,
-                stop,
-                folder,
-                stage.plan_rows(plan, start, stop) if stage.sliced_plan else None,
-            )
-            for index, (start, stop) in enumerate(dataset.batch_ranges(batch_rows))
+    run, shared_job, shared_data = uuid.uuid4().hex, executor.share(job), executor.share(dataset)
+    tasks = (
+        BatchTask(
+            run,
+            shared_job,
+            shared_data,
+            index,
+            start,
+            stop,
+            stage.plan_rows(plan, start, stop) if stage.sliced_plan else None,
         )
-        for done in executor.map(split_batch, tasks, what="batch"):
-            yield done.load() if isinstance(done, Saved) else done
-    finally:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+        for index, (start, stop) in enumerate(dataset.batch_ranges(batch_rows))
+    )
+    yield from executor.map(split_batch, tasks, what="batch")
 
 
 _BUILT: dict[str, tuple[Stage, StageJob, Dataset]] = {}
 """The stage this worker process last built, with its job and dataset, by run."""
 
 
-def split_batch(task: BatchTask) -> Batch | Saved:
-    """The task: split one batch (in a worker), its rows saved to ``task.folder`` when it has one."""
+def split_batch(task: BatchTask) -> Batch:
+    """The task: split one batch (in a worker); its rows written to the stage's output folders
+    when it has them (:meth:`Outputs.took`)."""
     if task.run not in _BUILT:
         _BUILT.clear()
         job = task.job.get()
@@ -784,29 +801,7 @@ def split_batch(task: BatchTask) -> Batch | Saved:
         rows = data.rows(task.start, task.stop)
         plan = task.plan if stage.sliced_plan else job.plan
         done = Batch.of(stage.split_with(rows, plan, task.start, job.kind), rows.num_rows)
-    if task.folder is None:
-        return done
-    files = [Path(task.folder) / f"{task.index:08d}.{name}.arrow" for name in ("kept", "rejected")]
-    for table, path in zip((done.kept, done.rejected), files, strict=True):
-        save_arrow(table, path)
-    empty = replace(done, kept=done.kept.schema.empty_table(), rejected=done.rejected.schema.empty_table())
-    return Saved(empty, str(files[0]), str(files[1]))
-
-
-@dataclass(frozen=True)
-class Saved:
-    """A task's result whose rows it wrote to Arrow files: ``batch`` without rows, and the files."""
-
-    batch: Batch
-    kept: str
-    rejected: str
-
-    def load(self) -> Batch:
-        """The batch with its rows read back (the files are then removed)."""
-        kept, rejected = read_arrow(self.kept), read_arrow(self.rejected)
-        os.remove(self.kept)
-        os.remove(self.rejected)
-        return replace(self.batch, kept=kept, rejected=rejected)
+    return job.outputs.took(task.index, done)
 
 
 @contextmanager
@@ -823,12 +818,12 @@ def _working_dir(path: str) -> Iterator[None]:
         os.chdir(here)
 
 
-def save_arrow(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to the Arrow file ``path``, through a temporary (a task run again after its
-    worker died writes it whole)."""
+def save_arrow(table: pa.Table, path: Path, *, batch_rows: int | None = None) -> None:
+    """Write ``table`` to the Arrow file ``path`` (record batches of at most ``batch_rows`` rows),
+    through a temporary (a task run again after its worker died writes it whole)."""
     tmp = path.with_suffix(".tmp")
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+        writer.write_table(table, max_chunksize=batch_rows)
     os.replace(tmp, path)
 
 
@@ -838,69 +833,87 @@ def read_arrow(path: str | Path) -> pa.Table:
         return pa.ipc.open_file(source).read_all()
 
 
-class _Sink:
-    """Collects output batches in memory, or streams them to a Parquet file."""
+@dataclass(frozen=True)
+class Outputs:
+    """Where the rows of a stage run go: the declared ``kept`` and ``rejected`` schemas, and the
+    stage's output ``folder`` (None: kept in memory) holding the Parquet folders ``kept.parquet/``
+    and ``rejected.parquet/``, a file per batch (:data:`PART_NAME`)."""
 
-    def __init__(self, schema: pa.Schema, out_dir: Path | None, name: str, stage: str):
-        self.schema, self.name, self.stage = schema, name, stage
-        self.path = out_dir / f"{name}.parquet" if out_dir is not None else None
-        self.tables: list[pa.Table] = []
-        self.buffered = 0
-        self.writer = pq.ParquetWriter(self.path, schema, compression="zstd") if self.path else None
+    stage: str
+    kept: pa.Schema
+    rejected: pa.Schema
+    folder: str | None
 
-    def add(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
-        if table.schema != self.schema:
-            table = self._conform(table)
-        self.tables.append(table)
-        self.buffered += table.num_rows
-        if self.writer is not None and self.buffered >= ROW_GROUP_ROWS:
-            self._flush()
+    def folders(self) -> tuple[Path, Path]:
+        assert self.folder is not None
+        return Path(self.folder) / "kept.parquet", Path(self.folder) / "rejected.parquet"
 
-    def _conform(self, table: pa.Table) -> pa.Table:
-        """``table`` cast to the declared schema; StageError naming a column it lacks, has beyond
-        the declared ones, or cannot cast."""
-        names = set(table.column_names)
-        for problem, column in [
-            *(("lacks declared column", c) for c in self.schema.names if c not in names),
-            *(("has undeclared column", c) for c in table.column_names if c not in self.schema.names),
-        ]:
+    def create(self) -> None:
+        if self.folder is not None:
+            for path in self.folders():
+                path.mkdir()
+
+    def took(self, index: int, done: Batch) -> Batch:
+        """``done`` (batch ``index``) with its rows cast to the declared schemas (StageError naming
+        a column that does not fit); with a folder, the rows are written (:func:`write_part`) and
+        left out of the returned batch."""
+        assert done.kept is not None and done.rejected is not None
+        kept = conformed(done.kept, self.kept, "kept", self.stage)
+        rejected = conformed(done.rejected, self.rejected, "rejected", self.stage)
+        if self.folder is None:
+            return replace(done, kept=kept, rejected=rejected)
+        for table, folder in zip((kept, rejected), self.folders(), strict=True):
+            write_part(table, folder, index)
+        return replace(done, kept=None, rejected=None)
+
+    def close(self) -> tuple[Path, Path]:
+        """The two folders, done: a folder no batch wrote a row to gets an empty file of its schema,
+        and what a task killed while writing left is removed."""
+        for folder, schema in zip(self.folders(), (self.kept, self.rejected), strict=True):
+            for left in folder.glob("*.tmp"):
+                left.unlink()
+            if not any(folder.glob("*.parquet")):
+                pq.write_table(schema.empty_table(), folder / PART_NAME.format(0), compression="zstd")
+        return self.folders()
+
+
+def write_part(table: pa.Table, folder: Path, index: int) -> None:
+    """Write ``table`` (if it has rows) to ``folder`` as part ``index`` (:data:`PART_NAME`), through
+    a temporary file, so a task run again after its worker died writes it whole."""
+    if not table.num_rows:
+        return
+    path = folder / PART_NAME.format(index)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def conformed(table: pa.Table, schema: pa.Schema, name: str, stage: str) -> pa.Table:
+    """``table`` (the ``name`` rows of stage ``stage``) cast to the declared ``schema``; StageError
+    naming a column it lacks, has beyond the declared ones, or cannot cast."""
+    if not table.num_rows:
+        return schema.empty_table()
+    if table.schema == schema:
+        return table
+    names = set(table.column_names)
+    for problem, column in [
+        *(("lacks declared column", c) for c in schema.names if c not in names),
+        *(("has undeclared column", c) for c in table.column_names if c not in schema.names),
+    ]:
+        raise StageError(
+            f"{name} rows {problem} '{column}'",
+            where=Where(stage=stage, field=column),
+            hint=f"declared: {_columns(schema)}; the stage's adds/reject_extras must list what it writes",
+        )
+    columns = []
+    for field_ in schema:
+        column = table.column(field_.name)
+        try:
+            columns.append(column.cast(field_.type) if column.type != field_.type else column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise StageError(
-                f"{self.name} rows {problem} '{column}'",
-                where=Where(stage=self.stage, field=column),
-                hint=f"declared: {_columns(self.schema)}; the stage's adds/reject_extras must list what it writes",
-            )
-        columns = []
-        for field_ in self.schema:
-            column = table.column(field_.name)
-            try:
-                columns.append(column.cast(field_.type) if column.type != field_.type else column)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise StageError(
-                    f"{self.name} column '{field_.name}' is {column.type}, declared {field_.type}",
-                    where=Where(stage=self.stage, field=field_.name),
-                    hint=str(exc).splitlines()[0],
-                ) from None
-        return pa.Table.from_arrays(columns, schema=self.schema)
-
-    def _flush(self) -> None:
-        if self.writer is not None and self.tables:
-            self.writer.write_table(pa.concat_tables(self.tables), row_group_size=ROW_GROUP_ROWS)
-            self.tables, self.buffered = [], 0
-
-    def discard(self) -> None:
-        """Close the file after a failure, quietly (the caller removes it); nothing is kept."""
-        self.tables = []
-        if self.writer is not None:
-            with suppress(OSError):
-                self.writer.close()
-            self.writer.is_open = False  # a failed close is not tried again (and reported) when collected
-
-    def close(self) -> pa.Table | Path:
-        if self.writer is not None:
-            self._flush()
-            self.writer.close()
-            assert self.path is not None
-            return self.path
-        return pa.concat_tables([self.schema.empty_table(), *self.tables])
+                f"{name} column '{field_.name}' is {column.type}, declared {field_.type}",
+                where=Where(stage=stage, field=field_.name),
+                hint=str(exc).splitlines()[0],
+            ) from None
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -17,6 +17,7 @@ from curate.dedup.agreement import Answer, answer_columns, row_answers
 from curate.dedup.outcome import CONFLICTS_COLUMN, Decisions
 from curate.dedup.retrieval import remap_qrels
 from curate.stages.base import Split, Stage, reject
+from curate.stages.dedup_shards import StoredDecisions
 
 EXTRA_TYPES = {"duplicate_of": pa.string(), "cluster_id": pa.int64(), "similarity": pa.float64()}
 """Columns a dedup stage may add to its rejected rows."""
@@ -55,7 +56,7 @@ class DedupPlan:
     columns of rows ``first:`` (``{name: (values, arrow type)}``). :meth:`between` cuts it for a
     batch (the artifacts stay with the driver)."""
 
-    decisions: Decisions
+    decisions: Decisions | StoredDecisions
     artifacts: dict[str, pa.Table] = field(default_factory=dict)
     repointed: dict[str, Any] | None = None
     first: int = 0
@@ -69,7 +70,7 @@ class DedupPlan:
 
 
 def split_by_decisions(
-    batch: pa.Table, decisions: Decisions, start: int, *, stage: str, extras: Sequence[str]
+    batch: pa.Table, decisions: Decisions | StoredDecisions, start: int, *, stage: str, extras: Sequence[str]
 ) -> Split:
     """Rows ``start:start + len(batch)`` of ``decisions`` applied to ``batch``: ``dedup_conflicts``
     added, removed rows rejected with their reason, detail and ``extras`` (names in

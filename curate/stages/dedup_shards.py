@@ -16,18 +16,19 @@ Near duplicates (:func:`split_search`):
    signature) written to that part's files.
 5. ``search`` (a task per part): the usual search (:func:`~curate.dedup.plan.find_duplicates`) and
    :func:`~curate.dedup.outcome.apply_assignment` on the part's rows, in dataset order, with the
-   signatures of step 1 (not computed again).
+   signatures of step 1 (not computed again); its decisions go to a file of the part's.
 
 Exact repeats (:func:`split_exact`): ``hash`` (a task per shard) writes each row's 16-byte digest
 to the file of its hash range; ``repeats`` (a task per hash range) gives each row whose digest an
 earlier row has, with that first row: the groups. Steps 3 to 5 follow, the search being
 :func:`~curate.dedup.assign.assign` over each group.
 
-The driver joins the parts' :class:`~curate.dedup.outcome.Decisions` and numbers the clusters over
-the whole dataset. Memory: a task holds one shard, one bucket range or one part; the driver a few
-integers per row (group, rank, part), the links of one bucket range at a time and the decisions.
-Files go through :meth:`Stage.scratch_folder`, which every node must see when the executor has
-several.
+Each part's decisions stay in its file (:class:`StoredDecisions`): a batch of the stage's split
+reads its rows from them, clusters numbered over the whole dataset by their head row. Memory: a
+task holds one shard, one bucket range or one part; the driver a few integers per row (group,
+rank, part) and per cluster, the links of one bucket range at a time, and the decisions of one
+batch. Files go through :meth:`Stage.scratch_folder`, which every node must see when the executor
+has several; they last until the stage's run ends.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from curate.dedup.assign import Assignment, ClusteringMode, Field, GroupCandidat
 from curate.dedup.minhash import band_keys, signatures
 from curate.dedup.outcome import (
     CONFLICTS_SCHEMA,
+    DECISIONS_SCHEMA,
     Decisions,
     Outcome,
     apply_assignment,
@@ -67,6 +69,8 @@ TRIPLES_PER_RANGE = 4_000_000
 """``(band, key, row)`` triples a ``link`` task reads, about (each 17 bytes)."""
 DIGESTS_PER_RANGE = 8_000_000
 """Row digests a ``repeats`` task reads, about (each 24 bytes with its row)."""
+DECISION_BATCH_ROWS = 1024
+"""Rows per record batch of a part's decisions file: a batch of the split reads those it overlaps."""
 _FOLD_OPS: tuple[Op, ...] = ("nfc", "whitespace")
 
 
@@ -107,7 +111,7 @@ class SearchJob:
 class SplitSearch:
     """The decisions about every row of the dataset, and the ``conflicts`` pairs (rows in order)."""
 
-    decisions: Decisions
+    decisions: StoredDecisions
     conflicts: pa.Table
 
 
@@ -174,7 +178,7 @@ def split_search(
     for r, (first, member, rows, counts) in enumerate(linked):
         _remove(_range_files(folder, "bucket", r))
         labels = partition.linked_groups(labels, first, member)
-        np.add.at(mates, rows, counts)
+        mates[rows] += counts  # a range lists each row once
         progress.step("buckets", r + 1, ranges, "bucket ranges")
     rank = {"central": -mates, "longest": -lengths}.get(keep)
     return _decided(executor, job, folder, shards, labels, rank, part_rows)
@@ -256,31 +260,74 @@ def _decided(
 
 @dataclass(frozen=True)
 class PartDecisions:
-    """A part's decisions (dataset rows; clusters numbered within the part), the dataset row of the
-    kept row heading each of its clusters, and its conflict pairs with the row of each."""
+    """A part's decisions: the Arrow ``file`` holding them (:data:`DECISIONS_SCHEMA`, dataset rows
+    in order in record batches of :data:`DECISION_BATCH_ROWS`, clusters numbered within the part)
+    and the first row of each record batch (``firsts``); the dataset row of the kept row heading
+    each of its clusters; its conflict pairs with the row of each."""
 
-    decisions: Decisions
+    file: str
+    firsts: np.ndarray
     heads: np.ndarray
     conflicts: pa.Table
     pair_rows: np.ndarray
 
 
-def _joined(parts: list[PartDecisions]) -> SplitSearch:
-    """The parts' decisions in row order, clusters numbered by their head row over the dataset (as
-    :func:`~curate.dedup.assign.cluster_ids` numbers them), conflict pairs in row order."""
-    heads = np.sort(np.concatenate([p.heads for p in parts])) if parts else np.zeros(0, np.int64)
-    renumbered = []
-    for part in parts:
-        table = part.decisions.table
+@dataclass(frozen=True)
+class StoredDecisions:
+    """The decisions of a split search, left in the parts' files (the driver holds a few integers
+    per cluster, not a row per decision): :meth:`between` reads the rows of one batch, their
+    clusters numbered over the dataset by their head row (as
+    :func:`~curate.dedup.assign.cluster_ids` numbers them). ``heads``: every cluster's head row, in
+    order."""
+
+    parts: tuple[PartDecisions, ...]
+    heads: np.ndarray
+
+    def between(self, start: int, stop: int) -> Decisions:
+        """The decisions about rows ``start:stop``, read from the parts' files."""
+        found = []
+        for part in self.parts:
+            lo = max(int(np.searchsorted(part.firsts, start, "right")) - 1, 0)
+            hi = int(np.searchsorted(part.firsts, stop, "left"))
+            if hi <= lo:
+                continue
+            with pa.OSFile(part.file) as source:
+                reader = pa.ipc.open_file(source)
+                table = pa.Table.from_batches([reader.get_batch(i) for i in range(lo, hi)], DECISIONS_SCHEMA)
+            rows = table.column("row").to_numpy()
+            first, last = np.searchsorted(rows, [start, stop])
+            found.append(self._renumbered(table.slice(first, last - first), part))
+        return Decisions.join(found)
+
+    def clusters_table(self) -> pa.Table:
+        """The clusters artifact (:meth:`Decisions.clusters_table`) of every part, in row order."""
+        tables, rows = [], []
+        for part in self.parts:
+            decisions = self._renumbered(read_arrow(part.file), part)
+            inside = pc.greater_equal(decisions.table.column("cluster"), 0)
+            rows.append(decisions.table.column("row").filter(inside).to_numpy())
+            tables.append(decisions.clusters_table())
+        if not tables:
+            return Decisions(DECISIONS_SCHEMA.empty_table()).clusters_table()
+        order = np.argsort(np.concatenate(rows), kind="stable")
+        return pa.concat_tables(tables).take(pa.array(order, pa.int64())).combine_chunks()
+
+    def _renumbered(self, table: pa.Table, part: PartDecisions) -> Decisions:
         local = table.column("cluster").to_numpy()
-        cluster = np.where(local >= 0, np.searchsorted(heads, part.heads[np.maximum(local, 0)]), -1)
-        renumbered.append(
-            Decisions(table.set_column(table.column_names.index("cluster"), "cluster", pa.array(cluster, pa.int64())))
+        cluster = np.where(local >= 0, np.searchsorted(self.heads, part.heads[np.maximum(local, 0)]), -1)
+        return Decisions(
+            table.set_column(table.column_names.index("cluster"), "cluster", pa.array(cluster, pa.int64()))
         )
+
+
+def _joined(parts: list[PartDecisions]) -> SplitSearch:
+    """The parts' decisions (left in their files) and conflict pairs, the pairs in row order."""
+    heads = np.sort(np.concatenate([p.heads for p in parts])) if parts else np.zeros(0, np.int64)
     conflicts = pa.concat_tables([p.conflicts for p in parts]) if parts else CONFLICTS_SCHEMA.empty_table()
     pair_rows = np.concatenate([p.pair_rows for p in parts]) if parts else np.zeros(0, np.int64)
     conflicts = conflicts.take(pa.array(np.argsort(pair_rows, kind="stable"), pa.int64()))
-    return SplitSearch(Decisions.join(renumbered), conflicts)
+    ordered = sorted(parts, key=lambda p: p.file)
+    return SplitSearch(StoredDecisions(tuple(ordered), heads), conflicts)
 
 
 def _by_range(job: SearchJob, name: str, index: int, target: np.ndarray, **columns: np.ndarray) -> None:
@@ -458,10 +505,12 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np
             return same + keys[other]
 
         reason = "exact_duplicate"
-    return _part_decisions(rows, keys, assignment, reason, describe, answers, texts, reject_conflicts)
+    path = Path(job.folder) / f"decisions-part-{number:06d}.arrow"
+    return _part_decisions(path, rows, keys, assignment, reason, describe, answers, texts, reject_conflicts)
 
 
 def _part_decisions(
+    path: Path,
     rows: np.ndarray,
     keys: list[str],
     assignment: Assignment,
@@ -471,7 +520,7 @@ def _part_decisions(
     texts: list[str | None],
     reject_conflicts: bool,
 ) -> PartDecisions:
-    """A part's ``assignment`` (rows numbered within the part) written as its decisions."""
+    """A part's ``assignment`` (rows numbered within the part) written as its decisions to ``path``."""
     outcome = Outcome(keys)
     apply_assignment(
         outcome,
@@ -485,6 +534,8 @@ def _part_decisions(
     head = np.where(assignment.conflict, -1, assignment.duplicate_of)
     head = np.where(head >= 0, head, np.arange(len(texts)))
     heads = rows[np.unique(head[outcome.cluster >= 0])]
-    return PartDecisions(
-        outcome.decisions(rows), heads, outcome.conflicts_table(), rows[np.asarray(outcome.pair_rows, np.int64)]
-    )
+    decisions = outcome.decisions(rows).table
+    save_arrow(decisions, path, batch_rows=DECISION_BATCH_ROWS)
+    firsts = decisions.column("row").to_numpy()[::DECISION_BATCH_ROWS]
+    pair_rows = rows[np.asarray(outcome.pair_rows, np.int64)]
+    return PartDecisions(str(path), firsts, heads, outcome.conflicts_table(), pair_rows)

@@ -77,18 +77,18 @@ class ExactDedup(PlannedStage):
         shown = "question" if "question" in fields else fields[0]
         spread = self.executor is not None and self.executor.name != "local"
         if spread or dataset.num_rows > self.params.shard_rows:
-            with self.scratch_folder() as folder:
-                searched = split_exact(
-                    dataset,
-                    self.tasks(),
-                    folder,
-                    fields=tuple(fields),
-                    shown=shown,
-                    normalize=self.params.normalize,
-                    casefold=self.params.casefold,
-                    shard_rows=self.params.shard_rows,
-                    part_rows=PART_ROWS,
-                )
+            folder = self.scratch_folder()
+            searched = split_exact(
+                dataset,
+                self.tasks(),
+                folder,
+                fields=tuple(fields),
+                shown=shown,
+                normalize=self.params.normalize,
+                casefold=self.params.casefold,
+                shard_rows=self.params.shard_rows,
+                part_rows=PART_ROWS,
+            )
             return DedupPlan(searched.decisions, {"conflicts": searched.conflicts})
         first: dict[bytes, int] = {}
         groups: list[np.ndarray] = []

@@ -221,18 +221,18 @@ class MinHashDedup(PlannedStage):
     def plan(self, dataset: Dataset) -> DedupPlan:
         settings = self.params
         if self._searched_in_tasks(dataset):
-            with self.scratch_folder() as folder:
-                found = split_search(
-                    dataset,
-                    self.tasks(),
-                    folder,
-                    fields=tuple(self._fields(dataset.kind)),
-                    settings=settings,
-                    clustering=settings.clustering,
-                    keep=settings.keep,
-                    shard_rows=settings.shard_rows,
-                    part_rows=PART_ROWS,
-                )
+            folder = self.scratch_folder()
+            found = split_search(
+                dataset,
+                self.tasks(),
+                folder,
+                fields=tuple(self._fields(dataset.kind)),
+                settings=settings,
+                clustering=settings.clustering,
+                keep=settings.keep,
+                shard_rows=settings.shard_rows,
+                part_rows=PART_ROWS,
+            )
             return DedupPlan(
                 found.decisions, {"clusters": found.decisions.clusters_table(), "conflicts": found.conflicts}
             )

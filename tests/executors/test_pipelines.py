@@ -7,6 +7,7 @@ publishes no part of the stage and a re-run resumes the finished stages."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def assert_same_run(expected: Path, got: Path) -> None:
     assert [d.name for d in stage_dirs(got)] == [d.name for d in stage_dirs(expected)]
     for want, have in zip(stage_dirs(expected), stage_dirs(got), strict=True):
         record, other = (json.loads((d / "stats.json").read_text(encoding="utf-8")) for d in (want, have))
+        for name in ("kept.parquet", "rejected.parquet"):  # the same file per batch, written by the tasks
+            assert sorted(os.listdir(have / name)) == sorted(os.listdir(want / name)), f"{have.name}/{name}"
         for name in ("kept.parquet", "rejected.parquet", *record["artifacts"]):
             table, same = (untimed(pq.read_table(d / name)) for d in (want, have))
             assert same.schema == table.schema and same.equals(table), f"{have.name}/{name}"

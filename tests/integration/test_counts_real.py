@@ -214,7 +214,7 @@ def test_every_rejected_row_of_a_run_in_one_table(demo):
     assert all(r["gopher_function_word_ratio"] is None for r in rows if r["reject_stage"] == "validate_spans")
     assert (
         every.schema.field("answers").type
-        == pq.read_schema(demo.stages[0].dir / "rejected.parquet").field("answers").type
+        == pq.ParquetDataset(demo.stages[0].dir / "rejected.parquet").schema.field("answers").type
     )
     pii = curate.rejected_rows(demo.dir, stage="08_pii", reason="pii_in_answer")
     assert pii.num_rows == 1 and pii.column("reject_stage").to_pylist() == ["pii"]

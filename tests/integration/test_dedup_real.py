@@ -15,6 +15,7 @@ from curate.dataset import Dataset
 from curate.stages import ExactDedup, MinHashDedup
 from curate.text.shingles import prepare
 from tests.conftest import needs_shared
+from tests.outputs import folder_bytes
 
 
 def char_jaccard(a, b, n=5):
@@ -155,5 +156,5 @@ def test_same_real_input_same_bytes(tmp_path, clustering):
         folder = tmp_path / f"{clustering}{attempt}"
         folder.mkdir()
         kept, rejected, _ = MinHashDedup(clustering=clustering).execute(data, out_dir=folder)
-        outputs.append((kept.read_bytes(), rejected.read_bytes()))
+        outputs.append((folder_bytes(kept), folder_bytes(rejected)))
     assert outputs[0] == outputs[1]

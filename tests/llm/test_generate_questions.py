@@ -17,6 +17,7 @@ from curate.pipeline import run_pipeline
 from curate.stages.generate_questions import STATUSES, GenerateQuestions
 from tests.conftest import CONTEXT, REPO, answer, mrc_rows
 from tests.llm.chat_server import ChatServer, cloze, sentences
+from tests.outputs import folder_bytes, parquet_rows
 
 KEY = "sk-live-7d3e9b2a61f04c58b9e0-SECRET"
 EN_CONTEXT = (
@@ -141,7 +142,7 @@ def test_generated_rows_follow_the_batch_of_their_passage_first_row(server, tmp_
     ids = pq.read_table(kept).column("id").to_pylist()
     assert ids == ["a1", "a2", "a1#gen-1", "a1#gen-2", "b1", "a3", "b1#gen-1", "b1#gen-2"]
     assert stats.rows_in == 4 and stats.rows_added == 4 and stats.rows_kept == 8
-    assert pq.read_metadata(rejected).num_rows == 0
+    assert parquet_rows(rejected) == 0
 
 
 def test_retries_by_the_sdk_then_the_same_rows(tmp_path):
@@ -233,7 +234,7 @@ def test_a_rerun_with_the_cache_sends_no_request_and_writes_the_same_rows(server
         out.mkdir()
         gen = stage(server, tmp_path)
         kept, rejected, _ = gen.execute(dataset, out_dir=out, batch_rows=3)
-        outputs.append((kept.read_bytes(), rejected.read_bytes()))
+        outputs.append((folder_bytes(kept), folder_bytes(rejected)))
         usages.append(gen.artifacts()["usage"].to_pylist()[0])
     assert server.count == 2  # the first run only
     assert outputs[0] == outputs[1]

@@ -37,7 +37,7 @@ def test_every_stage_and_reason_of_the_demo_is_read_with_examples_from_its_rejec
     assert run.input_rows == demo_run.input_rows and run.output_rows == demo_run.output.num_rows
     for loaded, ran in zip(run.stages, demo_run.stages, strict=True):
         assert {f.name: f.rows for f in loaded.reasons} == ran.stats.reasons
-        rejected = ran.dir / "rejected.parquet"
+        rejected = ran.dir / "rejected.parquet" / "*.parquet"
         for finding in loaded.reasons:
             assert 1 <= len(finding.examples) <= 3
             for example in finding.examples:
@@ -77,7 +77,7 @@ def test_rewrites_are_counted_with_before_and_after(demo_run):
     run = load_run(demo_run.dir)
     spans = stage(run, "validate_spans")
     folder = demo_run.stages[0].dir
-    repaired = count(f"SELECT count(*) FROM '{folder / 'kept.parquet'}' WHERE span_repair IS NOT NULL")
+    repaired = count(f"SELECT count(*) FROM '{folder / 'kept.parquet' / '*.parquet'}' WHERE span_repair IS NOT NULL")
     assert spans.rows_rewritten == repaired == 20  # per problem repaired, as the stage recorded them
     assert [(f.name, f.rows) for f in spans.rewrites] == [("span_mismatch", 17), ("offset_out_of_range", 3)]
     example = spans.rewrites[0].examples[0]
@@ -85,7 +85,7 @@ def test_rewrites_are_counted_with_before_and_after(demo_run):
     assert any(changed for _, changed in before) and any(changed for _, changed in after)
     # normalize_text leaves no column behind: its rewrites are the rows whose text differs from its input
     normalize = stage(run, "normalize_text")
-    previous, current = demo_run.stages[0].dir / "kept.parquet", demo_run.stages[1].dir / "kept.parquet"
+    previous, current = (run.dir / "kept.parquet" / "*.parquet" for run in demo_run.stages[:2])
     changed = count(
         f"SELECT count(*) FROM '{current}' k JOIN '{previous}' i USING (id) WHERE k.context IS DISTINCT FROM i.context "
         "OR k.question IS DISTINCT FROM i.question OR k.answers IS DISTINCT FROM i.answers"
@@ -149,17 +149,18 @@ def test_the_report_masks_personal_data_when_the_run_has_a_pii_stage(demo_run):
     assert not [value for value in found if value in page]
 
 
-def test_a_stage_table_split_into_parts_reads_like_one_file(demo_run, tmp_path):
+def test_a_stage_table_in_parts_of_different_columns_reads_like_one_table(demo_run, tmp_path):
     folder = tmp_path / "run"
     shutil.copytree(demo_run.dir, folder)
     stage_dir = folder / demo_run.stages[4].dir.name  # gopher_quality
-    table = pq.read_table(stage_dir / "kept.parquet")
-    (stage_dir / "kept.parquet").unlink()
-    (stage_dir / "kept").mkdir()
+    parts = stage_dir / "kept.parquet"
+    table = pq.read_table(parts)
+    shutil.rmtree(parts)
+    parts.mkdir()
     half = table.num_rows // 2
-    pq.write_table(table.slice(0, half), stage_dir / "kept" / "part-0.parquet")
+    pq.write_table(table.slice(0, half), parts / "part-000000.parquet")
     later = table.slice(half).append_column("note", pa.array(["x"] * (table.num_rows - half)))
-    pq.write_table(later, stage_dir / "kept" / "part-1.parquet")  # a part with one more column
+    pq.write_table(later, parts / "part-000001.parquet")  # a part with one more column
     split, whole = stage(load_run(folder), "gopher_quality"), stage(load_run(demo_run.dir), "gopher_quality")
     assert [(h.column, h.bins) for h in split.histograms] == [(h.column, h.bins) for h in whole.histograms]
     assert stage(load_run(folder), "gopher_repetition").histograms  # the next stage reads it as its input
@@ -169,7 +170,7 @@ def test_label_issues_show_given_against_suggested_and_the_worst_rows(classifica
     run = load_run(classification_run.dir)
     labels = stage(run, "label_issues").labels
     assert labels is not None and (labels.given, labels.suggested) == ("label", "suggested_label")
-    kept = classification_run.stages[-1].dir / "kept.parquet"
+    kept = classification_run.stages[-1].dir / "kept.parquet" / "*.parquet"
     assert sum(n for _, _, n in labels.cells) == count(f"SELECT count(*) FROM '{kept}'")
     flagged = count(f"SELECT count(*) FROM '{kept}' WHERE label_issue")
     assert 0 < len(labels.worst) <= min(5, flagged)
@@ -200,7 +201,7 @@ def test_contaminated_pairs_mark_the_span_they_share(tmp_path):
     assert len(shared) >= 150 and shared in paragraph["context"] and shared in eval_row["context"]
     assert pairs[0].eval is not None and "".join(t for t, marked in pairs[0].eval if marked) == shared
     flags = stage(load_run(result.dir), "decontaminate").flags
-    kept = result.stages[0].dir / "kept.parquet"
+    kept = result.stages[0].dir / "kept.parquet" / "*.parquet"
     assert flags[0].name == "contaminated" and flags[0].rows == count(
         f"SELECT count(*) FROM '{kept}' WHERE contaminated"
     )

@@ -4,7 +4,6 @@ import pickle
 from typing import ClassVar
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from curate.dataset import Dataset
@@ -13,6 +12,7 @@ from curate.io import read
 from curate.stages import REGISTRY, get_stage_class
 from curate.stages.base import PlannedStage
 from tests.conftest import REPO, mrc_rows
+from tests.outputs import folder_bytes, parquet_rows
 
 REQUIRED = {
     "length_filter": {"field": "question"},
@@ -103,9 +103,9 @@ def test_kept_plus_rejected_is_input_and_outputs_are_deterministic(name, tmp_pat
         kept, rejected, stats = make(name).execute(dataset, out_dir=out, batch_rows=5)
         assert stats.rows_in == dataset.num_rows
         assert stats.rows_kept + stats.rows_rejected == dataset.num_rows + stats.rows_added
-        out_rows = pq.read_metadata(kept).num_rows + pq.read_metadata(rejected).num_rows
+        out_rows = parquet_rows(kept) + parquet_rows(rejected)
         assert out_rows == dataset.num_rows + stats.rows_added
-        outputs.append((kept.read_bytes(), rejected.read_bytes()))
+        outputs.append((folder_bytes(kept), folder_bytes(rejected)))
     assert outputs[0] == outputs[1]
 
 

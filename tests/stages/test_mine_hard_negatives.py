@@ -19,6 +19,7 @@ from curate.stages import REGISTRY
 from curate.stages.mine_hard_negatives import MineHardNegatives, mine_retrieval_folder
 from curate.text.answers import KeyedText, answer_variants
 from tests.conftest import CONTEXT, REPO, answer, mrc_table, needs_shared
+from tests.outputs import folder_bytes
 
 SAMPLE = REPO / "sample_data" / "korquad_sample.json"
 
@@ -104,7 +105,7 @@ def test_stage_is_deterministic_and_streams_in_batches(sample, tmp_path):
         out.mkdir()
         kept, rejected, stats = MineHardNegatives(count=3).execute(sample, out_dir=out, batch_rows=50)
         assert stats.rows_in == stats.rows_kept + stats.rows_rejected == 272
-        outputs.append((kept.read_bytes(), rejected.read_bytes()))
+        outputs.append((folder_bytes(kept), folder_bytes(rejected)))
     assert outputs[0] == outputs[1]
     whole = MineHardNegatives(count=3)(sample).kept.to_arrow()
     assert pq.read_table(tmp_path / "0" / "kept.parquet").select(whole.schema.names).equals(whole)

@@ -11,6 +11,7 @@ from curate.errors import ConfigError, InputError
 from curate.stages import MinHashDedup
 from curate.validate import find_problems
 from tests.conftest import REPO, answer, without_progress
+from tests.outputs import folder_bytes
 
 PASSAGE = (
     "해솔시는 한반도 남동부 해안에 자리한 항구 도시로, 동쪽으로는 푸른 바다를 접하고 서쪽으로는 높이 812미터의 "
@@ -62,7 +63,7 @@ def test_same_input_same_bytes(tmp_path):
         folder = tmp_path / str(attempt)
         folder.mkdir()
         kept, rejected, _ = MinHashDedup().execute(data, out_dir=folder, batch_rows=4)
-        outputs.append((kept.read_bytes(), rejected.read_bytes()))
+        outputs.append((folder_bytes(kept), folder_bytes(rejected)))
     assert outputs[0] == outputs[1]
 
 

@@ -11,6 +11,7 @@ from curate.dataset import Dataset
 from curate.errors import ConfigError
 from curate.stages.mrc_checks import CHECKS, MrcChecks
 from tests.conftest import CONTEXT, REPO, answer, mrc_rows
+from tests.outputs import folder_bytes, parquet_rows
 
 STATEMENT = "한강은 매우 길다."
 OTHER_CONTEXT = "부산은 대한민국 제2의 도시이다. 해운대 해수욕장은 여름마다 피서객으로 붐빈다."
@@ -284,9 +285,9 @@ def test_outputs_are_deterministic_and_nothing_is_lost(tmp_path):
         out = tmp_path / str(attempt)
         out.mkdir()
         kept, rejected, stats = MrcChecks().execute(dataset(rows), out_dir=out, batch_rows=5)
-        assert pq.read_metadata(kept).num_rows + pq.read_metadata(rejected).num_rows == len(rows)
+        assert parquet_rows(kept) + parquet_rows(rejected) == len(rows)
         assert stats.reasons == {"mrc_duplicate_question": 8}
-        outputs.append((kept.read_bytes(), rejected.read_bytes()))
+        outputs.append((folder_bytes(kept), folder_bytes(rejected)))
     assert outputs[0] == outputs[1]
 
 

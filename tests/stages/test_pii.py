@@ -12,6 +12,7 @@ from curate.errors import ConfigError
 from curate.stages.pii import Pii
 from curate.text.pii import find_pii, redact_all
 from tests.conftest import CONTEXT, answer, mrc_rows
+from tests.outputs import folder_bytes
 
 EMAIL = "hong@naver.com"
 PHONE = "010-1234-5678"
@@ -314,7 +315,7 @@ def test_stage_contract_empty_input_batches_and_determinism(tmp_path):
         out.mkdir()
         kept, rejected, stats = Pii().execute(dataset(rows), out_dir=out, batch_rows=5)
         assert stats.rows_in == len(rows) == stats.rows_kept + stats.rows_rejected
-        outputs.append((kept.read_bytes(), rejected.read_bytes()))
+        outputs.append((folder_bytes(kept), folder_bytes(rejected)))
     assert outputs[0] == outputs[1]
 
 
