@@ -556,20 +556,18 @@ class Stage:
                 progress.step("rows", stats.rows_in + done.rows_in, total)
                 kept_rows, rejected_rows = done.kept_rows, done.rejected_rows
                 if kept_rows + rejected_rows != done.rows_in + done.added:
-                    raise StageError(
-                        f"stage '{self.name}' lost rows: {done.rows_in} in + {done.added} added, {kept_rows} "
-                        f"kept + {rejected_rows} rejected",
-                        where=Where(stage=self.id),
+                    raise self._miscounted(
+                        f"lost rows: {done.rows_in} in + {done.added} added, {kept_rows} kept + "
+                        f"{rejected_rows} rejected"
                     )
                 stats.rows_in += done.rows_in
                 stats.rows_added += done.added
                 stats.rows_kept += kept_rows
                 stats.rows_rejected += rejected_rows
                 if max(done.flagged, done.rewritten) > kept_rows:
-                    raise StageError(
-                        f"stage '{self.name}' counted {done.flagged} flagged and {done.rewritten} rewritten "
-                        f"rows in a batch of {kept_rows} kept rows",
-                        where=Where(stage=self.id),
+                    raise self._miscounted(
+                        f"counted {done.flagged} flagged and {done.rewritten} rewritten rows in a batch of "
+                        f"{kept_rows} kept rows"
                     )
                 stats.rows_flagged += done.flagged
                 stats.rows_rewritten += done.rewritten
@@ -581,10 +579,9 @@ class Stage:
                     kept.append(done.kept)
                     rejected.append(done.rejected)
         if stats.rows_kept + stats.rows_rejected != stats.rows_in + stats.rows_added:
-            raise StageError(
-                f"stage '{self.name}' broke kept + rejected = input + added: {stats.rows_in} in + "
-                f"{stats.rows_added} added, {stats.rows_kept} kept + {stats.rows_rejected} rejected",
-                where=Where(stage=self.id),
+            raise self._miscounted(
+                f"broke kept + rejected = input + added: {stats.rows_in} in + {stats.rows_added} added, "
+                f"{stats.rows_kept} kept + {stats.rows_rejected} rejected"
             )
         self._artifacts.update(self.tally_artifacts(tally))
         stats.reasons = {str(k): v for k, v in reasons.items()}
@@ -598,6 +595,10 @@ class Stage:
                 stats,
             )
         return *outputs.close(), stats
+
+    def _miscounted(self, what: str) -> StageError:
+        """The error of a run whose counts do not add up (``what``: how)."""
+        return StageError(f"stage '{self.name}' {what}", where=Where(stage=self.id))
 
     def _split_here(
         self, dataset: Dataset, plan: Any, batch_rows: int, outputs: Outputs
