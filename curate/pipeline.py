@@ -16,6 +16,7 @@ Pipeline file::
       export:                                 # optional copies of the final rows
         - {path: clean.json, format: squad}   # relative to dir; format: one of io.WRITE_FORMATS
         - {path: clean_hf, format: hf}        # a datasets folder (load_from_disk), see curate.io.hf
+      upload: s3://bucket/clean/              # optional: the published set copied there after the run
     stages:
       - use: validate_spans                   # a registered stage, or package.module:Class of another package
         id: spans                             # optional, default: the stage name; names the folder
@@ -99,9 +100,12 @@ from curate.io import objects
 from curate.io.card import write_run_cards
 from curate.run_folder import (
     INPUT,
+    MANIFEST,
     OUTPUT,
     PARTS_DIR,
     RECORD,
+    REPORT,
+    REPORT_HTML,
     RUN_LOG,
     SHARDS_DIR,
     RunFolder,
@@ -136,6 +140,16 @@ class ExportConfig(Strict):
 class OutputConfig(Strict):
     dir: str | None = None
     export: list[ExportConfig] = Field(default_factory=list)
+    upload: str | None = None
+    """An s3://bucket/prefix the published set (output, exports and cards, reports, manifest.json
+    last) is copied to once the run has published it."""
+
+    @field_validator("upload")
+    @classmethod
+    def _object_store_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not (objects.is_remote(value) and value[len(objects.SCHEME) :].strip("/")):
+            raise ValueError("must be an object-store prefix, s3://bucket/prefix")
+        return value
 
 
 class StageConfig(Strict):
@@ -528,6 +542,9 @@ def run_pipeline(
             result = RunResult(config.name, folder.path, last, rows_in, runs, exports, quarantined, parts=parts)
             for warning in _publish(config, result, folder, time.perf_counter() - started):
                 reporter.warn(warning)
+            if config.output.upload:
+                files = upload_published(result, config.output.upload)
+                reporter.lines.line(f"uploaded {len(files)} files of the published set to {config.output.upload}")
             reporter.lines.line(
                 f"run '{config.name}' finished: {OUTPUT} {result.output.num_rows:,} rows "
                 f"in {time.perf_counter() - started:.1f} s"
@@ -742,6 +759,22 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
         folder.unpublish()
         raise
     return warnings
+
+
+def upload_published(result: RunResult, prefix: str) -> list[str]:
+    """Copy the set ``result`` published (``output.parquet``, the parts, the exports and their cards,
+    ``report.md``, ``report.html``, then ``manifest.json``, so a reader who finds the manifest finds
+    the rest) to the object-store ``prefix``, each file under its name in the run folder; returns the
+    names. A refused copy is an OutputError naming the URL; what was copied before stays."""
+    named = [OUTPUT, *map(part_output, result.parts), *result.exports, *result.cards, REPORT, REPORT_HTML]
+    files: list[Path] = []
+    for name in named:
+        path = result.dir / str(name)
+        files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    names = [*dict.fromkeys(path.relative_to(result.dir).as_posix() for path in files), MANIFEST]
+    for name in names:
+        objects.upload(result.dir / name, f"{prefix.rstrip('/')}/{name}")
+    return names
 
 
 def _bundle_format(spec: ExportConfig, path: Path) -> str | None:

@@ -168,3 +168,37 @@ def test_a_pipeline_reads_its_input_from_s3(s3: str, tmp_path: Path) -> None:
     spec["output"]["export"] = [{"path": f"{s3}/out/other.jsonl"}]
     with pytest.raises(ConfigError, match="not to a URL"):
         run_pipeline(spec)
+
+
+def test_a_pipeline_uploads_its_published_set_to_s3(s3: str, tmp_path: Path) -> None:
+    from curate.errors import ConfigError, OutputError
+    from curate.pipeline import run_pipeline
+
+    spec = {
+        "name": "to_s3",
+        "input": {"path": str(_jsonl(tmp_path, ROWS + [{**ROWS[0], "id": "4"}])), "kind": "classification"},
+        "output": {
+            "dir": str(tmp_path / "run"),
+            "export": [{"path": "clean.jsonl"}, {"path": "parts", "format": "hf"}],
+            "upload": f"{s3}/runs/to_s3/",
+        },
+        "stages": [{"use": "exact_dedup"}],
+    }
+    run = run_pipeline(spec).dir
+    store = filesystem()
+    listed = store.get_file_info(pafs.FileSelector(f"{s3.removeprefix('s3://')}/runs/to_s3", recursive=True))
+    uploaded = sorted(info.path.split("/runs/to_s3/", 1)[1] for info in listed if info.type == pafs.FileType.File)
+    published = ["output.parquet", "clean.jsonl", "report.md", "report.html", "manifest.json", "README.md"]
+    assert set(published) <= set(uploaded) and any(name.startswith("parts/") for name in uploaded)
+    assert not [name for name in uploaded if name.startswith(("01_", "input/", "run.log"))]  # the set, not the work
+    for name in uploaded:  # byte for byte the run folder's files
+        with store.open_input_stream(f"{s3.removeprefix('s3://')}/runs/to_s3/{name}") as remote:
+            assert remote.read() == (run / name).read_bytes(), name
+    assert read(f"{s3}/runs/to_s3/clean.jsonl").to_arrow().column("id").to_pylist() == ["1", "2", "3"]
+    log = (run / "run.log").read_text(encoding="utf-8")
+    assert f"uploaded {len(uploaded)} files of the published set to {s3}/runs/to_s3/" in log
+    with pytest.raises(ConfigError, match=r"output.upload.*s3://bucket/prefix"):
+        run_pipeline({**spec, "output": {**spec["output"], "upload": "/local/folder"}})
+    with pytest.raises(OutputError) as refused:
+        run_pipeline({**spec, "output": {**spec["output"], "upload": "s3://no-such-bucket-here/runs"}})
+    assert "\n" not in str(refused.value) and "s3://no-such-bucket-here/runs/" in str(refused.value)
