@@ -756,8 +756,10 @@ def write(
 
     Row formats (JSON Lines, CSV, TSV, Parquet) are written batch by batch (of :data:`WRITE_BATCH_ROWS`
     rows; a dataset on disk is read one batch at a time), so memory follows the batch, not the
-    dataset. SQuAD, BEIR, ``datasets`` folders and the training formats (DPR, sentence-transformers)
-    group rows across the file and are written from the whole table.
+    dataset; so is SQuAD when each article's and paragraph's rows are consecutive (memory follows
+    an article; see :func:`~curate.io.squad.write_squad`). BEIR, ``datasets`` folders and the
+    training formats (DPR, sentence-transformers) group rows across the file and are written from
+    the whole table.
 
     The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
     write fails; a full or read-only disk is an OutputError naming ``path``). An ``s3://`` URL is
@@ -819,11 +821,10 @@ def _write_file(dataset: Dataset, fmt: str, tmp: Path, path: Path, quote: Any, a
                 batches, tmp, delimiter=delimiter, quote=default if quote == "default" else quote, name=path
             )
         return
-    table = dataset.to_arrow()
     if fmt in TRAINING_FORMATS:
-        write_training(table, dataset.kind, tmp, fmt, name=path)
+        write_training(dataset.to_arrow(), dataset.kind, tmp, fmt, name=path)
     else:
-        write_squad(table, tmp, metadata=dataset.metadata, name=path)
+        write_squad(lambda: dataset.batches(WRITE_BATCH_ROWS), tmp, metadata=dataset.metadata, name=path)
 
 
 def to_hf(data: Any, path: str | Path, *, kind: str | None = None) -> Path:

@@ -26,7 +26,7 @@ import gzip
 import importlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -563,34 +563,24 @@ def _json_object(row: dict[str, Any], name: str, index: int) -> dict[str, Any]:
 
 
 def write_squad(
-    table: pa.Table, path: Path, *, metadata: dict[str, str] | None = None, name: Path | None = None
+    table: pa.Table | Callable[[], Iterable[pa.Table]],
+    path: Path,
+    *,
+    metadata: dict[str, str] | None = None,
+    name: Path | None = None,
 ) -> None:
     """Write ``mrc`` rows as SQuAD JSON, grouping articles by ``document_id`` (else ``title``) and
     paragraphs by ``passage_id`` (else ``context``), both in first-appearance order; gzip when the
-    final ``name`` (default ``path``) ends in ``.gz``."""
-    schema_names = set(get_schema("mrc").names) | set(EXTRA_COLUMNS)
-    extra_names = [n for n in table.column_names if n not in schema_names]
-    articles: dict[Any, dict[str, Any]] = {}
-    paragraphs: dict[Any, dict[str, Any]] = {}
+    final ``name`` (default ``path``) ends in ``.gz``.
+
+    ``table``: the rows, or a function giving them again as batches each time it is called. Batches
+    are streamed: a first pass reads the grouping keys; when every article's and paragraph's rows
+    are consecutive (as SQuAD files and the stages keep them) each article is written as soon as
+    it ends, so memory follows one article; otherwise the rows are grouped in memory. The file is
+    the same either way."""
+    batches = (lambda: [table]) if isinstance(table, pa.Table) else table
     metadata = metadata or {}
-    int_ids = metadata.get("squad_int_ids") == "true"
-    for index, row in enumerate(table.to_pylist()):
-        doc_key = row.get("document_id") or ("title", row.get("title"))
-        article = articles.get(doc_key)
-        if article is None:
-            article = {"title": row.get("title"), "paragraphs": []}
-            if row.get("title") is None:
-                del article["title"]
-            article.update(_json_object(row, ARTICLE_EXTRA, index))
-            articles[doc_key] = article
-        para_key = (doc_key, row.get("passage_id") or ("context", row["context"]))
-        paragraph = paragraphs.get(para_key)
-        if paragraph is None:
-            paragraph = {"context": row["context"], "qas": []}
-            paragraph.update(_json_object(row, PARAGRAPH_EXTRA, index))
-            paragraphs[para_key] = paragraph
-            article["paragraphs"].append(paragraph)
-        paragraph["qas"].append(_qa(row, index, extra_names, int_ids))
+    grouped, impossible = _squad_layout(batches())
     try:
         top = json.loads(metadata.get("squad_top") or "{}")
     except json.JSONDecodeError:
@@ -598,14 +588,76 @@ def write_squad(
     if not isinstance(top, dict):
         raise InputError("dataset metadata 'squad_top' is not a JSON object", value=metadata.get("squad_top"))
     if "version" not in top:
-        top["version"] = (
-            "v2.0"
-            if "is_impossible" in table.column_names and table["is_impossible"].null_count < table.num_rows
-            else "1.1"
-        )
-    doc = {**top, "data": list(articles.values())}
+        top["version"] = "v2.0" if impossible else "1.1"
+    marker = json.dumps("\x00articles\x00")
+    head, tail = json.dumps({**top, "data": "\x00articles\x00"}, ensure_ascii=False).split(marker)
+    articles = _squad_articles(batches(), metadata.get("squad_int_ids") == "true", grouped)
     with create_text(path, name) as handle:
-        json.dump(doc, handle, ensure_ascii=False)
+        handle.write(head + "[")
+        for number, article in enumerate(articles):
+            handle.write((", " if number else "") + json.dumps(article, ensure_ascii=False))
+        handle.write("]" + tail)
+
+
+def _keys(row: dict[str, Any]) -> tuple[Any, Any]:
+    """A row's article key and paragraph key (within the article)."""
+    return row.get("document_id") or ("title", row.get("title")), row.get("passage_id") or ("context", row["context"])
+
+
+def _squad_layout(batches: Iterable[pa.Table]) -> tuple[bool, bool]:
+    """``(grouped, impossible)``: whether every article's rows and every paragraph's rows are
+    consecutive, and whether a row has ``is_impossible`` set (SQuAD 2.0). Reads the key columns."""
+    columns = ["document_id", "title", "passage_id", "context", "is_impossible"]
+    closed_articles: set[Any] = set()
+    closed_paragraphs: set[Any] = set()
+    current: tuple[Any, Any] | None = None
+    grouped, impossible = True, False
+    for batch in batches:
+        present = [c for c in columns if c in batch.column_names]
+        for row in batch.select(present).to_pylist():
+            impossible = impossible or row.get("is_impossible") is not None
+            doc_key, para_key = _keys(row)
+            para_key = (doc_key, para_key if para_key[0] != "context" else hash(para_key[1]))
+            if current is not None and para_key != current[1]:
+                closed_paragraphs.add(current[1])
+                if doc_key != current[0]:
+                    closed_articles.add(current[0])
+                grouped = grouped and para_key not in closed_paragraphs and doc_key not in closed_articles
+            current = (doc_key, para_key)
+    return grouped, impossible
+
+
+def _squad_articles(batches: Iterable[pa.Table], int_ids: bool, grouped: bool) -> Iterator[dict[str, Any]]:
+    """The SQuAD articles of the rows, in first-appearance order: each yielded as it ends when the
+    rows are ``grouped`` (:func:`_squad_layout`), else all at the end."""
+    schema_names = set(get_schema("mrc").names) | set(EXTRA_COLUMNS)
+    articles: dict[Any, dict[str, Any]] = {}
+    paragraphs: dict[Any, dict[str, Any]] = {}
+    index = 0
+    for batch in batches:
+        extra_names = [n for n in batch.column_names if n not in schema_names]
+        for row in batch.to_pylist():
+            doc_key, para = _keys(row)
+            article = articles.get(doc_key)
+            if article is None:
+                if grouped:
+                    yield from articles.values()
+                    articles.clear()
+                    paragraphs.clear()
+                article = {"title": row.get("title"), "paragraphs": []}
+                if row.get("title") is None:
+                    del article["title"]
+                article.update(_json_object(row, ARTICLE_EXTRA, index))
+                articles[doc_key] = article
+            paragraph = paragraphs.get((doc_key, para))
+            if paragraph is None:
+                paragraph = {"context": row["context"], "qas": []}
+                paragraph.update(_json_object(row, PARAGRAPH_EXTRA, index))
+                paragraphs[(doc_key, para)] = paragraph
+                article["paragraphs"].append(paragraph)
+            paragraph["qas"].append(_qa(row, index, extra_names, int_ids))
+            index += 1
+    yield from articles.values()
 
 
 def _answer_extras(row: dict[str, Any], index: int) -> dict[str, Any]:

@@ -630,3 +630,39 @@ def test_hostile_extras_columns_are_an_error_when_written_as_squad(tmp_path: Pat
     assert info.value.where.row == 1 and info.value.where.field == "squad_paragraph_extra"
     assert info.value.where.file == str(tmp_path / "out.json")
     assert not (tmp_path / "out.json").exists()
+
+
+def _batches(table: pa.Table, rows: int, taken: list[int] | None = None):
+    """A function giving ``table`` again in batches of ``rows`` (counting the batches handed out)."""
+
+    def batches():
+        for start in range(0, table.num_rows, rows):
+            if taken is not None:
+                taken.append(start)
+            yield table.slice(start, rows)
+
+    return batches
+
+
+def test_squad_streamed_in_batches_is_the_file_written_whole(tmp_path: Path):
+    from curate.io.squad import _squad_articles, write_squad
+
+    squad = Path(__file__).resolve().parents[2] / "sample_data" / "korquad_sample.json"
+    dataset = read(squad)
+    table, metadata = dataset.to_arrow(), dataset.metadata
+    whole, streamed = tmp_path / "whole.json", tmp_path / "streamed.json"
+    write_squad(table, whole, metadata=metadata)
+    write_squad(_batches(table, 7), streamed, metadata=metadata)  # batches cut paragraphs and articles
+    assert streamed.read_bytes() == whole.read_bytes()
+    assert json.loads(whole.read_text(encoding="utf-8"))["data"][0]["title"] == table.column("title")[0].as_py()
+    # grouped rows: the first article comes out before the rows after it are read
+    taken: list[int] = []
+    first = next(_squad_articles(_batches(table, 7, taken)(), False, grouped=True))
+    assert first["title"] == table.column("title")[0].as_py() and len(taken) < table.num_rows // 7
+    # a paragraph whose rows are apart: grouped in memory, the same file as written whole
+    apart = pa.concat_tables([table.slice(0, 1), table.slice(40, 5), table.slice(1, 3)])
+    write_squad(apart, whole, metadata=metadata)
+    write_squad(_batches(apart, 2), streamed, metadata=metadata)
+    assert streamed.read_bytes() == whole.read_bytes()
+    paragraphs = [p for a in json.loads(whole.read_text(encoding="utf-8"))["data"] for p in a["paragraphs"]]
+    assert sum(len(p["qas"]) for p in paragraphs) == 9 and len({p["context"] for p in paragraphs}) == len(paragraphs)
