@@ -75,7 +75,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -85,6 +84,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from pydantic import Field, field_validator
@@ -98,6 +98,7 @@ from curate.executors import Executor, ExecutorSettings, make_executor
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
 from curate.io import objects
 from curate.io.card import write_run_cards
+from curate.io.tabular import write_parquet
 from curate.run_folder import (
     INPUT,
     MANIFEST,
@@ -725,9 +726,9 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
     final = result.dir / OUTPUT
     folder.changing()
     try:
-        if len(result.output.paths) == 1:
+        if result.stages:  # the last stage's kept.parquet/: its files joined, row groups of one size
             with atomic_file(final) as tmp:
-                shutil.copyfile(result.output.paths[0], tmp)
+                write_parquet(_regrouped(result.output.paths, OUTPUT_GROUP_ROWS), tmp)
         else:  # the input's shards, when no stage ran
             io.write(result.output, final, format="parquet", as_source=False)
         result.output = Dataset.from_parquet(final, result.output.kind)
@@ -759,6 +760,28 @@ def _publish(config: PipelineConfig, result: RunResult, folder: RunFolder, secon
         folder.unpublish()
         raise
     return warnings
+
+
+OUTPUT_GROUP_ROWS = 65536
+"""Rows per row group of ``output.parquet``: the same file however the stages' batches fell."""
+
+
+def _regrouped(paths: Sequence[Path], rows: int) -> Iterator[pa.Table]:
+    """The rows of the Parquet files ``paths`` (one schema) in order, as tables of ``rows`` rows
+    (the last fewer; one empty table when there are none), the first file's schema kept."""
+    schema = pq.ParquetFile(paths[0]).schema_arrow
+    pending: list[pa.RecordBatch] = []
+    held = given = 0
+    for path in paths:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= rows:
+                table = pa.Table.from_batches(pending, schema)
+                yield table.slice(0, rows)
+                pending, held, given = table.slice(rows).to_batches(), held - rows, given + rows
+    if held or not given:
+        yield pa.Table.from_batches(pending, schema)
 
 
 def upload_published(result: RunResult, prefix: str) -> list[str]:

@@ -69,11 +69,13 @@ def pipeline(tmp_path: Path, source: Path, run: str, **input_settings) -> Path:
 
 
 def outputs(run: Path) -> dict[str, object]:
-    """What a user reads of a run: every stage's kept and rejected rows, the output, the exports and
-    their card (Parquet as tables with their metadata, text files as bytes), and the stage counts."""
+    """What a user reads of a run: every stage's kept and rejected rows (each folder as one table),
+    the output, the exports and their card (Parquet as tables with their metadata, text files as bytes), and the stage counts."""
     found: dict[str, object] = {}
     for path in sorted(run.rglob("*")):
         name = str(path.relative_to(run))
+        if path.parent.suffix == ".parquet":
+            continue  # a file of a stage's output folder, read with its folder: batches follow the shards
         if path.suffix == ".parquet" and not name.startswith("input"):
             table = pq.read_table(path)
             found[name] = (table.replace_schema_metadata(None), (table.schema.metadata or {}).get(b"curate"))

@@ -5,7 +5,7 @@ kinds (``_id`` becomes ``doc_id`` / ``query_id``; qrels gain a ``split`` column 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from curate.errors import InputError, Where
 from curate.io.files import input_folder
 from curate.io.quarantine import Rows, Source, Unstreamable, conform_or_set_aside
-from curate.io.tabular import delimited_source, jsonl_source, read_jsonl, write_delimited, write_jsonl
+from curate.io.tabular import Tables, delimited_source, jsonl_source, read_jsonl, write_delimited, write_jsonl
 
 PARTS = ("corpus", "queries", "qrels")
 
@@ -108,14 +108,18 @@ def _qrels(folder: Path, skip_bad_rows: bool, chunk_rows: int | None) -> Source:
     return Source(schema, chunks())
 
 
-def write_beir(parts: dict[str, pa.Table], folder: Path) -> None:
-    """Write the given parts as a BEIR folder (qrels split by their ``split`` column, else ``test``)."""
+def write_beir(parts: Mapping[str, Tables], folder: Path) -> None:
+    """Write the given parts as a BEIR folder: the corpus and queries (a table, or its batches in
+    order) streamed batch by batch, the qrels (a table: three short columns) split by their
+    ``split`` column, else ``test``."""
     for part in ("corpus", "queries"):
         if part in parts:
-            table = _rename(parts[part], {"doc_id": "_id", "query_id": "_id"})
-            write_jsonl(table, folder / f"{part}.jsonl")
+            batches = [parts[part]] if isinstance(parts[part], pa.Table) else parts[part]
+            renamed = (_rename(batch, {"doc_id": "_id", "query_id": "_id"}) for batch in batches)
+            write_jsonl(renamed, folder / f"{part}.jsonl")
     if "qrels" in parts:
         qrels = parts["qrels"]
+        assert isinstance(qrels, pa.Table), "the qrels are written from one table"
         (folder / "qrels").mkdir(exist_ok=True)
         splits = qrels.column("split").to_pylist() if "split" in qrels.column_names else ["test"] * qrels.num_rows
         for split in dict.fromkeys(s or "test" for s in splits):

@@ -894,8 +894,8 @@ def conformed(table: pa.Table, schema: pa.Schema, name: str, stage: str) -> pa.T
     naming a column it lacks, has beyond the declared ones, or cannot cast."""
     if not table.num_rows:
         return schema.empty_table()
-    if table.schema == schema:
-        return table
+    if table.schema == schema:  # equal but maybe for the metadata, which the files carry
+        return table.replace_schema_metadata(schema.metadata)
     names = set(table.column_names)
     for problem, column in [
         *(("lacks declared column", c) for c in schema.names if c not in names),
