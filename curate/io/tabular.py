@@ -113,11 +113,16 @@ class _TypeCheck:
         self.skip = skip
         self.names: dict[str, int] = {}  # every field, in the order of first appearance
         self.first: dict[str, tuple[str, int]] = {}  # the type of its first value, and that line
-        self.misfits: dict[str, tuple[str, int, Any]] = {}  # (what, line, value): first misfit, when failing
+        self.misfits: dict[str, tuple[str, int, Any, str]] = {}  # (what, line, value, hint): first misfit
 
     def check(self, record: dict[str, Any], line: int) -> str | None:
         """Why ``record`` (on ``line``) is set aside when skipping, else ``None``."""
         for name in record:
+            if name not in self.names and not _good_name(name):
+                what = "field name is empty or holds a NUL character"
+                if self.skip:
+                    return f"{what}: got {show_value(name)}"
+                self.misfits.setdefault(name, (what, line, name, "name every field"))
             self.names.setdefault(name, len(self.names))
         for name in sorted(record, key=self.names.__getitem__):
             value = record[name]
@@ -129,19 +134,19 @@ class _TypeCheck:
                 what = f"field holds {value_type} here but {first[0]} on line {first[1]}"
                 if self.skip:
                     return f"{what} (field '{name}'): got {show_value(value)}"
-                self.misfits.setdefault(name, (what, line, value))
+                self.misfits.setdefault(name, (what, line, value, "give the field one type in every row"))
         return None
 
     def raise_first(self, file: str) -> None:
         """The error for the first misfit of the first field that has one (when failing)."""
         if self.misfits:
             name = min(self.misfits, key=self.names.__getitem__)
-            what, line, value = self.misfits[name]
+            what, line, value, hint = self.misfits[name]
             raise InputError(
                 what,
                 where=Where(file=file, line=line, field=name),
                 value=value,
-                hint="give the field one type in every row, or skip bad rows (--skip-bad-rows / on_error: skip)",
+                hint=f"{hint}, or skip bad rows (--skip-bad-rows / on_error: skip)",
             )
 
 
@@ -313,9 +318,14 @@ def _byte_lines(stream: Any) -> Iterator[bytes]:
 
 def _fast_table(data: bytes) -> pa.Table:
     table = _arrow_lines(data)
-    if not table.num_columns or _has_empty_row(table):
-        raise pa.ArrowInvalid("a row without values")
+    if not table.num_columns or _has_empty_row(table) or not all(map(_good_name, table.column_names)):
+        raise pa.ArrowInvalid("a row without values, or a field without a name")
     return table
+
+
+def _good_name(name: str) -> bool:
+    """Whether a field name can name a column (Parquet's too): not empty, no NUL character."""
+    return bool(name) and "\x00" not in name
 
 
 def _has_empty_row(table: pa.Table) -> bool:
@@ -355,7 +365,7 @@ def read_jsonl(path: Path, *, skip_bad_rows: bool = False) -> Rows:
         except (pa.ArrowException, OSError, RecursionError, ValueError):
             pass  # the line-by-line reader below names the bad line (ValueError: a key not UTF-8)
         else:
-            if table.num_columns and not _has_empty_row(table):
+            if table.num_columns and not _has_empty_row(table) and all(map(_good_name, table.column_names)):
                 return Rows(table)
     records: list[dict[str, Any]] = []
     lines: list[int] = []

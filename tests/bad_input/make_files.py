@@ -67,6 +67,10 @@ def jsonl_files() -> None:
     write("jsonl/lone_surrogate.jsonl", lines(cls(1), '{"id": "2", "text": "반쪽 \\ud800 문자", "label": "pos"}'))
     write("jsonl/repeated_key.jsonl", lines(cls(1), '{"id": "2", "text": "첫째", "text": "둘째", "label": "pos"}'))
     write(
+        "jsonl/empty_key.jsonl",
+        lines({"": "1", "text": "좋다", "label": "pos"}, {"id": "2", "text": "별로", "label": "neg"}),
+    )
+    write(
         "jsonl/deep_nesting.jsonl",
         lines(cls(1), '{"id": "2", "text": "t", "label": "pos", "meta": ' + "[" * 3000 + "]" * 3000 + "}"),
     )
