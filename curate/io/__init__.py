@@ -894,8 +894,7 @@ def write_bundle(parts: Mapping[str, Dataset], path: str | Path, *, format: str 
 
     def fill(folder: Path) -> None:
         if format == "beir":
-            streamed = {kind: ds.batches(WRITE_BATCH_ROWS) for kind, ds in parts.items() if kind != "qrels"}
-            write_beir({**streamed, **{kind: ds.to_arrow() for kind, ds in parts.items() if kind == "qrels"}}, folder)
+            write_beir({kind: ds.to_arrow() if kind == "qrels" else ds.batches() for kind, ds in parts.items()}, folder)
         else:
             for kind, dataset in parts.items():
                 write(dataset, folder / f"{kind}.parquet", format="parquet")

@@ -326,8 +326,7 @@ def _joined(parts: list[PartDecisions]) -> SplitSearch:
     conflicts = pa.concat_tables([p.conflicts for p in parts]) if parts else CONFLICTS_SCHEMA.empty_table()
     pair_rows = np.concatenate([p.pair_rows for p in parts]) if parts else np.zeros(0, np.int64)
     conflicts = conflicts.take(pa.array(np.argsort(pair_rows, kind="stable"), pa.int64()))
-    ordered = sorted(parts, key=lambda p: p.file)
-    return SplitSearch(StoredDecisions(tuple(ordered), heads), conflicts)
+    return SplitSearch(StoredDecisions(tuple(parts), heads), conflicts)
 
 
 def _by_range(job: SearchJob, name: str, index: int, target: np.ndarray, **columns: np.ndarray) -> None:
