@@ -37,6 +37,8 @@ from curate.files import atomic_file
 from curate.io.beir import PARTS, beir_source, is_beir_folder, write_beir
 from curate.io.files import atomic_folder, check_name, input_file, input_folder, peek_text
 from curate.io.hf import (
+    ExportPlan,
+    export_plan,
     from_hf_dataset,
     has_hf_library,
     hf_columns,
@@ -663,19 +665,30 @@ def _like(data: Any, table: pa.Table, kind: str, metadata: dict[str, str]) -> An
         import polars as pl
 
         return pl.from_arrow(table)
-    return _restored(table, kind, metadata, "jsonl").to_pandas()
+    return _restored(table, kind, metadata, "jsonl", None).to_pandas()
 
 
-def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str, *, first_row: int = 0) -> pa.Table:
+def _restoring(kind: str, metadata: Mapping[str, str], fmt: str) -> bool:
+    """Whether :func:`_restored` needs an :class:`~curate.io.hf.ExportPlan` for rows of ``kind``."""
+    return metadata.get("mrc_layout") == "hub" or (fmt == "parquet" and "class_labels" in metadata and has_hf_library())
+
+
+def _restored(
+    table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str, plan: ExportPlan | None, *, first_row: int = 0
+) -> pa.Table:
     """``table`` as its source had it, for JSON Lines and Parquet (``fmt``): integer labels as
     integers; MRC rows in the Hub layout and columns when the source had them (see
     :func:`~curate.io.hf.hf_columns`); ClassLabel columns in Parquet as ``datasets`` writes them
     (ids, and the features in the ``huggingface`` schema metadata) where ``datasets`` is installed.
-    ``first_row``: the position of the table's first row in the dataset (a batch), for errors."""
+    ``plan``: the :func:`~curate.io.hf.export_plan` of every row when :func:`_restoring` (``None``:
+    the table's own); ``first_row``: the position of the table's first row in the dataset (a
+    batch), for errors."""
     if fmt not in ("jsonl", "parquet"):
         return table
+    if _restoring(kind, metadata, fmt):
+        plan = plan or export_plan([table], kind, metadata)
     if fmt == "parquet" and "class_labels" in metadata and has_hf_library():
-        return hf_dataset(table, kind, metadata).data.table  # as Dataset.to_parquet writes it
+        return hf_dataset(table, kind, metadata, plan).data.table  # as Dataset.to_parquet writes it
     if metadata.get("int_labels") == "true" and "label" in table.column_names:
         labels = table.column("label")
         try:
@@ -691,7 +704,8 @@ def _restored(table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str,
             ) from None
         table = table.set_column(table.column_names.index("label"), "label", numbers)
     if metadata.get("mrc_layout") == "hub":
-        table = hf_columns(table, kind, metadata)
+        assert plan is not None
+        table = hf_columns(table, plan)
     return table
 
 
@@ -793,14 +807,22 @@ WRITE_BATCH_ROWS = 32768
 """Rows per batch when :func:`write` streams a row format."""
 
 
+def _batches_or_empty(dataset: Dataset) -> Iterator[pa.Table]:
+    """The rows of ``dataset`` in batches of :data:`WRITE_BATCH_ROWS`; one empty table for no rows."""
+    return itertools.chain(dataset.batches(WRITE_BATCH_ROWS), [] if dataset.num_rows else [dataset.rows(0, 0)])
+
+
 def _row_batches(dataset: Dataset, fmt: str, as_source: bool) -> Iterator[pa.Table]:
     """The rows of ``dataset`` in batches as ``fmt`` holds them (restored to the source's shape with
     ``as_source``), at least one table (an empty one for no rows), curate's metadata in the schema
     for Parquet."""
     first_row = 0
-    for batch in itertools.chain(dataset.batches(WRITE_BATCH_ROWS), [] if dataset.num_rows else [dataset.rows(0, 0)]):
+    plan = None
+    if as_source and _restoring(dataset.kind, dataset.metadata, fmt):  # decided over every row, used in each batch
+        plan = export_plan(_batches_or_empty(dataset), dataset.kind, dataset.metadata)
+    for batch in _batches_or_empty(dataset):
         if as_source:
-            batch = _restored(batch, dataset.kind, dataset.metadata, fmt, first_row=first_row)
+            batch = _restored(batch, dataset.kind, dataset.metadata, fmt, plan, first_row=first_row)
         if fmt == "parquet":
             batch = with_metadata(batch, {**dataset.metadata, "kind": dataset.kind})
         first_row += batch.num_rows
@@ -834,11 +856,10 @@ def to_hf(data: Any, path: str | Path, *, kind: str | None = None) -> Path:
     The folder is written beside ``path`` first and then moved into place."""
     path = Path(path)
     dataset = _as_dataset(data, kind)
-    table = dataset.to_arrow()
 
     def fill(folder: Path) -> None:
         try:
-            write_hf(table, dataset.kind, dataset.metadata, folder)
+            write_hf(lambda: _batches_or_empty(dataset), dataset.kind, dataset.metadata, folder)
         except CurateError as exc:
             raise exc.at(file=str(path)) from None
 

@@ -16,14 +16,18 @@ Mapping to curate's kinds:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.dataset import read_metadata, with_metadata
 from curate.errors import ConfigError, InputError, OutputError, Where
@@ -244,64 +248,100 @@ def hub_layout(table: pa.Table) -> pa.Table:
     return table
 
 
-def _redundant_ids(table: pa.Table) -> bool:
+@dataclass(frozen=True)
+class ExportPlan:
+    """What an export decides over all its rows before it writes the first, so every batch is
+    written alike: ``dropped``, the columns :func:`hf_columns` leaves out; ``labels``, ``{column:
+    ClassLabel names}``; ``splits``, the ``split`` values in order of appearance (empty when there
+    is no ``split`` column or a row has none)."""
+
+    dropped: tuple[str, ...]
+    labels: dict[str, list[str]]
+    splits: tuple[str, ...]
+
+
+class _IdGroups:
     """Whether ``document_id`` / ``passage_id`` group the rows exactly as ``title`` / ``context``
-    do, so the SQuAD writer rebuilds the same articles and paragraphs without them."""
-    rows = list(
-        zip(*(table.column(n).to_pylist() for n in ("document_id", "passage_id", "title", "context")), strict=True)
-    )
+    do (so the SQuAD writer rebuilds the same articles and paragraphs without them), seen batch by
+    batch; contexts are kept as 16-byte digests."""
 
-    def one_to_one(pairs: list[tuple[Any, Any]]) -> bool:
-        return len(set(pairs)) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+    def __init__(self) -> None:
+        self.articles: set[tuple[Any, Any]] = set()
+        self.paragraphs: set[tuple[Any, Any]] = set()
 
-    return one_to_one([(d, t) for d, _, t, _ in rows]) and one_to_one([((d, p), (d, c)) for d, p, _, c in rows])
+    def add(self, table: pa.Table) -> None:
+        columns = (table.column(n).to_pylist() for n in ("document_id", "passage_id", "title", "context"))
+        for document, passage, title, context in zip(*columns, strict=True):
+            digest = None if context is None else hashlib.blake2b(context.encode(), digest_size=16).digest()
+            self.articles.add((document, title))
+            self.paragraphs.add(((document, passage), (document, digest)))
+
+    def redundant(self) -> bool:
+        def one_to_one(pairs: set[tuple[Any, Any]]) -> bool:
+            return len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+
+        return one_to_one(self.articles) and one_to_one(self.paragraphs)
 
 
-def hf_columns(table: pa.Table, kind: str, metadata: Mapping[str, str]) -> pa.Table:
-    """The columns an export keeps: optional schema columns that hold nothing are left out (reading
-    adds them back as nulls), and so are the ``document_id`` / ``passage_id`` that curate's SQuAD
-    reader made when ``title`` / ``context`` group the rows the same way, and ids conforming made
-    (``generated_ids`` metadata); MRC in the Hub layout."""
+def export_plan(tables: Iterable[pa.Table], kind: str, metadata: Mapping[str, str]) -> ExportPlan:
+    """The :class:`ExportPlan` of rows of ``kind`` given as ``tables`` (one pass; at least one table,
+    an empty one for no rows, so the columns are known). Optional schema columns that hold nothing
+    are left out (reading adds them back as nulls), and so are ids conforming made
+    (``generated_ids`` metadata) and the ``document_id`` / ``passage_id`` curate's SQuAD reader made
+    when ``title`` / ``context`` group the rows the same way. ClassLabel names: see :func:`_label_names`."""
     schema = get_schema(kind)
-    drop = [
-        f.name
-        for f in schema.fields
-        if not f.required
-        and f.name in table.column_names
-        and table.column(f.name).null_count == table.num_rows
-        and not (kind == "mrc" and f.name in HUB_MRC)
-    ]
-    if metadata.get("generated_ids") == "true" and schema.key:
-        drop.append(schema.key)
-    if kind == "mrc" and metadata.get("source_format") == "squad" and _redundant_ids(table):
-        drop += [n for n in ("document_id", "passage_id") if n not in drop]
-    return hub_layout(table.drop_columns([n for n in drop if n in table.column_names]))
-
-
-def _label_names(table: pa.Table, kind: str, metadata: Mapping[str, str]) -> dict[str, list[str]]:
-    """``{column: ClassLabel names}`` for the text columns named in the ``class_labels`` metadata
-    and the ``label`` of classification rows: the known names in their order, then any new label,
-    sorted; integer labels (``int_labels`` metadata) keep their numbers as ids ("0", "1", ...)."""
+    optional = [f.name for f in schema.fields if not f.required and not (kind == "mrc" and f.name in HUB_MRC)]
+    filled: set[str] = set()
     known: dict[str, list[str] | None] = json.loads(metadata.get("class_labels", "{}"))
     if kind == "classification":
         known.setdefault("label", None)
-    found = {}
-    for name, names in known.items():
-        if name not in table.column_names or not pa.types.is_string(table.schema.field(name).type):
-            continue
-        present = {v for v in table.column(name).to_pylist() if v is not None}
-        if name == "label" and metadata.get("int_labels") == "true" and not names:
-            numbers = sorted(_label_number(v) for v in present)
-            if numbers and not 0 <= numbers[0] <= numbers[-1] < _MAX_CLASS_ID:
-                raise OutputError(
-                    f"integer labels must lie in 0..{_MAX_CLASS_ID - 1} to be ClassLabel ids",
-                    where=Where(field=name),
-                    value=numbers[0] if numbers[0] < 0 else numbers[-1],
-                    hint="write jsonl or parquet",
-                )
-            names = [str(i) for i in range(numbers[-1] + 1 if numbers else 0)]
-        found[name] = list(names or []) + sorted(present - set(names or []))
-    return found
+    present: dict[str, set[str]] = {}
+    splits: dict[str, None] | None = {}
+    ids = _IdGroups() if kind == "mrc" and metadata.get("source_format") == "squad" else None
+    for table in tables:
+        names = table.column_names
+        filled |= {n for n in optional if n in names and table.column(n).null_count < table.num_rows}
+        for name in known:
+            if name in names and pa.types.is_string(table.schema.field(name).type):
+                values = pc.unique(table.column(name).drop_null()).to_pylist()
+                present.setdefault(name, set()).update(values)
+        if splits is not None and SPLIT in names and table.column(SPLIT).null_count == 0:
+            splits.update(dict.fromkeys(pc.unique(table.column(SPLIT)).to_pylist()))
+        else:
+            splits = None
+        if ids is not None and all(n in names for n in ("document_id", "passage_id", "title", "context")):
+            ids.add(table)
+        elif ids is not None:
+            ids = None
+    dropped = [n for n in optional if n not in filled]
+    if metadata.get("generated_ids") == "true" and schema.key:
+        dropped.append(schema.key)
+    if ids is not None and ids.redundant():
+        dropped += [n for n in ("document_id", "passage_id") if n not in dropped]
+    labels = {name: _label_names(known[name], values, name, metadata) for name, values in present.items()}
+    return ExportPlan(tuple(dropped), labels, tuple(splits or ()))
+
+
+def hf_columns(table: pa.Table, plan: ExportPlan) -> pa.Table:
+    """The columns an export keeps (``plan.dropped`` left out), MRC answers in the Hub layout."""
+    return hub_layout(table.drop_columns([n for n in plan.dropped if n in table.column_names]))
+
+
+def _label_names(names: list[str] | None, present: set[str], column: str, metadata: Mapping[str, str]) -> list[str]:
+    """The ClassLabel names of a text column holding the labels ``present``: the known ``names`` in
+    their order, then any new label, sorted; integer labels (``int_labels`` metadata) keep their
+    numbers as ids ("0", "1", ...)."""
+    if column == "label" and metadata.get("int_labels") == "true" and not names:
+        numbers = sorted(_label_number(v) for v in present)
+        if numbers and not 0 <= numbers[0] <= numbers[-1] < _MAX_CLASS_ID:
+            raise OutputError(
+                f"integer labels must lie in 0..{_MAX_CLASS_ID - 1} to be ClassLabel ids",
+                where=Where(field=column),
+                value=numbers[0] if numbers[0] < 0 else numbers[-1],
+                hint="write jsonl or parquet",
+            )
+        names = [str(i) for i in range(numbers[-1] + 1 if numbers else 0)]
+    return list(names or []) + sorted(present - set(names or []))
 
 
 def _label_number(text: str) -> int:
@@ -316,46 +356,78 @@ def _label_number(text: str) -> int:
         ) from None
 
 
-def hf_dataset(
-    table: pa.Table, kind: str, metadata: Mapping[str, str], labels: dict[str, list[str]] | None = None
-) -> Any:
-    """A ``datasets.Dataset`` of curate rows: the MRC Hub layout, ``ClassLabel`` for the columns of
-    ``labels`` (default :func:`_label_names`), other types as Arrow has them."""
+def _features(table: pa.Table, labels: Mapping[str, list[str]]) -> Any:
+    """The ``datasets.Features`` of an export's columns (``table``, as :func:`hf_columns` gives
+    them): Arrow's types, ``ClassLabel`` for the columns of ``labels``."""
     datasets = hf_library()
-    labels = _label_names(table, kind, metadata) if labels is None else labels
-    table = hf_columns(table.replace_schema_metadata(None), kind, metadata)
     features = datasets.Features.from_arrow_schema(table.schema)
     for name, names in labels.items():
-        index = {n: i for i, n in enumerate(names)}
-        ids = [None if v is None else index[v] for v in table.column(name).to_pylist()]
-        features[name] = datasets.ClassLabel(names=names)
-        table = table.set_column(table.column_names.index(name), name, pa.array(ids, pa.int64()))
-    return datasets.Dataset(table.cast(features.arrow_schema), info=datasets.DatasetInfo(features=features))
+        if name in features:
+            features[name] = datasets.ClassLabel(names=names)
+    return features
 
 
-def write_hf(table: pa.Table, kind: str, metadata: dict[str, str], folder: Path) -> None:
+def _with_features(table: pa.Table, features: Any) -> pa.Table:
+    """``table`` (as :func:`hf_columns` gives it) cast to ``features``: ClassLabel columns as ids."""
+    for name, feature in features.items():
+        if type(feature).__name__ == "ClassLabel":
+            index = {n: i for i, n in enumerate(feature.names)}
+            ids = pa.array([None if v is None else index[v] for v in table.column(name).to_pylist()], pa.int64())
+            table = table.set_column(table.column_names.index(name), name, ids)
+    return table.cast(features.arrow_schema)
+
+
+def hf_dataset(table: pa.Table, kind: str, metadata: Mapping[str, str], plan: ExportPlan | None = None) -> Any:
+    """A ``datasets.Dataset`` of curate rows as an export has them (``plan``, default the table's
+    own :func:`export_plan`): the MRC Hub layout, ``ClassLabel`` columns, other types as Arrow has them."""
+    datasets = hf_library()
+    plan = plan or export_plan([table], kind, metadata)
+    table = hf_columns(table.replace_schema_metadata(None), plan)
+    features = _features(table, plan.labels)
+    return datasets.Dataset(_with_features(table, features), info=datasets.DatasetInfo(features=features))
+
+
+def write_hf(batches: Callable[[], Iterable[pa.Table]], kind: str, metadata: dict[str, str], folder: Path) -> None:
     """Write ``save_to_disk`` output into the empty ``folder``: one ``Dataset``, or a ``DatasetDict``
     when the rows have a ``split`` column (its values are the split names, in order of appearance),
-    and ``curate.json`` with the metadata."""
-    import pyarrow.compute as pc
+    and ``curate.json`` with the metadata.
 
-    labels = _label_names(table, kind, metadata)  # one set of names for every split
-    if SPLIT in table.column_names and table.num_rows and table.column(SPLIT).null_count == 0:
-        names = list(dict.fromkeys(table.column(SPLIT).to_pylist()))
-        if not all(isinstance(n, str) and n and "/" not in n for n in names):
-            raise OutputError("a split name is not a folder name", where=Where(field=SPLIT), value=names)
-        data = hf_library().DatasetDict(
-            {
-                name: hf_dataset(
-                    table.filter(pc.equal(table.column(SPLIT), name)).drop_columns([SPLIT]), kind, metadata, labels
+    ``batches()`` gives the rows in order (at least one table, an empty one for no rows); it is
+    called twice: once for the :class:`ExportPlan`, once to write each split's rows batch by batch
+    into an Arrow file beside ``folder`` that ``datasets`` memory-maps and saves, so memory follows
+    the batch, not the dataset."""
+    datasets = hf_library()
+    plan = export_plan(batches(), kind, metadata)
+    if not all(isinstance(n, str) and n and "/" not in n for n in plan.splits):
+        raise OutputError("a split name is not a folder name", where=Where(field=SPLIT), value=list(plan.splits))
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".hf-") as scratch:
+        files: dict[str, Path] = {}
+        writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
+        features = None
+        try:
+            for batch in batches():
+                table = hf_columns(batch.replace_schema_metadata(None), plan)
+                pieces = (
+                    {n: table.filter(pc.equal(table.column(SPLIT), n)).drop_columns([SPLIT]) for n in plan.splits}
+                    if plan.splits
+                    else {"": table}
                 )
-                for name in names
-            }
-        )
-    else:
-        data = hf_dataset(table, kind, metadata, labels)
-    with _quiet():
-        data.save_to_disk(str(folder))
+                for split, rows in pieces.items():
+                    features = features or _features(rows, plan.labels)
+                    rows = _with_features(rows, features)
+                    if split not in writers:
+                        files[split] = Path(scratch) / f"{len(files)}.arrow"
+                        writers[split] = pa.ipc.new_stream(str(files[split]), rows.schema)
+                    writers[split].write_table(rows)
+        finally:
+            for writer in writers.values():
+                writer.close()
+        info = datasets.DatasetInfo(features=features)
+        parts = {split: datasets.Dataset.from_file(str(file), info=info) for split, file in files.items()}
+        data = datasets.DatasetDict(parts) if plan.splits else parts[""]
+        with _quiet():
+            data.save_to_disk(str(folder))
+        del data, parts
     saved = {**metadata, "kind": kind}
     (folder / CURATE_FILE).write_text(json.dumps(saved, ensure_ascii=False, sort_keys=True), encoding="utf-8")
 

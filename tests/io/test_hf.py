@@ -6,6 +6,7 @@ from pathlib import Path
 
 import datasets
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -267,3 +268,49 @@ def test_bad_hf_folders_are_one_line_errors(tmp_path: Path) -> None:
     a_file.write_text("x", encoding="utf-8")
     result = curate_cli("convert", needs_shared("xquad", "xquad.en.json"), a_file, "--to", "hf")
     assert result.exit_code == 2 and "the destination is a file, a folder is needed" in result.stderr
+
+
+def test_an_export_decides_its_columns_and_labels_over_every_batch(tmp_path: Path) -> None:
+    """Exports are written batch by batch (io.WRITE_BATCH_ROWS rows); what a batch cannot know
+    alone (a column empty only in the first batch, a label first seen in the last) is decided
+    over all rows, so every batch is written alike."""
+    rows = io.WRITE_BATCH_ROWS + 5_000
+    context = "서울은 대한민국의 수도이다."
+    hub = pd.DataFrame(
+        {
+            "id": [f"q{i}" for i in range(rows)],
+            "title": ["도시"] * rows,
+            "context": [context] * rows,
+            "question": ["대한민국의 수도는?"] * rows,
+            "answers": [{"text": ["서울"], "answer_start": [0]}] * rows,
+            # unknown in the first batch, known after it
+            "is_impossible": [None] * io.WRITE_BATCH_ROWS + [False] * 5_000,
+        }
+    )
+    hub.to_parquet(tmp_path / "hub.parquet")
+    mrc = io.read(tmp_path / "hub.parquet")
+    io.write(mrc, tmp_path / "out.parquet")
+    back = pq.read_table(tmp_path / "out.parquet")
+    assert back.column_names == [*HUB_SQUAD, "is_impossible"] and back.num_rows == rows
+    assert back.column("is_impossible").null_count == io.WRITE_BATCH_ROWS
+
+    labels = ["긍정", "부정"] * (rows // 2) + ["중립"]  # a third label, in the last batch only
+    splits = ["train"] * (rows - 100) + ["test"] * 100  # the test split, in the last batch only
+    table = pa.table(
+        {
+            "id": [f"r{i}" for i in range(len(labels))],
+            "text": [f"리뷰 {i}" for i in range(len(labels))],
+            "label": labels,
+            "split": splits + ["test"],
+        }
+    )
+    folder = curate.to_hf(curate.Dataset.from_arrow(table, "classification"), tmp_path / "hf")
+    saved = datasets.load_from_disk(str(folder))
+    assert list(saved) == ["train", "test"]
+    names = ["긍정", "부정", "중립"]
+    for split in saved.values():
+        assert split.features["label"] == datasets.ClassLabel(names=names)
+        assert "text_pair" not in split.features  # empty in every row
+    assert saved["train"].num_rows == rows - 100 and saved["test"].num_rows == 101
+    assert [names[i] for i in [*saved["train"]["label"], *saved["test"]["label"]]] == labels
+    assert io.read(folder).column("id").to_pylist() == table.column("id").to_pylist()
