@@ -771,9 +771,10 @@ def write(
     Row formats (JSON Lines, CSV, TSV, Parquet) are written batch by batch (of :data:`WRITE_BATCH_ROWS`
     rows; a dataset on disk is read one batch at a time), so memory follows the batch, not the
     dataset; so is SQuAD when each article's and paragraph's rows are consecutive (memory follows
-    an article; see :func:`~curate.io.squad.write_squad`). BEIR, ``datasets`` folders and the
-    training formats (DPR, sentence-transformers) group rows across the file and are written from
-    the whole table.
+    an article; see :func:`~curate.io.squad.write_squad`), and so are the training formats (DPR,
+    sentence-transformers), BEIR folders and ``datasets`` folders (through memory-mapped Arrow
+    files). What a batch cannot decide alone (columns empty in every row, ClassLabel names, split
+    names: see :func:`~curate.io.hf.export_plan`) is decided in a first pass over the rows.
 
     The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
     write fails; a full or read-only disk is an OutputError naming ``path``). An ``s3://`` URL is
@@ -844,7 +845,7 @@ def _write_file(dataset: Dataset, fmt: str, tmp: Path, path: Path, quote: Any, a
             )
         return
     if fmt in TRAINING_FORMATS:
-        write_training(dataset.to_arrow(), dataset.kind, tmp, fmt, name=path)
+        write_training(_batches_or_empty(dataset), dataset.kind, tmp, fmt, name=path)
     else:
         write_squad(lambda: dataset.batches(WRITE_BATCH_ROWS), tmp, metadata=dataset.metadata, name=path)
 
@@ -915,7 +916,7 @@ def write_bundle(parts: Mapping[str, Dataset], path: str | Path, *, format: str 
 
     def fill(folder: Path) -> None:
         if format == "beir":
-            write_beir({kind: ds.to_arrow() if kind == "qrels" else ds.batches() for kind, ds in parts.items()}, folder)
+            write_beir(parts, folder)
         else:
             for kind, dataset in parts.items():
                 write(dataset, folder / f"{kind}.parquet", format="parquet")

@@ -5,16 +5,18 @@ kinds (``_id`` becomes ``doc_id`` / ``query_id``; qrels gain a ``split`` column 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.dataset import Dataset
 from curate.errors import InputError, Where
 from curate.io.files import input_folder
 from curate.io.quarantine import Rows, Source, Unstreamable, conform_or_set_aside
-from curate.io.tabular import Tables, delimited_source, jsonl_source, read_jsonl, write_delimited, write_jsonl
+from curate.io.tabular import delimited_source, jsonl_source, read_jsonl, write_delimited, write_jsonl
 
 PARTS = ("corpus", "queries", "qrels")
 
@@ -108,29 +110,46 @@ def _qrels(folder: Path, skip_bad_rows: bool, chunk_rows: int | None) -> Source:
     return Source(schema, chunks())
 
 
-def write_beir(parts: Mapping[str, Tables], folder: Path) -> None:
-    """Write the given parts as a BEIR folder: the corpus and queries (a table, or its batches in
-    order) streamed batch by batch, the qrels (a table: three short columns) split by their
-    ``split`` column, else ``test``."""
+def write_beir(parts: Mapping[str, Dataset], folder: Path) -> None:
+    """Write the given parts as a BEIR folder, batch by batch: the corpus and queries, and the
+    qrels split by their ``split`` column (else ``test``) into ``qrels/<split>.tsv``, one pass over
+    the qrels per split."""
     for part in ("corpus", "queries"):
         if part in parts:
-            batches = [parts[part]] if isinstance(parts[part], pa.Table) else parts[part]
-            renamed = (_rename(batch, {"doc_id": "_id", "query_id": "_id"}) for batch in batches)
+            renamed = (_rename(batch, {"doc_id": "_id", "query_id": "_id"}) for batch in parts[part].batches())
             write_jsonl(renamed, folder / f"{part}.jsonl")
-    if "qrels" in parts:
-        qrels = parts["qrels"]
-        assert isinstance(qrels, pa.Table), "the qrels are written from one table"
-        (folder / "qrels").mkdir(exist_ok=True)
-        splits = qrels.column("split").to_pylist() if "split" in qrels.column_names else ["test"] * qrels.num_rows
-        for split in dict.fromkeys(s or "test" for s in splits):
-            if "/" in split or "\\" in split or split.startswith(".") or split != split.strip():
-                raise InputError(
-                    "qrels split cannot be a file name",
-                    where=Where(field="split"),
-                    value=split,
-                    hint="a split names qrels/<split>.tsv: use letters, digits, '-' or '_'",
-                )
-            mask = pa.array([(s or "test") == split for s in splits])
-            rows = qrels.filter(mask).select(["query_id", "doc_id", "score"])
-            rows = rows.rename_columns(["query-id", "corpus-id", "score"])
-            write_delimited(rows, folder / "qrels" / f"{split}.tsv", delimiter="\t", quote=None)
+    if "qrels" not in parts:
+        return
+    qrels = parts["qrels"]
+    (folder / "qrels").mkdir(exist_ok=True)
+    for split in _qrels_splits(qrels):
+        if "/" in split or "\\" in split or split.startswith(".") or split != split.strip():
+            raise InputError(
+                "qrels split cannot be a file name",
+                where=Where(field="split"),
+                value=split,
+                hint="a split names qrels/<split>.tsv: use letters, digits, '-' or '_'",
+            )
+        rows = (
+            batch.filter(pc.equal(qrels_splits_of(batch), split))
+            .select(["query_id", "doc_id", "score"])
+            .rename_columns(["query-id", "corpus-id", "score"])
+            for batch in itertools.chain(qrels.batches(), [qrels.rows(0, 0)])
+        )
+        write_delimited(rows, folder / "qrels" / f"{split}.tsv", delimiter="\t", quote=None)
+
+
+def qrels_splits_of(qrels: pa.Table) -> pa.Array:
+    """The split of each qrels row, the name of its ``qrels/<split>.tsv``: its ``split``, else ``test``."""
+    if "split" not in qrels.column_names:
+        return pa.array(["test"] * qrels.num_rows, pa.string())
+    split = pc.fill_null(qrels.column("split").combine_chunks(), "test")
+    return pc.if_else(pc.equal(split, ""), "test", split)
+
+
+def _qrels_splits(qrels: Dataset) -> list[str]:
+    """The splits of qrels rows in order of appearance (``test`` for rows without one)."""
+    splits: dict[str, None] = {}
+    for batch in qrels.batches():
+        splits.update(dict.fromkeys(pc.unique(qrels_splits_of(batch)).to_pylist()))
+    return list(splits)

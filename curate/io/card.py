@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import yaml
 from curate._version import __version__
 from curate.dataset import Dataset
 from curate.files import atomic_file, remove
+from curate.io.beir import qrels_splits_of
 
 CARD = "README.md"
 OTHER_CARD = "README.curate.md"
@@ -162,48 +163,60 @@ def _part(name: str, kind: str, fmt: str, schema: pa.Schema, files: list[dict[st
     }
 
 
-def _file_parts(dataset: Dataset, path: Path, fmt: str) -> list[dict[str, Any]]:
-    """The part of one export file in split ``train``: its rows and features as the format holds
-    them (a SQuAD file as read back, DPR entries, sentence-transformers pairs or triplets)."""
-    table = dataset.to_arrow()
-    shown, rows = table, table.num_rows
+def _file_parts(dataset: Dataset, path: Path, fmt: str, size: int) -> list[dict[str, Any]]:
+    """The part of one export file (or ``datasets`` folder) in split ``train``: its rows and features
+    as the format holds them (a SQuAD file as read back, DPR entries, sentence-transformers pairs or
+    triplets), read batch by batch; ``size`` is the Arrow size of the dataset's rows."""
+    if fmt == "hf":
+        return [_hf_part(dataset.kind, path)]
+    schema, rows = dataset.rows(0, 0).schema, dataset.num_rows
     if fmt == "squad":
-        from curate.io import read
-
-        shown = read(path, format="squad").to_arrow()
+        schema = _squad_schema(path)
     elif fmt == "dpr":
         from curate.io.training import dpr_entries
 
-        shown = pa.Table.from_pylist(list(dpr_entries(table)))
+        batches = [pa.Table.from_pylist(dpr_entries(batch)).schema for batch in dataset.batches()]
+        schema = pa.unify_schemas([pa.schema([]), *batches], promote_options="permissive")
     elif fmt == "sentence-transformers":
         from curate.io.training import training_counts
 
-        counts = training_counts(table, fmt)
-        columns = ["anchor", "positive", *(["negative"] if counts.negatives else [])]
-        shown, rows = pa.table({c: pa.array([], pa.string()) for c in columns}), counts.rows
-    if fmt == "hf":
-        return [_hf_part(dataset.kind, path)]
-    file = {"split": "train", "path": "." if path.is_dir() else path.name, "rows": rows, "bytes": table.nbytes}
-    return [_part("default", dataset.kind, fmt, shown.schema, [file])]
+        counts = training_counts(_column_batches(dataset, "negatives"), fmt)
+        names = ("anchor", "positive", "negative") if counts.negatives else ("anchor", "positive")
+        schema, rows = pa.schema([(c, pa.string()) for c in names]), counts.rows
+    file = {"split": "train", "path": path.name, "rows": rows, "bytes": size}
+    return [_part("default", dataset.kind, fmt, schema, [file])]
 
 
-_STREAMED_FORMATS = ("jsonl", "csv", "tsv", "parquet")
-"""Export formats whose card entry is made batch by batch, as :func:`curate.io.write` writes them."""
+def _squad_schema(path: Path) -> pa.Schema:
+    """The schema of a SQuAD file as curate reads it back (parsed article by article when it can be)."""
+    from curate.io.quarantine import Unstreamable
+    from curate.io.squad import read_squad, squad_source
+
+    try:
+        return squad_source(path, chunk_rows=1024).schema
+    except Unstreamable:
+        return read_squad(path)[0].schema
 
 
-def _row_file_part(dataset: Dataset, path: Path, fmt: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
-    """The part of one JSON Lines, CSV, TSV or Parquet export (split ``train``) and its
-    :func:`language_counts`, read batch by batch: memory follows the batch, not the dataset."""
-    size = 0
+def _column_batches(dataset: Dataset, name: str) -> Iterator[pa.Table]:
+    """One column of ``dataset`` (none when it lacks it) in batches."""
+    return (batch.select([name] if name in batch.column_names else []) for batch in dataset.batches())
+
+
+def _scan(datasets: Sequence[Dataset]) -> tuple[list[int], dict[str, dict[str, int]]]:
+    """The Arrow size of each dataset's rows and their :func:`language_counts` together, most rows
+    first, read batch by batch: memory follows the batch, not the dataset."""
+    sizes = []
     languages: dict[str, Counter[str]] = {}
-    for batch in dataset.batches():
-        size += batch.nbytes
-        for column, counts in language_counts(batch).items():
-            languages.setdefault(column, Counter()).update(counts)
-    file = {"split": "train", "path": path.name, "rows": dataset.num_rows, "bytes": size}
-    part = _part("default", dataset.kind, fmt, dataset.rows(0, 0).schema, [file])
+    for dataset in datasets:
+        size = 0
+        for batch in dataset.batches():
+            size += batch.nbytes
+            for column, counts in language_counts(batch).items():
+                languages.setdefault(column, Counter()).update(counts)
+        sizes.append(size)
     ranked = {c: dict(sorted(n.items(), key=lambda cn: (-cn[1], cn[0]))) for c, n in languages.items()}
-    return [part], ranked
+    return sizes, ranked
 
 
 def _hf_part(kind: str, folder: Path) -> dict[str, Any]:
@@ -222,30 +235,38 @@ def _hf_part(kind: str, folder: Path) -> dict[str, Any]:
     return part
 
 
-def _bundle_parts(parts: Mapping[str, Dataset], fmt: str) -> list[dict[str, Any]]:
+def _bundle_parts(parts: Mapping[str, Dataset], fmt: str, sizes: Sequence[int]) -> list[dict[str, Any]]:
     """The parts of a retrieval folder: BEIR ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``
-    (the ``split`` column, else ``test``), or Parquet ``<part>.parquet`` in split ``train``."""
+    (the ``split`` column, else ``test``), or Parquet ``<part>.parquet`` in split ``train``;
+    ``sizes``: the Arrow size of each part's rows."""
     found = []
-    for name, dataset in parts.items():
-        table, file_fmt = dataset.to_arrow(), fmt
-        if fmt != "beir":
-            files = [{"split": "train", "path": f"{name}.parquet", "rows": table.num_rows, "bytes": table.nbytes}]
-        elif name == "qrels":
-            column = table.column("split").to_pylist() if "split" in table.column_names else [None] * table.num_rows
-            splits = [s or "test" for s in column]
-            table = table.select(["query_id", "doc_id", "score"]).rename_columns(["query-id", "corpus-id", "score"])
-            files = []
-            for split in dict.fromkeys(splits):
-                rows = table.filter(pa.array([s == split for s in splits]))
-                files.append(
-                    {"split": split, "path": f"qrels/{split}.tsv", "rows": rows.num_rows, "bytes": rows.nbytes}
-                )
-            file_fmt = "tsv"
-        else:
-            table = table.rename_columns(["_id" if c in ("doc_id", "query_id") else c for c in table.column_names])
-            files = [{"split": "train", "path": f"{name}.jsonl", "rows": table.num_rows, "bytes": table.nbytes}]
-        found.append(_part(name, dataset.kind, file_fmt, table.schema, files))
+    for (name, dataset), size in zip(parts.items(), sizes, strict=True):
+        schema, file_fmt = dataset.rows(0, 0).schema, fmt
+        files = [{"split": "train", "path": f"{name}.parquet", "rows": dataset.num_rows, "bytes": size}]
+        if fmt == "beir" and name == "qrels":
+            names = {"query_id": "query-id", "doc_id": "corpus-id", "score": "score"}
+            schema = pa.schema([schema.field(n).with_name(new) for n, new in names.items()])
+            files, file_fmt = _qrels_files(dataset), "tsv"
+        elif fmt == "beir":
+            schema = pa.schema([f.with_name("_id") if f.name in ("doc_id", "query_id") else f for f in schema])
+            files[0]["path"] = f"{name}.jsonl"
+        found.append(_part(name, dataset.kind, file_fmt, schema, files))
     return found
+
+
+def _qrels_files(qrels: Dataset) -> list[dict[str, Any]]:
+    """The ``qrels/<split>.tsv`` files of BEIR qrels (the ``split`` column, else ``test``) with their
+    rows and the Arrow size of their three columns, read batch by batch."""
+    files: dict[str, dict[str, Any]] = {}
+    for batch in qrels.batches():
+        splits = qrels_splits_of(batch)
+        rows = batch.select(["query_id", "doc_id", "score"])
+        for split in pc.unique(splits).to_pylist():
+            mine = rows.filter(pc.equal(splits, split))
+            file = files.setdefault(split, {"split": split, "path": f"qrels/{split}.tsv", "rows": 0, "bytes": 0})
+            file["rows"] += mine.num_rows
+            file["bytes"] += mine.nbytes
+    return list(files.values())
 
 
 def export_entry(
@@ -269,24 +290,12 @@ def export_entry(
     path = Path(path)
     if isinstance(data, Dataset) and fmt == "beir":
         data = {data.kind: data}
-    if isinstance(data, Dataset) and fmt in _STREAMED_FORMATS:
-        folder = False
-        parts, languages = _row_file_part(data, path, fmt)
+    if isinstance(data, Dataset):
+        (size,), languages = _scan([data])
+        folder, parts = path.is_dir(), _file_parts(data, path, fmt, size)
     else:
-        if isinstance(data, Dataset):
-            folder = path.is_dir()
-            parts = _file_parts(data, path, fmt)
-            tables = [data.to_arrow()]
-        else:
-            folder = True
-            parts = _bundle_parts(data, fmt)
-            tables = [d.to_arrow() for d in data.values()]
-        languages = {}
-        for table in tables:
-            for column, counts in language_counts(table).items():
-                merged = languages.setdefault(column, {})
-                for code, n in counts.items():
-                    merged[code] = merged.get(code, 0) + n
+        sizes, languages = _scan(list(data.values()))
+        folder, parts = True, _bundle_parts(data, fmt, sizes)
     return {
         "path": path.name,
         "folder": folder,

@@ -726,7 +726,8 @@ Tables: TypeAlias = pa.Table | Iterable[pa.Table]
 """Rows to write: one table, or tables of one schema in row order (batches, read one at a time)."""
 
 
-def _batches(tables: Tables) -> Iterator[pa.RecordBatch]:
+def batches_of(tables: Tables) -> Iterator[pa.RecordBatch]:
+    """The rows of a table, or of tables in order, as record batches of at most 8,192 rows."""
     for table in [tables] if isinstance(tables, pa.Table) else tables:
         yield from table.to_batches(8192)
 
@@ -734,7 +735,7 @@ def _batches(tables: Tables) -> Iterator[pa.RecordBatch]:
 def write_jsonl(tables: Tables, path: Path, *, name: Path | None = None) -> None:
     """One JSON object per row, UTF-8, in row order (gzip when the final ``name`` ends in ``.gz``)."""
     with create_text(path, name) as handle:
-        for batch in _batches(tables):
+        for batch in batches_of(tables):
             for record in batch.to_pylist():
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 

@@ -34,17 +34,17 @@
 
 from __future__ import annotations
 
-import gzip
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate.errors import ConfigError, Where
+from curate.io.tabular import Tables, batches_of, write_jsonl, write_parquet
 
 TRAINING_FORMATS = ("dpr", "sentence-transformers")
 Layout = Literal["jsonl", "parquet"]
@@ -94,12 +94,13 @@ def dpr_entries(table: pa.Table) -> list[dict[str, Any]]:
     return entries
 
 
-def write_dpr(table: pa.Table, path: Path) -> None:
-    """A JSON list of DPR entries, one per row, written entry by entry."""
+def write_dpr(tables: Tables, path: Path) -> None:
+    """A JSON list of DPR entries, one per row of ``tables`` (a table, or its batches in order),
+    written entry by entry."""
     with path.open("w", encoding="utf-8") as handle:
         handle.write("[")
         first = True
-        for batch in table.to_batches(4096):
+        for batch in batches_of(tables):
             for entry in dpr_entries(pa.Table.from_batches([batch])):
                 handle.write("\n" if first else ",\n")
                 handle.write(json.dumps(entry, ensure_ascii=False))
@@ -125,6 +126,13 @@ def _negative_lists(table: pa.Table) -> list[list[Any]]:
     return [v or [] for v in _column(table, "negatives")]
 
 
+def _negative_counts(table: pa.Table) -> pa.Array:
+    """The number of negatives of each row (0 for none or null)."""
+    if "negatives" not in table.column_names:
+        return pa.array([0] * table.num_rows, pa.int64())
+    return pc.fill_null(pc.list_value_length(table.column("negatives")), 0).combine_chunks()
+
+
 def sentence_transformers_table(table: pa.Table) -> pa.Table:
     """``anchor, positive, negative`` (one row per negative of each triplets row), or ``anchor,
     positive`` when no row has negatives.
@@ -132,42 +140,61 @@ def sentence_transformers_table(table: pa.Table) -> pa.Table:
     Raises:
         ConfigError: a row has no negatives while others have some.
     """
-    lists = _negative_lists(table)
-    anchors, positives = _column(table, "query"), _column(table, "positive")
-    if not any(lists):
-        return pa.table({"anchor": pa.array(anchors, pa.string()), "positive": pa.array(positives, pa.string())})
-    if not all(lists):
-        raise ConfigError(
-            "a row has no negatives while others have some",
-            where=Where(row=lists.index([]), field="negatives"),
-            hint="the sentence-transformers layout has a negative in every row: "
-            "remove the rows without negatives, or write them to a separate file",
+    return pa.concat_tables(_sentence_transformers_tables(table))
+
+
+def _sentence_transformers_tables(tables: Tables) -> Iterator[pa.Table]:
+    """:func:`sentence_transformers_table` of every batch of ``tables`` that has rows (one empty
+    table for no rows): the layout is the first row's (pairs when it has no negatives), and a row that
+    does not fit it is an error naming the first row without negatives (1-based)."""
+    pairs: bool | None = None  # the layout, once a row decided it
+    first_row = 0
+    for batch in batches_of(tables):
+        if not batch.num_rows:
+            continue
+        table = pa.Table.from_batches([batch])
+        counts = _negative_counts(table).to_numpy(zero_copy_only=False)
+        if pairs is None:
+            pairs = not counts.any()
+        if (pairs and counts.any()) or (not pairs and not counts.all()):
+            row = 0 if pairs else first_row + int((counts == 0).argmax())
+            raise ConfigError(
+                "a row has no negatives while others have some",
+                where=Where(row=row + 1, field="negatives"),
+                hint="the sentence-transformers layout has a negative in every row: "
+                "remove the rows without negatives, or write them to a separate file",
+            )
+        first_row += table.num_rows
+        anchors, positives = _string_column(table, "query"), _string_column(table, "positive")
+        if pairs:
+            yield pa.table({"anchor": anchors, "positive": positives})
+            continue
+        negatives = table.column("negatives").combine_chunks()
+        row_of = pc.list_parent_indices(negatives)  # the triplets row of each negative
+        yield pa.table(
+            {"anchor": anchors.take(row_of), "positive": positives.take(row_of), "negative": pc.list_flatten(negatives)}
         )
-    negatives = pa.array(lists, pa.list_(pa.string()))
-    row_of = pc.list_parent_indices(negatives)  # the triplets row of each negative
-    return pa.table(
-        {
-            "anchor": pa.array(anchors, pa.string()).take(row_of),
-            "positive": pa.array(positives, pa.string()).take(row_of),
-            "negative": pc.list_flatten(negatives),
-        }
-    )
+    if pairs is None:  # no rows
+        yield pa.table({"anchor": pa.array([], pa.string()), "positive": pa.array([], pa.string())})
 
 
-def write_sentence_transformers(table: pa.Table, path: Path, *, name: str | Path | None = None) -> None:
-    """Write :func:`sentence_transformers_table` as JSON Lines (gzip for ``.gz``) or Parquet, as the
-    file ``name`` says (default: ``path``; a temporary ``path`` is written for a final ``name``)."""
+def _string_column(table: pa.Table, name: str) -> pa.Array:
+    if name not in table.column_names:
+        return pa.nulls(table.num_rows, pa.string())
+    return table.column(name).combine_chunks().cast(pa.string())
+
+
+def write_sentence_transformers(tables: Tables, path: Path, *, name: str | Path | None = None) -> None:
+    """Write :func:`sentence_transformers_table` of ``tables`` (a table, or its batches in order) as
+    JSON Lines (gzip for ``.gz``) or Parquet, as the file ``name`` says (default: ``path``; a
+    temporary ``path`` is written for a final ``name``), batch by batch."""
     target = Path(name) if name is not None else path
     layout = sentence_transformers_layout(target)
-    rows = sentence_transformers_table(table)
+    rows = _sentence_transformers_tables(tables)
     if layout == "parquet":
-        pq.write_table(rows, path, compression="zstd")
-        return
-    compressed = target.name.lower().endswith(".gz")
-    with gzip.open(path, "wt", encoding="utf-8") if compressed else path.open("w", encoding="utf-8") as handle:
-        for batch in rows.to_batches(8192):
-            for record in batch.to_pylist():
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        write_parquet(rows, path)
+    else:
+        write_jsonl(rows, path, name=target)
 
 
 @dataclass(frozen=True)
@@ -192,12 +219,16 @@ class TrainingCounts:
         return f"{self.rows:,} rows (anchor, positive, negative), one per negative of {self.triplets:,} triplets"
 
 
-def training_counts(table: pa.Table, fmt: str | None = None) -> TrainingCounts:
+def training_counts(tables: Tables, fmt: str | None = None) -> TrainingCounts:
     """The counts of the file :func:`write_training` (``fmt`` in :data:`TRAINING_FORMATS`) or a plain
-    triplets writer (``fmt`` None, ``jsonl`` or ``parquet``: one row per triplets row) writes."""
-    negatives = sum(len(v) for v in _negative_lists(table))
-    rows = negatives if fmt == "sentence-transformers" and negatives else table.num_rows
-    return TrainingCounts(format=fmt or "triplets", rows=rows, negatives=negatives, triplets=table.num_rows)
+    triplets writer (``fmt`` None, ``jsonl`` or ``parquet``: one row per triplets row) writes from
+    ``tables`` (a table, or its batches; only ``negatives`` is used)."""
+    triplets = negatives = 0
+    for batch in batches_of(tables):
+        triplets += batch.num_rows
+        negatives += int(pc.sum(_negative_counts(pa.Table.from_batches([batch]))).as_py() or 0)
+    rows = negatives if fmt == "sentence-transformers" and negatives else triplets
+    return TrainingCounts(format=fmt or "triplets", rows=rows, negatives=negatives, triplets=triplets)
 
 
 def check_training(kind: str, fmt: str, name: str | Path) -> None:
@@ -213,17 +244,18 @@ def check_training(kind: str, fmt: str, name: str | Path) -> None:
         sentence_transformers_layout(name)
 
 
-def write_training(table: pa.Table, kind: str, path: Path, fmt: str, *, name: str | Path | None = None) -> None:
-    """Write triplets ``table`` as ``fmt`` (one of :data:`TRAINING_FORMATS`) to ``path``; ``name`` is
-    the final file name when ``path`` is a temporary file.
+def write_training(tables: Tables, kind: str, path: Path, fmt: str, *, name: str | Path | None = None) -> None:
+    """Write triplets ``tables`` (a table, or its batches in order: memory follows the batch) as
+    ``fmt`` (one of :data:`TRAINING_FORMATS`) to ``path``; ``name`` is the final file name when
+    ``path`` is a temporary file.
 
     Raises:
         ConfigError: ``kind`` is not ``triplets``, or a name sentence-transformers cannot take.
     """
     check_training(kind, fmt, name if name is not None else path)
     if fmt == "dpr":
-        write_dpr(table, path)
+        write_dpr(tables, path)
     elif fmt == "sentence-transformers":
-        write_sentence_transformers(table, path, name=name)
+        write_sentence_transformers(tables, path, name=name)
     else:
         raise ConfigError("unknown training format", value=fmt, hint=f"use one of: {', '.join(TRAINING_FORMATS)}")

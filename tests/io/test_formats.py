@@ -553,6 +553,37 @@ def test_beir_bundle_round_trip(tmp_path: Path) -> None:
         assert again[part].to_arrow().to_pylist() == parts[part].to_arrow().to_pylist()
 
 
+def test_beir_qrels_of_many_batches_go_to_their_split_files_with_the_card_counting_them(tmp_path: Path) -> None:
+    """Qrels are written batch by batch, one pass per split: splits interleaved across batches each
+    get every one of their rows, in order; a row without a split goes to test.tsv."""
+    from curate.io.card import export_entry
+
+    rows = 70_000  # three batches
+    splits = [("train", "dev", None, "")[i % 4] for i in range(rows)]
+    qrels = Dataset.from_arrow(
+        pa.table(
+            {
+                "query_id": [f"q{i}" for i in range(rows)],
+                "doc_id": [f"d{i % 1000}" for i in range(rows)],
+                "score": [i % 3 for i in range(rows)],
+                "split": splits,
+            }
+        ),
+        "qrels",
+    )
+    corpus = Dataset.from_arrow(pa.table({"doc_id": [f"d{i}" for i in range(1000)], "text": ["글"] * 1000}), "corpus")
+    out = write_bundle({"corpus": corpus, "qrels": qrels}, tmp_path / "beir", format="beir")
+    written = {p.stem: p.read_text(encoding="utf-8").splitlines() for p in (out / "qrels").glob("*.tsv")}
+    assert sorted(written) == ["dev", "test", "train"]
+    for split, lines in written.items():
+        want = [i for i, s in enumerate(splits) if (s or "test") == split]
+        assert lines[0] == "query-id\tcorpus-id\tscore"
+        assert lines[1:] == [f"q{i}\td{i % 1000}\t{i % 3}" for i in want]
+    entry = export_entry({"corpus": corpus, "qrels": qrels}, out, "beir", made_by="test")
+    files = next(p for p in entry["parts"] if p["name"] == "qrels")["splits"]
+    assert {f["name"]: f["num_examples"] for f in files} == {s: len(v) - 1 for s, v in written.items()}
+
+
 def test_beir_bundle_with_integer_ids(tmp_path: Path) -> None:
     folder = tmp_path / "ints"
     put(folder / "corpus.jsonl", jsonl([{"_id": 10, "title": "t", "text": "a"}]))

@@ -11,7 +11,7 @@ import pytest
 
 from curate.dataset import Dataset
 from curate.errors import ConfigError
-from curate.io import WRITE_FORMATS, read, write
+from curate.io import WRITE_BATCH_ROWS, WRITE_FORMATS, read, write
 from curate.io.training import (
     TRAINING_FORMATS,
     TrainingCounts,
@@ -119,10 +119,40 @@ def test_sentence_transformers_keeps_every_negative_of_uneven_rows():
 
 def test_sentence_transformers_refuses_to_drop_a_pair(tmp_path):
     table = pa.table({"query": ["q1", "q2"], "positive": ["p1", "p2"], "negatives": [["a"], []]})
-    with pytest.raises(ConfigError, match="row 1") as info:
+    with pytest.raises(ConfigError, match="row 2") as info:
         write(Dataset(kind="triplets", table=table), tmp_path / "st.jsonl", format="sentence-transformers")
     assert "no negatives" in str(info.value)
     assert not (tmp_path / "st.jsonl").exists()
+
+
+def test_training_files_are_written_batch_by_batch_as_from_the_whole_table(tmp_path):
+    """A triplets file of several write batches holds what the whole table gives, and a row that
+    does not fit the layout is named however far into the file it is."""
+    rows = WRITE_BATCH_ROWS + 10
+    table = pa.table(
+        {
+            "query": [f"질문 {i}" for i in range(rows)],
+            "positive": [f"정답 {i}" for i in range(rows)],
+            "negatives": [[f"오답 {i}"] * (1 + i % 3) for i in range(rows)],
+        }
+    )
+    triplets = Dataset(kind="triplets", table=table)
+    path = write(triplets, tmp_path / "st.parquet", format="sentence-transformers")
+    assert pq.read_table(path).equals(sentence_transformers_table(table))
+    entries = json.loads(write(triplets, tmp_path / "dpr.json", format="dpr").read_text(encoding="utf-8"))
+    assert [len(e["hard_negative_ctxs"]) for e in entries] == [1 + i % 3 for i in range(rows)]
+
+    late = rows - 3  # a row without negatives in the last batch
+    negatives = table.column("negatives").to_pylist()
+    negatives[late] = []
+    with pytest.raises(ConfigError, match=f"row {late + 1}, field 'negatives'"):
+        write(Dataset(kind="triplets", table=table.set_column(2, "negatives", [negatives])), tmp_path / "x.jsonl",
+              format="sentence-transformers")  # fmt: skip
+    pairs_first = [[]] * WRITE_BATCH_ROWS + [["오답"]] * 10  # the first batch makes it pairs
+    with pytest.raises(ConfigError, match="row 1, field 'negatives'"):
+        write(Dataset(kind="triplets", table=table.set_column(2, "negatives", [pairs_first])), tmp_path / "x.jsonl",
+              format="sentence-transformers")  # fmt: skip
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 def test_sentence_transformers_needs_jsonl_or_parquet(mined, tmp_path):
