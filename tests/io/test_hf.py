@@ -314,3 +314,9 @@ def test_an_export_decides_its_columns_and_labels_over_every_batch(tmp_path: Pat
     assert saved["train"].num_rows == rows - 100 and saved["test"].num_rows == 101
     assert [names[i] for i in [*saved["train"]["label"], *saved["test"]["label"]]] == labels
     assert io.read(folder).column("id").to_pylist() == table.column("id").to_pylist()
+
+    # Parquet as datasets writes it: the ClassLabel names in the metadata cover the last batch's label
+    known = {"class_labels": json.dumps({"label": ["긍정", "부정"]}, ensure_ascii=False)}
+    io.write(curate.Dataset(kind="classification", table=table, metadata=known), tmp_path / "labels.parquet")
+    written = datasets.Dataset.from_parquet(str(tmp_path / "labels.parquet"))
+    assert written.features["label"] == datasets.ClassLabel(names=names) and written["label"][-1] == 2
