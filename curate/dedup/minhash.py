@@ -189,14 +189,21 @@ def _involved_in_group(shingles: Shingles, config: LshConfig) -> np.ndarray:
 
 def band_keys(signature: np.ndarray, config: LshConfig) -> np.ndarray:
     """One ``uint64`` key per band (from the first ``bands * rows`` columns): ``(n, bands)``; equal
-    keys mean an equal band."""
+    keys mean an equal band. A band's values are taken two at a time as one 64-bit word (an odd
+    last one alone), each word mixed into the key (xor, multiply, xor-shift)."""
+    signature = signature.astype(np.uint32, copy=False)  # two values to a word
     n = len(signature)
-    keys = np.zeros((n, config.bands), np.uint64)
+    keys = np.empty((n, config.bands), np.uint64)
+    key = np.empty(n, np.uint64)
+    pairs = config.rows // 2
     with np.errstate(over="ignore"):
         for b in range(config.bands):
-            key = np.full(n, np.uint64(b + 1), np.uint64)
-            for value in signature[:, b * config.rows : (b + 1) * config.rows].T:
-                key = (key ^ value.astype(np.uint64)) * _BAND_MULT
+            band = signature[:, b * config.rows : (b + 1) * config.rows]
+            words = np.ascontiguousarray(band[:, : 2 * pairs]).view(np.uint64)  # (n, pairs), exact
+            key.fill(b + 1)
+            for word in [*np.ascontiguousarray(words.T), *band[:, 2 * pairs :].T.astype(np.uint64)]:
+                key ^= word
+                key *= _BAND_MULT
                 key ^= key >> np.uint64(29)
             keys[:, b] = key
     return keys
