@@ -78,16 +78,12 @@ def shingles_of(texts: Sequence[str | None], settings: MinHashSettings) -> Shing
 
 
 def cluster_texts(
-    texts: Sequence[str | None],
-    settings: MinHashSettings,
-    signature: np.ndarray | None = None,
-    shingles: Shingles | None = None,
+    texts: Sequence[str | None], settings: MinHashSettings, signature: np.ndarray | None = None
 ) -> Clustering:
     """Near-duplicate candidates among ``texts``. ``signature``: their MinHash signatures, already
     computed (``uint32`` of shape ``(texts, num_perm)``, see :func:`~curate.dedup.minhash.signatures`)
-    for texts that each share an LSH band with another of them; ``shingles``: their
-    :func:`shingles_of`, already computed."""
-    shingles = shingles_of(texts, settings) if shingles is None else shingles
+    for texts that each share an LSH band with another of them."""
+    shingles = shingles_of(texts, settings)
     if signature is None:
         return cluster(shingles, settings.lsh(), verify=settings.verify)
     return Clustering(np.arange(len(texts)), signature, shingles, settings.lsh(), settings.verify)

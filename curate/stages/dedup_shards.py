@@ -6,17 +6,17 @@ Near duplicates (:func:`split_search`):
 
 1. ``band`` (a task per shard of ``shard_rows`` rows): shingles, MinHash signatures and LSH band
    keys of the shard's texts; the ``(band, key, row)`` triples are written to one file per bucket
-   range (``key % ranges``) in the scratch folder, the signatures and shingles to files of the
-   shard's; each text's length comes back (``keep: longest``).
+   range (``key % ranges``) in the scratch folder, the signatures to one file; each text's length
+   comes back (``keep: longest``).
 2. ``link`` (a task per bucket range): the links from each member of a shared bucket to its first
    row, and each row's band mates (``keep: central``).
 3. In the driver: the groups (connected components of the links) and the parts, whole groups of
    two or more rows packed up to ``part_rows`` rows (a larger group is a part of its own).
 4. ``gather`` (a task per shard): the shard's rows that are in a part (id, text, answers,
-   signature, shingles) written to that part's files.
+   signature) written to that part's files.
 5. ``search`` (a task per part): the usual search (:func:`~curate.dedup.plan.find_duplicates`) and
    :func:`~curate.dedup.outcome.apply_assignment` on the part's rows, in dataset order, with the
-   signatures and shingles of step 1 (not computed again); its decisions go to a file of the part's.
+   signatures of step 1 (not computed again); its decisions go to a file of the part's.
 
 Exact repeats (:func:`split_exact`): ``hash`` (a task per shard) writes each row's 16-byte digest
 to the file of its hash range; ``repeats`` (a task per hash range) gives each row whose digest an
@@ -64,7 +64,6 @@ from curate.executors import Executor, Shared
 from curate.schemas import row_ids
 from curate.stages.base import read_arrow, save_arrow
 from curate.text.normalize import Op, normalize_text
-from curate.text.shingles import Shingles
 
 TRIPLES_PER_RANGE = 4_000_000
 """``(band, key, row)`` triples a ``link`` task reads, about (each 17 bytes)."""
@@ -241,7 +240,7 @@ def _decided(
         part_of[rows] = number
     items = ((job, (i, start, stop, part_of[start:stop])) for i, (start, stop) in enumerate(shards))
     for index, _ in enumerate(executor.map(_gather, items, what="shard")):
-        _remove([_signature_file(folder, index), *_shingle_files(folder, index)])
+        _remove([_signature_file(folder, index)])
     del part_of
     largest_first = sorted(range(len(parts)), key=lambda number: -len(parts[number]))  # no worker left last with one
     searched = (
@@ -356,12 +355,6 @@ def _signature_file(folder: str | Path, index: int) -> Path:
     return Path(folder) / f"signature-shard-{index:06d}.npy"
 
 
-def _shingle_files(folder: str | Path, index: int) -> tuple[Path, Path]:
-    """Where ``_band`` keeps the shingle hashes and offsets of shard ``index`` for ``_gather``."""
-    stem = f"shingles-shard-{index:06d}"
-    return Path(folder) / f"{stem}.hashes.npy", Path(folder) / f"{stem}.offsets.npy"
-
-
 def _remove(files: Sequence[Path]) -> None:
     for path in files:
         path.unlink(missing_ok=True)
@@ -386,11 +379,8 @@ def _band(item: tuple[Shared[SearchJob], tuple[int, int, int]]) -> np.ndarray:
     assert isinstance(job.method, NearSearch)
     texts = joined_texts(job.data.rows(start, stop), job.fields)
     lsh = job.method.settings.lsh()
-    shingles = shingles_of(texts, job.method.settings)
-    signature = signatures(shingles, lsh)
+    signature = signatures(shingles_of(texts, job.method.settings), lsh)
     np.save(_signature_file(job.folder, index), signature)
-    for path, values in zip(_shingle_files(job.folder, index), (shingles.hashes, shingles.offsets), strict=True):
-        np.save(path, values)
     band, key, row = partition.bucket_triples(band_keys(signature, lsh), start)
     target = (key % np.uint64(job.ranges)).astype(np.int64)
     _by_range(job, "bucket", index, target, band=band.astype(np.uint8), key=key, row=row.astype(_row_type(job)))
@@ -448,6 +438,9 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
     shared, (index, start, stop, part_of) = item
     job = shared.get()
     inside = np.nonzero(part_of >= 0)[0]
+    signature = None
+    if isinstance(job.method, NearSearch):
+        signature = np.load(_signature_file(job.folder, index), mmap_mode="r")[inside]
     if not len(inside):
         return
     shard = job.data.rows(start, stop)
@@ -461,12 +454,9 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
         "text": pa.array([t if t is None or isinstance(t, str) else str(t) for t in texts], pa.string()),
     }
     columns.update({name: table.column(name) for name in answer_columns(kind) if name in table.column_names})
-    if isinstance(job.method, NearSearch):
-        signature = np.load(_signature_file(job.folder, index), mmap_mode="r")[inside]
-        columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(signature.reshape(-1)), signature.shape[1])
-        hashes, offsets = (np.load(path, mmap_mode="r") for path in _shingle_files(job.folder, index))
-        shingles = Shingles(hashes, offsets).subset(inside)
-        columns["shingles"] = pa.LargeListArray.from_arrays(pa.array(shingles.offsets), pa.array(shingles.hashes))
+    if signature is not None:
+        width = signature.shape[1]
+        columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(signature.reshape(-1)), width)
     rows = pa.table(columns)
     parts = part_of[inside]
     for number in np.unique(parts).tolist():
@@ -496,7 +486,7 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np
     if isinstance(method, NearSearch):
         signature = table.column("signature").combine_chunks()
         known = signature.flatten().to_numpy().reshape(-1, signature.type.list_size)
-        field = Field(np.arange(len(texts)), texts, cluster_texts(texts, method.settings, known, _shingles(table)))
+        field = Field(np.arange(len(texts)), texts, cluster_texts(texts, method.settings, known))
         assignment = find_duplicates(
             [field], rank=rank, answers=answers, clustering=method.clustering, reject_conflicts=reject_conflicts
         )
@@ -517,13 +507,6 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np
         reason = "exact_duplicate"
     path = Path(job.folder) / f"decisions-part-{number:06d}.arrow"
     return _part_decisions(path, rows, keys, assignment, reason, describe, answers, texts, reject_conflicts)
-
-
-def _shingles(table: pa.Table) -> Shingles:
-    """The ``shingles`` column of a part's rows (written by :func:`_gather`) as :class:`Shingles`."""
-    column = table.column("shingles").combine_chunks()
-    offsets = column.offsets.to_numpy().astype(np.int64)
-    return Shingles(column.values.to_numpy()[offsets[0] : offsets[-1]], offsets - offsets[0])
 
 
 def _part_decisions(
