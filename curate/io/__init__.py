@@ -665,7 +665,7 @@ def _like(data: Any, table: pa.Table, kind: str, metadata: dict[str, str]) -> An
         import polars as pl
 
         return pl.from_arrow(table)
-    return _restored(table, kind, metadata, "jsonl", None).to_pandas()
+    return _restored(table, kind, metadata, "jsonl").to_pandas()
 
 
 def _restoring(kind: str, metadata: Mapping[str, str], fmt: str) -> bool:
@@ -674,7 +674,13 @@ def _restoring(kind: str, metadata: Mapping[str, str], fmt: str) -> bool:
 
 
 def _restored(
-    table: pa.Table, kind: str, metadata: Mapping[str, str], fmt: str, plan: ExportPlan | None, *, first_row: int = 0
+    table: pa.Table,
+    kind: str,
+    metadata: Mapping[str, str],
+    fmt: str,
+    plan: ExportPlan | None = None,
+    *,
+    first_row: int = 0,
 ) -> pa.Table:
     """``table`` as its source had it, for JSON Lines and Parquet (``fmt``): integer labels as
     integers; MRC rows in the Hub layout and columns when the source had them (see
