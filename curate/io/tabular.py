@@ -303,7 +303,11 @@ def _arrow_chunks(path: Path, chunk_rows: int, schema: pa.Schema) -> Iterator[Ro
                 columns.append(table.column(field.name).cast(field.type))
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 raise Unstreamable(field.name) from None
-        yield Rows(pa.table(columns, schema=schema))
+        try:  # a cast can give an invalid array (a list of structs whose fields are all null)
+            chunk = pa.table(columns, schema=schema)
+        except pa.ArrowInvalid:
+            raise Unstreamable(str(path)) from None
+        yield Rows(chunk)
 
 
 def _byte_lines(stream: Any) -> Iterator[bytes]:

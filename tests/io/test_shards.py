@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from curate.dataset import Dataset, with_metadata
@@ -327,6 +327,9 @@ RECORDS = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=RECORDS, on_error=st.sampled_from(["fail", "skip"]))
+# Arrow's cast of this list of structs gives an invalid array: the file is read whole instead
+@example(records=[{"id": None, "text": "", "a": [{"x": None}, None]}], on_error="fail")
+@example(records=[{"id": "r1", "text": "", "a": [{"x": None}, None]}], on_error="fail")
 def test_any_jsonl_file_reads_to_the_same_shards(tmp_path_factory: Any, records: list[dict], on_error: str) -> None:
     tmp_path = tmp_path_factory.mktemp("any")
     src = tmp_path / "any.jsonl"
