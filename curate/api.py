@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from curate import io, progress
+from curate import io, objects, progress
 from curate.dataset import Dataset
 from curate.dedup.contamination import Contamination, ContaminationSettings
 from curate.errors import ConfigError, SchemaError, Where
-from curate.io import objects
 from curate.io.training import TrainingCounts
 from curate.quality.classifier import TrainReport, TrainSettings
 from curate.stages.base import StageStats

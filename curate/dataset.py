@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate import locations
 from curate.errors import InputError, SchemaError, Where
 from curate.schemas import conform, get_schema, kinds
 from curate.sql import connect
@@ -84,6 +85,10 @@ class Dataset:
     table: pa.Table | None = None
     paths: tuple[Path, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
+    store: str | None = None
+    """An object-store prefix holding the files: each path's file is at ``store + path`` (a
+    dataset as tasks on nodes without this machine's disk read it: :meth:`num_rows`, :attr:`schema`,
+    :meth:`batch_ranges` and :meth:`rows`)."""
 
     def __post_init__(self) -> None:
         get_schema(self.kind)
@@ -114,12 +119,14 @@ class Dataset:
     def num_rows(self) -> int:
         if self.table is not None:
             return self.table.num_rows
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.paths)
+        return sum(self._file(p).metadata.num_rows for p in self.paths)
 
     @property
     def schema(self) -> pa.Schema:
         if self.table is not None:
             return self.table.schema
+        if self.store is not None:
+            return self._file(self.paths[0]).schema_arrow
         return parquet_schema(self.paths[0])
 
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
@@ -138,7 +145,7 @@ class Dataset:
         of ``batch_rows`` within each row group (as DuckDB streams them), or of the table in memory."""
         sizes = [self.table.num_rows] if self.table is not None else []
         for path in self.paths:
-            metadata = pq.ParquetFile(path).metadata
+            metadata = self._file(path).metadata
             sizes += [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)]
         ranges, offset = [], 0
         for size in sizes:
@@ -158,7 +165,7 @@ class Dataset:
         for path in self.paths:
             if offset >= stop:
                 break
-            file = pq.ParquetFile(path)
+            file = self._file(path)
             groups: list[int] = []  # the row groups holding rows of start:stop
             first = offset  # dataset position of the next row read
             for index in range(file.metadata.num_row_groups):
@@ -179,6 +186,12 @@ class Dataset:
                     break
         table = pa.concat_tables(pieces) if pieces else self.schema.empty_table().replace_schema_metadata(None)
         return conform(table, self.kind)
+
+    def _file(self, path: Path) -> pq.ParquetFile:
+        """The Parquet file ``path`` (under :attr:`store` when set)."""
+        if self.store is None:
+            return pq.ParquetFile(path)
+        return locations.parquet_file(self.store + path.as_posix())
 
     def column(self, name: str) -> pa.ChunkedArray:
         """One column of every row, in order (only that column is read from Parquet)."""

@@ -89,14 +89,13 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import Field, field_validator
 
-from curate import io, progress
+from curate import io, objects, progress
 from curate._version import __version__
 from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Bundle, Dataset
 from curate.errors import ConfigError, CurateError, InputError, StageError, Where
 from curate.executors import Executor, ExecutorSettings, make_executor
 from curate.files import atomic_dir, atomic_file, check_name, digest, is_write_error, write_json, writing
-from curate.io import objects
 from curate.io.card import write_run_cards
 from curate.io.tabular import write_parquet
 from curate.run_folder import (

@@ -19,6 +19,9 @@ import ipaddress
 import json
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -29,6 +32,7 @@ import pyarrow as pa
 import pytest
 
 from curate.dataset import Dataset
+from tests.s3_server import s3, s3_server  # noqa: F401 (fixtures of every test folder)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -314,3 +318,26 @@ def ray_cluster() -> Iterator[str]:
         yield cluster.address
     finally:
         cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def blind_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Python for Ray's worker processes that cannot see this test session's temporary folders
+    (where every run folder of these tests is): it runs in a mount namespace of its own with an
+    empty file system over them, as a worker on another machine would have. Ray starts every
+    worker of a run with it (``runtime_env.py_executable``)."""
+    hidden = tmp_path_factory.getbasetemp()
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(
+            f"unshare cannot make a mount namespace here, so no worker can be kept from the disk: {probe.stderr}"
+        )
+    tools = Path(tempfile.mkdtemp(prefix="curate-blind-"))  # outside the hidden folders
+    script = tools / "python"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"exec unshare -rm sh -c 'mount -t tmpfs none \"$0\" && exec \"$@\"' '{hidden}' '{sys.executable}' \"$@\"\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return str(script)

@@ -29,7 +29,7 @@ overlaps, in a deterministic order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -789,7 +789,7 @@ def find_contamination(
     Returns:
         :class:`Contamination` (report table, row numbers, per-row flags and summaries).
     """
-    from curate.executors import map_ranges
+    from curate.executors import Executor, map_ranges
 
     settings = settings or ContaminationSettings()
     train_ds, eval_ds = _as_dataset(train, None), _as_dataset(eval, None)
@@ -801,9 +801,9 @@ def find_contamination(
     _check_fields(train_ds, chosen, "training")
     _check_fields(eval_ds, chosen, "evaluation")
     index = ContaminationIndex.of(eval_ds, chosen, settings)
-    if train_ds.paths:  # workers may start elsewhere: absolute paths
-        train_ds = replace(train_ds, paths=tuple(path.absolute() for path in train_ds.paths))
-    found = map_ranges(executor, _check_range, (train_ds, index), train_ds.num_rows, what="row range")
+    tasks = executor or Executor()
+    train_ds = tasks.readable(train_ds)
+    found = map_ranges(tasks, _check_range, (train_ds, index), train_ds.num_rows, what="row range")
     return _joined(list(found), train_ds.num_rows, index)
 
 

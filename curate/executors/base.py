@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
 
-from curate import progress
+from curate import objects, progress
 from curate.config import Strict
+from curate.dataset import Dataset
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,6 +42,30 @@ class ExecutorSettings(Strict):
     """``ray``: bytes of memory each task asks for (Ray schedules by it; none: not reserved)."""
     max_retries: int = pydantic.Field(default=3, ge=0)
     """``ray``: times a task is run again when its worker process dies."""
+    runtime_env: dict[str, Any] | None = None
+    """``ray``: Ray's runtime environment for the run's tasks (``env_vars``, ``py_executable``,
+    ...: see Ray's documentation); with ``storage``, the object-store settings (``AWS_*``) are
+    added to its ``env_vars``."""
+    storage: str | None = None
+    """``ray``: an ``s3://bucket/prefix`` every node reads and writes, for a cluster whose nodes
+    share no disk: the rows tasks read and write (input shards, stage outputs, the scratch files of
+    a split search) go through it, under a prefix of the run's own that is removed at the end; the
+    run folder stays on this machine. None: tasks use the run folder itself (one machine, or a
+    folder every node mounts)."""
+
+    @pydantic.field_validator("storage")
+    @classmethod
+    def _an_s3_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("s3://") and len(value.rstrip("/")) > len("s3://")):
+            raise ValueError(f"storage must be an s3://bucket/prefix URL, not {value!r}")
+        return value
+
+    @pydantic.model_validator(mode="after")
+    def _storage_on_ray(self) -> ExecutorSettings:
+        for name in ("storage", "runtime_env"):
+            if getattr(self, name) is not None and self.name != "ray":
+                raise ValueError(f"{name} is for the ray executor only")
+        return self
 
 
 class Shared(Generic[T]):
@@ -56,6 +83,35 @@ class Executor:
 
     name: ExecutorName = "local"
     workers: int = 1
+    storage: str | None = None
+    """The object-store prefix tasks exchange files through (``executor.storage`` and a name of
+    this executor's own); None: this machine's disk."""
+
+    def location(self, local: Path) -> str:
+        """Where tasks find the file or folder ``local`` of this machine (a location of
+        :mod:`curate.io.locations`): its absolute path, or its place under :attr:`storage`."""
+        absolute = local.absolute()
+        return absolute.as_posix() if self.storage is None else self.storage + absolute.as_posix()
+
+    def readable(self, dataset: Dataset) -> Dataset:
+        """``dataset`` as tasks read it: files by absolute path (workers may start elsewhere), or,
+        with :attr:`storage`, uploaded there (each file once) and read from there."""
+        if not dataset.paths:
+            return dataset
+        paths = tuple(path.absolute() for path in dataset.paths)
+        if self.storage is None:
+            return replace(dataset, paths=paths)
+        for path in paths:
+            url = self.location(path)
+            if objects.size_of(url) != path.stat().st_size:
+                objects.upload(path, url)
+        return replace(dataset, paths=paths, store=self.storage)
+
+    def fetch(self, folder: Path) -> None:
+        """The files tasks wrote at :meth:`location` of ``folder``, copied into ``folder`` (with
+        :attr:`storage`; else they are there already)."""
+        if self.storage is not None:
+            objects.download(self.location(folder), folder)
 
     def map(self, task: Callable[[T], R], items: Iterable[T], *, what: str = "task") -> Iterator[R]:
         """``task(item)`` for each item, results in item order. ``what`` names the work in errors.
@@ -70,8 +126,16 @@ class Executor:
         """``value`` made readable by every task, sent to each worker at most once."""
         return Shared(value)
 
+    def remove(self, folder: Path) -> None:
+        """Delete the local ``folder`` and, with :attr:`storage`, what tasks wrote at its location."""
+        shutil.rmtree(folder, ignore_errors=True)
+        if self.storage is not None:
+            objects.remove_prefix(self.location(folder))
+
     def close(self) -> None:
-        """Stop the workers this executor started."""
+        """Stop the workers this executor started (and empty its :attr:`storage`)."""
+        if self.storage is not None:
+            objects.remove_prefix(self.storage)
 
     def __enter__(self) -> Executor:
         return self

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from curate import objects
 from curate.errors import ConfigError, ExecutorError, Where
 from curate.executors.base import IN_FLIGHT_PER_WORKER, Executor, ExecutorSettings, R, Shared, T, in_order
 
@@ -74,10 +77,17 @@ class RayExecutor(Executor):
             self._start(ray, settings)
         cpus = float(ray.cluster_resources().get("CPU", 1))
         self.workers = settings.workers or max(1, int(cpus // settings.num_cpus))
+        if settings.storage is not None:
+            self.storage = f"{settings.storage.rstrip('/')}/curate-{uuid.uuid4().hex}"
 
     @staticmethod
     def _start(ray: Any, settings: ExecutorSettings) -> None:
         options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+        runtime_env = dict(settings.runtime_env or {})
+        if settings.storage is not None:  # the tasks reach the object store as this process does
+            runtime_env["env_vars"] = {**objects.environment(), **runtime_env.get("env_vars", {})}
+        if runtime_env:
+            options["runtime_env"] = runtime_env
         if settings.address is None:  # a Ray of our own, on loopback only
             options |= {"include_dashboard": False}
             if settings.workers:
@@ -119,6 +129,14 @@ class RayExecutor(Executor):
         try:
             return ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, FileNotFoundError) and self.storage is None:
+                named = re.search(r"'([^']+)'", str(exc.cause))
+                raise ExecutorError(
+                    f"a Ray task ({what} {index}) cannot find a file of the run on its node",
+                    where=Where(file=exc.cause.filename or (named.group(1) if named else None)),
+                    hint="the cluster's nodes do not share this machine's disk: set executor.storage to an "
+                    "s3://bucket/prefix every node reaches, or put the run folder on a disk every node mounts",
+                ) from exc
             if isinstance(exc.cause, BaseException):  # the task's own error, as if it ran here
                 raise exc.cause from exc
             raise
@@ -133,6 +151,7 @@ class RayExecutor(Executor):
         return _RayShared(_ray().put(value))
 
     def close(self) -> None:
+        super().close()
         if self._owner:
             _ray().shutdown()
             self._owner = False

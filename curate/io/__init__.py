@@ -15,7 +15,7 @@ Parquet and datasets folders), ClassLabel names (``class_labels``) and the Hub's
 Every reader gives its rows as a :class:`~curate.io.quarantine.Source`, a schema and chunks:
 :func:`read` takes the whole file as one chunk, :func:`read_to_shards` writes chunks of a bounded
 size as Parquet shards, both through the same conforming. Paths may be ``s3://`` URLs
-(:mod:`curate.io.objects`).
+(:mod:`curate.objects`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from curate.io.hf import (
     read_hf,
     write_hf,
 )
-from curate.io.objects import input_path, is_remote, listing, output_path
 from curate.io.quarantine import (
     BadRow,
     Rows,
@@ -72,6 +71,7 @@ from curate.io.tabular import (
     write_parquet,
 )
 from curate.io.training import TRAINING_FORMATS, check_training, write_training
+from curate.objects import input_path, is_remote, listing, output_path
 from curate.schemas import get_schema, is_struct_of_lists, kinds
 
 FORMATS = ("squad", "jsonl", "json", "csv", "tsv", "parquet", "beir", "hf")
@@ -441,7 +441,7 @@ def read(
     Returns:
         An in-memory :class:`~curate.dataset.Dataset`.
 
-    ``path`` (and ``quarantine``) may be an ``s3://`` URL: see :mod:`curate.io.objects`.
+    ``path`` (and ``quarantine``) may be an ``s3://`` URL: see :mod:`curate.objects`.
     """
     with input_path(path) as (local, url):
         reading = _reading(
@@ -530,7 +530,7 @@ def read_to_shards(
 
     ``out_dir`` must not hold shards already; the shards are written beside it and moved in once all
     are written. ``path``, ``out_dir`` and ``quarantine`` may be ``s3://`` URLs (see
-    :mod:`curate.io.objects`).
+    :mod:`curate.objects`).
 
     Returns:
         A :class:`ShardedInput`; ``.dataset()`` opens local shards as one Dataset.
@@ -784,7 +784,7 @@ def write(
 
     The write is atomic: a temporary file beside ``path`` is renamed into place (and removed when the
     write fails; a full or read-only disk is an OutputError naming ``path``). An ``s3://`` URL is
-    written locally first, then copied up (see :mod:`curate.io.objects`); the URL is returned.
+    written locally first, then copied up (see :mod:`curate.objects`); the URL is returned.
     """
     if is_remote(path):
         with output_path(path) as local:

@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -84,7 +83,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate import progress
+from curate import locations, objects, progress
 from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
 from curate.errors import ConfigError, StageError, Where
@@ -476,11 +475,12 @@ class Stage:
 
         return self.executor or Executor()
 
-    def scratch_folder(self) -> Path:
-        """A new empty folder under :attr:`scratch` (every node must see it when the executor has
-        several). It lasts until the run ends: a plan may point at files in it (decisions read
+    def scratch_folder(self) -> str:
+        """A new empty folder under :attr:`scratch`, as its location for the tasks
+        (:meth:`~curate.executors.Executor.location`: on the object store when the executor has
+        storage). It lasts until the run ends: a plan may point at files in it (decisions read
         batch by batch)."""
-        return Path(tempfile.mkdtemp(prefix="plan-", dir=self.scratch))
+        return self.tasks().location(Path(tempfile.mkdtemp(prefix="plan-", dir=self.scratch)))
 
     def plan_rows(self, plan: Any, start: int, stop: int) -> Any:
         """The part of ``plan`` that splitting rows ``start:stop`` needs: what a batch task gets
@@ -519,24 +519,27 @@ class Stage:
         ``executor`` (other than ``local``): the batches are its tasks (:func:`split_batch`), which
         write their rows to the folders themselves; input checks and the plan stay in this process,
         and the outputs are those of a local run."""
+        from curate.executors import Executor
+
         self.check_input(dataset)
+        tasks = executor or Executor()
         scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=out_dir.absolute() if out_dir is not None else None))
         try:
-            return self._execute(dataset, out_dir, batch_rows, executor, scratch)
+            return self._execute(dataset, out_dir, batch_rows, tasks, scratch)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            tasks.remove(scratch)
 
     def _execute(
-        self, dataset: Dataset, out_dir: Path | None, batch_rows: int, executor: Executor | None, scratch: Path
+        self, dataset: Dataset, out_dir: Path | None, batch_rows: int, tasks: Executor, scratch: Path
     ) -> tuple[pa.Table | Path, pa.Table | Path, StageStats]:
         started = time.perf_counter()
         schemas = self.output_schemas(dataset.schema, dataset.kind)
-        self.executor, self.scratch = executor, scratch
+        self.executor, self.scratch = tasks, scratch
         try:
             plan, self._artifacts = self.planned(dataset)
         finally:
             self.executor, self.scratch = None, None
-        outputs = Outputs(self.id, *schemas, None if out_dir is None else str(out_dir.absolute()))
+        outputs = Outputs(self.id, *schemas, None if out_dir is None else tasks.location(out_dir))
         outputs.create()
         reasons: Counter[str] = Counter()
         flags: Counter[str] = Counter()
@@ -547,10 +550,10 @@ class Stage:
         kept: list[pa.Table] = []
         rejected: list[pa.Table] = []
         progress.step("rows", 0, total)
-        if executor is None or executor.name == "local":
+        if tasks.name == "local":
             results = self._split_here(dataset, plan, batch_rows, outputs)
         else:
-            results = _split_on(executor, self, dataset, plan, batch_rows, outputs)
+            results = _split_on(tasks, self, dataset, plan, batch_rows, outputs)
         with closing(results):
             for done in results:
                 progress.step("rows", stats.rows_in + done.rows_in, total)
@@ -594,7 +597,10 @@ class Stage:
                 pa.concat_tables([outputs.rejected.empty_table(), *rejected]),
                 stats,
             )
-        return *outputs.close(), stats
+        assert out_dir is not None
+        for folder in ("kept.parquet", "rejected.parquet"):
+            tasks.fetch(out_dir / folder)
+        return *finish_outputs(out_dir, outputs), stats
 
     def _miscounted(self, what: str) -> StageError:
         """The error of a run whose counts do not add up (``what``: how)."""
@@ -768,8 +774,7 @@ def _split_on(
     job = StageJob(
         f"{cls.__module__}:{cls.__qualname__}", stage.params, stage.id, dataset.kind, whole, os.getcwd(), outputs
     )
-    if dataset.paths:  # workers may start elsewhere: absolute paths
-        dataset = replace(dataset, paths=tuple(path.absolute() for path in dataset.paths))
+    dataset = executor.readable(dataset)
     run, shared_job, shared_data = uuid.uuid4().hex, executor.share(job), executor.share(dataset)
     tasks = (
         BatchTask(
@@ -819,21 +824,6 @@ def _working_dir(path: str) -> Iterator[None]:
         os.chdir(here)
 
 
-def save_arrow(table: pa.Table, path: Path, *, batch_rows: int | None = None) -> None:
-    """Write ``table`` to the Arrow file ``path`` (record batches of at most ``batch_rows`` rows),
-    through a temporary (a task run again after its worker died writes it whole)."""
-    tmp = path.with_suffix(".tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table, max_chunksize=batch_rows)
-    os.replace(tmp, path)
-
-
-def read_arrow(path: str | Path) -> pa.Table:
-    """The table of the Arrow file ``path`` (see :func:`save_arrow`)."""
-    with pa.OSFile(str(path)) as source:
-        return pa.ipc.open_file(source).read_all()
-
-
 @dataclass(frozen=True)
 class Outputs:
     """Where the rows of a stage run go: the declared ``kept`` and ``rejected`` schemas, and the
@@ -845,14 +835,16 @@ class Outputs:
     rejected: pa.Schema
     folder: str | None
 
-    def folders(self) -> tuple[Path, Path]:
+    def folders(self) -> tuple[str, str]:
+        """The locations (:mod:`curate.locations`) of ``kept.parquet/`` and ``rejected.parquet/``."""
         assert self.folder is not None
-        return Path(self.folder) / "kept.parquet", Path(self.folder) / "rejected.parquet"
+        return locations.join(self.folder, "kept.parquet"), locations.join(self.folder, "rejected.parquet")
 
     def create(self) -> None:
-        if self.folder is not None:
-            for path in self.folders():
-                path.mkdir()
+        """Make the folders when they are on this machine's disk (an object store needs none)."""
+        if self.folder is not None and not objects.is_remote(self.folder):
+            for location in self.folders():
+                Path(location).mkdir()
 
     def took(self, index: int, done: Batch) -> Batch:
         """``done`` (batch ``index``) with its rows cast to the declared schemas (StageError naming
@@ -867,26 +859,26 @@ class Outputs:
             write_part(table, folder, index)
         return replace(done, kept=None, rejected=None)
 
-    def close(self) -> tuple[Path, Path]:
-        """The two folders, done: a folder no batch wrote a row to gets an empty file of its schema,
-        and what a task killed while writing left is removed."""
-        for folder, schema in zip(self.folders(), (self.kept, self.rejected), strict=True):
-            for left in folder.glob("*.tmp"):
-                left.unlink()
-            if not any(folder.glob("*.parquet")):
-                pq.write_table(schema.empty_table(), folder / PART_NAME.format(0), compression="zstd")
-        return self.folders()
+
+def finish_outputs(folder: Path, outputs: Outputs) -> tuple[Path, Path]:
+    """The folders ``kept.parquet/`` and ``rejected.parquet/`` in the local ``folder``, done: one no
+    batch wrote a row to gets an empty file of its schema, and what a task killed while writing
+    left is removed."""
+    done = folder / "kept.parquet", folder / "rejected.parquet"
+    for path, schema in zip(done, (outputs.kept, outputs.rejected), strict=True):
+        path.mkdir(exist_ok=True)
+        for left in path.glob("*.tmp"):
+            left.unlink()
+        if not any(path.glob("*.parquet")):
+            pq.write_table(schema.empty_table(), path / PART_NAME.format(0), compression="zstd")
+    return done
 
 
-def write_part(table: pa.Table, folder: Path, index: int) -> None:
-    """Write ``table`` (if it has rows) to ``folder`` as part ``index`` (:data:`PART_NAME`), through
-    a temporary file, so a task run again after its worker died writes it whole."""
-    if not table.num_rows:
-        return
-    path = folder / PART_NAME.format(index)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+def write_part(table: pa.Table, folder: str, index: int) -> None:
+    """Write ``table`` (if it has rows) to the location ``folder`` as part ``index``
+    (:data:`PART_NAME`), whole or not at all (a task run again after its worker died writes it again)."""
+    if table.num_rows:
+        locations.write_parquet(table, locations.join(folder, PART_NAME.format(index)))
 
 
 def conformed(table: pa.Table, schema: pa.Schema, name: str, stage: str) -> pa.Table:

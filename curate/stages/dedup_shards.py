@@ -36,15 +36,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate import progress
+from curate import locations, progress
 from curate.dataset import Dataset
 from curate.dedup import partition
 from curate.dedup.agreement import Answer, answer_columns, conflicts_removed, row_answers
@@ -62,7 +60,6 @@ from curate.dedup.outcome import (
 from curate.dedup.plan import MinHashSettings, cluster_texts, find_duplicates, shingles_of
 from curate.executors import Executor, Shared
 from curate.schemas import row_ids
-from curate.stages.base import read_arrow, save_arrow
 from curate.text.normalize import Op, normalize_text
 
 TRIPLES_PER_RANGE = 4_000_000
@@ -148,7 +145,7 @@ def joined_texts(rows: pa.Table | Dataset, fields: Sequence[str]) -> list[str | 
 def split_search(
     dataset: Dataset,
     executor: Executor,
-    folder: Path,
+    folder: str,
     *,
     fields: tuple[str, ...],
     settings: MinHashSettings,
@@ -159,11 +156,11 @@ def split_search(
 ) -> SplitSearch:
     """The decisions of ``minhash_dedup`` about ``dataset`` (one joined text of ``fields`` per row;
     ``keep``: ``central``, ``first`` or ``longest``), computed by tasks on ``executor`` exchanging
-    files in ``folder``."""
+    files at the location ``folder`` (:mod:`curate.locations`)."""
     n = dataset.num_rows
     ranges = max(1, -(-n * settings.lsh().bands // TRIPLES_PER_RANGE))
     job = executor.share(
-        SearchJob(_absolute(dataset), fields, NearSearch(settings, clustering, keep), str(folder), ranges)
+        SearchJob(executor.readable(dataset), fields, NearSearch(settings, clustering, keep), folder, ranges)
     )
     shards = dataset.batch_ranges(shard_rows)
     lengths = np.zeros(n, np.int64)
@@ -176,7 +173,7 @@ def split_search(
     progress.step("buckets", 0, ranges, "bucket ranges")
     linked = executor.map(_link, ((job, r) for r in range(ranges)), what="bucket range")
     for r, (first, member, rows, counts) in enumerate(linked):
-        _remove(_range_files(folder, "bucket", r))
+        locations.remove(_range_files(folder, "bucket", r))
         labels = partition.linked_groups(labels, first, member)
         mates[rows] += counts  # a range lists each row once
         progress.step("buckets", r + 1, ranges, "bucket ranges")
@@ -187,7 +184,7 @@ def split_search(
 def split_exact(
     dataset: Dataset,
     executor: Executor,
-    folder: Path,
+    folder: str,
     *,
     fields: tuple[str, ...],
     shown: str,
@@ -198,11 +195,11 @@ def split_exact(
 ) -> SplitSearch:
     """The decisions of ``exact_dedup`` about ``dataset`` (rows equal in ``fields``, compared by
     :func:`row_digest`; ``shown``: the field a conflict shows), computed by tasks on ``executor``
-    exchanging files in ``folder``."""
+    exchanging files at the location ``folder``."""
     n = dataset.num_rows
     ranges = max(1, -(-n // DIGESTS_PER_RANGE))
     method = SameSearch(fields, normalize, casefold)
-    job = executor.share(SearchJob(_absolute(dataset), (shown,), method, str(folder), ranges))
+    job = executor.share(SearchJob(executor.readable(dataset), (shown,), method, folder, ranges))
     shards = dataset.batch_ranges(shard_rows)
     progress.step("hashing", 0, n)
     hashed = executor.map(_hash, ((job, (i, start, stop)) for i, (start, stop) in enumerate(shards)), what="shard")
@@ -211,20 +208,15 @@ def split_exact(
     labels = np.arange(n, dtype=np.int64)
     repeated = executor.map(_repeats, ((job, r) for r in range(ranges)), what="hash range")
     for r, (rows, firsts) in enumerate(repeated):
-        _remove(_range_files(folder, "hash", r))
+        locations.remove(_range_files(folder, "hash", r))
         labels[rows] = firsts
     return _decided(executor, job, folder, shards, labels, None, part_rows)
-
-
-def _absolute(dataset: Dataset) -> Dataset:
-    """``dataset`` with absolute file paths (workers may start elsewhere)."""
-    return replace(dataset, paths=tuple(path.absolute() for path in dataset.paths)) if dataset.paths else dataset
 
 
 def _decided(
     executor: Executor,
     job: Shared[SearchJob],
-    folder: Path,
+    folder: str,
     shards: Sequence[tuple[int, int]],
     labels: np.ndarray,
     rank: np.ndarray | None,
@@ -240,7 +232,7 @@ def _decided(
         part_of[rows] = number
     items = ((job, (i, start, stop, part_of[start:stop])) for i, (start, stop) in enumerate(shards))
     for index, _ in enumerate(executor.map(_gather, items, what="shard")):
-        _remove([_signature_file(folder, index)])
+        locations.remove([_signature_file(folder, index)])
     del part_of
     largest_first = sorted(range(len(parts)), key=lambda number: -len(parts[number]))  # no worker left last with one
     searched = (
@@ -251,7 +243,7 @@ def _decided(
     done, total = 0, sum(len(rows) for rows in parts)
     progress.step("search", 0, total)
     for number, found_part in zip(largest_first, executor.map(_search, searched, what="part"), strict=True):
-        _remove(_part_files(folder, number))
+        locations.remove(_part_files(folder, number))
         found_parts.append(found_part)
         done += len(parts[number])
         progress.step("search", done, total)
@@ -291,9 +283,7 @@ class StoredDecisions:
             hi = int(np.searchsorted(part.firsts, stop, "left"))
             if hi <= lo:
                 continue
-            with pa.OSFile(part.file) as source:
-                reader = pa.ipc.open_file(source)
-                table = pa.Table.from_batches([reader.get_batch(i) for i in range(lo, hi)], DECISIONS_SCHEMA)
+            table = locations.read_arrow_batches(part.file, lo, hi, DECISIONS_SCHEMA)
             rows = table.column("row").to_numpy()
             first, last = np.searchsorted(rows, [start, stop])
             found.append(self._renumbered(table.slice(first, last - first), part))
@@ -303,7 +293,7 @@ class StoredDecisions:
         """The clusters artifact (:meth:`Decisions.clusters_table`) of every part, in row order."""
         tables, rows = [], []
         for part in self.parts:
-            decisions = self._renumbered(read_arrow(part.file), part)
+            decisions = self._renumbered(locations.read_arrow(part.file), part)
             inside = pc.greater_equal(decisions.table.column("cluster"), 0)
             rows.append(decisions.table.column("row").filter(inside).to_numpy())
             tables.append(decisions.clusters_table())
@@ -336,35 +326,33 @@ def _by_range(job: SearchJob, name: str, index: int, target: np.ndarray, **colum
     bounds = np.searchsorted(target[order], np.arange(job.ranges + 1))
     for r in range(job.ranges):
         picked = order[bounds[r] : bounds[r + 1]]
-        picked_columns: dict[str, Any] = {key: values[picked] for key, values in columns.items()}
-        np.savez(Path(job.folder) / f"{name}-{r:05d}-shard-{index:06d}.npz", **picked_columns)
+        table = pa.table({key: values[picked] for key, values in columns.items()})
+        locations.save_arrow(table, locations.join(job.folder, f"{name}-{r:05d}-shard-{index:06d}.arrow"))
 
 
-def _range_files(folder: str | Path, name: str, r: int) -> list[Path]:
+def _range_files(folder: str, name: str, r: int) -> list[str]:
     """The files every shard wrote for range ``r`` of ``name`` (see :func:`_by_range`)."""
-    return sorted(Path(folder).glob(f"{name}-{r:05d}-shard-*.npz"))
+    return locations.files_in(folder, f"{name}-{r:05d}-shard-*.arrow")
 
 
-def _part_files(folder: str | Path, number: int) -> list[Path]:
+def _part_files(folder: str, number: int) -> list[str]:
     """The files the shards wrote for part ``number`` (see :func:`_gather`)."""
-    return sorted(Path(folder).glob(f"part-{number:06d}-shard-*.arrow"))
+    return locations.files_in(folder, f"part-{number:06d}-shard-*.arrow")
 
 
-def _signature_file(folder: str | Path, index: int) -> Path:
-    """Where ``_band`` keeps the signatures of shard ``index`` for ``_gather``."""
-    return Path(folder) / f"signature-shard-{index:06d}.npy"
-
-
-def _remove(files: Sequence[Path]) -> None:
-    for path in files:
-        path.unlink(missing_ok=True)
+def _signature_file(folder: str, index: int) -> str:
+    """Where ``_band`` keeps the signatures of shard ``index`` for ``_gather`` (an Arrow file of
+    one fixed-size list column)."""
+    return locations.join(folder, f"signature-shard-{index:06d}.arrow")
 
 
 def _range_of(job: SearchJob, name: str, r: int) -> dict[str, np.ndarray]:
     """The columns every shard wrote for range ``r`` (see :func:`_by_range`), joined."""
-    loaded = [dict(np.load(path)) for path in _range_files(job.folder, name, r)]
-    names = loaded[0].keys() if loaded else ()
-    return {key: np.concatenate([f[key] for f in loaded]) for key in names}
+    files = _range_files(job.folder, name, r)
+    if not files:
+        return {}
+    table = pa.concat_tables([locations.read_arrow(file) for file in files])
+    return {key: table.column(key).to_numpy() for key in table.column_names}
 
 
 def _row_type(job: SearchJob) -> type[np.signedinteger]:
@@ -380,7 +368,9 @@ def _band(item: tuple[Shared[SearchJob], tuple[int, int, int]]) -> np.ndarray:
     texts = joined_texts(job.data.rows(start, stop), job.fields)
     lsh = job.method.settings.lsh()
     signature = signatures(shingles_of(texts, job.method.settings), lsh)
-    np.save(_signature_file(job.folder, index), signature)
+    width = signature.shape[1]
+    flat = pa.FixedSizeListArray.from_arrays(pa.array(signature.reshape(-1)), width)
+    locations.save_arrow(pa.table({"signature": flat}), _signature_file(job.folder, index))
     band, key, row = partition.bucket_triples(band_keys(signature, lsh), start)
     target = (key % np.uint64(job.ranges)).astype(np.int64)
     _by_range(job, "bucket", index, target, band=band.astype(np.uint8), key=key, row=row.astype(_row_type(job)))
@@ -438,11 +428,12 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
     shared, (index, start, stop, part_of) = item
     job = shared.get()
     inside = np.nonzero(part_of >= 0)[0]
-    signature = None
-    if isinstance(job.method, NearSearch):
-        signature = np.load(_signature_file(job.folder, index), mmap_mode="r")[inside]
     if not len(inside):
         return
+    signature = None
+    if isinstance(job.method, NearSearch):
+        stored = locations.read_arrow(_signature_file(job.folder, index)).column("signature")
+        signature = stored.take(pa.array(inside, pa.int64())).combine_chunks()
     shard = job.data.rows(start, stop)
     table = shard.take(pa.array(inside, pa.int64()))
     kind = job.data.kind
@@ -455,13 +446,14 @@ def _gather(item: tuple[Shared[SearchJob], tuple[int, int, int, np.ndarray]]) ->
     }
     columns.update({name: table.column(name) for name in answer_columns(kind) if name in table.column_names})
     if signature is not None:
-        width = signature.shape[1]
-        columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(signature.reshape(-1)), width)
+        columns["signature"] = signature
     rows = pa.table(columns)
     parts = part_of[inside]
     for number in np.unique(parts).tolist():
         chosen = pa.array(np.nonzero(parts == number)[0], pa.int64())
-        save_arrow(rows.take(chosen), Path(job.folder) / f"part-{number:06d}-shard-{index:06d}.arrow")
+        locations.save_arrow(
+            rows.take(chosen), locations.join(job.folder, f"part-{number:06d}-shard-{index:06d}.arrow")
+        )
 
 
 Describe = Callable[[int, int, float, bool], str]
@@ -472,7 +464,7 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np
     order); their decisions in dataset rows."""
     shared, (number, rows, labels, rank) = item
     job = shared.get()
-    table = pa.concat_tables([read_arrow(path) for path in _part_files(job.folder, number)])
+    table = pa.concat_tables([locations.read_arrow(path) for path in _part_files(job.folder, number)])
     if not np.array_equal(table.column("row").to_numpy(), rows):  # the shards' files in shard order are in row order
         table = table.take(pc.sort_indices(table, [("row", "ascending")]))
         assert np.array_equal(table.column("row").to_numpy(), rows), "a part's rows came back incomplete"
@@ -505,12 +497,12 @@ def _search(item: tuple[Shared[SearchJob], tuple[int, np.ndarray, np.ndarray, np
             return same + keys[other]
 
         reason = "exact_duplicate"
-    path = Path(job.folder) / f"decisions-part-{number:06d}.arrow"
+    path = locations.join(job.folder, f"decisions-part-{number:06d}.arrow")
     return _part_decisions(path, rows, keys, assignment, reason, describe, answers, texts, reject_conflicts)
 
 
 def _part_decisions(
-    path: Path,
+    path: str,
     rows: np.ndarray,
     keys: list[str],
     assignment: Assignment,
@@ -535,7 +527,7 @@ def _part_decisions(
     head = np.where(head >= 0, head, np.arange(len(texts)))
     heads = rows[np.unique(head[outcome.cluster >= 0])]
     decisions = outcome.decisions(rows).table
-    save_arrow(decisions, path, batch_rows=DECISION_BATCH_ROWS)
+    locations.save_arrow(decisions, path, batch_rows=DECISION_BATCH_ROWS)
     firsts = decisions.column("row").to_numpy()[::DECISION_BATCH_ROWS]
     pair_rows = rows[np.asarray(outcome.pair_rows, np.int64)]
-    return PartDecisions(str(path), firsts, heads, outcome.conflicts_table(), pair_rows)
+    return PartDecisions(path, firsts, heads, outcome.conflicts_table(), pair_rows)

@@ -26,6 +26,7 @@ from curate.stages.decontaminate import Decontaminate
 from curate.stages.label_issues import LabelIssues
 from curate.stages.mine_hard_negatives import MineHardNegatives
 from tests.conftest import needs_shared
+from tests.s3_server import S3Server, new_bucket
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,7 +55,7 @@ class Traced(Executor):
     """An executor that runs its tasks on another and records where each ran: ``(what, where)``."""
 
     def __init__(self, inner: Executor):
-        self.inner, self.name, self.workers = inner, inner.name, inner.workers
+        self.inner, self.name, self.workers, self.storage = inner, inner.name, inner.workers, inner.storage
         self.ran: Counter[tuple[str, str]] = Counter()
 
     def map(self, task: Callable[[T], R], items: Iterable[T], *, what: str = "task") -> Iterator[R]:
@@ -69,14 +70,24 @@ class Traced(Executor):
         return {where for (name, where), count in self.ran.items() if name == what and count}
 
 
-@pytest.fixture(scope="module", params=["processes", "ray"])
-def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
-    if request.param == "ray":
-        settings = ExecutorSettings(name="ray", address=request.getfixturevalue("ray_cluster"))
-    else:
-        settings = ExecutorSettings(name="processes", workers=2)
-    with make_executor(settings) as started:
-        yield started
+@pytest.fixture(scope="module", params=["processes", "ray", "ray without the disk"])
+def executor(request: pytest.FixtureRequest, s3_server: S3Server) -> Iterator[Executor]:
+    """Local processes, the two-node Ray cluster, or that cluster's workers kept from this disk
+    (:func:`~tests.conftest.blind_python`) with the files in an object store."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        if request.param == "processes":
+            settings = ExecutorSettings(name="processes", workers=2)
+        elif request.param == "ray":
+            settings = ExecutorSettings(name="ray", address=request.getfixturevalue("ray_cluster"))
+        else:
+            settings = ExecutorSettings(
+                name="ray",
+                address=request.getfixturevalue("ray_cluster"),
+                runtime_env={"py_executable": request.getfixturevalue("blind_python")},
+                storage=new_bucket(s3_server, monkeypatch) + "/work",
+            )
+        with make_executor(settings) as started:
+            yield started
 
 
 def untimed(table: pa.Table) -> pa.Table:

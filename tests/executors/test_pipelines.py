@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curate import io
+from curate import io, objects
 from curate.dataset import Dataset
-from curate.errors import ConfigError
+from curate.errors import ConfigError, ExecutorError
 from curate.executors import ExecutorSettings, make_executor
 from curate.pipeline import load_config, run_pipeline
 from curate.stages.exact_dedup import ExactDedup
@@ -129,6 +129,42 @@ def test_a_worker_reads_the_batches_a_local_run_streams(tmp_path: Path):
                 read = data.rows(start, stop)
                 assert read.schema == batch.schema and read.equals(batch)
     assert Dataset.from_parquet(paths, "mrc").rows(250, 400).num_rows == 22
+
+
+# ----------------------------------------------------------------------------- nodes without the run's disk
+
+
+def blind(ray_cluster: str, python: str, **more: Any) -> dict[str, Any]:
+    return {"name": "ray", "address": ray_cluster, "runtime_env": {"py_executable": python}, **more}
+
+
+@pytest.mark.parametrize("name", ["demo", "classification"])
+def test_nodes_that_share_no_disk_exchange_the_rows_through_the_object_store(
+    name: str, ray_cluster: str, blind_python: str, s3: str, local_run: Callable[[str], Path], tmp_path: Path
+):
+    executor = blind(ray_cluster, blind_python, storage=f"{s3}/work/")
+    result = run_pipeline(pipeline(name, tmp_path / "run"), executor=executor)
+    assert_same_run(local_run(name), result.dir)
+    assert objects.listing(f"{s3}/work") == []  # the run's prefix is removed at its end
+
+
+def test_nodes_that_share_no_disk_and_no_storage_end_in_one_line(ray_cluster: str, blind_python: str, tmp_path: Path):
+    with pytest.raises(ExecutorError) as caught:
+        run_pipeline(pipeline("demo", tmp_path / "run"), executor=blind(ray_cluster, blind_python))
+    error = str(caught.value)
+    assert "\n" not in error and "cannot find a file of the run on its node" in error, error
+    assert str(tmp_path / "run") in error and "executor.storage" in error, error
+
+
+def test_storage_is_an_s3_prefix_for_the_ray_executor(tmp_path: Path):
+    spec = pipeline("demo", tmp_path / "run")
+    for executor, message in [
+        ({"name": "ray", "storage": "/mnt/shared"}, "storage must be an s3://bucket/prefix URL"),
+        ({"name": "processes", "storage": "s3://bucket/work"}, "storage is for the ray executor only"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as caught:
+            load_config({**spec, "executor": executor})
+        assert "\n" not in str(caught.value)
 
 
 # ----------------------------------------------------------------------------- settings

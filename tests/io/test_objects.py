@@ -15,7 +15,7 @@ import pytest
 
 from curate.errors import InputError
 from curate.io import read, read_to_shards, write, write_table
-from curate.io.objects import filesystem
+from curate.objects import filesystem
 
 ROWS = [
     {"id": "1", "text": "서울은 한국의 수도이다.", "label": "pos"},

@@ -68,6 +68,21 @@ def _setting(name: str, *env: str) -> str | None:
     return value if value is not None else next((os.environ[e] for e in env if os.environ.get(e)), None)
 
 
+_VARIABLES = {
+    "endpoint_url": ("AWS_ENDPOINT_URL",),
+    "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "access_key": ("AWS_ACCESS_KEY_ID",),
+    "secret_key": ("AWS_SECRET_ACCESS_KEY",),
+    "session_token": ("AWS_SESSION_TOKEN",),
+}
+
+
+def environment() -> dict[str, str]:
+    """The ``AWS_*`` variables that give another process (a task on another node) these settings."""
+    found = {name: _setting(name, *variables) for name, variables in _VARIABLES.items()}
+    return {_VARIABLES[name][0]: value for name, value in found.items() if value is not None}
+
+
 def filesystem() -> pafs.S3FileSystem:
     """The S3 client, from the settings above."""
     endpoint = _setting("endpoint_url", "AWS_ENDPOINT_URL")
@@ -89,7 +104,7 @@ def filesystem() -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**options)
 
 
-def _key(url: str) -> str:
+def key_of(url: str) -> str:
     """``bucket/key`` of ``s3://bucket/key``; a URL without a bucket is a ConfigError."""
     key = url[len(SCHEME) :].rstrip("/")
     if not key or key.startswith("/"):
@@ -119,7 +134,7 @@ def local_input(url: str) -> Iterator[Path]:
     """A local copy of the object ``url`` (or of every object under it, for a folder), under its own
     name in a temporary folder that is removed afterwards. A missing bucket or key, or credentials
     the server refuses, are an InputError naming ``url``."""
-    s3, key = filesystem(), _key(url)
+    s3, key = filesystem(), key_of(url)
     try:
         info = s3.get_file_info(key)
     except OSError as exc:
@@ -167,7 +182,7 @@ def output_path(path: str | Path) -> Iterator[Path]:
         yield Path(path)
         return
     url = str(path)
-    key = _key(url)
+    key = key_of(url)
     folder = Path(tempfile.mkdtemp(prefix="curate-s3-"))
     local = folder / key.rsplit("/", 1)[-1]
     try:
@@ -182,7 +197,7 @@ def output_path(path: str | Path) -> Iterator[Path]:
 
 def upload(local: Path, url: str) -> None:
     """Copy the file or folder ``local`` to ``url``."""
-    s3, key = filesystem(), _key(url)
+    s3, key = filesystem(), key_of(url)
     try:
         if local.is_dir():
             for file in sorted(p for p in local.rglob("*") if p.is_file()):
@@ -196,10 +211,42 @@ def upload(local: Path, url: str) -> None:
 
 def listing(url: str) -> list[str]:
     """Names of the objects directly under the prefix ``url`` (``[]`` when there are none)."""
-    s3, key = filesystem(), _key(url)
+    s3, key = filesystem(), key_of(url)
     try:
         if s3.get_file_info(key).type != pafs.FileType.Directory:
             return []
         return [info.base_name for info in s3.get_file_info(pafs.FileSelector(key))]
     except OSError as exc:
         raise _failed("cannot list the object store", url, exc, OutputError) from None
+
+
+def size_of(url: str) -> int | None:
+    """The size in bytes of the object ``url``; None when there is none."""
+    s3, key = filesystem(), key_of(url)
+    try:
+        info = s3.get_file_info(key)
+    except OSError as exc:
+        raise _failed("cannot read from the object store", url, exc) from None
+    return info.size if info.type == pafs.FileType.File else None
+
+
+def download(url: str, local: Path) -> None:
+    """Copy every object under the prefix ``url`` into the folder ``local`` (made if missing)."""
+    s3, key = filesystem(), key_of(url)
+    local.mkdir(parents=True, exist_ok=True)
+    try:
+        if s3.get_file_info(key).type == pafs.FileType.Directory:
+            pafs.copy_files(key, str(local), source_filesystem=s3, destination_filesystem=pafs.LocalFileSystem())
+    except OSError as exc:
+        raise _failed("cannot read from the object store", url, exc) from None
+
+
+def remove_prefix(url: str) -> None:
+    """Delete every object under the prefix ``url``."""
+    s3, key = filesystem(), key_of(url)
+    try:
+        s3.delete_dir(key)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _failed("cannot delete from the object store", url, exc, OutputError) from None

@@ -1,5 +1,6 @@
-"""A real S3-compatible server for the object-store tests: moto's server mode on 127.0.0.1 and a
-free port, started and stopped by the ``s3`` fixtures. Its first requests (no credentials needed
+"""A real S3-compatible server for the object-store tests (fixtures every test folder gets through
+``tests/conftest.py``): moto's server mode on 127.0.0.1 and a free port, started and stopped by the
+``s3`` fixtures. Its first requests (no credentials needed
 then) make a user with an access key; from then on the server checks every request's signature,
 so wrong credentials are refused as by a real store."""
 
@@ -75,15 +76,15 @@ def s3_server() -> Iterator[S3Server]:
             process.wait()
 
 
-@pytest.fixture
-def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A new empty bucket on the server, with the AWS_* settings pointing at it; yields ``s3://bucket``."""
+def new_bucket(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new empty bucket on ``server``, with the AWS_* settings pointing at it (set through
+    ``monkeypatch``); returns ``s3://bucket``."""
     import pyarrow.fs as pafs
 
     for name, value in {
-        "AWS_ENDPOINT_URL": s3_server.endpoint,
-        "AWS_ACCESS_KEY_ID": s3_server.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
         "AWS_REGION": "us-east-1",
         "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
@@ -92,12 +93,18 @@ def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.delenv(name, raising=False)
     bucket = f"curate-{uuid.uuid4().hex[:12]}"
     store = pafs.S3FileSystem(
-        access_key=s3_server.access_key,
-        secret_key=s3_server.secret_key,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
         region="us-east-1",
-        endpoint_override=s3_server.endpoint.removeprefix("http://"),
+        endpoint_override=server.endpoint.removeprefix("http://"),
         scheme="http",
         allow_bucket_creation=True,
     )
     store.create_dir(bucket)
-    yield f"s3://{bucket}"
+    return f"s3://{bucket}"
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new empty bucket on the server, with the AWS_* settings pointing at it: ``s3://bucket``."""
+    return new_bucket(s3_server, monkeypatch)
