@@ -19,6 +19,7 @@ written to a temporary folder and then copied up; errors name the ``s3://`` URL.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -101,7 +102,13 @@ def filesystem() -> pafs.S3FileSystem:
                 "AWS_ENDPOINT_URL is not an http(s) URL", value=endpoint, hint="e.g. http://127.0.0.1:9000"
             )
         options.update(endpoint_override=host.rstrip("/"), scheme=scheme)
-    return pafs.S3FileSystem(**options)
+    return _client(tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=4)
+def _client(options: tuple[tuple[str, Any], ...]) -> pafs.S3FileSystem:
+    """One client per settings (a task reading and writing many files makes it once)."""
+    return pafs.S3FileSystem(**dict(options))
 
 
 def key_of(url: str) -> str:
