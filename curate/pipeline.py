@@ -320,6 +320,8 @@ def _run_log(folder: RunFolder, config: PipelineConfig, reporter: Reporter) -> I
     with writing(folder.path / RUN_LOG), open(folder.path / RUN_LOG, "a", encoding="utf-8", buffering=1) as file:
         lines = progress.Lines(lambda line: file.write(line + "\n"), stamp=True)
         where = "" if config.executor.name == "local" else f", executor {config.executor.name}"
+        if config.executor.storage:
+            where += f" (files through {config.executor.storage})"
         lines.line(
             f"run '{config.name}' started: curate {__version__}, {len(config.stages)} stages, "
             f"input {config.input.path}{where}"

@@ -33,10 +33,17 @@ class _RayShared(Shared[T]):
         return value
 
 
-def _ray(*, own: bool = False) -> Any:
-    """The ``ray`` module. ``own``: a Ray of our own will be started, which then binds and advertises
-    127.0.0.1 only (Ray reads the variable when first imported)."""
-    if own:
+def _is_loopback(address: str) -> bool:
+    """True for a ``host:port`` on this machine's loopback (127.x.x.x, ``localhost``)."""
+    host = address.removeprefix("ray://").rpartition(":")[0]
+    return host == "localhost" or host.startswith("127.")
+
+
+def _ray(*, loopback: bool = False) -> Any:
+    """The ``ray`` module. ``loopback``: the cluster is a Ray of our own, or one on this machine's
+    loopback address; Ray then binds and advertises 127.0.0.1 only, instead of replacing the
+    address with the machine's network address (Ray reads the variable when first imported)."""
+    if loopback:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
@@ -70,7 +77,7 @@ class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, settings: ExecutorSettings):
-        ray = _ray(own=settings.address is None)
+        ray = _ray(loopback=settings.address is None or _is_loopback(settings.address))
         self.settings = settings
         self._owner = not ray.is_initialized()
         if self._owner:
