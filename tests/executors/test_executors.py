@@ -125,3 +125,10 @@ def test_joining_a_missing_cluster_is_one_line():
     pytest.importorskip("ray")
     with pytest.raises(ExecutorError, match="cannot join the Ray cluster"):
         make_executor(ExecutorSettings(name="ray", address="127.0.0.1:9"))
+
+
+def test_a_cluster_on_the_loopback_address_is_joined_there():
+    from curate.executors.ray_cluster import _is_loopback
+
+    assert all(_is_loopback(a) for a in ("127.0.0.1:6379", "localhost:6379", "ray://127.0.0.1:10001"))
+    assert not any(_is_loopback(a) for a in ("10.0.0.2:6379", "auto", "head.cluster:6379"))
