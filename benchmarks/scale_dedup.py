@@ -2,7 +2,7 @@
 side by side on the scale corpus.
 
     .venv/bin/python benchmarks/scale_dedup.py [--rows 10000000] [--work DIR]
-        [--only curate-local,curate-processes,curate-ray,datatrove] [--timeout 7200]
+        [--only curate-local,curate-processes,curate-ray,datatrove,curate-ray-storage] [--timeout 7200]
 
 The corpus is ``benchmarks/scale_corpus.py``'s (seed 13, copy rate 0.3), built under
 ``WORK/corpus-<rows>`` on first use and reused after. Systems, each a subprocess in its own session:
@@ -13,6 +13,9 @@ The corpus is ``benchmarks/scale_corpus.py``'s (seed 13, copy rate 0.3), built u
   kind ``document`` (``id``, ``text``).
 - ``datatrove``: its four MinHash stages (``benchmarks/peers/datatrove_minhash.py``, settings of
   ``benchmarks/dedup.py``) on the corpus written as JSON Lines shards (not timed), 2 workers.
+- ``curate-ray-storage`` (only when named in ``--only``): the ``curate-ray`` run with
+  ``executor.storage`` on an S3 server (moto's, on 127.0.0.1, objects in memory) this script starts:
+  what exchanging the rows through an object store costs.
 
 Prints Markdown: per system the wall time, rows a second, the peak resident memory of the largest
 process and of all processes together (RSS and PSS summed; for ``curate-ray`` the Ray head's processes
@@ -65,8 +68,16 @@ from dedup import (
 )
 from ground_truth import removal_scores_sql
 
-SYSTEMS = ("curate-local", "curate-processes", "curate-ray", "datatrove")
-EXECUTOR = {"curate-local": "local", "curate-processes": "processes", "curate-ray": "ray", "datatrove": "local (2)"}
+SYSTEMS = ("curate-local", "curate-processes", "curate-ray", "datatrove", "curate-ray-storage")
+DEFAULT_SYSTEMS = SYSTEMS[:4]
+EXECUTOR = {
+    "curate-local": "local",
+    "curate-processes": "processes",
+    "curate-ray": "ray",
+    "datatrove": "local (2)",
+    "curate-ray-storage": "ray + storage",
+}
+RAY_SYSTEMS = ("curate-ray", "curate-ray-storage")
 WORKERS = 2
 RAY = REPO / ".venv" / "bin" / "ray"
 TARGET_ROWS = 10_000_000
@@ -74,6 +85,12 @@ DATATROVE_NOTE = (
     "- datatrove: `benchmarks/peers/datatrove_minhash.py` with the settings of `benchmarks/dedup.py` (word 5-grams "
     "of Kiwi tokens, 9 x 13 hashes, no similarity check), on the corpus as JSON Lines, one task per shard, "
     f"{WORKERS} workers."
+)
+
+STORAGE_NOTE = (
+    "- curate-ray-storage: the `ray` run with `executor.storage: s3://bench/work/`: every row the tasks read and write "
+    "(input shards, stage parts, scratch files) goes through a moto S3 server on 127.0.0.1 (not counted in the "
+    "memory columns), the run folder's stage files copied down by the `curate` process."
 )
 
 
@@ -207,6 +224,51 @@ def _live(session: int) -> list[int]:
     return live
 
 
+@contextlib.contextmanager
+def s3_server(work: Path) -> Iterator[dict[str, str]]:
+    """An S3-compatible server (moto's, keeping objects in memory) on 127.0.0.1 with a bucket
+    ``bench``: yields the ``AWS_*`` variables that reach it; stopped at the end."""
+    port = free_port()
+    log = work / "s3-server.log"
+    with log.open("w", encoding="utf-8") as out:
+        server = subprocess.Popen(
+            [str(PROJECT_PY), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the S3 server did not start: {log_tail(log)}")
+            time.sleep(0.2)
+        import pyarrow.fs as pafs
+
+        store = pafs.S3FileSystem(
+            access_key="bench",
+            secret_key="bench",
+            region="us-east-1",
+            endpoint_override=f"127.0.0.1:{port}",
+            scheme="http",
+            allow_bucket_creation=True,
+        )
+        store.create_dir("bench")
+        yield env
+    finally:
+        stop_session(server.pid)
+
+
 # ----------------------------------------------------------------------------------------------
 # systems
 
@@ -228,19 +290,32 @@ def pipeline_yaml(data: Path, out: Path, executor: dict[str, object]) -> str:
     return json.dumps(pipeline, indent=2)  # JSON is YAML
 
 
-def run_curate(system: str, data: Path, rows: int, work: Path, timeout: float, ray: tuple[str, int] | None) -> Run:
+def run_curate(
+    system: str,
+    data: Path,
+    rows: int,
+    work: Path,
+    timeout: float,
+    ray: tuple[str, int] | None,
+    s3: dict[str, str] | None = None,
+) -> Run:
     folder = work / f"runs-{rows}" / system
     executor: dict[str, object] = {"name": EXECUTOR[system]}
     sessions: tuple[int, ...] = ()
     env = curate_env(work)
     if system == "curate-processes":
         executor["workers"] = WORKERS
-    if system == "curate-ray":
+    if system in RAY_SYSTEMS:
         if ray is None:
             return Run(system, rows, problem="no Ray head")
         executor["address"], session = ray
         sessions = (session,)
         env = ray_env(work)
+    if system == "curate-ray-storage":
+        if s3 is None:
+            return Run(system, rows, problem="no S3 server")
+        executor["storage"] = "s3://bench/work/"
+        env = env | s3
     shutil.rmtree(folder, ignore_errors=True)  # every run reads its input and runs its stage afresh
     folder.parent.mkdir(parents=True, exist_ok=True)
     config = work / f"runs-{rows}" / f"{system}.yaml"
@@ -364,7 +439,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=TARGET_ROWS, help="rows of the scale corpus")
     parser.add_argument("--work", type=Path, default=Path("runs/bench/scale-dedup"), help="corpus, runs and logs")
-    parser.add_argument("--only", default=",".join(SYSTEMS), help="comma-separated systems to run")
+    parser.add_argument(
+        "--only",
+        default=",".join(DEFAULT_SYSTEMS),
+        help=f"comma-separated systems to run, of {', '.join(SYSTEMS)} (curate-ray-storage: the Ray run with "
+        "executor.storage on a local S3 server holding every object in memory; not run by default)",
+    )
     parser.add_argument("--timeout", type=float, default=7200, help="seconds per system")
     parser.add_argument("--no-reference", action="store_true", help="skip the in-memory run on the NSMC reviews")
     args = parser.parse_args()
@@ -379,14 +459,15 @@ def main() -> None:
 
     runs: list[Run] = []
     with contextlib.ExitStack() as stack:
-        ray = stack.enter_context(ray_head(work)) if "curate-ray" in chosen else None
+        ray = stack.enter_context(ray_head(work)) if set(RAY_SYSTEMS) & set(chosen) else None
+        s3 = stack.enter_context(s3_server(work)) if "curate-ray-storage" in chosen else None
         for system in SYSTEMS:
             if system not in chosen:
                 continue
             if system == "datatrove":
                 runs.append(run_datatrove(data, args.rows, work, args.timeout, con))
             else:
-                runs.append(run_curate(system, data, args.rows, work, args.timeout, ray))
+                runs.append(run_curate(system, data, args.rows, work, args.timeout, ray, s3))
     ref = None if args.no_reference else reference(work, args.timeout)
 
     truth = f"read_parquet('{data / 'truth'}/*.parquet')"
@@ -411,6 +492,7 @@ def main() -> None:
         f"`processes` with {WORKERS} workers, `ray` joining a head of {WORKERS} CPUs started for the run on "
         "127.0.0.1 (its processes are counted in the memory columns; its start is not timed).",
         *([DATATROVE_NOTE] if "datatrove" in chosen else []),
+        *([STORAGE_NOTE] if "curate-ray-storage" in chosen else []),
         "- Removal precision and recall: a row removed against a row that is a redundant copy (a true cluster, an "
         "original and its copies, of n rows should lose n - 1, whichever); repeated NSMC reviews are separate "
         "originals, so removing them counts against precision.",
