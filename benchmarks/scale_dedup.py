@@ -300,7 +300,7 @@ def run_curate(
     s3: dict[str, str] | None = None,
 ) -> Run:
     folder = work / f"runs-{rows}" / system
-    executor: dict[str, object] = {"name": EXECUTOR[system]}
+    executor: dict[str, object] = {"name": "ray" if system in RAY_SYSTEMS else EXECUTOR[system]}
     sessions: tuple[int, ...] = ()
     env = curate_env(work)
     if system == "curate-processes":
