@@ -88,7 +88,8 @@ DATATROVE_NOTE = (
 )
 
 STORAGE_NOTE = (
-    "- curate-ray-storage: the `ray` run with `executor.storage: s3://bench/work/`: every row the tasks read and write "
+    "- curate-ray-storage: the `ray` run with `executor.storage: s3://<bucket>/work/`: every row the tasks read and "
+    "write "
     "(input shards, stage parts, scratch files) goes through a moto S3 server on 127.0.0.1 (not counted in the "
     "memory columns), the run folder's stage files copied down by the `curate` process."
 )
@@ -225,48 +226,14 @@ def _live(session: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def s3_server(work: Path) -> Iterator[dict[str, str]]:
-    """An S3-compatible server (moto's, keeping objects in memory) on 127.0.0.1 with a bucket
-    ``bench``: yields the ``AWS_*`` variables that reach it; stopped at the end."""
-    port = free_port()
-    log = work / "s3-server.log"
-    with log.open("w", encoding="utf-8") as out:
-        server = subprocess.Popen(
-            [str(PROJECT_PY), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the S3 server did not start: {log_tail(log)}")
-            time.sleep(0.2)
-        import pyarrow.fs as pafs
+def s3_server() -> Iterator[tuple[dict[str, str], str]]:
+    """The tests' S3 server (moto's, objects in memory) on 127.0.0.1: yields the ``AWS_*`` variables
+    that reach it and a new bucket's ``s3://`` URL; stopped at the end."""
+    sys.path.insert(0, str(REPO))
+    from tests.s3_server import create_bucket, running_server, settings
 
-        store = pafs.S3FileSystem(
-            access_key="bench",
-            secret_key="bench",
-            region="us-east-1",
-            endpoint_override=f"127.0.0.1:{port}",
-            scheme="http",
-            allow_bucket_creation=True,
-        )
-        store.create_dir("bench")
-        yield env
-    finally:
-        stop_session(server.pid)
+    with running_server() as server:
+        yield settings(server), create_bucket(server)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -297,7 +264,7 @@ def run_curate(
     work: Path,
     timeout: float,
     ray: tuple[str, int] | None,
-    s3: dict[str, str] | None = None,
+    s3: tuple[dict[str, str], str] | None = None,
 ) -> Run:
     folder = work / f"runs-{rows}" / system
     executor: dict[str, object] = {"name": "ray" if system in RAY_SYSTEMS else EXECUTOR[system]}
@@ -314,8 +281,9 @@ def run_curate(
     if system == "curate-ray-storage":
         if s3 is None:
             return Run(system, rows, problem="no S3 server")
-        executor["storage"] = "s3://bench/work/"
-        env = env | s3
+        variables, bucket = s3
+        executor["storage"] = f"{bucket}/work/"
+        env = env | variables
     shutil.rmtree(folder, ignore_errors=True)  # every run reads its input and runs its stage afresh
     folder.parent.mkdir(parents=True, exist_ok=True)
     config = work / f"runs-{rows}" / f"{system}.yaml"
@@ -460,7 +428,7 @@ def main() -> None:
     runs: list[Run] = []
     with contextlib.ExitStack() as stack:
         ray = stack.enter_context(ray_head(work)) if set(RAY_SYSTEMS) & set(chosen) else None
-        s3 = stack.enter_context(s3_server(work)) if "curate-ray-storage" in chosen else None
+        s3 = stack.enter_context(s3_server()) if "curate-ray-storage" in chosen else None
         for system in SYSTEMS:
             if system not in chosen:
                 continue

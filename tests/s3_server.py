@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -35,6 +36,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     pytest.importorskip("moto")
+    with running_server() as server:
+        yield server
+
+
+@contextmanager
+def running_server() -> Iterator[S3Server]:
+    """moto's server on 127.0.0.1 and a free port, with a user whose keys it checks; stopped at the end."""
     import boto3
 
     port = _free_port()
@@ -76,21 +84,21 @@ def s3_server() -> Iterator[S3Server]:
             process.wait()
 
 
-def new_bucket(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A new empty bucket on ``server``, with the AWS_* settings pointing at it (set through
-    ``monkeypatch``); returns ``s3://bucket``."""
-    import pyarrow.fs as pafs
-
-    for name, value in {
+def settings(server: S3Server) -> dict[str, str]:
+    """The ``AWS_*`` variables that reach ``server``."""
+    return {
         "AWS_ENDPOINT_URL": server.endpoint,
         "AWS_ACCESS_KEY_ID": server.access_key,
         "AWS_SECRET_ACCESS_KEY": server.secret_key,
         "AWS_REGION": "us-east-1",
         "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
+    }
+
+
+def create_bucket(server: S3Server) -> str:
+    """A new empty bucket on ``server``: ``s3://bucket``."""
+    import pyarrow.fs as pafs
+
     bucket = f"curate-{uuid.uuid4().hex[:12]}"
     store = pafs.S3FileSystem(
         access_key=server.access_key,
@@ -102,6 +110,16 @@ def new_bucket(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     )
     store.create_dir(bucket)
     return f"s3://{bucket}"
+
+
+def new_bucket(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new empty bucket on ``server``, with the AWS_* settings pointing at it (set through
+    ``monkeypatch``); returns ``s3://bucket``."""
+    for name, value in settings(server).items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    return create_bucket(server)
 
 
 @pytest.fixture
