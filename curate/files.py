@@ -142,7 +142,9 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         except OSError as exc:
             raise write_error(exc, final(exc.filename)) from exc
         except OutputError as exc:
-            moved = replace(exc.where, file=str(final(exc.where.file)))
+            named = exc.where.file  # a file outside the folder (an object-store URL) keeps its name
+            outside = named is not None and not Path(named).is_relative_to(tmp)
+            moved = replace(exc.where, file=named if outside else str(final(named)))
             raise OutputError(exc.what, where=moved, hint=exc.hint) from exc
     except BaseException:
         _discard(tmp)

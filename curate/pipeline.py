@@ -77,7 +77,7 @@ import json
 import platform
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -580,9 +580,13 @@ def _executor(settings: ExecutorSettings) -> Iterator[Callable[[], Executor | No
 
     try:
         yield running
-    finally:
+    except BaseException:
         for executor in started:
-            executor.close()
+            with suppress(CurateError):  # the error that stopped the run is the one to tell
+                executor.close()
+        raise
+    for executor in started:
+        executor.close()
 
 
 @contextmanager

@@ -158,7 +158,9 @@ class RayExecutor(Executor):
         return _RayShared(_ray().put(value))
 
     def close(self) -> None:
-        super().close()
-        if self._owner:
-            _ray().shutdown()
-            self._owner = False
+        try:
+            super().close()
+        finally:
+            if self._owner:
+                _ray().shutdown()
+                self._owner = False

@@ -73,7 +73,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -86,7 +86,7 @@ import pyarrow.parquet as pq
 from curate import locations, objects, progress
 from curate.config import Strict, validated
 from curate.dataset import DEFAULT_BATCH_ROWS, Dataset
-from curate.errors import ConfigError, StageError, Where
+from curate.errors import ConfigError, CurateError, StageError, Where
 from curate.schemas import get_schema
 
 if TYPE_CHECKING:
@@ -525,9 +525,13 @@ class Stage:
         tasks = executor or Executor()
         scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=out_dir.absolute() if out_dir is not None else None))
         try:
-            return self._execute(dataset, out_dir, batch_rows, tasks, scratch)
-        finally:
-            tasks.remove(scratch)
+            done = self._execute(dataset, out_dir, batch_rows, tasks, scratch)
+        except BaseException:
+            with suppress(CurateError):  # the error that stopped the stage is the one to tell
+                tasks.remove(scratch)
+            raise
+        tasks.remove(scratch)
+        return done
 
     def _execute(
         self, dataset: Dataset, out_dir: Path | None, batch_rows: int, tasks: Executor, scratch: Path

@@ -22,7 +22,7 @@ import yaml
 
 from curate import io, objects
 from curate.dataset import Dataset
-from curate.errors import ConfigError, ExecutorError
+from curate.errors import ConfigError, ExecutorError, OutputError
 from curate.executors import ExecutorSettings, make_executor
 from curate.pipeline import load_config, run_pipeline
 from curate.stages.exact_dedup import ExactDedup
@@ -154,6 +154,17 @@ def test_nodes_that_share_no_disk_and_no_storage_end_in_one_line(ray_cluster: st
     error = str(caught.value)
     assert "\n" not in error and "cannot find a file of the run on its node" in error, error
     assert str(tmp_path / "run") in error and "executor.storage" in error, error
+
+
+def test_storage_the_object_store_refuses_is_one_line_naming_it(ray_cluster: str, s3: str, tmp_path: Path):
+    missing = s3 + "-missing/work"
+    with pytest.raises(OutputError) as caught:
+        run_pipeline(
+            pipeline("demo", tmp_path / "run"), executor={"name": "ray", "address": ray_cluster, "storage": missing}
+        )
+    error = str(caught.value)
+    assert "\n" not in error and error.startswith("cannot write to the object store"), error
+    assert missing in error, error
 
 
 def test_storage_is_an_s3_prefix_for_the_ray_executor(tmp_path: Path):
