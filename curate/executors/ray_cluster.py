@@ -109,8 +109,9 @@ class RayExecutor(Executor):
                 "cannot join the Ray cluster",
                 where=Where(field="executor.address"),
                 value=settings.address,
-                hint="start it with `ray start --head` (address: auto) or give its head's host:port; "
-                + str(exc).splitlines()[0][:120],
+                hint="start it with `ray start --head` (address: auto) or give its head's host:port; a head that "
+                "checks a token (Ray's default) needs RAY_AUTH_MODE=token here (and RAY_AUTH_TOKEN unless "
+                "~/.ray/auth_token holds it); " + str(exc).splitlines()[0][:120],
             ) from exc
 
     def map(self, task: Callable[[T], R], items: Iterable[T], *, what: str = "task") -> Iterator[R]:
