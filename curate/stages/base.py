@@ -890,8 +890,10 @@ def conformed(table: pa.Table, schema: pa.Schema, name: str, stage: str) -> pa.T
     naming a column it lacks, has beyond the declared ones, or cannot cast."""
     if not table.num_rows:
         return schema.empty_table()
-    if table.schema == schema:  # equal but maybe for the metadata, which the files carry
-        return table.replace_schema_metadata(schema.metadata)
+    if table.schema == schema:
+        # equal but maybe for the metadata and the names of list items (DuckDB's "l", Parquet's
+        # "element"): the declared ones, so every executor writes the same bytes
+        return pa.Table.from_arrays(table.columns, schema=schema)
     names = set(table.column_names)
     for problem, column in [
         *(("lacks declared column", c) for c in schema.names if c not in names),

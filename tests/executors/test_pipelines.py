@@ -78,6 +78,8 @@ def assert_same_run(expected: Path, got: Path) -> None:
         record, other = (json.loads((d / "stats.json").read_text(encoding="utf-8")) for d in (want, have))
         for name in ("kept.parquet", "rejected.parquet"):  # the same file per batch, written by the tasks
             assert sorted(os.listdir(have / name)) == sorted(os.listdir(want / name)), f"{have.name}/{name}"
+            for part in os.listdir(want / name):  # byte for byte
+                assert (have / name / part).read_bytes() == (want / name / part).read_bytes(), f"{have.name}/{part}"
         for name in ("kept.parquet", "rejected.parquet", *record["artifacts"]):
             table, same = (untimed(pq.read_table(d / name)) for d in (want, have))
             assert same.schema == table.schema and same.equals(table), f"{have.name}/{name}"
