@@ -880,9 +880,14 @@ def finish_outputs(folder: Path, outputs: Outputs) -> tuple[Path, Path]:
 
 def write_part(table: pa.Table, folder: str, index: int) -> None:
     """Write ``table`` (if it has rows) to the location ``folder`` as part ``index``
-    (:data:`PART_NAME`), whole or not at all (a task run again after its worker died writes it again)."""
-    if table.num_rows:
-        locations.write_parquet(table, locations.join(folder, PART_NAME.format(index)))
+    (:data:`PART_NAME`), whole or not at all (a task run again after its worker died writes it again).
+    Its columns are written as one chunk each where they fit in one: Parquet's pages follow the chunks,
+    which depend on how the batch was read, so the same rows make the same file on every executor."""
+    if not table.num_rows:
+        return
+    with suppress(pa.ArrowInvalid):  # a string column past 2 GB stays in chunks
+        table = table.combine_chunks()
+    locations.write_parquet(table, locations.join(folder, PART_NAME.format(index)))
 
 
 def conformed(table: pa.Table, schema: pa.Schema, name: str, stage: str) -> pa.Table:

@@ -27,7 +27,7 @@ from curate.executors import ExecutorSettings, make_executor
 from curate.pipeline import load_config, run_pipeline
 from curate.stages.exact_dedup import ExactDedup
 from curate.stages.normalize_text import NormalizeText
-from tests.conftest import REPO, without_progress
+from tests.conftest import REPO, needs_shared, without_progress
 
 BATCH_ROWS = 16
 DIE_ONCE = "tests.executors.dying_stage:DieOnce"
@@ -256,3 +256,20 @@ def test_a_stage_of_rows_held_in_memory_splits_on_workers():
             for want, got in zip(here[:2], there[:2], strict=True):
                 assert isinstance(got, pa.Table) and got.equals(want)
             assert {**there[2].as_dict(), "seconds": 0} == {**here[2].as_dict(), "seconds": 0}
+
+
+def test_a_batch_of_real_reviews_makes_the_same_part_files_on_workers(tmp_path: Path):
+    reviews = needs_shared("nsmc", "binary_sample50k.tsv")  # 50,000 rows: a full batch and a part one
+    runs = {}
+    for name, executor in (("local", None), ("processes", {"name": "processes", "workers": 2})):
+        spec = {
+            "name": "nsmc",
+            "input": {"path": str(reviews), "kind": "classification", "columns": {"document": "text"}},
+            "output": {"dir": str(tmp_path / name)},
+            "stages": [{"use": "normalize_text"}, {"use": "length_filter", "params": {"field": "text", "min": 10}}],
+        }
+        runs[name] = run_pipeline(spec, executor=executor).dir
+    parts = sorted(p.relative_to(runs["local"]) for p in runs["local"].glob("0*/*.parquet/*.parquet"))
+    assert len(parts) == 7
+    for part in parts:
+        assert (runs["processes"] / part).read_bytes() == (runs["local"] / part).read_bytes(), part
