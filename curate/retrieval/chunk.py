@@ -222,9 +222,7 @@ def chunk_text(
             j += 1
         if not sentence_end[j - 1]:  # ends inside a sentence: end at the last sentence end instead
             j = next((k for k in range(j - 1, max(i, least - 1), -1) if sentence_end[k - 1]), j)
-        span = _trim(text, pieces[i][0], pieces[j - 1][1], protect)
-        if span[0] < span[1]:
-            chunks.append(span)
+        _add(chunks, _trim(text, pieces[i][0], pieces[j - 1][1], protect))
         if j >= count:
             return chunks
         k = j  # the next passage repeats pieces k..j-1: at most `overlap` units
@@ -233,6 +231,18 @@ def chunk_text(
         while k < j and measure(pieces[k][0], pieces[j][1]) > size:
             k += 1  # leave room for piece j, so every passage moves forward
         i, least = k, j + 1
+
+
+def _add(chunks: list[Span], span: Span) -> None:
+    """Append ``span`` (unless empty) so that passages keep moving forward: trimmed of whitespace,
+    a passage can start where the last one did (then it replaces the last, a prefix of it) or end
+    inside it (then it adds nothing)."""
+    if span[0] >= span[1] or (chunks and span[1] <= chunks[-1][1]):
+        return
+    if chunks and span[0] <= chunks[-1][0]:
+        chunks[-1] = span
+    else:
+        chunks.append(span)
 
 
 def text_key(text: str) -> str:

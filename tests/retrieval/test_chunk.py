@@ -177,6 +177,13 @@ def documents(draw):
     return "".join(p + draw(SEPARATORS) for p in parts).rstrip() if len(parts) > 1 else parts[0]
 
 
+def test_a_passage_after_a_run_of_spaces_does_not_start_where_the_last_one_did():
+    text = "1. 1. 1. 1111.  1.\n1 1. 1. 1. 1. 1."  # found by the property test below
+    spans = chunk_text(text, 4, 2, "chars")
+    assert all(a[0] < b[0] and a[1] < b[1] for a, b in pairwise(spans)), spans
+    assert (16, 20) in spans and (16, 18) not in spans  # "1.\n1", not also its prefix "1."
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), st.integers(1, 60), st.data(), st.sampled_from(["chars", "words", "tokens"]))
 def test_chunks_fit_cover_the_text_and_move_forward(tokenizer_path, text, size, data, unit):
