@@ -88,8 +88,8 @@ DATATROVE_NOTE = (
 )
 
 STORAGE_NOTE = (
-    "- curate-ray-storage: the `ray` run with `executor.storage: s3://<bucket>/work/`: every row the tasks read and "
-    "write "
+    "- curate-ray-storage: the `ray` run with `executor.storage: s3://<bucket>/exchange/`: every row the tasks "
+    "read and write "
     "(input shards, stage parts, scratch files) goes through a moto S3 server on 127.0.0.1 (not counted in the "
     "memory columns), the run folder's stage files copied down by the `curate` process."
 )
@@ -282,7 +282,7 @@ def run_curate(
         if s3 is None:
             return Run(system, rows, problem="no S3 server")
         variables, bucket = s3
-        executor["storage"] = f"{bucket}/work/"
+        executor["storage"] = f"{bucket}/exchange/"
         env = env | variables
     shutil.rmtree(folder, ignore_errors=True)  # every run reads its input and runs its stage afresh
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -84,7 +84,7 @@ def executor(request: pytest.FixtureRequest, s3_server: S3Server) -> Iterator[Ex
                 name="ray",
                 address=request.getfixturevalue("ray_cluster"),
                 runtime_env={"py_executable": request.getfixturevalue("blind_python")},
-                storage=new_bucket(s3_server, monkeypatch) + "/work",
+                storage=new_bucket(s3_server, monkeypatch) + "/exchange",
             )
         with make_executor(settings) as started:
             yield started

@@ -144,10 +144,10 @@ def blind(ray_cluster: str, python: str, **more: Any) -> dict[str, Any]:
 def test_nodes_that_share_no_disk_exchange_the_rows_through_the_object_store(
     name: str, ray_cluster: str, blind_python: str, s3: str, local_run: Callable[[str], Path], tmp_path: Path
 ):
-    executor = blind(ray_cluster, blind_python, storage=f"{s3}/work/")
+    executor = blind(ray_cluster, blind_python, storage=f"{s3}/exchange/")
     result = run_pipeline(pipeline(name, tmp_path / "run"), executor=executor)
     assert_same_run(local_run(name), result.dir)
-    assert objects.listing(f"{s3}/work") == []  # the run's prefix is removed at its end
+    assert objects.listing(f"{s3}/exchange") == []  # the run's prefix is removed at its end
 
 
 def test_nodes_that_share_no_disk_and_no_storage_end_in_one_line(ray_cluster: str, blind_python: str, tmp_path: Path):
@@ -159,7 +159,7 @@ def test_nodes_that_share_no_disk_and_no_storage_end_in_one_line(ray_cluster: st
 
 
 def test_storage_the_object_store_refuses_is_one_line_naming_it(ray_cluster: str, s3: str, tmp_path: Path):
-    missing = s3 + "-missing/work"
+    missing = s3 + "-missing/exchange"
     with pytest.raises(OutputError) as caught:
         run_pipeline(
             pipeline("demo", tmp_path / "run"), executor={"name": "ray", "address": ray_cluster, "storage": missing}
@@ -173,7 +173,7 @@ def test_storage_is_an_s3_prefix_for_the_ray_executor(tmp_path: Path):
     spec = pipeline("demo", tmp_path / "run")
     for executor, message in [
         ({"name": "ray", "storage": "/mnt/shared"}, "storage must be an s3://bucket/prefix URL"),
-        ({"name": "processes", "storage": "s3://bucket/work"}, "storage is for the ray executor only"),
+        ({"name": "processes", "storage": "s3://bucket/exchange"}, "storage is for the ray executor only"),
     ]:
         with pytest.raises(ConfigError, match=message) as caught:
             load_config({**spec, "executor": executor})
