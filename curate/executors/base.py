@@ -89,7 +89,7 @@ class Executor:
 
     def location(self, local: Path) -> str:
         """Where tasks find the file or folder ``local`` of this machine (a location of
-        :mod:`curate.io.locations`): its absolute path, or its place under :attr:`storage`."""
+        :mod:`curate.locations`): its absolute path, or its place under :attr:`storage`."""
         absolute = local.absolute()
         return absolute.as_posix() if self.storage is None else self.storage + absolute.as_posix()
 
