@@ -4,7 +4,8 @@ A run on a cluster whose nodes share no disk keeps the rows its tasks read and w
 shards, stage outputs, the scratch files of a split search) under an object-store prefix
 (``executor.storage``); on one machine the same functions work on local files. Writes are
 all-or-nothing: a local file is written to a temporary beside it and renamed, an object appears
-only when its upload completes, so a task run again after its worker died never leaves half a file.
+only when its upload completes and is deleted again when the write fails midway, so a task run
+again after its worker died never leaves half a file.
 Arrow files are read memory-mapped when local.
 """
 
@@ -38,8 +39,13 @@ def writing(location: str) -> Iterator[pa.NativeFile]:
     without error (and not at all otherwise)."""
     if objects.is_remote(location):
         s3, key = _remote(location)
-        with s3.open_output_stream(key) as sink:
-            yield sink
+        try:
+            with s3.open_output_stream(key) as sink:
+                yield sink
+        except BaseException:  # closing the stream completed the upload: take the object away again
+            with suppress(OSError):
+                s3.delete_file(key)
+            raise
         return
     tmp = f"{location}.{os.getpid()}.tmp"
     try:
