@@ -114,9 +114,14 @@ class GreedyCandidates:
             numbers = np.cumsum(sizes > 1) - 1  # shared values numbered from 0
             bucket[shared, b] = count + numbers[inverse[shared]]
             count += int((sizes > 1).sum())
-        self.buckets_of: dict[int, list[int]] = {
-            row: [x for x in line if x >= 0] for row, line in zip(rows.tolist(), bucket.tolist(), strict=True)
-        }
+        shared = bucket >= 0
+        flat, ends = bucket[shared].tolist(), np.cumsum(shared.sum(axis=1)).tolist()
+        self.buckets_of: dict[int, list[int]] = {}
+        start = 0
+        for row, end in zip(rows.tolist(), ends, strict=True):
+            if end > start:
+                self.buckets_of[row] = flat[start:end]
+            start = end
         self.kept: list[list[int]] = [[] for _ in range(count)]
 
     def find(self, row: int) -> Found:

@@ -15,8 +15,8 @@ top of it (:mod:`curate.dedup.assign`): greedily, or by the connected components
 
 from __future__ import annotations
 
+import array
 import gc
-import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from curate.text.shingles import Shingles
 _BAND_MULT = np.uint64(0x9E3779B97F4A7C15)
 _SIG_BATCH = 50_000
 _GROUP_BANDS = 4
+_UINT32 = "I" if array.array("I").itemsize == 4 else "L"
 
 
 @cache
@@ -125,16 +126,21 @@ def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = 
     progress.step("signatures", 0, config.num_perm, "permutations")
     for group in _digest_groups(config):
         for start, matrix in digest_batches(shingles, group, rows):
-            with _collector_paused():  # a list per text: collections would rescan every live object
-                values = matrix.to_rows()  # type: ignore[attr-defined]
-                flat = np.fromiter(itertools.chain.from_iterable(values), np.uint32, len(values) * group.num_perm)
-                del values
-            out[start : start + len(flat) // group.num_perm, column : column + group.num_perm] = flat.reshape(
-                -1, group.num_perm
-            )
+            values = _digest_values(matrix).reshape(-1, group.num_perm)
+            out[start : start + len(values), column : column + group.num_perm] = values
         column += group.num_perm
         progress.step("signatures", column, config.num_perm, "permutations")
     return out
+
+
+def _digest_values(matrix: object) -> np.ndarray:
+    """A rensa digest matrix's values, row after row, as flat ``uint32``. rensa hands them over only
+    as a list of ints per text: an ``array`` extended list by list is the cheapest way into numpy."""
+    values = array.array(_UINT32)
+    with _collector_paused():  # a list per text: collections would rescan every live object
+        for row in matrix.to_rows():  # type: ignore[attr-defined]
+            values.extend(row)
+    return np.frombuffer(values, np.uint32)
 
 
 @contextmanager

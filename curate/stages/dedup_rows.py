@@ -85,13 +85,13 @@ def split_by_decisions(
             values[i] = value
         return values
 
+    found_keep = found.column("keep").to_numpy(zero_copy_only=False)
     keep_mask = np.ones(n, bool)
-    keep_mask[at] = found.column("keep").to_numpy(zero_copy_only=False)
+    keep_mask[at] = found_keep
     cluster = np.full(n, -1, np.int64)
     cluster[at] = found.column("cluster").to_numpy()
     similarity = np.full(n, np.nan)
     similarity[at] = found.column("similarity").to_numpy()
-    keep = keep_mask.tolist()
     values = {
         "duplicate_of": pa.array(spread("duplicate_of"), pa.string()),
         "cluster_id": pa.array(cluster, pa.int64(), mask=cluster < 0),
@@ -100,13 +100,18 @@ def split_by_decisions(
     extra = {name: values[name] for name in extras}
     split = reject(
         with_conflicts(batch, spread("conflicts")),
-        keep,
+        pa.array(keep_mask),
         stage=stage,
         reasons=spread("reason"),
         details=spread("detail"),
         extra=extra,
     )
-    flags = [row_flags or [] for row_flags, kept in zip(spread("flags"), keep, strict=True) if kept]
+    # only rows with decisions can carry flags
+    flags = [
+        row_flags
+        for row_flags, kept in zip(found.column("flags").to_pylist(), found_keep.tolist(), strict=True)
+        if kept and row_flags
+    ]
     return split.marked(flags=flags)
 
 
