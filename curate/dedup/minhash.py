@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import array
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -32,6 +32,9 @@ _BAND_MULT = np.uint64(0x9E3779B97F4A7C15)
 _SIG_BATCH = 50_000
 _GROUP_BANDS = 4
 _UINT32 = "I" if array.array("I").itemsize == 4 else "L"
+_SKETCH_TEXTS = 20_000
+"""Texts from which signatures are computed by :mod:`curate.dedup.sketch` (below, rensa's lists cost
+less than loading numba)."""
 
 
 @cache
@@ -102,35 +105,58 @@ def _digest_groups(config: LshConfig) -> list[LshConfig]:
     return groups
 
 
+def _batches(shingles: Shingles, rows: np.ndarray | None) -> Iterator[tuple[int, Shingles]]:
+    """Consecutive batches of the texts (all, or ``rows``): ``(first, shingles)`` where ``first``
+    counts from the start of the texts (or of ``rows``)."""
+    total = len(shingles) if rows is None else len(rows)
+    for start in range(0, total, _SIG_BATCH):
+        end = min(start + _SIG_BATCH, total)
+        yield start, shingles.slice(start, end) if rows is None else shingles.subset(rows[start:end])
+
+
 def digest_batches(
     shingles: Shingles, config: LshConfig, rows: np.ndarray | None = None
 ) -> Iterable[tuple[int, object]]:
     """rensa digest matrices of consecutive batches of texts (all, or ``rows``): ``(first, matrix)``
     where ``first`` counts from the start of the texts (or of ``rows``)."""
-    total = len(shingles) if rows is None else len(rows)
-    for start in range(0, total, _SIG_BATCH):
-        end = min(start + _SIG_BATCH, total)
-        part = shingles.slice(start, end) if rows is None else shingles.subset(rows[start:end])
-        matrix = RMinHash.digest_matrix_from_flat_token_hashes(
-            part.hashes, part.offsets.astype(np.uint64), config.num_perm, config.seed
-        )
-        yield start, matrix
+    for start, part in _batches(shingles, rows):
+        yield start, _digest_matrix(part, config)
+
+
+def _digest_matrix(part: Shingles, config: LshConfig) -> object:
+    return RMinHash.digest_matrix_from_flat_token_hashes(
+        part.hashes, part.offsets.astype(np.uint64), config.num_perm, config.seed
+    )
 
 
 def signatures(shingles: Shingles, config: LshConfig, rows: np.ndarray | None = None) -> np.ndarray:
     """MinHash signatures of all texts (or of ``rows``), ``uint32`` of shape ``(texts, num_perm)``,
     band groups side by side (the bands' columns first); steps phase ``signatures`` (permutations
-    done of ``num_perm``)."""
-    out = np.empty((len(shingles) if rows is None else len(rows), config.num_perm), np.uint32)
+    done of ``num_perm``). rensa's digests: from :mod:`curate.dedup.sketch` for
+    ``_SKETCH_TEXTS`` texts or more, else (or should the sketch disagree with rensa) from rensa's lists."""
+    n = len(shingles) if rows is None else len(rows)
+    out = np.empty((n, config.num_perm), np.uint32)
+    compute = _sketch_digests() if n >= _SKETCH_TEXTS else None
     column = 0
     progress.step("signatures", 0, config.num_perm, "permutations")
     for group in _digest_groups(config):
-        for start, matrix in digest_batches(shingles, group, rows):
-            values = _digest_values(matrix).reshape(-1, group.num_perm)
+        for start, part in _batches(shingles, rows):
+            if compute is not None:
+                values = compute(part.hashes, part.offsets, group.num_perm, group.seed)
+            else:
+                values = _digest_values(_digest_matrix(part, group)).reshape(-1, group.num_perm)
             out[start : start + len(values), column : column + group.num_perm] = values
         column += group.num_perm
         progress.step("signatures", column, config.num_perm, "permutations")
     return out
+
+
+def _sketch_digests() -> Callable[[np.ndarray, np.ndarray, int, int], np.ndarray] | None:
+    """:func:`curate.dedup.sketch.digests` when it agrees with the installed rensa (imported here:
+    numba loads only for jobs large enough to gain from it)."""
+    from curate.dedup import sketch
+
+    return sketch.digests if sketch.agrees_with_rensa() else None
 
 
 def _digest_values(matrix: object) -> np.ndarray:
