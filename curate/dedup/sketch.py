@@ -34,21 +34,22 @@ _FALLBACK = 3 << 30
 _EMPTY = 0xFFFFFFFF
 
 
-def _splitmix(value: int) -> int:
-    value = (value + 0x9E3779B97F4A7C15) & _MASK
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
-    return value ^ (value >> 31)
-
-
 def _rotl(value: int, bits: int) -> int:
     return ((value << bits) | (value >> (64 - bits))) & _MASK
+
+
+@njit(uint64(uint64), cache=True, nogil=True)
+def _mix(value):  # type: ignore[no-untyped-def]
+    value = value + uint64(0x9E3779B97F4A7C15)
+    value = (value ^ (value >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
+    value = (value ^ (value >> uint64(27))) * uint64(0x94D049BB133111EB)
+    return value ^ (value >> uint64(31))
 
 
 @cache
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """rensa's ``(a, b)`` pairs for ``num_perm`` and ``seed``: two ``uint64`` arrays."""
-    s = [_splitmix((seed + i * 0x9E3779B97F4A7C15) & _MASK) for i in range(4)]  # xoshiro256++'s state
+    s = [int(_mix(np.uint64((seed + i * 0x9E3779B97F4A7C15) & _MASK))) for i in range(4)]  # xoshiro256++'s state
     drawn = []
     for _ in range(2 * num_perm):
         drawn.append((_rotl((s[0] + s[3]) & _MASK, 23) + s[0]) & _MASK)
@@ -61,14 +62,6 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         s[3] = _rotl(s[3], 45)
     a = np.array([value | 1 for value in drawn[0::2]], np.uint64)
     return a, np.array(drawn[1::2], np.uint64)
-
-
-@njit(uint64(uint64), cache=True, nogil=True)
-def _mix(value):  # type: ignore[no-untyped-def]
-    value = value + uint64(0x9E3779B97F4A7C15)
-    value = (value ^ (value >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
-    value = (value ^ (value >> uint64(27))) * uint64(0x94D049BB133111EB)
-    return value ^ (value >> uint64(31))
 
 
 @njit(cache=True, nogil=True)
